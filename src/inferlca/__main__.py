@@ -1,0 +1,3 @@
+from inferlca.cli import main
+
+main()
