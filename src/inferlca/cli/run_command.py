@@ -1,5 +1,7 @@
 """``inferlca run``: benchmark a model through MLPerf LoadGen with power, energy, latency and GWP.
 
+(The module is not named ``run.py``: that would shadow the function ``inferlca.cli.run``.)
+
 Thin: builds a :class:`~inferlca.spec.RunSpec` from the options, opens the store, calls
 :func:`inferlca.loadgen.runner.run_benchmark` with a rich progress bar, prints the results.
 """
