@@ -258,3 +258,25 @@ def test_weights_folder_without_qa_head(cli, tmp_path):
               "--store", tmp_path / "b.db", "--logs-dir", tmp_path / "logs")
     assert res.code == 2, res.err
     assert "not a question-answering model" in res.err
+
+
+def test_failing_workload_keeps_its_repetition(tmp_path):
+    """A model that fails mid-test: the repetition and its trace are stored, the run is 'failed'."""
+    from inferlca.errors import InferlcaError
+    from inferlca.loadgen.runner import run_benchmark
+    from inferlca.spec import RunSpec
+    from inferlca.workloads import registry
+
+    registry.WORKLOADS["test-failing"] = "test_run_scenarios:FailingNull"
+    try:
+        with Store.open(tmp_path / "f.db") as st:
+            with pytest.raises(InferlcaError, match="model exploded"):
+                run_benchmark(RunSpec(workload="test-failing", queries=3, repetitions=2), st,
+                              logs_dir=tmp_path / "logs")
+            run = st.list_runs()[0]
+            assert run.status == "failed"
+            rec = st.get_run(run.run_id)
+            assert len(rec.repetitions) == 1
+            assert st.load_trace(run.run_id, 0) is not None
+    finally:
+        del registry.WORKLOADS["test-failing"]
