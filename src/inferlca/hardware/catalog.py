@@ -12,11 +12,11 @@ Lookup (:meth:`Catalog.get`) accepts the id, the name or any alias (the names NV
 from __future__ import annotations
 
 import csv
+import io
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-import io
-import re
 from typing import Any
 
 from inferlca.errors import InputFileError, UnknownNameError

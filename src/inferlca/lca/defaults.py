@@ -6,9 +6,9 @@ interval the range of the cited sources, so that sensitivity analyses can vary i
 from __future__ import annotations
 
 import csv
+import io
 from functools import lru_cache
 from importlib import resources
-import io
 
 from inferlca.uncertainty import UValue
 

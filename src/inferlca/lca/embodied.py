@@ -22,7 +22,7 @@ from typing import Any
 
 from inferlca.errors import InvalidValueError, UnknownNameError
 from inferlca.hardware.catalog import Device
-from inferlca.lca.factors import KG_PER_CM2, node_factor, per_gb_factor, memory_type
+from inferlca.lca.factors import KG_PER_CM2, memory_type, node_factor, per_gb_factor
 from inferlca.uncertainty import UValue
 from inferlca.units import MM2_PER_CM2
 

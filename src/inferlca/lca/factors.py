@@ -24,11 +24,11 @@ values (LLMCarbon, Groeger 2021). Types the study lacks map to the nearest liste
 from __future__ import annotations
 
 import csv
+import io
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-import io
-import math
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError
 from inferlca.uncertainty import UValue

@@ -13,11 +13,11 @@ Regions are looked up by ISO 3166 alpha-2 (``FR``) or alpha-3 (``FRA``) code or 
 from __future__ import annotations
 
 import csv
+import io
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-import io
-import math
 from typing import Any
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError
