@@ -128,3 +128,13 @@ def test_total_is_the_sum_of_terms(dev, method):
     assert e.total_kg.low == pytest.approx(e.processor_kg.low + e.memory_kg.low)
     assert e.total_kg.high == pytest.approx(e.processor_kg.high + e.memory_kg.high)
     assert e.processor_kg.value > 0 and e.sources
+
+
+def test_node_factor_range_for_a_device():
+    from inferlca.lca.embodied import node_factor_range_for
+
+    rng = node_factor_range_for(CAT.get("a100"))
+    # at 7 nm: imec 1.44 is the lowest source, eco-chip 2.613 the highest
+    assert (rng.low.source_id, rng.low.value) == ("imec", 1.44)
+    assert (rng.high.source_id, rng.high.value) == ("eco-chip", 2.613)
+    assert len(rng.all) == 5 and rng.to_dict()["node_nm"] == 7

@@ -273,12 +273,6 @@ def _memory_tables() -> tuple[dict[str, MemoryType], dict[str, tuple[str, str]],
     return types, maps, fams
 
 
-def memory_type_names() -> list[str]:
-    types, maps, _ = _memory_tables()
-    return [t.memory_type for t in types.values()] + [k.upper() if k.startswith("hbm") else k
-                                                      for k in maps]
-
-
 def memory_type(name: str) -> tuple[MemoryType, tuple[str, ...]]:
     """The study's row for memory type ``name`` (mapped when the study lacks it) and notes."""
     types, maps, _ = _memory_tables()
