@@ -203,7 +203,7 @@ class Catalog:
 # --- loading ------------------------------------------------------------------------------------
 
 def _read_data(filename: str) -> str:
-    return resources.files("inferlca.hardware").joinpath("data", filename).read_text("utf-8")
+    return resources.files("inferlca.hardware").joinpath("data").joinpath(filename).read_text("utf-8")
 
 
 def _opt_float(row: dict[str, str], key: str, line: int) -> float | None:

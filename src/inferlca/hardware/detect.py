@@ -106,13 +106,12 @@ def match_jetson(model: str, mem_gb: float | None, catalog: Catalog | None = Non
     for patterns, variants in _JETSON_RULES:
         if all(p in key for p in patterns):
             if mem_gb is None:
-                dev = cat.get(variants[0][1])
-                return dev, (f"memory size unknown: assumed the {dev.name}",)
+                largest = cat.get(variants[0][1])
+                return largest, (f"memory size unknown: assumed the {largest.name}",)
             for min_gb, dev_id in variants:
                 if mem_gb >= min_gb:
                     return cat.get(dev_id), ()
-    dev = cat.find(model)
-    return dev, ()
+    return cat.find(model), ()
 
 
 def cpu_model_name(cpuinfo_path: Path = CPUINFO) -> str | None:

@@ -43,7 +43,7 @@ KG_PER_GB = "kgCO2e/GB"
 
 
 def _read(filename: str) -> str:
-    return resources.files("inferlca.lca").joinpath("data", filename).read_text("utf-8")
+    return resources.files("inferlca.lca").joinpath("data").joinpath(filename).read_text("utf-8")
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def _key(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _regions() -> tuple[dict[str, GridRegion], tuple[GridRegion, ...]]:
-    text = resources.files("inferlca.lca").joinpath("data", "grid_intensity.csv").read_text("utf-8")
+    text = resources.files("inferlca.lca").joinpath("data").joinpath("grid_intensity.csv").read_text("utf-8")
     grouped: dict[str, tuple[str, str, str, list[GridRow]]] = {}
     for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2):
         try:
