@@ -119,3 +119,31 @@ def test_impact_in_a_subprocess(cli_subprocess):
                        "--duration-s", "20", "--queries", "16", "--json", timeout=120)
     assert r.code == 0, r.err
     assert r.json()["pue"]["value"] == 1.0
+
+
+def test_embodied_node_source_and_packaging(cli):
+    low = cli("embodied", "h100", "--node-source", "low", "--json").json()
+    high = cli("embodied", "h100", "--node-source", "high", "--json").json()
+    # 8.14 cm2 x 1.54 (imec) and x 2.778 (act) kgCO2e/cm2, exact
+    assert low["processor_kgco2e"]["value"] == pytest.approx(8.14 * 1.54)
+    assert high["processor_kgco2e"]["value"] == pytest.approx(8.14 * 2.778)
+    assert low["node_source"] == "low"
+    pk = cli("embodied", "h100", "--packaging", "--json").json()
+    assert pk["packaging_kgco2e"]["value"] == pytest.approx(0.15)
+    r = cli("embodied", "h100", "--node-source", "nowhere")
+    assert r.code == 2 and "accepted" in r.err
+
+
+def test_impact_energy_interval(cli):
+    d = cli("impact", "--device", "l4", "--energy-wh", "10..20", "--duration-s", "60", "--grid",
+            "100", "--json").json()
+    # 10..20 Wh (nominal 15) x 100 g/kWh x PUE 1.5 [1.08 - 1.58]
+    assert d["energy_kwh"] == pytest.approx({"value": 0.015, "low": 0.01, "high": 0.02})
+    assert d["use_gco2e"] == pytest.approx({"value": 2.25, "low": 1.08, "high": 3.16})
+
+
+def test_show_device_without_die_area_and_cpu(cli):
+    r = cli("hardware", "show", "b200")
+    assert r.code == 0 and "NOT published" in r.out
+    r = cli("embodied", "epyc-9654")
+    assert r.code == 0 and "none of its own" in r.out
