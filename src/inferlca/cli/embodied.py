@@ -8,6 +8,7 @@ from rich.table import Table
 from inferlca.cli._common import console, err_console, print_json
 from inferlca.hardware.catalog import get_catalog
 from inferlca.lca.embodied import embodied_footprint
+from inferlca.lca.factors import node_factor_range
 
 
 def embodied_cmd(
@@ -34,6 +35,11 @@ def embodied_cmd(
     table.add_row("die area", "sum of dies", emb.die_area_cm2.format("cm2"))
     table.add_row("per-node factor", f"I_proc({dev.process_node_nm:g} nm)",
                   emb.node_factor.format("kgCO2e/cm2"))
+    if node_source is None and dev.process_node_nm is not None:
+        rng = node_factor_range(dev.process_node_nm)
+        table.add_row("  by source", "mean of sources; spread", ", ".join(
+            f"{s.source_id} {s.value:.3g}" + ("" if s.method in ("exact", "node-independent")
+                                              else f" ({s.method})") for s in rng.all))
     table.add_row("processor", "F_proc = area x I_proc", emb.processor_kg.format("kgCO2e"))
     if emb.memory_factor is not None:
         if memory_method == "per-gb":
