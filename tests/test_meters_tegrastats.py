@@ -16,8 +16,14 @@ from inferlca.errors import InputFileError, MeterUnavailableError
 from inferlca.meters.ina3221 import Ina3221Meter
 from inferlca.meters.replay import import_trace
 from inferlca.meters.sampler import Sampler
-from inferlca.meters.tegrastats import (TegrastatsMeter, derive, derived_rules, line_times_s, parse_line,
-                                        parse_log)
+from inferlca.meters.tegrastats import (
+    TegrastatsMeter,
+    derive,
+    derived_rules,
+    line_times_s,
+    parse_line,
+    parse_log,
+)
 from inferlca.traces.energy import energy, energy_j
 
 LOGS = Path(__file__).parent / "fixtures" / "power-logs"
@@ -134,7 +140,7 @@ def test_truncated_last_line_is_an_error_with_its_line_number(tmp_path):
 
 def test_line_times_with_given_interval_stays_in_its_second():
     log = parse_log("\n".join(lines_of("tegrastats_orin_agx64_r36_1.log")[:4]))
-    t, interval, how = line_times_s(log, 0.5)
+    t, _, how = line_times_s(log, 0.5)
     assert t == [0.0, 0.5, 1.0, 1.5] and how == "given"
 
 

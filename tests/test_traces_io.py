@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inferlca.errors import InputFileError
-from inferlca.traces.io import read_csv, read_parquet, write_csv, write_parquet, write_trace
+from inferlca.traces.io import read_csv, read_parquet, write_csv, write_trace
 from inferlca.traces.trace import Gap, Mark, PowerTrace
 
 

@@ -28,9 +28,20 @@ from typing import Any
 
 import numpy as np
 
-from inferlca.errors import InputFileError, InvalidValueError, MeterUnavailableError, UnknownNameError
+from inferlca.errors import (
+    InputFileError,
+    InvalidValueError,
+    MeterUnavailableError,
+    UnknownNameError,
+)
 from inferlca.meters.base import PowerMeter, Reading
-from inferlca.meters.tegrastats import derive, derived_rules, is_tegrastats_line, line_times_s, parse_log
+from inferlca.meters.tegrastats import (
+    derive,
+    derived_rules,
+    is_tegrastats_line,
+    line_times_s,
+    parse_log,
+)
 from inferlca.traces import io as trace_io
 from inferlca.traces.trace import Gap, PowerTrace
 
@@ -49,8 +60,7 @@ def _unquote(line: str) -> str:
     s = line.rstrip("\n")
     if s.startswith(">"):
         s = s[1:]
-        if s.startswith(" "):
-            s = s[1:]
+        s = s.removeprefix(" ")
     if s.lstrip().startswith("\\#"):
         s = s.replace("\\#", "#", 1)
     return s

@@ -120,14 +120,14 @@ def parse_csv(text: str, path: object = "<csv>") -> PowerTrace:
     try:
         header = json.loads(lines[1][2:])
         for key in ("primary", "meter"):
-            header[key]  # noqa: B018 - presence check
+            header[key]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputFileError(path, f"malformed JSON header: {exc}", line=2) from None
     names = next(csv.reader([lines[2]]))
     if not names or names[0] != "t_s":
         raise InputFileError(path, "the column header must start with t_s", line=3)
     for n in names[1:]:
-        if not (n.startswith(P_PREFIX) or n.startswith(E_PREFIX)):
+        if not n.startswith((P_PREFIX, E_PREFIX)):
             raise InputFileError(path, f"unknown column {n!r} (expected power_w:<channel> or "
                                        "energy_j:<channel>)", line=3)
     rows: list[list[float]] = []
