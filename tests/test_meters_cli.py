@@ -112,3 +112,27 @@ def test_measure_in_a_subprocess_end_to_end(cli_subprocess, tmp_path):
                        timeout=120)
     assert r.code == 0, r.err
     assert r.json()["estimated"] is True
+
+
+def test_measure_ctrl_c_keeps_the_measurement(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time as _time
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    out = tmp_path / "int.csv"
+    p = subprocess.Popen([sys.executable, "-m", "inferlca", "measure", "--meter", "modelled", "--out", str(out),
+                          "--json", "--", sys.executable, "-c", "import time; time.sleep(30)"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _time.sleep(3.0)  # python start-up + imports before the child runs
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=60)
+    assert p.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    import json
+
+    d = json.loads(stdout)
+    assert d["interrupted"] is True and d["energy"]["energy_j"] > 0
+    assert read_csv(out).meta["incomplete"] is True
+    assert os.path.exists(out)

@@ -190,8 +190,10 @@ class Sampler:
             meta["power_averaging_s"] = meter.averaging_s
         if self._incomplete:
             meta["incomplete"] = True
+        n_bad = sum(1 for r in readings if r.errors)
+        if n_bad:
+            meta["failed_reads"] = n_bad
         if gaps:
-            n_bad = sum(1 for r in readings if r.errors)
             warnings.warn(f"meter {meter.name!r}: {n_bad} of {len(readings)} reads failed; "
                           f"recorded as {len(gaps)} gap(s), not zeros", RuntimeWarning, stacklevel=3)
         return PowerTrace(t_s=t, channels=channels, primary=meter.primary, meter=meter.name,

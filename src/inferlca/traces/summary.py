@@ -36,6 +36,11 @@ def summarize(trace: PowerTrace, start_s: float | None = None, end_s: float | No
                         "peak_power_w": stats["peak_power_w"]}
     diag = diagnose(trace, trace.primary, a, b)
     warnings += diag.warnings
+    if trace.meta.get("failed_reads"):
+        warnings.append(f"{trace.meta['failed_reads']} of {trace.t_s.size} reads failed: kept as gaps "
+                        f"({len(trace.gaps)}), never as zeros")
+    if trace.meta.get("incomplete"):
+        warnings.append("the measurement was interrupted: the trace is incomplete")
     out: dict[str, Any] = {
         "meter": trace.meter, "estimated": trace.estimated, "primary": trace.primary,
         "start_s": a, "end_s": b, "duration_s": b - a,
