@@ -21,13 +21,13 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread: the workload is one thread
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import statistics  # noqa: E402
-import time  # noqa: E402
+import statistics
+import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from inferlca.meters.modelled import ModelledCpuMeter  # noqa: E402
-from inferlca.meters.sampler import Sampler  # noqa: E402
+from inferlca.meters.modelled import ModelledCpuMeter
+from inferlca.meters.sampler import Sampler
 
 
 def period_and_jitter(period_s: float, duration_s: float) -> dict[str, float]:

@@ -53,12 +53,11 @@ def test_period_validation(bad):
 def test_keyboard_interrupt_keeps_what_was_measured():
     m = ScriptedMeter()
     s = Sampler(m, period_s=0.002, close_meter=True)
-    with pytest.raises(KeyboardInterrupt):
-        with s:
-            s.mark("compute")
-            while m.calls < 5:
-                time.sleep(0.001)
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), s:
+        s.mark("compute")
+        while m.calls < 5:
+            time.sleep(0.001)
+        raise KeyboardInterrupt
     tr = s.trace
     assert tr.meta["incomplete"] is True and tr.t_s.size >= 5 and m.closed
     assert [mk.name for mk in tr.marks] == ["compute"]
@@ -68,10 +67,9 @@ def test_keyboard_interrupt_keeps_what_was_measured():
 
 def test_exception_in_block_marks_incomplete_and_stops_the_thread():
     s = Sampler(ScriptedMeter(), period_s=0.002)
-    with pytest.raises(ValueError):
-        with s:
-            time.sleep(0.01)
-            raise ValueError("workload failed")
+    with pytest.raises(ValueError), s:
+        time.sleep(0.01)
+        raise ValueError("workload failed")
     assert s.trace.meta["incomplete"] is True
     assert not any(t.name == "inferlca-sampler" and t.is_alive() for t in threading.enumerate())
 

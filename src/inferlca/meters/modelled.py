@@ -196,6 +196,7 @@ def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None]:
         from inferlca.hardware.detect import detect_device
     except ImportError:  # pragma: no cover - the hardware layer ships with the package
         return None, None
+    name: str | None
     if isinstance(device, str):
         dev = get_catalog().find(device)
         name = device
@@ -206,7 +207,7 @@ def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None]:
         dev, name = det.device, det.name
     if dev is None or getattr(dev, "kind", None) != "cpu" or not getattr(dev, "tdp_w", None):
         return None, name
-    return float(dev.tdp_w), dev.name
+    return float(dev.tdp_w or 0.0), dev.name
 
 
 def energy_interval_j(meta: dict[str, Any], energy_j: float, duration_s: float) -> tuple[float, float]:
