@@ -136,3 +136,23 @@ def test_measure_ctrl_c_keeps_the_measurement(tmp_path):
     assert d["interrupted"] is True and d["energy"]["energy_j"] > 0
     assert read_csv(out).meta["incomplete"] is True
     assert os.path.exists(out)
+
+
+def test_trace_import_of_our_csv_shows_phases(cli, tmp_path):
+    import numpy as np
+
+    from inferlca.traces.io import write_csv
+    from inferlca.traces.trace import Mark, PowerTrace
+
+    # 10 W for 2 s (idle), then 30 W for 2 s (compute): 20 J + 60 J; static = 10 W x 2 s = 20 J
+    tr = PowerTrace(t_s=np.array([0.0, 2.0, 2.0, 4.0]), channels={"gpu0": np.array([10.0, 10.0, 30.0, 30.0])},
+                    primary="gpu0", meter="nvml", marks=[Mark(0.0, "idle"), Mark(2.0, "compute")])
+    p = write_csv(tr, tmp_path / "ours.csv")
+    r = cli("trace", "import", p, "--phase", "compute", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["energy"]["energy_j"] == pytest.approx(60.0)
+    assert [(x["name"], x["energy_j"]) for x in d["phases"]] == [("idle", 20.0), ("compute", 60.0)]
+    assert d["baseline"]["static_j"] == pytest.approx(20.0) and d["baseline"]["dynamic_j"] == pytest.approx(40.0)
+    r2 = cli("trace", "import", p, "--phase", "warmup")
+    assert r2.code == 2 and "unknown phase 'warmup'" in r2.err

@@ -80,6 +80,9 @@ def render_summary(title: str, s: dict[str, Any], impact: dict[str, Any] | None,
                               f"{_fmt((s.get('jitter_p99_s') or 0) * 1000, 'ms')}, {s['samples']} samples")
     else:
         t.add_row("samples", str(s["samples"]))
+    if s.get("phases"):
+        t.add_row("phases", ", ".join(f"{p['name']} {_fmt(p['duration_s'], 's')} {_fmt(p['energy_j'], 'J')}"
+                                      for p in s["phases"]))
     d = s["diagnostics"]
     if d.get("update_period_s"):
         t.add_row("sensor update (estimated)", _fmt(d["update_period_s"] * 1000, "ms"))

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from inferlca.traces.diagnostics import diagnose
-from inferlca.traces.energy import baseline_split, energy, power_stats, trace_span
+from inferlca.traces.energy import baseline_split, energy, phases, power_stats, trace_span
 from inferlca.traces.trace import PowerTrace
 from inferlca.units import J_PER_WH
 
@@ -50,6 +50,8 @@ def summarize(trace: PowerTrace, start_s: float | None = None, end_s: float | No
         "period_achieved_s": trace.meta.get("period_achieved_s"),
         "jitter_p99_s": trace.meta.get("jitter_p99_s"),
     }
+    out["phases"] = [{"name": name, "start_s": s, "end_s": e, "duration_s": e - s,
+                      "energy_j": _finite(energy(trace, s, e).energy_j)} for name, s, e in phases(trace)]
     if idle_phase and any(m.name == idle_phase for m in trace.marks):
         out["baseline"] = baseline_split(trace, a, b, idle_phase).to_dict()
     if trace.estimated and "idle_share_range" in trace.meta and "max_power_w" in trace.meta \
