@@ -156,3 +156,11 @@ def test_trace_import_of_our_csv_shows_phases(cli, tmp_path):
     assert d["baseline"]["static_j"] == pytest.approx(20.0) and d["baseline"]["dynamic_j"] == pytest.approx(40.0)
     r2 = cli("trace", "import", p, "--phase", "warmup")
     assert r2.code == 2 and "unknown phase 'warmup'" in r2.err
+
+
+def test_measure_json_is_strict_and_carries_the_model(cli):
+    r = cli("measure", "--meter", "modelled", "--device", "ryzen-9-7950x", "--json", "--", sys.executable, "-c", "pass")
+    assert r.code == 0, r.err
+    d = r.json()  # strict JSON (no NaN) parsed
+    assert d["meta"]["max_power_w"] == 170.0 and "hardware catalog" in d["meta"]["max_power_source"]
+    assert d["impact"]["device"] == "ryzen-9-7950x"

@@ -5,7 +5,8 @@ Model (linear in utilisation, the usual first approximation of the SPECpower cur
     P(u) = P_max * (s + (1 - s) * u)
 
 * ``u``: CPU utilisation over the interval since the previous read, from ``/proc/stat``
-  (busy = all jiffies except ``idle`` and ``iowait``; ``guest`` is already inside ``user``).
+  (busy = user + nice + system + irq + softirq; idle, iowait and a VM's steal time are not busy;
+  ``guest`` is already inside ``user``).
 * ``P_max``: the CPU's TDP in watts when known (``--cpu-tdp`` or the hardware catalog); otherwise
   ``n_vcpu x`` the median maximum watts per vCPU of the Cloud Carbon Footprint coefficients.
 * ``s``: the idle share, ``P(0) / P(1)``. Default: the median of ``min/max`` watts per vCPU over the
@@ -75,12 +76,20 @@ def read_proc_stat(path: Path = PROC_STAT) -> tuple[int, int, int]:
     first = lines[0].split()
     if not first or first[0] != b"cpu" or len(first) < 5:
         raise ValueError(f"{path}: first line is not the aggregate 'cpu' line")
-    # user nice system idle iowait irq softirq steal guest guest_nice
-    ticks = [int(x) for x in first[1:11]]
-    total = sum(ticks[:8])  # guest and guest_nice are already counted in user and nice
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    busy, total = _busy_total_of(first)
     n_cpus = sum(1 for ln in lines[1:] if ln.startswith(b"cpu") and ln[3:4].isdigit())
-    return total - idle, total, max(n_cpus, 1)
+    return busy, total, max(n_cpus, 1)
+
+
+def _busy_total_of(fields: list[bytes]) -> tuple[int, int]:
+    """Busy and total ticks of a ``cpu`` line: user nice system idle iowait irq softirq steal
+    [guest guest_nice]. Busy = user + nice + system + irq + softirq; idle, iowait and steal (time
+    the hypervisor gave to another guest: not this machine's work) are not busy. guest and
+    guest_nice are already inside user and nice, so they are not added again."""
+    ticks = [int(x) for x in fields[1:9]]
+    ticks += [0] * (8 - len(ticks))
+    user, nice, system, _idle, _iowait, irq, softirq, _steal = ticks
+    return user + nice + system + irq + softirq, sum(ticks)
 
 
 class ModelledCpuMeter(PowerMeter):
@@ -156,9 +165,7 @@ class ModelledCpuMeter(PowerMeter):
         first = head.split(b"\n", 1)[0].split()
         if not first or first[0] != b"cpu" or len(first) < 5:
             raise ValueError("first line is not the aggregate 'cpu' line")
-        ticks = [int(x) for x in first[1:9]]
-        total = sum(ticks)
-        return total - ticks[3] - (ticks[4] if len(ticks) > 4 else 0), total
+        return _busy_total_of(first)
 
     def read(self) -> Reading:
         try:

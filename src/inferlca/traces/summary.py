@@ -61,7 +61,24 @@ def summarize(trace: PowerTrace, start_s: float | None = None, end_s: float | No
         lo, hi = energy_interval_j(trace.meta, main.energy_j, main.duration_s)
         out["energy_interval_j"] = {"value": main.energy_j, "low": lo, "high": hi}
     out["warnings"] = list(dict.fromkeys(warnings))
-    return out
+    out["meta"] = trace.meta
+    return json_safe(out)
+
+
+def json_safe(obj: Any) -> Any:
+    """Copy with NaN/inf floats as ``None`` and numpy scalars as Python numbers (strict JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        try:
+            obj = obj.item()
+        except (TypeError, ValueError):
+            return str(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def _finite(x: float) -> float | None:
