@@ -103,5 +103,9 @@ def test_grid_timing_and_marks_at_given_times():
     assert pe["load"] == pytest.approx(10.0 * 0.05, rel=0.2) and set(pe) == {"load", "compute"}
     assert tr.period_requested_s == 0.005 and tr.meta["period_median_s"] > 0
     assert s.stop() is tr  # idempotent
+    running = Sampler(ScriptedMeter(), period_s=0.005).start()
+    with pytest.raises(RuntimeError, match="still running"):
+        running.trace  # noqa: B018 - the property itself is under test
+    running.stop()
     with pytest.raises(InvalidValueError):
         s.mark("")

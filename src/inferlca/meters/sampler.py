@@ -121,8 +121,16 @@ class Sampler:
 
     @property
     def trace(self) -> PowerTrace:
-        """The recorded trace (stops the sampler if it still runs)."""
-        return self.stop()
+        """The recorded trace, once the sampler has stopped (left its ``with`` block or ``stop()``).
+
+        Raises:
+            RuntimeError: the sampler still runs (reading the trace must not cut it short silently).
+        """
+        if self._trace is None:
+            if self._thread is not None and not self._stop.is_set():
+                raise RuntimeError("the sampler is still running: read .trace after its with block or stop()")
+            return self.stop()
+        return self._trace
 
     # ---- thread -----------------------------------------------------------------------------
     def _take(self) -> None:
