@@ -71,7 +71,7 @@ def store_merge(
         return
     console.print(f"merged {result.source} into {path}: [green]{len(result.added)} added[/], "
                   f"{len(result.updated)} updated with a more complete copy, "
-                  f"{len(result.skipped)} already present", highlight=False)
+                  f"{len(result.skipped)} already present", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
