@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from helpers_store import SPEC, add_complete_run
 import pytest
+from helpers_store import SPEC, add_complete_run
 
 from inferlca.store import Store
 
@@ -40,7 +40,7 @@ def test_results_list_table_and_json(cli, db):
 
 
 def test_results_filters(cli, db):
-    ids = lambda *a: [x["run_id"] for x in cli("results", "--store", db["path"], "--json", *a).json()["runs"]]  # noqa: E731
+    ids = lambda *a: [x["run_id"] for x in cli("results", "--store", db["path"], "--json", *a).json()["runs"]]
     assert ids("--device", "h100-sxm") == [db["h100"]]
     assert ids("--scenario", "offline") == [db["h100"]]
     assert ids("--kind", "estimated") == [db["est"]]

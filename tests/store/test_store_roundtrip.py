@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import sqlite3
 
+import numpy as np
+import pytest
 from helpers_store import SPEC, add_complete_run, impact, metrics, orin_trace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays as np_arrays
-import numpy as np
-import pytest
 
 from inferlca.errors import InvalidValueError, StoreError, UnknownNameError, UsageError
 from inferlca.store import Store
@@ -135,7 +135,7 @@ def test_filters(store):
                          spec={**SPEC, "scenario": "offline", "workload": "minilm-embed"})
     c = store.create_run({**SPEC, "workload": "roofline"}, kind="estimated", estimated=True,
                          device_id="a100-pcie-40gb", device_name="A100 PCIe 40GB")
-    ids = lambda runs: [r.run_id for r in runs]  # noqa: E731
+    ids = lambda runs: [r.run_id for r in runs]
     assert ids(store.list_runs()) == [a, b, c]
     assert ids(store.list_runs(device="H100 sxm")) == [b]
     assert ids(store.list_runs(device="jetson-agx-orin-64gb")) == [a]

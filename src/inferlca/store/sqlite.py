@@ -30,19 +30,18 @@ with a clear message instead of being damaged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
 import contextlib
-from dataclasses import dataclass, field
 import datetime as _dt
 import json
-import math
 import os
-from pathlib import Path
 import socket
 import sqlite3
 import threading
-from typing import Any
 import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -325,7 +324,7 @@ class Store:
     # --- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> "Store":
+    def open(cls, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> Store:
         """Open (creating and migrating if needed) the store at ``path``.
 
         Args:
@@ -411,7 +410,7 @@ class Store:
         return store
 
     @classmethod
-    def memory(cls) -> "Store":
+    def memory(cls) -> Store:
         """A throw-away store in memory (tests, previews)."""
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         store = cls(conn, None, readonly=False)
@@ -481,7 +480,7 @@ class Store:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:  # noqa: PYI034 - Store is not subclassed
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -586,7 +585,7 @@ class Store:
         clean = _metrics_clean(metrics)
         # encode outside the transaction: the lock is held only for the inserts
         trace_rows = self._encode_trace(trace) if trace is not None else None
-        lat = arrays.encode(latencies_s) if latencies_s is not None else None
+        lat = arrays.encode(np.asarray(latencies_s)) if latencies_s is not None else None
         series = [(name, pos, *arrays.encode(values))
                   for pos, (name, values) in enumerate((extra_series or {}).items())]
         try:
@@ -1063,7 +1062,7 @@ class Store:
 
     # --- merging ------------------------------------------------------------------------------
 
-    def merge(self, other: str | os.PathLike[str] | "Store") -> MergeResult:
+    def merge(self, other: str | os.PathLike[str] | Store) -> MergeResult:
         """Copy into this store the runs of another store that it lacks (keyed by run id).
 
         A run already here is skipped, unless the other copy is further along (e.g. ``complete``
