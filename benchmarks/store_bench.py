@@ -12,19 +12,19 @@ Traces (3 minutes at the 10 ms NVML period = 18,000 samples; a power channel and
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import re
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from inferlca.store import Store  # noqa: E402
-from inferlca.traces.trace import Mark, PowerTrace  # noqa: E402
+from inferlca.store import Store
+from inferlca.traces.trace import Mark, PowerTrace
 
 N = 18_000
 PERIOD_S = 0.01
