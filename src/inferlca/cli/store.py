@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, print_json
@@ -28,7 +29,7 @@ def store_info(
     if json_out:
         print_json(info)
         return
-    table = Table(title=f"results store {info['path']}", title_justify="left", show_header=False)
+    table = Table(title=escape(f"results store {info['path']}"), title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("value")
     by_status = ", ".join(f"[{STATUS_STYLE.get(k, '')}]{v} {k}[/]" for k, v in sorted(info["runs_by_status"].items()))
@@ -42,11 +43,11 @@ def store_info(
         ("repetitions", str(info["repetitions"])),
         ("traces", f"{info['traces']} ({info['trace_samples']:,} samples)"),
         ("latencies", f"{info['latencies']:,}"),
-        ("devices", ", ".join(info["devices"]) or "-"),
-        ("workloads", ", ".join(info["workloads"]) or "-"),
+        ("devices", escape(", ".join(info["devices"])) or "-"),
+        ("workloads", escape(", ".join(info["workloads"])) or "-"),
     ]
     if "integrity" in info:
-        rows.append(("integrity", "; ".join(info["integrity"])))
+        rows.append(("integrity", escape("; ".join(info["integrity"]))))
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
@@ -69,7 +70,8 @@ def store_merge(
     if json_out:
         print_json({"store": str(path), **result.to_dict()})
         return
-    console.print(f"merged {result.source} into {path}: [green]{len(result.added)} added[/], "
+    console.print(f"merged {escape(result.source)} into {escape(str(path))}: "
+                  f"[green]{len(result.added)} added[/], "
                   f"{len(result.updated)} updated with a more complete copy, "
                   f"{len(result.skipped)} already present", highlight=False, soft_wrap=True)
 
@@ -87,7 +89,8 @@ def store_import_unsaved(
     if json_out:
         print_json({"store": str(path), "imported": [{"run_id": r, "index": i} for r, i in done]})
         return
-    console.print(f"imported {len(done)} repetition(s) into {path}", highlight=False, soft_wrap=True)
+    console.print(f"imported {len(done)} repetition(s) into {path}", highlight=False, soft_wrap=True,
+                  markup=False)
 
 
 def register(app: typer.Typer) -> None:

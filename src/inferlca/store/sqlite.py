@@ -1017,7 +1017,9 @@ class Store:
             by_kind: dict[str, int] = {}
             for r in runs:
                 by_status[r.status] = by_status.get(r.status, 0) + 1
-                by_kind[r.kind] = by_kind.get(r.kind, 0) + 1
+                # a meter that models power (no sensor) makes a "measured" run with estimated energy
+                k = "measured, modelled energy" if r.kind == "measured" and r.estimated else r.kind
+                by_kind[k] = by_kind.get(k, 0) + 1
             n_reps = c.execute("SELECT COUNT(*) FROM repetitions").fetchone()[0]
             n_traces, n_samples = c.execute("SELECT COUNT(*), COALESCE(SUM(n_samples), 0) FROM traces").fetchone()
             n_lat = c.execute("SELECT COALESCE(SUM(n), 0) FROM latencies").fetchone()[0]
