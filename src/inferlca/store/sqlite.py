@@ -818,12 +818,15 @@ class Store:
     # --- reading ------------------------------------------------------------------------------
 
     def _resolve_id(self, prefix: str) -> str:
-        text = str(prefix).strip().lower()
+        raw = str(prefix).strip()
+        text = raw.lower()
         if not text:
             raise InvalidValueError("give a run id (or the start of one)")
-        exact = self._conn.execute("SELECT run_id FROM runs WHERE run_id = ?", (text,)).fetchone()
-        if exact:
-            return str(exact[0])
+        for candidate in dict.fromkeys((raw, text)):  # ids given by a campaign may have capitals
+            exact = self._conn.execute("SELECT run_id FROM runs WHERE run_id = ?",
+                                       (candidate,)).fetchone()
+            if exact:
+                return str(exact[0])
         like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self._conn.execute("SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' "
                                   "ORDER BY created_at DESC LIMIT 6", (like,)).fetchall()
