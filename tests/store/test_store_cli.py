@@ -163,3 +163,9 @@ def test_user_text_is_not_rich_markup(cli, tmp_path):
     assert "boom [/] [link=x]" in shown.out and "value [low - high]" in shown.out
     info = cli("store", "info", "--store", path, "--json").json()
     assert info["runs_by_kind"] == {"measured, modelled energy": 1}
+
+
+def test_store_repair_command(cli, db):
+    r = cli("store", "repair", "--store", db["path"], "--json")
+    assert r.code == 0, r.err
+    assert r.json()["closed"] == [] and r.json()["integrity"] == ["ok"]

@@ -10,7 +10,8 @@ from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP
 from inferlca.store.sqlite import Store
 
-store_app = typer.Typer(help="The results store: `store info`, `store merge OTHER.db`.",
+store_app = typer.Typer(help="The results store: `store info`, `store merge OTHER.db`, "
+                        "`store repair`, `store import-unsaved DIR`.",
                         no_args_is_help=True)
 
 
@@ -74,6 +75,25 @@ def store_merge(
                   f"[green]{len(result.added)} added[/], "
                   f"{len(result.updated)} updated with a more complete copy, "
                   f"{len(result.skipped)} already present", highlight=False, soft_wrap=True)
+
+
+@store_app.command("repair")
+def store_repair(
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
+    json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
+) -> None:
+    """Close the runs left `running` by a process that died (as `incomplete`, with a summary of
+    their stored repetitions) and check the file's integrity."""
+    with Store.open(store) as s:
+        closed = s.close_dead_runs()
+        problems = s.integrity_check()
+        path = s.path
+    if json_out:
+        print_json({"store": str(path), "closed": closed, "integrity": problems or ["ok"]})
+        return
+    console.print(f"{len(closed)} run(s) left running by a dead process marked incomplete"
+                  + (": " + ", ".join(r[:8] for r in closed) if closed else ""), highlight=False)
+    console.print("integrity: " + ("; ".join(problems) if problems else "ok"), markup=False)
 
 
 @store_app.command("import-unsaved")

@@ -808,6 +808,17 @@ class Store:
             close("failed", f"{type(exc).__name__}: {exc}")
             raise
 
+    def close_dead_runs(self) -> list[str]:
+        """Mark ``incomplete`` (with a summary of what was stored) every run still ``running``
+        whose writing process is gone; returns their ids. Runs of other hosts are left alone."""
+        closed = []
+        for run in self.list_runs():
+            if run.stored_status == "running" and run.status == "incomplete":
+                self.finish_run(run.run_id, "incomplete", self.summarize_run(run.run_id),
+                                error=run.status_note)
+                closed.append(run.run_id)
+        return closed
+
     def delete_run(self, run_id: str) -> str:
         """Delete a run and everything stored with it; returns the full id deleted."""
         rid = self._resolve_id(run_id)
