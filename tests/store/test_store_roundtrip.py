@@ -335,7 +335,7 @@ def test_info(store):
     assert info["size_bytes"] > 0 and 0 < info["array_bytes"] < info["size_bytes"]
 
 
-_names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
+_names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
 _floats = st.floats(allow_nan=True, allow_infinity=False, width=64)
 
 
@@ -355,7 +355,7 @@ def _traces(draw):
                       period_requested_s=draw(st.none() | st.floats(0.001, 1.0)), meta=meta)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(trace=_traces(), metrics_in=st.dictionaries(_names, st.floats(allow_nan=False), max_size=5),
        latencies=np_arrays(np.float64, st.integers(0, 40), elements=st.floats(0, 10)),
        label=st.none() | _names)
