@@ -38,16 +38,49 @@ def test_array_codec_is_lossless(values):
     assert _same(codec.decode(dtype, name, n, blob), values.astype(np.float64))
 
 
+@settings(max_examples=150, deadline=None)
+@given(np_arrays(np.int64, st.integers(16, 200), elements=st.integers(-10**9, 10**9)),
+       st.integers(0, 6), st.lists(st.integers(0, 199), max_size=20))
+def test_decimal_readings_are_lossless(ints, k, nan_at):
+    values = ints.astype(np.float64) / 10.0 ** k
+    values[[i for i in nan_at if i < values.size]] = np.nan
+    dtype, name, n, blob = codec.encode(values)
+    assert _same(codec.decode(dtype, name, n, blob), values)
+
+
 def test_array_codec_is_compact_on_a_real_trace():
     trace = orin_trace()
-    # 50 samples of mW readings / 1000: not exact in float32, so float64 is kept (lossless)...
-    dtype, name, n, blob = codec.encode(trace.channels["VDD_CPU_CV"])
-    assert dtype == "<f8" and n == 50
-    # ...but shuffled and compressed: the 400 raw bytes shrink (few distinct readings)
-    assert name == "shuffle-zlib" and len(blob) < 400 * 0.5
-    # values exact in float32 are stored in 4 bytes each
-    dtype, _, _, _ = codec.encode(np.array([0.5, 1.25, np.nan, 300.0] * 10))
+    # tegrastats reports whole milliwatts: mW / 1000 in watts is stored as integers (k = 3 decimals)
+    rail = trace.channels["VDD_CPU_CV"]
+    dtype, name, n, blob = codec.encode(rail)
+    assert (dtype, name, n) == ("<i8", "dec3", 50)
+    assert len(blob) < 400 * 0.3  # 400 raw bytes of float64
+    # the same rail with its NaN gap (VDD_GPU_SOC[7]) keeps the gap, bit for bit
+    gpu = trace.channels["VDD_GPU_SOC"]
+    dtype, name, n, blob = codec.encode(gpu)
+    assert name == "dec3" and _same(codec.decode(dtype, name, n, blob), gpu)
+    # values exact in float32 and not decimal are stored in 4 bytes each
+    dtype, _, _, _ = codec.encode(np.array([0.5, 1.25, np.nan, 1 / 3] * 10, dtype=np.float32))
     assert dtype == "<f4"
+
+
+def test_decimal_codec_on_nvml_like_readings():
+    rng = np.random.default_rng(1)
+    power_mw = np.round(rng.normal(250_000, 8_000, 5000))
+    power_w = power_mw / 1000.0
+    energy_j = np.cumsum(np.round(power_mw * 0.01)) / 1000.0  # NVML mJ counter, in J
+    for values in (power_w, energy_j):
+        dtype, name, n, blob = codec.encode(values)
+        assert name == "dec3" and _same(codec.decode(dtype, name, n, blob), values)
+    # a counter becomes small differences: far below 8 bytes a sample
+    assert len(codec.encode(energy_j)[3]) < 5000 * 8 * 0.3
+    # -0.0 is not an integer / 10**k: kept exactly by a float encoding
+    signed = np.array([0.5, -0.0] * 20)
+    dtype, name, n, blob = codec.encode(signed)
+    assert not name.startswith("dec") and _same(codec.decode(dtype, name, n, blob), signed)
+    # an unknown codec (a newer inferlca) is a clear error
+    with pytest.raises(StoreError, match="newer inferlca"):
+        codec.decode("<i8", "dec9", 3, b"")
 
 
 def test_corrupt_blob_is_a_store_error():

@@ -247,7 +247,7 @@ def _write_parquet(table: Table, path: Path) -> None:
         batch: list[tuple[Any, ...]] = []
 
         def flush() -> None:
-            cols = list(zip(*batch)) if batch else [[] for _ in table.columns]
+            cols: list[Sequence[Any]] = list(zip(*batch)) if batch else [[] for _ in table.columns]
             writer.write_table(pa.Table.from_arrays(
                 [pa.array(list(v), type=schema.field(i).type) for i, v in enumerate(cols)],
                 schema=schema))
