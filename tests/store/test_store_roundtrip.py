@@ -172,6 +172,7 @@ def test_filters(store):
     assert ids(store.list_runs()) == [a, b, c]
     assert ids(store.list_runs(device="H100 sxm")) == [b]
     assert ids(store.list_runs(device="jetson-agx-orin-64gb")) == [a]
+    assert ids(store.list_runs(device="AGX Orin")) == [a]  # a catalog alias
     assert ids(store.list_runs(scenario="offline")) == [b]
     assert ids(store.list_runs(workload="bert-base-squad")) == [a]
     assert ids(store.list_runs(kind="estimated")) == [c]

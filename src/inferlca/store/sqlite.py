@@ -275,6 +275,19 @@ def writer_alive(pid: int | None, hostname: str | None, proc_start: str | None) 
     return True
 
 
+def _catalog_id(name: str) -> str | None:
+    """The device catalog's id for a name or alias, when the catalog knows it."""
+    try:
+        from inferlca.hardware.catalog import get_catalog
+    except ImportError:  # pragma: no cover - the hardware layer ships with inferlca
+        return None
+    try:
+        device = get_catalog().find(name)
+    except Exception:  # noqa: BLE001 - a broken catalog must not stop reading results
+        return None
+    return None if device is None else str(device.id)
+
+
 def _metrics_clean(metrics: Mapping[str, Any]) -> dict[str, float]:
     if not isinstance(metrics, Mapping):
         raise InvalidValueError(f"metrics must be a dict of name -> number, got {type(metrics).__name__}")
@@ -864,7 +877,7 @@ class Store:
 
         Args:
             workload: exact workload name.
-            device: catalog id or device name (case-insensitive exact match on either).
+            device: catalog id, catalog alias or stored device name (case-insensitive).
             scenario: e.g. ``single-stream``.
             kind: ``measured`` or ``estimated``.
             status: ``complete``, ``incomplete``, ``failed`` or ``running``; compared with the
@@ -884,8 +897,14 @@ class Store:
             where.append("workload = ?")
             args.append(workload)
         if device is not None:
-            where.append("(lower(device_id) = lower(?) OR lower(device_name) = lower(?))")
-            args += [device, device]
+            names = [device]
+            catalog_id = _catalog_id(device)
+            if catalog_id is not None:
+                names.append(catalog_id)  # an alias ("H100", "Orin") finds the catalog id
+            alternatives = " OR ".join("lower(device_id) = lower(?) OR lower(device_name) = lower(?)"
+                                       for _ in names)
+            where.append(f"({alternatives})")
+            args += [n for name in names for n in (name, name)]
         if scenario is not None:
             where.append("scenario = ?")
             args.append(scenario)
