@@ -206,7 +206,7 @@ def register(app: typer.Typer) -> None:
         preset: str | None = typer.Option(None, help="Model size preset (e.g. tiny)."),
         label: str | None = typer.Option(None, help="Free-text label stored with the run."),
         store: str | None = typer.Option(None, "--store",
-                                         help="Results store (default ./inferlca.db)."),
+                                         help="Results store (SQLite file). Default: $INFERLCA_STORE, else ./inferlca.db."),
         logs_dir: str | None = typer.Option(None, help="Where LoadGen logs go."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
