@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -290,3 +291,33 @@ def test_bf16_on_torch_and_onnxruntime_refuses_it(cli, tmp_path):
               "--precision", "bf16", "-n", "1", "-r", "1", "--store", tmp_path / "x.db",
               "--logs-dir", tmp_path / "logs")
     assert res.code == 2 and "not available with the onnxruntime backend" in res.err
+
+
+def test_store_failure_keeps_the_measurement_beside_the_logs(tmp_path):
+    """The store breaks after the run was created: the repetition is still on disk, exit code 2."""
+    from inferlca.errors import StoreError
+    from inferlca.loadgen.runner import run_benchmark
+    from inferlca.spec import RunSpec
+    from inferlca.traces.io import read_csv
+
+    class BrokenStore:
+        path = tmp_path / "broken.db"
+
+        def create_run(self, *a, **k):
+            return "run-broken"
+
+        def add_repetition(self, *a, **k):
+            raise StoreError(f"{self.path}: disk I/O error")
+
+        def finish_run(self, *a, **k):
+            raise StoreError(f"{self.path}: disk I/O error")
+
+    with pytest.raises(StoreError) as exc:
+        run_benchmark(RunSpec(workload="null", queries=5, repetitions=1), BrokenStore(),
+                      logs_dir=tmp_path / "logs")
+    assert exc.value.exit_code == 2
+    rep = tmp_path / "logs" / "run-broken" / "rep0"
+    saved = json.loads((rep / "repetition.json").read_text())
+    assert saved["metrics"]["queries"] == 5
+    assert read_csv(rep / "power_trace.csv").t_s.size >= 2
+    assert np.loadtxt(rep / "latencies_s.txt").size == 5
