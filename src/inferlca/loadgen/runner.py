@@ -337,7 +337,7 @@ class _Run:
 
 def _default_logs_root(store: Store | None) -> Path:
     if store is not None and getattr(store, "path", None):
-        return Path(store.path).resolve().parent / "inferlca-logs"
+        return Path(str(store.path)).resolve().parent / "inferlca-logs"
     return Path(tempfile.gettempdir()) / "inferlca-logs"
 
 

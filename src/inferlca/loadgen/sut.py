@@ -158,7 +158,7 @@ class WorkloadSUT:
 
     def _process_streaming(self, sample: Any) -> None:
         lg = self.lg
-        sent = []
+        sent: list[np.ndarray | None] = []
 
         def first_token(partial: Any) -> None:
             if sent:
@@ -169,7 +169,7 @@ class WorkloadSUT:
                     if buf is not None else lg.QuerySampleResponse(sample.id, 0, 0))
             lg.FirstTokenComplete([resp])
 
-        result = self.workload.run_streaming(sample.index, first_token)
+        result = self.workload.run_streaming(sample.index, first_token)  # type: ignore[attr-defined]
         if not sent:
             first_token(result.output)
         if self.keep_outputs:
