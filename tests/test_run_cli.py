@@ -181,7 +181,7 @@ def test_sigint_keeps_incomplete_run_with_trace(tmp_path, cli_subprocess):
     env = subprocess_env(INFERLCA_CACHE_DIR=os.environ["INFERLCA_CACHE_DIR"])
     proc = subprocess.Popen(
         [sys.executable, "-m", "inferlca", "run", "-w", "bert-base-squad", *TINY, "-n", "100000",
-         "-r", "2", "--store", str(db), "--logs-dir", str(tmp_path / "logs")],
+         "-r", "2", "--store", str(db), "--logs-dir", str(tmp_path / "logs"), "--json"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # wait until the LoadGen test is under way: its trace file appears in the logs folder
@@ -193,12 +193,14 @@ def test_sigint_keeps_incomplete_run_with_trace(tmp_path, cli_subprocess):
         time.sleep(1.5)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
+    partial = json.loads(out)  # --json still prints what was measured
+    assert partial["status"] == "incomplete" and len(partial["repetitions"]) == 1
     con = sqlite3.connect(db)
     (status,) = con.execute("SELECT status FROM runs").fetchone()
     con.close()

@@ -248,8 +248,20 @@ def register(app: typer.Typer) -> None:
         from inferlca.workloads.registry import workload_class
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
-        with Store.open(store) as st, _ProgressBar(enabled=err_console.is_terminal) as bar:
-            outcome = run_benchmark(spec, st, progress=bar, logs_dir=logs_dir)
+        from inferlca.errors import RunInterrupted
+
+        with Store.open(store) as st:
+            try:
+                with _ProgressBar(enabled=err_console.is_terminal) as bar:
+                    outcome = run_benchmark(spec, st, progress=bar, logs_dir=logs_dir)
+            except RunInterrupted as exc:  # show what was measured, then exit 130
+                partial = getattr(exc, "outcome", None)
+                if partial is not None and partial.repetitions:
+                    if as_json:
+                        print_json(partial.to_dict())
+                    else:
+                        print_outcome(partial)
+                raise
         if as_json:
             print_json(outcome.to_dict())
         else:
