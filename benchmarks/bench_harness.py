@@ -138,7 +138,7 @@ def main() -> None:
         keep("per_query_ratio_max", float(per_query.max()))
         results["overhead"].append(lg_p50 / fw_p50)
         print(f"round {r + 1}: LoadGen p50 {lg_p50:.4f} s / forward p50 {fw_p50:.4f} s = "
-              f"{lg_p50 / fw_p50:.4f}", flush=True)
+              f"{lg_p50 / fw_p50:.5f}", flush=True)
 
     # 3: forwards with the 10 ms sampler on and off, alternating forward by forward
     from inferlca.meters.registry import open_meter
