@@ -376,6 +376,8 @@ class Store:
                     store._migrate()
             except sqlite3.DatabaseError as exc:
                 store.close()
+                if isinstance(exc, sqlite3.OperationalError) and "not a database" not in str(exc):
+                    raise StoreError(f"cannot read the results store {p}: {exc}") from None
                 raise StoreError(f"{p} is not an inferlca results store ({exc})") from None
             except BaseException:
                 store.close()
