@@ -205,9 +205,10 @@ def query_cost(model: ModelFacts, method: str = "faithful", precision: str = "fp
     """FLOPs and bytes of one query (batch of one).
 
     Encoders use ``seq_len`` (default 384, MLPerf's BERT setting, clipped to the model's
-    positions). Decoders use ``tokens_in`` (prompt; ``seq_len`` stands in for it when only that
-    is given) and ``tokens_out`` (generated), default 128 each. The thesis method makes one pass
-    over ``l`` tokens: ``seq_len`` when given, else ``tokens_in + tokens_out`` for decoders.
+    positions). Decoders use ``tokens_in`` (prompt) and ``tokens_out`` (generated), default 128
+    each; for them ``seq_len`` is the context reached, ``tokens_in + tokens_out`` (with only
+    ``seq_len`` given, ``tokens_out = min(128, seq_len // 2)`` and the prompt is the rest). The
+    thesis method makes one pass over ``l = seq_len`` tokens (``tokens_in + tokens_out``).
 
     Raises:
         InvalidValueError: a length below 1 or beyond the model's positions.
@@ -234,12 +235,24 @@ def query_cost(model: ModelFacts, method: str = "faithful", precision: str = "fp
         p = faithful_pass(model, s, s, precision, name="sequence")
         return QueryCost(model, method, precision, s, None, None, {"sequence": p})
 
-    t_in = tokens_in or seq_len or DEFAULT_TOKENS_IN
-    t_out = tokens_out or DEFAULT_TOKENS_OUT
+    if seq_len is not None:
+        # for a decoder, --seq-len is the context the query reaches: prompt + generated tokens
+        if tokens_in is not None:
+            t_in = tokens_in
+            t_out = tokens_out or seq_len - tokens_in
+        else:
+            t_out = tokens_out or max(1, min(DEFAULT_TOKENS_OUT, seq_len // 2))
+            t_in = seq_len - t_out
+        if t_in < 1 or t_out < 1 or t_in + t_out != seq_len:
+            raise InvalidValueError(
+                f"for the decoder {model.name}, --seq-len ({seq_len}) is prompt + generated "
+                f"tokens; it disagrees with --tokens-in/--tokens-out ({tokens_in}/{tokens_out})")
+    else:
+        t_in = tokens_in or DEFAULT_TOKENS_IN
+        t_out = tokens_out or DEFAULT_TOKENS_OUT
     _check_positions(model, t_in + t_out, "tokens-in + tokens-out")
     if method == "thesis":
-        l_tokens = seq_len or (t_in + t_out)
-        _check_positions(model, l_tokens, "seq-len")
+        l_tokens = t_in + t_out
         notes.append(f"thesis: one pass over l = {l_tokens} tokens; no prefill/decode split")
         return QueryCost(model, method, precision, l_tokens, t_in, t_out,
                          {"query": thesis_cost(model, l_tokens, precision)}, notes=tuple(notes))
