@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import pytest
 
 from inferlca.errors import InvalidValueError, UnknownNameError
 from inferlca.estimate.flops import faithful_pass, query_cost
@@ -64,7 +64,7 @@ def test_tiny_thesis_golden() -> None:
 
 def test_bert_large_384_faithful_golden() -> None:
     c = query_cost(BERT_LARGE, "faithful", "fp32", seq_len=384)
-    s, d, f, h = 384, 1024, 4096, 16
+    s, d, f = 384, 1024, 4096
     # per layer: 8 s d^2 (QKV + out) + 4 s^2 d (scores + mix) + 4 s d f (FFN)
     per_layer = 8 * s * d * d + 4 * s * s * d + 4 * s * d * f
     assert per_layer == 3_221_225_472 + 603_979_776 + 6_442_450_944 == 10_267_656_192

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import pytest
 
 from inferlca.errors import InvalidValueError
 from inferlca.estimate.power import utilisation_power_w
@@ -77,3 +77,15 @@ def test_utilisation_power_by_hand() -> None:
     assert p.high == pytest.approx(400 * (0.3 + 0.7 * 0.6))
     with pytest.raises(InvalidValueError):
         utilisation_power_w(400, UValue.exact(1.5))
+
+
+def test_default_idle_fraction_comes_from_the_sourced_data_file() -> None:
+    from inferlca.estimate.power import idle_fraction_default
+
+    IDLE_FRACTION_DEFAULT = idle_fraction_default()
+
+    # 58.69 W / 250 W = 0.235 (nominal), 80.52 W / 250 W = 0.322 (high), 0.10 assumed (low)
+    assert IDLE_FRACTION_DEFAULT.value == pytest.approx(58.69 / 250, abs=5e-4)
+    assert IDLE_FRACTION_DEFAULT.high == pytest.approx(80.52 / 250, abs=5e-4)
+    assert IDLE_FRACTION_DEFAULT.low == 0.10
+    assert any("GPU_Power_Benchmark" in s for s in IDLE_FRACTION_DEFAULT.sources)

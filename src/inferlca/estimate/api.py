@@ -21,7 +21,6 @@ from inferlca.estimate.estimator import (
 )
 from inferlca.estimate.flops import METHODS, QueryCost, query_cost
 from inferlca.estimate.models import ModelFacts, load_model
-from inferlca.estimate.power import IDLE_FRACTION_DEFAULT
 from inferlca.uncertainty import UValue
 
 #: Estimator model -> the workload name its measured runs carry (so both sit in one comparison).
@@ -85,7 +84,6 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
     cal = None
     if store is not None and efficiency is None and catalog is not None:
         cal = calibrate(store, catalog, method=method)
-    idle = idle_fraction if idle_fraction is not None else IDLE_FRACTION_DEFAULT
     results: list[DeviceEstimate] = []
     single = len(devices) == 1
     for dev in devices:
@@ -110,7 +108,7 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
                                         memory_method=memory_method)
         results.append(estimate_device(
             costs[method], dev, efficiency=eff, efficiency_source=eff_note,
-            power_model=power_model, idle_fraction=idle, queries=queries,
+            power_model=power_model, idle_fraction=idle_fraction, queries=queries,
             impact_context=ctx, **overrides))
     return EstimateResult(facts, method, costs, results, cal)
 
@@ -137,8 +135,8 @@ def save_estimates(store: Any, result: EstimateResult, *, workload: str | None =
                        region=region or "FR", precision=cost.precision,
                        max_new_tokens=cost.tokens_out or 1, preset=preset, label=label,
                        extra={"estimate": estimate_facts})
-        notes = [f"estimated ({cost.method} roofline, {est.power_model} power model, efficiency "
-                 f"{est.efficiency.format()}): no device was measured", *est.notes]
+        notes = [(f"estimated ({cost.method} roofline, {est.power_model} power model, efficiency "
+                  f"{est.efficiency.format()}): no device was measured"), *est.notes]
         impact = est.impact.to_dict() if est.impact is not None else None
         rid = store.create_run(spec.to_dict(), kind="estimated", device_id=est.roof.device_id,
                                device_name=est.roof.device_name, meter="roofline", estimated=True,
@@ -157,4 +155,4 @@ def save_estimates(store: Any, result: EstimateResult, *, workload: str | None =
     return ids
 
 
-__all__ = ["EstimateResult", "estimate", "save_estimates", "IDLE_FRACTION_DEFAULT"]
+__all__ = ["EstimateResult", "estimate", "save_estimates"]

@@ -25,8 +25,8 @@ note saying where it came from) for a device: its own fit, else its class's fit,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from inferlca.errors import InferlcaError

@@ -20,8 +20,8 @@ from typing import Any
 from inferlca.errors import InvalidValueError, UnknownNameError
 from inferlca.estimate.flops import QueryCost
 from inferlca.estimate.power import (
-    IDLE_FRACTION_DEFAULT,
     POWER_MODELS,
+    idle_fraction_default,
     tdp_power_w,
     utilisation_power_w,
 )
@@ -126,7 +126,7 @@ def _utilisation_energy_j(tdp_w: float, t_lb_s: float, eff: UValue, idle: UValue
 
 def estimate_device(cost: QueryCost, device: DeviceLike, *, efficiency: UValue | None = None,
                     efficiency_source: str = "", power_model: str = "tdp",
-                    idle_fraction: UValue = IDLE_FRACTION_DEFAULT, queries: int = 1,
+                    idle_fraction: UValue | None = None, queries: int = 1,
                     peak_flops: float | None = None, bandwidth_gbs: float | None = None,
                     tdp_w: float | None = None, impact_context: Any = None) -> DeviceEstimate:
     """Estimate one query (and ``queries`` of them) of ``cost`` on ``device``.
@@ -144,6 +144,8 @@ def estimate_device(cost: QueryCost, device: DeviceLike, *, efficiency: UValue |
     if isinstance(queries, bool) or not isinstance(queries, int) or queries < 1:
         raise InvalidValueError(f"queries must be an integer >= 1, got {queries!r}")
     eff = efficiency if efficiency is not None else EFFICIENCY_LOWER_BOUND
+    if idle_fraction is None:
+        idle_fraction = idle_fraction_default()
     if not (eff.low > 0 and eff.high <= 1):
         raise InvalidValueError(f"efficiency must lie in (0, 1], got {eff.format()}")
     roof = roof_for(device, cost.precision, peak_flops=peak_flops, bandwidth_gbs=bandwidth_gbs,

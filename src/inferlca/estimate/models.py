@@ -22,8 +22,8 @@ one K/V head, grouped-query attention a few).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
 import json
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -265,10 +265,14 @@ def load_model(spec: str) -> ModelFacts:
         path = path / "config.json"
     if path.is_file():
         return from_hf_config(path)
+    if spec.endswith(".json") or "/" in spec or "\\" in spec:
+        raise InputFileError(path, "no such model config file (give a Hugging Face config.json "
+                             "or the folder holding one, or a preset: "
+                             + ", ".join(preset_names()) + ")")
     raise UnknownNameError(
         "model", spec, [*PRESETS, *ALIASES],
-        hint="Give a preset (" + ", ".join(preset_names()) + ") or the path of a Hugging Face "
-        "config.json (or its folder).")
+        hint="(accepted: a preset, " + ", ".join(preset_names()) + ", or the path of a Hugging "
+        "Face config.json or of its folder)")
 
 
 _ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "electra", "mpnet", "camembert"}

@@ -13,26 +13,31 @@
 
 The default idle fraction comes from recorded NVIDIA A100 PCIe 40 GB logs (TDP 250 W): 58.69 W
 and 80.52 W before the load step, i.e. 0.235 and 0.322 of TDP
-(../shared/reference/power-logs/SOURCES.md, ``nvidia_smi_a100_{1,2}.csv``). The low end 0.10 is
-an inferlca assumption for devices with deeper idle states (edge boards, consumer GPUs); users
+(``data/idle_power.csv``, each row with its source). The low end 0.10 is an inferlca assumption for devices with deeper idle states (edge boards, consumer GPUs); users
 set their own with ``--idle-fraction``.
 """
 
 from __future__ import annotations
+
+import functools
 
 from inferlca.errors import InvalidValueError
 from inferlca.uncertainty import UValue
 
 POWER_MODELS: tuple[str, ...] = ("tdp", "utilisation")
 
-IDLE_FRACTION_DEFAULT = UValue(
-    0.235, 0.10, 0.322, "",
-    ("A100 PCIe 40GB idle 58.69 W / 250 W TDP: JimZeyuYang/GPU_Power_Benchmark@4b5c944 "
-     "Transient_Response/A100_TR/gpudata.csv",
-     "A100 PCIe 40GB pre-load 80.52 W / 250 W: JimZeyuYang/GPU_Power_Benchmark@4b5c944 "
-     "pwr_update_freq/A100_gpudata.csv",
-     "low end 0.10: inferlca assumption for devices with deep idle states"),
-    "default")
+@functools.cache
+def idle_fraction_default() -> UValue:
+    """The default idle fraction from ``data/idle_power.csv`` (nominal, low and high rows)."""
+    import csv
+    from importlib import resources
+
+    text = resources.files("inferlca.estimate").joinpath("data/idle_power.csv").read_text("utf-8")
+    rows = {r["role"]: r for r in csv.DictReader(text.splitlines())}
+    return UValue(float(rows["nominal"]["idle_fraction"]), float(rows["low"]["idle_fraction"]),
+                  float(rows["high"]["idle_fraction"]), "",
+                  tuple(rows[k]["source"] for k in ("nominal", "high", "low")), "default")
+
 
 
 def _check_fraction(name: str, v: UValue, allow_zero: bool) -> None:
@@ -48,8 +53,10 @@ def tdp_power_w(tdp_w: float) -> UValue:
 
 
 def utilisation_power_w(tdp_w: float, utilisation: UValue,
-                        idle_fraction: UValue = IDLE_FRACTION_DEFAULT) -> UValue:
+                        idle_fraction: UValue | None = None) -> UValue:
     """``TDP * (idle + (1 - idle) * u)`` in W, with its interval (see the module docstring)."""
+    if idle_fraction is None:
+        idle_fraction = idle_fraction_default()
     _check_fraction("utilisation", utilisation, allow_zero=False)
     _check_fraction("idle fraction", idle_fraction, allow_zero=True)
 

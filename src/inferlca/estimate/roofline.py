@@ -15,8 +15,8 @@ calibration can fit it from measured runs (see :mod:`inferlca.estimate.calibrati
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import math
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from inferlca.errors import InvalidValueError
