@@ -123,10 +123,10 @@ def estimate_cmd(
     _print_tables(result, run_ids, figures)
 
 
-def _num(x: float, unit: str = "") -> str:
+def _num(x: float, unit: str = "", digits: int = 3) -> str:
     from inferlca.uncertainty import UValue
 
-    return UValue.exact(x).format(unit)
+    return UValue.exact(x).format(unit, digits=digits)
 
 
 def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
@@ -163,7 +163,7 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
 
     ds = result.devices
     row("peak / bandwidth", [f"{_num(e.roof.peak_flops, 'FLOP/s')} / "
-                             f"{_num(e.roof.bandwidth_bps / 1e9, 'GB/s')}" for e in ds])
+                             f"{_num(e.roof.bandwidth_bps / 1e9, 'GB/s', 4)}" for e in ds])
     row("ridge", [_num(e.roof.ridge_intensity, "FLOP/B") for e in ds])
     row("bound", [e.bound for e in ds])
     row("efficiency", [e.efficiency.format() for e in ds])
