@@ -159,6 +159,7 @@ def model_for_run(spec: dict[str, Any]) -> tuple[ModelFacts, dict[str, int]] | N
     """
     extra = spec.get("extra") or {}
     est = extra.get("estimate") if isinstance(extra, dict) else None
+    lengths: dict[str, int]
     if isinstance(est, dict) and est.get("model"):
         lengths = {k: int(est[k]) for k in ("seq_len", "tokens_in", "tokens_out")
                    if isinstance(est.get(k), int)}
@@ -176,7 +177,7 @@ def model_for_run(spec: dict[str, Any]) -> tuple[ModelFacts, dict[str, int]] | N
         model = PRESETS[LLM_PRESETS.get(str(spec.get("preset") or "gpt2"), "gpt2")]
     else:
         model = PRESETS[WORKLOAD_MODELS[workload]]
-    lengths: dict[str, int] = {}
+    lengths = {}
     seq = extra.get("seq_len") if isinstance(extra, dict) else None
     if isinstance(seq, int) and model.arch == "encoder":
         lengths["seq_len"] = seq

@@ -82,13 +82,16 @@ def roof_for(device: DeviceLike, precision: str, *, peak_flops: float | None = N
     peaks = dict(getattr(device, "peak_flops", None) or {})
     peak = peaks.get(precision)
     if peak_flops is not None:
-        peak, _ = _check_positive("--peak-flops", peak_flops), given.append("peak_flops")
+        peak = _check_positive("--peak-flops", peak_flops)
+        given.append("peak_flops")
     bw = getattr(device, "bandwidth_gbs", None)
     if bandwidth_gbs is not None:
-        bw, _ = _check_positive("--bandwidth-gbs", bandwidth_gbs), given.append("bandwidth_gbs")
+        bw = _check_positive("--bandwidth-gbs", bandwidth_gbs)
+        given.append("bandwidth_gbs")
     tdp = getattr(device, "tdp_w", None)
     if tdp_w is not None:
-        tdp, _ = _check_positive("--tdp", tdp_w), given.append("tdp_w")
+        tdp = _check_positive("--tdp", tdp_w)
+        given.append("tdp_w")
     missing = []
     if not peak:
         have = ", ".join(sorted(k for k, v in peaks.items() if v)) or "none"
