@@ -227,3 +227,18 @@ def test_subprocess_entry_point(cli_subprocess) -> None:
     assert r.code == 0, r.err
     # the golden tiny count (see test_estimate_flops.py)
     assert r.json()["costs"]["faithful"]["flops"] == 2_722_816
+
+
+def test_model_for_run_maps_the_measured_workloads() -> None:
+    from inferlca.estimate.calibration import model_for_run
+
+    def spec(**kw):
+        return RunSpec(**kw).to_dict()
+
+    assert model_for_run(spec(workload="bert-large-squad"))[0].name == "bert-large"
+    tiny, lengths = model_for_run(spec(workload="bert-large-squad", preset="tiny"))
+    assert (tiny.name, tiny.layers, tiny.hidden, lengths) == ("bert-tiny", 2, 128, {"seq_len": 128})
+    m, lengths = model_for_run(spec(workload="llm-generate", preset="tiny", max_new_tokens=8))
+    assert (m.name, m.vocab, m.max_positions, lengths) == ("llm-tiny", 512, 256, {"tokens_out": 8})
+    assert model_for_run(spec(workload="minilm-embed"))[0].name == "minilm-l6"
+    assert model_for_run(spec(workload="null")) is None

@@ -9,7 +9,9 @@ same method and precision::
     energy ratio  r_e = measured energy per query / (lower-bound time x TDP)
     efficiency    e   = 1 / r_t  (the fraction of the roof the run reached)
 
-Time per query is the run's ``latency_mean_s`` (for decoders, ``ttft_p50_s + (tokens_out - 1) x
+Encoders are estimated at their workload's sequence length: 384 for the BERT SQuAD workloads
+(128 for their ``tiny`` preset), ``spec["extra"]["seq_len"]`` when a run records one, else the
+estimator's default (384). Time per query is the run's ``latency_mean_s`` (for decoders, ``ttft_p50_s + (tokens_out - 1) x
 tpot_p50_s`` when there is no mean latency); energy per query is ``energy_per_query_j``.
 
 **The fit.** Efficiencies are pooled per device class (``edge``, ``desktop``, ``gaming``,
@@ -38,7 +40,7 @@ from inferlca.uncertainty import UValue
 #: Workload names of measured runs -> estimator model presets.
 WORKLOAD_MODELS: dict[str, str] = {
     "bert-large-squad": "bert-large",
-    "bert-squad": "bert-large",
+    "bert-base-squad": "bert-base",
     "minilm-embed": "minilm-l6",
     "llm-generate": "gpt2",
 }
@@ -175,9 +177,13 @@ def model_for_run(spec: dict[str, Any]) -> tuple[ModelFacts, dict[str, int]] | N
             return None
     elif workload == "llm-generate":
         model = PRESETS[LLM_PRESETS.get(str(spec.get("preset") or "gpt2"), "gpt2")]
+    elif workload.startswith("bert-") and spec.get("preset") == "tiny":
+        model = PRESETS["bert-tiny"]
     else:
         model = PRESETS[WORKLOAD_MODELS[workload]]
     lengths = {}
+    if model.name == "bert-tiny":
+        lengths["seq_len"] = 128  # the tiny preset's sequence length
     seq = extra.get("seq_len") if isinstance(extra, dict) else None
     if isinstance(seq, int) and model.arch == "encoder":
         lengths["seq_len"] = seq
