@@ -200,7 +200,7 @@ def test_config_json_model(cli, tmp_path: Path) -> None:
     (["--model", "gpt2", "--device", "epyc-9654"], "give --bandwidth-gbs"),
     (["--model", "gpt2", "--device", "t4", "--method", "exact"], "unknown estimate method"),
     (["--model", "gpt2", "--device", "t4", "--efficiency", "0"], "--efficiency must be > 0"),
-    (["--model", "gpt2", "--device", "t4", "--save"], "--save needs --store"),
+    (["--model", "gpt2", "--device", "t4", "--memory-method", "volume"], "unknown memory method"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, args: list[str], expected: str) -> None:
     r = cli("estimate", *args)
@@ -221,10 +221,14 @@ def test_missing_values_accepted_as_options(cli) -> None:
     assert r.json()["devices"][0]["roof"]["bandwidth_gbs"] == pytest.approx(460.8)
 
 
-def test_subprocess_entry_point(cli_subprocess) -> None:
+def test_subprocess_entry_point(cli_subprocess, tmp_path: Path) -> None:
+    # --save without --store writes to $INFERLCA_STORE
+    db = tmp_path / "env.db"
     r = cli_subprocess("estimate", "--model", "tiny-gpt2", "--device", "t4", "--tokens-in", "8",
-                       "--tokens-out", "4", "--json")
+                       "--tokens-out", "4", "--save", "--json", INFERLCA_STORE=str(db))
     assert r.code == 0, r.err
+    with Store.open(db) as store:
+        assert [run.kind for run in store.list_runs()] == ["estimated"]
     # the golden tiny count (see test_estimate_flops.py)
     assert r.json()["costs"]["faithful"]["flops"] == 2_722_816
 

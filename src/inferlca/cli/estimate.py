@@ -56,7 +56,11 @@ def estimate_cmd(
     tdp_w: float | None = typer.Option(None, "--tdp", help="TDP in W, for devices the catalog "
                                        "lacks it for."),
     store_path: str | None = typer.Option(None, "--store", help="Results store: calibrate on its "
-                                          "measured runs; with --save, write the estimates."),
+                                          "measured runs; with --save, write the estimates. "
+                                          "--save alone uses $INFERLCA_STORE, else "
+                                          "./inferlca.db."),
+    memory_method: str = typer.Option("per-gb", "--memory-method", help="Embodied memory "
+                                      "method: per-gb (default) or area."),
     save: bool = typer.Option(False, "--save", help="Store each device's estimate as a run of "
                               "kind 'estimated'."),
     workload: str | None = typer.Option(None, "--workload", help="Workload name for stored "
@@ -78,8 +82,6 @@ def estimate_cmd(
     positive_float("--peak-flops", peak_flops)
     positive_float("--bandwidth-gbs", bandwidth_gbs)
     positive_float("--tdp", tdp_w)
-    if save and not store_path:
-        raise InvalidValueError("--save needs --store PATH (the results store to write to)")
     catalog = get_catalog()
     devices = [catalog.get(d) for d in dict.fromkeys(device)]
     eff = parse_uncertain("--efficiency", efficiency)
@@ -90,10 +92,10 @@ def estimate_cmd(
         raise InvalidValueError(f"--idle-fraction must lie in [0, 1], got {idle_fraction!r}")
 
     store = None
-    if store_path:
+    if store_path or save:
         from inferlca.store.sqlite import Store
 
-        store = Store.open(store_path)
+        store = Store.open(store_path)  # None: $INFERLCA_STORE, else ./inferlca.db
     try:
         result = estimate(
             model, devices, method=method, precision=precision, seq_len=seq_len,
@@ -103,7 +105,7 @@ def estimate_cmd(
             grid=parse_uncertain("--grid", grid, "gCO2e/kWh"),
             pue=parse_uncertain("--pue", pue, minimum=1.0, allow_equal=True),
             lifetime_years=parse_uncertain("--lifetime", lifetime, "y"),
-            store=store, catalog=catalog)
+            memory_method=memory_method, store=store, catalog=catalog)
         run_ids = save_estimates(store, result, workload=workload, region=region,
                                  label=label) if save and store is not None else []
     finally:
