@@ -16,7 +16,7 @@ from inferlca.estimate.models import PRESETS, ModelFacts
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode
 
 
 def _count(fn) -> int:
