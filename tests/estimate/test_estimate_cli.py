@@ -246,3 +246,26 @@ def test_model_for_run_maps_the_measured_workloads() -> None:
     assert (m.name, m.vocab, m.max_positions, lengths) == ("llm-tiny", 512, 256, {"tokens_out": 8})
     assert model_for_run(spec(workload="minilm-embed"))[0].name == "minilm-l6"
     assert model_for_run(spec(workload="null")) is None
+
+
+def test_decoder_runs_calibrate_through_ttft_and_tpot(cli, tmp_path: Path) -> None:
+    est = cli("estimate", "--model", "gpt2", "--device", "t4", "--tokens-in", "32",
+              "--tokens-out", "9", "--json").json()["devices"][0]
+    db = tmp_path / "runs.db"
+    with Store.open(db) as store:
+        rid = store.create_run(RunSpec(workload="llm-generate", preset="gpt2", max_new_tokens=9),
+                               kind="measured", device_id="t4", device_name="NVIDIA Tesla T4",
+                               meter="nvml", estimated=False)
+        # measured 3 x slower than the roofline in prefill and decode alike
+        store.add_repetition(rid, 0, metrics={
+            "tokens_in": 32.0, "tokens_out": 9.0, "ttft_p50_s": 3 * est["ttft_s"]["value"],
+            "tpot_p50_s": 3 * est["tpot_s"]["value"], "energy_per_token_j": 0.5})
+        store.finish_run(rid, "complete")
+    out = cli("estimate", "--model", "gpt2", "--device", "t4", "--tokens-in", "32",
+              "--tokens-out", "9", "--store", str(db), "--json").json()
+    (pair,) = out["calibration"]["pairs"]
+    # ttft + (9 - 1) tpot, measured over estimated
+    assert pair["time_ratio"] == pytest.approx(3.0)
+    # energy: 0.5 J/token x 9 tokens over (lower-bound time x 70 W)
+    assert pair["energy_ratio"] == pytest.approx(4.5 / (est["time_per_query_s"]["value"] * 70))
+    assert out["devices"][0]["efficiency"]["value"] == pytest.approx(1 / 3)

@@ -12,7 +12,8 @@ same method and precision::
 Encoders are estimated at their workload's sequence length: 384 for the BERT SQuAD workloads
 (128 for their ``tiny`` preset), ``spec["extra"]["seq_len"]`` when a run records one, else the
 estimator's default (384). Time per query is the run's ``latency_mean_s`` (for decoders, ``ttft_p50_s + (tokens_out - 1) x
-tpot_p50_s`` when there is no mean latency); energy per query is ``energy_per_query_j``.
+tpot_p50_s`` when there is no mean latency); energy per query is ``energy_per_query_j`` (for
+decoders without it, ``energy_per_token_j x tokens_out``).
 
 **The fit.** Efficiencies are pooled per device class (``edge``, ``desktop``, ``gaming``,
 ``datacenter``) by their geometric mean (ratios average multiplicatively); the residual spread,
@@ -202,6 +203,16 @@ def _measured_time_s(run: Any, tokens_out: int | None) -> float | None:
     return None
 
 
+def _measured_energy_j(run: Any, tokens_out: int | None) -> float | None:
+    e = run.metric("energy_per_query_j")
+    if e:
+        return e
+    per_token = run.metric("energy_per_token_j")
+    if per_token and tokens_out:
+        return per_token * tokens_out
+    return None
+
+
 def calibrate(store: Any, catalog: Any, method: str = "faithful",
               precision: str | None = None) -> Calibration:
     """Pair every usable measured run of ``store`` with its estimate (see the module docstring).
@@ -254,6 +265,6 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
             continue
         cal.pairs.append(Pair(
             run.run_id, device.id, device.name, device.category or "unknown",
-            str(run.workload), model.name, measured_t, t_lb, run.metric("energy_per_query_j"),
-            t_lb * roof.tdp_w))
+            str(run.workload), model.name, measured_t, t_lb,
+            _measured_energy_j(run, lengths.get("tokens_out")), t_lb * roof.tdp_w))
     return cal
