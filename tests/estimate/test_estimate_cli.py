@@ -269,3 +269,21 @@ def test_decoder_runs_calibrate_through_ttft_and_tpot(cli, tmp_path: Path) -> No
     # energy: 0.5 J/token x 9 tokens over (lower-bound time x 70 W)
     assert pair["energy_ratio"] == pytest.approx(4.5 / (est["time_per_query_s"]["value"] * 70))
     assert out["devices"][0]["efficiency"]["value"] == pytest.approx(1 / 3)
+
+
+def test_calibrate_command_lists_pairs_and_fits(cli, tmp_path: Path) -> None:
+    lb = cli("estimate", "--model", "bert-large", "--device", "l4", "--json").json()["devices"][0]
+    db = tmp_path / "runs.db"
+    with Store.open(db) as store:
+        _measured_run(store, "l4", "NVIDIA L4", lb["time_per_query_s"]["value"] * 5, 1.0)
+        _measured_run(store, "jetson-agx-xavier-16gb", "Xavier", 0.5, 1.0, workload="null")
+    r = cli("calibrate", "--store", str(db), "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    assert [p["time_ratio"] for p in out["pairs"]] == pytest.approx([5.0])
+    assert out["by_class"]["datacenter"]["efficiency"]["value"] == pytest.approx(0.2)
+    assert len(out["skipped"]) == 1
+    table = cli("calibrate", "--store", str(db))
+    flat = " ".join(table.out.split())
+    assert "class datacenter: efficiency 0.200" in flat and "skipped" in flat
+    assert cli("calibrate", "--store", str(db), "--method", "nope").code == 2
