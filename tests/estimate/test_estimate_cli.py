@@ -287,3 +287,18 @@ def test_calibrate_command_lists_pairs_and_fits(cli, tmp_path: Path) -> None:
     flat = " ".join(table.out.split())
     assert "class datacenter: efficiency 0.200" in flat and "skipped" in flat
     assert cli("calibrate", "--store", str(db), "--method", "nope").code == 2
+
+
+def test_figure_shows_measured_runs(cli, tmp_path: Path) -> None:
+    lb = cli("estimate", "--model", "bert-large", "--device", "t4", "--json").json()["devices"][0]
+    db = tmp_path / "runs.db"
+    with Store.open(db) as store:
+        rid = _measured_run(store, "t4", "NVIDIA Tesla T4", lb["time_per_query_s"]["value"] * 4, 1.0)
+    r = cli("estimate", "--model", "bert-large", "--device", "t4", "--store", str(db),
+            "--plot", str(tmp_path / "fig"), "--json")
+    (pair,) = r.json()["calibration"]["pairs"]
+    # achieved FLOP/s = FLOPs / measured time = a quarter of the attainable (compute roof)
+    assert pair["achieved_flops"] == pytest.approx(pair["flops"] / pair["measured_time_s"])
+    assert pair["achieved_flops"] == pytest.approx(lb["points"]["sequence"]["attainable_flops"] / 4)
+    svg = Path(r.json()["figures"][1]).read_text()
+    assert f"measured {rid[:8]} (25% of roof)" in svg

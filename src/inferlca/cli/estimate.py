@@ -148,7 +148,9 @@ def estimate_cmd(
     if plot is not None:
         from inferlca.report.roofline_plot import plot_roofline
 
-        figures = plot_roofline(result.devices, plot, stem=f"roofline-{result.model.name}")
+        pairs = result.calibration.pairs if result.calibration else []
+        figures = plot_roofline(result.devices, plot, stem=f"roofline-{result.model.name}",
+                                measured=[p for p in pairs if p.model == result.model.name])
     if as_json:
         out = result.to_dict()
         out["saved_run_ids"] = run_ids

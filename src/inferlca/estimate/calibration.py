@@ -64,6 +64,13 @@ class Pair:
     estimated_time_s: float
     measured_energy_j: float | None
     estimated_energy_j: float
+    flops: float = 0.0
+    intensity: float = 0.0
+
+    @property
+    def achieved_flops(self) -> float:
+        """FLOP/s the measured run reached by this count (FLOPs / measured time)."""
+        return self.flops / self.measured_time_s
 
     @property
     def time_ratio(self) -> float:
@@ -85,7 +92,8 @@ class Pair:
                 "measured_time_s": self.measured_time_s, "estimated_time_s": self.estimated_time_s,
                 "time_ratio": self.time_ratio, "measured_energy_j": self.measured_energy_j,
                 "estimated_energy_j": self.estimated_energy_j, "energy_ratio": self.energy_ratio,
-                "efficiency": self.efficiency}
+                "efficiency": self.efficiency, "flops": self.flops,
+                "intensity_flop_per_byte": self.intensity, "achieved_flops": self.achieved_flops}
 
 
 @dataclass(frozen=True)
@@ -266,5 +274,6 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
         cal.pairs.append(Pair(
             run.run_id, device.id, device.name, device.category or "unknown",
             str(run.workload), model.name, measured_t, t_lb,
-            _measured_energy_j(run, lengths.get("tokens_out")), t_lb * roof.tdp_w))
+            _measured_energy_j(run, lengths.get("tokens_out")), t_lb * roof.tdp_w,
+            cost.flops, cost.intensity))
     return cal
