@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
 import typer
+from rich import box
+from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP, fmt_interval, fmt_number
@@ -39,21 +40,43 @@ def _ms(x: float | None) -> str:
     return fmt_number(None if x is None else x * 1000.0)
 
 
-def runs_table(runs: list[RunRecord], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for col, kw in (("run", {"style": "bold"}), ("created (UTC)", {}), ("device", {}),
-                    ("workload", {}), ("scenario", {}), ("queries", {"justify": "right"}),
-                    ("reps", {"justify": "right"}), ("status", {}), ("kind", {}),
-                    ("energy/query J", {"justify": "right"}), ("p99 ms", {"justify": "right"}),
-                    ("GWP/query mgCO2e", {"justify": "right"}), ("label", {})):
-        table.add_column(col, **kw)
+def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> Table:
+    """The run listing; on a narrow terminal (< 120 columns) the secondary columns are left out."""
+    wide = (console.width if width is None else width) >= 120
+    show_labels = wide and any(r.label for r in runs)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  collapse_padding=True, show_edge=False)
+    columns: list[tuple[str, dict[str, Any]]] = [("run", {"style": "bold", "no_wrap": True})]
+    if wide:
+        columns.append(("created UTC", {"no_wrap": True}))
+    columns += [("device", {"overflow": "fold"}), ("workload", {"overflow": "fold"})]
+    if wide:
+        columns.append(("scenario", {}))
+    columns += [("q", {"justify": "right"})]
+    if wide:
+        columns.append(("reps", {"justify": "right"}))
+    columns += [("status", {}), ("J/query", {"justify": "right"}), ("p99 ms", {"justify": "right"}),
+                ("mgCO2e/query", {"justify": "right"})]
+    if show_labels:
+        columns.append(("label", {"overflow": "fold"}))
+    for name, kw in columns:
+        table.add_column(name, **kw)
     for r in runs:
-        table.add_row(
-            r.short_id, r.created_at[:16].replace("T", " "), r.device, r.workload or "-",
-            r.scenario or "-", "-" if r.queries is None else str(r.queries), _reps(r), _status(r),
-            r.kind if r.kind == "measured" else "[magenta]estimated[/]",
-            fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s")),
-            _per_query_mg(r), r.label or "")
+        status = _status(r) + ("" if r.measured else " [magenta]est.[/]")
+        row = [r.short_id]
+        if wide:
+            row.append(r.created_at[:16].replace("T", " "))
+        row += [r.device, r.workload or "-"]
+        if wide:
+            row.append(r.scenario or "-")
+        row.append("-" if r.queries is None else str(r.queries))
+        if wide:
+            row.append(_reps(r))
+        row += [status, fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s")),
+                _per_query_mg(r)]
+        if show_labels:
+            row.append(r.label or "")
+        table.add_row(*row)
     return table
 
 
