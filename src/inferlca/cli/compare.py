@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from inferlca.cli._common import console, print_json
+
+STORE_HELP = "Results store (SQLite file); default $INFERLCA_STORE or ./inferlca.db."
 
 
 def register(app: typer.Typer) -> None:
@@ -15,7 +16,7 @@ def register(app: typer.Typer) -> None:
     def compare_cmd(
         a: Annotated[str, typer.Argument(help="Run id (prefix) or device name (its latest run).")],
         b: Annotated[str, typer.Argument(help="Run id (prefix) or device name (its latest run).")],
-        store: Annotated[Path, typer.Option("--store", help="Results store.")] = Path("inferlca.db"),
+        store: Annotated[str | None, typer.Option("--store", help=STORE_HELP)] = None,
         workload: Annotated[str | None, typer.Option("--workload", help="With device names: this workload.")] = None,
         scenario: Annotated[str | None, typer.Option("--scenario", help="With device names: this scenario.")] = None,
         queries: Annotated[int | None, typer.Option("--queries", help="With device names: this query count.")] = None,

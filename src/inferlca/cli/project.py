@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from inferlca.cli._common import console, print_json
+
+STORE_HELP = "Results store (SQLite file); default $INFERLCA_STORE or ./inferlca.db."
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +21,7 @@ def register(app: typer.Typer) -> None:
         run: Annotated[list[str] | None, typer.Option("--run", help="Run ids (prefixes).")] = None,
         workload: Annotated[str | None, typer.Option("--workload", help="Only this workload.")] = None,
         scenario: Annotated[str | None, typer.Option("--scenario", help="Only this scenario.")] = None,
-        store: Annotated[Path, typer.Option("--store", help="Results store.")] = Path("inferlca.db"),
+        store: Annotated[str | None, typer.Option("--store", help=STORE_HELP)] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     ) -> None:
         """Project GWP (use and embodied) and energy to users x queries per day, with intervals."""

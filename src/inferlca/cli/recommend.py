@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from inferlca.cli._common import console, print_json
+
+STORE_HELP = "Results store (SQLite file); default $INFERLCA_STORE or ./inferlca.db."
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +18,7 @@ def register(app: typer.Typer) -> None:
         workload: Annotated[str | None, typer.Option("--workload", help="Workload (needed if several).")] = None,
         scenario: Annotated[str | None, typer.Option("--scenario", help="Scenario (needed if several).")] = None,
         queries: Annotated[int | None, typer.Option("--queries", help="Only runs of this query count.")] = None,
-        store: Annotated[Path, typer.Option("--store", help="Results store.")] = Path("inferlca.db"),
+        store: Annotated[str | None, typer.Option("--store", help=STORE_HELP)] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     ) -> None:
         """Greenest device (GWP per query) within the latency budget, runners-up, exclusions."""

@@ -9,13 +9,14 @@ import typer
 
 from inferlca.cli._common import console, print_json
 
-STORE_HELP = "Results store (SQLite file); default ./inferlca.db."
+STORE_HELP = "Results store (SQLite file); default $INFERLCA_STORE or ./inferlca.db."
+
 
 
 def register(app: typer.Typer) -> None:
     @app.command("report")
     def report_cmd(
-        store: Annotated[Path, typer.Option("--store", help=STORE_HELP)] = Path("inferlca.db"),
+        store: Annotated[str | None, typer.Option("--store", help=STORE_HELP)] = None,
         out: Annotated[Path, typer.Option("--out", help="Folder for report.html and the PNG/SVG figures.")] = Path("inferlca-report"),
         runs: Annotated[list[str] | None, typer.Option("--runs", help="Run ids (prefixes) to include.")] = None,
         device: Annotated[list[str] | None, typer.Option("--device", help="Only these devices.")] = None,
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
                           transient=True, disable=as_json) as prog:
                 task = prog.add_task("report", total=None)
-                result = build_report(st, views, out, store_path=str(store), title=title,
+                result = build_report(st, views, out, store_path=str(st.path), title=title,
                                       progress=lambda m: prog.update(task, description=m))
         if as_json:
             print_json(result.to_dict())

@@ -259,11 +259,17 @@ def device_category(device_id: str | None, device_name: str | None) -> str | Non
 
 
 def run_view(record: Any) -> RunView:
-    """Flatten one store ``RunRecord`` (see ``docs/CONTRACTS.md``) into a :class:`RunView`."""
+    """Flatten one store ``RunRecord`` (see ``docs/CONTRACTS.md``) into a :class:`RunView`.
+
+    Only the repetitions stored as ``complete`` enter the figures (an interrupted repetition's
+    partial window would bias the means); the run keeps its other repetitions in the store.
+    """
     spec = dict(_get(record, "spec", default={}) or {})
     summary = dict(_get(record, "summary", default={}) or {})
     reps = []
     for r in _get(record, "repetitions", default=()) or ():
+        if str(_get(r, "status", default="complete")) != "complete":
+            continue
         reps.append(Repetition(index=int(_get(r, "index", default=len(reps))),
                                metrics=dict(_get(r, "metrics", default={}) or {}),
                                impact=_get(r, "impact", default=None)))
@@ -274,24 +280,21 @@ def run_view(record: Any) -> RunView:
     category = env.get("category") or device_category(device_id, device_name)
     kind = str(_get(record, "kind", default="measured") or "measured")
     estimated = bool(_get(record, "estimated", default=False)) or kind == "estimated"
-    queries = spec.get("queries")
-    qs = [r.metrics.get("queries") for r in reps if r.metrics.get("queries")]
-    if qs and spec.get("scenario") not in ("offline",):
-        queries = round(float(qs[0]))
+    queries = _get(record, "queries") or spec.get("queries")
     return RunView(
         run_id=str(_get(record, "run_id", "id")),
         device_id=device_id,
         device_name=str(device_name),
         category=category,
-        workload=str(spec.get("workload", "unknown")),
-        scenario=str(spec.get("scenario", "unknown")),
-        backend=spec.get("backend"),
+        workload=str(_get(record, "workload") or spec.get("workload", "unknown")),
+        scenario=str(_get(record, "scenario") or spec.get("scenario", "unknown")),
+        backend=_get(record, "backend") or spec.get("backend"),
         queries=int(queries) if queries is not None else None,
         estimated=estimated,
         kind=kind,
         status=str(_get(record, "status", default="complete")),
         label=_get(record, "label") or spec.get("label"),
-        created=str(_get(record, "created_at", "created", "started_at", default="") or ""),
+        created=str(_get(record, "created_at", "created", default="") or ""),
         spec=spec,
         summary=summary,
         repetitions=tuple(reps),
@@ -301,14 +304,11 @@ def run_view(record: Any) -> RunView:
 
 
 def open_store_for_reading(path: str | Path | None):  # type: ignore[no-untyped-def]
-    """Open an existing store; a missing file is bad input (reading never creates a store)."""
+    """Open an existing store read-only (reading never creates a store; a missing one is an
+    error saying how to make one). ``None`` means ``$INFERLCA_STORE`` or ``./inferlca.db``."""
     from inferlca.store.sqlite import Store
 
-    p = Path(path) if path is not None else Path("inferlca.db")
-    if not p.exists():
-        raise EmptyStoreError(
-            f"no results store at {str(p)!r}; run `inferlca run` first or pass --store PATH")
-    return Store.open(p)
+    return Store.open(path, readonly=True)
 
 
 def load_runs(store: Any, *, statuses: Sequence[str] = ("complete",)) -> list[RunView]:
@@ -318,9 +318,6 @@ def load_runs(store: Any, *, statuses: Sequence[str] = ("complete",)) -> list[Ru
         st = str(_get(rec, "status", default="complete"))
         if statuses and st not in statuses:
             continue
-        reps = _get(rec, "repetitions", default=None)
-        if not reps:
-            rec = store.get_run(str(_get(rec, "run_id", "id")))
         views.append(run_view(rec))
     views.sort(key=lambda v: (v.created, v.run_id))
     return views
