@@ -65,33 +65,6 @@ class Profile:
     phases: dict[str, tuple[float, float]]  # phase -> (start, end) as mean fractions of the run
 
 
-def normalised_power(t_s: np.ndarray, power_w: np.ndarray,
-                     n: int = GRID_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolate one trace onto ``n`` points spread evenly over its duration.
-
-    Gaps (NaN) are not filled with zeros: grid points that fall inside a gap longer than twice the
-    median sampling period stay NaN, so the mean across repetitions skips them.
-    """
-    t = np.asarray(t_s, dtype=float)
-    p = np.asarray(power_w, dtype=float)
-    ok = np.isfinite(p) & np.isfinite(t)
-    x = np.linspace(0.0, 1.0, n)
-    if ok.sum() < 2 or t[-1] <= t[0]:
-        return x, np.full(n, np.nan)
-    t0, t1 = t[0], t[-1]
-    grid_t = t0 + x * (t1 - t0)
-    tv, pv = t[ok], p[ok]
-    out = np.interp(grid_t, tv, pv)
-    dt = np.diff(tv)
-    period = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
-    idx = np.searchsorted(tv, grid_t)
-    for i, j in enumerate(idx):
-        if 0 < j < len(tv) and dt[j - 1] > 2 * period > 0:
-            out[i] = np.nan
-    out[(grid_t < tv[0]) | (grid_t > tv[-1])] = np.nan
-    return x, out
-
-
 def _phase_fractions(trace: Any) -> dict[str, tuple[float, float]]:
     t = np.asarray(trace.t_s, dtype=float)
     if len(t) < 2 or t[-1] <= t[0]:
@@ -108,35 +81,33 @@ def _phase_fractions(trace: Any) -> dict[str, tuple[float, float]]:
 
 def power_profiles(runs: Sequence[RunView],
                    load_trace: Callable[[str, int], Any]) -> list[Profile]:
-    """One :class:`Profile` per device and query count, from the primary channel of each trace."""
-    groups: dict[tuple[str, int | None, bool], list[tuple[np.ndarray, dict]]] = defaultdict(list)
+    """One :class:`Profile` per device and query count, from the primary channel of each trace.
+
+    Each repetition's trace is resampled onto 100 points over its own duration and the profiles
+    are averaged point by point (:func:`inferlca.traces.energy.mean_profile`, gaps stay gaps).
+    """
+    from inferlca.traces.energy import mean_profile
+
+    groups: dict[tuple[str, int | None, bool], list[Any]] = defaultdict(list)
     for v in runs:
         for r in v.repetitions:
             tr = load_trace(v.run_id, r.index)
-            if tr is None or tr.primary not in tr.channels:
+            if tr is None or tr.primary not in tr.channels or len(tr.t_s) < 2:
                 continue
-            _, p = normalised_power(tr.t_s, tr.channels[tr.primary])
-            if np.all(np.isnan(p)):
+            if not np.isfinite(np.asarray(tr.channels[tr.primary], dtype=float)).any():
                 continue
-            groups[(v.device_name, v.queries, v.estimated)].append((p, _phase_fractions(tr)))
+            groups[(v.device_name, v.queries, v.estimated)].append(tr)
     out = []
-    for (dev, q, est), items in groups.items():
-        stack = np.vstack([p for p, _ in items])
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean = np.nanmean(stack, axis=0)
-                std = np.nanstd(stack, axis=0)
+    for (dev, q, est), traces in groups.items():
+        x, mean, std = mean_profile(traces, n=GRID_POINTS)
         phases: dict[str, tuple[float, float]] = {}
+        fractions = [_phase_fractions(tr) for tr in traces]
         for name in ("load", "compute"):
-            spans = [ph[name] for _, ph in items if name in ph]
+            spans = [ph[name] for ph in fractions if name in ph]
             if spans:
                 phases[name] = (float(np.mean([s[0] for s in spans])),
                                 float(np.mean([s[1] for s in spans])))
-        out.append(Profile(dev, q, est, np.linspace(0, 1, GRID_POINTS), mean, std, len(items),
-                           phases))
+        out.append(Profile(dev, q, est, x, mean, std, len(traces), phases))
     return out
 
 

@@ -26,7 +26,8 @@ from inferlca.report.data import RunView
 
 DEFAULT_PUE = (1.0, 1.6)
 DEFAULT_LIFETIME_Y = (3.0, 7.0)
-DEFAULT_GRID_REGIONS = ("FR", "WORLD")
+DEFAULT_GRID_REGIONS = ("FR", "world")
+_WORLD_NAMES = ("world", "WORLD", "World", "WLD", "OWID_WRL")
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,20 @@ def grid_ends(regions: Sequence[str] = DEFAULT_GRID_REGIONS) -> tuple[list[tuple
     """The grid intensities (gCO2e/kWh) of ``regions`` and their sources, via the lca layer."""
     from inferlca.lca.grid import grid_intensity
 
+    from inferlca.errors import UnknownNameError
+
     ends, sources = [], []
     for r in regions:
-        uv = grid_intensity(r)
+        names = _WORLD_NAMES if r.lower() == "world" else (r,)
+        uv = None
+        for name in names:
+            try:
+                uv = grid_intensity(name)
+                break
+            except UnknownNameError:
+                if name == names[-1]:
+                    raise
+        assert uv is not None
         ends.append((r, float(uv.value)))
         sources.extend(f"grid {r}: {s}" for s in uv.sources)
     return ends, sources
