@@ -361,6 +361,12 @@ class Store:
             return store
 
         parent = p.parent
+        if p.exists() and not p.is_file():
+            raise StoreError(f"cannot use {p} as the results store: it is not a regular file; "
+                             f"give a file path such as ./{DEFAULT_FILENAME}")
+        if parent.exists() and not parent.is_dir():
+            raise StoreError(f"cannot create the results store at {p}: {parent} is a file, not a "
+                             f"folder; choose a writable --store PATH")
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
