@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-import pytest
 
 from inferlca.errors import InvalidValueError, UsageError
 from inferlca.report.compare import compare, compare_runs, ratio

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inferlca.report import plots
 from inferlca.report.sensitivity import tornado
@@ -39,27 +39,46 @@ def test_results_table_marks_lowest_and_estimated(make_run):
     assert rich_results_table(t).row_count == 2
 
 
-def test_tornado_golden(make_run):
-    # 16 queries; use 1.0 g and embodied 0.5 g per workload -> per query 0.0625 + 0.03125 = 0.09375
-    run = make_run("orin", 16, use_g=(1.0,), embodied_g=(0.5,), grid=79.1, pue=1.0, lifetime=7.0,
-                   footprint_kg=(100.0, 50.0, 200.0))
-    t = tornado(run, grid=[("FR", 79.1), ("world", 475.0)])
-    assert t.base_g == pytest.approx(0.09375)
+def test_tornado_reevaluates_the_lca_model_one_parameter_at_a_time(make_run):
+    from inferlca.hardware.catalog import get_catalog
+    from inferlca.lca.embodied import embodied_footprint
+    from inferlca.lca.grid import grid_intensity
+    from inferlca.units import S_PER_YEAR
+
+    # One run of 16 queries: 36 J over 10 s on an AGX Orin 64GB (edge: PUE 1.0; lifetime 7 y)
+    run = make_run("jetson-agx-orin-64gb", 16, energy_j=(36.0,))
+    t = tornado(run)
+    dev = get_catalog().get("jetson-agx-orin-64gb")
+    f_kg = embodied_footprint(dev).total_kg
+    g_fr, g_world = grid_intensity("FR").value, grid_intensity("WORLD").value
+    assert g_fr == pytest.approx(79.1)  # the study's France value is the default
+
+    def per_query(g=g_fr, pue=1.0, life_y=7.0, f=f_kg.value):
+        # I = E[kWh] * grid * PUE + t / lifetime * F, per query: 36 J = 1e-5 kWh, t = 10 s
+        return (1e-5 * g * pue + 10.0 / (life_y * S_PER_YEAR) * f * 1000.0) / 16
+
+    assert t.base_g == pytest.approx(per_query())
     bars = {b.parameter.split(" (")[0]: b for b in t.bars}
-    # grid: 0.0625 * 475 / 79.1 + 0.03125 = 0.406566...
-    assert bars["grid intensity"].at_low_g == pytest.approx(0.09375)
-    assert bars["grid intensity"].at_high_g == pytest.approx(0.0625 * 475 / 79.1 + 0.03125)
-    # PUE 1.0 -> 1.6: 0.09375 -> 0.0625 * 1.6 + 0.03125 = 0.13125
-    assert (bars["PUE"].at_low_g, bars["PUE"].at_high_g) == pytest.approx((0.09375, 0.13125))
-    # lifetime 3 y -> 7 y: 0.0625 + 0.03125 * 7 / 3 = 0.1354167 -> 0.09375
-    assert bars["lifetime"].at_low_g == pytest.approx(0.0625 + 0.03125 * 7 / 3)
-    assert bars["lifetime"].at_high_g == pytest.approx(0.09375)
-    # F 50 -> 200 kg around 100: 0.0625 + 0.03125 * 0.5 = 0.078125 -> 0.0625 + 0.0625 = 0.125
-    assert (bars["per-node factor"].at_low_g, bars["per-node factor"].at_high_g) == pytest.approx(
-        (0.078125, 0.125))
-    # sorted by swing: grid 0.313, F 0.0469, lifetime 0.0417, PUE 0.0375
-    assert [b.parameter.split(" (")[0] for b in t.bars] == [
-        "grid intensity", "per-node factor", "lifetime", "PUE"]
+    assert (bars["grid intensity"].at_low_g, bars["grid intensity"].at_high_g) == pytest.approx(
+        (per_query(g=g_fr), per_query(g=g_world)))
+    assert (bars["PUE"].at_low_g, bars["PUE"].at_high_g) == pytest.approx(
+        (per_query(pue=1.0), per_query(pue=1.6)))
+    assert (bars["lifetime"].at_low_g, bars["lifetime"].at_high_g) == pytest.approx(
+        (per_query(life_y=3.0), per_query(life_y=7.0)))
+    # the node factor's ends are the lowest and highest per-node source: F moves inside its spread
+    node = bars["per-node factor"]
+    assert node.at_low_g < t.base_g < node.at_high_g
+    assert per_query(f=f_kg.low) <= node.at_low_g and node.at_high_g <= per_query(f=f_kg.high)
+    swings = [b.swing_g for b in t.bars]
+    assert swings == sorted(swings, reverse=True)
+    assert any("grid" in s for s in t.sources)
+
+
+def test_tornado_needs_energy_and_duration(make_run):
+    from inferlca.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match="sensitivity needs"):
+        tornado(make_run("orin", 16, energy_j=(0.0,)))
 
 
 points = st.lists(st.tuples(st.floats(0.001, 1e3), st.floats(0.001, 1e3)), min_size=1,

@@ -20,7 +20,6 @@ from inferlca.errors import UsageError
 from inferlca.report import plots
 from inferlca.report.data import RunView, device_order, latest_per_device
 from inferlca.report.tables import results_tables, runs_rows
-from inferlca.uncertainty import UValue
 
 REPORT_FILE = "report.html"
 MAX_TORNADOS = 6
@@ -141,29 +140,28 @@ def assumptions(runs: Sequence[RunView]) -> list[dict[str, str]]:
 
 
 def _tornados(runs: Sequence[RunView]) -> tuple[list[Any], list[str], str | None]:
-    from inferlca.report.sensitivity import grid_ends, tornado
+    """One tornado per device (at most :data:`MAX_TORNADOS`): each device's latest run at the
+    most common query count."""
+    from inferlca.report.sensitivity import tornado
 
-    try:
-        grid, grid_sources = grid_ends()
-    except Exception as exc:  # noqa: BLE001 - the lca grid data may not be available
-        return [], [], f"grid intensities for France and the world are unavailable ({exc})"
-    with_impact = [v for v in runs if v.impact("use_gco2e") is not None and v.queries]
-    if not with_impact:
-        return [], grid_sources, "no run has impact figures"
-    # one run per device: its latest at the most common query count
+    usable = [v for v in runs if v.queries and v.metric("energy_total_j") is not None
+              and v.metric("duration_s") is not None]
+    if not usable:
+        return [], [], "no run has the energy and duration a sensitivity needs"
     counts: dict[int, int] = {}
-    for v in with_impact:
+    for v in usable:
         counts[v.queries or 0] = counts.get(v.queries or 0, 0) + 1
     q_ref = max(counts, key=lambda q: (counts[q], -q))
-    ref = [v for v in with_impact if v.queries == q_ref]
-    latest = latest_per_device(ref)
-    out = []
+    latest = latest_per_device([v for v in usable if v.queries == q_ref])
+    out, sources = [], []
     for name in device_order(latest.values())[:MAX_TORNADOS]:
         try:
-            out.append(tornado(latest[name], grid=grid, grid_sources=grid_sources))
+            t = tornado(latest[name])
         except UsageError:
             continue
-    return out, grid_sources, None if out else "no run has the impact terms a sensitivity needs"
+        out.append(t)
+        sources += list(t.sources)
+    return out, list(dict.fromkeys(sources)), None if out else "no run could be re-evaluated"
 
 
 def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
@@ -287,4 +285,4 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
     return ReportResult(html_path, figures, runs, tables, list(sources), files)
 
 
-__all__ = ["OutputFolderError", "ReportResult", "UValue", "build_report", "ensure_writable_dir"]
+__all__ = ["OutputFolderError", "ReportResult", "build_report", "ensure_writable_dir"]

@@ -1,33 +1,30 @@
 """One-at-a-time sensitivity of GWP per query (the tornado chart).
 
-The impact of a run is ``I = C * EGM * PUE + (t / lifetime) * F`` (METHOD.md section 2, computed
-once by :func:`inferlca.lca.impact.compute_impact` and stored with every repetition). Each term
-is linear in the parameter varied here, so moving one parameter from ``x`` to ``x'`` while the
-others keep their nominal values rescales one stored term:
+For one run, the impact model of the lca layer (:meth:`ImpactContext.resolve` and
+:func:`compute_impact`, METHOD.md section 2) is evaluated again with the run's mean energy and
+duration, moving one assumption at a time between two ends while the others keep the run's own
+settings (nominal values):
 
-* grid intensity ``EGM``:   use part * EGM' / EGM
-* PUE:                       use part * PUE' / PUE
-* lifetime:                  embodied part * lifetime / lifetime'
-* per-node factor (``F``):   embodied part * F' / F, with F' the low and high end of the
-                             device's footprint interval (the spread of the per-node sources)
+* grid intensity: France -> world average (``region="FR"`` / ``"WORLD"``, from the lca grid data);
+* PUE: 1.0 -> 1.6;
+* lifetime: 3 -> 7 years;
+* per-node manufacturing factor: the lowest -> the highest source (``node_source="low"/"high"``).
 
-The default ranges are the issue's: grid France -> world average (both from
-:func:`inferlca.lca.grid.grid_intensity`, with their sources), PUE 1.0 -> 1.6, lifetime 3 -> 7 years.
+The model itself is never re-implemented here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferlca.errors import InvalidValueError
+from inferlca.errors import InvalidValueError, UsageError
 from inferlca.report.data import RunView
 
 DEFAULT_PUE = (1.0, 1.6)
 DEFAULT_LIFETIME_Y = (3.0, 7.0)
-DEFAULT_GRID_REGIONS = ("FR", "world")
-_WORLD_NAMES = ("world", "WORLD", "World", "WLD", "OWID_WRL")
+DEFAULT_REGIONS = ("FR", "WORLD")
 
 
 @dataclass(frozen=True)
@@ -52,6 +49,8 @@ class Bar:
 
 @dataclass(frozen=True)
 class Tornado:
+    """The sensitivity of one run: its GWP per query at the run's settings and the bars."""
+
     run: RunView
     base_g: float
     bars: tuple[Bar, ...]
@@ -63,74 +62,71 @@ class Tornado:
                 "bars": [b.to_dict() for b in self.bars], "sources": list(self.sources)}
 
 
-def grid_ends(regions: Sequence[str] = DEFAULT_GRID_REGIONS) -> tuple[list[tuple[str, float]], list[str]]:
-    """The grid intensities (gCO2e/kWh) of ``regions`` and their sources, via the lca layer."""
-    from inferlca.lca.grid import grid_intensity
-
-    from inferlca.errors import UnknownNameError
-
-    ends, sources = [], []
-    for r in regions:
-        names = _WORLD_NAMES if r.lower() == "world" else (r,)
-        uv = None
-        for name in names:
-            try:
-                uv = grid_intensity(name)
-                break
-            except UnknownNameError:
-                if name == names[-1]:
-                    raise
-        assert uv is not None
-        ends.append((r, float(uv.value)))
-        sources.extend(f"grid {r}: {s}" for s in uv.sources)
-    return ends, sources
+def _settings(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's own impact settings, as :meth:`ImpactContext.resolve` takes them."""
+    return {"region": spec.get("region") or "FR", "grid": spec.get("grid_gco2e_per_kwh"),
+            "pue": spec.get("pue"), "lifetime_years": spec.get("lifetime_years"),
+            "memory_method": spec.get("memory_method") or "per-gb"}
 
 
-def tornado(run: RunView, *, grid: Sequence[tuple[str, float]] | None = None,
-            pue: tuple[float, float] = DEFAULT_PUE,
+def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
             lifetime_years: tuple[float, float] = DEFAULT_LIFETIME_Y,
-            grid_sources: Sequence[str] = ()) -> Tornado:
-    """The tornado of GWP per query for one run.
+            regions: tuple[str, str] = DEFAULT_REGIONS) -> Tornado:
+    """The tornado of GWP per query (gCO2e) for one run, sorted by swing (largest first).
 
     Args:
-        run: a run with impact figures (``use_gco2e``, ``embodied_gco2e``,
-            ``grid_gco2e_per_kwh``, ``pue``, ``lifetime_years``, ``device_embodied_kgco2e``).
-        grid: ``[(label, gCO2e/kWh), (label, gCO2e/kWh)]`` ends; default France -> world average
-            from :func:`inferlca.lca.grid.grid_intensity`.
-        pue: the PUE ends (dimensionless).
+        run: a run with ``energy_total_j``, ``duration_s`` and a query count.
+        pue: the PUE ends.
         lifetime_years: the lifetime ends, in years.
+        regions: the grid ends (region codes of the lca grid data).
+
+    Raises:
+        InvalidValueError: the run lacks energy, duration or queries.
     """
-    if grid is None:
-        grid, srcs = grid_ends()
-        grid_sources = list(grid_sources) + srcs
-    n = run.queries or 0
-    use = run.impact("use_gco2e")
-    emb = run.impact("embodied_gco2e")
-    g0 = run.impact("grid_gco2e_per_kwh")
-    p0 = run.impact("pue")
-    l0 = run.impact("lifetime_years")
-    f0 = run.impact("device_embodied_kgco2e")
-    if n <= 0 or use is None or emb is None or g0 is None or p0 is None or l0 is None:
-        raise InvalidValueError(f"run {run.short_id} lacks the impact terms a sensitivity needs")
-    use_q, emb_q = use.value / n, emb.value / n
-    base = use_q + emb_q
+    from inferlca.hardware.catalog import get_catalog
+    from inferlca.lca.grid import get_region
+    from inferlca.lca.impact import ImpactContext, compute_impact
+
+    energy = run.metric("energy_total_j")
+    duration = run.metric("duration_s")
+    q = run.queries
+    if energy is None or duration is None or not q or energy.value <= 0 or duration.value <= 0:
+        raise InvalidValueError(f"run {run.short_id} lacks the energy, duration or query count a "
+                                "sensitivity needs")
+    cat = get_catalog()
+    device = cat.find(run.device_id or "") or cat.find(run.device_name)
+    base_settings = _settings(run.spec)
+
+    def per_query_g(**override: Any) -> float:
+        ctx = ImpactContext.resolve(device, **{**base_settings, **override})
+        imp = compute_impact(energy.value, duration.value, ctx, q)
+        assert imp.per_query_gco2e is not None
+        return imp.per_query_gco2e.value
+
     bars = []
-    if g0.value > 0:
-        (gl_name, gl), (gh_name, gh) = grid[0], grid[1]
-        bars.append(Bar(f"grid intensity ({gl_name} -> {gh_name})", f"{gl_name} {gl:g} g/kWh",
-                        f"{gh_name} {gh:g} g/kWh",
-                        use_q * gl / g0.value + emb_q, use_q * gh / g0.value + emb_q))
-    if p0.value > 0:
-        bars.append(Bar(f"PUE ({pue[0]:g} -> {pue[1]:g})", f"PUE {pue[0]:g}", f"PUE {pue[1]:g}",
-                        use_q * pue[0] / p0.value + emb_q, use_q * pue[1] / p0.value + emb_q))
-    if l0.value > 0 and emb_q > 0:
-        bars.append(Bar(f"lifetime ({lifetime_years[0]:g} -> {lifetime_years[1]:g} y)",
-                        f"{lifetime_years[0]:g} y", f"{lifetime_years[1]:g} y",
-                        use_q + emb_q * l0.value / lifetime_years[0],
-                        use_q + emb_q * l0.value / lifetime_years[1]))
-    if f0 is not None and f0.value > 0 and emb_q > 0:
-        bars.append(Bar("per-node factor (low -> high source)", f"F {f0.low:.3g} kg",
-                        f"F {f0.high:.3g} kg", use_q + emb_q * f0.low / f0.value,
-                        use_q + emb_q * f0.high / f0.value))
+    sources: list[str] = []
+    lo_r, hi_r = (get_region(r) for r in regions)
+    for reg in (lo_r, hi_r):
+        iv = reg.intensity
+        sources += [f"grid {reg.name}: {s}" for s in iv.sources]
+    bars.append(Bar(f"grid intensity ({lo_r.name} -> {hi_r.name})",
+                    f"{lo_r.iso2} {lo_r.intensity.value:.4g} g/kWh",
+                    f"{hi_r.iso2} {hi_r.intensity.value:.4g} g/kWh",
+                    per_query_g(region=lo_r.iso2, grid=None),
+                    per_query_g(region=hi_r.iso2, grid=None)))
+    bars.append(Bar(f"PUE ({pue[0]:g} -> {pue[1]:g})", f"PUE {pue[0]:g}", f"PUE {pue[1]:g}",
+                    per_query_g(pue=pue[0]), per_query_g(pue=pue[1])))
+    bars.append(Bar(f"lifetime ({lifetime_years[0]:g} -> {lifetime_years[1]:g} y)",
+                    f"{lifetime_years[0]:g} y", f"{lifetime_years[1]:g} y",
+                    per_query_g(lifetime_years=lifetime_years[0]),
+                    per_query_g(lifetime_years=lifetime_years[1])))
+    ctx0 = ImpactContext.resolve(device, **base_settings)
+    if ctx0.embodied is not None:
+        try:
+            bars.append(Bar("per-node factor (low -> high source)", "lowest source",
+                            "highest source", per_query_g(node_source="low"),
+                            per_query_g(node_source="high")))
+        except UsageError:
+            pass  # a single source for this node: no spread to show
     bars.sort(key=lambda b: b.swing_g, reverse=True)
-    return Tornado(run, base, tuple(bars), tuple(dict.fromkeys(grid_sources)))
+    return Tornado(run, per_query_g(), tuple(bars), tuple(dict.fromkeys(sources)))
