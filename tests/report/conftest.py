@@ -69,3 +69,23 @@ def build_run(device="jetson-agx-orin-64gb", queries=16, *, run_id=None, categor
 @pytest.fixture
 def make_run():
     return build_run
+
+
+def _load_builder():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "report" / "build_sample_store.py"
+    spec = importlib.util.spec_from_file_location("report_sample_store_builder", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory):
+    """The replayed sample store (several devices, query counts, repetitions, estimates)."""
+    builder = _load_builder()
+    path = tmp_path_factory.mktemp("report-store") / "sample.db"
+    ids = builder.build(path)
+    return path, ids
