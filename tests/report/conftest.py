@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 
 import pytest
 
@@ -78,6 +79,7 @@ def _load_builder():
     path = Path(__file__).resolve().parents[1] / "fixtures" / "report" / "build_sample_store.py"
     spec = importlib.util.spec_from_file_location("report_sample_store_builder", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 

@@ -137,7 +137,7 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
                 if name in p.phases:
                     a, b = p.phases[name]
                     ax.axvspan(a * 100, b * 100, color=c, alpha=0.15, lw=0, label=lab)
-            ax.set_title(f"{_label(d, p.estimated)}, {q} queries (n={p.n})", fontsize=8)
+            ax.set_title(f"{_label(d, p.estimated)}\n{q} queries (n={p.n})", fontsize=8)
             if j == 0:
                 ax.set_ylabel("power (W)", fontsize=8)
             if i == len(devices) - 1:
@@ -324,19 +324,21 @@ def tornado_figure(tornados: Sequence[Any]):  # type: ignore[no-untyped-def]
         base = t.base_g * 1e3
         for i, b in enumerate(reversed(t.bars)):
             lo, hi = b.at_low_g * 1e3, b.at_high_g * 1e3
-            ax.barh(i, lo - base, left=base, color="#2a9d8f", height=0.6)
-            ax.barh(i, hi - base, left=base, color="#e76f51", height=0.6)
-            ax.text(min(lo, hi), i, f"{b.low_label if lo <= hi else b.high_label} ",
-                    ha="right", va="center", fontsize=6)
-            ax.text(max(lo, hi), i, f" {b.high_label if lo <= hi else b.low_label}",
-                    ha="left", va="center", fontsize=6)
+            ax.barh(i, lo - base, left=base, color="#2a9d8f", height=0.6,
+                    label="first end" if i == 0 else None)
+            ax.barh(i, hi - base, left=base, color="#e76f51", height=0.6,
+                    label="second end" if i == 0 else None)
         ax.axvline(base, color="black", lw=0.8)
         ax.set_yticks(range(len(t.bars)))
-        ax.set_yticklabels([b.parameter for b in reversed(t.bars)], fontsize=7)
-        ax.set_xlabel("GWP per query (mgCO2e)", fontsize=8)
-        ax.margins(x=0.35)
+        ax.set_yticklabels([f"{b.parameter.split(' (')[0]}\n{b.low_label} -> {b.high_label}"
+                            for b in reversed(t.bars)], fontsize=7)
+        ax.set_xlabel("GWP per query (mgCO2e); line: the run's settings", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.margins(x=0.08)
         ax.set_title(f"{_label(t.run)}, {t.run.queries} queries", fontsize=9)
-    fig.suptitle("Sensitivity of GWP per query, one parameter at a time", fontsize=10)
+    axes.flat[0].legend(fontsize=6, loc="lower right")
+    fig.suptitle("Sensitivity of GWP per query, one parameter at a time (teal: first end, "
+                 "orange: second end)", fontsize=10)
     return fig
 
 

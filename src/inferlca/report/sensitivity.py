@@ -110,7 +110,7 @@ def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
         iv = reg.intensity
         sources += [f"grid {reg.name}: {s}" for s in iv.sources]
     bars.append(Bar(f"grid intensity ({lo_r.name} -> {hi_r.name})",
-                    f"{lo_r.iso2} {lo_r.intensity.value:.4g} g/kWh",
+                    f"{lo_r.iso2} {lo_r.intensity.value:.4g}",
                     f"{hi_r.iso2} {hi_r.intensity.value:.4g} g/kWh",
                     per_query_g(region=lo_r.iso2, grid=None),
                     per_query_g(region=hi_r.iso2, grid=None)))
@@ -123,7 +123,7 @@ def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
     ctx0 = ImpactContext.resolve(device, **base_settings)
     if ctx0.embodied is not None:
         try:
-            bars.append(Bar("per-node factor (low -> high source)", "lowest source",
+            bars.append(Bar("per-node factor (low -> high source)", "lowest",
                             "highest source", per_query_g(node_source="low"),
                             per_query_g(node_source="high")))
         except UsageError:

@@ -24,6 +24,7 @@ class Cell:
     estimated: bool
     runs: tuple[str, ...]
     lowest: bool = False
+    embodied_missing: bool = False  # the device has no manufacturing footprint (not catalogued)
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,32 @@ class ResultsTable:
     devices: tuple[str, ...]
     categories: dict[str, str | None]
     cells: dict[tuple[str, int], Cell]
+    unit: str = "gCO2e"
+    scale: float = 1.0  # display value = gCO2e * scale
 
     @property
     def title(self) -> str:
         b = f", backend {self.backend}" if self.backend else ""
-        return f"GWP per workload (gCO2e): {self.workload}, {self.scenario}{b}"
+        return f"GWP per workload ({self.unit}): {self.workload}, {self.scenario}{b}"
+
+    def text(self, device: str, queries: int) -> str:
+        """The cell as displayed: value [low - high] in :attr:`unit`, or ``-``."""
+        c = self.cells.get((device, queries))
+        return "-" if c is None else (c.gwp_g * self.scale).format("", digits=3)
 
     def to_dict(self) -> dict[str, Any]:
         return {"workload": self.workload, "scenario": self.scenario, "backend": self.backend,
                 "query_counts": list(self.query_counts),
                 "rows": [{"device": d, "category": self.categories.get(d),
                           "cells": {str(q): {**c.gwp_g.to_dict(), "estimated": c.estimated,
-                                             "lowest": c.lowest, "runs": list(c.runs)}
+                                             "lowest": c.lowest, "runs": list(c.runs),
+                                             "embodied_missing": c.embodied_missing}
                                     for q in self.query_counts
                                     if (c := self.cells.get((d, q))) is not None}}
                          for d in self.devices]}
+
+
+_ZERO = UValue.exact(0.0)
 
 
 def _mean_interval(values: Sequence[UValue]) -> UValue:
@@ -76,17 +88,21 @@ def results_tables(runs: Sequence[RunView]) -> list[ResultsTable]:
         cells: dict[tuple[str, int], Cell] = {}
         for key, rv in per.items():
             gwp = _mean_interval([r.impact("total_gco2e", "gCO2e") for r in rv])  # type: ignore[misc]
-            cells[key] = Cell(gwp, any(r.estimated for r in rv), tuple(r.run_id for r in rv))
+            missing = any((r.impact("device_embodied_kgco2e") or _ZERO).value == 0 for r in rv)
+            cells[key] = Cell(gwp, any(r.estimated for r in rv), tuple(r.run_id for r in rv),
+                              embodied_missing=missing)
         qcounts = tuple(sorted({q for _, q in cells}))
         for q in qcounts:
             col = [(k, c) for k, c in cells.items() if k[1] == q]
             if len(col) > 1:
                 k_min = min(col, key=lambda kc: (kc[1].gwp_g.value, kc[0][0]))[0]
                 c = cells[k_min]
-                cells[k_min] = Cell(c.gwp_g, c.estimated, c.runs, True)
+                cells[k_min] = Cell(c.gwp_g, c.estimated, c.runs, True, c.embodied_missing)
         devices = tuple(device_order(vs))
         cats = {v.device_name: v.category for v in vs}
-        tables.append(ResultsTable(wl, sc, be, qcounts, devices, cats, cells))
+        values = sorted(c.gwp_g.value for c in cells.values())
+        unit, scale = ("mgCO2e", 1e3) if values[len(values) // 2] < 0.1 else ("gCO2e", 1.0)
+        tables.append(ResultsTable(wl, sc, be, qcounts, devices, cats, cells, unit, scale))
     return tables
 
 
@@ -112,20 +128,24 @@ def rich_results_table(t: ResultsTable):  # type: ignore[no-untyped-def]
     """The results table as a :class:`rich.table.Table` (lowest marked with *, estimates with ~)."""
     from rich.table import Table
 
-    table = Table(title=t.title, caption="* lowest per query count   ~ estimated, not measured")
+    from rich.markup import escape
+
+    table = Table(title=escape(t.title), caption="* lowest per query count   ~ estimated, not "
+                  "measured   + no manufacturing footprint (device not in the catalog)")
     table.add_column("device")
     table.add_column("category")
     for q in t.query_counts:
         table.add_column(f"{q} queries", justify="right")
     for d in t.devices:
-        row = [d, t.categories.get(d) or "?"]
+        row = [escape(d), t.categories.get(d) or "?"]
         for q in t.query_counts:
             c = t.cells.get((d, q))
             if c is None:
                 row.append("-")
                 continue
-            text = c.gwp_g.format("", digits=3)
-            text = ("~" if c.estimated else "") + text + (" *" if c.lowest else "")
+            text = ("~" if c.estimated else "") + t.text(d, q) + ("+" if c.embodied_missing
+                                                                    else "")
+            text += " *" if c.lowest else ""
             row.append(f"[bold green]{text}[/]" if c.lowest else text)
         table.add_row(*row)
     return table
