@@ -91,3 +91,18 @@ def sample_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("report-store") / "sample.db"
     ids = builder.build(path)
     return path, ids
+
+
+@pytest.fixture(scope="session")
+def sample_report(sample_store, tmp_path_factory):
+    """The full HTML report of the sample store, built once: (out folder, ReportResult, runs)."""
+    from inferlca.report.data import load_runs
+    from inferlca.report.html import build_report
+    from inferlca.store.sqlite import Store
+
+    path, _ = sample_store
+    out = tmp_path_factory.mktemp("report-out")
+    with Store.open(path, readonly=True) as st:
+        runs = load_runs(st)
+        result = build_report(st, runs, out, store_path=str(path))
+    return out, result, runs

@@ -12,15 +12,13 @@ import contextlib
 import itertools
 import json
 import os
-from pathlib import Path
 import shutil
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
-
-from inferlca.store.sqlite import Store
 
 pytestmark = pytest.mark.browser
 
@@ -103,24 +101,9 @@ def chromium(profile: Path):  # type: ignore[no-untyped-def]
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless chromium is not installed "
                     "(apt-get install chromium; .ci/run does it)")
-def test_report_renders_in_chromium(sample_store, tmp_path):
+def test_report_renders_in_chromium(sample_report, tmp_path):
     pytest.importorskip("websocket", reason="websocket-client (the dev extra) is not installed")
-    from inferlca.report.data import load_runs
-    from inferlca.report.html import build_report
-
-    path, _ = sample_store
-    copy = tmp_path / "store.db"
-    shutil.copy(path, copy)
-    with Store.open(copy) as st:  # a user label that tries to run script
-        rid = st.create_run({"workload": "bert-large-squad", "scenario": "single-stream",
-                             "queries": 16}, device_id="jetson-agx-orin-64gb",
-                            device_name="NVIDIA Jetson AGX Orin 64GB",
-                            label='<img src=x onerror="window.__pwned=1">')
-        st.add_repetition(rid, 0, metrics={"energy_total_j": 5.0, "duration_s": 1.0,
-                                           "latency_p99_s": 0.02, "queries": 16.0})
-        st.finish_run(rid, "complete")
-        runs = load_runs(st)
-        result = build_report(st, runs, tmp_path / "report")
+    _, result, runs = sample_report
     n_figures = sum(1 for f in result.figures if f.data_uri)
 
     with chromium(tmp_path / "profile") as dt:
@@ -173,4 +156,4 @@ def test_report_renders_in_chromium(sample_store, tmp_path):
     assert rows["runs"] == len(runs) == 22
     assert rows["estimated"] == 6
     assert rows["sources"] >= 3
-    assert rows["pwned"] is None and rows["label_text"] == 1  # the label shows as text
+    assert rows["pwned"] is None and rows["label_text"] == 1  # the hostile label shows as text

@@ -10,34 +10,22 @@ import pytest
 from inferlca.store.sqlite import Store
 
 
-@pytest.fixture(scope="module")
-def report_dir(sample_store, tmp_path_factory):
-    from inferlca.report.data import load_runs
-    from inferlca.report.html import build_report
-
-    path, _ = sample_store
-    out = tmp_path_factory.mktemp("report-out")
-    with Store.open(path, readonly=True) as st:
-        result = build_report(st, load_runs(st), out, store_path=str(path))
-    return out, result
-
-
 def test_sample_store_has_every_category_and_estimates(sample_store):
     from inferlca.report.data import load_runs
 
-    path, ids = sample_store
+    path, _ = sample_store
     with Store.open(path, readonly=True) as st:
         runs = load_runs(st)
-    # 5 replayed devices x 3 query counts + 2 estimated devices x 3 query counts
-    assert len(runs) == 21
-    assert {v.category for v in runs} == {"edge", "gaming", "datacenter"}
+    # 5 replayed devices x 3 query counts + 2 estimated devices x 3 query counts + 1 hostile
+    assert len(runs) == 22
+    assert {v.category for v in runs} == {"edge", "gaming", "datacenter", None}
     assert sum(v.estimated for v in runs) == 6
-    assert all(len(v.repetitions) == 3 for v in runs if not v.estimated)
+    assert all(len(v.repetitions) == 3 for v in runs if v.meter.startswith("replay:"))
     assert all(v.environment.get("replayed_from") for v in runs)
 
 
-def test_report_writes_every_figure_as_png_and_svg(report_dir):
-    out, result = report_dir
+def test_report_writes_every_figure_as_png_and_svg(sample_report):
+    out, result, _ = sample_report
     drawn = {f.stem for f in result.figures if f.data_uri}
     assert drawn == {"power_profiles", "latency", "gwp_1", "manufacturing", "sensitivity",
                      "tradeoff"}
@@ -51,8 +39,8 @@ def test_report_writes_every_figure_as_png_and_svg(report_dir):
     assert "Replayed fixture" in html
 
 
-def test_results_table_rows_and_lowest_marks(report_dir):
-    _, result = report_dir
+def test_results_table_rows_and_lowest_marks(sample_report):
+    _, result, _ = sample_report
     (t,) = result.tables
     assert t.query_counts == (16, 64, 256)
     assert len(t.devices) == 7
@@ -73,8 +61,9 @@ def test_report_cli_json_and_table(cli, sample_store, tmp_path):
     d = r.json()
     assert d["devices"] == ["NVIDIA A100 40GB PCIe", "NVIDIA Jetson AGX Orin 64GB"]
     assert (tmp_path / "r" / "report.html").exists()
-    r = cli("report", "--store", path, "--out", tmp_path / "r2", "--workload", "bert-large-squad")
-    assert r.code == 0 and "lowest per query count" in r.out
+    r = cli("report", "--store", path, "--out", tmp_path / "r2", "--workload", "bert-large-squad",
+            "--device", "V100 SXM2 16GB")
+    assert r.code == 0 and "lowest per query count" in r.out and "report.html" in r.out
 
 
 def test_compare_cli(cli, sample_store):
@@ -166,24 +155,10 @@ def test_empty_and_missing_store(cli, tmp_path):
     assert r.code == 2 and "no results store" in r.err
 
 
-def test_user_text_is_escaped_in_the_html(sample_store, tmp_path):
-    import shutil
-
-    from inferlca.report.data import load_runs
-    from inferlca.report.html import build_report
-
-    path, _ = sample_store
-    copy = tmp_path / "copy.db"
-    shutil.copy(path, copy)
-    evil = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
-    with Store.open(copy) as st:
-        rid = st.create_run({"workload": "bert-large-squad", "scenario": "single-stream",
-                             "queries": 16}, device_name=f"Board {evil}", label=f"label {evil}")
-        st.add_repetition(rid, 0, metrics={"energy_total_j": 5.0, "duration_s": 1.0,
-                                           "latency_p99_s": 0.004, "queries": 16.0})
-        st.finish_run(rid, "complete")
-        result = build_report(st, load_runs(st), tmp_path / "out")
+def test_user_text_is_escaped_in_the_html(sample_report):
+    _, result, _ = sample_report
     html = result.html_path.read_text()
     assert "<script>" not in html and "<img src=x" not in html
-    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
+    assert "Board &lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=&#34;window.__pwned = 2&#34;&gt;" in html
     json.dumps(result.to_dict())  # JSON-able

@@ -38,6 +38,8 @@ def save(fig: Any, out_dir: Path, stem: str) -> tuple[Path, Path]:
     """Write ``stem.png`` and ``stem.svg`` into ``out_dir``; return both paths."""
     png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
     fig.savefig(png, format="png")
+    # the layout was solved for the PNG; keep it rather than solving it again for the SVG
+    fig.set_layout_engine("none")
     fig.savefig(svg, format="svg")
     return png, svg
 
