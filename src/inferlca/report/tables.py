@@ -126,9 +126,8 @@ def runs_rows(runs: Sequence[RunView]) -> list[dict[str, Any]]:
 
 def rich_results_table(t: ResultsTable):  # type: ignore[no-untyped-def]
     """The results table as a :class:`rich.table.Table` (lowest marked with *, estimates with ~)."""
-    from rich.table import Table
-
     from rich.markup import escape
+    from rich.table import Table
 
     table = Table(title=escape(t.title), caption="* lowest per query count   ~ estimated, not "
                   "measured   + no manufacturing footprint (device not in the catalog)")
