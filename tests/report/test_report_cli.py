@@ -36,7 +36,7 @@ def test_report_writes_every_figure_as_png_and_svg(sample_report):
     # self-contained: figures are data URIs, nothing is fetched from elsewhere
     assert html.count('src="data:image/png;base64,') == len(drawn)
     assert not re.search(r'(src|href)="(https?:|//|file:)', html)
-    assert "Replayed fixture" in html
+    assert "runs are replayed fixtures" in html
 
 
 def test_results_table_rows_and_lowest_marks(sample_report):

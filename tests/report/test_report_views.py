@@ -71,7 +71,7 @@ def test_tornado_reevaluates_the_lca_model_one_parameter_at_a_time(make_run):
     assert per_query(f=f_kg.low) <= node.at_low_g and node.at_high_g <= per_query(f=f_kg.high)
     swings = [b.swing_g for b in t.bars]
     assert swings == sorted(swings, reverse=True)
-    assert any("grid" in s for s in t.sources)
+    assert any("Seed study" in s for s in t.sources)  # the France grid value's source
 
 
 def test_tornado_needs_energy_and_duration(make_run):
@@ -160,3 +160,12 @@ def test_power_profile_mean_and_std_across_repetitions(make_run):
     assert p.phases["compute"] == pytest.approx((3.0 / 9.9, 1.0))
     fig = plots.power_profiles_figure(profiles, ["orin"])
     assert fig.axes[0].get_ylabel() == "power (W)"
+
+
+def test_user_text_never_becomes_mathtext(make_run, tmp_path):
+    # "$x^2$" would be typeset (and "$" alone would fail to parse) if labels were not escaped
+    runs = [make_run("rig $x^2$ $", 16), make_run("h100", 16, category="datacenter")]
+    fig = plots.latency_figure(runs)
+    plots.save(fig, tmp_path, "latency")
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert legend[0] == r"rig \$x^2\$ \$"

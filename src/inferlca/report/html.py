@@ -98,7 +98,7 @@ def footprints(runs: Sequence[RunView]) -> tuple[list[plots.Footprint], list[str
             srcs = _source_list(getattr(e, "sources", ()))
             rows.append(plots.Footprint(v.device_name, dev.category, method, e.processor_kg,
                                         e.memory_kg, e.total_kg, tuple(srcs)))
-            sources += [f"footprint {dev.name}: {s}" for s in srcs]
+            sources += srcs
     return rows, sources
 
 
@@ -259,13 +259,20 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
             sources.setdefault(s, None)
     for s in fp_sources + grid_sources:
         sources.setdefault(s, None)
-    notes: dict[str, None] = {}
+    by_note: dict[str, list[RunView]] = {}
     for v in runs:
         for n in v.notes:
-            notes.setdefault(f"{v.device_name} ({v.short_id}): {n}", None)
-    replay = sorted({str(v.environment.get("replayed_from")) for v in runs
-                     if v.environment.get("replayed_from")})
-    replay_notes = [f"Replayed fixture: power from the recorded log {r}, not a live run." for r in replay]
+            by_note.setdefault(n, []).append(v)
+    notes = [f"{n} ({len(vs)} run{'s' if len(vs) > 1 else ''}: "
+             f"{', '.join(dict.fromkeys(v.device_name for v in vs))})"
+             for n, vs in by_note.items()]
+    logs = sorted({str(v.environment["replayed_from"]) for v in runs
+                   if str(v.environment.get("replayed_from", "")).endswith((".csv", ".log"))})
+    replay_notes = []
+    if logs:
+        n_replayed = sum(1 for v in runs if str(v.environment.get("replayed_from", "")) in logs)
+        replay_notes.append(f"{n_replayed} runs are replayed fixtures (power from the recorded "
+                            f"logs {', '.join(logs)}; query timing synthetic), not live runs.")
     try:
         from inferlca import __version__ as version
     except ImportError:  # pragma: no cover
@@ -278,7 +285,7 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
         version=version, store_path=store_path, runs=runs, devices=order,
         n_estimated=sum(1 for v in runs if v.estimated), replay_notes=replay_notes,
         results_tables=tables, run_rows=rows, figures=figures,
-        assumptions=assumptions(runs), notes=list(notes), sources=list(sources))
+        assumptions=assumptions(runs), notes=notes, sources=list(sources))
     html_path = out / REPORT_FILE
     html_path.write_text(html, encoding="utf-8")
     files.append(html_path)

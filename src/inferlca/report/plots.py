@@ -45,9 +45,21 @@ def save(fig: Any, out_dir: Path, stem: str) -> tuple[Path, Path]:
 
 
 def _label(v: RunView | str, estimated: bool = False) -> str:
+    """A device's legend label; ``$`` escaped so that user text never turns into mathtext."""
     name = v.device_name if isinstance(v, RunView) else v
     est = v.estimated if isinstance(v, RunView) else estimated
+    name = name.replace("$", r"\$")
     return f"{name} (estimated)" if est else name
+
+
+def _plain_log_axis(axis: Any) -> None:
+    """Log-scale tick labels as plain numbers (0.5, 2, 10) rather than powers of ten."""
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda y, _pos: f"{y:g}")
+    axis.set_major_formatter(fmt)
+    axis.set_minor_formatter(FuncFormatter(
+        lambda y, _pos: f"{y:g}" if f"{y:.0e}"[0] in "25" else ""))
 
 
 # --- power profiles ----------------------------------------------------------------------------
@@ -167,10 +179,13 @@ def _grouped_boxes(ax: Any, data: dict[tuple[str, int], list[float]], devices: S
         if not vals:
             continue
         bp = ax.boxplot(vals, positions=pos, widths=width * 0.85, patch_artist=True,
-                        manage_ticks=False)
+                        manage_ticks=False, medianprops={"color": "black", "lw": 1.2},
+                        whiskerprops={"color": colors[d]}, capprops={"color": colors[d]},
+                        flierprops={"markeredgecolor": colors[d], "markersize": 3})
         for b in bp["boxes"]:
-            b.set_facecolor(colors[d])
-            b.set_alpha(0.35 if estimated.get(d) else 0.75)
+            b.set_facecolor(colors[d] + ("55" if estimated.get(d) else "bb"))
+            b.set_edgecolor(colors[d])
+            b.set_linewidth(1.2)
             if estimated.get(d):
                 b.set_hatch("//")
         ax.plot([], [], color=colors[d], lw=6, label=_label(d, estimated.get(d, False)))
@@ -199,6 +214,7 @@ def latency_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
                             (axes[1], p99, "p99 query latency")):
         _grouped_boxes(ax, data, devices, qs, colors, est)
         ax.set_yscale("log")
+        _plain_log_axis(ax.yaxis)
         ax.set_ylabel("latency (ms, log scale)")
         ax.set_title(title, fontsize=10)
     axes[1].legend(fontsize=7, loc="best")
@@ -292,7 +308,7 @@ def manufacturing_figure(rows: Sequence[Footprint]):  # type: ignore[no-untyped-
         ax.bar(0, 0, 0, color="white", edgecolor="black", hatch=hatches.get(m, ""),
                label=f"memory method: {m}")
     ax.set_xticks(x_ticks)
-    ax.set_xticklabels([d for _, d in devices], rotation=30, ha="right", fontsize=8)
+    ax.set_xticklabels([_label(d) for _, d in devices], rotation=30, ha="right", fontsize=8)
     # category separators and names
     start = 0
     for c in cats:
@@ -391,6 +407,7 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no
     ax.step(fx, fy, where="post", color="black", lw=1, ls="--", label="Pareto front")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_log_axis(ax.xaxis)
     ax.set_xlabel("p99 latency (ms, log scale)")
     ax.set_ylabel("GWP per query (mgCO2e)" if y == "gwp" else "energy per query (J)")
     ax.set_title("Trade-off: footprint vs latency (hollow = estimated)", fontsize=10)

@@ -108,7 +108,7 @@ def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
     lo_r, hi_r = (get_region(r) for r in regions)
     for reg in (lo_r, hi_r):
         iv = reg.intensity
-        sources += [f"grid {reg.name}: {s}" for s in iv.sources]
+        sources += list(iv.sources)
     bars.append(Bar(f"grid intensity ({lo_r.name} -> {hi_r.name})",
                     f"{lo_r.iso2} {lo_r.intensity.value:.4g}",
                     f"{hi_r.iso2} {hi_r.intensity.value:.4g} g/kWh",

@@ -116,6 +116,7 @@ def runs_rows(runs: Sequence[RunView]) -> list[dict[str, Any]]:
         rows.append({
             "run_id": v.short_id, "label": v.label or "", "device": v.device_name,
             "category": v.category or "?", "workload": v.workload, "scenario": v.scenario,
+            "condition": f"{v.workload} / {v.scenario}",
             "queries": v.queries, "repetitions": len(v.repetitions), "kind": v.measured_label,
             "energy_per_query": e.format("J") if e else "n/a",
             "latency_p99": (p99 * 1e3).format("ms") if p99 else "n/a",
