@@ -47,6 +47,12 @@ def register(app: typer.Typer) -> None:
                           workloads=[workload] if workload else [],
                           scenarios=[scenario] if scenario else [])
         if not run:
+            for key, flag in (("workload", "--workload"), ("scenario", "--scenario")):
+                values = sorted({getattr(v, key) for v in sel})
+                if len(values) > 1:
+                    from inferlca.errors import UsageError
+                    raise UsageError(f"the selected runs have several {key}s "
+                                     f"({', '.join(values)}); choose one with {flag}")
             sel = list(latest_per_device(sel).values())
         projections = [project(v, users, queries_per_user, days) for v in sel
                        if v.gwp_per_query_g() is not None]

@@ -208,7 +208,7 @@ def latency_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
     qs = sorted({v.queries or 0 for v in runs})
     colors = device_colors(devices)
     est = {v.device_name: v.estimated for v in runs}
-    fig = _figure(11, 4.2)
+    fig = _figure(13, 4.2)
     axes = fig.subplots(1, 2)
     for ax, data, title in ((axes[0], mx, "maximum query latency"),
                             (axes[1], p99, "p99 query latency")):
@@ -217,7 +217,7 @@ def latency_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
         _plain_log_axis(ax.yaxis)
         ax.set_ylabel("latency (ms, log scale)")
         ax.set_title(title, fontsize=10)
-    axes[1].legend(fontsize=7, loc="best")
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -239,7 +239,7 @@ def gwp_figures(runs: Sequence[RunView]) -> dict[str, Any]:
         qs = sorted({v.queries or 0 for v in vs})
         colors = device_colors(devices)
         est = {v.device_name: v.estimated for v in vs}
-        fig = _figure(11, 4.2)
+        fig = _figure(13, 4.2)
         axes = fig.subplots(1, 2, sharey=True)
         for ax, data, title in ((axes[0], use, "use phase"), (axes[1], emb, "embodied (allocated)")):
             _grouped_boxes(ax, {k: [x for x in xs if x > 0] for k, xs in data.items()}, devices,
@@ -247,8 +247,8 @@ def gwp_figures(runs: Sequence[RunView]) -> dict[str, Any]:
             ax.set_yscale("log")
             ax.set_title(title, fontsize=10)
         axes[0].set_ylabel("GWP per workload (gCO2e, log scale)")
-        axes[1].legend(fontsize=7, loc="best")
-        fig.suptitle(f"GWP per workload vs query count: {wl}", fontsize=10)
+        axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        fig.suptitle(f"GWP per workload vs query count: {_label(wl)}", fontsize=10)
         out[wl] = fig
     return out
 
