@@ -446,6 +446,7 @@ def llm_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
             ax.plot(lat.value * 1e3, p[1], "o", color=colors[v.device_name],
                     mfc="white" if v.estimated else colors[v.device_name], label=_label(v))
         ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
         ax.set_xlabel(f"{title} (ms, log scale)")
         ax.set_title(title, fontsize=10)
     axes[0].set_ylabel("tokens per joule")
