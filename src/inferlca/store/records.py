@@ -8,8 +8,8 @@ not loaded with the record (they can be large); ask the store for them with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 RUN_STATUSES = ("running", "complete", "incomplete", "failed")
@@ -165,6 +165,7 @@ class RunRecord:
             "stored_status": self.stored_status,
             "kind": self.kind,
             "estimated": self.estimated,
+            "measured": self.measured,
             "workload": self.workload,
             "scenario": self.scenario,
             "backend": self.backend,
