@@ -24,7 +24,8 @@ def test_sample_store_has_every_category_and_estimates(sample_store):
     assert all(len(v.repetitions) == 3 for v in runs
                if v.meter.startswith("replay:") and v.workload == "bert-large-squad")
     assert sum(v.is_llm for v in runs) == 2
-    assert all(v.environment.get("replayed_from") for v in runs)
+    assert all(v.environment.get("replayed_from") or v.kind == "estimated" for v in runs)
+    assert all("roofline" in v.notes[0] for v in runs if v.estimated)
 
 
 def test_report_writes_every_figure_as_png_and_svg(sample_report):
