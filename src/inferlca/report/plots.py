@@ -389,7 +389,7 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no
         return None
     devices = device_order([p[0] for p in pts])
     colors = device_colors(devices)
-    fig = _figure(7.5, 5.0)
+    fig = _figure(10.0, 5.0)
     ax = fig.subplots()
     scale = 1e3 if y == "gwp" else 1.0
     seen = set()
@@ -411,13 +411,13 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no
     ax.set_xlabel("p99 latency (ms, log scale)")
     ax.set_ylabel("GWP per query (mgCO2e)" if y == "gwp" else "energy per query (J)")
     ax.set_title("Trade-off: footprint vs latency (hollow = estimated)", fontsize=10)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
 def llm_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
     """Decoder LLM runs: tokens per joule vs time per output token (p99) and time to first token."""
-    pts = []
+    pts: list[tuple[RunView, float, Any, Any]] = []
     for v in runs:
         if not v.is_llm:
             continue
