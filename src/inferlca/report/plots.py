@@ -438,12 +438,11 @@ def llm_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
     axes = fig.subplots(1, 2, sharey=True)
     for ax, k, title in ((axes[0], 2, "p99 time per output token"), (axes[1], 3,
                                                                        "p99 time to first token")):
-        for p in pts:
-            lat = p[k]
+        for v, tok_per_j, tpot, ttft in pts:
+            lat = tpot if k == 2 else ttft
             if lat is None:
                 continue
-            v = p[0]
-            ax.plot(lat.value * 1e3, p[1], "o", color=colors[v.device_name],
+            ax.plot(lat.value * 1e3, tok_per_j, "o", color=colors[v.device_name],
                     mfc="white" if v.estimated else colors[v.device_name], label=_label(v))
         ax.set_xscale("log")
         _plain_log_axis(ax.xaxis)
