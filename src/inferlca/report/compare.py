@@ -58,7 +58,7 @@ class Comparison:
             what = {"gwp_per_query": "the CO2e of B per query",
                     "energy_per_query": "the energy of B per query",
                     "latency_p99": "the p99 latency of B"}[r.key]
-            out.append(f"A {words[r.key]} {r.ratio.format(digits=3)} times {what}")
+            out.append(f"A {words[r.key]} {r.ratio.format('', digits=3)} times {what}")
         return out
 
     def to_dict(self) -> dict[str, Any]:

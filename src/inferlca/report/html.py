@@ -250,6 +250,7 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
         "factor low -> high source. Runs of the workload with the most runs, at its most common "
         "query count.", plots.tornado_figure(tors), why or "")
 
+    step("decoder LLM view")
     llm = plots.llm_figure(runs)
     if llm is not None:
         add("llm", "Decoder LLM runs: tokens per joule vs latency",
