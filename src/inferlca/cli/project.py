@@ -64,15 +64,17 @@ def register(app: typer.Typer) -> None:
         table = Table(title=f"{users:,.0f} users x {queries_per_user:g} queries/day "
                             f"= {users * queries_per_user:,.0f} queries/day")
         cols = ["device", "run", "use/day (kgCO2e)", "embodied/day", "total/day", "total/year",
-                f"total/{days:g} d", "energy/day (kWh)", "devices needed"]
+                *([f"total/{days:g} d"] if days != 1 else []), "energy/day (kWh)",
+                "devices needed"]
         for col in cols:
             table.add_column(col, justify="left" if col in ("device", "run") else "right")
         for p in projections:
             def f(u):  # type: ignore[no-untyped-def]
                 return u.format("") if u is not None else "n/a"
             name = escape(p.run.device_name) + (" (estimated)" if p.run.estimated else "")
+            over = [f(p.total_over_days_kg)] if days != 1 else []
             table.add_row(name, p.run.short_id, f(p.use_per_day_kg), f(p.embodied_per_day_kg),
-                          f(p.total_per_day_kg), f(p.total_per_year_kg), f(p.total_over_days_kg),
+                          f(p.total_per_day_kg), f(p.total_per_year_kg), *over,
                           f(p.energy_per_day_kwh),
                           str(p.devices_needed) if p.devices_needed is not None else "unknown")
         console.print(table)
