@@ -333,3 +333,49 @@ def test_info(store):
     assert info["schema_version"] == info["schema_version_supported"] == 3
     assert [m["version"] for m in info["migrations"]] == [1, 2, 3]
     assert info["size_bytes"] > 0 and 0 < info["array_bytes"] < info["size_bytes"]
+
+
+_names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
+_floats = st.floats(allow_nan=True, allow_infinity=False, width=64)
+
+
+@st.composite
+def _traces(draw):
+    n = draw(st.integers(0, 60))
+    t = np.cumsum(draw(np_arrays(np.float64, n, elements=st.floats(0.0, 1.0))))
+    names = draw(st.lists(_names, min_size=1, max_size=3, unique=True))
+    channels = {k: draw(np_arrays(np.float64, n, elements=_floats)) for k in names}
+    counters = {k: draw(np_arrays(np.float64, n, elements=st.floats(0, 1e9))) for k in names[:1]}
+    marks = [(float(x), str(m)) for x, m in draw(st.lists(st.tuples(st.floats(0, 100), _names), max_size=4))]
+    gaps = [(float(a), float(a + 1), str(r), draw(st.none() | _names))
+            for a, r in draw(st.lists(st.tuples(st.floats(0, 100), _names), max_size=3))]
+    meta = draw(st.dictionaries(_names, st.none() | st.booleans() | st.integers(-10, 10) | _names, max_size=3))
+    return PowerTrace(t_s=t, channels=channels, primary=names[0], meter=draw(_names),
+                      estimated=draw(st.booleans()), counters=counters, marks=marks, gaps=gaps,
+                      period_requested_s=draw(st.none() | st.floats(0.001, 1.0)), meta=meta)
+
+
+@settings(max_examples=40, deadline=None)
+@given(trace=_traces(), metrics_in=st.dictionaries(_names, st.floats(allow_nan=False), max_size=5),
+       latencies=np_arrays(np.float64, st.integers(0, 40), elements=st.floats(0, 10)),
+       label=st.none() | _names)
+def test_store_round_trip_property(trace, metrics_in, latencies, label):
+    with Store.memory() as s:
+        rid = s.create_run({"workload": "w", "queries": 3}, label=label, device_name=label)
+        s.add_repetition(rid, 0, metrics=metrics_in, trace=trace, latencies_s=latencies)
+        run = s.get_run(rid)
+        assert run.label == label and run.device_name == label
+        assert run.repetitions[0].metrics == metrics_in
+        back = s.load_trace(rid, 0)
+        assert _same(back.t_s, np.asarray(trace.t_s, dtype=np.float64))
+        assert list(back.channels) == list(trace.channels)
+        for k in trace.channels:
+            assert _same(back.channels[k], trace.channels[k])
+        for k in trace.counters:
+            assert _same(back.counters[k], trace.counters[k])
+        assert back.marks == trace.marks
+        assert back.gaps == trace.gaps
+        assert back.meta == trace.meta and back.primary == trace.primary
+        assert back.meter == trace.meter and back.estimated == trace.estimated
+        assert back.period_requested_s == trace.period_requested_s
+        assert _same(s.load_latencies(rid, 0), latencies)

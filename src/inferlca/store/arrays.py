@@ -30,7 +30,8 @@ def encode(values: np.ndarray | Sequence[float]) -> tuple[str, str, int, bytes]:
     a = np.asarray(values, dtype=np.float64).ravel()
     with np.errstate(over="ignore", invalid="ignore"):
         narrow = a.astype("<f4")
-        exact32 = np.array_equal(narrow.astype(np.float64), a, equal_nan=True)
+        # compare bits, not values: -0.0 and NaN payloads must survive too
+        exact32 = bool(np.all(narrow.astype(np.float64).view(np.uint64) == a.view(np.uint64)))
     arr = narrow if exact32 else a.astype("<f8")
     dtype = arr.dtype.str
     raw = arr.tobytes()

@@ -808,6 +808,17 @@ class Store:
             close("failed", f"{type(exc).__name__}: {exc}")
             raise
 
+    def close_dead_runs(self) -> list[str]:
+        """Mark ``incomplete`` (with a summary of what was stored) every run still ``running``
+        whose writing process is gone; returns their ids. Runs of other hosts are left alone."""
+        closed = []
+        for run in self.list_runs():
+            if run.stored_status == "running" and run.status == "incomplete":
+                self.finish_run(run.run_id, "incomplete", self.summarize_run(run.run_id),
+                                error=run.status_note)
+                closed.append(run.run_id)
+        return closed
+
     def delete_run(self, run_id: str) -> str:
         """Delete a run and everything stored with it; returns the full id deleted."""
         rid = self._resolve_id(run_id)
@@ -818,12 +829,15 @@ class Store:
     # --- reading ------------------------------------------------------------------------------
 
     def _resolve_id(self, prefix: str) -> str:
-        text = str(prefix).strip().lower()
+        raw = str(prefix).strip()
+        text = raw.lower()
         if not text:
             raise InvalidValueError("give a run id (or the start of one)")
-        exact = self._conn.execute("SELECT run_id FROM runs WHERE run_id = ?", (text,)).fetchone()
-        if exact:
-            return str(exact[0])
+        for candidate in dict.fromkeys((raw, text)):  # ids given by a campaign may have capitals
+            exact = self._conn.execute("SELECT run_id FROM runs WHERE run_id = ?",
+                                       (candidate,)).fetchone()
+            if exact:
+                return str(exact[0])
         like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self._conn.execute("SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' "
                                   "ORDER BY created_at DESC LIMIT 6", (like,)).fetchall()
@@ -1017,7 +1031,9 @@ class Store:
             by_kind: dict[str, int] = {}
             for r in runs:
                 by_status[r.status] = by_status.get(r.status, 0) + 1
-                by_kind[r.kind] = by_kind.get(r.kind, 0) + 1
+                # a meter that models power (no sensor) makes a "measured" run with estimated energy
+                k = "measured, modelled energy" if r.kind == "measured" and r.estimated else r.kind
+                by_kind[k] = by_kind.get(k, 0) + 1
             n_reps = c.execute("SELECT COUNT(*) FROM repetitions").fetchone()[0]
             n_traces, n_samples = c.execute("SELECT COUNT(*), COALESCE(SUM(n_samples), 0) FROM traces").fetchone()
             n_lat = c.execute("SELECT COALESCE(SUM(n), 0) FROM latencies").fetchone()[0]
