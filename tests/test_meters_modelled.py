@@ -13,18 +13,22 @@ from inferlca.meters.sampler import Sampler
 from inferlca.traces.energy import energy, phase_energies_j
 
 
-def write_stat(path, user, idle, iowait=0, guest=0):
+def write_stat(path, user, idle, iowait=0, guest=0, steal=0):
     # user nice system idle iowait irq softirq steal guest guest_nice
-    path.write_text(f"cpu  {user} 0 0 {idle} {iowait} 0 0 0 {guest} 0\n"
-                    f"cpu0 {user} 0 0 {idle} {iowait} 0 0 0 {guest} 0\n"
-                    f"cpu1 0 0 0 0 0 0 0 0 0 0\nintr 1 2 3\n")
+    path.write_text(
+        f"cpu  {user} 0 0 {idle} {iowait} 0 0 {steal} {guest} 0\n"
+        f"cpu0 {user} 0 0 {idle} {iowait} 0 0 {steal} {guest} 0\n"
+        f"cpu1 0 0 0 0 0 0 0 0 0 0\nintr 1 2 3\n"
+    )
 
 
 def test_read_proc_stat(tmp_path):
     p = tmp_path / "stat"
-    write_stat(p, user=300, idle=600, iowait=100, guest=50)
+    write_stat(p, user=300, idle=500, iowait=100, guest=50, steal=100)
     busy, total, n = read_proc_stat(p)
-    assert (busy, total, n) == (300, 1000, 2)  # guest is inside user: not added again
+    # total = 300 + 500 + 100 + 100 (steal) = 1000; guest is inside user: not added again;
+    # busy = user only: idle, iowait and steal are not this machine's work
+    assert (busy, total, n) == (300, 1000, 2)
 
 
 def test_idle_share_is_the_median_of_the_sourced_table():
@@ -102,3 +106,21 @@ def test_sampler_on_modelled_meter(tmp_path):
     e = energy(tr)
     assert 10.0 * e.duration_s * 0.99 <= e.energy_j <= 50.0 * e.duration_s * 1.01
     assert set(phase_energies_j(tr)) == {"idle", "compute"}
+
+
+def test_tdp_from_the_hardware_catalog(tmp_path):
+    p = tmp_path / "stat"
+    write_stat(p, 0, 0)
+    m = ModelledCpuMeter(device="ryzen-9-7950x", proc_stat=p)
+    assert m.max_power_w == 170.0 and "hardware catalog" in m.meta()["max_power_source"]
+    gpu = ModelledCpuMeter(device="A100 40GB SXM4", proc_stat=p)  # a GPU's TDP is not the CPU's
+    assert gpu.max_power_w == pytest.approx(2 * 3.80)
+
+
+def test_energy_interval_over_the_idle_share_range():
+    from inferlca.meters.modelled import energy_interval_j
+
+    meta = {"max_power_w": 100.0, "idle_share": 0.2, "idle_share_range": [0.1, 0.3]}
+    # 10 s at 50 % utilisation: E(s) = 100 * (10 s + (1 - s) * 5) -> nominal s=.2: 100*(2+4) = 600 J
+    # s=.1: 100*(1+4.5) = 550 J ; s=.3: 100*(3+3.5) = 650 J
+    assert energy_interval_j(meta, 600.0, 10.0) == pytest.approx((550.0, 650.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,11 +22,21 @@ class FakeNvml:
 
     NVMLError = pynvml.NVMLError
 
-    def __init__(self, n=1, power_mw=(100_000,), energy_mj=None, instant=False, fail_power_at=(),
-                 init_error=None, names=("NVIDIA A100-SXM4-40GB",)):
+    def __init__(
+        self,
+        n=1,
+        power_mw=(100_000,),
+        energy_mj=None,
+        instant=False,
+        fail_power_at=(),
+        init_error=None,
+        names=("NVIDIA A100-SXM4-40GB",),
+    ):
         self.n = n
         self.power_mw = power_mw
-        self.energy_mj = energy_mj  # None: counter unsupported; else list of callables/values per GPU
+        self.energy_mj = (
+            energy_mj  # None: counter unsupported; else list of callables/values per GPU
+        )
         self.instant = instant
         self.fail_power_at = set(fail_power_at)
         self.init_error = init_error
@@ -110,11 +121,11 @@ def test_counter_unsupported_falls_back_to_power_and_instant_field():
 def test_errors_mid_run_become_gaps_not_zeros():
     fake = FakeNvml(power_mw=(200_000,), fail_power_at={3, 4})
     m = NvmlMeter(nvml=fake)
+    s = Sampler(m, period_s=0.002).start()
+    while fake.power_calls[0] < 9:
+        time.sleep(0.001)
     with pytest.warns(RuntimeWarning, match="gap"):
-        with Sampler(m, period_s=0.002) as s:
-            while fake.power_calls[0] < 9:
-                pass
-    tr = s.trace
+        tr = s.stop()
     p = tr.channels["gpu0"]
     assert np.isnan(p).sum() == 2 and not (p == 0).any()
     assert len(tr.gaps) == 1 and tr.gaps[0].channel == "gpu0" and "GPU is lost" in tr.gaps[0].reason
@@ -124,8 +135,11 @@ def test_errors_mid_run_become_gaps_not_zeros():
 
 
 def test_two_gpus_sum_channel_and_selection():
-    fake = FakeNvml(n=3, power_mw=(100_000, 50_000, 70_000),
-                    energy_mj=[lambda k: 1000 * k, lambda k: 2000 * k, lambda k: 3000 * k])
+    fake = FakeNvml(
+        n=3,
+        power_mw=(100_000, 50_000, 70_000),
+        energy_mj=[lambda k: 1000 * k, lambda k: 2000 * k, lambda k: 3000 * k],
+    )
     m = NvmlMeter(gpus="0,2", nvml=fake)
     assert m.channels == ["gpu0", "gpu2", "gpus"] and m.primary == "gpus"
     r = m.read()
@@ -158,3 +172,17 @@ def test_real_pynvml_probe_on_this_machine_says_why():
     infos = {i.name: i for i in list_meters()}
     # the CI machines have no GPU: then the reason must say what is missing
     assert infos["nvml"].available or "NVIDIA driver" in infos["nvml"].reason
+
+
+def test_counter_failing_mid_run_is_bridged_exactly_by_the_next_read():
+    def counter(k):
+        if k == 2:
+            raise pynvml.NVMLError_Unknown()
+        return 10_000 * k  # +10 J per call
+
+    m = NvmlMeter(nvml=FakeNvml(energy_mj=[counter]))
+    r1, r2, r3 = m.read(), m.read(), m.read()
+    assert r1.energy_j["gpu0"] == pytest.approx(10.0)
+    assert math.isnan(r2.energy_j["gpu0"]) and "NVML energy read failed" in r2.errors["gpu0"]
+    assert r2.power_w["gpu0"] == 100.0  # the power read still worked
+    assert r3.energy_j["gpu0"] == pytest.approx(30.0)  # nothing lost: the counter is cumulative

@@ -13,6 +13,7 @@ gap of the trace.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,17 +27,16 @@ class Reading:
         energy_j: cumulative energy in joules per counter channel (already unwrapped), where the
             hardware has an energy counter; ``NaN`` where unread.
         errors: reason per channel that failed (``None`` key: the whole read failed).
-        t_s: timestamp of the reading on the meter's own clock when it carries one (replayed
-            logs); ``None`` for live meters, which the sampler timestamps itself.
+
+    The sampler timestamps each reading itself (monotonic clock, middle of the read).
     """
 
     power_w: dict[str, float]
     energy_j: dict[str, float] = field(default_factory=dict)
     errors: dict[str | None, str] = field(default_factory=dict)
-    t_s: float | None = None
 
     @classmethod
-    def failed(cls, channels: list[str], reason: str, counters: list[str] = ()) -> "Reading":  # type: ignore[assignment]
+    def failed(cls, channels: Sequence[str], reason: str, counters: Sequence[str] = ()) -> Reading:
         """A reading where every channel failed for ``reason`` (never zeros)."""
         nan = math.nan
         return cls({c: nan for c in channels}, {c: nan for c in counters}, {None: reason})
@@ -53,8 +53,13 @@ class MeterInfo:
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "available": self.available, "reason": self.reason,
-                "estimated": self.estimated, "description": self.description}
+        return {
+            "name": self.name,
+            "available": self.available,
+            "reason": self.reason,
+            "estimated": self.estimated,
+            "description": self.description,
+        }
 
 
 class PowerMeter:
@@ -93,7 +98,7 @@ class PowerMeter:
     def close(self) -> None:
         """Release the vendor handle or subprocess."""
 
-    def __enter__(self) -> "PowerMeter":
+    def __enter__(self) -> PowerMeter:
         return self
 
     def __exit__(self, *exc: object) -> None:

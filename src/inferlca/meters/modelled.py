@@ -5,7 +5,8 @@ Model (linear in utilisation, the usual first approximation of the SPECpower cur
     P(u) = P_max * (s + (1 - s) * u)
 
 * ``u``: CPU utilisation over the interval since the previous read, from ``/proc/stat``
-  (busy = all jiffies except ``idle`` and ``iowait``; ``guest`` is already inside ``user``).
+  (busy = user + nice + system + irq + softirq; idle, iowait and a VM's steal time are not busy;
+  ``guest`` is already inside ``user``).
 * ``P_max``: the CPU's TDP in watts when known (``--cpu-tdp`` or the hardware catalog); otherwise
   ``n_vcpu x`` the median maximum watts per vCPU of the Cloud Carbon Footprint coefficients.
 * ``s``: the idle share, ``P(0) / P(1)``. Default: the median of ``min/max`` watts per vCPU over the
@@ -41,13 +42,15 @@ def power_model_coefficients() -> list[dict[str, Any]]:
     text = resources.files("inferlca.meters").joinpath("data/cpu_power_model.csv").read_text()
     rows = []
     for row in csv.DictReader(text.splitlines()):
-        rows.append({
-            "microarchitecture": row["microarchitecture"],
-            "min_w_per_vcpu": float(row["min_w_per_vcpu"]),
-            "max_w_per_vcpu": float(row["max_w_per_vcpu"]),
-            "idle_share": float(row["min_w_per_vcpu"]) / float(row["max_w_per_vcpu"]),
-            "source": row["source"],
-        })
+        rows.append(
+            {
+                "microarchitecture": row["microarchitecture"],
+                "min_w_per_vcpu": float(row["min_w_per_vcpu"]),
+                "max_w_per_vcpu": float(row["max_w_per_vcpu"]),
+                "idle_share": float(row["min_w_per_vcpu"]) / float(row["max_w_per_vcpu"]),
+                "source": row["source"],
+            }
+        )
     return rows
 
 
@@ -75,12 +78,20 @@ def read_proc_stat(path: Path = PROC_STAT) -> tuple[int, int, int]:
     first = lines[0].split()
     if not first or first[0] != b"cpu" or len(first) < 5:
         raise ValueError(f"{path}: first line is not the aggregate 'cpu' line")
-    # user nice system idle iowait irq softirq steal guest guest_nice
-    ticks = [int(x) for x in first[1:11]]
-    total = sum(ticks[:8])  # guest and guest_nice are already counted in user and nice
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    busy, total = _busy_total_of(first)
     n_cpus = sum(1 for ln in lines[1:] if ln.startswith(b"cpu") and ln[3:4].isdigit())
-    return total - idle, total, max(n_cpus, 1)
+    return busy, total, max(n_cpus, 1)
+
+
+def _busy_total_of(fields: list[bytes]) -> tuple[int, int]:
+    """Busy and total ticks of a ``cpu`` line: user nice system idle iowait irq softirq steal
+    [guest guest_nice]. Busy = user + nice + system + irq + softirq; idle, iowait and steal (time
+    the hypervisor gave to another guest: not this machine's work) are not busy. guest and
+    guest_nice are already inside user and nice, so they are not added again."""
+    ticks = [int(x) for x in fields[1:9]]
+    ticks += [0] * (8 - len(ticks))
+    user, nice, system, _idle, _iowait, irq, softirq, _steal = ticks
+    return user + nice + system + irq + softirq, sum(ticks)
 
 
 class ModelledCpuMeter(PowerMeter):
@@ -90,15 +101,22 @@ class ModelledCpuMeter(PowerMeter):
     estimated = True
     description = "CPU power estimated from /proc/stat utilisation x TDP (no sensor; estimated)"
 
-    def __init__(self, cpu_tdp_w: float | None = None, idle_share: float | None = None,
-                 device: Any = None, proc_stat: str | os.PathLike[str] = PROC_STAT) -> None:
+    def __init__(
+        self,
+        cpu_tdp_w: float | None = None,
+        idle_share: float | None = None,
+        device: Any = None,
+        proc_stat: str | os.PathLike[str] = PROC_STAT,
+    ) -> None:
         super().__init__()
         self._path = Path(proc_stat)
         ok, reason = self.probe(proc_stat=self._path)
         if not ok:
             raise MeterUnavailableError(reason)
         if cpu_tdp_w is not None and not (math.isfinite(cpu_tdp_w) and cpu_tdp_w > 0):
-            raise InvalidValueError(f"cpu-tdp must be a finite number of watts > 0, got {cpu_tdp_w}")
+            raise InvalidValueError(
+                f"cpu-tdp must be a finite number of watts > 0, got {cpu_tdp_w}"
+            )
         nominal, low, high = default_idle_share()
         if idle_share is not None and not (0.0 <= idle_share <= 1.0):
             raise InvalidValueError(f"idle share must be between 0 and 1, got {idle_share}")
@@ -119,12 +137,22 @@ class ModelledCpuMeter(PowerMeter):
                 self.tdp_source = f"hardware catalog ({name})"
             else:
                 self.max_power_w = n_cpus * default_max_w_per_vcpu()
-                self.tdp_source = (f"{n_cpus} vCPU x {default_max_w_per_vcpu():.2f} W (median max W per "
-                                   "vCPU, Cloud Carbon Footprint coefficients); give --cpu-tdp for your CPU")
+                self.tdp_source = (
+                    f"{n_cpus} vCPU x {default_max_w_per_vcpu():.2f} W (median max W per "
+                    "vCPU, Cloud Carbon Footprint coefficients); give --cpu-tdp for your CPU"
+                )
         self.channels = ["cpu"]
         self.primary = "cpu"
         self._last = (busy, total)
         self._last_util = 0.0
+        self._fd: int | None = None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            finally:
+                self._fd = None
 
     @classmethod
     def probe(cls, proc_stat: str | os.PathLike[str] = PROC_STAT, **_: Any) -> tuple[bool, str]:
@@ -132,17 +160,32 @@ class ModelledCpuMeter(PowerMeter):
             read_proc_stat(Path(proc_stat))
         except (OSError, ValueError) as exc:
             return False, f"cannot read CPU utilisation from {proc_stat} ({exc}); needs Linux /proc"
-        return True, "estimates CPU power from /proc/stat utilisation (no sensor: results are estimated)"
+        return (
+            True,
+            "estimates CPU power from /proc/stat utilisation (no sensor: results are estimated)",
+        )
 
     def power_at(self, utilisation: float) -> float:
         """Modelled watts at a utilisation in [0, 1]."""
         u = min(max(utilisation, 0.0), 1.0)
         return self.max_power_w * (self.idle_share + (1.0 - self.idle_share) * u)
 
+    def _busy_total(self) -> tuple[int, int]:
+        """Aggregate busy and total ticks, re-reading only the head of the file through a kept
+        descriptor (``pread`` at offset 0 regenerates procfs content; cheaper at 100-1000 Hz)."""
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDONLY)
+        head = os.pread(self._fd, 512, 0)
+        first = head.split(b"\n", 1)[0].split()
+        if not first or first[0] != b"cpu" or len(first) < 5:
+            raise ValueError("first line is not the aggregate 'cpu' line")
+        return _busy_total_of(first)
+
     def read(self) -> Reading:
         try:
-            busy, total = read_proc_stat(self._path)[:2]
+            busy, total = self._busy_total()
         except (OSError, ValueError) as exc:
+            self.close()
             return Reading.failed(self.channels, f"/proc/stat unreadable: {exc}")
         d_total = total - self._last[1]
         if d_total > 0:
@@ -151,7 +194,7 @@ class ModelledCpuMeter(PowerMeter):
         return Reading({"cpu": self.power_at(self._last_util)})
 
     def meta(self) -> dict[str, Any]:
-        nominal, low, high = default_idle_share()
+        _, low, high = default_idle_share()
         return {
             "model": "P = P_max * (idle_share + (1 - idle_share) * utilisation)",
             "max_power_w": self.max_power_w,
@@ -159,7 +202,7 @@ class ModelledCpuMeter(PowerMeter):
             "idle_share": self.idle_share,
             "idle_share_range": [low, high],
             "idle_share_source": "median (range) of min/max W per vCPU, Cloud Carbon Footprint "
-                                 "coefficients (SPECpower), data/cpu_power_model.csv",
+            "coefficients (SPECpower), data/cpu_power_model.csv",
             "n_cpus": self.n_cpus,
             "device_name": self.device_name,
             "sensor_update_s": 0.01,
@@ -167,27 +210,41 @@ class ModelledCpuMeter(PowerMeter):
 
 
 def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None]:
-    """TDP of the CPU from the hardware catalog (branch ``lca``), when that layer is present."""
+    """TDP of this machine's CPU from the hardware catalog: ``device`` (a catalog CPU or its name)
+    when given, else the CPU detected from ``/proc/cpuinfo``. A GPU device is not a CPU TDP."""
     try:
-        from inferlca.hardware import catalog as hw_catalog  # type: ignore[attr-defined]
-    except ImportError:
+        from inferlca.hardware.catalog import get_catalog
+        from inferlca.hardware.detect import detect_device
+    except ImportError:  # pragma: no cover - the hardware layer ships with the package
         return None, None
-    dev = None
-    try:
-        if device is not None and not isinstance(device, str):
-            dev = device
-        elif isinstance(device, str):
-            dev = hw_catalog.get_catalog().find(device)
-        else:
-            from inferlca.hardware import detect  # type: ignore[attr-defined]
+    name: str | None
+    if isinstance(device, str):
+        dev = get_catalog().find(device)
+        name = device
+    elif device is not None:
+        dev, name = device, getattr(device, "name", None)
+    else:
+        det = detect_device(use_nvml=False)
+        dev, name = det.device, det.name
+    if dev is None or getattr(dev, "kind", None) != "cpu" or not getattr(dev, "tdp_w", None):
+        return None, name
+    return float(dev.tdp_w or 0.0), dev.name
 
-            det = detect.detect_device()
-            dev = det.device
-            if dev is None:
-                return None, det.name
-    except Exception:  # noqa: BLE001 - the catalog is optional here; fall back to the vCPU model
-        return None, None
-    if dev is None or getattr(dev, "kind", None) not in ("cpu", None):
-        return None, getattr(dev, "name", None)
-    tdp = getattr(dev, "tdp_w", None)
-    return (float(tdp) if tdp else None), getattr(dev, "name", None)
+
+def energy_interval_j(
+    meta: dict[str, Any], energy_j: float, duration_s: float
+) -> tuple[float, float]:
+    """Low and high energy of a modelled trace over the idle-share range of the model.
+
+    ``E(s) = P_max * (s * T + (1 - s) * U)`` with ``U`` the integral of utilisation, recovered from
+    the nominal energy; ``E`` is linear in ``s`` so the bounds are at the ends of the range.
+    The TDP itself is not varied (it is an input).
+    """
+    p_max = float(meta["max_power_w"])
+    s0 = float(meta["idle_share"])
+    lo_s, hi_s = meta["idle_share_range"]
+    if p_max <= 0 or s0 >= 1 or duration_s <= 0:
+        return energy_j, energy_j
+    util_s = (energy_j / p_max - s0 * duration_s) / (1.0 - s0)
+    ends = [p_max * (s * duration_s + (1.0 - s) * util_s) for s in (lo_s, hi_s, s0)]
+    return min(ends), max(ends)
