@@ -9,11 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from inferlca.store.sqlite import Store
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 TINY = ["--preset", "tiny", "--backend", "torch", "--threads", "1", "--period-ms", "5"]
 
@@ -175,10 +178,8 @@ def test_store_path_is_a_directory_exit_2(cli, tmp_path):
 
 @pytest.mark.slow
 def test_sigint_keeps_incomplete_run_with_trace(tmp_path, cli_subprocess):
-    from conftest import subprocess_env
-
     db = tmp_path / "int.db"
-    env = subprocess_env(INFERLCA_CACHE_DIR=os.environ["INFERLCA_CACHE_DIR"])
+    env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
         [sys.executable, "-m", "inferlca", "run", "-w", "bert-base-squad", *TINY, "-n", "100000",
          "-r", "2", "--store", str(db), "--logs-dir", str(tmp_path / "logs"), "--json"],
@@ -236,9 +237,7 @@ def tiny_weights_folder(tmp_path):
 
 @pytest.mark.slow
 def test_accuracy_mode_with_weights_and_squad(cli, tmp_path, tiny_weights_folder):
-    from conftest import FIXTURES
-
-    data = FIXTURES / "squad" / "tiny-squad-v1.1.json"
+    data = Path(__file__).resolve().parent / "fixtures" / "squad" / "tiny-squad-v1.1.json"
     out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "--weights",
                        tiny_weights_folder, "--dataset", data, "--accuracy", "-n", "2", "-r", "1")
     acc = out["summary"]["accuracy"]
