@@ -148,6 +148,7 @@ def main() -> None:
     for r in range(rounds):
         on_s, off_s = [], []
         for k in range(n_model):
+            time.sleep(0.03)  # same pause on both sides
             off_s.append(forward_s(w, k % 16))
             with Sampler(meter, period_s=0.01):
                 time.sleep(0.03)  # the thread is running and sampling before the forward starts

@@ -80,7 +80,10 @@ class WorkloadSUT:
                       and not getattr(workload, "streaming", False))
         self._response = self.lg.QuerySampleResponse
         self._complete = self.lg.QuerySamplesComplete
-        self.handle = self.lg.ConstructSUT(self.issue_queries, self.flush_queries)
+        self._stop_is_set = stop.is_set if stop is not None else (lambda: False)
+        self._run = workload.run
+        issue = self._process_fast if self._fast else self.issue_queries
+        self.handle = self.lg.ConstructSUT(issue, self.flush_queries)
 
     # -- LoadGen callbacks --------------------------------------------------------------------
     def issue_queries(self, query_samples: Sequence[Any]) -> None:
@@ -106,13 +109,14 @@ class WorkloadSUT:
             self._process(item)
 
     def _process_fast(self, samples: Sequence[Any]) -> None:
+        """LoadGen's issue callback on the plain path (every name it needs is pre-bound)."""
         response = self._response
-        if self.stop is not None and self.stop.is_set():
+        if self._stop_is_set():
             self._complete([response(s.id, 0, 0) for s in samples])
             self.samples_skipped += len(samples)
             return
         try:
-            self.workload.run([s.index for s in samples])
+            self._run([s.index for s in samples])
         except BaseException as exc:  # noqa: BLE001 - LoadGen must still hear of every sample
             self.errors.append(exc)
             self._complete([response(s.id, 0, 0) for s in samples])
