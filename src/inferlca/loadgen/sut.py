@@ -109,11 +109,25 @@ class WorkloadSUT:
             self._process(item)
 
     def _process_fast(self, samples: Sequence[Any]) -> None:
-        """LoadGen's issue callback on the plain path (every name it needs is pre-bound)."""
+        """LoadGen's issue callback on the plain path (every name it needs is pre-bound; one
+        sample, SingleStream's case, avoids building lists by comprehension)."""
         response = self._response
         if self._stop_is_set():
             self._complete([response(s.id, 0, 0) for s in samples])
             self.samples_skipped += len(samples)
+            return
+        if len(samples) == 1:
+            one = samples[0]
+            try:
+                self._run([one.index])
+            except BaseException as exc:  # noqa: BLE001 - LoadGen must still hear of it
+                self.errors.append(exc)
+                self._complete([response(one.id, 0, 0)])
+                return
+            self._complete([response(one.id, 0, 0)])
+            self.samples_done += 1  # single thread (LoadGen's issue thread): no lock
+            if self.on_done is not None:
+                self.on_done(1)
             return
         try:
             self._run([s.index for s in samples])
@@ -122,10 +136,9 @@ class WorkloadSUT:
             self._complete([response(s.id, 0, 0) for s in samples])
             return
         self._complete([response(s.id, 0, 0) for s in samples])
-        n = len(samples)
-        self.samples_done += n  # single thread (LoadGen's issue thread): no lock needed
+        self.samples_done += len(samples)
         if self.on_done is not None:
-            self.on_done(n)
+            self.on_done(len(samples))
 
     def _process(self, samples: list[Any]) -> None:
         lg = self.lg
