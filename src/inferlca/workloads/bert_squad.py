@@ -97,8 +97,7 @@ class BertSquad(BaseWorkload):
                                        hint=f"for workload {self.name}")
             arch = spec.preset
         self.arch = arch
-        layers, hidden, heads, ffn, seq_len = ARCHITECTURES[arch]
-        self.seq_len = seq_len
+        self.seq_len = ARCHITECTURES[arch][4]
         self.weights_dir = check_weights_dir(spec.weights) if spec.weights else None
         self.synthetic_weights = self.weights_dir is None
         if spec.dataset is not None:
