@@ -605,6 +605,8 @@ def _accuracy_pass(state: _Run, workload: Workload, log_dir: Path,
                                                                total=workload.sample_count))
     finally:
         workload.unload()
+    if stop.is_set() or lg_run.samples_skipped:
+        return None  # interrupted: scores over part of the set would mislead
     scores = workload.check(lg_run.outputs)
     if scores is None:
         return None
