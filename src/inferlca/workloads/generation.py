@@ -1,0 +1,1002 @@
+"""The ``llm-generate`` workload: autoregressive generation with a causal language model.
+
+A request is one prompt; the answer is ``max_new_tokens`` tokens produced one at a time. The model
+runs through transformers (torch backend) with a key/value cache, driven by our own decode loop
+(:class:`DecodeEngine`) so that every token gets a timestamp:
+
+1. **prefill**: one forward pass over the (left-padded) prompts of a batch fills the KV cache and
+   gives the logits of the first new token; the first token's time is its *time to first token*
+   (TTFT) counted from the request's arrival;
+2. **decode**: one forward pass per further token, feeding only the last token and the cache
+   (``past_key_values``); the mean gap between tokens after the first is the *time per output
+   token* (TPOT, MLPerf's definition: ``(end - first_token) / (tokens_out - 1)``).
+
+Each engine step is recorded as ``(start_s, end_s, phase)`` with ``phase`` in ``prefill`` /
+``decode``; the engine runs one step at a time, so prefill and decode energy can always be
+separated on a power trace by integrating over those windows (:func:`phase_energies_from_steps`).
+
+**Weights.** ``--weights PATH`` loads a Hugging Face folder whose ``config.json`` names a causal-LM
+architecture (``*ForCausalLM``, ``*LMHeadModel``); anything else (a BERT QA checkpoint, an encoder)
+is refused with a :class:`~inferlca.errors.UsageError`. Without weights, a preset architecture is
+built with seeded random weights and flagged synthetic: ``gpt2`` (GPT-2 small: 12 layers, hidden
+768, 12 heads, vocabulary 50257, 1024 positions; Radford et al. 2019, Hugging Face ``gpt2``
+``config.json``), the default, and ``tiny`` (2 layers, hidden 64, 4 heads, vocabulary 512,
+256 positions) for tests. With synthetic weights the end-of-sequence token is masked out so every
+request produces exactly the requested number of tokens and runs are comparable.
+
+**Decoding.** Greedy (``sampling="greedy"``, the default) or sampled with temperature and top-k
+from a per-request ``torch.Generator`` seeded with ``seed + request index``, so a request's tokens
+do not depend on which other requests shared its batch.
+
+**Prompts.** A text file with one prompt per line, or JSONL (``.jsonl`` suffix, or a first
+non-blank line that starts with ``{``) whose objects carry ``"prompt"`` (text) or ``"input_ids"``
+(token ids) and optionally ``"max_new_tokens"``. Without a file, seeded synthetic prompts of token
+ids whose lengths are drawn uniformly from ``prompt_len`` (``"32"`` or ``"16..64"``, in tokens).
+Synthetic presets have no trained tokenizer: text is encoded as its UTF-8 bytes (ids 0..255).
+
+**Context length.** A prompt whose length plus ``max_new_tokens`` exceeds the model's positions
+is refused (exit code 2) by default, naming the prompt; with ``prompt_overflow="truncate"`` the
+prompt keeps its *last* tokens (the ones nearest the answer) and a warning says how many were cut.
+
+**Batching.** Static batching: requests that are waiting together when the engine becomes free
+form one batch (at most ``max_batch``); the batch is prefilled together and decoded step by step
+until its longest request is done. A request is reported finished (and its callback runs) at the
+step where it reaches its length, not when the whole batch ends. Requests that arrive while a
+batch runs wait for the next batch. See :class:`BatchScheduler`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+import json
+import logging
+import math
+from pathlib import Path
+import queue
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, UsageError, require
+
+log = logging.getLogger(__name__)
+
+SYNTHETIC_NOTE = (
+    "synthetic weights: seeded random parameters with the preset's architecture; latency, tokens "
+    "and energy are representative of the architecture, the generated text is meaningless"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# presets
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GenerationPreset:
+    """A GPT-2-style decoder architecture built with seeded random weights.
+
+    Attributes:
+        name: preset name (``--preset``).
+        n_layer: transformer blocks.
+        n_embd: hidden size.
+        n_head: attention heads.
+        vocab_size: vocabulary size (tokens).
+        n_positions: maximum context length (tokens).
+        source: where the architecture comes from.
+    """
+
+    name: str
+    n_layer: int
+    n_embd: int
+    n_head: int
+    vocab_size: int
+    n_positions: int
+    source: str
+
+
+PRESETS: dict[str, GenerationPreset] = {
+    "gpt2": GenerationPreset(
+        "gpt2", n_layer=12, n_embd=768, n_head=12, vocab_size=50257, n_positions=1024,
+        source="GPT-2 small (124M): Radford et al. 2019; Hugging Face 'gpt2' config.json"),
+    "tiny": GenerationPreset(
+        "tiny", n_layer=2, n_embd=64, n_head=4, vocab_size=512, n_positions=256,
+        source="inferlca test preset (GPT-2 architecture, scaled down)"),
+}
+PRESET_ALIASES = {"gpt2-small": "gpt2", "default": "gpt2"}
+DEFAULT_PRESET = "gpt2"
+SAMPLING_MODES = ("greedy", "sample")
+OVERFLOW_POLICIES = ("refuse", "truncate")
+
+
+def get_preset(name: str | None) -> GenerationPreset:
+    """Return the preset called ``name`` (``None`` = the GPT-2-small default)."""
+    key = DEFAULT_PRESET if name is None else PRESET_ALIASES.get(name, name)
+    if key not in PRESETS:
+        raise UnknownNameError("llm-generate preset", name or "", list(PRESETS) + list(PRESET_ALIASES),
+                               hint=f"accepted: {', '.join(PRESETS)}")
+    return PRESETS[key]
+
+
+# --------------------------------------------------------------------------------------------
+# model loading
+# --------------------------------------------------------------------------------------------
+
+def _causal_lm_names() -> tuple[set[str], set[str]]:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as names
+
+    archs: set[str] = set()
+    for v in names.values():
+        archs.update(v if isinstance(v, (list, tuple)) else [v])
+    return set(names), archs
+
+
+def check_causal_lm_folder(path: str | Path) -> dict[str, Any]:
+    """Check that ``path`` is a Hugging Face folder holding a causal language model.
+
+    Returns the parsed ``config.json``. Raises :class:`UsageError` naming what is wrong: a missing
+    folder or file, or an architecture that does not generate text (an encoder, a QA head...).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise InvalidValueError(f"--weights {folder}: not a folder; give a Hugging Face model folder "
+                                "(config.json + model.safetensors or pytorch_model.bin)")
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise InvalidValueError(f"--weights {folder}: config.json is missing; a Hugging Face causal-LM "
+                                "folder is expected")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputFileError(cfg_path, f"not valid JSON ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise InputFileError(cfg_path, "expected a JSON object")
+    types, archs = _causal_lm_names()
+    declared = cfg.get("architectures") or []
+    model_type = cfg.get("model_type")
+    if declared:
+        ok = any(a in archs for a in declared)
+    else:
+        ok = model_type in types and model_type not in ("bert", "roberta", "xlm-roberta", "electra")
+    if not ok:
+        what = ", ".join(declared) if declared else f"model_type {model_type!r}"
+        raise UsageError(
+            f"--weights {folder}: {what} is not a causal language model; llm-generate needs a "
+            "decoder that generates text (architectures such as GPT2LMHeadModel, LlamaForCausalLM)")
+    weight_files = [*folder.glob("*.safetensors"), *folder.glob("pytorch_model*.bin")]
+    if not weight_files:
+        raise InvalidValueError(f"--weights {folder}: no model.safetensors or pytorch_model.bin found")
+    return cfg
+
+
+def build_model(preset: GenerationPreset | None = None, weights: str | Path | None = None,
+                seed: int = 0, threads: int | None = None) -> tuple[Any, Any]:
+    """Build the causal LM: real weights from ``weights``, else ``preset`` with seeded random ones.
+
+    Returns ``(model, tokenizer_or_None)``; the model is in eval mode, fp32, on the CPU.
+    """
+    torch = require("torch", "torch", "the llm-generate workload")
+    transformers = require("transformers", "torch", "the llm-generate workload")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if weights is not None:
+        check_causal_lm_folder(weights)
+        try:
+            model = transformers.AutoModelForCausalLM.from_pretrained(str(weights))
+        except (OSError, ValueError, KeyError) as exc:
+            raise UsageError(f"--weights {weights}: cannot load a causal LM ({exc})") from None
+        tokenizer = None
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(str(weights))
+        except (OSError, ValueError, KeyError, TypeError):
+            log.info("no tokenizer in %s; prompts must be token ids", weights)
+        return model.eval(), tokenizer
+    p = preset or get_preset(None)
+    eos = p.vocab_size - 1
+    config = transformers.GPT2Config(
+        n_layer=p.n_layer, n_embd=p.n_embd, n_head=p.n_head, vocab_size=p.vocab_size,
+        n_positions=p.n_positions, bos_token_id=eos, eos_token_id=eos)
+    torch.manual_seed(seed)
+    model = transformers.GPT2LMHeadModel(config)
+    return model.eval(), None
+
+
+def context_length(model: Any) -> int:
+    """The maximum number of positions (prompt + generated tokens) of ``model``."""
+    cfg = model.config
+    for name in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        v = getattr(cfg, name, None)
+        if isinstance(v, int) and v > 0:
+            return v
+    return 2048
+
+
+def eos_ids(model: Any) -> list[int]:
+    eos = getattr(model.config, "eos_token_id", None)
+    if eos is None:
+        gen = getattr(model, "generation_config", None)
+        eos = getattr(gen, "eos_token_id", None) if gen is not None else None
+    if eos is None:
+        return []
+    return list(eos) if isinstance(eos, (list, tuple)) else [int(eos)]
+
+
+# --------------------------------------------------------------------------------------------
+# prompts
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Prompt:
+    """One request's prompt: token ids, and the text when known."""
+
+    input_ids: list[int]
+    text: str | None = None
+    max_new_tokens: int | None = None
+    source: str = ""
+
+
+def byte_encode(text: str, vocab_size: int) -> list[int]:
+    """Encode text for a synthetic preset (no trained tokenizer): its UTF-8 bytes as ids 0..255."""
+    if vocab_size < 256:
+        raise InvalidValueError(f"byte encoding needs a vocabulary of at least 256, got {vocab_size}")
+    return list(text.encode("utf-8"))
+
+
+def parse_prompt_len(text: str | int | None, default: tuple[int, int] = (32, 32)) -> tuple[int, int]:
+    """Parse a synthetic prompt length: ``"32"`` or ``"16..64"`` (tokens, inclusive)."""
+    if text is None:
+        return default
+    s = str(text).strip()
+    try:
+        if ".." in s:
+            lo_s, hi_s = s.split("..", 1)
+            lo, hi = int(lo_s), int(hi_s)
+        else:
+            lo = hi = int(s)
+    except ValueError:
+        raise InvalidValueError(f"prompt-len must be N or LOW..HIGH tokens (integers), got {text!r}") from None
+    if lo < 1 or hi < lo:
+        raise InvalidValueError(f"prompt-len must satisfy 1 <= LOW <= HIGH, got {text!r}")
+    return lo, hi
+
+
+def synthetic_prompts(n: int, seed: int, vocab_size: int, prompt_len: tuple[int, int] = (32, 32),
+                      avoid: Sequence[int] = ()) -> list[Prompt]:
+    """``n`` seeded prompts of random token ids; lengths uniform in ``prompt_len`` (tokens)."""
+    rng = np.random.default_rng(seed)
+    lo, hi = prompt_len
+    lengths = rng.integers(lo, hi + 1, size=n)
+    banned = set(avoid)
+    out = []
+    for i, n_tok in enumerate(lengths):
+        ids = rng.integers(0, vocab_size, size=int(n_tok))
+        if banned:
+            ids = np.array([t if t not in banned else (t + 1) % vocab_size for t in ids])
+        out.append(Prompt([int(t) for t in ids], None, None, f"synthetic #{i}"))
+    return out
+
+
+def read_prompt_file(path: str | Path) -> list[dict[str, Any]]:
+    """Read prompts from a text file (one per line) or JSONL; returns raw records.
+
+    Each record has ``prompt`` (text) or ``input_ids``, optionally ``max_new_tokens``, and
+    ``line`` (1-based). Raises :class:`InputFileError` for an unreadable, empty or malformed file.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputFileError(p, "prompt file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(p, f"cannot read the prompt file ({exc})") from None
+    lines = raw.splitlines()
+    first = next((ln for ln in lines if ln.strip()), None)
+    if first is None:
+        raise InputFileError(p, "the prompt file is empty; give one prompt per line, or JSONL objects "
+                                'with "prompt" or "input_ids"')
+    is_jsonl = p.suffix.lower() == ".jsonl" or first.lstrip().startswith("{")
+    records: list[dict[str, Any]] = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if not is_jsonl:
+            records.append({"prompt": line, "line": lineno})
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise InputFileError(p, f"not a JSON object ({exc.args[0]})", line=lineno) from None
+        if not isinstance(obj, dict):
+            raise InputFileError(p, 'expected a JSON object with "prompt" or "input_ids"', line=lineno)
+        if "input_ids" in obj:
+            ids = obj["input_ids"]
+            if (not isinstance(ids, list) or not ids
+                    or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in ids)):
+                raise InputFileError(p, '"input_ids" must be a non-empty list of token ids >= 0',
+                                     line=lineno)
+        elif "prompt" in obj:
+            if not isinstance(obj["prompt"], str) or not obj["prompt"]:
+                raise InputFileError(p, '"prompt" must be a non-empty string', line=lineno)
+        else:
+            raise InputFileError(p, 'each object needs "prompt" (text) or "input_ids" (token ids)',
+                                 line=lineno)
+        mnt = obj.get("max_new_tokens")
+        if mnt is not None and (not isinstance(mnt, int) or isinstance(mnt, bool) or mnt < 1):
+            raise InputFileError(p, f'"max_new_tokens" must be an integer >= 1, got {mnt!r}', line=lineno)
+        records.append({**obj, "line": lineno})
+    return records
+
+
+def encode_prompts(records: Sequence[dict[str, Any]], path: str | Path, tokenizer: Any,
+                   vocab_size: int) -> list[Prompt]:
+    """Turn prompt records into token ids with ``tokenizer`` (or UTF-8 bytes when it is None)."""
+    out = []
+    for rec in records:
+        line = rec.get("line")
+        if "input_ids" in rec:
+            ids = [int(t) for t in rec["input_ids"]]
+            bad = [t for t in ids if t >= vocab_size]
+            if bad:
+                raise InputFileError(path, f"token id {bad[0]} is outside the vocabulary (0..{vocab_size - 1})",
+                                     line=line)
+            text = None
+        else:
+            text = rec["prompt"]
+            ids = list(tokenizer(text)["input_ids"]) if tokenizer is not None else byte_encode(text, vocab_size)
+            if not ids:
+                raise InputFileError(path, "the prompt encodes to no tokens", line=line)
+        out.append(Prompt(ids, text, rec.get("max_new_tokens"), f"{Path(path).name}:{line}"))
+    return out
+
+
+def fit_to_context(prompts: list[Prompt], max_new_tokens: int, n_positions: int,
+                   policy: str = "refuse") -> tuple[list[Prompt], list[str]]:
+    """Apply the context-length policy; returns the prompts and warnings.
+
+    ``refuse`` raises :class:`InvalidValueError` for the first prompt with
+    ``len(prompt) + max_new_tokens > n_positions``; ``truncate`` keeps its last tokens.
+    """
+    if policy not in OVERFLOW_POLICIES:
+        raise UnknownNameError("prompt overflow policy", policy, OVERFLOW_POLICIES)
+    warnings: list[str] = []
+    fitted = []
+    for pr in prompts:
+        new = pr.max_new_tokens or max_new_tokens
+        if new >= n_positions:
+            raise InvalidValueError(
+                f"max-new-tokens {new} leaves no room for a prompt in the model's context of "
+                f"{n_positions} tokens; use at most {n_positions - 1}")
+        room = n_positions - new
+        if len(pr.input_ids) <= room:
+            fitted.append(pr)
+            continue
+        if policy == "refuse":
+            raise InvalidValueError(
+                f"prompt {pr.source} has {len(pr.input_ids)} tokens; with max-new-tokens {new} the "
+                f"model's context of {n_positions} tokens allows at most {room}; shorten it, lower "
+                "max-new-tokens, or truncate with prompt_overflow=truncate")
+        cut = len(pr.input_ids) - room
+        warnings.append(f"prompt {pr.source}: truncated by {cut} tokens (kept the last {room}) to fit "
+                        f"the context of {n_positions}")
+        fitted.append(Prompt(pr.input_ids[-room:], pr.text, pr.max_new_tokens, pr.source))
+    for w in warnings:
+        log.warning(w)
+    return fitted, warnings
+
+
+# --------------------------------------------------------------------------------------------
+# the decode loop
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class GenRequest:
+    """A request for the engine: prompt tokens, how many to generate, when it arrived (clock s)."""
+
+    index: int
+    input_ids: list[int]
+    max_new_tokens: int
+    arrival_s: float
+    tag: Any = None
+
+
+@dataclass
+class GenResult:
+    """One finished request with every token's timestamp (seconds on the engine's clock)."""
+
+    index: int
+    tokens_in: int
+    output_ids: list[int]
+    arrival_s: float
+    start_s: float
+    token_times_s: list[float]
+    tag: Any = None
+
+    @property
+    def tokens_out(self) -> int:
+        return len(self.output_ids)
+
+    @property
+    def first_token_s(self) -> float:
+        return self.token_times_s[0]
+
+    @property
+    def end_s(self) -> float:
+        return self.token_times_s[-1]
+
+    @property
+    def ttft_s(self) -> float:
+        """Time to first token: arrival to first token (queueing included)."""
+        return self.first_token_s - self.arrival_s
+
+    @property
+    def e2e_s(self) -> float:
+        """End-to-end latency: arrival to last token."""
+        return self.end_s - self.arrival_s
+
+    @property
+    def tpot_s(self) -> float | None:
+        """Time per output token after the first (MLPerf): ``(end - first) / (tokens_out - 1)``."""
+        if self.tokens_out < 2:
+            return None
+        return (self.end_s - self.first_token_s) / (self.tokens_out - 1)
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Output tokens over the end-to-end latency."""
+        return self.tokens_out / self.e2e_s if self.e2e_s > 0 else math.inf
+
+
+@dataclass
+class Step:
+    """One engine forward pass: its clock window, phase (``prefill``/``decode``) and batch size."""
+
+    start_s: float
+    end_s: float
+    phase: str
+    batch: int
+
+
+@dataclass
+class DecodeSettings:
+    """How tokens are chosen.
+
+    Attributes:
+        sampling: ``greedy`` or ``sample``.
+        temperature: softmax temperature for ``sample`` (> 0).
+        top_k: keep the k most likely tokens for ``sample`` (0 = all).
+        seed: base seed; request ``i`` samples from ``torch.Generator`` seeded ``seed + i``.
+        force_length: mask end-of-sequence so every request yields exactly ``max_new_tokens``.
+    """
+
+    sampling: str = "greedy"
+    temperature: float = 1.0
+    top_k: int = 0
+    seed: int = 0
+    force_length: bool = True
+
+    def validate(self) -> "DecodeSettings":
+        if self.sampling not in SAMPLING_MODES:
+            raise UnknownNameError("sampling mode", self.sampling, SAMPLING_MODES)
+        if not (self.temperature > 0 and math.isfinite(self.temperature)):
+            raise InvalidValueError(f"temperature must be a finite number > 0, got {self.temperature}")
+        if not isinstance(self.top_k, int) or self.top_k < 0:
+            raise InvalidValueError(f"top-k must be an integer >= 0, got {self.top_k!r}")
+        return self
+
+
+class DecodeEngine:
+    """Our decode loop: batched prefill, then one cached forward pass per token.
+
+    Args:
+        model: a transformers causal LM (eval mode).
+        settings: token choice (:class:`DecodeSettings`).
+        pad_token_id: id used for left padding (masked out, its value does not matter).
+        clock: a monotonic clock in seconds (``time.perf_counter`` by default; a runner may give the
+            power sampler's clock so that step windows line up with the trace).
+    """
+
+    def __init__(self, model: Any, settings: DecodeSettings | None = None, pad_token_id: int = 0,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.torch = require("torch", "torch", "the llm-generate workload")
+        self.model = model
+        self.settings = (settings or DecodeSettings()).validate()
+        self.pad_token_id = pad_token_id
+        self.clock = clock
+        self.eos = eos_ids(model)
+        self.n_positions = context_length(model)
+        self.steps: list[Step] = []
+        self._lock = threading.Lock()
+
+    def reset_steps(self) -> list[Step]:
+        """Return the recorded steps and start a new list."""
+        with self._lock:
+            steps, self.steps = self.steps, []
+        return steps
+
+    def _choose(self, logits: Any, generators: list[Any]) -> Any:
+        torch = self.torch
+        if self.settings.force_length and self.eos:
+            logits[:, self.eos] = -math.inf
+        if self.settings.sampling == "greedy":
+            return logits.argmax(dim=-1)
+        scaled = logits / self.settings.temperature
+        k = self.settings.top_k
+        if 0 < k < scaled.shape[-1]:
+            kth = torch.topk(scaled, k, dim=-1).values[:, -1:]
+            scaled = scaled.masked_fill(scaled < kth, -math.inf)
+        probs = torch.softmax(scaled, dim=-1)
+        picks = [torch.multinomial(probs[i], 1, generator=generators[i]) for i in range(probs.shape[0])]
+        return torch.cat(picks)
+
+    def generate(self, requests: Sequence[GenRequest],
+                 on_first_token: Callable[[GenRequest, int, float], None] | None = None,
+                 on_done: Callable[[GenResult], None] | None = None) -> list[GenResult]:
+        """Generate for one static batch; returns results in the order of ``requests``.
+
+        ``on_first_token(request, token_id, t_s)`` runs as soon as the prefill has produced each
+        request's first token; ``on_done(result)`` runs at the step where a request finishes.
+        """
+        torch = self.torch
+        if not requests:
+            return []
+        n = len(requests)
+        lengths = [len(r.input_ids) for r in requests]
+        width = max(lengths)
+        for r in requests:
+            if not r.input_ids:
+                raise InvalidValueError(f"request {r.index} has an empty prompt")
+            if len(r.input_ids) + r.max_new_tokens > self.n_positions:
+                raise InvalidValueError(
+                    f"request {r.index}: {len(r.input_ids)} prompt tokens + {r.max_new_tokens} new "
+                    f"tokens exceed the model's context of {self.n_positions}")
+        ids = torch.full((n, width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        for i, r in enumerate(requests):
+            ids[i, width - lengths[i]:] = torch.tensor(r.input_ids, dtype=torch.long)
+            mask[i, width - lengths[i]:] = 1
+        position = (mask.cumsum(-1) - 1).clamp(min=0)
+        generators = []
+        if self.settings.sampling == "sample":
+            for r in requests:
+                g = torch.Generator()
+                g.manual_seed(self.settings.seed + r.index)
+                generators.append(g)
+        want = [r.max_new_tokens for r in requests]
+        outputs: list[list[int]] = [[] for _ in requests]
+        times: list[list[float]] = [[] for _ in requests]
+        done = [False] * n
+        results: list[GenResult | None] = [None] * n
+        start_s = self.clock()
+
+        def finish(i: int) -> None:
+            done[i] = True
+            res = GenResult(requests[i].index, lengths[i], outputs[i], requests[i].arrival_s, start_s,
+                            times[i], requests[i].tag)
+            results[i] = res
+            if on_done is not None:
+                on_done(res)
+
+        with torch.inference_mode():
+            t0 = self.clock()
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True)
+            nxt = self._choose(out.logits[:, -1, :].float(), generators)
+            tokens = nxt.tolist()  # synchronises: the tokens exist now
+            t1 = self.clock()
+            with self._lock:
+                self.steps.append(Step(t0, t1, "prefill", n))
+            past = out.past_key_values
+            for i, tok in enumerate(tokens):
+                outputs[i].append(int(tok))
+                times[i].append(t1)
+                if on_first_token is not None:
+                    on_first_token(requests[i], int(tok), t1)
+            for i in range(n):
+                if len(outputs[i]) >= want[i] or (not self.settings.force_length and tokens[i] in self.eos):
+                    finish(i)
+            pos = position[:, -1:]
+            while not all(done):
+                t0 = self.clock()
+                mask = torch.cat([mask, torch.ones((n, 1), dtype=torch.long)], dim=1)
+                pos = pos + 1
+                out = self.model(input_ids=nxt.view(n, 1), attention_mask=mask, position_ids=pos,
+                                 past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                nxt = self._choose(out.logits[:, -1, :].float(), generators)
+                tokens = nxt.tolist()
+                t1 = self.clock()
+                with self._lock:
+                    self.steps.append(Step(t0, t1, "decode", sum(1 for d in done if not d)))
+                for i, tok in enumerate(tokens):
+                    if done[i]:
+                        continue
+                    outputs[i].append(int(tok))
+                    times[i].append(t1)
+                    if len(outputs[i]) >= want[i] or (not self.settings.force_length and tok in self.eos):
+                        finish(i)
+        return [r for r in results if r is not None]
+
+
+# --------------------------------------------------------------------------------------------
+# batching for concurrent requests
+# --------------------------------------------------------------------------------------------
+
+class BatchScheduler:
+    """Static batching of concurrent requests on one worker thread.
+
+    :meth:`submit` never blocks (LoadGen's issue thread must not wait for the model). The worker
+    takes every request waiting when it becomes free (at most ``max_batch``, oldest first), runs
+    them as one :meth:`DecodeEngine.generate` batch, and calls each request's callbacks as tokens
+    appear. Requests that arrive during a batch wait for the next one.
+
+    Args:
+        engine: the decode engine.
+        max_batch: most requests per batch (>= 1).
+        on_first_token: called ``(request, token_id, t_s)`` for every request's first token.
+        on_done: called with each :class:`GenResult`.
+    """
+
+    def __init__(self, engine: DecodeEngine, max_batch: int = 8,
+                 on_first_token: Callable[[GenRequest, int, float], None] | None = None,
+                 on_done: Callable[[GenResult], None] | None = None) -> None:
+        if max_batch < 1:
+            raise InvalidValueError(f"max-batch must be an integer >= 1, got {max_batch}")
+        self.engine = engine
+        self.max_batch = max_batch
+        self.on_first_token = on_first_token
+        self.on_done = on_done
+        self._queue: queue.Queue[GenRequest | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.batch_sizes: list[int] = []
+        self.error: BaseException | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+
+    def start(self) -> "BatchScheduler":
+        self._thread = threading.Thread(target=self._work, name="inferlca-llm-batcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def submit(self, request: GenRequest) -> None:
+        with self._pending_lock:
+            self._pending += 1
+            self._idle.clear()
+        self._queue.put(request)
+
+    def wait_idle(self, timeout_s: float | None = None) -> bool:
+        """Block until every submitted request has finished."""
+        return self._idle.wait(timeout_s)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> "BatchScheduler":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _work(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self.batch_sizes.append(len(batch))
+            try:
+                self.engine.generate(batch, self.on_first_token, self.on_done)
+            except BaseException as exc:  # kept for the caller; the worker must not die silently
+                self.error = exc
+                log.exception("llm-generate batch failed")
+            with self._pending_lock:
+                self._pending -= len(batch)
+                if self._pending == 0:
+                    self._idle.set()
+
+
+# --------------------------------------------------------------------------------------------
+# metrics
+# --------------------------------------------------------------------------------------------
+
+def _pct(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def request_metrics(results: Sequence[GenResult]) -> dict[str, float]:
+    """Per-run token metrics from finished requests (contract keys; seconds, tokens).
+
+    ``tokens_in``/``tokens_out`` are exact sums; ``ttft_*`` and ``tpot_*`` are percentiles over
+    requests (TPOT only over requests with at least two tokens).
+    """
+    if not results:
+        return {}
+    ttft = [r.ttft_s for r in results]
+    tpot = [t for t in (r.tpot_s for r in results) if t is not None]
+    m = {
+        "tokens_in": float(sum(r.tokens_in for r in results)),
+        "tokens_out": float(sum(r.tokens_out for r in results)),
+        "ttft_p50_s": _pct(ttft, 50),
+        "ttft_p99_s": _pct(ttft, 99),
+    }
+    if tpot:
+        m["tpot_p50_s"] = _pct(tpot, 50)
+        m["tpot_p99_s"] = _pct(tpot, 99)
+    return m
+
+
+def _cumulative_energy(t_s: np.ndarray, power_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ok = ~np.isnan(power_w)
+    t, p = t_s[ok], power_w[ok]
+    cum = np.concatenate([[0.0], np.cumsum(np.diff(t) * (p[1:] + p[:-1]) / 2.0)])
+    return t, cum
+
+
+def _energy_at(t: np.ndarray, cum: np.ndarray, p: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Cumulative trapezoid energy at times ``x``, exact for power linear between samples."""
+    idx = np.clip(np.searchsorted(t, x, side="right") - 1, 0, len(t) - 2)
+    dt = np.clip(x - t[idx], 0.0, None)
+    span = t[idx + 1] - t[idx]
+    frac = np.where(span > 0, dt / np.where(span > 0, span, 1.0), 0.0)
+    p_x = p[idx] + (p[idx + 1] - p[idx]) * np.clip(frac, 0.0, 1.0)
+    return cum[idx] + dt * (p[idx] + p_x) / 2.0
+
+
+def phase_energies_from_steps(trace: Any, steps: Sequence[Step], offset_s: float = 0.0,
+                              channel: str | None = None) -> dict[str, float]:
+    """Energy (J) of the trace's ``channel`` (default primary) inside the prefill and decode steps.
+
+    The engine runs one step at a time, so the windows never overlap; each window's energy is the
+    difference of the cumulative trapezoid energy at its ends (power interpolated linearly
+    between samples). ``offset_s`` converts engine clock to trace time: ``t_trace = t + offset_s``.
+    Windows outside the trace are clipped to it. Returns ``{"energy_prefill_j", "energy_decode_j"}``
+    (absent when no step of that phase exists).
+    """
+    name = channel or trace.primary
+    t_s = np.asarray(trace.t_s, dtype=float)
+    p_w = np.asarray(trace.channels[name], dtype=float)
+    ok = ~np.isnan(p_w)
+    t, cum = _cumulative_energy(t_s, p_w)
+    p = p_w[ok]
+    if len(t) < 2:
+        return {}
+    out: dict[str, float] = {}
+    for phase in ("prefill", "decode"):
+        win = np.array([(s.start_s + offset_s, s.end_s + offset_s) for s in steps if s.phase == phase])
+        if win.size == 0:
+            continue
+        a = np.clip(win[:, 0], t[0], t[-1])
+        b = np.clip(win[:, 1], t[0], t[-1])
+        out[f"energy_{phase}_j"] = float(np.sum(_energy_at(t, cum, p, b) - _energy_at(t, cum, p, a)))
+    return out
+
+
+def generation_metrics(results: Sequence[GenResult], *, compute_duration_s: float,
+                       energy_compute_j: float | None = None, trace: Any = None,
+                       steps: Sequence[Step] = (), clock_offset_s: float = 0.0) -> dict[str, float]:
+    """All decoder-LLM metric keys of a repetition (see docs/CONTRACTS.md).
+
+    Args:
+        results: every finished request.
+        compute_duration_s: the compute phase's duration (s); ``tokens_per_s`` = output tokens / it.
+        energy_compute_j: energy of the compute phase (J); gives ``energy_per_token_j`` =
+            ``energy_compute_j / tokens_out``, so per-token energy x tokens = compute energy.
+        trace: the power trace, for prefill/decode energies from ``steps``.
+        steps: the engine's steps (clock seconds); ``clock_offset_s`` maps them to trace time.
+    """
+    m = request_metrics(results)
+    if not m:
+        return m
+    if compute_duration_s > 0:
+        m["tokens_per_s"] = m["tokens_out"] / compute_duration_s
+    if energy_compute_j is not None and math.isfinite(energy_compute_j) and m["tokens_out"] > 0:
+        m["energy_per_token_j"] = energy_compute_j / m["tokens_out"]
+    if trace is not None and steps:
+        m.update(phase_energies_from_steps(trace, steps, clock_offset_s))
+    return m
+
+
+def token_impacts(impact: dict[str, Any], tokens_out: float, requests: float) -> dict[str, Any]:
+    """GWP per request and per 1,000 output tokens, use and embodied, from an ``Impact.to_dict()``.
+
+    Scales the ``{"value","low","high"}`` dicts of ``use_gco2e``, ``embodied_gco2e`` and
+    ``total_gco2e`` (gCO2e for the whole repetition) by ``1/requests`` and ``1000/tokens_out``.
+    """
+    out: dict[str, Any] = {"per_request": {}, "per_1k_tokens": {}}
+    for key in ("use_gco2e", "embodied_gco2e", "total_gco2e"):
+        v = impact.get(key)
+        if not isinstance(v, dict):
+            continue
+        if requests > 0:
+            out["per_request"][key] = {b: float(v[b]) / requests for b in ("value", "low", "high")}
+        if tokens_out > 0:
+            out["per_1k_tokens"][key] = {b: float(v[b]) * 1000.0 / tokens_out for b in ("value", "low", "high")}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the workload
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class GenerationOptions:
+    """Settings of ``llm-generate`` beyond the RunSpec's ``max_new_tokens``/``prompts``/``preset``.
+
+    Read from ``RunSpec.extra`` keys of the same names.
+    """
+
+    sampling: str = "greedy"
+    temperature: float = 1.0
+    top_k: int = 0
+    prompt_len: str = "32"
+    prompt_overflow: str = "refuse"
+    max_batch: int = 8
+    force_length: bool | None = None  # None: forced with synthetic weights, EOS allowed with real ones
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, Any] | None) -> "GenerationOptions":
+        extra = dict(extra or {})
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in extra.items() if k in known}
+        opts = cls(**kw)
+        if not isinstance(opts.max_batch, int) or opts.max_batch < 1:
+            raise InvalidValueError(f"max-batch must be an integer >= 1, got {opts.max_batch!r}")
+        if opts.prompt_overflow not in OVERFLOW_POLICIES:
+            raise UnknownNameError("prompt overflow policy", str(opts.prompt_overflow), OVERFLOW_POLICIES)
+        return opts
+
+
+@dataclass
+class LLMGenerate:
+    """The ``llm-generate`` workload (see the module docstring).
+
+    Args:
+        max_new_tokens: tokens to generate per request (>= 1).
+        prompts: a prompt file (text lines or JSONL); ``None`` = seeded synthetic prompts.
+        preset: architecture preset for seeded random weights (``gpt2``, ``tiny``).
+        weights: a Hugging Face causal-LM folder; overrides ``preset``.
+        n_samples: how many synthetic prompts to make (a prompt file gives its own count).
+        seed: seeds weights, synthetic prompts and sampling.
+        options: :class:`GenerationOptions`.
+        clock: the clock of the token timestamps (seconds).
+    """
+
+    max_new_tokens: int = 32
+    prompts: str | None = None
+    preset: str | None = None
+    weights: str | None = None
+    n_samples: int = 64
+    seed: int = 0
+    threads: int | None = None
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    clock: Callable[[], float] = time.perf_counter
+
+    name = "llm-generate"
+
+    def __post_init__(self) -> None:
+        if (not isinstance(self.max_new_tokens, int) or isinstance(self.max_new_tokens, bool)
+                or self.max_new_tokens < 1):
+            raise InvalidValueError(f"max-new-tokens must be an integer >= 1, got {self.max_new_tokens!r}")
+        self._preset = None if self.weights else get_preset(self.preset)
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.engine: DecodeEngine | None = None
+        self.samples: list[Prompt] = []
+        self.warnings: list[str] = []
+        self._records: list[dict[str, Any]] | None = None
+        self._prompt_len = parse_prompt_len(self.options.prompt_len)
+        if self.prompts is not None:  # read early: a bad file fails before any model is built
+            self._records = read_prompt_file(self.prompts)
+
+    @classmethod
+    def from_spec(cls, spec: Any, clock: Callable[[], float] = time.perf_counter) -> "LLMGenerate":
+        """Build from a :class:`~inferlca.spec.RunSpec` (``extra`` holds :class:`GenerationOptions`)."""
+        n = max(int(getattr(spec, "queries", 1) or 1),
+                int(getattr(spec, "offline_samples", 0) or 0),
+                int(getattr(spec, "samples_per_query", 1) or 1))
+        return cls(max_new_tokens=spec.max_new_tokens, prompts=spec.prompts, preset=spec.preset,
+                   weights=spec.weights, n_samples=n, seed=spec.seed, threads=spec.threads,
+                   options=GenerationOptions.from_extra(spec.extra), clock=clock)
+
+    @property
+    def synthetic_weights(self) -> bool:
+        return self.weights is None
+
+    @property
+    def notes(self) -> list[str]:
+        notes = [SYNTHETIC_NOTE] if self.synthetic_weights else []
+        return notes + list(self.warnings)
+
+    @property
+    def sample_count(self) -> int:
+        return len(self.samples)
+
+    def load(self) -> None:
+        """Build the model and encode the prompts (the load phase)."""
+        self.model, self.tokenizer = build_model(self._preset, self.weights, self.seed, self.threads)
+        vocab = int(self.model.config.vocab_size)
+        n_pos = context_length(self.model)
+        eos = eos_ids(self.model)
+        force = self.options.force_length
+        if force is None:
+            force = self.synthetic_weights
+        if self._records is not None:
+            prompts = encode_prompts(self._records, self.prompts or "", self.tokenizer, vocab)
+        else:
+            hi = min(self._prompt_len[1], n_pos - self.max_new_tokens)
+            if hi < self._prompt_len[0]:
+                raise InvalidValueError(
+                    f"synthetic prompts of {self._prompt_len[0]}+ tokens plus max-new-tokens "
+                    f"{self.max_new_tokens} exceed the model's context of {n_pos} tokens")
+            prompts = synthetic_prompts(self.n_samples, self.seed, vocab, (self._prompt_len[0], hi), eos)
+        self.samples, self.warnings = fit_to_context(prompts, self.max_new_tokens, n_pos,
+                                                     self.options.prompt_overflow)
+        pad = eos[0] if eos else 0
+        self.engine = DecodeEngine(
+            self.model,
+            DecodeSettings(self.options.sampling, float(self.options.temperature),
+                           int(self.options.top_k), self.seed, bool(force)),
+            pad_token_id=pad, clock=self.clock)
+
+    def request(self, sample_index: int, arrival_s: float | None = None, tag: Any = None) -> GenRequest:
+        """The engine request for sample ``sample_index`` (arriving now unless given)."""
+        pr = self.samples[sample_index]
+        return GenRequest(sample_index, pr.input_ids, pr.max_new_tokens or self.max_new_tokens,
+                          self.clock() if arrival_s is None else arrival_s, tag)
+
+    def warmup(self) -> None:
+        """One short generation so first-call costs stay out of the measured phase."""
+        assert self.engine is not None, "call load() first"
+        req = GenRequest(0, self.samples[0].input_ids[:8], min(2, self.max_new_tokens), self.clock())
+        self.engine.generate([req])
+        self.engine.reset_steps()
+
+    def run(self, indices: Sequence[int]) -> list[GenResult]:
+        """Generate for ``indices`` now, in batches of at most ``max_batch``; returns results."""
+        if self.engine is None:
+            raise RuntimeError("llm-generate: call load() before run()")
+        arrival = self.clock()
+        out: list[GenResult] = []
+        mb = self.options.max_batch
+        for k in range(0, len(indices), mb):
+            reqs = [self.request(i, arrival) for i in indices[k:k + mb]]
+            out.extend(self.engine.generate(reqs))
+        return out
+
+    def facts(self) -> dict[str, Any]:
+        """Model facts for the estimator (architecture sizes, parameter count)."""
+        cfg = self.model.config if self.model is not None else None
+        p = self._preset
+        facts: dict[str, Any] = {
+            "family": "decoder",
+            "n_layer": getattr(cfg, "n_layer", None) if cfg is not None else p.n_layer if p else None,
+            "hidden": getattr(cfg, "n_embd", getattr(cfg, "hidden_size", None)) if cfg is not None
+            else p.n_embd if p else None,
+            "heads": getattr(cfg, "n_head", getattr(cfg, "num_attention_heads", None)) if cfg is not None
+            else p.n_head if p else None,
+            "vocab_size": getattr(cfg, "vocab_size", None) if cfg is not None else p.vocab_size if p else None,
+            "n_positions": context_length(self.model) if self.model is not None else p.n_positions if p else None,
+            "max_new_tokens": self.max_new_tokens,
+            "preset": p.name if p else None,
+            "source": p.source if p else str(self.weights),
+        }
+        if self.model is not None:
+            facts["parameters"] = int(sum(t.numel() for t in self.model.parameters()))
+        if self.samples:
+            facts["mean_tokens_in"] = float(np.mean([len(s.input_ids) for s in self.samples]))
+        return facts
