@@ -53,7 +53,6 @@ import json
 import logging
 import math
 from pathlib import Path
-import queue
 import threading
 import time
 from typing import Any
@@ -625,54 +624,62 @@ class DecodeEngine:
 class BatchScheduler:
     """Static batching of concurrent requests on one worker thread.
 
-    :meth:`submit` never blocks (LoadGen's issue thread must not wait for the model). The worker
-    takes every request waiting when it becomes free (at most ``max_batch``, oldest first), runs
-    them as one :meth:`DecodeEngine.generate` batch, and calls each request's callbacks as tokens
-    appear. Requests that arrive during a batch wait for the next one.
+    :meth:`submit` never blocks (LoadGen's issue thread must not wait for the model). Requests
+    submitted in one call stay together. The worker takes every request waiting when it becomes
+    free, oldest first, up to ``max_batch`` (a group larger than ``max_batch`` is split), runs
+    them as one :meth:`DecodeEngine.generate` batch, and calls the callbacks as tokens appear.
+    Requests that arrive during a batch wait for the next one.
 
     Args:
         engine: the decode engine.
         max_batch: most requests per batch (>= 1).
         on_first_token: called ``(request, token_id, t_s)`` for every request's first token.
         on_done: called with each :class:`GenResult`.
+        on_error: called ``(unfinished requests, exception)`` when a batch fails, so a driver
+            can still answer them; the first error is kept in :attr:`error`.
     """
 
     def __init__(self, engine: DecodeEngine, max_batch: int = 8,
                  on_first_token: Callable[[GenRequest, int, float], None] | None = None,
-                 on_done: Callable[[GenResult], None] | None = None) -> None:
-        if max_batch < 1:
-            raise InvalidValueError(f"max-batch must be an integer >= 1, got {max_batch}")
+                 on_done: Callable[[GenResult], None] | None = None,
+                 on_error: Callable[[list[GenRequest], BaseException], None] | None = None) -> None:
+        if not isinstance(max_batch, int) or max_batch < 1:
+            raise InvalidValueError(f"max-batch must be an integer >= 1, got {max_batch!r}")
         self.engine = engine
         self.max_batch = max_batch
         self.on_first_token = on_first_token
         self.on_done = on_done
-        self._queue: queue.Queue[GenRequest | None] = queue.Queue()
+        self.on_error = on_error
+        self._waiting: list[GenRequest] = []
+        self._cond = threading.Condition()
+        self._stop = False
+        self._running = 0
         self._thread: threading.Thread | None = None
         self.batch_sizes: list[int] = []
         self.error: BaseException | None = None
-        self._idle = threading.Event()
-        self._idle.set()
-        self._pending = 0
-        self._pending_lock = threading.Lock()
 
     def start(self) -> "BatchScheduler":
+        self._stop = False
         self._thread = threading.Thread(target=self._work, name="inferlca-llm-batcher", daemon=True)
         self._thread.start()
         return self
 
-    def submit(self, request: GenRequest) -> None:
-        with self._pending_lock:
-            self._pending += 1
-            self._idle.clear()
-        self._queue.put(request)
+    def submit(self, *requests: GenRequest) -> None:
+        """Queue requests (one arrival group); returns at once."""
+        with self._cond:
+            self._waiting.extend(requests)
+            self._cond.notify_all()
 
     def wait_idle(self, timeout_s: float | None = None) -> bool:
-        """Block until every submitted request has finished."""
-        return self._idle.wait(timeout_s)
+        """Block until every submitted request has finished (or ``timeout_s`` passed)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._waiting and self._running == 0, timeout_s)
 
     def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
         if self._thread is not None:
-            self._queue.put(None)
             self._thread.join()
             self._thread = None
 
@@ -683,31 +690,34 @@ class BatchScheduler:
         self.stop()
 
     def _work(self) -> None:
-        stop = False
-        while not stop:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._waiting or self._stop)
+                if not self._waiting:
+                    return
+                batch = self._waiting[:self.max_batch]
+                del self._waiting[:self.max_batch]
+                self._running = len(batch)
             self.batch_sizes.append(len(batch))
+            finished: list[GenResult] = []
+
+            def done(res: GenResult, finished: list[GenResult] = finished) -> None:
+                finished.append(res)
+                if self.on_done is not None:
+                    self.on_done(res)
+
             try:
-                self.engine.generate(batch, self.on_first_token, self.on_done)
+                self.engine.generate(batch, self.on_first_token, done)
             except BaseException as exc:  # kept for the caller; the worker must not die silently
-                self.error = exc
+                self.error = self.error or exc
                 log.exception("llm-generate batch failed")
-            with self._pending_lock:
-                self._pending -= len(batch)
-                if self._pending == 0:
-                    self._idle.set()
+                if self.on_error is not None:
+                    left = [r for r in batch
+                            if not any(f.index == r.index and f.tag is r.tag for f in finished)]
+                    self.on_error(left, exc)
+            with self._cond:
+                self._running = 0
+                self._cond.notify_all()
 
 
 # --------------------------------------------------------------------------------------------
