@@ -492,12 +492,13 @@ class DecodeEngine:
         model: a transformers causal LM (eval mode).
         settings: token choice (:class:`DecodeSettings`).
         pad_token_id: id used for left padding (masked out, its value does not matter).
-        clock: a monotonic clock in seconds (``time.perf_counter`` by default; a runner may give the
-            power sampler's clock so that step windows line up with the trace).
+        clock: a monotonic clock in seconds (``time.monotonic`` by default, the clock of
+            :class:`~inferlca.meters.sampler.Sampler`, so step windows map onto the trace with
+            ``Sampler.to_trace_time``).
     """
 
     def __init__(self, model: Any, settings: DecodeSettings | None = None, pad_token_id: int = 0,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.torch = require("torch", "torch", "the llm-generate workload")
         self.model = model
         self.settings = (settings or DecodeSettings()).validate()
@@ -750,49 +751,49 @@ def request_metrics(results: Sequence[GenResult]) -> dict[str, float]:
     return m
 
 
-def _cumulative_energy(t_s: np.ndarray, power_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ok = ~np.isnan(power_w)
-    t, p = t_s[ok], power_w[ok]
-    cum = np.concatenate([[0.0], np.cumsum(np.diff(t) * (p[1:] + p[:-1]) / 2.0)])
-    return t, cum
+def merge_windows(steps: Sequence[Step], phase: str, tolerance_s: float = 0.0) -> list[tuple[float, float]]:
+    """The ``(start_s, end_s)`` windows of ``phase``, back-to-back steps joined.
 
-
-def _energy_at(t: np.ndarray, cum: np.ndarray, p: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Cumulative trapezoid energy at times ``x``, exact for power linear between samples."""
-    idx = np.clip(np.searchsorted(t, x, side="right") - 1, 0, len(t) - 2)
-    dt = np.clip(x - t[idx], 0.0, None)
-    span = t[idx + 1] - t[idx]
-    frac = np.where(span > 0, dt / np.where(span > 0, span, 1.0), 0.0)
-    p_x = p[idx] + (p[idx + 1] - p[idx]) * np.clip(frac, 0.0, 1.0)
-    return cum[idx] + dt * (p[idx] + p_x) / 2.0
+    Two steps of the same phase are joined when the second starts at most ``tolerance_s`` after
+    the first ends (the bookkeeping between two forward passes belongs to the phase).
+    """
+    windows: list[list[float]] = []
+    for s in sorted((s for s in steps if s.phase == phase), key=lambda s: s.start_s):
+        if windows and s.start_s - windows[-1][1] <= tolerance_s:
+            windows[-1][1] = max(windows[-1][1], s.end_s)
+        else:
+            windows.append([s.start_s, s.end_s])
+    return [(a, b) for a, b in windows]
 
 
 def phase_energies_from_steps(trace: Any, steps: Sequence[Step], offset_s: float = 0.0,
-                              channel: str | None = None) -> dict[str, float]:
-    """Energy (J) of the trace's ``channel`` (default primary) inside the prefill and decode steps.
+                              channel: str | None = None, tolerance_s: float = 1e-3) -> dict[str, float]:
+    """Energy (J) of the trace inside the prefill and the decode steps.
 
-    The engine runs one step at a time, so the windows never overlap; each window's energy is the
-    difference of the cumulative trapezoid energy at its ends (power interpolated linearly
-    between samples). ``offset_s`` converts engine clock to trace time: ``t_trace = t + offset_s``.
-    Windows outside the trace are clipped to it. Returns ``{"energy_prefill_j", "energy_decode_j"}``
-    (absent when no step of that phase exists).
+    The engine runs one step at a time, so the windows never overlap; each window's energy comes
+    from :func:`inferlca.traces.energy.energy_j` (a hardware counter when the trace has one, else
+    the trapezoid with edges interpolated). ``offset_s`` converts engine clock to trace time
+    (``t_trace = t + offset_s``). Returns ``energy_prefill_j`` and ``energy_decode_j`` (a key is
+    absent when no step of that phase exists). Their sum is at most the compute-phase energy: time
+    between steps (waiting for requests) belongs to neither.
     """
-    name = channel or trace.primary
+    from inferlca.traces.energy import energy_j
+
     t_s = np.asarray(trace.t_s, dtype=float)
-    p_w = np.asarray(trace.channels[name], dtype=float)
-    ok = ~np.isnan(p_w)
-    t, cum = _cumulative_energy(t_s, p_w)
-    p = p_w[ok]
-    if len(t) < 2:
+    if t_s.size < 2:
         return {}
+    lo, hi = float(t_s[0]), float(t_s[-1])
     out: dict[str, float] = {}
     for phase in ("prefill", "decode"):
-        win = np.array([(s.start_s + offset_s, s.end_s + offset_s) for s in steps if s.phase == phase])
-        if win.size == 0:
+        windows = merge_windows(steps, phase, tolerance_s)
+        if not windows:
             continue
-        a = np.clip(win[:, 0], t[0], t[-1])
-        b = np.clip(win[:, 1], t[0], t[-1])
-        out[f"energy_{phase}_j"] = float(np.sum(_energy_at(t, cum, p, b) - _energy_at(t, cum, p, a)))
+        total_j = 0.0
+        for a, b in windows:
+            a, b = min(max(a + offset_s, lo), hi), min(max(b + offset_s, lo), hi)
+            if b > a:
+                total_j += energy_j(trace, a, b, channel)
+        out[f"energy_{phase}_j"] = total_j
     return out
 
 
@@ -894,7 +895,7 @@ class LLMGenerate:
     seed: int = 0
     threads: int | None = None
     options: GenerationOptions = field(default_factory=GenerationOptions)
-    clock: Callable[[], float] = time.perf_counter
+    clock: Callable[[], float] = time.monotonic
 
     name = "llm-generate"
 
@@ -914,7 +915,7 @@ class LLMGenerate:
             self._records = read_prompt_file(self.prompts)
 
     @classmethod
-    def from_spec(cls, spec: Any, clock: Callable[[], float] = time.perf_counter) -> "LLMGenerate":
+    def from_spec(cls, spec: Any, clock: Callable[[], float] = time.monotonic) -> "LLMGenerate":
         """Build from a :class:`~inferlca.spec.RunSpec` (``extra`` holds :class:`GenerationOptions`)."""
         n = max(int(getattr(spec, "queries", 1) or 1),
                 int(getattr(spec, "offline_samples", 0) or 0),
