@@ -50,6 +50,26 @@ def test_empty_prompt_file_is_refused(tmp_path):
         LLMGenerate(max_new_tokens=4, preset="tiny", prompts=str(p))
 
 
+def test_from_spec(tmp_path):
+    from inferlca.spec import RunSpec
+
+    p = tmp_path / "p.txt"
+    p.write_text("one\ntwo\nthree\n")
+    spec = RunSpec(workload="llm-generate", preset="tiny", max_new_tokens=3, prompts=str(p),
+                   extra={"max_batch": 2, "sampling": "sample"})
+    w = LLMGenerate(spec)
+    w.prepare()
+    assert w.sample_count == 3 and w.options.max_batch == 2 and w.max_new_tokens == 3
+    assert w.samples[1].input_ids == list(b"two") and w.synthetic_weights
+    spec = RunSpec(workload="llm-generate", preset="tiny", scenario="multi-stream", queries=3,
+                   samples_per_query=4)
+    w = LLMGenerate(spec)
+    w.prepare()
+    assert w.sample_count == 12  # enough distinct prompts for 3 queries of 4 samples
+    with pytest.raises(InvalidValueError, match="max-batch"):
+        LLMGenerate(RunSpec(workload="llm-generate", preset="tiny", extra={"max_batch": 0}))
+
+
 def test_prompt_file_lines_and_jsonl(tmp_path):
     txt = tmp_path / "p.txt"
     txt.write_text("hello\n\nsecond prompt\n")
@@ -146,6 +166,7 @@ def test_real_weights_folder_loads(tmp_path, tiny):
                     options=GenerationOptions(prompt_len="4", force_length=True))
     w.load()
     assert not w.synthetic_weights and gen.SYNTHETIC_NOTE not in w.notes
+    assert tiny.synthetic_weights and gen.SYNTHETIC_NOTE in tiny.notes
     # the same weights give the same greedy tokens as the preset model they were saved from
     req = [GenRequest(0, [5, 6, 7, 8], 3, 0.0)]
     assert w.engine.generate(req)[0].output_ids == tiny.engine.generate(req)[0].output_ids
@@ -154,8 +175,12 @@ def test_real_weights_folder_loads(tmp_path, tiny):
 # --- decode loop ------------------------------------------------------------------------------
 
 def test_token_counts_exact_and_timestamps_ordered(tiny):
-    tiny.engine.reset_steps()
-    results = tiny.run(list(range(6)))
+    tiny.take_results()
+    outputs = tiny.run(list(range(6)))
+    assert [len(o) for o in outputs] == [5] * 6
+    results, steps = tiny.take_results()
+    results.sort(key=lambda r: r.index)
+    assert [r.output_ids for r in results] == outputs
     assert [r.tokens_out for r in results] == [5] * 6
     assert [r.tokens_in for r in results] == [len(tiny.samples[i].input_ids) for i in range(6)]
     for r in results:
@@ -163,7 +188,7 @@ def test_token_counts_exact_and_timestamps_ordered(tiny):
         assert r.ttft_s <= r.e2e_s
         assert all(a <= b for a, b in zip(r.token_times_s, r.token_times_s[1:]))
         assert math.isclose(r.tpot_s * (r.tokens_out - 1), r.end_s - r.first_token_s)
-    steps = tiny.engine.reset_steps()
+    assert tiny.series["tokens_out"] == [5.0] * 6
     # 6 requests in batches of 4 and 2: each batch is 1 prefill + 4 decode steps
     assert [s.phase for s in steps] == (["prefill"] + ["decode"] * 4) * 2
     assert [s.batch for s in steps if s.phase == "prefill"] == [4, 2]
@@ -182,8 +207,8 @@ def test_batched_tokens_equal_unbatched_with_seeded_sampling():
                     options=GenerationOptions(prompt_len="2..10", sampling="sample", top_k=50,
                                               max_batch=4))
     w.load()
-    batched = {r.index: r.output_ids for r in w.run([0, 1, 2, 3])}
-    alone = {i: w.run([i])[0].output_ids for i in range(4)}
+    batched = dict(enumerate(w.run([0, 1, 2, 3])))
+    alone = {i: w.run([i])[0] for i in range(4)}
     assert batched == alone
     assert len({tuple(v) for v in batched.values()}) > 1  # sampling gives different answers
 
@@ -227,9 +252,9 @@ def test_request_metrics_golden():
     assert math.isclose(a.tokens_per_s, 3 / 0.3) and math.isclose(b.e2e_s, 1.0)
     m = gen.generation_metrics([a, b], compute_duration_s=2.0, energy_compute_j=10.0)
     assert m["tokens_in"] == 10 and m["tokens_out"] == 5
-    # numpy percentiles with linear interpolation between the two values
-    assert math.isclose(m["ttft_p50_s"], 0.25) and math.isclose(m["ttft_p99_s"], 0.1 + 0.99 * 0.3)
-    assert math.isclose(m["tpot_p50_s"], 0.35)
+    # LoadGen's percentile: sorted[min(floor(n * p), n - 1)]; n = 2 -> p50 and p99 take index 1
+    assert m["ttft_p50_s"] == 0.4 and m["ttft_p99_s"] == 0.4
+    assert math.isclose(m["tpot_p50_s"], 0.6)
     assert math.isclose(m["tokens_per_s"], 5 / 2.0)
     assert math.isclose(m["energy_per_token_j"], 10.0 / 5)
 
@@ -297,7 +322,8 @@ def test_token_impacts_golden():
 
 def test_facts_describe_the_model(tiny):
     f = tiny.facts()
-    assert (f["n_layer"], f["hidden"], f["heads"], f["vocab_size"], f["n_positions"]) == (2, 64, 4, 512, 256)
+    assert (f.layers, f.hidden_size, f.heads, f.ffn_size, f.vocab_size, f.seq_len) == (2, 64, 4, 256, 512, 256)
     # GPT-2 parameters: wte 512*64 + wpe 256*64 + per layer (12 h^2 + 13 h) + final LN 2h, h = 64
     h = 64
-    assert f["parameters"] == 512 * h + 256 * h + 2 * (12 * h * h + 13 * h) + 2 * h
+    assert f.parameters == 512 * h + 256 * h + 2 * (12 * h * h + 13 * h) + 2 * h
+    assert f.extra["family"] == "decoder" and f.extra["max_new_tokens"] == 5

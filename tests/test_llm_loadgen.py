@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from inferlca.loadgen.token_sut import parse_token_summary, run_token_test
+from inferlca.loadgen.token_sut import run_token_test, token_latency_summary
+from inferlca.spec import RunSpec
 from inferlca.workloads.generation import GenerationOptions, LLMGenerate
 
 pytest.importorskip("torch")
@@ -29,7 +30,9 @@ def tiny():
     ("offline", 6, 6),
 ])
 def test_every_scenario_end_to_end(tiny, scenario, queries, requests):
-    out = run_token_test(tiny, scenario, queries, samples_per_query=2, target_qps=100.0)
+    spec = RunSpec(workload="llm-generate", preset="tiny", scenario=scenario, queries=queries,
+                   samples_per_query=2, target_qps=100.0, max_new_tokens=MAX_NEW)
+    out = run_token_test(tiny, spec)
     assert len(out.results) == requests
     # token counts exact: every request produced exactly max-new-tokens (EOS masked)
     assert [r.tokens_out for r in out.results] == [MAX_NEW] * requests
@@ -57,19 +60,19 @@ def test_every_scenario_end_to_end(tiny, scenario, queries, requests):
 
 
 def test_loadgen_log_kept_when_asked(tiny, tmp_path):
-    out = run_token_test(tiny, "single-stream", 2, log_dir=tmp_path)
-    assert (tmp_path / "mlperf_log_summary.txt").is_file()
+    out = run_token_test(tiny, RunSpec(workload="llm-generate", queries=2), log_dir=tmp_path)
+    assert (tmp_path / "mlperf_log_detail.txt").is_file()
+    assert out.loadgen["validity"]["valid"] is False  # 2 queries: too few for MLPerf, said plainly
     assert out.loadgen["log_dir"] == str(tmp_path)
 
 
-def test_parse_token_summary(tmp_path):
-    p = tmp_path / "mlperf_log_summary.txt"
-    p.write_text("Result is : INVALID\nCompleted tokens per second: 187.58\n"
-                 "50.00 percentile first token latency (ns)   : 495559\n"
-                 "99.00 percentile first token latency (ns)   : 724835\n"
-                 "50.00 percentile time to output token (ns)   : 724472\n")
-    s = parse_token_summary(p)
-    assert s["result_valid"] is False and s["tokens_per_s"] == 187.58
-    assert s["ttft_p50_s"] == pytest.approx(495559e-9) and s["tpot_p50_s"] == pytest.approx(724472e-9)
-    assert "tpot_p99_s" not in s
-    assert parse_token_summary(tmp_path / "missing.txt") == {}
+def test_token_latency_summary():
+    detail = {"result_first_token_50.00_percentile_latency_ns": 495559,
+              "result_first_token_99.00_percentile_latency_ns": 724835,
+              "result_time_per_output_token_50.00_percentile_ns": 724472,
+              "result_completed_tokens_per_second": 187.58, "result_validity": "INVALID",
+              "result_first_token_max_latency_ns": "n/a"}
+    s = token_latency_summary(detail)
+    assert s == {"ttft_p50_s": pytest.approx(495559e-9), "ttft_p99_s": pytest.approx(724835e-9),
+                 "tpot_p50_s": pytest.approx(724472e-9), "tokens_per_s": 187.58}
+    assert token_latency_summary({}) == {}

@@ -18,58 +18,62 @@ How the four scenarios batch (static batching, see the workload's docstring):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 import importlib
 import logging
-from pathlib import Path
-import re
 import tempfile
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inferlca.errors import InferlcaError, InvalidValueError, UnknownNameError
-from inferlca.workloads.generation import BatchScheduler, GenRequest, GenResult, Step
+from inferlca.errors import InferlcaError, InvalidValueError
+from inferlca.loadgen.logs import DETAIL, read_detail, validity
+from inferlca.loadgen.scenarios import plan_scenario, test_settings
+from inferlca.loadgen.sut import WorkloadQSL
+from inferlca.workloads.generation import GenRequest, GenResult, Step
 
 log = logging.getLogger(__name__)
-
-LOADGEN_SCENARIOS = {
-    "single-stream": "SingleStream",
-    "multi-stream": "MultiStream",
-    "server": "Server",
-    "offline": "Offline",
-}
-
 
 class GenerationSUT:
     """LoadGen SUT around a loaded token-streaming workload.
 
+    Same surface as :class:`~inferlca.loadgen.sut.WorkloadSUT` (``handle``, ``errors``,
+    ``samples_done``, ``tokens_out``, ``outputs``, ``close()``), so the runner can use either.
+
     Args:
-        workload: a loaded workload with ``engine``, ``request(index, arrival_s, tag)`` and
-            ``options.max_batch`` (an :class:`~inferlca.workloads.generation.LLMGenerate`).
-        max_batch: overrides the workload's batch limit.
-        lg: the ``mlperf_loadgen`` module (injectable; the real one by default).
+        workload: a loaded workload with ``request(index, arrival_s, tag, **callbacks)``,
+            ``submit(requests)`` and ``clock`` (an :class:`~inferlca.workloads.generation.LLMGenerate`).
+        keep_outputs: keep the generated token ids by sample index (accuracy mode).
+        lg: the ``mlperf_loadgen`` module (the real one by default).
     """
 
-    def __init__(self, workload: Any, max_batch: int | None = None, lg: Any = None) -> None:
+    def __init__(self, workload: Any, keep_outputs: bool = False, lg: Any = None) -> None:
         self.lg = lg if lg is not None else importlib.import_module("mlperf_loadgen")
         self.workload = workload
-        self.results: list[GenResult] = []
+        self.keep_outputs = keep_outputs
+        self.outputs: dict[int, Any] = {}
+        self.samples_done = 0
         self.first_tokens = 0
-        self.failed: list[GenRequest] = []
+        self.tokens_out: list[float] = []
+        self.errors: list[BaseException] = []
         self._keep: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
-        self.scheduler = BatchScheduler(
-            workload.engine, max_batch or workload.options.max_batch,
-            on_first_token=self._first_token, on_done=self._done, on_error=self._error)
-        self.handle: Any = None
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self.handle = self.lg.ConstructSUT(self.issue_queries, self.flush_queries)
 
     # LoadGen callbacks ------------------------------------------------------------------------
-    def issue_query(self, query_samples: list[Any]) -> None:
+    def issue_queries(self, query_samples: list[Any]) -> None:
         now = self.workload.clock()
-        self.scheduler.submit(*[self.workload.request(q.index, now, tag=q.id) for q in query_samples])
+        reqs = [self.workload.request(q.index, now, tag=q.id, on_first_token=self._first_token,
+                                      on_done=self._done, on_error=self._error)
+                for q in query_samples]
+        with self._lock:
+            self._pending += len(reqs)
+        self.workload.submit(reqs)
 
     def flush_queries(self) -> None:
         """Nothing is held back: every request is already queued for the engine."""
@@ -86,24 +90,33 @@ class GenerationSUT:
         buf = np.asarray(result.output_ids, dtype=np.int64)
         with self._lock:
             self._keep[result.tag] = buf
-            self.results.append(result)
+            self.samples_done += 1
+            self.tokens_out.append(float(result.tokens_out))
+            if self.keep_outputs:
+                self.outputs[result.index] = list(result.output_ids)
         self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(
             result.tag, buf.ctypes.data, buf.nbytes, result.tokens_out)])
-
-    def _error(self, requests: list[GenRequest], exc: BaseException) -> None:
-        # answer LoadGen so the test ends; the driver raises afterwards and nothing is stored as ok
         with self._lock:
-            self.failed.extend(requests)
-        self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(r.tag, 0, 0, 1) for r in requests])
+            self._pending -= 1
+            self._idle.notify_all()
 
-    # lifetime --------------------------------------------------------------------------------
-    def __enter__(self) -> "GenerationSUT":
-        self.scheduler.start()
-        self.handle = self.lg.ConstructSUT(self.issue_query, self.flush_queries)
-        return self
+    def _error(self, request: GenRequest, exc: BaseException) -> None:
+        # answer LoadGen so the test ends; the runner raises afterwards and nothing is stored as ok
+        with self._lock:
+            self.errors.append(exc)
+        self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(request.tag, 0, 0, 1)])
+        with self._lock:
+            self._pending -= 1
+            self._idle.notify_all()
 
-    def __exit__(self, *exc: object) -> None:
-        self.scheduler.stop()
+    def wait_idle(self, timeout_s: float | None = None) -> bool:
+        """Block until every issued request was answered."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending <= 0, timeout_s)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Wait for requests in flight, then free LoadGen's SUT handle."""
+        self.wait_idle(timeout_s)
         if self.handle is not None:
             self.lg.DestroySUT(self.handle)
             self.handle = None
@@ -135,78 +148,53 @@ class GenerationTestResult:
         return self.end_s - self.start_s
 
 
-def token_test_settings(lg: Any, scenario: str, queries: int, *, samples_per_query: int = 8,
-                        target_qps: float = 10.0, offline_samples: int | None = None,
-                        mlperf_compliant: bool = False, seed: int = 0) -> Any:
-    """LoadGen ``TestSettings`` for a token-streaming test with exact query counts.
+def token_settings(spec: Any, mode: str = "performance") -> Any:
+    """LoadGen ``TestSettings`` for ``spec`` (the runner's scenario plan) with token latencies on.
 
-    Token latencies are on (``use_token_latencies``); the TTFT/TPOT targets used for Server
-    validity stay LoadGen's defaults. Without ``mlperf_compliant`` the query count is exact
-    (min = max) and the minimum duration is 0 (a short run is then not MLPerf-valid, said plainly).
+    The TTFT/TPOT targets LoadGen uses for Server validity stay its defaults.
     """
-    if scenario not in LOADGEN_SCENARIOS:
-        raise UnknownNameError("LoadGen scenario", scenario, LOADGEN_SCENARIOS)
-    ts = lg.TestSettings()
-    ts.scenario = getattr(lg.TestScenario, LOADGEN_SCENARIOS[scenario])
-    ts.mode = lg.TestMode.PerformanceOnly
+    ts = test_settings(plan_scenario(spec), mode)
     ts.use_token_latencies = True
-    count = offline_samples if (scenario == "offline" and offline_samples) else queries
-    if not mlperf_compliant:
-        ts.min_query_count = count
-        ts.max_query_count = count
-        ts.min_duration_ms = 0
-    ts.multi_stream_samples_per_query = samples_per_query
-    ts.server_target_qps = float(target_qps)
-    ts.offline_expected_qps = float(max(count, 1))
-    ts.qsl_rng_seed = ts.sample_index_rng_seed = ts.schedule_rng_seed = int(seed)
     return ts
 
 
-_SUMMARY_KEYS = {
-    "result_valid": re.compile(r"^Result is\s*:\s*(\S+)"),
-    "ttft_p50_ns": re.compile(r"^50\.00 percentile first token latency \(ns\)\s*:\s*(\d+)"),
-    "ttft_p99_ns": re.compile(r"^99\.00 percentile first token latency \(ns\)\s*:\s*(\d+)"),
-    "tpot_p50_ns": re.compile(r"^50\.00 percentile time to output token \(ns\)\s*:\s*(\d+)"),
-    "tpot_p99_ns": re.compile(r"^99\.00 percentile time to output token \(ns\)\s*:\s*(\d+)"),
-    "tokens_per_s": re.compile(r"^Completed tokens per second\s*:\s*([0-9.]+)"),
+_DETAIL_TOKEN_KEYS = {
+    "result_first_token_50.00_percentile_latency_ns": "ttft_p50_s",
+    "result_first_token_99.00_percentile_latency_ns": "ttft_p99_s",
+    "result_first_token_mean_latency_ns": "ttft_mean_s",
+    "result_time_per_output_token_50.00_percentile_ns": "tpot_p50_s",
+    "result_time_per_output_token_99.00_percentile_ns": "tpot_p99_s",
 }
 
 
-def parse_token_summary(path: str | Path) -> dict[str, Any]:
-    """Read LoadGen's token figures from ``mlperf_log_summary.txt`` (seconds, tokens/s)."""
-    out: dict[str, Any] = {}
-    try:
-        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return out
-    for line in lines:
-        line = line.strip()
-        for key, rx in _SUMMARY_KEYS.items():
-            m = rx.match(line)
-            if m and key not in out:
-                if key == "result_valid":
-                    out[key] = m.group(1) == "VALID"
-                elif key.endswith("_ns"):
-                    out[key[:-3] + "_s"] = int(m.group(1)) * 1e-9
-                else:
-                    out[key] = float(m.group(1))
+def token_latency_summary(detail: dict[str, Any]) -> dict[str, float]:
+    """LoadGen's own token figures from its detail log (see :func:`~inferlca.loadgen.logs.read_detail`).
+
+    Returns ``ttft_p50_s``, ``ttft_p99_s``, ``ttft_mean_s``, ``tpot_p50_s``, ``tpot_p99_s`` (s) and
+    ``tokens_per_s`` where LoadGen logged them (Offline logs no first-token latencies).
+    """
+    out: dict[str, float] = {}
+    for key, name in _DETAIL_TOKEN_KEYS.items():
+        v = detail.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[name] = float(v) * 1e-9
+    for key in ("result_completed_tokens_per_second", "result_token_throughput"):
+        v = detail.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out["tokens_per_s"] = float(v)
+            break
     return out
 
 
-def run_token_test(workload: Any, scenario: str, queries: int, *, samples_per_query: int = 8,
-                   target_qps: float = 10.0, offline_samples: int | None = None,
-                   mlperf_compliant: bool = False, seed: int = 0, log_dir: str | Path | None = None,
-                   on_start: Callable[[], None] | None = None,
-                   settings: Any = None) -> GenerationTestResult:
-    """Drive a loaded generation workload through one real LoadGen test.
+def run_token_test(workload: Any, spec: Any, *, log_dir: str | Path | None = None,
+                   on_start: Callable[[], None] | None = None) -> GenerationTestResult:
+    """Drive a loaded generation workload through one real LoadGen test of ``spec.scenario``.
 
     Args:
         workload: a loaded :class:`~inferlca.workloads.generation.LLMGenerate`.
-        scenario: ``single-stream``, ``multi-stream``, ``server`` or ``offline``.
-        queries: LoadGen queries (Offline: samples, unless ``offline_samples``).
+        spec: the :class:`~inferlca.spec.RunSpec` (scenario, queries, samples per query, QPS...).
         log_dir: where LoadGen writes its logs (a temporary folder when None).
         on_start: called just before the test starts (e.g. to mark the compute phase).
-        settings: ready ``TestSettings`` (the runner's); built here when None.
 
     Raises:
         InferlcaError: when a batch failed (after LoadGen has finished cleanly).
@@ -214,9 +202,7 @@ def run_token_test(workload: Any, scenario: str, queries: int, *, samples_per_qu
     lg = importlib.import_module("mlperf_loadgen")
     if workload.engine is None or not workload.samples:
         raise InvalidValueError("llm-generate: load the workload before running a test")
-    ts = settings or token_test_settings(lg, scenario, queries, samples_per_query=samples_per_query,
-                                         target_qps=target_qps, offline_samples=offline_samples,
-                                         mlperf_compliant=mlperf_compliant, seed=seed)
+    ts = token_settings(spec)
     tmp = None
     if log_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="inferlca-lg-")
@@ -229,31 +215,33 @@ def run_token_test(workload: Any, scenario: str, queries: int, *, samples_per_qu
     log_settings = lg.LogSettings()
     log_settings.log_output = log_out
     log_settings.enable_trace = False
-    n = workload.sample_count
-    qsl = lg.ConstructQSL(n, n, lambda _s: None, lambda _s: None)
-    workload.engine.reset_steps()
+    workload.take_results()  # start the repetition clean
+    qsl = WorkloadQSL(workload)
+    sut = GenerationSUT(workload, lg=lg)
+    batches_before = len(workload.scheduler.batch_sizes)
     try:
-        with GenerationSUT(workload, lg=lg) as sut:
-            if on_start is not None:
-                on_start()
-            start_s = workload.clock()
-            lg.StartTestWithLogSettings(sut.handle, qsl, ts, log_settings)
-            sut.scheduler.wait_idle()
-            end_s = workload.clock()
-            summary = parse_token_summary(out_dir / "mlperf_log_summary.txt")
-            if tmp is None:
-                summary["log_dir"] = str(out_dir)
-            summary["scenario"] = scenario
-            error = sut.scheduler.error
-            result = GenerationTestResult(sorted(sut.results, key=lambda r: r.first_token_s),
-                                          workload.engine.reset_steps(), start_s, end_s,
-                                          list(sut.scheduler.batch_sizes), summary)
+        if on_start is not None:
+            on_start()
+        start_s = workload.clock()
+        lg.StartTestWithLogSettings(sut.handle, qsl.handle, ts, log_settings)
+        sut.wait_idle()
+        end_s = workload.clock()
+        detail = read_detail(out_dir / DETAIL)
+        summary: dict[str, Any] = dict(token_latency_summary(detail))
+        summary["validity"] = validity(detail).to_dict()
+        summary["scenario"] = spec.scenario
+        if tmp is None:
+            summary["log_dir"] = str(out_dir)
     finally:
-        lg.DestroyQSL(qsl)
+        sut.close()
+        qsl.close()
         if tmp is not None:
             tmp.cleanup()
-    if error is not None:
-        if isinstance(error, InferlcaError):
-            raise error
-        raise InferlcaError(f"llm-generate: a batch failed during the LoadGen test: {error}") from error
-    return result
+    if sut.errors:
+        err = sut.errors[0]
+        if isinstance(err, InferlcaError):
+            raise err
+        raise InferlcaError(f"llm-generate: a batch failed during the LoadGen test: {err}") from err
+    results, steps = workload.take_results()
+    return GenerationTestResult(results, steps, start_s, end_s,
+                                list(workload.scheduler.batch_sizes[batches_before:]), summary)

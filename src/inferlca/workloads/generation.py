@@ -47,19 +47,20 @@ batch runs wait for the next batch. See :class:`BatchScheduler`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 import json
 import logging
 import math
-from pathlib import Path
 import threading
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, UsageError, require
+from inferlca.workloads.base import BaseWorkload, StreamResult, WorkloadFacts
 
 log = logging.getLogger(__name__)
 
@@ -398,6 +399,9 @@ class GenRequest:
     max_new_tokens: int
     arrival_s: float
     tag: Any = None
+    on_first_token: Callable[[GenRequest, int, float], None] | None = None
+    on_done: Callable[[GenResult], None] | None = None
+    on_error: Callable[[GenRequest, BaseException], None] | None = None
 
 
 @dataclass
@@ -475,7 +479,7 @@ class DecodeSettings:
     seed: int = 0
     force_length: bool = True
 
-    def validate(self) -> "DecodeSettings":
+    def validate(self) -> DecodeSettings:
         if self.sampling not in SAMPLING_MODES:
             raise UnknownNameError("sampling mode", self.sampling, SAMPLING_MODES)
         if not (self.temperature > 0 and math.isfinite(self.temperature)):
@@ -537,6 +541,7 @@ class DecodeEngine:
 
         ``on_first_token(request, token_id, t_s)`` runs as soon as the prefill has produced each
         request's first token; ``on_done(result)`` runs at the step where a request finishes.
+        A request's own ``on_first_token``/``on_done`` run after these.
         """
         torch = self.torch
         if not requests:
@@ -577,6 +582,8 @@ class DecodeEngine:
             results[i] = res
             if on_done is not None:
                 on_done(res)
+            if requests[i].on_done is not None:
+                requests[i].on_done(res)
 
         with torch.inference_mode():
             t0 = self.clock()
@@ -592,6 +599,8 @@ class DecodeEngine:
                 times[i].append(t1)
                 if on_first_token is not None:
                     on_first_token(requests[i], int(tok), t1)
+                if requests[i].on_first_token is not None:
+                    requests[i].on_first_token(requests[i], int(tok), t1)
             for i in range(n):
                 if len(outputs[i]) >= want[i] or (not self.settings.force_length and tokens[i] in self.eos):
                     finish(i)
@@ -659,7 +668,7 @@ class BatchScheduler:
         self.batch_sizes: list[int] = []
         self.error: BaseException | None = None
 
-    def start(self) -> "BatchScheduler":
+    def start(self) -> BatchScheduler:
         self._stop = False
         self._thread = threading.Thread(target=self._work, name="inferlca-llm-batcher", daemon=True)
         self._thread.start()
@@ -684,7 +693,7 @@ class BatchScheduler:
             self._thread.join()
             self._thread = None
 
-    def __enter__(self) -> "BatchScheduler":
+    def __enter__(self) -> BatchScheduler:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -712,10 +721,13 @@ class BatchScheduler:
             except BaseException as exc:  # kept for the caller; the worker must not die silently
                 self.error = self.error or exc
                 log.exception("llm-generate batch failed")
+                left = [r for r in batch
+                        if not any(f.index == r.index and f.tag is r.tag for f in finished)]
                 if self.on_error is not None:
-                    left = [r for r in batch
-                            if not any(f.index == r.index and f.tag is r.tag for f in finished)]
                     self.on_error(left, exc)
+                for r in left:
+                    if r.on_error is not None:
+                        r.on_error(r, exc)
             with self._cond:
                 self._running = 0
                 self._cond.notify_all()
@@ -726,14 +738,18 @@ class BatchScheduler:
 # --------------------------------------------------------------------------------------------
 
 def _pct(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=float), q))
+    """LoadGen's percentile rule (as for query latencies), ``q`` in percent."""
+    from inferlca.loadgen.logs import loadgen_percentile
+
+    return loadgen_percentile(np.asarray(values, dtype=float), q / 100.0)
 
 
 def request_metrics(results: Sequence[GenResult]) -> dict[str, float]:
     """Per-run token metrics from finished requests (contract keys; seconds, tokens).
 
     ``tokens_in``/``tokens_out`` are exact sums; ``ttft_*`` and ``tpot_*`` are percentiles over
-    requests (TPOT only over requests with at least two tokens).
+    requests (TPOT only over requests with at least two tokens), by LoadGen's rule (sorted value at
+    index ``floor(n * p)``) so they compare with its summary and with ``latency_p*_s``.
     """
     if not results:
         return {}
@@ -860,7 +876,7 @@ class GenerationOptions:
     force_length: bool | None = None  # None: forced with synthetic weights, EOS allowed with real ones
 
     @classmethod
-    def from_extra(cls, extra: dict[str, Any] | None) -> "GenerationOptions":
+    def from_extra(cls, extra: dict[str, Any] | None) -> GenerationOptions:
         extra = dict(extra or {})
         known = {f for f in cls.__dataclass_fields__}
         kw = {k: v for k, v in extra.items() if k in known}
@@ -872,80 +888,135 @@ class GenerationOptions:
         return opts
 
 
-@dataclass
-class LLMGenerate:
+class _Waiter:
+    """Counts a group of requests down to zero; keeps their results and the first error."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+        self.results: list[GenResult] = []
+        self.error: BaseException | None = None
+        self.cond = threading.Condition()
+
+    def done(self, result: GenResult) -> None:
+        with self.cond:
+            self.results.append(result)
+            self.left -= 1
+            self.cond.notify_all()
+
+    def failed(self, _request: GenRequest, exc: BaseException) -> None:
+        with self.cond:
+            self.error = self.error or exc
+            self.left -= 1
+            self.cond.notify_all()
+
+    def wait(self) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.left <= 0)
+
+
+class LLMGenerate(BaseWorkload):
     """The ``llm-generate`` workload (see the module docstring).
 
+    Created from a :class:`~inferlca.spec.RunSpec` (``max_new_tokens``, ``prompts``, ``preset``,
+    ``weights``, ``seed``, ``threads``, ``queries``; :class:`GenerationOptions` in ``extra``) or
+    from keyword arguments. Life cycle (the run protocol of :mod:`inferlca.workloads.base`):
+    ``prepare()`` reads and encodes the prompts; ``load()`` builds the model, warms it up and
+    starts the batching worker; ``run``/``run_streaming``/``submit`` generate (thread-safe: calls
+    from several threads are batched together); ``take_results()`` hands over the finished
+    requests and engine steps of the repetition; ``unload()`` stops the worker and frees the model.
+
     Args:
+        spec: a RunSpec; when given, the keyword arguments below are ignored.
         max_new_tokens: tokens to generate per request (>= 1).
         prompts: a prompt file (text lines or JSONL); ``None`` = seeded synthetic prompts.
         preset: architecture preset for seeded random weights (``gpt2``, ``tiny``).
         weights: a Hugging Face causal-LM folder; overrides ``preset``.
         n_samples: how many synthetic prompts to make (a prompt file gives its own count).
         seed: seeds weights, synthetic prompts and sampling.
+        threads: torch intra-op threads (None = torch's default).
         options: :class:`GenerationOptions`.
-        clock: the clock of the token timestamps (seconds).
+        clock: the clock of the token timestamps (s); ``time.monotonic`` like the power sampler.
     """
 
-    max_new_tokens: int = 32
-    prompts: str | None = None
-    preset: str | None = None
-    weights: str | None = None
-    n_samples: int = 64
-    seed: int = 0
-    threads: int | None = None
-    options: GenerationOptions = field(default_factory=GenerationOptions)
-    clock: Callable[[], float] = time.monotonic
-
     name = "llm-generate"
+    streaming = True
 
-    def __post_init__(self) -> None:
-        if (not isinstance(self.max_new_tokens, int) or isinstance(self.max_new_tokens, bool)
-                or self.max_new_tokens < 1):
-            raise InvalidValueError(f"max-new-tokens must be an integer >= 1, got {self.max_new_tokens!r}")
-        self._preset = None if self.weights else get_preset(self.preset)
+    def __init__(self, spec: Any = None, *, max_new_tokens: int = 32, prompts: str | None = None,
+                 preset: str | None = None, weights: str | None = None, n_samples: int = 64,
+                 seed: int = 0, threads: int | None = None, options: GenerationOptions | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        if spec is not None:
+            max_new_tokens, prompts, preset = spec.max_new_tokens, spec.prompts, spec.preset
+            weights, seed, threads = spec.weights, spec.seed, spec.threads
+            n_samples = max(int(spec.queries or 1), int(spec.offline_samples or 0),
+                            int(spec.queries or 1) * int(spec.samples_per_query or 1)
+                            if spec.scenario == "multi-stream" else 1)
+            options = GenerationOptions.from_extra(spec.extra)
+        if (not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool)
+                or max_new_tokens < 1):
+            raise InvalidValueError(f"max-new-tokens must be an integer >= 1, got {max_new_tokens!r}")
+        self.max_new_tokens = max_new_tokens
+        self.prompts = prompts
+        self.weights = weights
+        self.preset = preset
+        self.n_samples = max(1, int(n_samples))
+        self.seed = seed
+        self.threads = threads
+        self.options = options or GenerationOptions()
+        self.clock = clock
+        self.synthetic_weights = weights is None
+        self._preset = None if weights else get_preset(preset)
+        self._prompt_len = parse_prompt_len(self.options.prompt_len)
+        self._records: list[dict[str, Any]] | None = None
+        if weights is not None:  # checked early: bad weights fail before anything is measured
+            self._config = check_causal_lm_folder(weights)
+        if prompts is not None:  # read early: a bad file fails before any model is built
+            self._records = read_prompt_file(prompts)
         self.model: Any = None
         self.tokenizer: Any = None
         self.engine: DecodeEngine | None = None
+        self.scheduler: BatchScheduler | None = None
         self.samples: list[Prompt] = []
         self.warnings: list[str] = []
-        self._records: list[dict[str, Any]] | None = None
-        self._prompt_len = parse_prompt_len(self.options.prompt_len)
-        if self.prompts is not None:  # read early: a bad file fails before any model is built
-            self._records = read_prompt_file(self.prompts)
+        self._results: list[GenResult] = []
+        self._results_lock = threading.Lock()
+        self._prepared = False
+        if self.synthetic_weights:
+            self.add_note(SYNTHETIC_NOTE)
 
-    @classmethod
-    def from_spec(cls, spec: Any, clock: Callable[[], float] = time.monotonic) -> "LLMGenerate":
-        """Build from a :class:`~inferlca.spec.RunSpec` (``extra`` holds :class:`GenerationOptions`)."""
-        n = max(int(getattr(spec, "queries", 1) or 1),
-                int(getattr(spec, "offline_samples", 0) or 0),
-                int(getattr(spec, "samples_per_query", 1) or 1))
-        return cls(max_new_tokens=spec.max_new_tokens, prompts=spec.prompts, preset=spec.preset,
-                   weights=spec.weights, n_samples=n, seed=spec.seed, threads=spec.threads,
-                   options=GenerationOptions.from_extra(spec.extra), clock=clock)
-
-    @property
-    def synthetic_weights(self) -> bool:
-        return self.weights is None
-
-    @property
-    def notes(self) -> list[str]:
-        notes = [SYNTHETIC_NOTE] if self.synthetic_weights else []
-        return notes + list(self.warnings)
-
+    # ---- protocol ----------------------------------------------------------------------------
     @property
     def sample_count(self) -> int:
         return len(self.samples)
 
-    def load(self) -> None:
-        """Build the model and encode the prompts (the load phase)."""
-        self.model, self.tokenizer = build_model(self._preset, self.weights, self.seed, self.threads)
-        vocab = int(self.model.config.vocab_size)
-        n_pos = context_length(self.model)
-        eos = eos_ids(self.model)
-        force = self.options.force_length
-        if force is None:
-            force = self.synthetic_weights
+    def _model_shape(self) -> tuple[int, int, list[int]]:
+        """``(vocab_size, n_positions, eos_ids)`` without building the model."""
+        if self._preset is not None:
+            return self._preset.vocab_size, self._preset.n_positions, [self._preset.vocab_size - 1]
+        transformers = require("transformers", "torch", "the llm-generate workload")
+        cfg = transformers.AutoConfig.from_pretrained(str(self.weights))
+
+        class _Shim:
+            config = cfg
+            generation_config = None
+
+        return int(cfg.vocab_size), context_length(_Shim), eos_ids(_Shim)
+
+    def prepare(self) -> None:
+        """Encode the prompts (synthetic or from the file) and apply the context policy."""
+        if self._prepared:
+            return
+        vocab, n_pos, eos = self._model_shape()
+        if self.weights is not None:
+            transformers = require("transformers", "torch", "the llm-generate workload")
+            try:
+                self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(self.weights))
+            except (OSError, ValueError, KeyError, TypeError):
+                self.tokenizer = None
+            if self.tokenizer is None and self._records and any("prompt" in r for r in self._records):
+                raise UsageError(f"--weights {self.weights} has no tokenizer files; give prompts as "
+                                 'JSONL with "input_ids" (token ids) instead of text')
         if self._records is not None:
             prompts = encode_prompts(self._records, self.prompts or "", self.tokenizer, vocab)
         else:
@@ -957,57 +1028,134 @@ class LLMGenerate:
             prompts = synthetic_prompts(self.n_samples, self.seed, vocab, (self._prompt_len[0], hi), eos)
         self.samples, self.warnings = fit_to_context(prompts, self.max_new_tokens, n_pos,
                                                      self.options.prompt_overflow)
-        pad = eos[0] if eos else 0
+        for w in self.warnings:
+            self.add_note(w)
+        self._prepared = True
+
+    def load(self) -> None:
+        """Build the model, warm it up and start the batching worker (the load phase)."""
+        self.prepare()
+        self.series = {}
+        self.model, tok = build_model(self._preset, self.weights, self.seed, self.threads)
+        self.tokenizer = self.tokenizer or tok
+        eos = eos_ids(self.model)
+        force = self.options.force_length
+        if force is None:
+            force = self.synthetic_weights
         self.engine = DecodeEngine(
             self.model,
             DecodeSettings(self.options.sampling, float(self.options.temperature),
                            int(self.options.top_k), self.seed, bool(force)),
-            pad_token_id=pad, clock=self.clock)
+            pad_token_id=eos[0] if eos else 0, clock=self.clock)
+        self.warmup()
+        self.scheduler = BatchScheduler(self.engine, self.options.max_batch, on_done=self._record)
+        self.scheduler.start()
 
-    def request(self, sample_index: int, arrival_s: float | None = None, tag: Any = None) -> GenRequest:
-        """The engine request for sample ``sample_index`` (arriving now unless given)."""
-        pr = self.samples[sample_index]
-        return GenRequest(sample_index, pr.input_ids, pr.max_new_tokens or self.max_new_tokens,
-                          self.clock() if arrival_s is None else arrival_s, tag)
+    def unload(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
+        self.engine = None
+        self.model = None
 
     def warmup(self) -> None:
         """One short generation so first-call costs stay out of the measured phase."""
-        assert self.engine is not None, "call load() first"
+        if self.engine is None:
+            raise RuntimeError("llm-generate: call load() first")
         req = GenRequest(0, self.samples[0].input_ids[:8], min(2, self.max_new_tokens), self.clock())
         self.engine.generate([req])
         self.engine.reset_steps()
 
-    def run(self, indices: Sequence[int]) -> list[GenResult]:
-        """Generate for ``indices`` now, in batches of at most ``max_batch``; returns results."""
-        if self.engine is None:
-            raise RuntimeError("llm-generate: call load() before run()")
-        arrival = self.clock()
-        out: list[GenResult] = []
-        mb = self.options.max_batch
-        for k in range(0, len(indices), mb):
-            reqs = [self.request(i, arrival) for i in indices[k:k + mb]]
-            out.extend(self.engine.generate(reqs))
-        return out
+    # ---- generation --------------------------------------------------------------------------
+    def _record(self, result: GenResult) -> None:
+        with self._results_lock:
+            self._results.append(result)
 
-    def facts(self) -> dict[str, Any]:
-        """Model facts for the estimator (architecture sizes, parameter count)."""
+    def request(self, sample_index: int, arrival_s: float | None = None, tag: Any = None,
+                **callbacks: Any) -> GenRequest:
+        """The engine request for sample ``sample_index`` (arriving now unless given)."""
+        pr = self.samples[sample_index]
+        return GenRequest(sample_index, pr.input_ids, pr.max_new_tokens or self.max_new_tokens,
+                          self.clock() if arrival_s is None else arrival_s, tag, **callbacks)
+
+    def submit(self, requests: Sequence[GenRequest]) -> None:
+        """Queue requests for the batching worker (returns at once)."""
+        if self.scheduler is None:
+            raise RuntimeError("llm-generate: call load() before generating")
+        self.scheduler.submit(*requests)
+
+    def run(self, indices: Sequence[int]) -> list[list[int]]:
+        """Generate for ``indices`` (arriving together); returns their token ids, in order."""
+        waiter = _Waiter(len(indices))
+        now = self.clock()
+        reqs = [self.request(i, now, tag=k, on_done=waiter.done, on_error=waiter.failed)
+                for k, i in enumerate(indices)]
+        self.submit(reqs)
+        waiter.wait()
+        if waiter.error is not None:
+            raise waiter.error
+        by_tag = {r.tag: r.output_ids for r in waiter.results}
+        return [by_tag[k] for k in range(len(indices))]
+
+    def run_streaming(self, index: int, first_token: Callable[[Any], None]) -> StreamResult:
+        """Generate one request, calling ``first_token(np.array([id]))`` as soon as it exists."""
+        waiter = _Waiter(1)
+        req = self.request(index, on_first_token=lambda _r, tok, _t: first_token(np.array([tok], np.int64)),
+                           on_done=waiter.done, on_error=waiter.failed)
+        self.submit([req])
+        waiter.wait()
+        if waiter.error is not None:
+            raise waiter.error
+        res = waiter.results[0]
+        return StreamResult(np.asarray(res.output_ids, np.int64), res.tokens_out, res.tokens_in)
+
+    def take_results(self) -> tuple[list[GenResult], list[Step]]:
+        """The requests finished and the engine steps run since the last call (then cleared).
+
+        Also fills :attr:`series` with per-request ``ttft_s``, ``tpot_s`` (NaN below two tokens),
+        ``e2e_s``, ``tokens_in`` and ``tokens_out``, in order of first token.
+        """
+        with self._results_lock:
+            results, self._results = self._results, []
+        steps = self.engine.reset_steps() if self.engine is not None else []
+        results.sort(key=lambda r: r.first_token_s)
+        self.series = {
+            "ttft_s": [r.ttft_s for r in results],
+            "tpot_s": [r.tpot_s if r.tpot_s is not None else math.nan for r in results],
+            "e2e_s": [r.e2e_s for r in results],
+            "tokens_in": [float(r.tokens_in) for r in results],
+            "tokens_out": [float(r.tokens_out) for r in results],
+        }
+        return results, steps
+
+    def facts(self) -> WorkloadFacts:
+        """Model facts for the estimator (architecture sizes, parameter count, tokens)."""
         cfg = self.model.config if self.model is not None else None
         p = self._preset
-        facts: dict[str, Any] = {
-            "family": "decoder",
-            "n_layer": getattr(cfg, "n_layer", None) if cfg is not None else p.n_layer if p else None,
-            "hidden": getattr(cfg, "n_embd", getattr(cfg, "hidden_size", None)) if cfg is not None
-            else p.n_embd if p else None,
-            "heads": getattr(cfg, "n_head", getattr(cfg, "num_attention_heads", None)) if cfg is not None
-            else p.n_head if p else None,
-            "vocab_size": getattr(cfg, "vocab_size", None) if cfg is not None else p.vocab_size if p else None,
-            "n_positions": context_length(self.model) if self.model is not None else p.n_positions if p else None,
-            "max_new_tokens": self.max_new_tokens,
-            "preset": p.name if p else None,
-            "source": p.source if p else str(self.weights),
-        }
-        if self.model is not None:
-            facts["parameters"] = int(sum(t.numel() for t in self.model.parameters()))
-        if self.samples:
-            facts["mean_tokens_in"] = float(np.mean([len(s.input_ids) for s in self.samples]))
-        return facts
+        if cfg is None and p is None:
+            transformers = require("transformers", "torch", "the llm-generate workload")
+            cfg = transformers.AutoConfig.from_pretrained(str(self.weights))
+
+        def pick(*names: str, preset_value: Any = None) -> Any:
+            if cfg is not None:
+                for n in names:
+                    v = getattr(cfg, n, None)
+                    if v is not None:
+                        return v
+            return preset_value
+
+        hidden = pick("n_embd", "hidden_size", preset_value=p.n_embd if p else None)
+        ffn = pick("n_inner", "intermediate_size")
+        params = int(sum(t.numel() for t in self.model.parameters())) if self.model is not None else None
+        mean_in = float(np.mean([len(s.input_ids) for s in self.samples])) if self.samples else None
+        return WorkloadFacts(
+            name=self.name, parameters=params,
+            layers=pick("n_layer", "num_hidden_layers", preset_value=p.n_layer if p else None),
+            hidden_size=hidden,
+            heads=pick("n_head", "num_attention_heads", preset_value=p.n_head if p else None),
+            ffn_size=ffn if ffn is not None else (4 * hidden if hidden else None),
+            vocab_size=pick("vocab_size", preset_value=p.vocab_size if p else None),
+            seq_len=pick("n_positions", "max_position_embeddings", preset_value=p.n_positions if p else None),
+            extra={"family": "decoder", "preset": p.name if p else None,
+                   "source": p.source if p else str(self.weights),
+                   "max_new_tokens": self.max_new_tokens, "mean_tokens_in": mean_in})
