@@ -17,7 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,10 +45,14 @@ class WorkloadSUT:
         batch_size: Offline batch size (samples per ``workload.run`` call).
         workers: worker threads for Server/Offline.
         keep_outputs: keep outputs by sample index and give them to LoadGen (accuracy mode).
+        stop: when set (Ctrl-C), remaining samples are answered at once without running the
+            model, so LoadGen ends quickly; they are counted in ``samples_skipped``.
+        on_done: called with the number of samples just completed (progress bars).
     """
 
     def __init__(self, workload: Workload, scenario: str, batch_size: int = 1, workers: int = 1,
-                 keep_outputs: bool = False) -> None:
+                 keep_outputs: bool = False, stop: threading.Event | None = None,
+                 on_done: Callable[[int], None] | None = None) -> None:
         self.lg = require("mlperf_loadgen", "core", "running LoadGen")
         self.workload = workload
         self.scenario = scenario
@@ -56,6 +60,9 @@ class WorkloadSUT:
         self.keep_outputs = keep_outputs
         self.outputs: dict[int, Any] = {}
         self.samples_done = 0
+        self.samples_skipped = 0
+        self.stop = stop
+        self.on_done = on_done
         self.tokens_out: list[float] = []
         self.errors: list[BaseException] = []
         self._lock = threading.Lock()
@@ -91,6 +98,11 @@ class WorkloadSUT:
 
     def _process(self, samples: list[Any]) -> None:
         lg = self.lg
+        if self.stop is not None and self.stop.is_set():
+            lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
+            with self._lock:
+                self.samples_skipped += len(samples)
+            return
         try:
             if getattr(self.workload, "streaming", False):
                 for s in samples:
@@ -114,6 +126,8 @@ class WorkloadSUT:
         lg.QuerySamplesComplete(responses)
         with self._lock:
             self.samples_done += len(samples)
+        if self.on_done is not None:
+            self.on_done(len(samples))
 
     def _process_streaming(self, sample: Any) -> None:
         lg = self.lg
@@ -143,6 +157,8 @@ class WorkloadSUT:
         with self._lock:
             self.samples_done += 1
             self.tokens_out.append(float(result.n_tokens))
+        if self.on_done is not None:
+            self.on_done(1)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop the workers and free LoadGen's SUT handle."""
