@@ -30,9 +30,7 @@ from typing import Any
 import numpy as np
 
 from inferlca.errors import InferlcaError, InvalidValueError
-from inferlca.loadgen.logs import DETAIL, read_detail, validity
-from inferlca.loadgen.scenarios import plan_scenario, test_settings
-from inferlca.loadgen.sut import WorkloadQSL
+from inferlca.loadgen.scenarios import plan_scenario
 from inferlca.workloads.generation import GenRequest, GenResult, Step
 
 log = logging.getLogger(__name__)
@@ -47,15 +45,22 @@ class GenerationSUT:
         workload: a loaded workload with ``request(index, arrival_s, tag, **callbacks)``,
             ``submit(requests)`` and ``clock`` (an :class:`~inferlca.workloads.generation.LLMGenerate`).
         keep_outputs: keep the generated token ids by sample index (accuracy mode).
+        stop: when set (Ctrl-C), requests not yet started are answered at once without the
+            model (counted in ``samples_skipped``); the batch in progress finishes.
+        on_done: called with 1 after each answered request (progress bars).
         lg: the ``mlperf_loadgen`` module (the real one by default).
     """
 
-    def __init__(self, workload: Any, keep_outputs: bool = False, lg: Any = None) -> None:
+    def __init__(self, workload: Any, keep_outputs: bool = False, stop: threading.Event | None = None,
+                 on_done: Callable[[int], None] | None = None, lg: Any = None) -> None:
         self.lg = lg if lg is not None else importlib.import_module("mlperf_loadgen")
         self.workload = workload
         self.keep_outputs = keep_outputs
+        self.stop = stop
+        self.on_done = on_done
         self.outputs: dict[int, Any] = {}
         self.samples_done = 0
+        self.samples_skipped = 0
         self.first_tokens = 0
         self.tokens_out: list[float] = []
         self.errors: list[BaseException] = []
@@ -67,6 +72,9 @@ class GenerationSUT:
 
     # LoadGen callbacks ------------------------------------------------------------------------
     def issue_queries(self, query_samples: list[Any]) -> None:
+        if self.stop is not None and self.stop.is_set():
+            self._skip([q.id for q in query_samples])
+            return
         now = self.workload.clock()
         reqs = [self.workload.request(q.index, now, tag=q.id, on_first_token=self._first_token,
                                       on_done=self._done, on_error=self._error)
@@ -99,6 +107,20 @@ class GenerationSUT:
         with self._lock:
             self._pending -= 1
             self._idle.notify_all()
+        if self.on_done is not None:
+            self.on_done(1)
+        if self.stop is not None and self.stop.is_set() and self.workload.scheduler is not None:
+            left = self.workload.scheduler.skip_waiting()
+            if left:
+                self._skip([r.tag for r in left], pending=True)
+
+    def _skip(self, ids: list[Any], pending: bool = False) -> None:
+        self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(i, 0, 0, 1) for i in ids])
+        with self._lock:
+            self.samples_skipped += len(ids)
+            if pending:
+                self._pending -= len(ids)
+                self._idle.notify_all()
 
     def _error(self, request: GenRequest, exc: BaseException) -> None:
         # answer LoadGen so the test ends; the runner raises afterwards and nothing is stored as ok
@@ -132,8 +154,9 @@ class GenerationTestResult:
         steps: the engine's prefill/decode steps in the test (engine clock, s).
         start_s, end_s: the test's window on the engine clock.
         batch_sizes: size of every batch the engine ran.
-        loadgen: LoadGen's summary figures (``ttft_p50_s``... from its own log, ``result_valid``,
-            ``scenario``, ``log_dir``).
+        loadgen: LoadGen's token figures (``ttft_p50_s``... from its detail log), its validity
+            and plan (``to_dict`` of the runner's ``LoadgenRun``).
+        latencies_s: LoadGen's query latencies from its trace (s).
     """
 
     results: list[GenResult]
@@ -142,20 +165,11 @@ class GenerationTestResult:
     end_s: float
     batch_sizes: list[int]
     loadgen: dict[str, Any] = field(default_factory=dict)
+    latencies_s: Any = None
 
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
-
-
-def token_settings(spec: Any, mode: str = "performance") -> Any:
-    """LoadGen ``TestSettings`` for ``spec`` (the runner's scenario plan) with token latencies on.
-
-    The TTFT/TPOT targets LoadGen uses for Server validity stay its defaults.
-    """
-    ts = test_settings(plan_scenario(spec), mode)
-    ts.use_token_latencies = True
-    return ts
 
 
 _DETAIL_TOKEN_KEYS = {
@@ -186,62 +200,40 @@ def token_latency_summary(detail: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def run_token_test(workload: Any, spec: Any, *, log_dir: str | Path | None = None,
-                   on_start: Callable[[], None] | None = None) -> GenerationTestResult:
-    """Drive a loaded generation workload through one real LoadGen test of ``spec.scenario``.
+def run_token_test(workload: Any, spec: Any, *, log_dir: str | Path | None = None) -> GenerationTestResult:
+    """One real LoadGen test of a loaded generation workload, without meter or store.
+
+    The runner's own :func:`~inferlca.loadgen.runner.run_loadgen_test` does the test (with the
+    workload's SUT and LoadGen settings hooks); this adds the requests, steps and LoadGen's token
+    figures. Used by tests and benchmarks.
 
     Args:
         workload: a loaded :class:`~inferlca.workloads.generation.LLMGenerate`.
         spec: the :class:`~inferlca.spec.RunSpec` (scenario, queries, samples per query, QPS...).
         log_dir: where LoadGen writes its logs (a temporary folder when None).
-        on_start: called just before the test starts (e.g. to mark the compute phase).
-
-    Raises:
-        InferlcaError: when a batch failed (after LoadGen has finished cleanly).
     """
-    lg = importlib.import_module("mlperf_loadgen")
+    from inferlca.loadgen.runner import run_loadgen_test
+
     if workload.engine is None or not workload.samples:
         raise InvalidValueError("llm-generate: load the workload before running a test")
-    ts = token_settings(spec)
-    tmp = None
-    if log_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="inferlca-lg-")
-        log_dir = tmp.name
-    out_dir = Path(log_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    log_out = lg.LogOutputSettings()
-    log_out.outdir = str(out_dir)
-    log_out.copy_summary_to_stdout = False
-    log_settings = lg.LogSettings()
-    log_settings.log_output = log_out
-    log_settings.enable_trace = False
-    workload.take_results()  # start the repetition clean
-    qsl = WorkloadQSL(workload)
-    sut = GenerationSUT(workload, lg=lg)
+    plan = plan_scenario(spec)
+    workload.take_results()  # start clean
     batches_before = len(workload.scheduler.batch_sizes)
-    try:
-        if on_start is not None:
-            on_start()
+    with tempfile.TemporaryDirectory(prefix="inferlca-lg-") as tmp:
+        out_dir = Path(log_dir) if log_dir is not None else Path(tmp)
         start_s = workload.clock()
-        lg.StartTestWithLogSettings(sut.handle, qsl.handle, ts, log_settings)
-        sut.wait_idle()
+        lg_run = run_loadgen_test(workload, plan, out_dir, extra_settings=workload.loadgen_settings(plan))
         end_s = workload.clock()
-        detail = read_detail(out_dir / DETAIL)
-        summary: dict[str, Any] = dict(token_latency_summary(detail))
-        summary["validity"] = validity(detail).to_dict()
-        summary["scenario"] = spec.scenario
-        if tmp is None:
-            summary["log_dir"] = str(out_dir)
-    finally:
-        sut.close()
-        qsl.close()
-        if tmp is not None:
-            tmp.cleanup()
-    if sut.errors:
-        err = sut.errors[0]
+    if lg_run.errors:
+        err = lg_run.errors[0]
         if isinstance(err, InferlcaError):
             raise err
         raise InferlcaError(f"llm-generate: a batch failed during the LoadGen test: {err}") from err
+    summary: dict[str, Any] = dict(token_latency_summary(lg_run.detail))
+    summary.update(lg_run.to_dict())
+    if log_dir is None:
+        summary.pop("log_dir", None)
     results, steps = workload.take_results()
     return GenerationTestResult(results, steps, start_s, end_s,
-                                list(workload.scheduler.batch_sizes[batches_before:]), summary)
+                                list(workload.scheduler.batch_sizes[batches_before:]), summary,
+                                lg_run.latencies_s)

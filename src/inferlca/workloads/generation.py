@@ -680,6 +680,13 @@ class BatchScheduler:
             self._waiting.extend(requests)
             self._cond.notify_all()
 
+    def skip_waiting(self) -> list[GenRequest]:
+        """Remove and return the requests not yet started (Ctrl-C: answer them without the model)."""
+        with self._cond:
+            left, self._waiting = self._waiting, []
+            self._cond.notify_all()
+        return left
+
     def wait_idle(self, timeout_s: float | None = None) -> bool:
         """Block until every submitted request has finished (or ``timeout_s`` passed)."""
         with self._cond:
@@ -980,6 +987,7 @@ class LLMGenerate(BaseWorkload):
         self.samples: list[Prompt] = []
         self.warnings: list[str] = []
         self._results: list[GenResult] = []
+        self._steps: list[Step] = []
         self._results_lock = threading.Lock()
         self._prepared = False
         if self.synthetic_weights:
@@ -1048,13 +1056,18 @@ class LLMGenerate(BaseWorkload):
                            int(self.options.top_k), self.seed, bool(force)),
             pad_token_id=eos[0] if eos else 0, clock=self.clock)
         self.warmup()
+        self._results, self._steps = [], []
         self.scheduler = BatchScheduler(self.engine, self.options.max_batch, on_done=self._record)
         self.scheduler.start()
 
     def unload(self) -> None:
+        """Stop the worker and free the model; finished requests and steps stay for
+        :meth:`take_results`."""
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
+        if self.engine is not None:
+            self._steps.extend(self.engine.reset_steps())
         self.engine = None
         self.model = None
 
@@ -1085,17 +1098,8 @@ class LLMGenerate(BaseWorkload):
         self.scheduler.submit(*requests)
 
     def run(self, indices: Sequence[int]) -> list[list[int]]:
-        """Generate for ``indices`` (arriving together); returns their token ids, in order."""
-        waiter = _Waiter(len(indices))
-        now = self.clock()
-        reqs = [self.request(i, now, tag=k, on_done=waiter.done, on_error=waiter.failed)
-                for k, i in enumerate(indices)]
-        self.submit(reqs)
-        waiter.wait()
-        if waiter.error is not None:
-            raise waiter.error
-        by_tag = {r.tag: r.output_ids for r in waiter.results}
-        return [by_tag[k] for k in range(len(indices))]
+        """Generate for ``indices`` (arriving together, now); returns their token ids, in order."""
+        return self.run_arrived(indices, self.clock())
 
     def run_streaming(self, index: int, first_token: Callable[[Any], None]) -> StreamResult:
         """Generate one request, calling ``first_token(np.array([id]))`` as soon as it exists."""
@@ -1109,6 +1113,60 @@ class LLMGenerate(BaseWorkload):
         res = waiter.results[0]
         return StreamResult(np.asarray(res.output_ids, np.int64), res.tokens_out, res.tokens_in)
 
+    def run_arrived(self, indices: Sequence[int], arrival_s: float) -> list[list[int]]:
+        """:meth:`run` for requests that arrived at ``arrival_s`` (clock s) and waited in a
+        queue; their TTFT and end-to-end latency count the wait (the interactive scheduler)."""
+        waiter = _Waiter(len(indices))
+        reqs = [self.request(i, arrival_s, tag=k, on_done=waiter.done, on_error=waiter.failed)
+                for k, i in enumerate(indices)]
+        self.submit(reqs)
+        waiter.wait()
+        if waiter.error is not None:
+            raise waiter.error
+        by_tag = {r.tag: r.output_ids for r in waiter.results}
+        return [by_tag[k] for k in range(len(indices))]
+
+    # ---- runner hooks (inferlca.loadgen.runner) ----------------------------------------------
+    def make_sut(self, scenario: str, *, keep_outputs: bool = False, stop: Any = None,
+                 on_done: Callable[[int], None] | None = None, **_: Any) -> Any:
+        """The LoadGen SUT for this workload: batching, ``FirstTokenComplete``, token counts."""
+        from inferlca.loadgen.token_sut import GenerationSUT
+
+        return GenerationSUT(self, keep_outputs=keep_outputs, stop=stop, on_done=on_done)
+
+    def loadgen_settings(self, plan: Any) -> dict[str, Any]:
+        """Extra LoadGen settings: token latencies on (TTFT/TPOT in LoadGen's logs).
+
+        Offline: LoadGen reads ``min_query_count`` as the *sample* count of its one query, so
+        it is set to the planned samples (otherwise a short Offline run issues one sample).
+        """
+        extra: dict[str, Any] = {"use_token_latencies": True}
+        if plan.scenario == "offline" and not plan.mlperf_compliant:
+            extra["min_query_count"] = extra["max_query_count"] = int(plan.samples)
+        return extra
+
+    def repetition_metrics(self, trace: Any, metrics: dict[str, float]) -> dict[str, float]:
+        """Token metrics of the repetition just run (contract keys), from its requests and steps.
+
+        ``metrics`` holds the runner's ``compute_duration_s`` and ``energy_compute_j``; engine
+        steps are placed on the trace with ``trace.meta["t0_monotonic_s"]`` (the sampler's origin
+        on :func:`time.monotonic`, this workload's default clock).
+        """
+        results, steps = self.take_results()
+        offset_s = -float(trace.meta.get("t0_monotonic_s", 0.0)) if trace is not None else 0.0
+        return generation_metrics(results, compute_duration_s=float(metrics.get("compute_duration_s", 0.0)),
+                                  energy_compute_j=metrics.get("energy_compute_j"), trace=trace,
+                                  steps=steps, clock_offset_s=offset_s)
+
+    def repetition_impact(self, impact: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
+        """GWP per request and per 1,000 output tokens (whole run and compute phase alone)."""
+        tokens = float(metrics.get("tokens_out", 0.0))
+        requests = float(metrics.get("samples", metrics.get("queries", 0.0)))
+        out: dict[str, Any] = {"tokens": token_impacts(impact, tokens, requests)}
+        if isinstance(impact.get("impact_compute"), dict):
+            out["tokens_compute"] = token_impacts(impact["impact_compute"], tokens, requests)
+        return out
+
     def take_results(self) -> tuple[list[GenResult], list[Step]]:
         """The requests finished and the engine steps run since the last call (then cleared).
 
@@ -1117,7 +1175,9 @@ class LLMGenerate(BaseWorkload):
         """
         with self._results_lock:
             results, self._results = self._results, []
-        steps = self.engine.reset_steps() if self.engine is not None else []
+            steps, self._steps = self._steps, []
+        if self.engine is not None:
+            steps.extend(self.engine.reset_steps())
         results.sort(key=lambda r: r.first_token_s)
         self.series = {
             "ttft_s": [r.ttft_s for r in results],
