@@ -171,36 +171,88 @@ def check_causal_lm_folder(path: str | Path) -> dict[str, Any]:
     return cfg
 
 
-def build_model(preset: GenerationPreset | None = None, weights: str | Path | None = None,
-                seed: int = 0, threads: int | None = None) -> tuple[Any, Any]:
-    """Build the causal LM: real weights from ``weights``, else ``preset`` with seeded random ones.
-
-    Returns ``(model, tokenizer_or_None)``; the model is in eval mode, fp32, on the CPU.
-    """
-    torch = require("torch", "torch", "the llm-generate workload")
+def _transformers() -> Any:
     transformers = require("transformers", "torch", "the llm-generate workload")
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return transformers
+
+
+def preset_config(preset: GenerationPreset) -> Any:
+    """The transformers ``GPT2Config`` of a preset (EOS = the last vocabulary id)."""
+    eos = preset.vocab_size - 1
+    return _transformers().GPT2Config(
+        n_layer=preset.n_layer, n_embd=preset.n_embd, n_head=preset.n_head,
+        vocab_size=preset.vocab_size, n_positions=preset.n_positions, bos_token_id=eos,
+        eos_token_id=eos)
+
+
+def random_model(preset: GenerationPreset, seed: int = 0) -> Any:
+    """A preset architecture with seeded random weights (eval mode, fp32)."""
+    torch = require("torch", "torch", "the llm-generate workload")
+    torch.manual_seed(seed)
+    return _transformers().GPT2LMHeadModel(preset_config(preset)).eval()
+
+
+def synthetic_weights_dir(preset: GenerationPreset, seed: int = 0) -> Path:
+    """Seeded random weights of ``preset`` saved once as a Hugging Face folder in the cache.
+
+    The folder name carries a hash of the architecture, seed and transformers version, so a file
+    is never reused for another model. Every repetition then loads it from disk like real weights.
+    """
+    from inferlca.workloads.cache import cache_dir, cache_key
+
+    transformers = _transformers()
+    key = cache_key(preset=[preset.n_layer, preset.n_embd, preset.n_head, preset.vocab_size,
+                            preset.n_positions], seed=seed, transformers=transformers.__version__)
+    folder = cache_dir("weights") / f"llm-{preset.name}-seed{seed}-{key}"
+    if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
+        return folder
+    tmp = folder.with_name(f"{folder.name}.tmp{threading.get_ident()}")
+    random_model(preset, seed).save_pretrained(str(tmp))
+    if folder.exists():  # another process won the race
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.rename(folder)
+    return folder
+
+
+TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+def load_model(folder: str | Path, precision: str = "fp32", threads: int | None = None) -> Any:
+    """Load a causal LM from a Hugging Face folder (checked first), eval mode, in ``precision``."""
+    torch = require("torch", "torch", "the llm-generate workload")
+    transformers = _transformers()
+    if precision not in TORCH_DTYPES:
+        raise InvalidValueError(f"llm-generate runs in {', '.join(TORCH_DTYPES)}, not {precision!r}")
     if threads is not None:
         torch.set_num_threads(threads)
+    check_causal_lm_folder(folder)
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=getattr(torch, TORCH_DTYPES[precision]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"--weights {folder}: cannot load a causal LM ({exc})") from None
+    return model.eval()
+
+
+def build_model(preset: GenerationPreset | None = None, weights: str | Path | None = None,
+                seed: int = 0, threads: int | None = None) -> tuple[Any, Any]:
+    """The causal LM in memory: real weights from ``weights``, else ``preset`` with seeded random
+    ones (not cached; benchmarks use this). Returns ``(model, tokenizer_or_None)``."""
     if weights is not None:
-        check_causal_lm_folder(weights)
+        model = load_model(weights, threads=threads)
         try:
-            model = transformers.AutoModelForCausalLM.from_pretrained(str(weights))
-        except (OSError, ValueError, KeyError) as exc:
-            raise UsageError(f"--weights {weights}: cannot load a causal LM ({exc})") from None
-        tokenizer = None
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(str(weights))
+            tokenizer = _transformers().AutoTokenizer.from_pretrained(str(weights))
         except (OSError, ValueError, KeyError, TypeError):
-            log.info("no tokenizer in %s; prompts must be token ids", weights)
-        return model.eval(), tokenizer
-    p = preset or get_preset(None)
-    eos = p.vocab_size - 1
-    config = transformers.GPT2Config(
-        n_layer=p.n_layer, n_embd=p.n_embd, n_head=p.n_head, vocab_size=p.vocab_size,
-        n_positions=p.n_positions, bos_token_id=eos, eos_token_id=eos)
-    torch.manual_seed(seed)
-    model = transformers.GPT2LMHeadModel(config)
-    return model.eval(), None
+            tokenizer = None
+        return model, tokenizer
+    if threads is not None:
+        require("torch", "torch", "the llm-generate workload").set_num_threads(threads)
+    return random_model(preset or get_preset(None), seed), None
 
 
 def context_length(model: Any) -> int:
@@ -990,6 +1042,16 @@ class LLMGenerate(BaseWorkload):
         self._steps: list[Step] = []
         self._results_lock = threading.Lock()
         self._prepared = False
+        self.precision = getattr(spec, "precision", "fp32") if spec is not None else "fp32"
+        backend = getattr(spec, "backend", "auto") if spec is not None else "auto"
+        if self.precision not in TORCH_DTYPES:
+            raise InvalidValueError(f"llm-generate runs in {', '.join(TORCH_DTYPES)}, not "
+                                    f"{self.precision!r}")
+        if backend == "onnxruntime":
+            raise InvalidValueError("llm-generate runs on the torch backend only (its decode loop "
+                                    "drives the KV cache); use --backend torch or auto")
+        self.model_dir: Path | None = Path(weights) if weights is not None else None
+        self.prepare_s: dict[str, float] = {}
         if self.synthetic_weights:
             self.add_note(SYNTHETIC_NOTE)
 
@@ -1002,8 +1064,7 @@ class LLMGenerate(BaseWorkload):
         """``(vocab_size, n_positions, eos_ids)`` without building the model."""
         if self._preset is not None:
             return self._preset.vocab_size, self._preset.n_positions, [self._preset.vocab_size - 1]
-        transformers = require("transformers", "torch", "the llm-generate workload")
-        cfg = transformers.AutoConfig.from_pretrained(str(self.weights))
+        cfg = _transformers().AutoConfig.from_pretrained(str(self.weights))
 
         class _Shim:
             config = cfg
@@ -1015,11 +1076,14 @@ class LLMGenerate(BaseWorkload):
         """Encode the prompts (synthetic or from the file) and apply the context policy."""
         if self._prepared:
             return
+        if self._preset is not None:
+            t0 = time.perf_counter()
+            self.model_dir = synthetic_weights_dir(self._preset, self.seed)
+            self.prepare_s["synthetic_weights_s"] = time.perf_counter() - t0
         vocab, n_pos, eos = self._model_shape()
         if self.weights is not None:
-            transformers = require("transformers", "torch", "the llm-generate workload")
             try:
-                self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(self.weights))
+                self.tokenizer = _transformers().AutoTokenizer.from_pretrained(str(self.weights))
             except (OSError, ValueError, KeyError, TypeError):
                 self.tokenizer = None
             if self.tokenizer is None and self._records and any("prompt" in r for r in self._records):
@@ -1044,8 +1108,8 @@ class LLMGenerate(BaseWorkload):
         """Build the model, warm it up and start the batching worker (the load phase)."""
         self.prepare()
         self.series = {}
-        self.model, tok = build_model(self._preset, self.weights, self.seed, self.threads)
-        self.tokenizer = self.tokenizer or tok
+        assert self.model_dir is not None
+        self.model = load_model(self.model_dir, self.precision, self.threads)
         eos = eos_ids(self.model)
         force = self.options.force_length
         if force is None:
@@ -1193,8 +1257,7 @@ class LLMGenerate(BaseWorkload):
         cfg = self.model.config if self.model is not None else None
         p = self._preset
         if cfg is None and p is None:
-            transformers = require("transformers", "torch", "the llm-generate workload")
-            cfg = transformers.AutoConfig.from_pretrained(str(self.weights))
+            cfg = _transformers().AutoConfig.from_pretrained(str(self.weights))
 
         def pick(*names: str, preset_value: Any = None) -> Any:
             if cfg is not None:
