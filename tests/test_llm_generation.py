@@ -245,17 +245,19 @@ def _result(index, arrival, times, tokens_in=4):
 
 
 def test_request_metrics_golden():
-    # request A: arrives 0, tokens at 0.1, 0.2, 0.3 -> TTFT 0.1, TPOT (0.3-0.1)/2 = 0.1
-    # request B: arrives 0.5, tokens at 0.9, 1.5     -> TTFT 0.4, TPOT (1.5-0.9)/1 = 0.6
+    # request A: arrives 0, tokens at 0.1, 0.2, 0.3 -> TTFT 0.1, TPOT (0.3-0.1)/2 = 0.1, 3/0.3 = 10 tok/s
+    # request B: arrives 0.5, tokens at 0.9, 1.5     -> TTFT 0.4, TPOT (1.5-0.9)/1 = 0.6, 2/1.0 = 2 tok/s
     a = _result(0, 0.0, [0.1, 0.2, 0.3], tokens_in=7)
     b = _result(1, 0.5, [0.9, 1.5], tokens_in=3)
-    assert math.isclose(a.tokens_per_s, 3 / 0.3) and math.isclose(b.e2e_s, 1.0)
-    m = gen.generation_metrics([a, b], compute_duration_s=2.0, energy_compute_j=10.0)
-    assert m["tokens_in"] == 10 and m["tokens_out"] == 5
+    assert math.isclose(a.tokens_per_s, 10.0) and math.isclose(b.e2e_s, 1.0)
+    m = gen.generation_metrics([a, b], energy_compute_j=10.0)
+    # per request: (7 + 3) / 2 = 5 tokens in, (3 + 2) / 2 = 2.5 tokens out
+    assert m["tokens_in"] == 5.0 and m["tokens_out"] == 2.5
     # LoadGen's percentile: sorted[min(floor(n * p), n - 1)]; n = 2 -> p50 and p99 take index 1
     assert m["ttft_p50_s"] == 0.4 and m["ttft_p99_s"] == 0.4
     assert math.isclose(m["tpot_p50_s"], 0.6)
-    assert math.isclose(m["tokens_per_s"], 5 / 2.0)
+    assert math.isclose(m["tokens_per_s"], (10.0 + 2.0) / 2)
+    # 10 J over 5 output tokens in all
     assert math.isclose(m["energy_per_token_j"], 10.0 / 5)
 
 
@@ -265,11 +267,14 @@ def test_single_token_requests_have_no_tpot():
 
 
 @settings(max_examples=60, deadline=None)
-@given(energy=st.floats(0.0, 1e6), tokens=st.integers(1, 10_000))
-def test_energy_per_token_times_tokens_is_compute_energy(energy, tokens):
-    results = [_result(0, 0.0, [0.1 * (k + 1) for k in range(tokens)])]
-    m = gen.generation_metrics(results, compute_duration_s=1.0, energy_compute_j=energy)
-    assert math.isclose(m["energy_per_token_j"] * m["tokens_out"], energy, rel_tol=1e-12, abs_tol=1e-12)
+@given(energy=st.floats(0.0, 1e6), lengths=st.lists(st.integers(1, 300), min_size=1, max_size=20))
+def test_energy_per_token_times_tokens_is_compute_energy(energy, lengths):
+    results = [_result(i, 0.0, [0.1 * (k + 1) for k in range(n)]) for i, n in enumerate(lengths)]
+    m = gen.generation_metrics(results, energy_compute_j=energy)
+    # tokens_out is per request: x requests = every output token
+    total = m["tokens_out"] * len(results)
+    assert math.isclose(total, sum(lengths))
+    assert math.isclose(m["energy_per_token_j"] * total, energy, rel_tol=1e-9, abs_tol=1e-9)
 
 
 @settings(max_examples=60, deadline=None)
@@ -313,7 +318,7 @@ def test_token_impacts_golden():
     impact = {"use_gco2e": {"value": 2.0, "low": 1.0, "high": 4.0},
               "embodied_gco2e": {"value": 0.5, "low": 0.25, "high": 1.0},
               "total_gco2e": {"value": 2.5, "low": 1.25, "high": 5.0}}
-    out = gen.token_impacts(impact, tokens_out=500, requests=10)
+    out = gen.token_impacts(impact, total_tokens_out=500, requests=10)
     # per request: / 10; per 1,000 tokens: x 1000 / 500 = x 2
     assert out["per_request"]["use_gco2e"] == {"value": 0.2, "low": 0.1, "high": 0.4}
     assert out["per_1k_tokens"]["total_gco2e"] == {"value": 5.0, "low": 2.5, "high": 10.0}

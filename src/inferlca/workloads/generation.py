@@ -804,25 +804,32 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 
 def request_metrics(results: Sequence[GenResult]) -> dict[str, float]:
-    """Per-run token metrics from finished requests (contract keys; seconds, tokens).
+    """Token metrics over finished requests (contract keys; per request; seconds, tokens).
 
-    ``tokens_in``/``tokens_out`` are exact sums; ``ttft_*`` and ``tpot_*`` are percentiles over
-    requests (TPOT only over requests with at least two tokens), by LoadGen's rule (sorted value at
-    index ``floor(n * p)``) so they compare with its summary and with ``latency_p*_s``.
+    ``tokens_in``/``tokens_out`` are the mean tokens per request (exact integers when every
+    request has the same length; the totals are these times ``samples``), as the estimator gives
+    them for one query. ``ttft_*`` and ``tpot_*`` are percentiles over requests (TPOT only over
+    requests with at least two tokens), by LoadGen's rule (sorted value at index ``floor(n * p)``)
+    so they compare with its summary and with ``latency_p*_s``. ``tokens_per_s`` is the mean over
+    requests of output tokens / end-to-end latency (a user's view of speed).
     """
     if not results:
         return {}
+    n = len(results)
     ttft = [r.ttft_s for r in results]
     tpot = [t for t in (r.tpot_s for r in results) if t is not None]
+    speeds = [r.tokens_per_s for r in results if r.e2e_s > 0]
     m = {
-        "tokens_in": float(sum(r.tokens_in for r in results)),
-        "tokens_out": float(sum(r.tokens_out for r in results)),
+        "tokens_in": math.fsum(r.tokens_in for r in results) / n,
+        "tokens_out": math.fsum(r.tokens_out for r in results) / n,
         "ttft_p50_s": _pct(ttft, 50),
         "ttft_p99_s": _pct(ttft, 99),
     }
     if tpot:
         m["tpot_p50_s"] = _pct(tpot, 50)
         m["tpot_p99_s"] = _pct(tpot, 99)
+    if speeds:
+        m["tokens_per_s"] = math.fsum(speeds) / len(speeds)
     return m
 
 
@@ -872,32 +879,31 @@ def phase_energies_from_steps(trace: Any, steps: Sequence[Step], offset_s: float
     return out
 
 
-def generation_metrics(results: Sequence[GenResult], *, compute_duration_s: float,
-                       energy_compute_j: float | None = None, trace: Any = None,
-                       steps: Sequence[Step] = (), clock_offset_s: float = 0.0) -> dict[str, float]:
+def generation_metrics(results: Sequence[GenResult], *, energy_compute_j: float | None = None,
+                       trace: Any = None, steps: Sequence[Step] = (),
+                       clock_offset_s: float = 0.0) -> dict[str, float]:
     """All decoder-LLM metric keys of a repetition (see docs/CONTRACTS.md).
 
     Args:
         results: every finished request.
-        compute_duration_s: the compute phase's duration (s); ``tokens_per_s`` = output tokens / it.
         energy_compute_j: energy of the compute phase (J); gives ``energy_per_token_j`` =
-            ``energy_compute_j / tokens_out``, so per-token energy x tokens = compute energy.
+            ``energy_compute_j / total output tokens``, so energy per token x output tokens per
+            request x requests = compute energy.
         trace: the power trace, for prefill/decode energies from ``steps``.
         steps: the engine's steps (clock seconds); ``clock_offset_s`` maps them to trace time.
     """
     m = request_metrics(results)
     if not m:
         return m
-    if compute_duration_s > 0:
-        m["tokens_per_s"] = m["tokens_out"] / compute_duration_s
-    if energy_compute_j is not None and math.isfinite(energy_compute_j) and m["tokens_out"] > 0:
-        m["energy_per_token_j"] = energy_compute_j / m["tokens_out"]
+    total_out = sum(r.tokens_out for r in results)
+    if energy_compute_j is not None and math.isfinite(energy_compute_j) and total_out > 0:
+        m["energy_per_token_j"] = energy_compute_j / total_out
     if trace is not None and steps:
         m.update(phase_energies_from_steps(trace, steps, clock_offset_s))
     return m
 
 
-def token_impacts(impact: dict[str, Any], tokens_out: float, requests: float) -> dict[str, Any]:
+def token_impacts(impact: dict[str, Any], total_tokens_out: float, requests: float) -> dict[str, Any]:
     """GWP per request and per 1,000 output tokens, use and embodied, from an ``Impact.to_dict()``.
 
     Scales the ``{"value","low","high"}`` dicts of ``use_gco2e``, ``embodied_gco2e`` and
@@ -910,8 +916,9 @@ def token_impacts(impact: dict[str, Any], tokens_out: float, requests: float) ->
             continue
         if requests > 0:
             out["per_request"][key] = {b: float(v[b]) / requests for b in ("value", "low", "high")}
-        if tokens_out > 0:
-            out["per_1k_tokens"][key] = {b: float(v[b]) * 1000.0 / tokens_out for b in ("value", "low", "high")}
+        if total_tokens_out > 0:
+            out["per_1k_tokens"][key] = {b: float(v[b]) * 1000.0 / total_tokens_out
+                                         for b in ("value", "low", "high")}
     return out
 
 
@@ -1212,20 +1219,19 @@ class LLMGenerate(BaseWorkload):
     def repetition_metrics(self, trace: Any, metrics: dict[str, float]) -> dict[str, float]:
         """Token metrics of the repetition just run (contract keys), from its requests and steps.
 
-        ``metrics`` holds the runner's ``compute_duration_s`` and ``energy_compute_j``; engine
+        ``metrics`` holds the runner's ``energy_compute_j``; engine
         steps are placed on the trace with ``trace.meta["t0_monotonic_s"]`` (the sampler's origin
         on :func:`time.monotonic`, this workload's default clock).
         """
         results, steps = self.take_results()
         offset_s = -float(trace.meta.get("t0_monotonic_s", 0.0)) if trace is not None else 0.0
-        return generation_metrics(results, compute_duration_s=float(metrics.get("compute_duration_s", 0.0)),
-                                  energy_compute_j=metrics.get("energy_compute_j"), trace=trace,
-                                  steps=steps, clock_offset_s=offset_s)
+        return generation_metrics(results, energy_compute_j=metrics.get("energy_compute_j"),
+                                  trace=trace, steps=steps, clock_offset_s=offset_s)
 
     def repetition_impact(self, impact: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
         """GWP per request and per 1,000 output tokens (whole run and compute phase alone)."""
-        tokens = float(metrics.get("tokens_out", 0.0))
         requests = float(metrics.get("samples", metrics.get("queries", 0.0)))
+        tokens = float(metrics.get("tokens_out", 0.0)) * requests  # tokens_out is per request
         out: dict[str, Any] = {"tokens": token_impacts(impact, tokens, requests)}
         if isinstance(impact.get("impact_compute"), dict):
             out["tokens_compute"] = token_impacts(impact["impact_compute"], tokens, requests)
