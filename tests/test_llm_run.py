@@ -14,37 +14,15 @@ import math
 import numpy as np
 import pytest
 
-from inferlca.meters.base import PowerMeter, Reading
+from llm_helpers import DECODER_KEYS, POWER_W, ConstantMeter
+
 from inferlca.spec import RunSpec
 from inferlca.store.sqlite import Store
 
 pytest.importorskip("torch")
 pytest.importorskip("mlperf_loadgen")
 
-POWER_W = 50.0
 MAX_NEW = 4
-DECODER_KEYS = ("tokens_in", "tokens_out", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s",
-                "tokens_per_s", "energy_per_token_j", "energy_prefill_j", "energy_decode_j")
-
-
-class ConstantMeter(PowerMeter):
-    """A sensor that always reads the same power (protocol-complete fake)."""
-
-    name = "constant"
-    estimated = False
-
-    def __init__(self, power_w: float = POWER_W) -> None:
-        super().__init__()
-        self.channels = ["device"]
-        self.primary = "device"
-        self.power_w = power_w
-
-    @classmethod
-    def probe(cls, **options):
-        return True, "test meter"
-
-    def read(self) -> Reading:
-        return Reading({"device": self.power_w})
 
 
 def _spec(scenario: str, **kw) -> RunSpec:
