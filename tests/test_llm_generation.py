@@ -332,3 +332,43 @@ def test_facts_describe_the_model(tiny):
     h = 64
     assert f.parameters == 512 * h + 256 * h + 2 * (12 * h * h + 13 * h) + 2 * h
     assert f.extra["family"] == "decoder" and f.extra["max_new_tokens"] == 5
+
+
+def _byte_bpe_tokenizer(vocab_size: int = 300):
+    """A real byte-level BPE tokenizer trained here on a few phrases (no download)."""
+    tokenizers = pytest.importorskip("tokenizers")
+    transformers = pytest.importorskip("transformers")
+    tok = tokenizers.Tokenizer(tokenizers.models.BPE())
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["the energy of inference", "time to first token"] * 10, trainer)
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+
+
+def test_text_prompts_use_the_weights_tokenizer(tmp_path, tiny):
+    folder = tmp_path / "lm"
+    tiny.model.save_pretrained(folder)
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("the energy of inference\ntime to first token\n")
+    # without tokenizer files, text prompts cannot be encoded: say so
+    w = LLMGenerate(max_new_tokens=2, weights=str(folder), prompts=str(prompts))
+    with pytest.raises(UsageError, match="no tokenizer files"):
+        w.prepare()
+    tok = _byte_bpe_tokenizer()
+    tok.save_pretrained(folder)
+    w = LLMGenerate(max_new_tokens=2, weights=str(folder), prompts=str(prompts))
+    w.prepare()
+    assert [p.input_ids for p in w.samples] == [tok("the energy of inference")["input_ids"],
+                                                tok("time to first token")["input_ids"]]
+    # trained merges make the prompts shorter than their bytes
+    assert len(w.samples[0].input_ids) < len(b"the energy of inference")
+    # real weights: end-of-sequence is allowed, so a request may stop early, never run over
+    w.load()
+    try:
+        outs = w.run([0, 1])
+    finally:
+        w.unload()
+    assert all(1 <= len(o) <= 2 for o in outs)

@@ -219,6 +219,19 @@ def synthetic_weights_dir(preset: GenerationPreset, seed: int = 0) -> Path:
     return folder
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
+
+
+def load_tokenizer(folder: str | Path) -> Any:
+    """The tokenizer saved with the weights, or None when the folder has no tokenizer files."""
+    if not any((Path(folder) / name).is_file() for name in TOKENIZER_FILES):
+        return None
+    try:
+        return _transformers().AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"--weights {folder}: its tokenizer files cannot be loaded ({exc})") from None
+
+
 TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
@@ -244,12 +257,7 @@ def build_model(preset: GenerationPreset | None = None, weights: str | Path | No
     """The causal LM in memory: real weights from ``weights``, else ``preset`` with seeded random
     ones (not cached; benchmarks use this). Returns ``(model, tokenizer_or_None)``."""
     if weights is not None:
-        model = load_model(weights, threads=threads)
-        try:
-            tokenizer = _transformers().AutoTokenizer.from_pretrained(str(weights))
-        except (OSError, ValueError, KeyError, TypeError):
-            tokenizer = None
-        return model, tokenizer
+        return load_model(weights, threads=threads), load_tokenizer(weights)
     if threads is not None:
         require("torch", "torch", "the llm-generate workload").set_num_threads(threads)
     return random_model(preset or get_preset(None), seed), None
@@ -1089,10 +1097,7 @@ class LLMGenerate(BaseWorkload):
             self.prepare_s["synthetic_weights_s"] = time.perf_counter() - t0
         vocab, n_pos, eos = self._model_shape()
         if self.weights is not None:
-            try:
-                self.tokenizer = _transformers().AutoTokenizer.from_pretrained(str(self.weights))
-            except (OSError, ValueError, KeyError, TypeError):
-                self.tokenizer = None
+            self.tokenizer = load_tokenizer(self.weights)
             if self.tokenizer is None and self._records and any("prompt" in r for r in self._records):
                 raise UsageError(f"--weights {self.weights} has no tokenizer files; give prompts as "
                                  'JSONL with "input_ids" (token ids) instead of text')
