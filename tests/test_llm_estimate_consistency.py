@@ -79,3 +79,27 @@ def test_calibration_pairs_the_measured_decoder_run(measured, cli):
     dev = r.json()["devices"][0]
     assert "calibrat" in dev["efficiency_source"]
     assert dev["efficiency"]["value"] < 1
+
+
+def test_compare_measured_and_estimated_decoder_runs(measured, cli):
+    db, run_id = measured
+    r = cli("estimate", "--model", "llm-tiny", "--device", "t4", "--tokens-in", TOKENS_IN,
+            "--tokens-out", TOKENS_OUT, "--queries", 3, "--save", "--store", db, "--json")
+    assert r.code == 0, r.err
+    est_id = r.json()["saved_run_ids"][0]
+    r = cli("compare", run_id, est_id, "--store", db, "--json")
+    assert r.code == 0, r.err
+    ratios = r.json()["ratios"]
+    for key in ("gwp_per_1k_tokens", "energy_per_token", "ttft_p99", "tpot_p99"):
+        a, b, q = ratios[key]["a"], ratios[key]["b"], ratios[key]["ratio"]
+        assert a and b and q, key
+        assert math.isclose(q["value"], a["value"] / b["value"], rel_tol=1e-9)
+    with Store.open(db) as st:
+        meas, est = st.get_run(run_id), st.get_run(est_id)
+    # measured: the stored per-1k-token GWP; estimated: GWP per query x 1000 / tokens per query
+    assert math.isclose(ratios["gwp_per_1k_tokens"]["a"]["value"],
+                        meas.summary["impact"]["tokens"]["per_1k_tokens"]["total_gco2e"]["value"])
+    assert math.isclose(ratios["gwp_per_1k_tokens"]["b"]["value"],
+                        est.summary["impact"]["per_query_gco2e"]["value"] * 1000 / TOKENS_OUT)
+    r = cli("compare", run_id, est_id, "--store", db)
+    assert r.code == 0 and "p99 time per output token" in r.out
