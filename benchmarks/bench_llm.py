@@ -22,10 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import torch  # noqa: E402
+import torch
 
-from inferlca.workloads.generation import (  # noqa: E402
-    DecodeEngine, DecodeSettings, GenRequest, build_model, eos_ids, get_preset,
+from inferlca.workloads.generation import (
+    DecodeEngine,
+    DecodeSettings,
+    GenRequest,
+    build_model,
+    eos_ids,
+    get_preset,
 )
 
 

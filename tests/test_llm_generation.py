@@ -14,7 +14,13 @@ from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError,
 from inferlca.traces.trace import PowerTrace
 from inferlca.workloads import generation as gen
 from inferlca.workloads.generation import (
-    BatchScheduler, GenerationOptions, GenRequest, GenResult, LLMGenerate, Prompt, Step,
+    BatchScheduler,
+    GenerationOptions,
+    GenRequest,
+    GenResult,
+    LLMGenerate,
+    Prompt,
+    Step,
 )
 
 pytest.importorskip("torch")
@@ -372,3 +378,5 @@ def test_text_prompts_use_the_weights_tokenizer(tmp_path, tiny):
     finally:
         w.unload()
     assert all(1 <= len(o) <= 2 for o in outs)
+    # facts outlive the model (the runner asks for them after the last unload)
+    assert w.facts().parameters == tiny.facts().parameters

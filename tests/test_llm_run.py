@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import pytest
-
 from llm_helpers import DECODER_KEYS, POWER_W, ConstantMeter
 
 from inferlca.spec import RunSpec
@@ -26,9 +25,10 @@ MAX_NEW = 4
 
 
 def _spec(scenario: str, **kw) -> RunSpec:
-    base = dict(workload="llm-generate", preset="tiny", scenario=scenario, queries=4, repetitions=1,
-                max_new_tokens=MAX_NEW, device="a100-pcie-40gb", period_ms=5.0,
-                samples_per_query=2, target_qps=50.0, extra={"prompt_len": "4..24", "max_batch": 4})
+    base = {"workload": "llm-generate", "preset": "tiny", "scenario": scenario, "queries": 4,
+            "repetitions": 1, "max_new_tokens": MAX_NEW, "device": "a100-pcie-40gb",
+            "period_ms": 5.0, "samples_per_query": 2, "target_qps": 50.0,
+            "extra": {"prompt_len": "4..24", "max_batch": 4}}
     base.update(kw)
     return RunSpec(**base)
 
@@ -95,7 +95,7 @@ def test_run_every_loadgen_scenario_stored(tmp_path, scenario, requests):
 
 def test_run_interactive_users(tmp_path):
     spec = _spec("interactive", users=2, think_time_s=0.02, duration_s=1.0)
-    out, rec, series = _run(tmp_path, spec)
+    _, rec, series = _run(tmp_path, spec)
     rep = rec.repetitions[0]
     n = int(rep.metrics["queries"])
     assert n >= 2

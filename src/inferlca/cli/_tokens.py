@@ -12,15 +12,15 @@ from typing import Any
 
 from inferlca.errors import InvalidValueError
 
-#: (label, metric key, scale, unit label) of the token rows, in display order.
+#: (label, metric key, scale) of the token rows, in display order.
 TOKEN_ROWS: tuple[tuple[str, str, float], ...] = (
-    ("tokens in / repetition", "tokens_in", 1.0),
-    ("tokens out / repetition", "tokens_out", 1.0),
+    ("tokens in / request", "tokens_in", 1.0),
+    ("tokens out / request", "tokens_out", 1.0),
     ("time to first token p50 (ms)", "ttft_p50_s", 1e3),
     ("time to first token p99 (ms)", "ttft_p99_s", 1e3),
     ("time per output token p50 (ms)", "tpot_p50_s", 1e3),
     ("time per output token p99 (ms)", "tpot_p99_s", 1e3),
-    ("output tokens / s (compute phase)", "tokens_per_s", 1.0),
+    ("output tokens / s (per request)", "tokens_per_s", 1.0),
     ("energy / output token (mJ)", "energy_per_token_j", 1e3),
     ("energy: prefill steps (J)", "energy_prefill_j", 1.0),
     ("energy: decode steps (J)", "energy_decode_j", 1.0),

@@ -13,7 +13,11 @@ from typing import Any
 
 from inferlca.errors import UsageError
 from inferlca.report.data import (
-    IncomparableRunsError, RunView, _as_uvalue, _matches_device, find_run,
+    IncomparableRunsError,
+    RunView,
+    _as_uvalue,
+    _matches_device,
+    find_run,
 )
 from inferlca.uncertainty import UValue
 

@@ -1067,6 +1067,7 @@ class LLMGenerate(BaseWorkload):
                                     "drives the KV cache); use --backend torch or auto")
         self.model_dir: Path | None = Path(weights) if weights is not None else None
         self.prepare_s: dict[str, float] = {}
+        self._parameters: int | None = None  # counted when the model is loaded
         if self.synthetic_weights:
             self.add_note(SYNTHETIC_NOTE)
 
@@ -1122,6 +1123,7 @@ class LLMGenerate(BaseWorkload):
         self.series = {}
         assert self.model_dir is not None
         self.model = load_model(self.model_dir, self.precision, self.threads)
+        self._parameters = int(sum(t.numel() for t in self.model.parameters()))
         eos = eos_ids(self.model)
         force = self.options.force_length
         if force is None:
@@ -1280,7 +1282,7 @@ class LLMGenerate(BaseWorkload):
 
         hidden = pick("n_embd", "hidden_size", preset_value=p.n_embd if p else None)
         ffn = pick("n_inner", "intermediate_size")
-        params = int(sum(t.numel() for t in self.model.parameters())) if self.model is not None else None
+        params = self._parameters
         mean_in = float(np.mean([len(s.input_ids) for s in self.samples])) if self.samples else None
         return WorkloadFacts(
             name=self.name, parameters=params,
