@@ -34,14 +34,15 @@ def has_tokens(summary: dict[str, Any]) -> bool:
     return "tokens_out" in (summary.get("metrics") or {})
 
 
-def token_rows(summary: dict[str, Any], metric_cell: Callable[..., str],
-               interval_cell: Callable[..., str]) -> list[tuple[str, str]]:
-    """``(label, text)`` rows for a run summary; empty when the run generated no tokens.
+def token_rows(summary: dict[str, Any], metric_cell: Callable[..., Any],
+               interval_cell: Callable[..., Any]) -> list[tuple[str, Any]]:
+    """``(label, cells)`` rows for a run summary; empty when the run generated no tokens.
 
     Args:
         summary: the run summary (``metrics`` and ``impact`` as in docs/CONTRACTS.md).
         metric_cell: ``metric_cell(summary, key, scale)`` formats a metric over repetitions.
         interval_cell: ``interval_cell({"value","low","high"}, scale)`` formats an interval.
+        The cells are whatever these two return (the ``run`` table's column cells).
     """
     if not has_tokens(summary):
         return []
