@@ -12,11 +12,12 @@ Lookup (:meth:`Catalog.get`) accepts the id, the name or any alias (the names NV
 from __future__ import annotations
 
 import csv
+import io
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-import io
-import re
 from typing import Any
 
 from inferlca.errors import InputFileError, UnknownNameError
@@ -166,7 +167,7 @@ class Catalog:
     def __len__(self) -> int:
         return len(self._devices)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Device]:
         return iter(self._devices)
 
     def devices(self, category: str | None = None, kind: str | None = None) -> list[Device]:
@@ -203,7 +204,7 @@ class Catalog:
 # --- loading ------------------------------------------------------------------------------------
 
 def _read_data(filename: str) -> str:
-    return resources.files("inferlca.hardware").joinpath("data", filename).read_text("utf-8")
+    return resources.files("inferlca.hardware").joinpath("data").joinpath(filename).read_text("utf-8")
 
 
 def _opt_float(row: dict[str, str], key: str, line: int) -> float | None:

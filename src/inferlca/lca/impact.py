@@ -7,19 +7,23 @@ energy and a duration into an :class:`Impact` (formulas in :mod:`inferlca.lca.us
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
-from inferlca.errors import InvalidValueError
+from inferlca.errors import InvalidValueError, UnknownNameError
 from inferlca.hardware.catalog import Device, get_catalog
 from inferlca.lca import use
 from inferlca.lca.defaults import default_lifetime_years, default_pue
-from inferlca.lca.embodied import (KG, MEMORY_METHODS, Embodied, EmbodiedUnavailableError,
-                                   embodied_footprint)
+from inferlca.lca.embodied import (
+    KG,
+    MEMORY_METHODS,
+    Embodied,
+    EmbodiedUnavailableError,
+    embodied_footprint,
+)
 from inferlca.lca.grid import DEFAULT_REGION, G_PER_KWH, custom_grid, get_region
 from inferlca.uncertainty import UValue
-from inferlca.errors import UnknownNameError
 
 #: the keys of :meth:`Impact.to_dict` and of ``inferlca impact --json``
 IMPACT_KEYS = ("use_gco2e", "embodied_gco2e", "total_gco2e", "per_query_gco2e", "allocation",
@@ -83,7 +87,7 @@ class ImpactContext:
     def resolve(cls, device: Device | str | None, region: str | None = DEFAULT_REGION,
                 grid: Numeric | None = None, pue: Numeric | None = None,
                 lifetime_years: Numeric | None = None, memory_method: str = "per-gb", *,
-                node_source: str | None = None, packaging: bool = False) -> "ImpactContext":
+                node_source: str | None = None, packaging: bool = False) -> ImpactContext:
         """Fill in the defaults.
 
         Args:
@@ -194,7 +198,7 @@ class Impact:
                 "sources": list(self.sources), "notes": list(self.notes)}
 
 
-def _positive(name: str, value: float | int, accepted: str) -> float:
+def _positive(name: str, value: float, accepted: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or value <= 0:
         raise InvalidValueError(f"{name} must be {accepted}, got {value!r}")
@@ -206,21 +210,25 @@ def compute_impact(energy_j: float | UValue, duration_s: float, ctx: ImpactConte
     """Impact of a workload that used ``energy_j`` over ``duration_s`` in context ``ctx``.
 
     Args:
-        energy_j: energy of the device during the workload, J (> 0; an interval is accepted).
+        energy_j: energy of the device during the workload, J (>= 0; an interval is accepted).
+            Zero is accepted here (a run is never lost to a zero reading); the CLI rejects it.
         duration_s: wall-clock duration of the workload, s (> 0), for the allocation.
         ctx: see :meth:`ImpactContext.resolve`.
         queries: number of queries, for ``per_query_gco2e`` (> 0).
 
     Raises:
-        InvalidValueError: a zero, negative, NaN or infinite energy, duration or query count.
+        InvalidValueError: a negative, NaN or infinite energy; a zero, negative, NaN or infinite
+            duration; a query count that is not a whole number > 0.
     """
     if isinstance(energy_j, UValue):
-        if not (math.isfinite(energy_j.high) and energy_j.low > 0):
-            raise InvalidValueError(f"energy must be a finite number of J > 0, got {energy_j}")
+        if not (math.isfinite(energy_j.high) and energy_j.low >= 0):
+            raise InvalidValueError(f"energy must be a finite number of J >= 0, got {energy_j}")
         e_j = energy_j.with_unit("J")
     else:
-        e_j = UValue.exact(_positive("energy", energy_j, "a finite number of J > 0"), "J",
-                           ("measured or estimated energy",), kind="input")
+        if isinstance(energy_j, bool) or not isinstance(energy_j, (int, float)) \
+                or not math.isfinite(energy_j) or energy_j < 0:
+            raise InvalidValueError(f"energy must be a finite number of J >= 0, got {energy_j!r}")
+        e_j = UValue.exact(float(energy_j), "J", ("measured or estimated energy",), kind="input")
     t_s = _positive("duration", duration_s, "a finite number of seconds > 0")
     if queries is not None and (isinstance(queries, bool) or not isinstance(queries, int)
                                 or queries <= 0):
