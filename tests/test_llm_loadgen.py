@@ -76,3 +76,20 @@ def test_token_latency_summary():
     assert s == {"ttft_p50_s": pytest.approx(495559e-9), "ttft_p99_s": pytest.approx(724835e-9),
                  "tpot_p50_s": pytest.approx(724472e-9), "tokens_per_s": 187.58}
     assert token_latency_summary({}) == {}
+
+
+def test_server_batches_requests_that_arrive_together(tiny):
+    # 1000 QPS Poisson arrivals: 8 requests within ~8 ms, while one batch of 48 tokens takes tens
+    # of ms, so requests that arrive during a batch are served together in the next one
+    # (all arrivals spaced > 1 batch apart has probability ~ e^-30).
+    tiny.max_new_tokens = 48
+    try:
+        spec = RunSpec(workload="llm-generate", preset="tiny", scenario="server", queries=8,
+                       target_qps=1000.0, max_new_tokens=48)
+        out = run_token_test(tiny, spec)
+    finally:
+        tiny.max_new_tokens = MAX_NEW
+    assert sum(out.batch_sizes) == 8 and max(out.batch_sizes) > 1
+    assert [r.tokens_out for r in out.results] == [48] * 8
+    # a request that waited for the running batch has a longer TTFT than its batch's prefill
+    assert max(r.ttft_s for r in out.results) > min(r.ttft_s for r in out.results)
