@@ -178,3 +178,13 @@ def test_truncate_policy_runs_with_a_warning(tmp_path, cli):
     # 250 tokens + 8 new > 256 positions: the last 248 are kept
     assert data["repetitions"][0]["metrics"]["tokens_in"] == 248
     assert any("truncated by 2 tokens" in n for n in data["notes"])
+
+
+def test_weights_not_a_causal_lm_in_a_subprocess(tmp_path, cli_subprocess, bert_folder):
+    r = cli_subprocess("run", "-w", "llm-generate", "--weights", bert_folder, "-n", "1", "-r", "1",
+                       "--meter", "modelled", "--store", tmp_path / "s.db", "--logs-dir",
+                       tmp_path / "logs", timeout=300)
+    assert r.code == 2
+    assert r.err.strip().startswith("error: --weights")
+    assert "BertForQuestionAnswering is not a causal language model" in r.err
+    assert "Traceback" not in r.err

@@ -642,8 +642,9 @@ class DecodeEngine:
             results[i] = res
             if on_done is not None:
                 on_done(res)
-            if requests[i].on_done is not None:
-                requests[i].on_done(res)
+            own_done = requests[i].on_done
+            if own_done is not None:
+                own_done(res)
 
         with torch.inference_mode():
             t0 = self.clock()
@@ -659,8 +660,9 @@ class DecodeEngine:
                 times[i].append(t1)
                 if on_first_token is not None:
                     on_first_token(requests[i], int(tok), t1)
-                if requests[i].on_first_token is not None:
-                    requests[i].on_first_token(requests[i], int(tok), t1)
+                own_first = requests[i].on_first_token
+                if own_first is not None:
+                    own_first(requests[i], int(tok), t1)
             for i in range(n):
                 if len(outputs[i]) >= want[i] or (not self.settings.force_length and tokens[i] in self.eos):
                     finish(i)
