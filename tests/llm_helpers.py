@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from inferlca.meters.base import PowerMeter, Reading
 
 POWER_W = 50.0
@@ -28,3 +30,11 @@ class ConstantMeter(PowerMeter):
 
     def read(self) -> Reading:
         return Reading({"device": self.power_w})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def llm_cache_dir(tmp_path_factory):
+    """Synthetic weights go to the session's temporary cache, not the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INFERLCA_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+        yield

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from llm_helpers import DECODER_KEYS, ConstantMeter
+from llm_helpers import DECODER_KEYS, ConstantMeter, llm_cache_dir  # noqa: F401
 
 from inferlca.spec import RunSpec
 from inferlca.store.sqlite import Store

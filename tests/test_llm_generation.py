@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llm_helpers import llm_cache_dir  # noqa: F401  (autouse: weights in a temporary cache)
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, UsageError
 from inferlca.traces.trace import PowerTrace

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from llm_helpers import llm_cache_dir  # noqa: F401  (autouse: weights in a temporary cache)
 
 from inferlca.loadgen.token_sut import run_token_test, token_latency_summary
 from inferlca.spec import RunSpec

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from llm_helpers import DECODER_KEYS, POWER_W, ConstantMeter
+from llm_helpers import DECODER_KEYS, POWER_W, ConstantMeter, llm_cache_dir  # noqa: F401
 
 from inferlca.spec import RunSpec
 from inferlca.store.sqlite import Store
@@ -188,3 +188,47 @@ def test_weights_not_a_causal_lm_in_a_subprocess(tmp_path, cli_subprocess, bert_
     assert r.err.strip().startswith("error: --weights")
     assert "BertForQuestionAnswering is not a causal language model" in r.err
     assert "Traceback" not in r.err
+
+
+def test_ctrl_c_keeps_an_incomplete_run(tmp_path, cli_subprocess):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    db = tmp_path / "int.db"
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inferlca", "run", "-w", "llm-generate", "--preset", "tiny",
+         "-n", "100000", "-r", "2", "--max-new-tokens", "8", "--meter", "modelled",
+         "--store", str(db), "--logs-dir", str(tmp_path / "logs")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if list((tmp_path / "logs").glob("*/rep0/mlperf_log_detail.txt")):
+                break
+            time.sleep(0.2)
+        time.sleep(1.5)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    with Store.open(db) as st:
+        run = st.list_runs()[0]
+        rec = st.get_run(run.run_id)
+        series = st.load_series(run.run_id, 0)
+    assert rec.status == "incomplete" and len(rec.repetitions) == 1
+    m = rec.repetitions[0].metrics
+    # what ran before Ctrl-C is kept, token metrics included; nothing skipped is counted
+    n = len(series["tokens_out"])
+    assert 0 < n < 100000 and list(series["tokens_out"]) == [8.0] * n
+    assert m["samples"] == n
+    assert m["tokens_out"] == 8 and m["energy_per_token_j"] > 0
