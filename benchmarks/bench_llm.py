@@ -9,7 +9,12 @@ number of new tokens with end-of-sequence suppressed (ours masks EOS; ``generate
 so the prefill cancels out. Runs alternate (ours, bare, ours, bare...) so that drift in the machine
 load hits both sides alike; the figure is the ratio of medians, goal <= 1.05.
 
-Run: ``python benchmarks/bench_llm.py [--presets tiny gpt2] [--new-tokens 32] [--repeats 7]``.
+A second table shows what static batching buys (``--batch-sizes``): for each batch size, the
+time per decode step and the output tokens per second of the whole batch (our engine, same prompt
+length, medians), i.e. how much the per-token cost falls when requests share forward passes.
+
+Run: ``python benchmarks/bench_llm.py [--presets tiny gpt2] [--new-tokens 32] [--repeats 7]
+[--batch-sizes 1 4 8]``.
 """
 
 from __future__ import annotations
@@ -78,6 +83,30 @@ def bench(preset: str, n_new: int, prompt_len: int, repeats: int) -> dict[str, f
             "same_tokens": float(same)}
 
 
+def bench_batching(preset: str, n_new: int, prompt_len: int, repeats: int,
+                   sizes: list[int]) -> list[tuple[int, float, float]]:
+    """(batch size, median decode step ms, median batch output tokens/s) per batch size."""
+    model, _ = build_model(get_preset(preset), seed=0)
+    eos = eos_ids(model)
+    engine = DecodeEngine(model, DecodeSettings(force_length=True), pad_token_id=eos[0] if eos else 0)
+    g = torch.Generator().manual_seed(1)
+    prompts = torch.randint(0, model.config.vocab_size - 1, (max(sizes), prompt_len), generator=g).tolist()
+    engine.generate([GenRequest(0, prompts[0], 2, 0.0)])  # warm-up
+    rows = []
+    for b in sizes:
+        step_ms, tok_s = [], []
+        for _ in range(repeats):
+            engine.reset_steps()
+            t0 = time.perf_counter()
+            engine.generate([GenRequest(i, prompts[i], n_new, 0.0) for i in range(b)])
+            wall = time.perf_counter() - t0
+            decode = [s.end_s - s.start_s for s in engine.reset_steps() if s.phase == "decode"]
+            step_ms.append(statistics.median(decode) * 1e3)
+            tok_s.append(b * n_new / wall)
+        rows.append((b, statistics.median(step_ms), statistics.median(tok_s)))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", nargs="+", default=["tiny", "gpt2"])
@@ -85,6 +114,8 @@ def main() -> None:
     ap.add_argument("--prompt-len", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--batch-sizes", type=int, nargs="*", default=[1, 4, 8],
+                    help="batch sizes for the batching table (none: skip it)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -97,6 +128,15 @@ def main() -> None:
         ok = "ok" if r["ratio"] <= 1.05 else "MISS"
         print(f"{preset:8} {r['ours_tpot_ms']:13.3f} {r['bare_tpot_ms']:17.3f} {r['ratio']:7.3f} {ok:>6} "
               f"{r['ours_tpot_from_timestamps_ms']:21.3f} {'yes' if r['same_tokens'] else 'no':>12}")
+    if a.batch_sizes:
+        print()
+        print(f"{'preset':8} {'batch':>5} {'decode step ms':>15} {'batch tokens/s':>15} {'vs batch 1':>11}")
+        for preset in a.presets:
+            rows = bench_batching(preset, a.new_tokens, a.prompt_len, max(3, a.repeats // 2),
+                                  a.batch_sizes)
+            base = rows[0][2]
+            for b, step, tps in rows:
+                print(f"{preset:8} {b:5d} {step:15.3f} {tps:15.1f} {tps / base:10.2f}x")
 
 
 if __name__ == "__main__":

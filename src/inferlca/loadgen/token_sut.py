@@ -1,7 +1,7 @@
 """A LoadGen system under test for token-streaming workloads (``llm-generate``).
 
 Each LoadGen query sample is one generation request. The SUT hands requests to the workload's
-:class:`~inferlca.workloads.generation.BatchScheduler` (one worker thread; ``issue_query`` never
+:class:`~inferlca.workloads.generation.BatchScheduler` (one worker thread; ``issue_queries`` never
 blocks), reports each request's first token with ``mlperf_loadgen.FirstTokenComplete`` as soon as
 the prefill produced it, and completes the request with ``QuerySamplesComplete`` carrying the
 generated token ids and their count (``n_tokens``), so LoadGen's own logs hold time to first token
@@ -19,7 +19,6 @@ How the four scenarios batch (static batching, see the workload's docstring):
 from __future__ import annotations
 
 import importlib
-import logging
 import tempfile
 import threading
 from collections.abc import Callable
@@ -33,7 +32,6 @@ from inferlca.errors import InferlcaError, InvalidValueError
 from inferlca.loadgen.scenarios import plan_scenario
 from inferlca.workloads.generation import GenRequest, GenResult, Step
 
-log = logging.getLogger(__name__)
 
 class GenerationSUT:
     """LoadGen SUT around a loaded token-streaming workload.
