@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from rich.table import Table
+from typing import Annotated
+
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STORE_HELP
@@ -18,7 +21,8 @@ def export(
                                    "table, default ./inferlca-export/); json: a file (default "
                                    "./inferlca-export.json, '-' for stdout).", show_default=False),
     store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
-    run: list[str] = typer.Option([], "--run", help="Only this run (id or prefix); repeatable."),
+    run: Annotated[list[str] | None, typer.Option(
+        "--run", help="Only this run (id or prefix); repeatable.")] = None,
     workload: str | None = typer.Option(None, "--workload", help="Only runs of this workload."),
     device: str | None = typer.Option(None, "--device", help="Only runs on this device."),
     scenario: str | None = typer.Option(None, "--scenario", help="Only runs of this scenario."),
@@ -48,12 +52,12 @@ def export(
     if json_out:
         print_json({"format": fmt, "runs": len(runs), "files": [{"path": p, "bytes": b} for p, b in sizes]})
         return
-    table = Table(title=f"exported {len(runs)} run(s) as {fmt} to "
-                        f"{out if out is not None else default_out(fmt)}", title_justify="left")
+    table = Table(title=escape(f"exported {len(runs)} run(s) as {fmt} to "
+                               f"{out if out is not None else default_out(fmt)}"), title_justify="left")
     table.add_column("file")
     table.add_column("bytes", justify="right")
     for p, b in sizes:
-        table.add_row(p, f"{b:,}")
+        table.add_row(escape(p), f"{b:,}")
     console.print(table)
 
 

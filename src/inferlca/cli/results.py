@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
 import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP, fmt_interval, fmt_number
@@ -39,21 +41,43 @@ def _ms(x: float | None) -> str:
     return fmt_number(None if x is None else x * 1000.0)
 
 
-def runs_table(runs: list[RunRecord], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for col, kw in (("run", {"style": "bold"}), ("created (UTC)", {}), ("device", {}),
-                    ("workload", {}), ("scenario", {}), ("queries", {"justify": "right"}),
-                    ("reps", {"justify": "right"}), ("status", {}), ("kind", {}),
-                    ("energy/query J", {"justify": "right"}), ("p99 ms", {"justify": "right"}),
-                    ("GWP/query mgCO2e", {"justify": "right"}), ("label", {})):
-        table.add_column(col, **kw)
+def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> Table:
+    """The run listing; on a narrow terminal (< 120 columns) the secondary columns are left out."""
+    wide = (console.width if width is None else width) >= 120
+    show_labels = wide and any(r.label for r in runs)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  collapse_padding=True, show_edge=False)
+    columns: list[tuple[str, dict[str, Any]]] = [("run", {"style": "bold", "no_wrap": True})]
+    if wide:
+        columns.append(("created UTC", {"no_wrap": True}))
+    columns += [("device", {"overflow": "fold"}), ("workload", {"overflow": "fold"})]
+    if wide:
+        columns.append(("scenario", {}))
+    columns += [("q", {"justify": "right"})]
+    if wide:
+        columns.append(("reps", {"justify": "right"}))
+    columns += [("status", {}), ("J/query", {"justify": "right"}), ("p99 ms", {"justify": "right"}),
+                ("mgCO2e/query", {"justify": "right"})]
+    if show_labels:
+        columns.append(("label", {"overflow": "fold"}))
+    for name, kw in columns:
+        table.add_column(name, **kw)
     for r in runs:
-        table.add_row(
-            r.short_id, r.created_at[:16].replace("T", " "), r.device, r.workload or "-",
-            r.scenario or "-", "-" if r.queries is None else str(r.queries), _reps(r), _status(r),
-            r.kind if r.kind == "measured" else "[magenta]estimated[/]",
-            fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s")),
-            _per_query_mg(r), r.label or "")
+        status = _status(r) + ("" if r.measured else " [magenta]est.[/]")
+        row = [r.short_id]
+        if wide:
+            row.append(r.created_at[:16].replace("T", " "))
+        row += [escape(r.device), escape(r.workload or "-")]
+        if wide:
+            row.append(escape(r.scenario or "-"))
+        row.append("-" if r.queries is None else str(r.queries))
+        if wide:
+            row.append(_reps(r))
+        row += [status, fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s")),
+                _per_query_mg(r)]
+        if show_labels:
+            row.append(escape(r.label or ""))
+        table.add_row(*row)
     return table
 
 
@@ -84,9 +108,9 @@ def results_list(
     if not runs:
         console.print(f"no runs in {path} match" if any(
             v is not None for v in (workload, device, scenario, kind, status, label))
-            else f"no runs yet in {path}; start one with `inferlca run`")
+            else f"no runs yet in {path}; start one with `inferlca run`", markup=False)
         return
-    console.print(runs_table(runs, f"{len(runs)} run(s) in {path}"))
+    console.print(runs_table(runs, escape(f"{len(runs)} run(s) in {path}")))
     console.print("[dim]details: inferlca results show RUN_ID (a prefix of the id is enough)[/]")
 
 
@@ -112,27 +136,28 @@ def _metrics_table(run: RunRecord) -> Table:
         m = metrics[key]
         lo, hi = m.get("ci95_low"), m.get("ci95_high")
         interval = "-" if lo is None or hi is None else f"{fmt_number(lo)} - {fmt_number(hi)}"
-        table.add_row(key, fmt_number(m.get("mean")), fmt_number(m.get("std")), interval, str(m.get("n", "")))
+        table.add_row(escape(key), fmt_number(m.get("mean")), fmt_number(m.get("std")), interval,
+                      str(m.get("n", "")))
     return table
 
 
 def _impact_table(impact: dict[str, Any]) -> Table:
     table = Table(title="impact (mean over repetitions of value, low and high)", title_justify="left")
     table.add_column("figure")
-    table.add_column("value [low - high]", justify="right")
+    table.add_column(escape("value [low - high]"), justify="right")
     for key, v in impact.items():
         if key == "sources":
             continue
         if isinstance(v, dict) and {"value", "low", "high"} <= set(v):
-            table.add_row(key, fmt_interval(v))
+            table.add_row(escape(key), escape(fmt_interval(v)))
         elif isinstance(v, dict):
             for sub, sv in v.items():
                 if isinstance(sv, dict) and {"value", "low", "high"} <= set(sv):
-                    table.add_row(f"{key}.{sub}", fmt_interval(sv))
+                    table.add_row(escape(f"{key}.{sub}"), escape(fmt_interval(sv)))
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            table.add_row(key, fmt_number(float(v)))
+            table.add_row(escape(key), fmt_number(float(v)))
         elif v is not None:
-            table.add_row(key, str(v))
+            table.add_row(escape(key), escape(str(v)))
     return table
 
 
@@ -177,9 +202,9 @@ def results_show(
     ]
     for name, value in lines:
         if value is not None and value != "":
-            console.print(f"  {name:<12} {value}", highlight=False)
+            console.print(f"  {name:<12} {value}", highlight=False, markup=False)
     if run.error:
-        console.print(f"  [red]{'error':<12} {run.error}[/]", highlight=False)
+        console.print(f"  [red]{'error':<12} {escape(run.error)}[/]", highlight=False)
     console.print(_metrics_table(run))
     impact = (run.summary or {}).get("impact")
     if impact:
@@ -187,10 +212,10 @@ def results_show(
     if run.repetitions:
         console.print(_repetitions_table(run))
     for note in run.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(str(note))}", highlight=False)
     sources = (impact or {}).get("sources") if impact else None
     if sources:
-        console.print("[dim]sources: " + "; ".join(map(str, sources)) + "[/]", highlight=False)
+        console.print("[dim]sources: " + escape("; ".join(map(str, sources))) + "[/]", highlight=False)
 
 
 @results_app.command("delete")
@@ -207,7 +232,7 @@ def results_delete(
             typer.confirm(f"delete run {run.run_id} ({run.workload} on {run.device}, "
                           f"{len(run.repetitions)} repetition(s))?", abort=True)
         s.delete_run(run.run_id)
-    console.print(f"deleted run {run.run_id}")
+    console.print(f"deleted run {run.run_id}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

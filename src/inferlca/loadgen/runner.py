@@ -75,6 +75,7 @@ class RepetitionResult:
     trace: Any
     status: str = "complete"
     series: dict[str, Any] = field(default_factory=dict)
+    error: BaseException | None = None
 
 
 @dataclass
@@ -323,7 +324,7 @@ def _impacts(metrics: dict[str, float], ctx: Any, queries: int) -> dict[str, Any
 class _Run:
     """The state of one ``run_benchmark`` call (kept out of module globals)."""
 
-    def __init__(self, spec: RunSpec, store: "Store | None", progress: Progress | None,
+    def __init__(self, spec: RunSpec, store: Store | None, progress: Progress | None,
                  logs_root: Path | None) -> None:
         self.spec = spec
         self.store = store
@@ -337,13 +338,13 @@ class _Run:
         self.progress(event, info)
 
 
-def _default_logs_root(store: "Store | None") -> Path:
+def _default_logs_root(store: Store | None) -> Path:
     if store is not None and getattr(store, "path", None):
         return Path(store.path).resolve().parent / "inferlca-logs"
     return Path(tempfile.gettempdir()) / "inferlca-logs"
 
 
-def run_benchmark(spec: RunSpec, store: "Store | None" = None, progress: Progress | None = None,
+def run_benchmark(spec: RunSpec, store: Store | None = None, progress: Progress | None = None,
                   *, logs_dir: str | os.PathLike[str] | None = None,
                   meter: Any = None) -> RunOutcome:
     """Run ``spec`` (every repetition), store everything, return the outcome.
@@ -425,6 +426,8 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
                                          trace=rep.trace, latencies_s=rep.latencies_s,
                                          loadgen=rep.loadgen, extra_series=rep.series or None,
                                          status=rep.status)
+                if rep.error is not None:
+                    raise rep.error  # stored first: what was measured is kept
                 if stop.is_set():
                     break
             if spec.accuracy and not stop.is_set():
@@ -529,10 +532,13 @@ def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, l
     trace = sampler.trace
     if interrupted:
         trace.meta["incomplete"] = True
+    failure: BaseException | None = None
     if lg_run is not None and lg_run.errors:
         err = lg_run.errors[0]
-        raise err if isinstance(err, InferlcaError) else RuntimeError(
-            f"the workload failed during the LoadGen test: {type(err).__name__}: {err}") from err
+        failure = err if isinstance(err, InferlcaError) else InferlcaError(
+            f"the workload failed during the LoadGen test of repetition {k + 1}: "
+            f"{type(err).__name__}: {err}")
+        failure.__cause__ = err
     loadgen: dict[str, Any] = {}
     series: dict[str, Any] = {}
     if lg_run is not None:
@@ -563,8 +569,9 @@ def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, l
     extra_impact = getattr(workload, "repetition_impact", None)  # e.g. GWP per 1,000 tokens
     if impact is not None and callable(extra_impact):
         impact.update(extra_impact(impact, metrics))
-    return RepetitionResult(k, metrics, impact, loadgen, np.asarray(latencies), trace,
-                            "incomplete" if interrupted else "complete", series)
+    status = "failed" if failure else "incomplete" if interrupted else "complete"
+    return RepetitionResult(k, metrics, impact, loadgen, np.asarray(latencies), trace, status,
+                            series, failure)
 
 
 def _accuracy_pass(state: _Run, workload: Workload, log_dir: Path,

@@ -30,23 +30,28 @@ with a clear message instead of being damaged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
 import contextlib
-from dataclasses import dataclass, field
 import datetime as _dt
 import json
-import math
 import os
-from pathlib import Path
 import socket
 import sqlite3
 import threading
-from typing import Any
 import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from inferlca.errors import InvalidValueError, StoreError, UnknownNameError, UsageError
+from inferlca.errors import (
+    InputFileError,
+    InvalidValueError,
+    StoreError,
+    UnknownNameError,
+    UsageError,
+)
 from inferlca.store import arrays
 from inferlca.store.records import (
     KINDS,
@@ -270,6 +275,19 @@ def writer_alive(pid: int | None, hostname: str | None, proc_start: str | None) 
     return True
 
 
+def _catalog_id(name: str) -> str | None:
+    """The device catalog's id for a name or alias, when the catalog knows it."""
+    try:
+        from inferlca.hardware.catalog import get_catalog
+    except ImportError:  # pragma: no cover - the hardware layer ships with inferlca
+        return None
+    try:
+        device = get_catalog().find(name)
+    except Exception:  # noqa: BLE001 - a broken catalog must not stop reading results
+        return None
+    return None if device is None else str(device.id)
+
+
 def _metrics_clean(metrics: Mapping[str, Any]) -> dict[str, float]:
     if not isinstance(metrics, Mapping):
         raise InvalidValueError(f"metrics must be a dict of name -> number, got {type(metrics).__name__}")
@@ -281,6 +299,10 @@ def _metrics_clean(metrics: Mapping[str, Any]) -> dict[str, float]:
             raise InvalidValueError(f"metric {k!r} must be a number, got {v!r}")
         out[str(k)] = float(v)
     return out
+
+
+class StoreWriteError(StoreError):
+    """SQLite refused a write (disk full, file turned read-only, locked too long, I/O error)."""
 
 
 @dataclass
@@ -315,7 +337,7 @@ class Store:
     # --- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> "Store":
+    def open(cls, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> Store:
         """Open (creating and migrating if needed) the store at ``path``.
 
         Args:
@@ -401,7 +423,7 @@ class Store:
         return store
 
     @classmethod
-    def memory(cls) -> "Store":
+    def memory(cls) -> Store:
         """A throw-away store in memory (tests, previews)."""
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         store = cls(conn, None, readonly=False)
@@ -471,7 +493,7 @@ class Store:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:  # noqa: PYI034 - Store is not subclassed
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -490,7 +512,7 @@ class Store:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot {what} in the results store {self.path}: {exc}") from None
+                raise StoreWriteError(f"cannot {what} in the results store {self.path}: {exc}") from None
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
@@ -498,7 +520,7 @@ class Store:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"cannot {what} in the results store {self.path}: {exc}") from None
+                    raise StoreWriteError(f"cannot {what} in the results store {self.path}: {exc}") from None
                 raise
 
     # --- writing ------------------------------------------------------------------------------
@@ -576,9 +598,27 @@ class Store:
         clean = _metrics_clean(metrics)
         # encode outside the transaction: the lock is held only for the inserts
         trace_rows = self._encode_trace(trace) if trace is not None else None
-        lat = arrays.encode(latencies_s) if latencies_s is not None else None
+        lat = arrays.encode(np.asarray(latencies_s)) if latencies_s is not None else None
         series = [(name, pos, *arrays.encode(values))
                   for pos, (name, values) in enumerate((extra_series or {}).items())]
+        try:
+            self._insert_repetition(run_id, index, status, clean, impact, loadgen, trace_rows, lat,
+                                    series)
+        except StoreWriteError as exc:
+            # nothing measured is lost: keep the repetition in a file next to the store
+            saved = self._save_unsaved(run_id, index, status=status, metrics=clean, impact=impact,
+                                       trace=trace, latencies_s=latencies_s, loadgen=loadgen,
+                                       extra_series=extra_series)
+            where = (f"; the repetition was saved to {saved} (add it back later with "
+                     f"`inferlca store import-unsaved {saved.parent}`)") if saved else \
+                "; it could not be saved elsewhere either"
+            raise StoreWriteError(f"{exc}{where}") from None
+
+    def _insert_repetition(self, run_id: str, index: int, status: str, clean: dict[str, float],
+                           impact: Mapping[str, Any] | None, loadgen: Mapping[str, Any] | None,
+                           trace_rows: tuple[tuple[Any, ...], list[tuple[Any, ...]]] | None,
+                           lat: tuple[str, str, int, bytes] | None,
+                           series: list[tuple[Any, ...]]) -> None:
         with self._write(f"store repetition {index} of run {run_id}") as c:
             row = c.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None:
@@ -608,6 +648,101 @@ class Store:
                 c.executemany("INSERT INTO series (run_id, idx, name, position, dtype, codec, n, "
                               "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                               [(run_id, index, *s) for s in series])
+
+    def unsaved_dir(self) -> Path:
+        """Where repetitions go when the store refuses a write: ``<store>.unsaved/`` (or a
+        temporary folder for an in-memory store)."""
+        if self.path is not None:
+            return Path(str(self.path) + ".unsaved")
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / "inferlca.unsaved"
+
+    def _save_unsaved(self, run_id: str, index: int, **rep: Any) -> Path | None:
+        """Write one repetition as a self-contained JSON file; return its path (None if even
+        that failed). Floats are written exactly (``repr``), NaN gaps as ``NaN``."""
+        import tempfile
+
+        trace = rep.pop("trace")
+        doc: dict[str, Any] = {"format": "inferlca-unsaved-repetition", "version": 1,
+                               "run_id": run_id, "index": index, **rep}
+        with contextlib.suppress(Exception):
+            doc["run"] = self.get_run(run_id).to_dict(repetitions=False)
+        if trace is not None:
+            doc["trace"] = {
+                "t_s": np.asarray(trace.t_s, dtype=np.float64).tolist(),
+                "channels": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in trace.channels.items()},
+                "counters": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in trace.counters.items()},
+                "marks": [[float(m[0]), str(m[1])] for m in trace.marks],
+                "gaps": [list(g) for g in trace.gaps], "primary": trace.primary,
+                "meter": trace.meter, "estimated": bool(trace.estimated),
+                "period_requested_s": trace.period_requested_s, "meta": trace.meta,
+            }
+        if doc.get("latencies_s") is not None:
+            doc["latencies_s"] = np.asarray(doc["latencies_s"], dtype=np.float64).tolist()
+        if doc.get("extra_series"):
+            doc["extra_series"] = {k: np.asarray(v, dtype=np.float64).tolist()
+                                   for k, v in doc["extra_series"].items()}
+        text = json.dumps(doc, default=_json_default)
+        for folder in (self.unsaved_dir(), Path(tempfile.gettempdir()) / "inferlca.unsaved"):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                target = folder / f"{run_id}-rep{index}.json"
+                tmp = target.with_suffix(".json.part")
+                tmp.write_text(text)
+                os.replace(tmp, target)  # never a half-written file under the final name
+                return target
+            except OSError:
+                continue
+        return None
+
+    def import_unsaved(self, folder: str | os.PathLike[str]) -> list[tuple[str, int]]:
+        """Store the repetitions saved by a failed write (see ``unsaved_dir``); each file is
+        removed once its repetition is in the store. Returns ``[(run_id, index)]`` imported."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is not a folder of unsaved repetitions")
+        done: list[tuple[str, int]] = []
+        for path in sorted(folder.glob("*-rep*.json")):
+            try:
+                doc = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise InputFileError(path, f"not a saved repetition ({exc})") from None
+            if doc.get("format") != "inferlca-unsaved-repetition":
+                raise InputFileError(path, "not a saved repetition (no inferlca-unsaved-repetition format)")
+            run_id, index = str(doc["run_id"]), int(doc["index"])
+            exists = self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if exists is None:
+                run = doc.get("run") or {}
+                self.create_run(run.get("spec") or {}, kind=run.get("kind", "measured"),
+                                device_id=run.get("device_id"), device_name=run.get("device_name"),
+                                meter=run.get("meter"), estimated=bool(run.get("estimated")),
+                                environment=run.get("environment") or {}, label=run.get("label"),
+                                run_id=run_id)
+            trace = None
+            if doc.get("trace"):
+                t = doc["trace"]
+                trace = PowerTrace(
+                    t_s=np.array(t["t_s"], dtype=np.float64),
+                    channels={k: np.array(v, dtype=np.float64) for k, v in t["channels"].items()},
+                    primary=t["primary"], meter=t["meter"], estimated=bool(t["estimated"]),
+                    counters={k: np.array(v, dtype=np.float64) for k, v in t["counters"].items()},
+                    marks=[Mark(float(a), str(b)) for a, b in t["marks"]],
+                    gaps=[Gap(float(g[0]), float(g[1]), str(g[2]), g[3] if len(g) > 3 else None)
+                          for g in t["gaps"]],
+                    period_requested_s=t["period_requested_s"], meta=t["meta"] or {})
+            already = self._conn.execute("SELECT 1 FROM repetitions WHERE run_id = ? AND idx = ?",
+                                         (run_id, index)).fetchone()
+            if already is None:
+                self.add_repetition(run_id, index, metrics=doc["metrics"], impact=doc.get("impact"),
+                                    trace=trace, latencies_s=doc.get("latencies_s"),
+                                    loadgen=doc.get("loadgen"), extra_series=doc.get("extra_series"),
+                                    status=doc.get("status"))
+                done.append((run_id, index))
+            path.unlink()
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
+        return done
 
     @staticmethod
     def _encode_trace(trace: PowerTrace) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
@@ -686,6 +821,17 @@ class Store:
             close("failed", f"{type(exc).__name__}: {exc}")
             raise
 
+    def close_dead_runs(self) -> list[str]:
+        """Mark ``incomplete`` (with a summary of what was stored) every run still ``running``
+        whose writing process is gone; returns their ids. Runs of other hosts are left alone."""
+        closed = []
+        for run in self.list_runs():
+            if run.stored_status == "running" and run.status == "incomplete":
+                self.finish_run(run.run_id, "incomplete", self.summarize_run(run.run_id),
+                                error=run.status_note)
+                closed.append(run.run_id)
+        return closed
+
     def delete_run(self, run_id: str) -> str:
         """Delete a run and everything stored with it; returns the full id deleted."""
         rid = self._resolve_id(run_id)
@@ -696,12 +842,15 @@ class Store:
     # --- reading ------------------------------------------------------------------------------
 
     def _resolve_id(self, prefix: str) -> str:
-        text = str(prefix).strip().lower()
+        raw = str(prefix).strip()
+        text = raw.lower()
         if not text:
             raise InvalidValueError("give a run id (or the start of one)")
-        exact = self._conn.execute("SELECT run_id FROM runs WHERE run_id = ?", (text,)).fetchone()
-        if exact:
-            return str(exact[0])
+        for candidate in dict.fromkeys((raw, text)):  # ids given by a campaign may have capitals
+            exact = self._conn.execute("SELECT run_id FROM runs WHERE run_id = ?",
+                                       (candidate,)).fetchone()
+            if exact:
+                return str(exact[0])
         like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self._conn.execute("SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' "
                                   "ORDER BY created_at DESC LIMIT 6", (like,)).fetchall()
@@ -728,7 +877,7 @@ class Store:
 
         Args:
             workload: exact workload name.
-            device: catalog id or device name (case-insensitive exact match on either).
+            device: catalog id, catalog alias or stored device name (case-insensitive).
             scenario: e.g. ``single-stream``.
             kind: ``measured`` or ``estimated``.
             status: ``complete``, ``incomplete``, ``failed`` or ``running``; compared with the
@@ -748,8 +897,14 @@ class Store:
             where.append("workload = ?")
             args.append(workload)
         if device is not None:
-            where.append("(lower(device_id) = lower(?) OR lower(device_name) = lower(?))")
-            args += [device, device]
+            names = [device]
+            catalog_id = _catalog_id(device)
+            if catalog_id is not None:
+                names.append(catalog_id)  # an alias ("H100", "Orin") finds the catalog id
+            alternatives = " OR ".join("lower(device_id) = lower(?) OR lower(device_name) = lower(?)"
+                                       for _ in names)
+            where.append(f"({alternatives})")
+            args += [n for name in names for n in (name, name)]
         if scenario is not None:
             where.append("scenario = ?")
             args.append(scenario)
@@ -895,7 +1050,9 @@ class Store:
             by_kind: dict[str, int] = {}
             for r in runs:
                 by_status[r.status] = by_status.get(r.status, 0) + 1
-                by_kind[r.kind] = by_kind.get(r.kind, 0) + 1
+                # a meter that models power (no sensor) makes a "measured" run with estimated energy
+                k = "measured, modelled energy" if r.kind == "measured" and r.estimated else r.kind
+                by_kind[k] = by_kind.get(k, 0) + 1
             n_reps = c.execute("SELECT COUNT(*) FROM repetitions").fetchone()[0]
             n_traces, n_samples = c.execute("SELECT COUNT(*), COALESCE(SUM(n_samples), 0) FROM traces").fetchone()
             n_lat = c.execute("SELECT COALESCE(SUM(n), 0) FROM latencies").fetchone()[0]
@@ -940,7 +1097,7 @@ class Store:
 
     # --- merging ------------------------------------------------------------------------------
 
-    def merge(self, other: str | os.PathLike[str] | "Store") -> MergeResult:
+    def merge(self, other: str | os.PathLike[str] | Store) -> MergeResult:
         """Copy into this store the runs of another store that it lacks (keyed by run id).
 
         A run already here is skipped, unless the other copy is further along (e.g. ``complete``

@@ -1209,8 +1209,14 @@ class LLMGenerate(BaseWorkload):
     # ---- runner hooks (inferlca.loadgen.runner) ----------------------------------------------
     def make_sut(self, scenario: str, *, keep_outputs: bool = False, stop: Any = None,
                  on_done: Callable[[int], None] | None = None, **_: Any) -> Any:
-        """The LoadGen SUT for this workload: batching, ``FirstTokenComplete``, token counts."""
+        """The LoadGen SUT for this workload: batching, ``FirstTokenComplete``, token counts.
+
+        Requests generated before the test (the runner's latency probe with
+        ``--mlperf-compliant``) are dropped here, so the repetition counts the test's only.
+        """
         from inferlca.loadgen.token_sut import GenerationSUT
+
+        self.take_results()
 
         return GenerationSUT(self, keep_outputs=keep_outputs, stop=stop, on_done=on_done)
 
