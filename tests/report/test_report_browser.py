@@ -153,7 +153,7 @@ def test_report_renders_in_chromium(sample_report, tmp_path):
     # 7 devices in the results table, 3 query-count columns (+ device and category)
     assert rows["results"] == 7 and rows["results_cols"] == 5
     assert rows["lowest"] == 3  # one per query count
-    assert rows["runs"] == len(runs) == 22
+    assert rows["runs"] == len(runs) == 24
     assert rows["estimated"] == 6
     assert rows["sources"] >= 3
     assert rows["pwned"] is None and rows["label_text"] == 1  # the hostile label shows as text

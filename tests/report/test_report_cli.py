@@ -16,19 +16,24 @@ def test_sample_store_has_every_category_and_estimates(sample_store):
     path, _ = sample_store
     with Store.open(path, readonly=True) as st:
         runs = load_runs(st)
-    # 5 replayed devices x 3 query counts + 2 estimated devices x 3 query counts + 1 hostile
-    assert len(runs) == 22
+    # 5 replayed devices x 3 query counts + 2 estimated devices x 3 query counts + 2 LLM runs
+    # + 1 run with hostile text
+    assert len(runs) == 24
     assert {v.category for v in runs} == {"edge", "gaming", "datacenter", None}
     assert sum(v.estimated for v in runs) == 6
-    assert all(len(v.repetitions) == 3 for v in runs if v.meter.startswith("replay:"))
-    assert all(v.environment.get("replayed_from") for v in runs)
+    assert all(len(v.repetitions) == 3 for v in runs
+               if v.meter.startswith("replay:") and v.workload == "bert-large-squad")
+    assert sum(v.is_llm for v in runs) == 2
+    assert all(v.environment.get("replayed_from") or v.kind == "estimated" for v in runs)
+    assert all("roofline" in v.notes[0] for v in runs if v.estimated)
 
 
 def test_report_writes_every_figure_as_png_and_svg(sample_report):
     out, result, _ = sample_report
     drawn = {f.stem for f in result.figures if f.data_uri}
-    assert drawn == {"power_profiles", "latency", "gwp_1", "manufacturing", "sensitivity",
-                     "tradeoff"}
+    # one set of per-condition views for bert-large-squad (1) and llm-generation (2)
+    assert drawn == {"power_profiles_1", "latency_1", "gwp_1", "tradeoff_1", "power_profiles_2",
+                     "latency_2", "gwp_2", "tradeoff_2", "manufacturing", "sensitivity", "llm"}
     for stem in drawn:
         assert (out / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
         assert (out / f"{stem}.svg").stat().st_size > 1000
@@ -41,7 +46,8 @@ def test_report_writes_every_figure_as_png_and_svg(sample_report):
 
 def test_results_table_rows_and_lowest_marks(sample_report):
     _, result, _ = sample_report
-    (t,) = result.tables
+    t, llm = result.tables
+    assert llm.workload == "llm-generation" and llm.query_counts == (8,)
     assert t.query_counts == (16, 64, 256)
     assert len(t.devices) == 7
     assert t.devices[:2] == ("NVIDIA Jetson AGX Orin 64GB", "NVIDIA Jetson AGX Xavier 32GB")
@@ -84,14 +90,20 @@ def test_compare_cli(cli, sample_store):
 def test_project_cli_and_recommend_cli(cli, sample_store):
     path, _ = sample_store
     r = cli("project", "--users", "122.5e6", "--queries-per-user", "16", "--device", "Orin",
-            "--store", path, "--json")
+            "--store", path)
+    assert r.code == 2 and "several workloads" in r.err and "--workload" in r.err
+    r = cli("project", "--users", "122.5e6", "--queries-per-user", "16", "--device", "Orin",
+            "--workload", "bert-large-squad", "--store", path, "--json")
     assert r.code == 0, r.err
     (p,) = r.json()["projections"]
     assert p["queries_per_day"] == pytest.approx(1.96e9)
     assert p["total_per_year_kgco2e"]["value"] == pytest.approx(
         p["total_per_day_kgco2e"]["value"] * 365.25)
     assert p["devices_needed"] >= 1
-    r = cli("recommend", "--latency-p99-ms", "10", "--store", path, "--json")
+    r = cli("recommend", "--latency-p99-ms", "10", "--store", path)
+    assert r.code == 2 and "several workloads" in r.err
+    r = cli("recommend", "--latency-p99-ms", "10", "--workload", "bert-large-squad", "--store",
+            path, "--json")
     assert r.code == 0, r.err
     rec = r.json()
     # edge devices (about 20 and 35 ms per query) miss a 10 ms budget
@@ -101,7 +113,8 @@ def test_project_cli_and_recommend_cli(cli, sample_store):
     gwp = [c["gwp_per_query_gco2e"]["value"] for c in ranked]
     assert gwp == sorted(gwp)
     assert all(c["latency_p99_s"]["value"] <= 0.010 for c in ranked)
-    r = cli("recommend", "--latency-p99-ms", "10", "--store", path)
+    r = cli("recommend", "--latency-p99-ms", "10", "--workload", "bert-large-squad", "--store",
+            path)
     assert r.code == 0 and "recommended:" in r.out
 
 
@@ -113,6 +126,8 @@ def test_project_cli_and_recommend_cli(cli, sample_store):
     (["project", "--users", "-3", "--queries-per-user", "16"], "--users must be"),
     (["project", "--users", "10", "--queries-per-user", "0"], "--queries-per-user must be"),
     (["recommend", "--latency-p99-ms", "-1"], "--latency-p99-ms must be"),
+    (["recommend", "--latency-p99-ms", "10", "--workload", "bert-large-squad", "--scenario",
+      "offline"], "no bert-large-squad runs with scenario 'offline'"),
     (["recommend", "--latency-p99-ms", "10", "--workload", "gpt"], "no runs with workload"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, sample_store, tmp_path, args, message):

@@ -32,7 +32,7 @@ def test_ratio_interval_takes_low_over_high(make_run):
     # p99 latency 1.8 ms / 20 ms = 0.09
     assert g["latency_p99"].ratio.value == pytest.approx(0.09)
     text = " ".join(c.sentences())
-    assert "A emits 2.00 [0.500 - 8.00] x times the CO2e of B per query" in text
+    assert "A emits 2.00 [0.500 - 8.00] times the CO2e of B per query" in text
 
 
 @given(st.floats(0.01, 100), st.floats(1.0, 3.0), st.floats(0.01, 100), st.floats(1.0, 3.0))
@@ -114,6 +114,9 @@ def test_recommend_greenest_within_budget(make_run):
     assert [c.run.device_name for c in rec.excluded] == ["jetson-agx-orin"]
     assert "20 ms exceeds the budget 10 ms" in rec.excluded[0].excluded
     assert recommend(runs, 25.0).best.run.device_name == "jetson-agx-orin"
+    assert not any("query counts differ" in n for n in rec.notes)
+    mixed = recommend([*runs, make_run("a100", 64, p99_s=(0.003,), created="2026-02-01")], 10.0)
+    assert any("query counts differ (16, 64)" in n for n in mixed.notes)
     none = recommend(runs, 1.0)
     assert none.best is None and "no device meets" in none.notes[0]
 

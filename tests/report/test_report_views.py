@@ -169,3 +169,14 @@ def test_user_text_never_becomes_mathtext(make_run, tmp_path):
     plots.save(fig, tmp_path, "latency")
     legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert legend[0] == r"rig \$x^2\$ \$"
+
+
+def test_estimates_join_every_backend_table_of_their_condition(make_run):
+    from dataclasses import replace
+
+    torch_run = make_run("orin", 16)
+    onnx_run = replace(make_run("a100", 16, category="datacenter"), backend="onnxruntime")
+    est = replace(make_run("h100", 16, category="datacenter", estimated=True), backend="auto")
+    tables = results_tables([torch_run, onnx_run, est])
+    assert [(t.backend, t.devices) for t in tables] == [("onnxruntime", ("a100", "h100")),
+                                                        ("torch", ("orin", "h100"))]

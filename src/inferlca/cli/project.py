@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from inferlca.cli._common import console, print_json
-
-STORE_HELP = "Results store (SQLite file); default $INFERLCA_STORE or ./inferlca.db."
+from inferlca.cli._store_options import STORE_HELP
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +46,12 @@ def register(app: typer.Typer) -> None:
                           workloads=[workload] if workload else [],
                           scenarios=[scenario] if scenario else [])
         if not run:
+            for key, flag in (("workload", "--workload"), ("scenario", "--scenario")):
+                values = sorted({getattr(v, key) for v in sel})
+                if len(values) > 1:
+                    from inferlca.errors import UsageError
+                    raise UsageError(f"the selected runs have several {key}s "
+                                     f"({', '.join(values)}); choose one with {flag}")
             sel = list(latest_per_device(sel).values())
         projections = [project(v, users, queries_per_user, days) for v in sel
                        if v.gwp_per_query_g() is not None]
@@ -59,15 +64,17 @@ def register(app: typer.Typer) -> None:
         table = Table(title=f"{users:,.0f} users x {queries_per_user:g} queries/day "
                             f"= {users * queries_per_user:,.0f} queries/day")
         cols = ["device", "run", "use/day (kgCO2e)", "embodied/day", "total/day", "total/year",
-                f"total/{days:g} d", "energy/day (kWh)", "devices needed"]
+                *([f"total/{days:g} d"] if days != 1 else []), "energy/day (kWh)",
+                "devices needed"]
         for col in cols:
             table.add_column(col, justify="left" if col in ("device", "run") else "right")
         for p in projections:
             def f(u):  # type: ignore[no-untyped-def]
                 return u.format("") if u is not None else "n/a"
             name = escape(p.run.device_name) + (" (estimated)" if p.run.estimated else "")
+            over = [f(p.total_over_days_kg)] if days != 1 else []
             table.add_row(name, p.run.short_id, f(p.use_per_day_kg), f(p.embodied_per_day_kg),
-                          f(p.total_per_day_kg), f(p.total_per_year_kg), f(p.total_over_days_kg),
+                          f(p.total_per_day_kg), f(p.total_per_year_kg), *over,
                           f(p.energy_per_day_kwh),
                           str(p.devices_needed) if p.devices_needed is not None else "unknown")
         console.print(table)

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from inferlca.cli._common import console, print_json
-
-STORE_HELP = "Results store (SQLite file); default $INFERLCA_STORE or ./inferlca.db."
+from inferlca.cli._store_options import STORE_HELP
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +45,8 @@ def register(app: typer.Typer) -> None:
                           (c.gwp_per_query_g * 1e3).format(""), (c.latency_p99_s * 1e3).format(""),
                           c.run.short_id, "recommended" if i == 1 else "runner-up")
         for c in rec.excluded:
-            table.add_row("-", f"[dim]{escape(c.run.device_name)}[/]",
+            est = " (estimated)" if c.run.estimated else ""
+            table.add_row("-", f"[dim]{escape(c.run.device_name)}{est}[/]",
                           (c.gwp_per_query_g * 1e3).format("") if c.gwp_per_query_g else "n/a",
                           (c.latency_p99_s * 1e3).format("") if c.latency_p99_s else "n/a",
                           c.run.short_id, f"excluded: {escape(c.excluded or '')}")

@@ -8,9 +8,7 @@ from typing import Annotated
 import typer
 
 from inferlca.cli._common import console, print_json
-
-STORE_HELP = "Results store (SQLite file); default $INFERLCA_STORE or ./inferlca.db."
-
+from inferlca.cli._store_options import STORE_HELP
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,7 @@
 """Calibration: how far roofline estimates land from measurements, and a fitted efficiency.
 
-For every complete **measured** run in the store whose workload maps to a model the estimator
+For every complete **measured** run (kind ``measured``: its queries were timed by LoadGen) in the
+store whose workload maps to a model the estimator
 knows (:func:`model_for_run`) and whose device has a roof in the catalog, the run's measured time
 and energy per query are set beside the estimate at efficiency 1 (the lower bound) with the
 same method and precision::
@@ -12,7 +13,9 @@ same method and precision::
 Encoders are estimated at their workload's sequence length: 384 for the BERT SQuAD workloads
 (128 for their ``tiny`` preset), ``spec["extra"]["seq_len"]`` when a run records one, else the
 estimator's default (384). Time per query is the run's ``latency_mean_s`` (for decoders, ``ttft_p50_s + (tokens_out - 1) x
-tpot_p50_s`` when there is no mean latency); energy per query is ``energy_per_query_j``.
+tpot_p50_s`` when there is no mean latency); energy per query is ``energy_per_query_j`` (for
+decoders without it, ``energy_per_token_j x tokens_out``). A run whose power was modelled (no
+sensor; ``estimated`` set) gives its time ratio but no energy ratio.
 
 **The fit.** Efficiencies are pooled per device class (``edge``, ``desktop``, ``gaming``,
 ``datacenter``) by their geometric mean (ratios average multiplicatively); the residual spread,
@@ -63,6 +66,13 @@ class Pair:
     estimated_time_s: float
     measured_energy_j: float | None
     estimated_energy_j: float
+    flops: float = 0.0
+    intensity: float = 0.0
+
+    @property
+    def achieved_flops(self) -> float:
+        """FLOP/s the measured run reached by this count (FLOPs / measured time)."""
+        return self.flops / self.measured_time_s
 
     @property
     def time_ratio(self) -> float:
@@ -84,7 +94,8 @@ class Pair:
                 "measured_time_s": self.measured_time_s, "estimated_time_s": self.estimated_time_s,
                 "time_ratio": self.time_ratio, "measured_energy_j": self.measured_energy_j,
                 "estimated_energy_j": self.estimated_energy_j, "energy_ratio": self.energy_ratio,
-                "efficiency": self.efficiency}
+                "efficiency": self.efficiency, "flops": self.flops,
+                "intensity_flop_per_byte": self.intensity, "achieved_flops": self.achieved_flops}
 
 
 @dataclass(frozen=True)
@@ -202,6 +213,16 @@ def _measured_time_s(run: Any, tokens_out: int | None) -> float | None:
     return None
 
 
+def _measured_energy_j(run: Any, tokens_out: int | None) -> float | None:
+    e = run.metric("energy_per_query_j")
+    if e:
+        return e
+    per_token = run.metric("energy_per_token_j")
+    if per_token and tokens_out:
+        return per_token * tokens_out
+    return None
+
+
 def calibrate(store: Any, catalog: Any, method: str = "faithful",
               precision: str | None = None) -> Calibration:
     """Pair every usable measured run of ``store`` with its estimate (see the module docstring).
@@ -213,11 +234,10 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
         precision: override the runs' precision (default: each run's own, else fp32).
     """
     cal = Calibration(method)
+    # kind "measured": LoadGen timed the queries; with a modelled power meter (run.estimated)
+    # the time still counts, the energy does not
     for run in store.list_runs(kind="measured", status="complete"):
         tag = f"run {run.short_id} ({run.workload} on {run.device})"
-        if run.estimated:
-            cal.skipped.append(f"{tag}: energy was modelled, not measured")
-            continue
         mapped = model_for_run(run.spec)
         if mapped is None:
             cal.skipped.append(f"{tag}: workload has no estimator model")
@@ -254,6 +274,8 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
             continue
         cal.pairs.append(Pair(
             run.run_id, device.id, device.name, device.category or "unknown",
-            str(run.workload), model.name, measured_t, t_lb, run.metric("energy_per_query_j"),
-            t_lb * roof.tdp_w))
+            str(run.workload), model.name, measured_t, t_lb,
+            None if run.estimated else _measured_energy_j(run, lengths.get("tokens_out")),
+            t_lb * roof.tdp_w,
+            cost.flops, cost.intensity))
     return cal

@@ -94,7 +94,7 @@ class Comparison:
                            f"{'both runs' if r.a is None and r.b is None else 'one run'}")
                 continue
             verb, what = WORDS[r.key]
-            out.append(f"A {verb} {r.ratio.format(digits=3)} times {what}")
+            out.append(f"A {verb} {r.ratio.format('', digits=3)} times {what}")
         return out
 
     def to_dict(self) -> dict[str, Any]:

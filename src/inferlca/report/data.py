@@ -144,8 +144,8 @@ class RunView:
         uv = _as_uvalue(s, unit)
         if uv is not None:
             return uv
-        vals = [_as_uvalue(r.impact.get(key), unit) for r in self.repetitions if r.impact]
-        vals = [v for v in vals if v is not None]
+        found = [_as_uvalue(r.impact.get(key), unit) for r in self.repetitions if r.impact]
+        vals = [v for v in found if v is not None]
         if not vals:
             return None
         n = len(vals)
@@ -266,7 +266,7 @@ def run_view(record: Any) -> RunView:
     """
     spec = dict(_get(record, "spec", default={}) or {})
     summary = dict(_get(record, "summary", default={}) or {})
-    reps = []
+    reps: list[Repetition] = []
     for r in _get(record, "repetitions", default=()) or ():
         if str(_get(r, "status", default="complete")) != "complete":
             continue

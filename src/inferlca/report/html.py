@@ -181,7 +181,7 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
     out = ensure_writable_dir(Path(out_dir))
     step = progress or (lambda _msg: None)
     runs = list(runs)
-    order = device_order(runs)
+    order = device_order(runs)  # for the page header
     figures: list[FigureEntry] = []
     files: list[Path] = []
 
@@ -200,30 +200,38 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
     tables = results_tables(runs)
     rows = runs_rows(runs)
 
-    step("power profiles")
     def load_trace(run_id: str, index: int) -> Any:
         return store.load_trace(run_id, index)
-    profiles = plots.power_profiles(runs, load_trace)
-    add("power_profiles", "Power profiles",
-        "Power of the device's primary channel, interpolated onto 100 points per repetition; "
-        "line: mean across repetitions, band: +/- one standard deviation; shaded: model loading "
-        "(grey) and compute (orange) phases.",
-        plots.power_profiles_figure(profiles, order), "no run has a stored power trace")
 
-    step("latency")
-    add("latency", "Query latency",
-        "Maximum and 99th-percentile query latency per repetition (from LoadGen), per device and "
-        "query count; log scale.",
-        plots.latency_figure(runs), "no run has latency metrics")
-
-    step("GWP per workload")
-    gwp = plots.gwp_figures(runs)
-    if not gwp:
-        add("gwp", "GWP per workload", "", None, "no run has impact figures")
-    for i, (wl, fig) in enumerate(gwp.items()):
-        add(f"gwp_{i + 1}", f"GWP per workload vs query count: {wl}",
+    # views that only make sense within one workload and scenario: one set per condition
+    conditions: dict[tuple[str, str], list[RunView]] = {}
+    for v in runs:
+        conditions.setdefault(v.condition, []).append(v)
+    for i, ((wl, sc), crun) in enumerate(sorted(conditions.items()), 1):
+        where = f"{wl}, {sc}"
+        step(f"power profiles ({where})")
+        profiles = plots.power_profiles(crun, load_trace)
+        add(f"power_profiles_{i}", f"Power profiles: {where}",
+            "Power of the device's primary channel, interpolated onto 100 points per repetition; "
+            "line: mean across repetitions, band: +/- one standard deviation; shaded: model "
+            "loading (grey) and compute (orange) phases.",
+            plots.power_profiles_figure(profiles, device_order(crun)),
+            "no run has a stored power trace")
+        step(f"latency ({where})")
+        add(f"latency_{i}", f"Query latency: {where}",
+            "Maximum and 99th-percentile query latency per repetition (from LoadGen), per device "
+            "and query count; log scale.", plots.latency_figure(crun), "no run has latency metrics")
+        step(f"GWP per workload ({where})")
+        add(f"gwp_{i}", f"GWP per workload vs query count: {where}",
             "GWP of one workload per repetition, use phase (energy x grid x PUE) and allocated "
-            "embodied footprint (t / lifetime x F) apart; log scale.", fig, "")
+            "embodied footprint (t / lifetime x F) apart; log scale.",
+            next(iter(plots.gwp_figures(crun).values()), None), "no run has impact figures")
+        step(f"trade-off ({where})")
+        add(f"tradeoff_{i}", f"Trade-off, GWP per query vs p99 latency: {where}",
+            "Each run's GWP per query against its p99 latency (mean, 95% interval across "
+            "repetitions for latency, impact interval for GWP); dashed: the Pareto front (no other "
+            "run is both faster and greener).", plots.tradeoff_figure(crun),
+            "no run has both a p99 latency and impact figures")
 
     step("manufacturing footprint")
     fp_rows, fp_sources = footprints(runs)
@@ -234,19 +242,15 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
         "no device of these runs is in the hardware catalog with embodied inputs")
 
     step("sensitivity")
-    tors, grid_sources, why = _tornados(runs)
+    main_condition = max(conditions.values(), key=len) if conditions else []
+    tors, grid_sources, why = _tornados(main_condition)
     add("sensitivity", "Sensitivity (tornado)",
         "GWP per query when one parameter moves between its ends and the others keep the run's "
         "values: grid France -> world average, PUE 1.0 -> 1.6, lifetime 3 -> 7 years, per-node "
-        "factor low -> high source.", plots.tornado_figure(tors), why or "")
+        "factor low -> high source. Runs of the workload with the most runs, at its most common "
+        "query count.", plots.tornado_figure(tors), why or "")
 
-    step("trade-off")
-    add("tradeoff", "Trade-off: GWP per query vs p99 latency",
-        "Each run's GWP per query against its p99 latency (mean, 95% interval across repetitions "
-        "for latency, impact interval for GWP); dashed: the Pareto front (no other run is both "
-        "faster and greener).", plots.tradeoff_figure(runs),
-        "no run has both a p99 latency and impact figures")
-
+    step("decoder LLM view")
     llm = plots.llm_figure(runs)
     if llm is not None:
         add("llm", "Decoder LLM runs: tokens per joule vs latency",

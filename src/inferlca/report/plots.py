@@ -208,7 +208,7 @@ def latency_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
     qs = sorted({v.queries or 0 for v in runs})
     colors = device_colors(devices)
     est = {v.device_name: v.estimated for v in runs}
-    fig = _figure(11, 4.2)
+    fig = _figure(13, 4.2)
     axes = fig.subplots(1, 2)
     for ax, data, title in ((axes[0], mx, "maximum query latency"),
                             (axes[1], p99, "p99 query latency")):
@@ -217,7 +217,7 @@ def latency_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
         _plain_log_axis(ax.yaxis)
         ax.set_ylabel("latency (ms, log scale)")
         ax.set_title(title, fontsize=10)
-    axes[1].legend(fontsize=7, loc="best")
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -239,7 +239,7 @@ def gwp_figures(runs: Sequence[RunView]) -> dict[str, Any]:
         qs = sorted({v.queries or 0 for v in vs})
         colors = device_colors(devices)
         est = {v.device_name: v.estimated for v in vs}
-        fig = _figure(11, 4.2)
+        fig = _figure(13, 4.2)
         axes = fig.subplots(1, 2, sharey=True)
         for ax, data, title in ((axes[0], use, "use phase"), (axes[1], emb, "embodied (allocated)")):
             _grouped_boxes(ax, {k: [x for x in xs if x > 0] for k, xs in data.items()}, devices,
@@ -247,8 +247,8 @@ def gwp_figures(runs: Sequence[RunView]) -> dict[str, Any]:
             ax.set_yscale("log")
             ax.set_title(title, fontsize=10)
         axes[0].set_ylabel("GWP per workload (gCO2e, log scale)")
-        axes[1].legend(fontsize=7, loc="best")
-        fig.suptitle(f"GWP per workload vs query count: {wl}", fontsize=10)
+        axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        fig.suptitle(f"GWP per workload vs query count: {_label(wl)}", fontsize=10)
         out[wl] = fig
     return out
 
@@ -389,7 +389,7 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no
         return None
     devices = device_order([p[0] for p in pts])
     colors = device_colors(devices)
-    fig = _figure(7.5, 5.0)
+    fig = _figure(10.0, 5.0)
     ax = fig.subplots()
     scale = 1e3 if y == "gwp" else 1.0
     seen = set()
@@ -411,13 +411,13 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no
     ax.set_xlabel("p99 latency (ms, log scale)")
     ax.set_ylabel("GWP per query (mgCO2e)" if y == "gwp" else "energy per query (J)")
     ax.set_title("Trade-off: footprint vs latency (hollow = estimated)", fontsize=10)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
 def llm_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
     """Decoder LLM runs: tokens per joule vs time per output token (p99) and time to first token."""
-    pts = []
+    pts: list[tuple[RunView, float, Any, Any]] = []
     for v in runs:
         if not v.is_llm:
             continue
@@ -438,14 +438,14 @@ def llm_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
     axes = fig.subplots(1, 2, sharey=True)
     for ax, k, title in ((axes[0], 2, "p99 time per output token"), (axes[1], 3,
                                                                        "p99 time to first token")):
-        for p in pts:
-            lat = p[k]
+        for v, tok_per_j, tpot, ttft in pts:
+            lat = tpot if k == 2 else ttft
             if lat is None:
                 continue
-            v = p[0]
-            ax.plot(lat.value * 1e3, p[1], "o", color=colors[v.device_name],
+            ax.plot(lat.value * 1e3, tok_per_j, "o", color=colors[v.device_name],
                     mfc="white" if v.estimated else colors[v.device_name], label=_label(v))
         ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
         ax.set_xlabel(f"{title} (ms, log scale)")
         ax.set_title(title, fontsize=10)
     axes[0].set_ylabel("tokens per joule")

@@ -113,6 +113,10 @@ def recommend(runs: Sequence[RunView], latency_p99_ms: float, *, workload: str |
         if c.latency_p99_s is not None and c.latency_p99_s.high > budget_s:
             notes.append(f"{c.run.device_name}: the p99 latency interval reaches "
                          f"{c.latency_p99_s.high * 1e3:.3g} ms, above the budget")
+    qs = sorted({c.run.queries or 0 for c in (*ok, *out)})
+    if len(qs) > 1:
+        notes.append(f"each device's latest run is used and their query counts differ "
+                     f"({', '.join(map(str, qs))}); pass --queries N to compare at one count")
     if any(c.run.estimated for c in ok[:1]):
         notes.append("the recommended device's figures are estimated, not measured")
     out.sort(key=lambda c: (c.latency_p99_s.value if c.latency_p99_s else math.inf))

@@ -73,13 +73,22 @@ def _mean_interval(values: Sequence[UValue]) -> UValue:
 def results_tables(runs: Sequence[RunView]) -> list[ResultsTable]:
     """One :class:`ResultsTable` per (workload, scenario, backend) among ``runs``.
 
+    Estimated runs have no backend: they appear in every table of their workload and scenario.
+
     Several runs in one cell (same device and query count) are averaged; a cell is estimated when
     any of its runs is. The lowest nominal GWP of each query count (column) is marked.
     """
     groups: dict[tuple[str, str, str | None], list[RunView]] = defaultdict(list)
-    for v in runs:
-        if v.impact("total_gco2e") is not None and v.queries:
+    usable = [v for v in runs if v.impact("total_gco2e") is not None and v.queries]
+    for v in usable:
+        if not v.estimated:
             groups[(v.workload, v.scenario, v.backend)].append(v)
+    # an estimate has no backend of its own: it joins every table of its workload and scenario
+    for v in usable:
+        if v.estimated:
+            keys = [k for k in groups if k[:2] == (v.workload, v.scenario)]
+            for k in keys or [(v.workload, v.scenario, None)]:
+                groups[k].append(v)
     tables = []
     for (wl, sc, be), vs in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
         per: dict[tuple[str, int], list[RunView]] = defaultdict(list)
