@@ -57,6 +57,8 @@ def _check_repetition(rep_metrics, impact, series, requests):
     assert np.all(series["ttft_s"] >= 0)
     # constant 50 W: compute energy = 50 W x the compute phase
     assert math.isclose(m["energy_compute_j"], POWER_W * m["compute_duration_s"], rel_tol=1e-9)
+    # energy per request: the repetition's energy (load + compute) over its requests
+    assert math.isclose(m["energy_per_request_j"] * requests, m["energy_total_j"], rel_tol=1e-12)
     # energy per token x tokens per request x requests = energy of the compute phase
     assert math.isclose(m["energy_per_token_j"] * m["tokens_out"] * m["samples"], m["energy_compute_j"],
                         rel_tol=1e-12)
@@ -121,7 +123,7 @@ def test_cli_run_json_and_table(tmp_path, cli):
             tmp_path / "logs")
     assert r.code == 0, r.err
     for row in ("time to first token p50 (ms)", "time per output token p99 (ms)",
-                "energy / output token (mJ)", "GWP / 1,000 tokens: total (mgCO2e)"):
+                "energy / output token (mJ, compute)", "GWP / 1,000 tokens: total (mgCO2e)"):
         assert row in r.out
 
 

@@ -21,7 +21,8 @@ TOKEN_ROWS: tuple[tuple[str, str, float], ...] = (
     ("time per output token p50 (ms)", "tpot_p50_s", 1e3),
     ("time per output token p99 (ms)", "tpot_p99_s", 1e3),
     ("output tokens / s (per request)", "tokens_per_s", 1.0),
-    ("energy / output token (mJ)", "energy_per_token_j", 1e3),
+    ("energy / request (J, load + compute)", "energy_per_request_j", 1.0),
+    ("energy / output token (mJ, compute)", "energy_per_token_j", 1e3),
     ("energy: prefill steps (J)", "energy_prefill_j", 1.0),
     ("energy: decode steps (J)", "energy_decode_j", 1.0),
 )

@@ -1234,14 +1234,20 @@ class LLMGenerate(BaseWorkload):
     def repetition_metrics(self, trace: Any, metrics: dict[str, float]) -> dict[str, float]:
         """Token metrics of the repetition just run (contract keys), from its requests and steps.
 
-        ``metrics`` holds the runner's ``energy_compute_j``; engine
+        ``metrics`` holds the runner's ``energy_compute_j`` and ``energy_total_j``; engine
         steps are placed on the trace with ``trace.meta["t0_monotonic_s"]`` (the sampler's origin
-        on :func:`time.monotonic`, this workload's default clock).
+        on :func:`time.monotonic`, this workload's default clock). Adds ``energy_per_request_j``
+        (``energy_total_j`` / requests; it differs from ``energy_per_query_j`` in MultiStream,
+        where a LoadGen query holds several requests).
         """
         results, steps = self.take_results()
         offset_s = -float(trace.meta.get("t0_monotonic_s", 0.0)) if trace is not None else 0.0
-        return generation_metrics(results, energy_compute_j=metrics.get("energy_compute_j"),
-                                  trace=trace, steps=steps, clock_offset_s=offset_s)
+        m = generation_metrics(results, energy_compute_j=metrics.get("energy_compute_j"),
+                               trace=trace, steps=steps, clock_offset_s=offset_s)
+        total_j = metrics.get("energy_total_j")
+        if results and total_j is not None and math.isfinite(total_j):
+            m["energy_per_request_j"] = total_j / len(results)
+        return m
 
     def repetition_impact(self, impact: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
         """GWP per request and per 1,000 output tokens (whole run and compute phase alone)."""
