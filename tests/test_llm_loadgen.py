@@ -94,3 +94,16 @@ def test_server_batches_requests_that_arrive_together(tiny):
     assert [r.tokens_out for r in out.results] == [48] * 8
     # a request that waited for the running batch has a longer TTFT than its batch's prefill
     assert max(r.ttft_s for r in out.results) > min(r.ttft_s for r in out.results)
+
+
+def test_requests_before_the_test_are_not_counted(tiny):
+    # the runner's latency probe (--mlperf-compliant) runs a request before the LoadGen test
+    tiny.take_results()
+    tiny.run([0])
+    sut = tiny.make_sut("single-stream")
+    sut.close()
+    results, steps = tiny.take_results()
+    assert results == [] and steps == []
+    tiny.run([1])
+    results, steps = tiny.take_results()
+    assert [r.index for r in results] == [1] and steps[0].phase == "prefill"
