@@ -381,3 +381,41 @@ def test_text_prompts_use_the_weights_tokenizer(tmp_path, tiny):
     assert all(1 <= len(o) <= 2 for o in outs)
     # facts outlive the model (the runner asks for them after the last unload)
     assert w.facts().parameters == tiny.facts().parameters
+
+
+def test_continuous_batching_joins_a_running_batch_and_changes_no_token():
+    w = LLMGenerate(max_new_tokens=12, preset="tiny", n_samples=5, seed=2,
+                    options=GenerationOptions(prompt_len="2..14", sampling="sample", top_k=40,
+                                              max_batch=4))
+    w.load()
+    try:
+        alone = {i: w.run([i])[0] for i in range(5)}
+        w.take_results()
+        done: list[GenResult] = []
+        sched = BatchScheduler(w.engine, max_batch=4, mode="continuous", on_done=done.append)
+        late = [w.request(i, 0.0, tag=i) for i in (1, 2, 3, 4)]
+
+        def first(req, tok, t):  # request 0 has its first token: the batch is running now
+            if req.tag == 0:
+                sched.submit(*late)
+
+        with sched:
+            sched.submit(w.request(0, 0.0, tag=0, on_first_token=first))
+            assert sched.wait_idle(60)
+        assert sched.error is None
+        # 0 alone, then 1-3 joined it (4 rows in all); 4 joined when a row was free
+        assert sched.batch_sizes == [1, 3, 1]
+        assert {r.index: r.output_ids for r in done} == alone
+        assert all(r.tokens_out == 12 for r in done)
+        steps = w.engine.reset_steps()
+        phases = [s.phase for s in steps]
+        # the second prefill came between decode steps of the first request
+        assert phases[0] == "prefill" and phases[1] == "decode" and phases.count("prefill") == 3
+        assert max(s.batch for s in steps if s.phase == "decode") == 4
+    finally:
+        w.unload()
+
+
+def test_batching_mode_is_checked():
+    with pytest.raises(UnknownNameError, match="batching mode"):
+        GenerationOptions.from_extra({"batching": "dynamic"})

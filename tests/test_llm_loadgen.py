@@ -107,3 +107,24 @@ def test_requests_before_the_test_are_not_counted(tiny):
     tiny.run([1])
     results, steps = tiny.take_results()
     assert [r.index for r in results] == [1] and steps[0].phase == "prefill"
+
+
+@pytest.mark.parametrize("scenario", ["server", "offline", "multi-stream"])
+def test_continuous_batching_through_loadgen(scenario):
+    w = LLMGenerate(max_new_tokens=16, preset="tiny", n_samples=8, seed=0,
+                    options=GenerationOptions(prompt_len="3..16", max_batch=4, batching="continuous"))
+    w.load()
+    try:
+        spec = RunSpec(workload="llm-generate", preset="tiny", scenario=scenario, queries=4,
+                       samples_per_query=2, target_qps=1000.0, max_new_tokens=16)
+        out = run_token_test(w, spec)
+    finally:
+        w.unload()
+    n = 8 if scenario == "multi-stream" else 4
+    assert len(out.results) == n and [r.tokens_out for r in out.results] == [16] * n
+    assert sum(out.batch_sizes) == n
+    assert all(0 <= r.ttft_s <= r.e2e_s for r in out.results)
+    # never more rows than max-batch in a forward pass
+    assert max(s.batch for s in out.steps) <= 4
+    if scenario == "offline":  # 4 requests at once fill one batch
+        assert out.batch_sizes == [4]

@@ -144,6 +144,7 @@ def bert_folder(tmp_path):
     (["--prompt-overflow", "drop"], "--prompt-overflow must be one of refuse, truncate"),
     (["--sampling", "beam"], "--sampling must be one of greedy, sample"),
     (["--max-batch", "0"], "--max-batch must be an integer >= 1"),
+    (["--batching", "dynamic"], "--batching must be one of static, continuous"),
     (["--preset", "huge"], "unknown llm-generate preset 'huge'"),
     (["--backend", "onnxruntime"], "torch backend only"),
     (["--precision", "int8"], "llm-generate runs in fp32, fp16, bf16"),
@@ -234,3 +235,12 @@ def test_ctrl_c_keeps_an_incomplete_run(tmp_path, cli_subprocess):
     assert 0 < n < 100000 and list(series["tokens_out"]) == [8.0] * n
     assert m["samples"] == n
     assert m["tokens_out"] == 8 and m["energy_per_token_j"] > 0
+
+
+def test_run_server_with_continuous_batching(tmp_path):
+    spec = _spec("server", target_qps=200.0,
+                 extra={"prompt_len": "4..24", "max_batch": 4, "batching": "continuous"})
+    _, rec, series = _run(tmp_path, spec)
+    rep = rec.repetitions[0]
+    _check_repetition(rep.metrics, rep.impact, series, 4)
+    assert rec.spec["extra"]["batching"] == "continuous"

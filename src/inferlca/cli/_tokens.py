@@ -62,9 +62,14 @@ def token_rows(summary: dict[str, Any], metric_cell: Callable[..., Any],
 
 def generation_extra(sampling: str | None, temperature: float | None, top_k: int | None,
                      prompt_len: str | None, prompt_overflow: str | None,
-                     max_batch: int | None) -> dict[str, Any]:
+                     max_batch: int | None, batching: str | None = None) -> dict[str, Any]:
     """``RunSpec.extra`` entries from the ``llm-generate`` options given (None = default)."""
-    from inferlca.workloads.generation import OVERFLOW_POLICIES, SAMPLING_MODES, parse_prompt_len
+    from inferlca.workloads.generation import (
+        BATCHING_MODES,
+        OVERFLOW_POLICIES,
+        SAMPLING_MODES,
+        parse_prompt_len,
+    )
 
     extra: dict[str, Any] = {}
     if sampling is not None:
@@ -91,4 +96,8 @@ def generation_extra(sampling: str | None, temperature: float | None, top_k: int
         if max_batch < 1:
             raise InvalidValueError(f"--max-batch must be an integer >= 1, got {max_batch}")
         extra["max_batch"] = int(max_batch)
+    if batching is not None:
+        if batching not in BATCHING_MODES:
+            raise InvalidValueError(f"--batching must be one of {', '.join(BATCHING_MODES)}, got {batching!r}")
+        extra["batching"] = batching
     return extra

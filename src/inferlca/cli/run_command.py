@@ -216,6 +216,8 @@ def register(app: typer.Typer) -> None:
             None, help="LLM: prompt longer than the context: refuse (default) or truncate."),
         max_batch: int | None = typer.Option(
             None, help="LLM: most requests batched together (default 8)."),
+        batching: str | None = typer.Option(
+            None, help="LLM: static (default) or continuous batching of concurrent requests."),
         label: str | None = typer.Option(None, help="Free-text label stored with the run."),
         store: str | None = typer.Option(None, "--store",
                                          help="Results store (SQLite file). Default: $INFERLCA_STORE, else ./inferlca.db."),
@@ -252,7 +254,7 @@ def register(app: typer.Typer) -> None:
             duration_s=duration_s, max_new_tokens=max_new_tokens, prompts=prompts, preset=preset,
             label=label,
             extra=generation_extra(sampling, temperature, top_k, prompt_len, prompt_overflow,
-                                   max_batch)).validate()
+                                   max_batch, batching)).validate()
         if threads is not None and threads < 1:
             from inferlca.errors import InvalidValueError
 

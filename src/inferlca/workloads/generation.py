@@ -601,14 +601,18 @@ class DecodeEngine:
 
         ``on_first_token(request, token_id, t_s)`` runs as soon as the prefill has produced each
         request's first token; ``on_done(result)`` runs at the step where a request finishes.
-        A request's own ``on_first_token``/``on_done`` run after these.
+        A request's own ``on_first_token``/``on_done`` run after these. Finished requests stay
+        in the batch (their rows are computed and ignored) until the longest one is done.
         """
-        torch = self.torch
         if not requests:
             return []
-        n = len(requests)
-        lengths = [len(r.input_ids) for r in requests]
-        width = max(lengths)
+        batch = self.prefill(requests, on_first_token, on_done)
+        while batch.active:
+            self.decode_step(batch, on_done)
+        return [r for r in batch.results if r is not None]
+
+    def check(self, requests: Sequence[GenRequest]) -> None:
+        """Refuse empty prompts and prompts that do not fit the context with their new tokens."""
         for r in requests:
             if not r.input_ids:
                 raise InvalidValueError(f"request {r.index} has an empty prompt")
@@ -616,6 +620,16 @@ class DecodeEngine:
                 raise InvalidValueError(
                     f"request {r.index}: {len(r.input_ids)} prompt tokens + {r.max_new_tokens} new "
                     f"tokens exceed the model's context of {self.n_positions}")
+
+    def prefill(self, requests: Sequence[GenRequest],
+                on_first_token: Callable[[GenRequest, int, float], None] | None = None,
+                on_done: Callable[[GenResult], None] | None = None) -> RunningBatch:
+        """One forward pass over the left-padded prompts: the KV cache and every first token."""
+        torch = self.torch
+        self.check(requests)
+        n = len(requests)
+        lengths = [len(r.input_ids) for r in requests]
+        width = max(lengths)
         ids = torch.full((n, width), self.pad_token_id, dtype=torch.long)
         mask = torch.zeros((n, width), dtype=torch.long)
         for i, r in enumerate(requests):
@@ -628,79 +642,160 @@ class DecodeEngine:
                 g = torch.Generator()
                 g.manual_seed(self.settings.seed + r.index)
                 generators.append(g)
-        want = [r.max_new_tokens for r in requests]
-        outputs: list[list[int]] = [[] for _ in requests]
-        times: list[list[float]] = [[] for _ in requests]
-        done = [False] * n
-        results: list[GenResult | None] = [None] * n
-        start_s = self.clock()
-
-        def finish(i: int) -> None:
-            done[i] = True
-            res = GenResult(requests[i].index, lengths[i], outputs[i], requests[i].arrival_s, start_s,
-                            times[i], requests[i].tag)
-            results[i] = res
-            if on_done is not None:
-                on_done(res)
-            own_done = requests[i].on_done
-            if own_done is not None:
-                own_done(res)
-
+        batch = RunningBatch(list(requests), self.clock(), generators)
         with torch.inference_mode():
             t0 = self.clock()
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True)
             nxt = self._choose(out.logits[:, -1, :].float(), generators)
             tokens = nxt.tolist()  # synchronises: the tokens exist now
             t1 = self.clock()
-            with self._lock:
-                self.steps.append(Step(t0, t1, "prefill", n))
-            past = out.past_key_values
-            for i, tok in enumerate(tokens):
-                outputs[i].append(int(tok))
-                times[i].append(t1)
-                if on_first_token is not None:
-                    on_first_token(requests[i], int(tok), t1)
-                own_first = requests[i].on_first_token
-                if own_first is not None:
-                    own_first(requests[i], int(tok), t1)
-            for i in range(n):
-                if len(outputs[i]) >= want[i] or (not self.settings.force_length and tokens[i] in self.eos):
-                    finish(i)
-            pos = position[:, -1:]
-            while not all(done):
-                t0 = self.clock()
-                mask = torch.cat([mask, torch.ones((n, 1), dtype=torch.long)], dim=1)
-                pos = pos + 1
-                out = self.model(input_ids=nxt.view(n, 1), attention_mask=mask, position_ids=pos,
-                                 past_key_values=past, use_cache=True)
-                past = out.past_key_values
-                nxt = self._choose(out.logits[:, -1, :].float(), generators)
-                tokens = nxt.tolist()
-                t1 = self.clock()
-                with self._lock:
-                    self.steps.append(Step(t0, t1, "decode", sum(1 for d in done if not d)))
-                for i, tok in enumerate(tokens):
-                    if done[i]:
-                        continue
-                    outputs[i].append(int(tok))
-                    times[i].append(t1)
-                    if len(outputs[i]) >= want[i] or (not self.settings.force_length and tok in self.eos):
-                        finish(i)
-        return [r for r in results if r is not None]
+        with self._lock:
+            self.steps.append(Step(t0, t1, "prefill", n))
+        batch.past, batch.mask, batch.pos, batch.nxt = out.past_key_values, mask, position[:, -1:], nxt
+        for i, tok in enumerate(tokens):
+            if on_first_token is not None:
+                on_first_token(requests[i], int(tok), t1)
+            own_first = requests[i].on_first_token
+            if own_first is not None:
+                own_first(requests[i], int(tok), t1)
+        self._record(batch, tokens, t1, on_done)
+        return batch
+
+    def decode_step(self, batch: RunningBatch, on_done: Callable[[GenResult], None] | None = None) -> None:
+        """One cached forward pass: the next token of every row of ``batch``."""
+        torch = self.torch
+        n = batch.rows
+        with torch.inference_mode():
+            t0 = self.clock()
+            batch.mask = torch.cat([batch.mask, torch.ones((n, 1), dtype=torch.long)], dim=1)
+            batch.pos = batch.pos + 1
+            out = self.model(input_ids=batch.nxt.view(n, 1), attention_mask=batch.mask,
+                             position_ids=batch.pos, past_key_values=batch.past, use_cache=True)
+            batch.past = out.past_key_values
+            batch.nxt = self._choose(out.logits[:, -1, :].float(), batch.generators)
+            tokens = batch.nxt.tolist()
+            t1 = self.clock()
+        with self._lock:
+            self.steps.append(Step(t0, t1, "decode", batch.active))
+        self._record(batch, tokens, t1, on_done)
+
+    def _record(self, batch: RunningBatch, tokens: list[int], t_s: float,
+                on_done: Callable[[GenResult], None] | None) -> None:
+        for i, tok in enumerate(tokens):
+            if batch.done[i]:
+                continue
+            batch.outputs[i].append(int(tok))
+            batch.times[i].append(t_s)
+            req = batch.requests[i]
+            if (len(batch.outputs[i]) >= req.max_new_tokens
+                    or (not self.settings.force_length and tok in self.eos)):
+                batch.done[i] = True
+                res = GenResult(req.index, len(req.input_ids), batch.outputs[i], req.arrival_s,
+                                batch.start_s[i], batch.times[i], req.tag)
+                batch.results[i] = res
+                if on_done is not None:
+                    on_done(res)
+                own_done = req.on_done
+                if own_done is not None:
+                    own_done(res)
+
+    def compact(self, batch: RunningBatch) -> None:
+        """Drop finished rows from ``batch`` (cache, mask, positions, next tokens)."""
+        keep = [i for i, d in enumerate(batch.done) if not d]
+        if len(keep) == batch.rows:
+            return
+        idx = self.torch.tensor(keep, dtype=self.torch.long)
+        if keep:
+            batch.past.batch_select_indices(idx)
+            batch.mask, batch.pos, batch.nxt = batch.mask[idx], batch.pos[idx], batch.nxt[idx]
+        batch.select(keep)
+
+    def merge(self, old: RunningBatch, new: RunningBatch) -> RunningBatch:
+        """Join a freshly prefilled batch to a running one (continuous batching).
+
+        The shorter of the two KV caches and masks is padded on the left (masked-out zeros), so
+        every row keeps its own positions; rows are then concatenated.
+        """
+        torch = self.torch
+        if old.rows == 0:
+            return new
+        t_old, t_new = old.mask.shape[1], new.mask.shape[1]
+        width = max(t_old, t_new)
+
+        def pad(x: Any, t: int, dim: int) -> Any:
+            if t == width:
+                return x
+            shape = list(x.shape)
+            shape[dim] = width - t
+            return torch.cat([torch.zeros(shape, dtype=x.dtype), x], dim=dim)
+
+        for lo, ln in zip(old.past.layers, new.past.layers):
+            lo.keys = torch.cat([pad(lo.keys, t_old, 2), pad(ln.keys, t_new, 2)], dim=0)
+            lo.values = torch.cat([pad(lo.values, t_old, 2), pad(ln.values, t_new, 2)], dim=0)
+        old.mask = torch.cat([pad(old.mask, t_old, 1), pad(new.mask, t_new, 1)], dim=0)
+        old.pos = torch.cat([old.pos, new.pos], dim=0)
+        old.nxt = torch.cat([old.nxt, new.nxt], dim=0)
+        old.extend(new)
+        return old
+
+
+class RunningBatch:
+    """The state of a batch in the engine: its requests, tokens so far, KV cache and masks."""
+
+    def __init__(self, requests: list[GenRequest], start_s: float, generators: list[Any]) -> None:
+        n = len(requests)
+        self.requests = requests
+        self.start_s = [start_s] * n
+        self.generators = generators
+        self.outputs: list[list[int]] = [[] for _ in range(n)]
+        self.times: list[list[float]] = [[] for _ in range(n)]
+        self.done = [False] * n
+        self.results: list[GenResult | None] = [None] * n
+        self.past: Any = None
+        self.mask: Any = None
+        self.pos: Any = None
+        self.nxt: Any = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.requests)
+
+    @property
+    def active(self) -> int:
+        return sum(1 for d in self.done if not d)
+
+    def select(self, keep: list[int]) -> None:
+        for name in ("requests", "start_s", "outputs", "times", "done", "results"):
+            seq = getattr(self, name)
+            setattr(self, name, [seq[i] for i in keep])
+        if self.generators:
+            self.generators = [self.generators[i] for i in keep]
+
+    def extend(self, other: RunningBatch) -> None:
+        for name in ("requests", "start_s", "outputs", "times", "done", "results", "generators"):
+            getattr(self, name).extend(getattr(other, name))
 
 
 # --------------------------------------------------------------------------------------------
 # batching for concurrent requests
 # --------------------------------------------------------------------------------------------
 
+BATCHING_MODES = ("static", "continuous")
+
+
 class BatchScheduler:
-    """Static batching of concurrent requests on one worker thread.
+    """Batching of concurrent requests on one worker thread, static or continuous.
 
     :meth:`submit` never blocks (LoadGen's issue thread must not wait for the model). Requests
-    submitted in one call stay together. The worker takes every request waiting when it becomes
-    free, oldest first, up to ``max_batch`` (a group larger than ``max_batch`` is split), runs
-    them as one :meth:`DecodeEngine.generate` batch, and calls the callbacks as tokens appear.
-    Requests that arrive during a batch wait for the next one.
+    submitted in one call stay together, oldest first.
+
+    * ``static`` (default): when the engine is free, the waiting requests (at most ``max_batch``;
+      a larger group is split) form one :meth:`DecodeEngine.generate` batch; requests that arrive
+      while it runs wait for the next batch.
+    * ``continuous``: before every decode step, waiting requests (up to ``max_batch`` rows in all)
+      are prefilled together and joined to the running batch (:meth:`DecodeEngine.merge`);
+      finished rows leave it (:meth:`DecodeEngine.compact`). A new request waits one decode step,
+      not a whole batch.
 
     Args:
         engine: the decode engine.
@@ -709,16 +804,21 @@ class BatchScheduler:
         on_done: called with each :class:`GenResult`.
         on_error: called ``(unfinished requests, exception)`` when a batch fails, so a driver
             can still answer them; the first error is kept in :attr:`error`.
+        mode: ``static`` or ``continuous``.
     """
 
     def __init__(self, engine: DecodeEngine, max_batch: int = 8,
                  on_first_token: Callable[[GenRequest, int, float], None] | None = None,
                  on_done: Callable[[GenResult], None] | None = None,
-                 on_error: Callable[[list[GenRequest], BaseException], None] | None = None) -> None:
+                 on_error: Callable[[list[GenRequest], BaseException], None] | None = None,
+                 mode: str = "static") -> None:
         if not isinstance(max_batch, int) or max_batch < 1:
             raise InvalidValueError(f"max-batch must be an integer >= 1, got {max_batch!r}")
+        if mode not in BATCHING_MODES:
+            raise UnknownNameError("batching mode", mode, BATCHING_MODES)
         self.engine = engine
         self.max_batch = max_batch
+        self.mode = mode
         self.on_first_token = on_first_token
         self.on_done = on_done
         self.on_error = on_error
@@ -727,12 +827,14 @@ class BatchScheduler:
         self._stop = False
         self._running = 0
         self._thread: threading.Thread | None = None
+        #: requests admitted together: one entry per static batch or per continuous admission
         self.batch_sizes: list[int] = []
         self.error: BaseException | None = None
 
     def start(self) -> BatchScheduler:
         self._stop = False
-        self._thread = threading.Thread(target=self._work, name="inferlca-llm-batcher", daemon=True)
+        work = self._work_continuous if self.mode == "continuous" else self._work
+        self._thread = threading.Thread(target=work, name="inferlca-llm-batcher", daemon=True)
         self._thread.start()
         return self
 
@@ -768,6 +870,24 @@ class BatchScheduler:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _done(self, finished: list[GenResult]) -> Callable[[GenResult], None]:
+        def done(res: GenResult) -> None:
+            finished.append(res)
+            if self.on_done is not None:
+                self.on_done(res)
+        return done
+
+    def _fail(self, requests: Sequence[GenRequest], finished: list[GenResult], exc: BaseException) -> None:
+        self.error = self.error or exc
+        log.exception("llm-generate batch failed")
+        left = [r for r in requests
+                if not any(f.index == r.index and f.tag is r.tag for f in finished)]
+        if self.on_error is not None:
+            self.on_error(left, exc)
+        for r in left:
+            if r.on_error is not None:
+                r.on_error(r, exc)
+
     def _work(self) -> None:
         while True:
             with self._cond:
@@ -779,26 +899,45 @@ class BatchScheduler:
                 self._running = len(batch)
             self.batch_sizes.append(len(batch))
             finished: list[GenResult] = []
-
-            def done(res: GenResult, finished: list[GenResult] = finished) -> None:
-                finished.append(res)
-                if self.on_done is not None:
-                    self.on_done(res)
-
             try:
-                self.engine.generate(batch, self.on_first_token, done)
-            except BaseException as exc:  # kept for the caller; the worker must not die silently
-                self.error = self.error or exc
-                log.exception("llm-generate batch failed")
-                left = [r for r in batch
-                        if not any(f.index == r.index and f.tag is r.tag for f in finished)]
-                if self.on_error is not None:
-                    self.on_error(left, exc)
-                for r in left:
-                    if r.on_error is not None:
-                        r.on_error(r, exc)
+                self.engine.generate(batch, self.on_first_token, self._done(finished))
+            except BaseException as exc:  # noqa: BLE001 - kept for the caller; the worker must not die
+                self._fail(batch, finished, exc)
             with self._cond:
                 self._running = 0
+                self._cond.notify_all()
+
+    def _work_continuous(self) -> None:
+        engine = self.engine
+        running: RunningBatch | None = None
+        while True:
+            rows = running.rows if running is not None else 0
+            with self._cond:
+                if rows == 0:
+                    self._cond.wait_for(lambda: self._waiting or self._stop)
+                    if not self._waiting:
+                        return
+                new = self._waiting[:self.max_batch - rows]
+                del self._waiting[:len(new)]
+                self._running = rows + len(new)
+            finished: list[GenResult] = []
+            done = self._done(finished)
+            admitted: list[GenRequest] = list(running.requests) if running is not None else []
+            try:
+                if new:
+                    self.batch_sizes.append(len(new))
+                    admitted += new
+                    fresh = engine.prefill(new, self.on_first_token, done)
+                    running = engine.merge(running, fresh) if running is not None else fresh
+                    engine.compact(running)  # requests that wanted a single token
+                if running is not None and running.rows:
+                    engine.decode_step(running, done)
+                    engine.compact(running)
+            except BaseException as exc:  # noqa: BLE001 - kept for the caller; the worker must not die
+                self._fail(admitted, finished, exc)
+                running = None
+            with self._cond:
+                self._running = running.rows if running is not None else 0
                 self._cond.notify_all()
 
 
@@ -949,6 +1088,7 @@ class GenerationOptions:
     prompt_len: str = "32"
     prompt_overflow: str = "refuse"
     max_batch: int = 8
+    batching: str = "static"
     force_length: bool | None = None  # None: forced with synthetic weights, EOS allowed with real ones
 
     @classmethod
@@ -959,6 +1099,8 @@ class GenerationOptions:
         opts = cls(**kw)
         if not isinstance(opts.max_batch, int) or opts.max_batch < 1:
             raise InvalidValueError(f"max-batch must be an integer >= 1, got {opts.max_batch!r}")
+        if opts.batching not in BATCHING_MODES:
+            raise UnknownNameError("batching mode", str(opts.batching), BATCHING_MODES)
         if opts.prompt_overflow not in OVERFLOW_POLICIES:
             raise UnknownNameError("prompt overflow policy", str(opts.prompt_overflow), OVERFLOW_POLICIES)
         return opts
@@ -1137,7 +1279,8 @@ class LLMGenerate(BaseWorkload):
             pad_token_id=eos[0] if eos else 0, clock=self.clock)
         self.warmup()
         self._results, self._steps = [], []
-        self.scheduler = BatchScheduler(self.engine, self.options.max_batch, on_done=self._record)
+        self.scheduler = BatchScheduler(self.engine, self.options.max_batch, on_done=self._record,
+                                        mode=self.options.batching)
         self.scheduler.start()
 
     def unload(self) -> None:
