@@ -7,7 +7,8 @@ the prefill produced it, and completes the request with ``QuerySamplesComplete``
 generated token ids and their count (``n_tokens``), so LoadGen's own logs hold time to first token
 and time per output token (``TestSettings.use_token_latencies``).
 
-How the four scenarios batch (static batching, see the workload's docstring):
+How the four scenarios batch with static batching (the default; with ``--batching continuous``
+requests also join a running batch between two decode steps, see the workload's docstring):
 
 * SingleStream: one request at a time, batches of 1;
 * MultiStream: the ``samples_per_query`` requests of a query arrive together and form one batch;

@@ -38,11 +38,14 @@ Synthetic presets have no trained tokenizer: text is encoded as its UTF-8 bytes 
 is refused (exit code 2) by default, naming the prompt; with ``prompt_overflow="truncate"`` the
 prompt keeps its *last* tokens (the ones nearest the answer) and a warning says how many were cut.
 
-**Batching.** Static batching: requests that are waiting together when the engine becomes free
-form one batch (at most ``max_batch``); the batch is prefilled together and decoded step by step
-until its longest request is done. A request is reported finished (and its callback runs) at the
-step where it reaches its length, not when the whole batch ends. Requests that arrive while a
-batch runs wait for the next batch. See :class:`BatchScheduler`.
+**Batching** (:class:`BatchScheduler`). Static (default): requests that are waiting together
+when the engine becomes free form one batch (at most ``max_batch``); the batch is prefilled
+together and decoded step by step until its longest request is done; requests that arrive while a
+batch runs wait for the next batch. Continuous (``batching="continuous"``): before every decode
+step, the waiting requests are prefilled together and joined to the running batch (caches and
+masks left-padded, each row keeping its own positions), and finished rows leave it, so a new
+request waits one decode step instead of a whole batch. Either way a request is reported finished
+(and its callback runs) at the step where it reaches its length.
 """
 
 from __future__ import annotations
