@@ -14,8 +14,12 @@ A second table shows what static batching buys (``--batch-sizes``): for each bat
 time per decode step and the output tokens per second of the whole batch (our engine, same prompt
 length, medians), i.e. how much the per-token cost falls when requests share forward passes.
 
+A third table runs the tiny preset through real LoadGen in the Server scenario with static and with
+continuous batching (``--server-qps``, ``--server-queries``): TTFT and TPOT percentiles and the
+output tokens per second of the test.
+
 Run: ``python benchmarks/bench_llm.py [--presets tiny gpt2] [--new-tokens 32] [--repeats 7]
-[--batch-sizes 1 4 8]``.
+[--batch-sizes 1 4 8] [--server-qps 150] [--server-queries 64]``.
 """
 
 from __future__ import annotations
@@ -116,6 +120,31 @@ def bench_batching(preset: str, n_new: int, prompt_len: int, repeats: int,
     return rows
 
 
+def bench_server(n_new: int, qps: float, queries: int, max_batch: int) -> list[tuple[str, dict]]:
+    """Tiny preset, Server scenario through real LoadGen, static vs continuous batching."""
+    from inferlca.loadgen.token_sut import run_token_test
+    from inferlca.spec import RunSpec
+    from inferlca.workloads.generation import GenerationOptions, LLMGenerate, request_metrics
+
+    rows = []
+    for mode in ("static", "continuous"):
+        w = LLMGenerate(max_new_tokens=n_new, preset="tiny", n_samples=queries, seed=0,
+                        options=GenerationOptions(prompt_len="16..64", max_batch=max_batch,
+                                                  batching=mode))
+        w.load()
+        try:
+            spec = RunSpec(workload="llm-generate", preset="tiny", scenario="server", queries=queries,
+                           target_qps=qps, max_new_tokens=n_new)
+            out = run_token_test(w, spec)
+        finally:
+            w.unload()
+        m = request_metrics(out.results)
+        m["test_tokens_per_s"] = sum(r.tokens_out for r in out.results) / out.duration_s
+        m["mean_decode_rows"] = statistics.mean(s.batch for s in out.steps if s.phase == "decode")
+        rows.append((mode, m))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", nargs="+", default=["tiny", "gpt2"])
@@ -123,6 +152,8 @@ def main() -> None:
     ap.add_argument("--prompt-len", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--server-qps", type=float, default=150.0)
+    ap.add_argument("--server-queries", type=int, default=64, help="0: skip the Server table")
     ap.add_argument("--batch-sizes", type=int, nargs="*", default=[1, 4, 8],
                     help="batch sizes for the batching table (none: skip it)")
     a = ap.parse_args()
@@ -147,6 +178,16 @@ def main() -> None:
             base = rows[0][2]
             for b, step, tps in rows:
                 print(f"{preset:8} {b:5d} {step:15.3f} {tps:15.1f} {tps / base:10.2f}x")
+    if a.server_queries:
+        print()
+        print(f"tiny preset, Server {a.server_qps:g} QPS, {a.server_queries} queries, "
+              f"{a.new_tokens} new tokens, max batch 8 (real LoadGen)")
+        print(f"{'batching':11} {'TTFT p50 ms':>12} {'TTFT p99 ms':>12} {'TPOT p50 ms':>12} "
+              f"{'TPOT p99 ms':>12} {'tokens/s':>9} {'mean rows':>10}")
+        for mode, m in bench_server(a.new_tokens, a.server_qps, a.server_queries, 8):
+            print(f"{mode:11} {m['ttft_p50_s'] * 1e3:12.2f} {m['ttft_p99_s'] * 1e3:12.2f} "
+                  f"{m['tpot_p50_s'] * 1e3:12.3f} {m['tpot_p99_s'] * 1e3:12.3f} "
+                  f"{m['test_tokens_per_s']:9.1f} {m['mean_decode_rows']:10.2f}")
 
 
 if __name__ == "__main__":

@@ -703,7 +703,9 @@ class DecodeEngine:
                     own_done(res)
 
     def compact(self, batch: RunningBatch) -> None:
-        """Drop finished rows from ``batch`` (cache, mask, positions, next tokens)."""
+        """Drop finished rows from ``batch`` (cache, mask, positions, next tokens), then the
+        leading cache columns that are padding for every remaining row, so attention never runs
+        over more context than the longest live request holds."""
         keep = [i for i, d in enumerate(batch.done) if not d]
         if len(keep) == batch.rows:
             return
@@ -711,6 +713,13 @@ class DecodeEngine:
         if keep:
             batch.past.batch_select_indices(idx)
             batch.mask, batch.pos, batch.nxt = batch.mask[idx], batch.pos[idx], batch.nxt[idx]
+            live = batch.mask.any(dim=0).nonzero()
+            start = int(live[0]) if live.numel() else 0
+            if start > 0:
+                batch.mask = batch.mask[:, start:]
+                for layer in batch.past.layers:
+                    layer.keys = layer.keys[:, :, start:, :]
+                    layer.values = layer.values[:, :, start:, :]
         batch.select(keep)
 
     def merge(self, old: RunningBatch, new: RunningBatch) -> RunningBatch:
