@@ -419,3 +419,22 @@ def test_continuous_batching_joins_a_running_batch_and_changes_no_token():
 def test_batching_mode_is_checked():
     with pytest.raises(UnknownNameError, match="batching mode"):
         GenerationOptions.from_extra({"batching": "dynamic"})
+
+
+def test_compaction_trims_padding_columns(tiny):
+    eng = tiny.engine
+    long = GenRequest(0, list(range(1, 41)), 2, 0.0)     # 40-token prompt, 2 new tokens
+    short = GenRequest(1, [5, 6, 7], 6, 0.0)              # 3-token prompt, 6 new tokens
+    alone = eng.generate([short])[0].output_ids
+    batch = eng.merge(eng.prefill([long]), eng.prefill([short]))
+    # merged: the short row is left-padded to the long one's 40 columns
+    assert batch.mask.shape == (2, 40) and batch.mask[1].sum() == 3
+    eng.decode_step(batch)          # the long request has its 2 tokens: done
+    eng.compact(batch)
+    # only the short row is left, with 3 prompt columns + 1 cached token: the padding is gone
+    assert batch.rows == 1 and batch.mask.shape == (1, 4) and int(batch.mask.sum()) == 4
+    assert batch.past.layers[0].keys.shape[2] == 4
+    while batch.active:
+        eng.decode_step(batch)
+    assert batch.results[0].output_ids == alone
+    eng.reset_steps()
