@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from inferlca.store.sqlite import Store
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 TINY = ["--preset", "tiny", "--backend", "torch", "--threads", "1", "--period-ms", "5"]
 
@@ -174,13 +178,11 @@ def test_store_path_is_a_directory_exit_2(cli, tmp_path):
 
 @pytest.mark.slow
 def test_sigint_keeps_incomplete_run_with_trace(tmp_path, cli_subprocess):
-    from conftest import subprocess_env
-
     db = tmp_path / "int.db"
-    env = subprocess_env(INFERLCA_CACHE_DIR=os.environ["INFERLCA_CACHE_DIR"])
+    env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
         [sys.executable, "-m", "inferlca", "run", "-w", "bert-base-squad", *TINY, "-n", "100000",
-         "-r", "2", "--store", str(db), "--logs-dir", str(tmp_path / "logs")],
+         "-r", "2", "--store", str(db), "--logs-dir", str(tmp_path / "logs"), "--json"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # wait until the LoadGen test is under way: its trace file appears in the logs folder
@@ -192,12 +194,14 @@ def test_sigint_keeps_incomplete_run_with_trace(tmp_path, cli_subprocess):
         time.sleep(1.5)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
+    partial = json.loads(out)  # --json still prints what was measured
+    assert partial["status"] == "incomplete" and len(partial["repetitions"]) == 1
     con = sqlite3.connect(db)
     (status,) = con.execute("SELECT status FROM runs").fetchone()
     con.close()
@@ -233,9 +237,7 @@ def tiny_weights_folder(tmp_path):
 
 @pytest.mark.slow
 def test_accuracy_mode_with_weights_and_squad(cli, tmp_path, tiny_weights_folder):
-    from conftest import FIXTURES
-
-    data = FIXTURES / "squad" / "tiny-squad-v1.1.json"
+    data = Path(__file__).resolve().parent / "fixtures" / "squad" / "tiny-squad-v1.1.json"
     out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "--weights",
                        tiny_weights_folder, "--dataset", data, "--accuracy", "-n", "2", "-r", "1")
     acc = out["summary"]["accuracy"]
@@ -290,3 +292,33 @@ def test_bf16_on_torch_and_onnxruntime_refuses_it(cli, tmp_path):
               "--precision", "bf16", "-n", "1", "-r", "1", "--store", tmp_path / "x.db",
               "--logs-dir", tmp_path / "logs")
     assert res.code == 2 and "not available with the onnxruntime backend" in res.err
+
+
+def test_store_failure_keeps_the_measurement_beside_the_logs(tmp_path):
+    """The store breaks after the run was created: the repetition is still on disk, exit code 2."""
+    from inferlca.errors import StoreError
+    from inferlca.loadgen.runner import run_benchmark
+    from inferlca.spec import RunSpec
+    from inferlca.traces.io import read_csv
+
+    class BrokenStore:
+        path = tmp_path / "broken.db"
+
+        def create_run(self, *a, **k):
+            return "run-broken"
+
+        def add_repetition(self, *a, **k):
+            raise StoreError(f"{self.path}: disk I/O error")
+
+        def finish_run(self, *a, **k):
+            raise StoreError(f"{self.path}: disk I/O error")
+
+    with pytest.raises(StoreError) as exc:
+        run_benchmark(RunSpec(workload="null", queries=5, repetitions=1), BrokenStore(),
+                      logs_dir=tmp_path / "logs")
+    assert exc.value.exit_code == 2
+    rep = tmp_path / "logs" / "run-broken" / "rep0"
+    saved = json.loads((rep / "repetition.json").read_text())
+    assert saved["metrics"]["queries"] == 5
+    assert read_csv(rep / "power_trace.csv").t_s.size >= 2
+    assert np.loadtxt(rep / "latencies_s.txt").size == 5

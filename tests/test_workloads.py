@@ -116,3 +116,17 @@ def test_minilm_reads_squad_questions_and_reports_bad_json(tmp_path):
     bad.write_text('{"data": [\n  {"title": "t",, }\n]}')
     with pytest.raises(InputFileError, match=r"b.json, line 2: not valid JSON"):
         squad_questions(bad)
+
+
+def test_auto_without_onnxruntime_is_torch_and_says_why(monkeypatch):
+    import importlib.util as iu
+
+    from inferlca.workloads.backends import auto
+
+    real = iu.find_spec
+    monkeypatch.setattr(auto.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    w = make_workload(RunSpec(workload="bert-base-squad", preset="tiny"))
+    w.prepare()
+    assert w.backend_name == "torch"
+    assert any("onnxruntime is not installed" in n for n in w.notes)

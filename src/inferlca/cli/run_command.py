@@ -9,6 +9,7 @@ Thin: builds a :class:`~inferlca.spec.RunSpec` from the options, opens the store
 from __future__ import annotations
 
 import math
+from types import TracebackType
 from typing import Any
 
 import typer
@@ -43,7 +44,8 @@ def _interval_cells(v: Any, scale: float = 1.0) -> list[str]:
     """[nominal, "", low - high] of an uncertain value (mean over repetitions)."""
     if not isinstance(v, dict) or v.get("value") is None:
         return ["-", "", ""]
-    val, lo, hi = (v.get(k) for k in ("value", "low", "high"))
+    val: float = v["value"]
+    lo, hi = v.get("low"), v.get("high")
     rng = f"{_fmt(lo * scale)} - {_fmt(hi * scale)}" if lo is not None and hi is not None else ""
     return [_fmt(val * scale), "", rng]
 
@@ -67,9 +69,9 @@ def print_outcome(outcome: Any) -> None:
     title = (f"{spec.workload} · {spec.scenario} · {outcome.device_name} · "
              f"{outcome.meter} meter ({measured}) · {s.get('repetitions', 0)} repetition(s)")
     t = Table(title=title, title_justify="left")
-    for col, kw in (("metric", {}), ("mean", {"justify": "right"}), ("std", {"justify": "right"}),
-                    ("95% interval", {"justify": "right"})):
-        t.add_column(col, **kw)
+    t.add_column("metric")
+    for col in ("mean", "std", "95% interval"):
+        t.add_column(col, justify="right")
     rows: list[tuple[str, list[str]]] = [
         ("queries per repetition", _metric_cells(s, "queries")),
         (f"energy / query (J, {measured})", _metric_cells(s, "energy_per_query_j")),
@@ -143,8 +145,9 @@ class _ProgressBar:
         self.task = self.progress.add_task("preparing (samples, weights, backend)", total=None)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.progress.__exit__(exc_type, exc, tb)
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
         p = self.progress
@@ -262,8 +265,20 @@ def register(app: typer.Typer) -> None:
         from inferlca.workloads.registry import workload_class
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
-        with Store.open(store) as st, _ProgressBar(enabled=err_console.is_terminal) as bar:
-            outcome = run_benchmark(spec, st, progress=bar, logs_dir=logs_dir)
+        from inferlca.errors import RunInterrupted
+
+        with Store.open(store) as st:
+            try:
+                with _ProgressBar(enabled=err_console.is_terminal) as bar:
+                    outcome = run_benchmark(spec, st, progress=bar, logs_dir=logs_dir)
+            except RunInterrupted as exc:  # show what was measured, then exit 130
+                partial = getattr(exc, "outcome", None)
+                if partial is not None and partial.repetitions:
+                    if as_json:
+                        print_json(partial.to_dict())
+                    else:
+                        print_outcome(partial)
+                raise
         if as_json:
             print_json(outcome.to_dict())
         else:

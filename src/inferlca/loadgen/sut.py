@@ -80,7 +80,10 @@ class WorkloadSUT:
                       and not getattr(workload, "streaming", False))
         self._response = self.lg.QuerySampleResponse
         self._complete = self.lg.QuerySamplesComplete
-        self.handle = self.lg.ConstructSUT(self.issue_queries, self.flush_queries)
+        self._stop_is_set = stop.is_set if stop is not None else (lambda: False)
+        self._run = workload.run
+        issue = self._process_fast if self._fast else self.issue_queries
+        self.handle = self.lg.ConstructSUT(issue, self.flush_queries)
 
     # -- LoadGen callbacks --------------------------------------------------------------------
     def issue_queries(self, query_samples: Sequence[Any]) -> None:
@@ -106,22 +109,36 @@ class WorkloadSUT:
             self._process(item)
 
     def _process_fast(self, samples: Sequence[Any]) -> None:
+        """LoadGen's issue callback on the plain path (every name it needs is pre-bound; one
+        sample, SingleStream's case, avoids building lists by comprehension)."""
         response = self._response
-        if self.stop is not None and self.stop.is_set():
+        if self._stop_is_set():
             self._complete([response(s.id, 0, 0) for s in samples])
             self.samples_skipped += len(samples)
             return
+        if len(samples) == 1:
+            one = samples[0]
+            try:
+                self._run([one.index])
+            except BaseException as exc:  # noqa: BLE001 - LoadGen must still hear of it
+                self.errors.append(exc)
+                self._complete([response(one.id, 0, 0)])
+                return
+            self._complete([response(one.id, 0, 0)])
+            self.samples_done += 1  # single thread (LoadGen's issue thread): no lock
+            if self.on_done is not None:
+                self.on_done(1)
+            return
         try:
-            self.workload.run([s.index for s in samples])
+            self._run([s.index for s in samples])
         except BaseException as exc:  # noqa: BLE001 - LoadGen must still hear of every sample
             self.errors.append(exc)
             self._complete([response(s.id, 0, 0) for s in samples])
             return
         self._complete([response(s.id, 0, 0) for s in samples])
-        n = len(samples)
-        self.samples_done += n  # single thread (LoadGen's issue thread): no lock needed
+        self.samples_done += len(samples)
         if self.on_done is not None:
-            self.on_done(n)
+            self.on_done(len(samples))
 
     def _process(self, samples: list[Any]) -> None:
         lg = self.lg
@@ -158,7 +175,7 @@ class WorkloadSUT:
 
     def _process_streaming(self, sample: Any) -> None:
         lg = self.lg
-        sent = []
+        sent: list[np.ndarray | None] = []
 
         def first_token(partial: Any) -> None:
             if sent:
@@ -169,7 +186,7 @@ class WorkloadSUT:
                     if buf is not None else lg.QuerySampleResponse(sample.id, 0, 0))
             lg.FirstTokenComplete([resp])
 
-        result = self.workload.run_streaming(sample.index, first_token)
+        result = self.workload.run_streaming(sample.index, first_token)  # type: ignore[attr-defined]
         if not sent:
             first_token(result.output)
         if self.keep_outputs:

@@ -91,7 +91,7 @@ class _Pooled:
         encoder = transformers.BertModel.from_pretrained(str(self.model_dir),
                                                          add_pooling_layer=False)
 
-        class MeanPooled(torch.nn.Module):
+        class MeanPooled(torch.nn.Module):  # type: ignore[name-defined,misc]
             def __init__(self, enc: Any) -> None:
                 super().__init__()
                 self.enc = enc
@@ -131,7 +131,8 @@ class MiniLMEmbed(BaseWorkload):
             raise InputFileError(spec.dataset, "dataset file does not exist; expected a SQuAD "
                                                "v1.1 JSON file")
         self.sentences: list[str] = []
-        self._ids = self._mask = None
+        self._ids: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
         self.backend_name: str | None = None
         self.backend: Any = None
         self.prepare_s: dict[str, float] = {}

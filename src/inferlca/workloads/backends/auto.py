@@ -1,7 +1,8 @@
 """``--backend auto``: pick the faster backend on this machine by a short calibration.
 
-Each available backend is opened on the same model, warmed up with one batch, then timed on
-``repeats`` batches of the workload's example inputs; the lower median wins. The decision is cached
+Both backends are opened on the same model, warmed up with one batch, then timed in alternation
+on up to ``repeats`` batches of the workload's example inputs (two when they clearly differ); the
+lower median wins. The decision is cached
 (``<cache>/calibration/<key>.json``, keyed by model, shapes, precision, threads, CPU model and the
 library versions) so a later run on the same machine reuses it, and says so. When onnxruntime is
 not installed, or the precision is not fp32 (the ONNX export is fp32), auto is torch and the
@@ -50,19 +51,28 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _time_backend(name: str, source: ModelSource, precision: str, threads: int,
-                  repeats: int) -> float:
-    backend = open_backend(name, source, precision, threads)
+def _time_backends(names: tuple[str, ...], source: ModelSource, precision: str, threads: int,
+                   repeats: int) -> dict[str, float]:
+    """Median seconds per batch of each backend, timed in alternation (A B A B ...) so that a busy
+    machine slows both alike; stops after two rounds when both agree on a winner by > 20 %."""
+    backends = {name: open_backend(name, source, precision, threads) for name in names}
+    times_s: dict[str, list[float]] = {name: [] for name in names}
     try:
-        backend.run(source.example_feeds)  # warm-up
-        times_s = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            backend.run(source.example_feeds)
-            times_s.append(time.perf_counter() - t0)
-        return statistics.median(times_s)
+        for b in backends.values():
+            b.run(source.example_feeds)  # warm-up
+        for r in range(repeats):
+            for name, b in backends.items():
+                t0 = time.perf_counter()
+                b.run(source.example_feeds)
+                times_s[name].append(time.perf_counter() - t0)
+            if r == 1 and len(names) == 2:
+                a, b_ = (times_s[n] for n in names)
+                if all(x > 1.2 * y for x, y in zip(a, b_)) or all(y > 1.2 * x for x, y in zip(a, b_)):
+                    break
     finally:
-        backend.close()
+        for b in backends.values():
+            b.close()
+    return {name: statistics.median(v) for name, v in times_s.items()}
 
 
 def _describe(median_s: dict[str, float], winner: str) -> str:
@@ -97,15 +107,14 @@ def choose_backend(source: ModelSource, precision: str = "fp32", threads: int | 
                                       f"{_describe(median_s, winner)})", median_s, cached=True)
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache file: calibrate again
-    median_s = {name: _time_backend(name, source, precision, n_threads, repeats)
-                for name in ("torch", "onnxruntime")}
+    median_s = _time_backends(("torch", "onnxruntime"), source, precision, n_threads, repeats)
     winner = min(median_s, key=lambda k: median_s[k])
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"backend": winner, "median_s": median_s, "when": when,
                                "model": source.key, "threads": n_threads}), encoding="utf-8")
     tmp.replace(path)
-    return AutoChoice(winner, f"auto backend: {winner} (calibrated now on {repeats} batches: "
+    return AutoChoice(winner, f"auto backend: {winner} (calibrated now: "
                               f"{_describe(median_s, winner)})", median_s)
 
 
