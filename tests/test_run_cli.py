@@ -322,3 +322,16 @@ def test_store_failure_keeps_the_measurement_beside_the_logs(tmp_path):
     assert saved["metrics"]["queries"] == 5
     assert read_csv(rep / "power_trace.csv").t_s.size >= 2
     assert np.loadtxt(rep / "latencies_s.txt").size == 5
+
+
+def test_given_device_gets_embodied_impact(cli, tmp_path):
+    out, _ = _run_json(cli, tmp_path, "-w", "null", "-n", "4", "-r", "1", "--device", "A100",
+                       "--pue", "1.5")
+    assert out["device"]["id"] is not None
+    imp = out["repetitions"][0]["impact"]
+    assert imp["embodied_gco2e"]["value"] > 0
+    assert imp["pue"]["value"] == pytest.approx(1.5)
+    # use phase = energy (kWh) x grid x PUE, as the impact core computes it
+    e_kwh = out["repetitions"][0]["metrics"]["energy_total_j"] / 3.6e6
+    assert imp["use_gco2e"]["value"] == pytest.approx(e_kwh * imp["grid_gco2e_per_kwh"]["value"] * 1.5)
+    assert not any("embodied impact needs --device" in n for n in out["notes"])

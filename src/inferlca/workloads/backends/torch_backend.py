@@ -24,7 +24,7 @@ def _check_precision_supported(torch: Any, dtype: Any, precision: str) -> None:
 
 
 class TorchBackend:
-    """Runs the source's ``nn.Module`` under ``torch.inference_mode``.
+    """Runs the source's ``nn.Module`` under ``torch.inference_mode``, on CUDA when available.
 
     Args:
         source: the model to build (its weights are loaded now, from disk or memory).
@@ -50,13 +50,16 @@ class TorchBackend:
         model = source.build()
         if precision != "fp32":
             model = model.to(self._dtype)
-        self.model = model.eval()
+        # the accelerator when torch sees one (a GPU run must compute where the meter measures)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = model.eval().to(self.device)
         self.input_names = list(source.input_names)
         self.output_names = list(source.output_names)
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         torch = self._torch
-        args = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in self.input_names]
+        args = [torch.from_numpy(np.ascontiguousarray(feeds[n])).to(self.device)
+                for n in self.input_names]
         with torch.inference_mode():
             out = self.model(*args)
         if isinstance(out, dict) or hasattr(out, "keys"):
@@ -65,7 +68,7 @@ class TorchBackend:
             tensors = list(out)
         else:
             tensors = [out]
-        return [t.float().numpy() for t in tensors]
+        return [t.float().cpu().numpy() for t in tensors]  # .cpu() waits for the device
 
     def close(self) -> None:
         self.model = None
