@@ -1376,15 +1376,8 @@ class LLMGenerate(BaseWorkload):
         return GenerationSUT(self, keep_outputs=keep_outputs, stop=stop, on_done=on_done)
 
     def loadgen_settings(self, plan: Any) -> dict[str, Any]:
-        """Extra LoadGen settings: token latencies on (TTFT/TPOT in LoadGen's logs).
-
-        Offline: LoadGen reads ``min_query_count`` as the *sample* count of its one query, so
-        it is set to the planned samples (otherwise a short Offline run issues one sample).
-        """
-        extra: dict[str, Any] = {"use_token_latencies": True}
-        if plan.scenario == "offline" and not plan.mlperf_compliant:
-            extra["min_query_count"] = extra["max_query_count"] = int(plan.samples)
-        return extra
+        """Extra LoadGen settings: token latencies on (TTFT/TPOT in LoadGen's logs)."""
+        return {"use_token_latencies": True}
 
     def repetition_metrics(self, trace: Any, metrics: dict[str, float]) -> dict[str, float]:
         """Token metrics of the repetition just run (contract keys), from its requests and steps.
