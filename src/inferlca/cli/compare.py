@@ -40,7 +40,8 @@ def register(app: typer.Typer) -> None:
         for col in ("per query", "A", "B", "A / B"):
             table.add_column(col, justify="left" if col == "per query" else "right")
         units = {"gwp_per_query": (1e3, "mgCO2e"), "energy_per_query": (1.0, "J"),
-                 "latency_p99": (1e3, "ms")}
+                 "latency_p99": (1e3, "ms"), "gwp_per_1k_tokens": (1e3, "mgCO2e"),
+                 "energy_per_token": (1e3, "mJ"), "ttft_p99": (1e3, "ms"), "tpot_p99": (1e3, "ms")}
         for r in c.ratios:
             k, u = units[r.key]
             table.add_row(r.label, (r.a * k).format(u) if r.a else "n/a",

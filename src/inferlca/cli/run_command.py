@@ -87,6 +87,9 @@ def print_outcome(outcome: Any) -> None:
                        ("max", "latency_max_s")):
         rows.append((f"latency {label} (ms)", _metric_cells(s, key, 1e3)))
     rows.append(("throughput (samples/s)", _metric_cells(s, "throughput_qps")))
+    from inferlca.cli._tokens import token_rows
+
+    rows += token_rows(s, _metric_cells, _interval_cells)  # decoder LLM runs (llm-generate)
     if "utilisation" in (s.get("metrics") or {}):
         rows.append(("device busy share", _metric_cells(s, "utilisation")))
     imp = s.get("impact") or {}
@@ -207,6 +210,17 @@ def register(app: typer.Typer) -> None:
         max_new_tokens: int = typer.Option(d.max_new_tokens, help="LLM: tokens to generate."),
         prompts: str | None = typer.Option(None, help="LLM: prompts file."),
         preset: str | None = typer.Option(None, help="Model size preset (e.g. tiny)."),
+        sampling: str | None = typer.Option(None, help="LLM: greedy (default) or sample."),
+        temperature: float | None = typer.Option(None, help="LLM: sampling temperature (> 0)."),
+        top_k: int | None = typer.Option(None, help="LLM: sample from the k likeliest (0 = all)."),
+        prompt_len: str | None = typer.Option(
+            None, help="LLM: synthetic prompt length in tokens, N or LOW..HIGH (default 32)."),
+        prompt_overflow: str | None = typer.Option(
+            None, help="LLM: prompt longer than the context: refuse (default) or truncate."),
+        max_batch: int | None = typer.Option(
+            None, help="LLM: most requests batched together (default 8)."),
+        batching: str | None = typer.Option(
+            None, help="LLM: static (default) or continuous batching of concurrent requests."),
         label: str | None = typer.Option(None, help="Free-text label stored with the run."),
         store: str | None = typer.Option(None, "--store",
                                          help="Results store (SQLite file). Default: $INFERLCA_STORE, else ./inferlca.db."),
@@ -214,6 +228,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         from inferlca.cli._common import err_console, parse_uncertain, positive_float, print_json
+        from inferlca.cli._tokens import generation_extra
         from inferlca.loadgen.runner import run_benchmark
         from inferlca.store.sqlite import Store
 
@@ -240,7 +255,9 @@ def register(app: typer.Typer) -> None:
             target_qps=target_qps, offline_samples=offline_samples,
             mlperf_compliant=mlperf_compliant, users=users, think_time_s=think_time_s,
             duration_s=duration_s, max_new_tokens=max_new_tokens, prompts=prompts, preset=preset,
-            label=label).validate()
+            label=label,
+            extra=generation_extra(sampling, temperature, top_k, prompt_len, prompt_overflow,
+                                   max_batch, batching)).validate()
         if threads is not None and threads < 1:
             from inferlca.errors import InvalidValueError
 

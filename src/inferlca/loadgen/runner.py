@@ -237,8 +237,11 @@ def run_loadgen_test(workload: Workload, plan: ScenarioPlan, log_dir: Path, *,
     log_settings.enable_trace = True
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
-    sut = WorkloadSUT(workload, plan.scenario, batch_size=batch_size,
-                      keep_outputs=(mode == "accuracy"), stop=stop, on_done=on_done)
+    make_sut = getattr(workload, "make_sut", None)  # a workload's own SUT (llm-generate batching)
+    sut = (make_sut(plan.scenario, keep_outputs=(mode == "accuracy"), stop=stop, on_done=on_done)
+           if callable(make_sut) else
+           WorkloadSUT(workload, plan.scenario, batch_size=batch_size,
+                       keep_outputs=(mode == "accuracy"), stop=stop, on_done=on_done))
     qsl = WorkloadQSL(workload, getattr(workload, "performance_sample_count", None))
     try:
         lg.StartTestWithLogSettings(sut.handle, qsl.handle, settings, log_settings)
@@ -580,11 +583,17 @@ def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, l
     else:  # interrupted before the test started
         latencies, samples, queries = np.zeros(0), 0, 0
     metrics = _rep_metrics(spec, trace, queries, samples, latencies)
+    extra_metrics = getattr(workload, "repetition_metrics", None)  # e.g. tokens, TTFT, TPOT
+    if callable(extra_metrics):
+        metrics.update(extra_metrics(trace, metrics))
     if inter is not None and inter.window_s > 0:
         metrics["utilisation"] = inter.busy_s / inter.window_s
     for key, values in (getattr(workload, "series", None) or {}).items():
         series[key] = np.asarray(values, dtype=float)
     impact = _impacts(metrics, ctx, queries) if queries > 0 else None
+    extra_impact = getattr(workload, "repetition_impact", None)  # e.g. GWP per 1,000 tokens
+    if impact is not None and callable(extra_impact):
+        impact.update(extra_impact(impact, metrics))
     status = "failed" if failure else "incomplete" if interrupted else "complete"
     return RepetitionResult(k, metrics, impact, loadgen, np.asarray(latencies), trace, status,
                             series, failure)

@@ -115,7 +115,11 @@ def run_interactive(workload: Workload, users: int, think_time_s: float, duratio
             break
         sample = int(rng.integers(n_samples))
         start = clock()
-        workload.run([sample])
+        run_arrived = getattr(workload, "run_arrived", None)  # latency counts the queueing
+        if callable(run_arrived):
+            run_arrived([sample], arrive)
+        else:
+            workload.run([sample])
         done = clock()
         busy_s += done - start
         lat.append(done - arrive)

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from inferlca.errors import UsageError
-from inferlca.report.data import IncomparableRunsError, RunView, _matches_device, find_run
+from inferlca.report.data import (
+    IncomparableRunsError,
+    RunView,
+    _as_uvalue,
+    _matches_device,
+    find_run,
+)
 from inferlca.uncertainty import UValue
 
 #: (key, label, getter) of the figures compared, per query.
@@ -21,6 +27,40 @@ FIGURES = (
     ("energy_per_query", "energy per query", lambda v: v.energy_per_query_j()),
     ("latency_p99", "p99 latency", lambda v: v.latency_p99_s()),
 )
+
+
+
+def gwp_per_1k_tokens_g(v: RunView) -> UValue | None:
+    """GWP per 1,000 output tokens (gCO2e): the ``llm-generate`` impact's ``tokens`` entry, else
+    (estimated runs, one request per query) GWP per query x 1000 / output tokens per request."""
+    stored = ((v.summary.get("impact") or {}).get("tokens") or {}).get("per_1k_tokens") or {}
+    uv = _as_uvalue(stored.get("total_gco2e"), "gCO2e")
+    if uv is not None:
+        return uv
+    per_query, tokens = v.gwp_per_query_g(), v.metric("tokens_out")
+    if per_query is None or tokens is None or tokens.value <= 0:
+        return None
+    return (per_query * (1000.0 / tokens.value)).with_unit("gCO2e")
+
+
+#: Figures added when both runs generated tokens (decoder LLMs; metric keys of docs/CONTRACTS.md).
+LLM_FIGURES = (
+    ("gwp_per_1k_tokens", "CO2e per 1,000 output tokens", gwp_per_1k_tokens_g),
+    ("energy_per_token", "energy per output token", lambda v: v.metric("energy_per_token_j", "J")),
+    ("ttft_p99", "p99 time to first token", lambda v: v.metric("ttft_p99_s", "s")),
+    ("tpot_p99", "p99 time per output token", lambda v: v.metric("tpot_p99_s", "s")),
+)
+
+#: How each figure reads in a sentence: (verb, what it is a multiple of).
+WORDS = {
+    "gwp_per_query": ("emits", "the CO2e of B per query"),
+    "energy_per_query": ("uses", "the energy of B per query"),
+    "latency_p99": ("has", "the p99 latency of B"),
+    "gwp_per_1k_tokens": ("emits", "the CO2e of B per 1,000 output tokens"),
+    "energy_per_token": ("uses", "the energy of B per output token"),
+    "ttft_p99": ("has", "the p99 time to first token of B"),
+    "tpot_p99": ("has", "the p99 time per output token of B"),
+}
 
 
 @dataclass(frozen=True)
@@ -48,17 +88,13 @@ class Comparison:
     def sentences(self) -> list[str]:
         """Plain sentences: "A emits X times [low - high] the CO2e of B per query"..."""
         out = []
-        words = {"gwp_per_query": "emits", "energy_per_query": "uses",
-                 "latency_p99": "has"}
         for r in self.ratios:
             if r.ratio is None:
                 out.append(f"{r.label}: not available for "
                            f"{'both runs' if r.a is None and r.b is None else 'one run'}")
                 continue
-            what = {"gwp_per_query": "the CO2e of B per query",
-                    "energy_per_query": "the energy of B per query",
-                    "latency_p99": "the p99 latency of B"}[r.key]
-            out.append(f"A {words[r.key]} {r.ratio.format('', digits=3)} times {what}")
+            verb, what = WORDS[r.key]
+            out.append(f"A {verb} {r.ratio.format('', digits=3)} times {what}")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,8 +148,9 @@ def compare_runs(a: RunView, b: RunView) -> Comparison:
     for v, name in ((a, "A"), (b, "B")):
         if v.estimated:
             notes.append(f"{name} ({v.device_name}) is an estimate, not a measurement")
+    figures = FIGURES + (LLM_FIGURES if a.is_llm and b.is_llm else ())
     ratios = tuple(Ratio(k, label, get(a), get(b), ratio(get(a), get(b)))
-                   for k, label, get in FIGURES)
+                   for k, label, get in figures)
     return Comparison(a, b, ratios, tuple(notes))
 
 

@@ -19,6 +19,7 @@ WORKLOADS: dict[str, str] = {
     "bert-large-squad": "inferlca.workloads.bert_squad:BertLargeSquad",
     "bert-base-squad": "inferlca.workloads.bert_squad:BertBaseSquad",
     "minilm-embed": "inferlca.workloads.embeddings:MiniLMEmbed",
+    "llm-generate": "inferlca.workloads.generation:LLMGenerate",
     "null": "inferlca.workloads.null:NullWorkload",
 }
 
