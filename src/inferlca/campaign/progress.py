@@ -1,0 +1,95 @@
+"""Progress display of a campaign: one bar for the whole campaign and one for the current cell.
+
+Executors talk to a progress object through four calls (``start``, ``cell_started``,
+``cell_finished``, ``stop``); :class:`NullProgress` does nothing (scripts, ``--json``, tests) and
+:class:`CampaignProgress` draws rich bars. ``cell_started`` returns the object handed to the cell
+runner as its ``progress`` argument: a :class:`CellProgress`, which is callable as
+``hook(done, total, description)`` and also exposes the rich ``Progress`` and its task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferlca.campaign.spec import Cell
+
+
+class NullProgress:
+    """Progress that shows nothing."""
+
+    def start(self, total_cells: int) -> None:
+        pass
+
+    def cell_started(self, cell: Cell) -> Any:
+        return None
+
+    def cell_finished(self, cell: Cell, outcome: str, reason: str | None = None) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class CellProgress:
+    """The per-cell bar handed to a cell runner.
+
+    Attributes:
+        progress: the rich ``Progress`` drawing the bars.
+        task_id: this cell's task in it.
+    """
+
+    def __init__(self, progress: Any, task_id: Any) -> None:
+        self.progress = progress
+        self.task_id = task_id
+
+    def __call__(self, done: float, total: float | None = None, description: str | None = None) -> None:
+        kw: dict[str, Any] = {"completed": done}
+        if total is not None:
+            kw["total"] = total
+        if description is not None:
+            kw["description"] = f"  {description}"
+        self.progress.update(self.task_id, **kw)
+
+
+class CampaignProgress(NullProgress):
+    """Rich bars: the whole campaign (cells) and the cell being run."""
+
+    def __init__(self, console: Any = None, title: str = "campaign") -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=console, transient=False)
+        self.title = title
+        self._overall: Any = None
+        self._cell: Any = None
+        self.failed = 0
+
+    def start(self, total_cells: int) -> None:
+        self.progress.start()
+        self._overall = self.progress.add_task(f"{self.title}: cells", total=max(total_cells, 0))
+
+    def cell_started(self, cell: Cell) -> CellProgress:
+        if self._cell is not None:
+            self.progress.remove_task(self._cell)
+        self._cell = self.progress.add_task(f"  {cell.cell_id} {cell.describe()}",
+                                            total=cell.spec.repetitions)
+        return CellProgress(self.progress, self._cell)
+
+    def cell_finished(self, cell: Cell, outcome: str, reason: str | None = None) -> None:
+        if outcome == "failed":
+            self.failed += 1
+            self.progress.console.print(f"[red]cell {cell.cell_id} failed[/red]: {reason}")
+        if self._cell is not None:
+            self.progress.remove_task(self._cell)
+            self._cell = None
+        if self._overall is not None:
+            self.progress.advance(self._overall)
+
+    def stop(self) -> None:
+        self.progress.stop()
