@@ -1,0 +1,54 @@
+"""`inferlca grid list|show`: carbon intensity of electricity by region."""
+
+from __future__ import annotations
+
+from rich.table import Table
+import typer
+
+from inferlca.cli._common import console, print_json
+from inferlca.lca.grid import get_region, list_regions
+
+grid_app = typer.Typer(help="Carbon intensity of electricity (gCO2e/kWh) by country.",
+                       no_args_is_help=True)
+
+
+@grid_app.command("list")
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """List the regions with their intensity (nominal [spread of sources])."""
+    regions = list_regions()
+    if as_json:
+        print_json([r.to_dict() for r in regions])
+        return
+    table = Table(title=f"{len(regions)} regions (gCO2e/kWh)")
+    for col in ("code", "iso3", "name", "gCO2e/kWh [spread]", "year", "nominal source"):
+        table.add_column(col, overflow="fold")
+    for r in regions:
+        nom = r.nominal_row
+        table.add_row(r.iso2, r.iso3, r.name, r.intensity.format(""), nom.year or "-",
+                      nom.source[:70] + ("..." if len(nom.source) > 70 else ""))
+    console.print(table)
+
+
+@grid_app.command("show")
+def show_cmd(
+    region: str = typer.Argument(..., help="ISO code (FR, FRA), country name, or WORLD."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Show one region: every source's value, and which one is nominal."""
+    reg = get_region(region)
+    if as_json:
+        print_json(reg.to_dict())
+        return
+    console.print(f"[bold]{reg.name}[/bold] ({reg.iso2} / {reg.iso3}): "
+                  f"{reg.intensity.format()}", highlight=False)
+    table = Table()
+    for col in ("gCO2e/kWh", "year", "basis", "nominal", "source", "note"):
+        table.add_column(col, overflow="fold")
+    for r in reg.rows:
+        table.add_row(f"{r.value_gco2e_per_kwh:g}", r.year or "-", r.basis,
+                      "yes" if r.nominal else "", r.source, r.note)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(grid_app, name="grid")

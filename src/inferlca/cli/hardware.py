@@ -1,0 +1,117 @@
+"""`inferlca hardware list|show|detect`: the device catalog."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from rich.table import Table
+import typer
+
+from inferlca.cli._common import console, print_json
+from inferlca.hardware.catalog import CATEGORIES, Device, get_catalog
+
+hardware_app = typer.Typer(help="The device catalog: specs and embodied inputs, with sources.",
+                           no_args_is_help=True)
+
+
+def _num(v: float | None, unit: str = "", digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.{digits}g}{(' ' + unit) if unit else ''}"
+
+
+def _peak(dev: Device) -> str:
+    parts = [f"{k} {v / 1e12:.4g}" for k, v in dev.peak_flops.items()]
+    return ", ".join(parts) if parts else "-"
+
+
+@hardware_app.command("list")
+def list_cmd(
+    category: Optional[str] = typer.Option(None, "--category",
+                                           help=f"Only one category: {', '.join(CATEGORIES)}."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only one kind: gpu, cpu, soc."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """List the known devices."""
+    devices = get_catalog().devices(category=category, kind=kind)
+    if as_json:
+        print_json([d.to_dict() for d in devices])
+        return
+    table = Table(title=f"{len(devices)} devices", show_lines=False)
+    for col in ("id", "name", "category", "kind", "node nm", "die mm2", "memory", "TDP W",
+                "peak TFLOP/s (dense)", "year"):
+        table.add_column(col, overflow="fold")
+    for d in devices:
+        die = _num(d.die_area_mm2, digits=5)
+        if d.die_area_low_mm2 is not None:
+            die += f" [{d.die_area_low_mm2:g}-{d.die_area_high_mm2:g}]"
+        mem = f"{d.memory_gb:g} GB {d.memory_type}" if d.memory_gb else "-"
+        table.add_row(d.id, d.name, d.category, d.kind, _num(d.process_node_nm), die, mem,
+                      _num(d.tdp_w), _peak(d), str(d.release_year or "-"))
+    console.print(table)
+
+
+@hardware_app.command("show")
+def show_cmd(
+    device: str = typer.Argument(..., help="Device id, name or alias (e.g. h100, 'Tesla T4')."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Show one device with the source of each group of fields."""
+    from inferlca.lca.factors import node_factor_range
+
+    dev = get_catalog().get(device)
+    node_range = node_factor_range(dev.process_node_nm) if dev.process_node_nm else None
+    if as_json:
+        d = dev.to_dict()
+        d["node_factor_sources"] = node_range.to_dict() if node_range else None
+        print_json(d)
+        return
+    table = Table(title=dev.name, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    rows = [
+        ("id", dev.id), ("aliases", "; ".join(dev.aliases)), ("vendor", dev.vendor),
+        ("category", dev.category), ("kind", dev.kind), ("architecture", dev.architecture or "-"),
+        ("process node", _num(dev.process_node_nm, "nm")), ("foundry", dev.foundry or "-"),
+        ("die area", _num(dev.die_area_mm2, "mm2", 5) + (
+            f" [{dev.die_area_low_mm2:g} - {dev.die_area_high_mm2:g}]"
+            if dev.die_area_low_mm2 is not None else "")),
+        ("dies", ", ".join(f"{x.count} x {x.area_mm2:g} mm2 @ {x.process_node_nm:g} nm"
+                           for x in dev.dies) or "-"),
+        ("memory", f"{dev.memory_gb:g} GB {dev.memory_type}" if dev.memory_gb else "-"),
+        ("bandwidth", _num(dev.bandwidth_gbs, "GB/s")), ("TDP", _num(dev.tdp_w, "W")),
+        ("peak (dense, TFLOP/s)", _peak(dev)), ("release year", str(dev.release_year or "-")),
+    ]
+    if node_range:
+        rows.append(("per-node factor sources", ", ".join(
+            f"{s.source_id} {s.value:.3g}" + ("" if s.method in ("exact", "node-independent")
+                                              else f" ({s.method})")
+            for s in node_range.all) + " kgCO2e/cm2"))
+    for group, cite in dev.sources.items():
+        rows.append((f"source: {group}", cite))
+    if dev.notes:
+        rows.append(("notes", dev.notes))
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+
+
+@hardware_app.command("detect")
+def detect_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Detect this machine's device (NVML, Jetson device tree, /proc/cpuinfo)."""
+    from inferlca.hardware.detect import detect_device
+
+    det = detect_device()
+    if as_json:
+        print_json(det.to_dict())
+        return
+    console.print(f"detected: [bold]{det.name}[/bold] (from {det.source})")
+    console.print(f"catalog device: {det.device.id if det.device else 'none'}")
+    for n in det.notes:
+        console.print(f"note: {n}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(hardware_app, name="hardware")

@@ -1,0 +1,97 @@
+"""`inferlca impact`: life-cycle impact of a workload from its energy and duration."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from rich.table import Table
+import typer
+
+from inferlca.cli._common import console, err_console, parse_uncertain, print_json
+from inferlca.errors import InvalidValueError
+from inferlca.units import J_PER_WH
+
+
+def impact_cmd(
+    device: Optional[str] = typer.Option(
+        None, "--device", help="Device id, name or alias (default: detect this machine's)."),
+    energy_wh: str = typer.Option(..., "--energy-wh",
+                                  help="Energy of the workload in Wh (> 0; or an interval 10..12)."),
+    duration_s: float = typer.Option(..., "--duration-s", help="Duration of the workload, s (> 0)."),
+    queries: Optional[int] = typer.Option(None, "--queries", help="Number of queries (> 0)."),
+    region: Optional[str] = typer.Option(None, "--region",
+                                         help="Grid region: ISO code or name (default FR)."),
+    grid: Optional[str] = typer.Option(None, "--grid",
+                                       help="Custom grid intensity in gCO2e/kWh (or lo..hi)."),
+    pue: Optional[str] = typer.Option(None, "--pue",
+                                      help="PUE >= 1, or an interval 1.1..1.6 (default by category)."),
+    lifetime_years: Optional[str] = typer.Option(
+        None, "--lifetime-years", help="Device lifetime in years, or an interval 4..7 (default 7)."),
+    memory_method: str = typer.Option("per-gb", "--memory-method", help="per-gb (default) or area."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Impact I = C x EGM x PUE + (t / lifetime) x F, per workload and per query."""
+    from inferlca.cli._common import positive_float
+    from inferlca.hardware.catalog import get_catalog
+    from inferlca.lca.impact import ImpactContext, compute_impact
+
+    if region is not None and grid is not None:
+        raise InvalidValueError("give either --region or --grid, not both")
+    energy = parse_uncertain("--energy-wh", energy_wh, "Wh")
+    assert energy is not None
+    positive_float("--duration-s", duration_s)
+    if queries is not None and queries <= 0:
+        raise InvalidValueError(f"--queries must be a whole number > 0, got {queries}")
+    notes: list[str] = []
+    if device is None:
+        from inferlca.hardware.detect import detect_device
+
+        det = detect_device()
+        dev = det.device
+        notes.append(f"device detected from {det.source}: {det.name}"
+                     + ("" if dev else " (not in the catalog)"))
+    else:
+        dev = get_catalog().get(device)
+    ctx = ImpactContext.resolve(dev, region=region, grid=grid, pue=pue,
+                                lifetime_years=lifetime_years, memory_method=memory_method)
+    energy_j = energy.scaled(J_PER_WH, "J")
+    if energy.is_exact:
+        imp = compute_impact(energy_j.value, duration_s, ctx, queries)
+    else:
+        imp = compute_impact(energy_j, duration_s, ctx, queries)
+    if as_json:
+        print_json(imp.to_dict())
+        for n in [*notes, *imp.notes]:
+            err_console.print(f"note: {n}", highlight=False, soft_wrap=True)
+        return
+
+    where = ctx.region_name if ctx.region == "custom" else f"{ctx.region_name} ({ctx.region})"
+    table = Table(title=f"Impact on {dev.name if dev else 'an unknown device'}, grid: {where}")
+    for col in ("quantity", "formula", "value [low - high]", "kind"):
+        table.add_column(col, overflow="fold")
+    rows = [
+        ("energy C", f"{energy.format('Wh')} / 1000", imp.energy_kwh, "kWh", imp.energy_j.kind),
+        ("grid EGM", "region" if ctx.region != "custom" else "--grid", imp.grid_gco2e_per_kwh,
+         "gCO2e/kWh", imp.grid_gco2e_per_kwh.kind),
+        ("PUE", "by category" if imp.pue.kind == "default" else "--pue", imp.pue, "",
+         imp.pue.kind),
+        ("use phase", "C x EGM x PUE", imp.use_gco2e, "gCO2e", "derived"),
+        ("lifetime", "", imp.lifetime_years, "years", imp.lifetime_years.kind),
+        ("allocation a(t)", f"{duration_s:g} s / lifetime", imp.allocation, "", "derived"),
+        ("device footprint F", f"memory method {memory_method}", imp.device_embodied_kgco2e,
+         "kgCO2e", "derived" if imp.embodied_available else "unavailable"),
+        ("embodied", "a(t) x F", imp.embodied_gco2e, "gCO2e", "derived"),
+        ("[bold]total[/bold]", "use + embodied", imp.total_gco2e, "gCO2e", "derived"),
+    ]
+    if imp.per_query_gco2e is not None:
+        rows.append(("per query", f"total / {queries}", imp.per_query_gco2e, "gCO2e", "derived"))
+    for name, formula, value, unit, kind in rows:
+        table.add_row(name, formula, value.format(unit), kind)
+    console.print(table)
+    for n in [*notes, *imp.notes]:
+        err_console.print(f"note: {n}", highlight=False, soft_wrap=True)
+    console.print(f"{len(imp.sources)} sources (see --json for the list)", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("impact")(impact_cmd)

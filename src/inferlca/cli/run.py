@@ -1,0 +1,241 @@
+"""``inferlca run``: benchmark a model through MLPerf LoadGen with power, energy, latency and GWP.
+
+Thin: builds a :class:`~inferlca.spec.RunSpec` from the options, opens the store, calls
+:func:`inferlca.loadgen.runner.run_benchmark` with a rich progress bar, prints the results.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import typer
+
+from inferlca.spec import RunSpec
+
+HELP = ("Run an inference workload under an MLPerf LoadGen scenario on this device, measure its "
+        "power, and report energy, latency and GWP per query (stored in the results store).")
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def _metric_cell(summary: dict[str, Any], key: str, scale: float = 1.0, digits: int = 3) -> str:
+    d = (summary.get("metrics") or {}).get(key)
+    if not d or d.get("mean") is None:
+        return "-"
+    mean = d["mean"] * scale
+    n = d.get("n") or 1
+    text = _fmt(mean, digits)
+    if n > 1 and d.get("std") is not None:
+        text += f" ± {_fmt(d['std'] * scale, 2)}"
+        if d.get("ci95_low") is not None and d.get("ci95_high") is not None:
+            text += f"  [95% CI {_fmt(d['ci95_low'] * scale, digits)} - " \
+                    f"{_fmt(d['ci95_high'] * scale, digits)}]"
+    return text
+
+
+def _interval_cell(v: Any, scale: float = 1.0) -> str:
+    if not isinstance(v, dict) or v.get("value") is None:
+        return "-"
+    val, lo, hi = (v.get(k) for k in ("value", "low", "high"))
+    text = _fmt(val * scale)
+    if lo is not None and hi is not None and (lo != val or hi != val):
+        text += f"  [{_fmt(lo * scale)} - {_fmt(hi * scale)}]"
+    return text
+
+
+def _per_query(v: Any, queries: float | None) -> Any:
+    if not isinstance(v, dict) or not queries:
+        return None
+    return {k: (v[k] / queries if isinstance(v.get(k), (int, float)) else None)
+            for k in ("value", "low", "high")}
+
+
+def print_outcome(outcome: Any) -> None:
+    """The final results table, notes and where the results are."""
+    from rich.table import Table
+
+    from inferlca.cli._common import console
+
+    s = outcome.summary
+    measured = "measured" if outcome.measured else "ESTIMATED"
+    spec = outcome.spec
+    title = (f"{spec.workload} · {spec.scenario} · {outcome.device_name} · "
+             f"{outcome.meter} meter ({measured}) · {s.get('repetitions', 0)} repetition(s)")
+    t = Table(title=title, title_justify="left")
+    t.add_column("metric")
+    t.add_column("value (mean ± std [95% CI] over repetitions)", overflow="fold")
+    t.add_row("queries per repetition", _metric_cell(s, "queries"))
+    t.add_row(f"energy / query (J, {measured})", _metric_cell(s, "energy_per_query_j"))
+    t.add_row("energy: load phase (J)", _metric_cell(s, "energy_load_j"))
+    t.add_row("energy: compute phase (J)", _metric_cell(s, "energy_compute_j"))
+    t.add_row("energy: total (J)", _metric_cell(s, "energy_total_j"))
+    t.add_row("duration: load / compute (s)",
+              f"{_metric_cell(s, 'load_duration_s')} / {_metric_cell(s, 'compute_duration_s')}")
+    t.add_row("mean power, compute (W)", _metric_cell(s, "mean_power_w"))
+    for label, key in (("min", "latency_min_s"), ("p50", "latency_p50_s"),
+                       ("p90", "latency_p90_s"), ("p99", "latency_p99_s"),
+                       ("max", "latency_max_s")):
+        t.add_row(f"latency {label} (ms)", _metric_cell(s, key, 1e3))
+    t.add_row("throughput (samples/s)", _metric_cell(s, "throughput_qps"))
+    if "utilisation" in (s.get("metrics") or {}):
+        t.add_row("device busy share", _metric_cell(s, "utilisation"))
+    imp = s.get("impact") or {}
+    q = ((s.get("metrics") or {}).get("queries") or {}).get("mean")
+    if imp:
+        t.add_row("GWP / query: use (mgCO2e)", _interval_cell(_per_query(imp.get("use_gco2e"), q), 1e3))
+        t.add_row("GWP / query: embodied (mgCO2e)",
+                  _interval_cell(_per_query(imp.get("embodied_gco2e"), q), 1e3))
+        t.add_row("GWP / query: total (mgCO2e)", _interval_cell(imp.get("per_query_gco2e"), 1e3))
+        t.add_row("GWP / repetition: total (gCO2e)", _interval_cell(imp.get("total_gco2e")))
+        grid, pue = imp.get("grid_gco2e_per_kwh"), imp.get("pue")
+        t.add_row("grid (gCO2e/kWh) · PUE", f"{_interval_cell(grid)} · {_interval_cell(pue)}")
+    acc = s.get("accuracy")
+    if acc:
+        t.add_row("SQuAD exact match / F1 (%)",
+                  f"{_fmt(acc.get('exact_match'), 4)} / {_fmt(acc.get('f1'), 4)}")
+    console.print(t)
+    for note in outcome.notes:
+        console.print(f"[dim]note:[/dim] {note}", highlight=False)
+    if outcome.run_id:
+        console.print(f"results stored in {outcome.store_path} as run {outcome.run_id} "
+                      f"(inferlca results show {outcome.run_id[:8]})", highlight=False)
+    console.print(f"LoadGen logs and traces: {outcome.logs_dir}", highlight=False)
+
+
+class _ProgressBar:
+    """Maps runner events onto a rich progress bar on stderr (transient)."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
+                                   TextColumn, TimeElapsedColumn)
+
+        from inferlca.cli._common import err_console
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                                 transient=True, disable=not enabled)
+        self.task: Any = None
+        self.rep = ""
+
+    def __enter__(self) -> "_ProgressBar":
+        self.progress.__enter__()
+        self.task = self.progress.add_task("preparing (samples, weights, backend)", total=None)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        p = self.progress
+        if event == "repetition":
+            self.rep = f"repetition {info['index'] + 1}/{info['total']}"
+            p.reset(self.task, total=None, description=f"{self.rep}: load")
+        elif event == "phase":
+            p.update(self.task, description=f"{self.rep}: {info['name']}".lstrip(": "))
+        elif event == "samples":
+            p.update(self.task, total=info["total"], advance=info["n"])
+        elif event == "cooldown":
+            p.update(self.task, description=f"cool-down {info['seconds']:g} s")
+
+
+def register(app: typer.Typer) -> None:
+    d = RunSpec()
+
+    @app.command("run", help=HELP)
+    def run_cmd(
+        workload: str = typer.Option(d.workload, "--workload", "-w",
+                                     help="bert-large-squad, bert-base-squad, minilm-embed, null."),
+        backend: str = typer.Option(d.backend, help="torch, onnxruntime or auto (calibrates)."),
+        scenario: str = typer.Option(d.scenario, "--scenario", "-s",
+                                     help="single-stream, multi-stream, server, offline, "
+                                          "interactive (our scheduler)."),
+        queries: int = typer.Option(d.queries, "--queries", "-n",
+                                    help="Exact LoadGen queries per repetition."),
+        repetitions: int = typer.Option(d.repetitions, "--repetitions", "-r"),
+        device: str | None = typer.Option(None, help="Catalog device; default: auto-detect."),
+        meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..."),
+        period_ms: float = typer.Option(d.period_ms, help="Power sampling period (ms)."),
+        idle_baseline_s: float = typer.Option(d.idle_baseline_s,
+                                              help="Idle phase measured before loading (s)."),
+        cooldown_s: float = typer.Option(d.cooldown_s, help="Pause between repetitions (s)."),
+        region: str = typer.Option(d.region, help="Grid region (country code)."),
+        grid: str | None = typer.Option(None, "--grid",
+                                        help="Grid intensity gCO2e/kWh, e.g. 56 or 50..80."),
+        pue: str | None = typer.Option(None, help="PUE, e.g. 1.5 or 1.1..1.6."),
+        lifetime_years: str | None = typer.Option(None, "--lifetime",
+                                                  help="Device lifetime (years), e.g. 5..7."),
+        memory_method: str = typer.Option(d.memory_method, help="per-gb or area."),
+        weights: str | None = typer.Option(None, help="Hugging Face model folder."),
+        dataset: str | None = typer.Option(None, help="SQuAD v1.1 JSON file."),
+        accuracy: bool = typer.Option(False, "--accuracy",
+                                      help="Also run LoadGen AccuracyOnly (EM/F1)."),
+        precision: str = typer.Option(d.precision, help="fp32, fp16, bf16."),
+        threads: int | None = typer.Option(None, help="Intra-op threads (default: all CPUs)."),
+        seed: int = typer.Option(d.seed),
+        samples_per_query: int = typer.Option(d.samples_per_query,
+                                              help="MultiStream samples per query; also the "
+                                                   "Offline batch size."),
+        target_qps: float = typer.Option(d.target_qps, help="Server target QPS."),
+        offline_samples: int | None = typer.Option(None, help="Offline samples (default: queries)."),
+        mlperf_compliant: bool = typer.Option(False, "--mlperf-compliant",
+                                              help="Keep LoadGen's minimum duration and counts."),
+        users: int = typer.Option(d.users, help="Interactive: simulated users."),
+        think_time_s: float = typer.Option(d.think_time_s,
+                                           help="Interactive: mean think time (s), exponential."),
+        duration_s: float = typer.Option(d.duration_s, help="Interactive: duration (s)."),
+        max_new_tokens: int = typer.Option(d.max_new_tokens, help="LLM: tokens to generate."),
+        prompts: str | None = typer.Option(None, help="LLM: prompts file."),
+        preset: str | None = typer.Option(None, help="Model size preset (e.g. tiny)."),
+        label: str | None = typer.Option(None, help="Free-text label stored with the run."),
+        store: str | None = typer.Option(None, "--store",
+                                         help="Results store (default ./inferlca.db)."),
+        logs_dir: str | None = typer.Option(None, help="Where LoadGen logs go."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    ) -> None:
+        from inferlca.cli._common import err_console, parse_uncertain, positive_float, print_json
+        from inferlca.loadgen.runner import run_benchmark
+        from inferlca.store.sqlite import Store
+
+        positive_float("--period-ms", period_ms)
+        positive_float("--target-qps", target_qps)
+        positive_float("--duration-s", duration_s)
+        positive_float("--think-time-s", think_time_s, allow_zero=True)
+        positive_float("--cooldown-s", cooldown_s, allow_zero=True)
+        positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True)
+        parse_uncertain("--grid", grid, minimum=0.0, allow_equal=True)
+        parse_uncertain("--pue", pue, minimum=1.0, allow_equal=True)
+        parse_uncertain("--lifetime", lifetime_years)
+        if offline_samples is not None and offline_samples < 1:
+            from inferlca.errors import InvalidValueError
+
+            raise InvalidValueError(f"offline-samples must be an integer >= 1, got {offline_samples}")
+        spec = RunSpec(
+            workload=workload, backend=backend, scenario=scenario, queries=queries,
+            repetitions=repetitions, device=device, meter=meter, period_ms=period_ms,
+            idle_baseline_s=idle_baseline_s, cooldown_s=cooldown_s, region=region,
+            grid_gco2e_per_kwh=grid, pue=pue, lifetime_years=lifetime_years,
+            memory_method=memory_method, weights=weights, dataset=dataset, accuracy=accuracy,
+            precision=precision, threads=threads, seed=seed, samples_per_query=samples_per_query,
+            target_qps=target_qps, offline_samples=offline_samples,
+            mlperf_compliant=mlperf_compliant, users=users, think_time_s=think_time_s,
+            duration_s=duration_s, max_new_tokens=max_new_tokens, prompts=prompts, preset=preset,
+            label=label).validate()
+        if threads is not None and threads < 1:
+            from inferlca.errors import InvalidValueError
+
+            raise InvalidValueError(f"threads must be an integer >= 1, got {threads}")
+        from inferlca.workloads.registry import workload_class
+
+        workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
+        with Store.open(store) as st:
+            with _ProgressBar(enabled=err_console.is_terminal) as bar:
+                outcome = run_benchmark(spec, st, progress=bar, logs_dir=logs_dir)
+        if as_json:
+            print_json(outcome.to_dict())
+        else:
+            print_outcome(outcome)

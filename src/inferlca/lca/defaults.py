@@ -1,0 +1,37 @@
+"""Default PUE (by device category) and device lifetime, as sourced data
+(``lca/data/defaults.csv``). Each default is a :class:`UValue` with ``kind="default"``: the nominal
+value is the seed study's (PUE 1.5 for datacenter devices, 1.0 otherwise; lifetime 7 years) and the
+interval the range of the cited sources, so that sensitivity analyses can vary it."""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from importlib import resources
+import io
+
+from inferlca.uncertainty import UValue
+
+DEFAULT_LIFETIME_YEARS = 7.0
+
+
+@lru_cache(maxsize=1)
+def _defaults() -> dict[tuple[str, str], UValue]:
+    text = resources.files("inferlca.lca").joinpath("data", "defaults.csv").read_text("utf-8")
+    out = {}
+    for r in csv.DictReader(io.StringIO(text)):
+        out[(r["parameter"], r["category"])] = UValue(
+            float(r["value"]), float(r["low"]), float(r["high"]), r["unit"],
+            (r["source"],), "default")
+    return out
+
+
+def default_pue(category: str | None) -> UValue:
+    """Default PUE for a device category (``datacenter`` 1.5 [1.08 - 1.58], others 1.0)."""
+    table = _defaults()
+    return table.get(("pue", category or "unknown"), table[("pue", "unknown")])
+
+
+def default_lifetime_years() -> UValue:
+    """Default device lifetime in years: 7 [3 - 7]."""
+    return _defaults()[("lifetime_years", "any")]

@@ -1,0 +1,309 @@
+"""Manufacturing factors as data: kgCO2e per cm2 of die by process node, kept per source, and
+memory factors (per GB and density) by memory type.
+
+Per-node factor (``lca/data/node_factors.csv``): every source keeps its own values. For a node:
+
+* a source that has the node gives its value (``exact``);
+* a source whose nodes bracket it gives the linear interpolation between the two neighbouring
+  nodes (``interpolated``) and its contribution to the interval is widened by
+  :data:`INTERPOLATED_WIDEN` either side;
+* a source whose nodes do not reach it gives the value of its nearest node (``nearest``),
+  widened by :data:`NEAREST_WIDEN` either side;
+* a node-independent source (``node_nm = any``) gives its value everywhere.
+
+The interval is the spread (min..max) of those contributions; the nominal value is the **mean of
+the sources' values** at the node (the seed study reported min / mean / max of its literature
+dataset in the same way). Interpolated and nearest-node values come with a warning note.
+
+Memory (``lca/data/memory_types.csv``, ``memory_family_factors.csv``): per memory type the seed
+study's per-GB factor (nominal), chip family and density; the per-GB interval is the spread of
+the study's value, the values for the type's chip family (ACT / SK hynix) and the generic DRAM
+values (LLMCarbon, Groeger 2021). Types the study lacks map to the nearest listed type, with a note.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+import io
+import math
+
+from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError
+from inferlca.uncertainty import UValue
+
+#: widening, either side, of a value interpolated between two nodes of a source
+INTERPOLATED_WIDEN = 0.10
+#: widening, either side, of a value taken from a source's nearest node (outside its range)
+NEAREST_WIDEN = 0.25
+
+KG_PER_CM2 = "kgCO2e/cm2"
+KG_PER_GB = "kgCO2e/GB"
+
+
+def _read(filename: str) -> str:
+    return resources.files("inferlca.lca").joinpath("data", filename).read_text("utf-8")
+
+
+@dataclass(frozen=True)
+class NodeFactorRow:
+    """One row of ``node_factors.csv``: a source's value at one node (``node_nm`` ``None`` =
+    node-independent)."""
+
+    source_id: str
+    node_nm: float | None
+    kgco2e_per_cm2: float
+    area_basis: str
+    source: str
+    note: str
+
+
+@dataclass(frozen=True)
+class SourceFactor:
+    """What one source says for a requested node.
+
+    Attributes:
+        source_id: short id (``act``, ``imec``, ``eco-chip``, ``llmcarbon``, ``uba``).
+        node_nm: the node asked for.
+        value: kgCO2e per cm2 at that node.
+        method: ``exact``, ``interpolated``, ``nearest`` or ``node-independent``.
+        widen: relative widening applied either side in the interval (0 for exact values).
+        from_nodes: the source nodes the value comes from.
+        citation: the source's citation.
+    """
+
+    source_id: str
+    node_nm: float
+    value: float
+    method: str
+    widen: float
+    from_nodes: tuple[float, ...]
+    citation: str
+
+    @property
+    def low(self) -> float:
+        return self.value * (1 - self.widen)
+
+    @property
+    def high(self) -> float:
+        return self.value * (1 + self.widen)
+
+    def describe(self) -> str:
+        nodes = "/".join(f"{n:g}" for n in self.from_nodes)
+        if self.method == "exact":
+            how = "exact"
+        elif self.method == "node-independent":
+            how = "node-independent"
+        elif self.method == "interpolated":
+            how = f"interpolated between {nodes} nm, +-{self.widen:.0%}"
+        else:
+            how = f"nearest node {nodes} nm, +-{self.widen:.0%}"
+        return f"{self.source_id}: {self.value:.3g} {KG_PER_CM2} ({how})"
+
+
+@lru_cache(maxsize=1)
+def node_factor_rows() -> tuple[NodeFactorRow, ...]:
+    """All rows of ``lca/data/node_factors.csv``."""
+    rows = []
+    for i, r in enumerate(csv.DictReader(io.StringIO(_read("node_factors.csv"))), start=2):
+        node = r["node_nm"].strip()
+        try:
+            rows.append(NodeFactorRow(
+                source_id=r["source_id"].strip(),
+                node_nm=None if node == "any" else float(node),
+                kgco2e_per_cm2=float(r["kgco2e_per_cm2"]),
+                area_basis=r["area_basis"].strip(),
+                source=r["source"].strip(),
+                note=(r.get("note") or "").strip()))
+        except ValueError as exc:
+            raise InputFileError("node_factors.csv", str(exc), i) from None
+    return tuple(rows)
+
+
+def node_factor_sources() -> list[str]:
+    """The ids of the per-node factor sources, in file order."""
+    return list(dict.fromkeys(r.source_id for r in node_factor_rows()))
+
+
+def _check_node(node_nm: float) -> None:
+    if isinstance(node_nm, bool) or not isinstance(node_nm, (int, float)) or math.isnan(node_nm) \
+            or node_nm <= 0:
+        raise InvalidValueError(f"process node must be a positive number of nm, got {node_nm!r}")
+
+
+def source_values(node_nm: float) -> list[SourceFactor]:
+    """Every source's value at ``node_nm`` (exact, interpolated, nearest or node-independent)."""
+    _check_node(node_nm)
+    by_source: dict[str, list[NodeFactorRow]] = {}
+    for row in node_factor_rows():
+        by_source.setdefault(row.source_id, []).append(row)
+    out = []
+    for sid, rows in by_source.items():
+        citation = rows[0].source
+        generic = [r for r in rows if r.node_nm is None]
+        if generic:
+            out.append(SourceFactor(sid, node_nm, generic[0].kgco2e_per_cm2, "node-independent",
+                                    0.0, (), citation))
+            continue
+        pts = sorted((float(r.node_nm), r.kgco2e_per_cm2) for r in rows if r.node_nm is not None)
+        exact = [v for n, v in pts if math.isclose(n, node_nm)]
+        if exact:
+            out.append(SourceFactor(sid, node_nm, exact[0], "exact", 0.0, (node_nm,), citation))
+            continue
+        lower = [(n, v) for n, v in pts if n < node_nm]
+        upper = [(n, v) for n, v in pts if n > node_nm]
+        if lower and upper:
+            (n0, v0), (n1, v1) = lower[-1], upper[0]
+            value = v0 + (v1 - v0) * (node_nm - n0) / (n1 - n0)
+            out.append(SourceFactor(sid, node_nm, value, "interpolated", INTERPOLATED_WIDEN,
+                                    (n0, n1), citation))
+        else:
+            n, v = (upper[0] if upper else lower[-1])
+            out.append(SourceFactor(sid, node_nm, v, "nearest", NEAREST_WIDEN, (n,), citation))
+    return out
+
+
+def node_factor(node_nm: float, source: str | None = None) -> tuple[UValue, tuple[str, ...]]:
+    """The per-area manufacturing factor at ``node_nm`` in kgCO2e/cm2, and warning notes.
+
+    Args:
+        node_nm: process node in nm.
+        source: ``None`` for the spread of all sources (nominal: their mean); ``"low"`` or
+            ``"high"`` for the source giving the lowest / highest value at this node; or a source
+            id (see :func:`node_factor_sources`) for that source alone. A single source gives an
+            exact value (no interval), for sensitivity analysis.
+
+    Returns:
+        ``(factor, notes)``: ``factor`` carries the citations in ``sources``.
+    """
+    values = source_values(node_nm)
+    notes = tuple(f"per-node factor at {node_nm:g} nm: {sv.describe()}"
+                  for sv in values if sv.method in ("interpolated", "nearest"))
+    if source is not None:
+        if source == "low":
+            pick = min(values, key=lambda s: s.value)
+        elif source == "high":
+            pick = max(values, key=lambda s: s.value)
+        else:
+            match = [s for s in values if s.source_id == source]
+            if not match:
+                accepted = ["low", "high", *node_factor_sources()]
+                raise UnknownNameError("node-factor source", source, accepted,
+                                       f"(accepted: {', '.join(accepted)})")
+            pick = match[0]
+        note = tuple(n for n in notes if f": {pick.source_id}:" in n)
+        return (UValue.exact(pick.value, KG_PER_CM2, (f"{pick.source_id}: {pick.citation}",),
+                             kind="default"), note)
+    nominal = sum(s.value for s in values) / len(values)
+    low = min(s.low for s in values)
+    high = max(s.high for s in values)
+    cites = tuple(f"{s.source_id}: {s.citation}" for s in values)
+    return UValue(nominal, min(low, nominal), max(high, nominal), KG_PER_CM2, cites, "default"), notes
+
+
+@dataclass(frozen=True)
+class NodeFactorRange:
+    """The sources giving the lowest and the highest per-node factor for a device's main node
+    (the "per-node factor low to high source" bar of a tornado chart)."""
+
+    node_nm: float
+    low: SourceFactor
+    high: SourceFactor
+    all: tuple[SourceFactor, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"node_nm": self.node_nm,
+                "low": {"source": self.low.source_id, "kgco2e_per_cm2": self.low.value,
+                        "method": self.low.method},
+                "high": {"source": self.high.source_id, "kgco2e_per_cm2": self.high.value,
+                         "method": self.high.method},
+                "sources": [{"source": s.source_id, "kgco2e_per_cm2": s.value, "method": s.method}
+                            for s in self.all]}
+
+
+def node_factor_range(node_nm: float) -> NodeFactorRange:
+    """Low and high per-node factor sources at ``node_nm`` (see :class:`NodeFactorRange`)."""
+    values = source_values(node_nm)
+    return NodeFactorRange(node_nm, min(values, key=lambda s: s.value),
+                           max(values, key=lambda s: s.value), tuple(values))
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MemoryType:
+    """A memory type of the study's table: chip family, density (Gbit/mm2), per-GB factor."""
+
+    memory_type: str
+    chip_family: str
+    density_gbit_per_mm2: float
+    kgco2e_per_gb: float
+    source: str
+
+
+@dataclass(frozen=True)
+class FamilyFactor:
+    chip_family: str  # "*" = any DRAM
+    technology: str
+    kgco2e_per_gb: float
+    source: str
+    note: str
+
+
+@lru_cache(maxsize=1)
+def _memory_tables() -> tuple[dict[str, MemoryType], dict[str, tuple[str, str]], tuple[FamilyFactor, ...]]:
+    types: dict[str, MemoryType] = {}
+    maps: dict[str, tuple[str, str]] = {}
+    for i, r in enumerate(csv.DictReader(io.StringIO(_read("memory_types.csv"))), start=2):
+        name = r["memory_type"].strip()
+        if r.get("maps_to", "").strip():
+            maps[name.lower()] = (r["maps_to"].strip(), r["note"].strip())
+            continue
+        try:
+            types[name.lower()] = MemoryType(name, r["chip_family"].strip(),
+                                             float(r["density_gbit_per_mm2"]),
+                                             float(r["kgco2e_per_gb"]), r["source"].strip())
+        except ValueError as exc:
+            raise InputFileError("memory_types.csv", str(exc), i) from None
+    fams = tuple(FamilyFactor(r["chip_family"].strip(), r["technology"].strip(),
+                              float(r["kgco2e_per_gb"]), r["source"].strip(),
+                              (r.get("note") or "").strip())
+                 for r in csv.DictReader(io.StringIO(_read("memory_family_factors.csv"))))
+    return types, maps, fams
+
+
+def memory_type_names() -> list[str]:
+    types, maps, _ = _memory_tables()
+    return [t.memory_type for t in types.values()] + [k.upper() if k.startswith("hbm") else k
+                                                      for k in maps]
+
+
+def memory_type(name: str) -> tuple[MemoryType, tuple[str, ...]]:
+    """The study's row for memory type ``name`` (mapped when the study lacks it) and notes."""
+    types, maps, _ = _memory_tables()
+    key = name.strip().lower()
+    notes: tuple[str, ...] = ()
+    if key in maps:
+        target, why = maps[key]
+        notes = (f"memory type {name}: {why}",)
+        key = target.lower()
+    if key not in types:
+        known = [t.memory_type for t in types.values()] + [m for m in maps]
+        raise UnknownNameError("memory type", name, known)
+    return types[key], notes
+
+
+def per_gb_factor(name: str) -> tuple[UValue, tuple[str, ...]]:
+    """kgCO2e per GB for memory type ``name``: nominal = the seed study's value, interval = the
+    spread with the chip family's ACT values and the generic DRAM values."""
+    mt, notes = memory_type(name)
+    _, _, fams = _memory_tables()
+    used = [f for f in fams if f.chip_family in (mt.chip_family, "*")]
+    samples = [mt.kgco2e_per_gb] + [f.kgco2e_per_gb for f in used]
+    cites = (f"{mt.memory_type} {mt.kgco2e_per_gb:g} {KG_PER_GB}: {mt.source}",) + tuple(
+        f"{f.technology} {f.kgco2e_per_gb:g} {KG_PER_GB}: {f.source}" for f in used)
+    fam_notes = tuple(f"memory {f.chip_family}: {f.note}" for f in used
+                      if f.note and f.chip_family != "*")
+    return (UValue(mt.kgco2e_per_gb, min(samples), max(samples), KG_PER_GB, cites, "default"),
+            notes + fam_notes)

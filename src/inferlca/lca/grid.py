@@ -1,0 +1,141 @@
+"""Carbon intensity of electricity by country (gCO2e/kWh), as data with year and source.
+
+``lca/data/grid_intensity.csv`` keeps several rows per country (one per source). The nominal
+value is the row marked ``nominal``: Our World in Data / Ember (CC BY) where available, and for
+France the seed study's 79.1 gCO2e/kWh (ADEME Base Empreinte, cited through the study). The
+interval is the spread of all the rows of the country. Electricity Maps values (ODbL) are not
+shipped.
+
+Regions are looked up by ISO 3166 alpha-2 (``FR``) or alpha-3 (``FRA``) code or by name
+(``France``), case-insensitively; ``WORLD``/``WLD``/``World`` is the world average.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+import io
+import math
+from typing import Any
+
+from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError
+from inferlca.uncertainty import UValue
+
+G_PER_KWH = "gCO2e/kWh"
+DEFAULT_REGION = "FR"
+
+
+@dataclass(frozen=True)
+class GridRow:
+    value_gco2e_per_kwh: float
+    year: str
+    basis: str
+    nominal: bool
+    source: str
+    note: str
+
+
+@dataclass(frozen=True)
+class GridRegion:
+    """A country (or the world) with its rows and the resulting interval."""
+
+    iso2: str
+    iso3: str
+    name: str
+    rows: tuple[GridRow, ...]
+
+    @property
+    def nominal_row(self) -> GridRow:
+        return next(r for r in self.rows if r.nominal)
+
+    @property
+    def intensity(self) -> UValue:
+        """gCO2e/kWh: nominal row, interval over all rows, nominal source first."""
+        nom = self.nominal_row
+        values = [r.value_gco2e_per_kwh for r in self.rows]
+        cites = [_cite(nom)] + [_cite(r) for r in self.rows if r is not nom]
+        return UValue(nom.value_gco2e_per_kwh, min(values), max(values), G_PER_KWH,
+                      tuple(cites), "default")
+
+    def to_dict(self) -> dict[str, Any]:
+        nom = self.nominal_row
+        return {"region": self.iso2, "iso3": self.iso3, "name": self.name,
+                "gco2e_per_kwh": self.intensity.to_dict(), "year": nom.year,
+                "basis": nom.basis, "source": nom.source,
+                "rows": [{"gco2e_per_kwh": r.value_gco2e_per_kwh, "year": r.year,
+                          "basis": r.basis, "nominal": r.nominal, "source": r.source,
+                          "note": r.note} for r in self.rows]}
+
+
+def _cite(r: GridRow) -> str:
+    year = f", {r.year}" if r.year else ""
+    return f"{r.value_gco2e_per_kwh:g} {G_PER_KWH}{year}: {r.source}"
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+@lru_cache(maxsize=1)
+def _regions() -> tuple[dict[str, GridRegion], tuple[GridRegion, ...]]:
+    text = resources.files("inferlca.lca").joinpath("data", "grid_intensity.csv").read_text("utf-8")
+    grouped: dict[str, tuple[str, str, str, list[GridRow]]] = {}
+    for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        try:
+            row = GridRow(float(r["gco2e_per_kwh"]), r["year"].strip(), r["basis"].strip(),
+                          r["nominal"].strip() == "1", r["source"].strip(),
+                          (r.get("note") or "").strip())
+        except ValueError as exc:
+            raise InputFileError("grid_intensity.csv", str(exc), i) from None
+        entry = grouped.setdefault(r["iso3"], (r["iso2"], r["iso3"], r["country"], []))
+        entry[3].append(row)
+    regions = []
+    index: dict[str, GridRegion] = {}
+    for iso2, iso3, name, rows in grouped.values():
+        if sum(r.nominal for r in rows) != 1:
+            raise InputFileError("grid_intensity.csv", f"{iso3}: expected exactly one nominal row")
+        reg = GridRegion(iso2, iso3, name, tuple(rows))
+        regions.append(reg)
+        for label in (iso2, iso3, name):
+            index[_key(label)] = reg
+    index[_key("WLD")] = index[_key("World")]
+    return index, tuple(sorted(regions, key=lambda g: (g.iso2 != "WORLD", g.name)))
+
+
+def list_regions() -> list[GridRegion]:
+    """All regions (the world first, then by name)."""
+    return list(_regions()[1])
+
+
+def get_region(region: str) -> GridRegion:
+    """The region for an ISO code or a name; :class:`UnknownNameError` with suggestions."""
+    index, regions = _regions()
+    reg = index.get(_key(region))
+    if reg is None:
+        known = [r.iso2 for r in regions] + [r.name for r in regions]
+        raise UnknownNameError("region", region, known,
+                               "(use an ISO code such as FR or FRA, a country name, WORLD, "
+                               "or --grid G for a custom gCO2e/kWh; see `inferlca grid list`)")
+    return reg
+
+
+def grid_intensity(region: str = DEFAULT_REGION) -> UValue:
+    """Carbon intensity of the grid of ``region`` in gCO2e/kWh (interval = spread of sources)."""
+    return get_region(region).intensity
+
+
+def custom_grid(value: float | str | UValue) -> UValue:
+    """A user-given intensity in gCO2e/kWh (a number, ``"50..80"`` or a UValue); must be >= 0."""
+    if isinstance(value, UValue):
+        v = value
+    elif isinstance(value, str):
+        v = UValue.parse(value, G_PER_KWH)
+    else:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidValueError(f"--grid must be a finite number of gCO2e/kWh, got {value!r}")
+        v = UValue.exact(float(value), G_PER_KWH, ("user input",), kind="input")
+    if v.low < 0:
+        raise InvalidValueError(f"--grid must be >= 0 gCO2e/kWh, got {value!r}")
+    return v.with_unit(G_PER_KWH)

@@ -1,0 +1,100 @@
+"""The power-meter protocol shared by every power source.
+
+A meter is a thin object over one vendor interface (NVML, tegrastats, powercap, /proc/stat...). It
+knows its channel names, reads one sample on demand and says whether it is a real sensor or a
+model. Everything time-related (periods, marks, gaps, integration) lives in the sampler and in
+:mod:`inferlca.traces`, so a meter stays small and easy to fake at the vendor boundary.
+
+A read never returns a made-up number: a channel that could not be read is ``NaN`` in
+:attr:`Reading.power_w` and its reason is in :attr:`Reading.errors`; the sampler turns that into a
+gap of the trace.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass
+class Reading:
+    """One sample of a meter.
+
+    Attributes:
+        power_w: watts per channel; ``NaN`` where that channel's read failed.
+        energy_j: cumulative energy in joules per counter channel (already unwrapped), where the
+            hardware has an energy counter; ``NaN`` where unread.
+        errors: reason per channel that failed (``None`` key: the whole read failed).
+        t_s: timestamp of the reading on the meter's own clock when it carries one (replayed
+            logs); ``None`` for live meters, which the sampler timestamps itself.
+    """
+
+    power_w: dict[str, float]
+    energy_j: dict[str, float] = field(default_factory=dict)
+    errors: dict[str | None, str] = field(default_factory=dict)
+    t_s: float | None = None
+
+    @classmethod
+    def failed(cls, channels: list[str], reason: str, counters: list[str] = ()) -> "Reading":  # type: ignore[assignment]
+        """A reading where every channel failed for ``reason`` (never zeros)."""
+        nan = math.nan
+        return cls({c: nan for c in channels}, {c: nan for c in counters}, {None: reason})
+
+
+@dataclass(frozen=True)
+class MeterInfo:
+    """What ``inferlca meters`` lists: a meter, whether it runs here, and why not."""
+
+    name: str
+    available: bool
+    reason: str
+    estimated: bool
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "available": self.available, "reason": self.reason,
+                "estimated": self.estimated, "description": self.description}
+
+
+class PowerMeter:
+    """Base class of the power sources.
+
+    Subclasses set :attr:`name`, :attr:`estimated`, :attr:`description`, fill :attr:`channels`
+    (watts), :attr:`counter_channels` (channels that also have a cumulative energy counter, in
+    joules) and :attr:`primary` (the channel standing for the device), and implement
+    :meth:`read`. :meth:`probe` says whether the meter can run on this machine without opening it.
+    """
+
+    name: ClassVar[str] = "base"
+    estimated: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+    #: Power readings of this meter are averages over about this many seconds (None: instant).
+    averaging_s: float | None = None
+
+    def __init__(self) -> None:
+        self.channels: list[str] = []
+        self.counter_channels: list[str] = []
+        self.primary: str = ""
+
+    @classmethod
+    def probe(cls, **options: Any) -> tuple[bool, str]:
+        """Return ``(available, reason)`` without side effects; reason says how to fix."""
+        raise NotImplementedError
+
+    def read(self) -> Reading:
+        """Read every channel once. Must not raise for a failed read: return NaN and a reason."""
+        raise NotImplementedError
+
+    def meta(self) -> dict[str, Any]:
+        """Facts stored with the trace (device name, driver, rails chosen, model used...)."""
+        return {}
+
+    def close(self) -> None:
+        """Release the vendor handle or subprocess."""
+
+    def __enter__(self) -> "PowerMeter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,193 @@
+"""Modelled CPU meter: power from CPU utilisation, for machines with no power sensor.
+
+Model (linear in utilisation, the usual first approximation of the SPECpower curves)::
+
+    P(u) = P_max * (s + (1 - s) * u)
+
+* ``u``: CPU utilisation over the interval since the previous read, from ``/proc/stat``
+  (busy = all jiffies except ``idle`` and ``iowait``; ``guest`` is already inside ``user``).
+* ``P_max``: the CPU's TDP in watts when known (``--cpu-tdp`` or the hardware catalog); otherwise
+  ``n_vcpu x`` the median maximum watts per vCPU of the Cloud Carbon Footprint coefficients.
+* ``s``: the idle share, ``P(0) / P(1)``. Default: the median of ``min/max`` watts per vCPU over the
+  micro-architectures of the Cloud Carbon Footprint coefficients (``data/cpu_power_model.csv``,
+  SPECpower-derived): 0.201, range 0.158 (Skylake) to 0.317 (Haswell).
+
+Every trace from this meter is flagged ``estimated``. ``/proc/stat`` counts in ticks of
+``1/USER_HZ`` (10 ms on Linux), so at a 10 ms period single reads are coarse (each CPU is 0 or 1
+busy tick); the energy of a window of many ticks is unaffected. When no tick elapsed since the
+last read the previous utilisation is repeated.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import statistics
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from inferlca.errors import InvalidValueError, MeterUnavailableError
+from inferlca.meters.base import PowerMeter, Reading
+
+PROC_STAT = Path("/proc/stat")
+
+
+@lru_cache(maxsize=1)
+def power_model_coefficients() -> list[dict[str, Any]]:
+    """Rows of ``data/cpu_power_model.csv`` (min/max W per vCPU, idle share, source)."""
+    text = resources.files("inferlca.meters").joinpath("data/cpu_power_model.csv").read_text()
+    rows = []
+    for row in csv.DictReader(text.splitlines()):
+        rows.append({
+            "microarchitecture": row["microarchitecture"],
+            "min_w_per_vcpu": float(row["min_w_per_vcpu"]),
+            "max_w_per_vcpu": float(row["max_w_per_vcpu"]),
+            "idle_share": float(row["min_w_per_vcpu"]) / float(row["max_w_per_vcpu"]),
+            "source": row["source"],
+        })
+    return rows
+
+
+def default_idle_share() -> tuple[float, float, float]:
+    """(nominal, low, high) idle share from the coefficient table: median, min, max."""
+    shares = [r["idle_share"] for r in power_model_coefficients()]
+    return statistics.median(shares), min(shares), max(shares)
+
+
+def default_max_w_per_vcpu() -> float:
+    """Median maximum watts per vCPU of the coefficient table (used when the TDP is unknown)."""
+    return statistics.median(r["max_w_per_vcpu"] for r in power_model_coefficients())
+
+
+def read_proc_stat(path: Path = PROC_STAT) -> tuple[int, int, int]:
+    """Return ``(busy_ticks, total_ticks, n_cpus)`` from a ``/proc/stat`` file.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: the aggregate ``cpu`` line is missing or malformed.
+    """
+    with open(path, "rb") as fh:
+        data = fh.read(8192)
+    lines = data.split(b"\n")
+    first = lines[0].split()
+    if not first or first[0] != b"cpu" or len(first) < 5:
+        raise ValueError(f"{path}: first line is not the aggregate 'cpu' line")
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    ticks = [int(x) for x in first[1:11]]
+    total = sum(ticks[:8])  # guest and guest_nice are already counted in user and nice
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    n_cpus = sum(1 for ln in lines[1:] if ln.startswith(b"cpu") and ln[3:4].isdigit())
+    return total - idle, total, max(n_cpus, 1)
+
+
+class ModelledCpuMeter(PowerMeter):
+    """CPU power estimated from ``/proc/stat`` utilisation and the CPU's TDP (see module doc)."""
+
+    name = "modelled"
+    estimated = True
+    description = "CPU power estimated from /proc/stat utilisation x TDP (no sensor; estimated)"
+
+    def __init__(self, cpu_tdp_w: float | None = None, idle_share: float | None = None,
+                 device: Any = None, proc_stat: str | os.PathLike[str] = PROC_STAT) -> None:
+        super().__init__()
+        self._path = Path(proc_stat)
+        ok, reason = self.probe(proc_stat=self._path)
+        if not ok:
+            raise MeterUnavailableError(reason)
+        if cpu_tdp_w is not None and not (math.isfinite(cpu_tdp_w) and cpu_tdp_w > 0):
+            raise InvalidValueError(f"cpu-tdp must be a finite number of watts > 0, got {cpu_tdp_w}")
+        nominal, low, high = default_idle_share()
+        if idle_share is not None and not (0.0 <= idle_share <= 1.0):
+            raise InvalidValueError(f"idle share must be between 0 and 1, got {idle_share}")
+        self.idle_share = nominal if idle_share is None else float(idle_share)
+        self.idle_share_range = (low, high)
+        busy, total, n_cpus = read_proc_stat(self._path)
+        self.n_cpus = n_cpus
+        self.tdp_source: str
+        self.device_name: str | None = None
+        if cpu_tdp_w is not None:
+            self.max_power_w = float(cpu_tdp_w)
+            self.tdp_source = "--cpu-tdp"
+        else:
+            tdp_w, name = _catalog_cpu_tdp(device)
+            self.device_name = name
+            if tdp_w is not None:
+                self.max_power_w = tdp_w
+                self.tdp_source = f"hardware catalog ({name})"
+            else:
+                self.max_power_w = n_cpus * default_max_w_per_vcpu()
+                self.tdp_source = (f"{n_cpus} vCPU x {default_max_w_per_vcpu():.2f} W (median max W per "
+                                   "vCPU, Cloud Carbon Footprint coefficients); give --cpu-tdp for your CPU")
+        self.channels = ["cpu"]
+        self.primary = "cpu"
+        self._last = (busy, total)
+        self._last_util = 0.0
+
+    @classmethod
+    def probe(cls, proc_stat: str | os.PathLike[str] = PROC_STAT, **_: Any) -> tuple[bool, str]:
+        try:
+            read_proc_stat(Path(proc_stat))
+        except (OSError, ValueError) as exc:
+            return False, f"cannot read CPU utilisation from {proc_stat} ({exc}); needs Linux /proc"
+        return True, "estimates CPU power from /proc/stat utilisation (no sensor: results are estimated)"
+
+    def power_at(self, utilisation: float) -> float:
+        """Modelled watts at a utilisation in [0, 1]."""
+        u = min(max(utilisation, 0.0), 1.0)
+        return self.max_power_w * (self.idle_share + (1.0 - self.idle_share) * u)
+
+    def read(self) -> Reading:
+        try:
+            busy, total = read_proc_stat(self._path)[:2]
+        except (OSError, ValueError) as exc:
+            return Reading.failed(self.channels, f"/proc/stat unreadable: {exc}")
+        d_total = total - self._last[1]
+        if d_total > 0:
+            self._last_util = (busy - self._last[0]) / d_total
+            self._last = (busy, total)
+        return Reading({"cpu": self.power_at(self._last_util)})
+
+    def meta(self) -> dict[str, Any]:
+        nominal, low, high = default_idle_share()
+        return {
+            "model": "P = P_max * (idle_share + (1 - idle_share) * utilisation)",
+            "max_power_w": self.max_power_w,
+            "max_power_source": self.tdp_source,
+            "idle_share": self.idle_share,
+            "idle_share_range": [low, high],
+            "idle_share_source": "median (range) of min/max W per vCPU, Cloud Carbon Footprint "
+                                 "coefficients (SPECpower), data/cpu_power_model.csv",
+            "n_cpus": self.n_cpus,
+            "device_name": self.device_name,
+            "sensor_update_s": 0.01,
+        }
+
+
+def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None]:
+    """TDP of the CPU from the hardware catalog (branch ``lca``), when that layer is present."""
+    try:
+        from inferlca.hardware import catalog as hw_catalog  # type: ignore[attr-defined]
+    except ImportError:
+        return None, None
+    dev = None
+    try:
+        if device is not None and not isinstance(device, str):
+            dev = device
+        elif isinstance(device, str):
+            dev = hw_catalog.get_catalog().find(device)
+        else:
+            from inferlca.hardware import detect  # type: ignore[attr-defined]
+
+            det = detect.detect_device()
+            dev = det.device
+            if dev is None:
+                return None, det.name
+    except Exception:  # noqa: BLE001 - the catalog is optional here; fall back to the vCPU model
+        return None, None
+    if dev is None or getattr(dev, "kind", None) not in ("cpu", None):
+        return None, getattr(dev, "name", None)
+    tdp = getattr(dev, "tdp_w", None)
+    return (float(tdp) if tdp else None), getattr(dev, "name", None)

@@ -1,0 +1,172 @@
+"""Statistics across the repetitions of a run: mean, spread, 95 % interval and impact means.
+
+The run summary (``summary`` in the results store, see ``docs/CONTRACTS.md``) is built here:
+
+* ``summary["metrics"][k] = {"mean", "std", "ci95_low", "ci95_high", "n"}`` for every metric key
+  ``k`` seen in at least one repetition. ``std`` is the sample standard deviation (``n - 1`` in
+  the denominator); the interval is the Student t interval of the mean,
+  ``mean +/- t(0.975, n - 1) * std / sqrt(n)``. With a single repetition the spread is unknown,
+  so ``std``, ``ci95_low`` and ``ci95_high`` are ``None`` (never a made-up zero).
+* ``summary["impact"]``: each ``{"value", "low", "high"}`` of the per-repetition impact dicts
+  becomes the mean over repetitions of the nominal values, of the low ends and of the high ends;
+  plain numbers are averaged, lists (sources) are united, other values kept when all agree.
+* ``summary["measured"]`` and ``summary["notes"]``.
+
+Values that are not finite numbers (``NaN``: a channel that could not be read) are left out of a
+key's statistics, so ``n`` says how many repetitions really contributed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+import math
+from typing import Any
+
+__all__ = ["summarize", "describe", "t_quantile", "student_t_two_sided"]
+
+
+def student_t_two_sided(t: float, df: int) -> float:
+    """P(|T| <= t) for Student's t distribution with ``df`` (integer >= 1) degrees of freedom.
+
+    Uses the closed forms for integer degrees of freedom (Abramowitz and Stegun 26.7.3 and 26.7.4):
+    with ``theta = atan(t / sqrt(df))``, odd ``df`` gives
+    ``(2/pi) * (theta + sin(theta) * (cos(theta) + 2/3 cos^3(theta) + ... ))`` and even ``df``
+    gives ``sin(theta) * (1 + 1/2 cos^2(theta) + 1*3/(2*4) cos^4(theta) + ...)``.
+    """
+    if df < 1 or int(df) != df:
+        raise ValueError(f"degrees of freedom must be an integer >= 1, got {df!r}")
+    t = abs(float(t))
+    if math.isinf(t):
+        return 1.0
+    theta = math.atan(t / math.sqrt(df))
+    s, c = math.sin(theta), math.cos(theta)
+    c2 = c * c
+    if df % 2 == 1:
+        if df == 1:
+            return 2.0 * theta / math.pi
+        term = c
+        total = c
+        for k in range(3, df - 1, 2):  # terms cos^3 * 2/3, cos^5 * 2*4/(3*5), ...
+            term *= c2 * (k - 1) / k
+            total += term
+        return min(1.0, 2.0 / math.pi * (theta + s * total))
+    term = 1.0
+    total = 1.0
+    for k in range(2, df - 1, 2):  # terms cos^2 * 1/2, cos^4 * 1*3/(2*4), ...
+        term *= c2 * (k - 1) / k
+        total += term
+    return min(1.0, s * total)
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile (``0.5 < p < 1``) of Student's t with ``df`` degrees of freedom.
+
+    ``t_quantile(0.975, df)`` is the factor of a two-sided 95 % interval; found by bisection on
+    :func:`student_t_two_sided` to within 1e-12 relative.
+    """
+    if not 0.5 < p < 1.0:
+        raise ValueError(f"p must lie in (0.5, 1), got {p!r}")
+    target = 2.0 * p - 1.0  # P(|T| <= t)
+    lo, hi = 0.0, 1.0
+    while student_t_two_sided(hi, df) < target:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if student_t_two_sided(mid, df) < target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    return 0.5 * (lo + hi)
+
+
+def _finite(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        try:  # numpy scalars
+            x = float(x)
+        except (TypeError, ValueError):
+            return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def describe(values: Iterable[float]) -> dict[str, float | int | None]:
+    """``{"mean", "std", "ci95_low", "ci95_high", "n"}`` of the finite values given.
+
+    ``std`` and the interval are ``None`` when fewer than two values exist; ``mean`` is ``None``
+    when there is none.
+    """
+    xs = [v for v in (_finite(x) for x in values) if v is not None]
+    n = len(xs)
+    if n == 0:
+        return {"mean": None, "std": None, "ci95_low": None, "ci95_high": None, "n": 0}
+    mean = math.fsum(xs) / n
+    if n < 2:
+        return {"mean": mean, "std": None, "ci95_low": None, "ci95_high": None, "n": n}
+    std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
+    half = t_quantile(0.975, n - 1) * std / math.sqrt(n)
+    return {"mean": mean, "std": std, "ci95_low": mean - half, "ci95_high": mean + half, "n": n}
+
+
+def _is_interval(d: Any) -> bool:
+    return isinstance(d, Mapping) and {"value", "low", "high"} <= set(d)
+
+
+def _mean_of(values: Sequence[Any]) -> Any:
+    """The mean of the same impact field across repetitions (recursive over dicts)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    first = present[0]
+    if isinstance(first, Mapping):
+        keys: dict[str, None] = {}
+        for v in present:
+            if isinstance(v, Mapping):
+                keys.update(dict.fromkeys(v))
+        return {k: _mean_of([v.get(k) for v in present if isinstance(v, Mapping)]) for k in keys}
+    if isinstance(first, bool):
+        return first if all(v == first for v in present) else None
+    if isinstance(first, (int, float)):
+        nums = [x for x in (_finite(v) for v in present) if x is not None]
+        return math.fsum(nums) / len(nums) if nums else None
+    if isinstance(first, (list, tuple)):
+        seen: dict[Any, None] = {}
+        for v in present:
+            for item in v if isinstance(v, (list, tuple)) else [v]:
+                key = item if isinstance(item, (str, int, float)) else repr(item)
+                seen.setdefault(key, None)
+        return list(seen)
+    return first if all(v == first for v in present) else present
+
+
+def summarize(metrics_per_rep: Sequence[Mapping[str, Any]],
+              impacts_per_rep: Sequence[Mapping[str, Any] | None] = (), *,
+              measured: bool = True, notes: Iterable[str] = ()) -> dict[str, Any]:
+    """The run summary of ``docs/CONTRACTS.md`` from the repetitions' metrics and impacts.
+
+    Args:
+        metrics_per_rep: one flat dict of metrics per repetition (keys such as ``energy_total_j``,
+            ``latency_p99_s``; units in the names).
+        impacts_per_rep: one ``Impact.to_dict()`` per repetition (``None`` where no impact was
+            computed); ``{"value","low","high"}`` fields are averaged field by field.
+        measured: ``False`` when the energy came from a model or estimate, not a sensor.
+        notes: free-text caveats carried to reports (e.g. ``"synthetic weights: ..."``).
+
+    Returns:
+        ``{"metrics": {key: describe(...)}, "impact": {...} | None, "measured": bool,
+        "notes": [...], "repetitions": n}``.
+    """
+    keys: dict[str, None] = {}
+    for m in metrics_per_rep:
+        keys.update(dict.fromkeys(m))
+    metrics = {k: describe(m[k] for m in metrics_per_rep if k in m) for k in keys}
+    impacts = [i for i in impacts_per_rep if i]
+    impact = _mean_of(impacts) if impacts else None
+    return {
+        "metrics": metrics,
+        "impact": impact,
+        "measured": bool(measured),
+        "notes": list(dict.fromkeys(notes)),
+        "repetitions": len(metrics_per_rep),
+    }
