@@ -27,8 +27,8 @@ def encode(values: np.ndarray | list[float] | tuple[float, ...]) -> tuple[str, s
         ``(dtype, codec, n, blob)`` to store side by side; ``dtype`` is ``"<f4"`` or ``"<f8"``.
     """
     a = np.asarray(values, dtype=np.float64).ravel()
-    narrow = a.astype("<f4")
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
+        narrow = a.astype("<f4")
         exact32 = np.array_equal(narrow.astype(np.float64), a, equal_nan=True)
     arr = narrow if exact32 else a.astype("<f8")
     dtype = arr.dtype.str

@@ -165,6 +165,7 @@ class RunRecord:
             "stored_status": self.stored_status,
             "kind": self.kind,
             "estimated": self.estimated,
+            "measured": self.measured,
             "workload": self.workload,
             "scenario": self.scenario,
             "backend": self.backend,

@@ -361,6 +361,12 @@ class Store:
             return store
 
         parent = p.parent
+        if p.exists() and not p.is_file():
+            raise StoreError(f"cannot use {p} as the results store: it is not a regular file; "
+                             f"give a file path such as ./{DEFAULT_FILENAME}")
+        if parent.exists() and not parent.is_dir():
+            raise StoreError(f"cannot create the results store at {p}: {parent} is a file, not a "
+                             f"folder; choose a writable --store PATH")
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -517,7 +523,7 @@ class Store:
         """
         spec_d = dict(spec.to_dict() if hasattr(spec, "to_dict") else spec)
         if kind not in KINDS:
-            raise UnknownNameError("run kind", kind, KINDS)
+            raise UnknownNameError("run kind", kind, KINDS, hint="(accepted: measured, estimated)")
         rid = run_id or uuid.uuid4().hex
         if label is None and spec_d.get("label") is not None:
             label = str(spec_d["label"])
@@ -566,7 +572,7 @@ class Store:
         if status is None:
             status = "incomplete" if trace is not None and trace.meta.get("incomplete") else "complete"
         if status not in REPETITION_STATUSES:
-            raise UnknownNameError("repetition status", status, REPETITION_STATUSES)
+            raise UnknownNameError("repetition status", status, REPETITION_STATUSES, hint=f"(accepted: {', '.join(REPETITION_STATUSES)})")
         clean = _metrics_clean(metrics)
         # encode outside the transaction: the lock is held only for the inserts
         trace_rows = self._encode_trace(trace) if trace is not None else None
@@ -637,7 +643,7 @@ class Store:
             error: what went wrong, for ``failed`` and ``incomplete`` runs.
         """
         if status not in RUN_STATUSES or status == "running":
-            raise UnknownNameError("final run status", status, ("complete", "incomplete", "failed"))
+            raise UnknownNameError("final run status", status, ("complete", "incomplete", "failed"), hint="(accepted: complete, incomplete, failed)")
         if summary is None:
             summary = self.summarize_run(run_id)
         with self._write(f"finish run {run_id}") as c:
@@ -732,9 +738,9 @@ class Store:
             run_ids: ids or prefixes of the runs to return.
         """
         if kind is not None and kind not in KINDS:
-            raise UnknownNameError("run kind", kind, KINDS)
+            raise UnknownNameError("run kind", kind, KINDS, hint="(accepted: measured, estimated)")
         if status is not None and status not in RUN_STATUSES:
-            raise UnknownNameError("run status", status, RUN_STATUSES)
+            raise UnknownNameError("run status", status, RUN_STATUSES, hint=f"(accepted: {', '.join(RUN_STATUSES)})")
         if limit is not None and limit < 1:
             raise InvalidValueError(f"limit must be >= 1, got {limit}")
         where, args = [], []  # type: list[str], list[Any]

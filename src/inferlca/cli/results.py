@@ -1,0 +1,237 @@
+"""`inferlca results`: list the runs of the results store, show one, delete one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.table import Table
+import typer
+
+from inferlca.cli._common import console, print_json
+from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP, fmt_interval, fmt_number
+from inferlca.store.records import RunRecord
+from inferlca.store.sqlite import Store
+
+results_app = typer.Typer(
+    help="List the runs of the results store (`inferlca results`), show one (`results show ID`), "
+    "delete one (`results delete ID`).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+def _per_query_mg(run: RunRecord) -> str:
+    impact = (run.summary or {}).get("impact") or {}
+    return fmt_interval(impact.get("per_query_gco2e"), scale=1000.0)
+
+
+def _status(run: RunRecord) -> str:
+    style = STATUS_STYLE.get(run.status, "")
+    return f"[{style}]{run.status}[/]" if style else run.status
+
+
+def _reps(run: RunRecord) -> str:
+    planned = run.repetitions_planned
+    return f"{len(run.repetitions)}/{planned}" if planned else str(len(run.repetitions))
+
+
+def _ms(x: float | None) -> str:
+    return fmt_number(None if x is None else x * 1000.0)
+
+
+def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> Table:
+    """The run listing; on a narrow terminal (< 120 columns) the secondary columns are left out."""
+    wide = (console.width if width is None else width) >= 120
+    show_labels = wide and any(r.label for r in runs)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  collapse_padding=True, show_edge=False)
+    columns: list[tuple[str, dict[str, Any]]] = [("run", {"style": "bold", "no_wrap": True})]
+    if wide:
+        columns.append(("created UTC", {"no_wrap": True}))
+    columns += [("device", {"overflow": "fold"}), ("workload", {"overflow": "fold"})]
+    if wide:
+        columns.append(("scenario", {}))
+    columns += [("q", {"justify": "right"})]
+    if wide:
+        columns.append(("reps", {"justify": "right"}))
+    columns += [("status", {}), ("J/query", {"justify": "right"}), ("p99 ms", {"justify": "right"}),
+                ("mgCO2e/query", {"justify": "right"})]
+    if show_labels:
+        columns.append(("label", {"overflow": "fold"}))
+    for name, kw in columns:
+        table.add_column(name, **kw)
+    for r in runs:
+        status = _status(r) + ("" if r.measured else " [magenta]est.[/]")
+        row = [r.short_id]
+        if wide:
+            row.append(r.created_at[:16].replace("T", " "))
+        row += [r.device, r.workload or "-"]
+        if wide:
+            row.append(r.scenario or "-")
+        row.append("-" if r.queries is None else str(r.queries))
+        if wide:
+            row.append(_reps(r))
+        row += [status, fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s")),
+                _per_query_mg(r)]
+        if show_labels:
+            row.append(r.label or "")
+        table.add_row(*row)
+    return table
+
+
+@results_app.callback()
+def results_list(
+    ctx: typer.Context,
+    json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
+    workload: str | None = typer.Option(None, "--workload", help="Only runs of this workload."),
+    device: str | None = typer.Option(None, "--device", help="Only runs on this device (catalog id or name)."),
+    scenario: str | None = typer.Option(None, "--scenario", help="Only runs of this scenario."),
+    kind: str | None = typer.Option(None, "--kind", help="measured or estimated."),
+    status: str | None = typer.Option(None, "--status", help="complete, incomplete, failed or running."),
+    label: str | None = typer.Option(None, "--label", help="Only runs with this label."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the N most recent runs."),
+) -> None:
+    """List the runs in the results store (oldest first)."""
+    ctx.obj = {"store": store}
+    if ctx.invoked_subcommand is not None:
+        return
+    with Store.open(store, readonly=True) as s:
+        runs = s.list_runs(workload=workload, device=device, scenario=scenario, kind=kind,
+                           status=status, label=label, limit=limit)
+        path = s.path
+    if json_out:
+        print_json({"store": str(path), "runs": [r.to_dict(repetitions=False) for r in runs]})
+        return
+    if not runs:
+        console.print(f"no runs in {path} match" if any(
+            v is not None for v in (workload, device, scenario, kind, status, label))
+            else f"no runs yet in {path}; start one with `inferlca run`")
+        return
+    console.print(runs_table(runs, f"{len(runs)} run(s) in {path}"))
+    console.print("[dim]details: inferlca results show RUN_ID (a prefix of the id is enough)[/]")
+
+
+def _store_of(ctx: typer.Context, store: str | None) -> str | None:
+    if store is not None:
+        return store
+    return (ctx.obj or {}).get("store") if ctx.obj else None
+
+
+def _metrics_table(run: RunRecord) -> Table:
+    table = Table(title="metrics across repetitions (95 % interval: Student t)",
+                  title_justify="left")
+    for col in ("metric", "mean", "std", "95 % interval", "n"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    metrics = (run.summary or {}).get("metrics") or {}
+    if not metrics and run.repetitions:
+        from inferlca.stats import summarize
+
+        metrics = summarize([r.metrics for r in run.repetitions])["metrics"]
+    from inferlca.store.export import _metric_keys
+
+    for key in _metric_keys(metrics):
+        m = metrics[key]
+        lo, hi = m.get("ci95_low"), m.get("ci95_high")
+        interval = "-" if lo is None or hi is None else f"{fmt_number(lo)} - {fmt_number(hi)}"
+        table.add_row(key, fmt_number(m.get("mean")), fmt_number(m.get("std")), interval, str(m.get("n", "")))
+    return table
+
+
+def _impact_table(impact: dict[str, Any]) -> Table:
+    table = Table(title="impact (mean over repetitions of value, low and high)", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value [low - high]", justify="right")
+    for key, v in impact.items():
+        if key == "sources":
+            continue
+        if isinstance(v, dict) and {"value", "low", "high"} <= set(v):
+            table.add_row(key, fmt_interval(v))
+        elif isinstance(v, dict):
+            for sub, sv in v.items():
+                if isinstance(sv, dict) and {"value", "low", "high"} <= set(sv):
+                    table.add_row(f"{key}.{sub}", fmt_interval(sv))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            table.add_row(key, fmt_number(float(v)))
+        elif v is not None:
+            table.add_row(key, str(v))
+    return table
+
+
+def _repetitions_table(run: RunRecord) -> Table:
+    table = Table(title="repetitions", title_justify="left")
+    for col in ("#", "status", "duration s", "energy J", "energy/query J", "p99 ms", "max ms",
+                "trace samples", "latencies", "LoadGen valid"):
+        table.add_column(col, justify="right" if col not in ("status",) else "left")
+    for rep in run.repetitions:
+        m = rep.metrics
+        valid = (rep.loadgen or {}).get("valid")
+        table.add_row(str(rep.index), f"[{STATUS_STYLE.get(rep.status, '')}]{rep.status}[/]",
+                      fmt_number(m.get("duration_s")), fmt_number(m.get("energy_total_j")),
+                      fmt_number(m.get("energy_per_query_j")), _ms(m.get("latency_p99_s")),
+                      _ms(m.get("latency_max_s")), str(rep.trace_samples) if rep.has_trace else "-",
+                      str(rep.n_latencies) if rep.n_latencies else "-",
+                      "-" if valid is None else ("yes" if valid else "no"))
+    return table
+
+
+@results_app.command("show")
+def results_show(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="A run id, or the start of one (as listed)."),
+    json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
+) -> None:
+    """Show one run: specification, device, summary with intervals, impact, repetitions."""
+    with Store.open(_store_of(ctx, store), readonly=True) as s:
+        run = s.get_run(run_id)
+    if json_out:
+        print_json(run.to_dict())
+        return
+    kind = "measured" if run.measured else "[magenta]estimated[/]"
+    console.print(f"[bold]run {run.run_id}[/]  {_status(run)}  {kind}")
+    lines = [
+        ("workload", run.workload), ("scenario", run.scenario), ("backend", run.backend),
+        ("queries", run.queries), ("repetitions", _reps(run)),
+        ("device", f"{run.device}" + (f" ({run.device_id})" if run.device_id and run.device_name else "")),
+        ("meter", run.meter), ("label", run.label), ("created", run.created_at),
+        ("finished", run.finished_at), ("host", run.hostname),
+    ]
+    for name, value in lines:
+        if value is not None and value != "":
+            console.print(f"  {name:<12} {value}", highlight=False)
+    if run.error:
+        console.print(f"  [red]{'error':<12} {run.error}[/]", highlight=False)
+    console.print(_metrics_table(run))
+    impact = (run.summary or {}).get("impact")
+    if impact:
+        console.print(_impact_table(impact))
+    if run.repetitions:
+        console.print(_repetitions_table(run))
+    for note in run.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    sources = (impact or {}).get("sources") if impact else None
+    if sources:
+        console.print("[dim]sources: " + "; ".join(map(str, sources)) + "[/]", highlight=False)
+
+
+@results_app.command("delete")
+def results_delete(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="A run id, or the start of one."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
+) -> None:
+    """Delete a run with its repetitions, traces and latencies."""
+    with Store.open(_store_of(ctx, store)) as s:
+        run = s.get_run(run_id)
+        if not yes:
+            typer.confirm(f"delete run {run.run_id} ({run.workload} on {run.device}, "
+                          f"{len(run.repetitions)} repetition(s))?", abort=True)
+        s.delete_run(run.run_id)
+    console.print(f"deleted run {run.run_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(results_app, name="results")

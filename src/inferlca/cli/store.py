@@ -1,0 +1,78 @@
+"""`inferlca store`: facts about the results store, and merging stores from several machines."""
+
+from __future__ import annotations
+
+from rich.table import Table
+import typer
+
+from inferlca.cli._common import console, print_json
+from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP
+from inferlca.store.sqlite import Store
+
+store_app = typer.Typer(help="The results store: `store info`, `store merge OTHER.db`.",
+                        no_args_is_help=True)
+
+
+@store_app.command("info")
+def store_info(
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
+    check: bool = typer.Option(False, "--check", help="Also run SQLite's integrity check."),
+    json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
+) -> None:
+    """Where the store is, its schema version, size, and what it holds."""
+    with Store.open(store, readonly=True) as s:
+        info = s.info()
+        if check:
+            problems = s.integrity_check()
+            info["integrity"] = problems or ["ok"]
+    if json_out:
+        print_json(info)
+        return
+    table = Table(title=f"results store {info['path']}", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    by_status = ", ".join(f"[{STATUS_STYLE.get(k, '')}]{v} {k}[/]" for k, v in sorted(info["runs_by_status"].items()))
+    by_kind = ", ".join(f"{v} {k}" for k, v in sorted(info["runs_by_kind"].items()))
+    rows = [
+        ("schema", f"v{info['schema_version']} (this inferlca reads up to v{info['schema_version_supported']})"),
+        ("size", f"{info['size_bytes']:,} bytes ({info['array_bytes']:,} in compressed arrays)"
+         if info["size_bytes"] is not None else "-"),
+        ("journal", info["journal_mode"]),
+        ("runs", f"{info['runs']}" + (f" ({by_status}; {by_kind})" if info["runs"] else "")),
+        ("repetitions", str(info["repetitions"])),
+        ("traces", f"{info['traces']} ({info['trace_samples']:,} samples)"),
+        ("latencies", f"{info['latencies']:,}"),
+        ("devices", ", ".join(info["devices"]) or "-"),
+        ("workloads", ", ".join(info["workloads"]) or "-"),
+    ]
+    if "integrity" in info:
+        rows.append(("integrity", "; ".join(info["integrity"])))
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+
+
+@store_app.command("merge")
+def store_merge(
+    other: str = typer.Argument(..., help="Another results store (e.g. copied from another machine)."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
+    json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
+) -> None:
+    """Copy into this store the runs of OTHER that it lacks; merging twice adds nothing.
+
+    Runs are keyed by their globally unique id. A run present in both is kept as it is here,
+    unless OTHER holds a more complete copy (finished, or more repetitions). OTHER is only read.
+    """
+    with Store.open(store) as s:
+        result = s.merge(other)
+        path = s.path
+    if json_out:
+        print_json({"store": str(path), **result.to_dict()})
+        return
+    console.print(f"merged {result.source} into {path}: [green]{len(result.added)} added[/], "
+                  f"{len(result.updated)} updated with a more complete copy, "
+                  f"{len(result.skipped)} already present", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(store_app, name="store")

@@ -1,0 +1,309 @@
+"""Round trips through a real SQLite results store: runs, repetitions, traces, latencies, series."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+from helpers_store import SPEC, add_complete_run, impact, metrics, orin_trace
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays as np_arrays
+import numpy as np
+import pytest
+
+from inferlca.errors import InvalidValueError, StoreError, UnknownNameError, UsageError
+from inferlca.store import Store
+from inferlca.store import arrays as codec
+from inferlca.traces.trace import PowerTrace
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store.open(tmp_path / "inferlca.db") as s:
+        yield s
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit-for-bit equality, NaN included."""
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(np_arrays(np.float64, st.integers(0, 300),
+                 elements=st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True)))
+def test_array_codec_is_lossless(values):
+    dtype, name, n, blob = codec.encode(values)
+    assert n == values.size
+    assert _same(codec.decode(dtype, name, n, blob), values.astype(np.float64))
+
+
+def test_array_codec_is_compact_on_a_real_trace():
+    trace = orin_trace()
+    # 50 samples of mW readings / 1000: not exact in float32, so float64 is kept (lossless)...
+    dtype, name, n, blob = codec.encode(trace.channels["VDD_CPU_CV"])
+    assert dtype == "<f8" and n == 50
+    # ...but shuffled and compressed: the 400 raw bytes shrink (few distinct readings)
+    assert name == "shuffle-zlib" and len(blob) < 400 * 0.5
+    # values exact in float32 are stored in 4 bytes each
+    dtype, _, _, _ = codec.encode(np.array([0.5, 1.25, np.nan, 300.0] * 10))
+    assert dtype == "<f4"
+
+
+def test_corrupt_blob_is_a_store_error():
+    dtype, name, n, blob = codec.encode(np.linspace(0, 1, 100))
+    with pytest.raises(StoreError, match="corrupt"):
+        codec.decode(dtype, name, n, blob[:-7])
+
+
+def test_full_round_trip(store):
+    rid = add_complete_run(store)
+    assert len(rid) == 32 and int(rid, 16) >= 0  # uuid4 hex: globally unique
+    run = store.get_run(rid)
+    assert run.status == run.stored_status == "complete"
+    assert (run.workload, run.scenario, run.backend, run.queries) == ("bert-base-squad", "single-stream", "torch", 16)
+    assert (run.device_id, run.device_name, run.meter, run.kind, run.estimated) == (
+        "jetson-agx-orin-64gb", "Jetson AGX Orin 64GB", "tegrastats", "measured", False)
+    assert run.label == "lab bench" and run.spec == SPEC and run.environment == {"host": "bench"}
+    assert run.repetitions_planned == 3 and run.measured
+    assert [r.index for r in run.repetitions] == [0, 1, 2]
+    for i, rep in enumerate(run.repetitions):
+        assert rep.status == "complete"
+        assert rep.metrics == metrics(i)
+        assert rep.impact == impact(i)
+        assert rep.impact_compute == impact(i)["impact_compute"]
+        assert rep.loadgen == {"valid": False, "reason": "short run"}
+        assert rep.has_trace and rep.trace_samples == 50 and rep.n_latencies == 16
+        assert rep.series == ["ttft_s"]
+
+    original = orin_trace()
+    back = store.load_trace(rid, 1)
+    assert isinstance(back, PowerTrace)
+    assert _same(back.t_s, original.t_s)
+    assert list(back.channels) == list(original.channels)  # order kept: primary first
+    for name in original.channels:
+        assert _same(back.channels[name], original.channels[name])
+    assert np.isnan(back.channels["VDD_GPU_SOC"][7])  # the gap stays a gap
+    assert _same(back.counters["module"], original.counters["module"])
+    assert back.marks == original.marks and back.gaps == original.gaps
+    assert (back.primary, back.meter, back.estimated, back.period_requested_s) == ("module", "tegrastats", False, 0.5)
+    assert back.meta == original.meta
+
+    assert _same(store.load_latencies(rid, 2), np.linspace(0.01, 0.022, 16))
+    series = store.load_series(rid, 0)
+    assert list(series) == ["ttft_s"] and _same(series["ttft_s"], np.full(16, 0.005))
+
+
+def test_summary_computed_from_stored_repetitions(store):
+    rid = add_complete_run(store)
+    s = store.get_run(rid).summary
+    # energy_total_j = 100, 110, 120: mean 110, sample std 10,
+    # 95 % interval 110 +/- t(0.975, 2) * 10 / sqrt(3) = 110 +/- 4.302652729749 * 5.773502691896 = 110 +/- 24.8414
+    e = s["metrics"]["energy_total_j"]
+    assert e["mean"] == pytest.approx(110.0) and e["std"] == pytest.approx(10.0) and e["n"] == 3
+    assert e["ci95_low"] == pytest.approx(110 - 24.8414, abs=1e-3)
+    assert e["ci95_high"] == pytest.approx(110 + 24.8414, abs=1e-3)
+    # impact: mean of value (1, 2, 3) -> 2, of low (0.5, 1.5, 2.5) -> 1.5, of high (2, 3, 4) -> 3
+    assert s["impact"]["use_gco2e"] == pytest.approx({"value": 2.0, "low": 1.5, "high": 3.0})
+    assert s["impact"]["sources"] == ["ADEME Base Empreinte", "Pirson 2022"]
+    assert s["measured"] is True
+    run = store.get_run(rid)
+    assert run.metric("energy_total_j") == pytest.approx(110.0)
+    assert run.impact("use_gco2e", "high") == pytest.approx(3.0)
+
+
+def test_prefix_lookup_and_errors(store):
+    a = add_complete_run(store, reps=1)
+    assert store.get_run(a[:6]).run_id == a
+    assert store.get_run(a.upper()).run_id == a
+    with pytest.raises(UnknownNameError) as e:
+        store.get_run("zzzz")
+    assert e.value.exit_code == 2
+    # make an ambiguous prefix: two runs whose ids share their start
+    store.create_run(SPEC, run_id="abc1" + "0" * 28)
+    store.create_run(SPEC, run_id="abc2" + "0" * 28)
+    with pytest.raises(UsageError, match="ambiguous"):
+        store.get_run("abc")
+    assert store.get_run("abc2").run_id == "abc2" + "0" * 28
+    with pytest.raises(InvalidValueError):
+        store.get_run("  ")
+
+
+def test_filters(store):
+    a = add_complete_run(store, reps=1)
+    b = add_complete_run(store, reps=1, device_id="h100-sxm", device_name="H100 SXM",
+                         spec={**SPEC, "scenario": "offline", "workload": "minilm-embed"})
+    c = store.create_run({**SPEC, "workload": "roofline"}, kind="estimated", estimated=True,
+                         device_id="a100-pcie-40gb", device_name="A100 PCIe 40GB")
+    ids = lambda runs: [r.run_id for r in runs]  # noqa: E731
+    assert ids(store.list_runs()) == [a, b, c]
+    assert ids(store.list_runs(device="H100 sxm")) == [b]
+    assert ids(store.list_runs(device="jetson-agx-orin-64gb")) == [a]
+    assert ids(store.list_runs(scenario="offline")) == [b]
+    assert ids(store.list_runs(workload="bert-base-squad")) == [a]
+    assert ids(store.list_runs(kind="estimated")) == [c]
+    assert ids(store.list_runs(status="running")) == [c]  # this process is alive
+    assert ids(store.list_runs(status="complete")) == [a, b]
+    assert ids(store.list_runs(limit=2)) == [b, c]
+    assert ids(store.list_runs(run_ids=[c[:8], a])) == [a, c]
+    with pytest.raises(UnknownNameError):
+        store.list_runs(kind="guessed")
+    with pytest.raises(UnknownNameError):
+        store.list_runs(status="done")
+
+
+def test_delete_cascades(store):
+    a = add_complete_run(store, reps=2)
+    b = add_complete_run(store, reps=1)
+    assert store.delete_run(a[:8]) == a
+    assert [r.run_id for r in store.list_runs()] == [b]
+    conn = sqlite3.connect(store.path)
+    for table in ("repetitions", "traces", "trace_arrays", "latencies", "series"):
+        assert conn.execute(f"SELECT COUNT(*) FROM {table} WHERE run_id = ?", (a,)).fetchone()[0] == 0
+        assert conn.execute(f"SELECT COUNT(*) FROM {table} WHERE run_id = ?", (b,)).fetchone()[0] > 0
+    conn.close()
+    assert store.integrity_check() == []
+
+
+def test_repetition_is_all_or_nothing(store):
+    # count SQLite VM steps of a whole add_repetition on a scratch run...
+    scratch = store.create_run(SPEC)
+    calls = {"n": 0, "limit": None}
+
+    def handler() -> int:
+        calls["n"] += 1
+        return 1 if calls["n"] == calls["limit"] else 0  # abort one statement, once
+
+    store._conn.set_progress_handler(handler, 1)
+    store.add_repetition(scratch, 0, metrics=metrics(0), trace=orin_trace(), latencies_s=[0.1] * 16)
+    total = calls["n"]
+    # ...then abort a real one three quarters of the way: after the repetition row went in,
+    # inside the trace inserts
+    rid = store.create_run(SPEC)
+    calls.update(n=0, limit=total * 3 // 4)
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    with pytest.raises(StoreError, match="interrupted"):
+        store.add_repetition(rid, 0, metrics=metrics(0), trace=orin_trace(), latencies_s=[0.1] * 16)
+    store._conn.set_progress_handler(None, 0)
+    store._conn.set_trace_callback(None)
+    assert any(s.startswith("INSERT INTO repetitions") for s in statements)
+    assert statements[-1] == "ROLLBACK"
+    store.delete_run(scratch)
+    assert store.get_run(rid).repetitions == []
+    conn = sqlite3.connect(store.path)
+    for table in ("repetitions", "traces", "trace_arrays", "latencies"):
+        assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
+    conn.close()
+    # the same repetition can then be written for real
+    store.add_repetition(rid, 0, metrics=metrics(0), trace=orin_trace())
+    assert store.load_trace(rid, 0) is not None
+
+
+def test_bad_repetitions(store):
+    rid = store.create_run(SPEC)
+    store.add_repetition(rid, 0, metrics={"energy_total_j": np.float32(2.5), "coverage": None,
+                                          "peak_power_w": float("nan")})
+    rep = store.get_run(rid).repetitions[0]
+    assert rep.metrics["energy_total_j"] == 2.5 and "coverage" not in rep.metrics
+    assert math.isnan(rep.metrics["peak_power_w"])  # NaN kept, not zeroed
+    assert rep.to_dict()["metrics"]["peak_power_w"] is None  # strict JSON on the way out
+    with pytest.raises(StoreError, match="already stored"):
+        store.add_repetition(rid, 0, metrics={})
+    with pytest.raises(InvalidValueError):
+        store.add_repetition(rid, 1, metrics={"energy_total_j": "a lot"})
+    with pytest.raises(InvalidValueError):
+        store.add_repetition(rid, -1, metrics={})
+    with pytest.raises(UnknownNameError):
+        store.add_repetition("f" * 32, 0, metrics={})
+    bad = orin_trace()
+    bad.channels["module"] = bad.channels["module"][:-1]
+    with pytest.raises(InvalidValueError, match="49 values for 50"):
+        store.add_repetition(rid, 1, metrics={}, trace=bad)
+    with pytest.raises(UnknownNameError):
+        store.load_trace(rid, 5)
+    assert store.load_trace(rid, 0) is None
+    assert store.load_latencies(rid, 0).size == 0
+
+
+def test_incomplete_trace_marks_the_repetition(store):
+    rid = store.create_run(SPEC)
+    trace = orin_trace()
+    trace.meta["incomplete"] = True
+    store.add_repetition(rid, 0, metrics=metrics(0), trace=trace)
+    store.finish_run(rid, "incomplete", None, error="interrupted by the user (Ctrl-C)")
+    run = store.get_run(rid)
+    assert run.status == "incomplete" and run.repetitions[0].status == "incomplete"
+    assert run.error == "interrupted by the user (Ctrl-C)" and run.finished_at
+
+
+def test_recording_marks_interrupted_and_failed_runs(store):
+    rid = store.create_run(SPEC)
+    with pytest.raises(KeyboardInterrupt), store.recording(rid, notes=["synthetic weights"]):
+        store.add_repetition(rid, 0, metrics=metrics(0), trace=orin_trace())
+        raise KeyboardInterrupt
+    run = store.get_run(rid)
+    assert run.status == "incomplete" and "Ctrl-C" in run.error
+    assert run.summary["metrics"]["energy_total_j"]["mean"] == 100.0
+    assert run.summary["metrics"]["energy_total_j"]["std"] is None  # one repetition: unknown spread
+    assert run.summary["notes"] == ["synthetic weights"]
+    rid2 = store.create_run(SPEC)
+    with pytest.raises(RuntimeError), store.recording(rid2):
+        raise RuntimeError("out of memory")
+    assert store.get_run(rid2).status == "failed"
+    assert store.get_run(rid2).error == "RuntimeError: out of memory"
+
+
+def test_estimated_run_and_to_dict_is_strict_json(store):
+    import json
+
+    rid = store.create_run({"workload": "starcoder", "scenario": "single-stream", "queries": 1},
+                           kind="estimated", estimated=True, device_id="a100-pcie-40gb",
+                           device_name="A100 PCIe 40GB", meter="roofline")
+    store.add_repetition(rid, 0, metrics={"duration_s": 0.5, "energy_total_j": 200.0})
+    store.finish_run(rid, "complete", None)
+    run = store.get_run(rid)
+    assert run.kind == "estimated" and run.estimated and not run.measured
+    assert run.summary["measured"] is False
+    json.dumps(run.to_dict(), allow_nan=False)
+    with pytest.raises(UnknownNameError):
+        store.create_run(SPEC, kind="guessed")
+    with pytest.raises(StoreError, match="already stored"):
+        store.create_run(SPEC, run_id=rid)
+
+
+def test_memory_store_and_readonly(tmp_path):
+    with Store.memory() as m:
+        rid = add_complete_run(m, reps=1)
+        assert m.get_run(rid).status == "complete" and m.info()["path"] == ":memory:"
+    path = tmp_path / "s.db"
+    with Store.open(path) as s:
+        rid = add_complete_run(s, reps=1)
+    with Store.open(path, readonly=True) as r:
+        assert r.get_run(rid).repetitions[0].has_trace
+        with pytest.raises(StoreError, match="read-only"):
+            r.create_run(SPEC)
+    with pytest.raises(StoreError, match="no results store"):
+        Store.open(tmp_path / "missing.db", readonly=True)
+
+
+def test_default_path_and_env(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INFERLCA_STORE", raising=False)
+    with Store.open() as s:
+        assert s.path == tmp_path / "inferlca.db"
+    monkeypatch.setenv("INFERLCA_STORE", str(tmp_path / "sub" / "env.db"))
+    with Store.open() as s:
+        assert s.path == tmp_path / "sub" / "env.db" and s.path.exists()
+
+
+def test_info(store):
+    add_complete_run(store, reps=2)
+    store.create_run(SPEC)
+    info = store.info()
+    assert info["runs"] == 2 and info["runs_by_status"] == {"complete": 1, "running": 1}
+    assert info["repetitions"] == 2 and info["traces"] == 2 and info["trace_samples"] == 100
+    assert info["latencies"] == 32 and info["journal_mode"] == "wal"
+    assert info["schema_version"] == info["schema_version_supported"] == 3
+    assert [m["version"] for m in info["migrations"]] == [1, 2, 3]
+    assert info["size_bytes"] > 0 and 0 < info["array_bytes"] < info["size_bytes"]

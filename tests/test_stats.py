@@ -1,0 +1,121 @@
+"""Statistics across repetitions: golden values by hand, Student t checked, properties."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+import pytest
+
+from inferlca.stats import describe, student_t_two_sided, summarize, t_quantile
+
+
+@pytest.mark.parametrize("df, expected", [
+    # two-sided 95 % factors of the Student t table (t_{0.975, df}), to the printed 3 decimals
+    (1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (5, 2.571), (9, 2.262), (10, 2.228),
+    (20, 2.086), (30, 2.042), (120, 1.980),
+])
+def test_t_quantile_matches_the_table(df, expected):
+    assert t_quantile(0.975, df) == pytest.approx(expected, abs=5e-4)
+
+
+def test_t_quantile_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    for df in (1, 2, 3, 7, 15, 64, 500):
+        for p in (0.9, 0.975, 0.995):
+            assert t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-9)
+
+
+def test_t_cdf_closed_forms():
+    # df = 1 is the Cauchy distribution: P(|T| <= 1) = 2 atan(1) / pi = 0.5
+    assert student_t_two_sided(1.0, 1) == pytest.approx(0.5)
+    # df = 2: P(|T| <= t) = t / sqrt(2 + t^2); at t = 1: 1 / sqrt(3)
+    assert student_t_two_sided(1.0, 2) == pytest.approx(1 / math.sqrt(3))
+    assert student_t_two_sided(0.0, 5) == 0.0 and student_t_two_sided(math.inf, 5) == 1.0
+    with pytest.raises(ValueError):
+        student_t_two_sided(1.0, 0)
+    with pytest.raises(ValueError):
+        t_quantile(0.4, 3)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 200), st.floats(0.55, 0.999))
+def test_t_quantile_inverts_the_cdf(df, p):
+    t = t_quantile(p, df)
+    assert student_t_two_sided(t, df) == pytest.approx(2 * p - 1, abs=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 100), st.floats(0, 50), st.floats(0, 50))
+def test_t_cdf_is_monotone(df, a, b):
+    lo, hi = sorted((a, b))
+    assert student_t_two_sided(lo, df) <= student_t_two_sided(hi, df) + 1e-15
+
+
+def test_describe_golden():
+    # 1, 2, 3, 4: mean 2.5; squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5; std = sqrt(5/3)
+    # = 1.2909944; half-width = t(0.975, 3) * std / sqrt(4) = 3.1824463 * 1.2909944 / 2 = 2.0542603
+    d = describe([1, 2, 3, 4])
+    assert d["mean"] == 2.5 and d["n"] == 4
+    assert d["std"] == pytest.approx(math.sqrt(5 / 3))
+    assert d["ci95_low"] == pytest.approx(2.5 - 2.0542603, abs=1e-6)
+    assert d["ci95_high"] == pytest.approx(2.5 + 2.0542603, abs=1e-6)
+
+
+def test_describe_small_and_non_finite():
+    assert describe([]) == {"mean": None, "std": None, "ci95_low": None, "ci95_high": None, "n": 0}
+    # one value: the spread is unknown, never a made-up zero
+    assert describe([7.0]) == {"mean": 7.0, "std": None, "ci95_low": None, "ci95_high": None, "n": 1}
+    # NaN (a channel that could not be read) is left out, and n says so
+    d = describe([1.0, float("nan"), 3.0])
+    assert d["n"] == 2 and d["mean"] == 2.0 and d["std"] == pytest.approx(math.sqrt(2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=30))
+def test_describe_properties(xs):
+    d = describe(xs)
+    assert d["n"] == len(xs)
+    assert min(xs) - 1e-6 <= d["mean"] <= max(xs) + 1e-6
+    assert d["std"] >= 0
+    assert d["ci95_low"] <= d["mean"] <= d["ci95_high"]
+    assert d["mean"] - d["ci95_low"] == pytest.approx(d["ci95_high"] - d["mean"], abs=1e-6)
+    # shifting every value shifts the mean and the interval, not the spread
+    e = describe([x + 10.0 for x in xs])
+    assert e["mean"] == pytest.approx(d["mean"] + 10.0, abs=1e-6)
+    assert e["std"] == pytest.approx(d["std"], rel=1e-6, abs=1e-6)
+
+
+def test_summarize_golden():
+    metrics = [{"energy_total_j": 10.0, "latency_p99_s": 0.02},
+               {"energy_total_j": 14.0, "latency_p99_s": 0.03},
+               {"energy_total_j": 12.0}]
+    impacts = [
+        {"total_gco2e": {"value": 1.0, "low": 0.8, "high": 1.5}, "allocation": "time",
+         "energy_kwh": 2.0, "sources": ["A"], "impact_compute": {"total_gco2e": {"value": 0.5, "low": 0.4, "high": 0.7}}},
+        {"total_gco2e": {"value": 2.0, "low": 1.0, "high": 3.0}, "allocation": "time",
+         "energy_kwh": 4.0, "sources": ["A", "B"], "impact_compute": {"total_gco2e": {"value": 1.5, "low": 1.0, "high": 2.1}}},
+        None,
+    ]
+    s = summarize(metrics, impacts, measured=False, notes=["synthetic weights", "synthetic weights", "short"])
+    # energy 10, 14, 12: mean 12, std sqrt((4 + 4 + 0) / 2) = 2
+    assert s["metrics"]["energy_total_j"]["mean"] == 12.0
+    assert s["metrics"]["energy_total_j"]["std"] == pytest.approx(2.0)
+    assert s["metrics"]["latency_p99_s"]["n"] == 2  # missing key = not applicable
+    # impacts: means of value (1, 2) -> 1.5, low (0.8, 1.0) -> 0.9, high (1.5, 3.0) -> 2.25
+    assert s["impact"]["total_gco2e"] == pytest.approx({"value": 1.5, "low": 0.9, "high": 2.25})
+    assert s["impact"]["impact_compute"]["total_gco2e"] == pytest.approx({"value": 1.0, "low": 0.7, "high": 1.4})
+    assert s["impact"]["energy_kwh"] == 3.0 and s["impact"]["allocation"] == "time"
+    assert s["impact"]["sources"] == ["A", "B"]
+    assert s["measured"] is False and s["notes"] == ["synthetic weights", "short"]
+    assert s["repetitions"] == 3
+    assert summarize([{}], [None])["impact"] is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1e3), st.floats(0, 1e3), st.floats(0, 1e3)), min_size=1, max_size=10))
+def test_summarized_impact_keeps_low_le_value_le_high(triples):
+    impacts = [{"use_gco2e": {"low": min(t), "value": sorted(t)[1], "high": max(t)}} for t in triples]
+    u = summarize([{}] * len(triples), impacts)["impact"]["use_gco2e"]
+    assert u["low"] <= u["value"] + 1e-9 and u["value"] <= u["high"] + 1e-9
