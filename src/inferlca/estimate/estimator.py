@@ -1,0 +1,175 @@
+"""From a query's FLOPs and bytes to time, power, energy and GWP on one device.
+
+The chain for each device (every step kept in :class:`DeviceEstimate` so reports can show it)::
+
+    QueryCost (flops.py) --roof_for/place (roofline.py)--> time lower bound per pass
+      / efficiency e                                      --> time per query (ttft, tpot)
+      x power (power.py: tdp or utilisation model)        --> energy per query
+      x queries, through inferlca.lca.impact              --> GWP use + embodied (intervals)
+
+Energy with the utilisation model is ``E = TDP * t_lb * (idle + (1 - idle) e) / e``: it falls
+as ``e`` rises and grows with ``idle``, so its interval pairs the high efficiency with the low idle
+fraction (low end) and the reverse (high end), instead of multiplying two correlated intervals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferlca.errors import InvalidValueError, UnknownNameError
+from inferlca.estimate.flops import QueryCost
+from inferlca.estimate.power import (
+    POWER_MODELS,
+    idle_fraction_default,
+    tdp_power_w,
+    utilisation_power_w,
+)
+from inferlca.estimate.roofline import DeviceLike, Roof, RooflinePoint, place, roof_for
+from inferlca.uncertainty import UValue
+
+EFFICIENCY_LOWER_BOUND = UValue.exact(1.0, "", ("roofline lower bound (efficiency 1, the study)",),
+                                      "default")
+
+
+@dataclass
+class DeviceEstimate:
+    """Everything estimated for one device; units in the names, intervals as UValue."""
+
+    device: Any
+    roof: Roof
+    cost: QueryCost
+    points: dict[str, RooflinePoint]
+    efficiency: UValue
+    efficiency_source: str
+    time_per_query_s: UValue
+    ttft_s: UValue | None
+    tpot_s: UValue | None
+    power_w: dict[str, UValue]
+    energy_per_query_j: dict[str, UValue]
+    power_model: str
+    queries: int
+    impact: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def bound(self) -> str:
+        """``compute``/``memory``; for decoders ``prefill:<b>, decode:<b>``."""
+        if len(self.points) == 1:
+            return next(iter(self.points.values())).bound
+        return ", ".join(f"{k.replace('_step', '')}:{p.bound}" for k, p in self.points.items())
+
+    @property
+    def energy_j(self) -> UValue:
+        """Energy per query with the selected power model (J)."""
+        return self.energy_per_query_j[self.power_model]
+
+    def metrics(self) -> dict[str, float]:
+        """The store's metric keys (docs/CONTRACTS.md) for the whole workload of ``queries``."""
+        n = self.queries
+        t = self.time_per_query_s.value
+        e = self.energy_j.value
+        m: dict[str, float] = {
+            "duration_s": t * n, "compute_duration_s": t * n,
+            "energy_total_j": e * n, "energy_compute_j": e * n, "energy_per_query_j": e,
+            "queries": float(n), "samples": float(n), "throughput_qps": 1.0 / t,
+            "mean_power_w": self.power_w[self.power_model].value,
+            "peak_power_w": self.power_w[self.power_model].value,
+            "latency_min_s": t, "latency_mean_s": t, "latency_p50_s": t, "latency_p90_s": t,
+            "latency_p99_s": t, "latency_max_s": t,
+        }
+        c = self.cost
+        if self.ttft_s is not None and self.tpot_s is not None and c.tokens_out:
+            steps = c.decode_steps
+            e_prefill = e * self.ttft_s.value / t
+            m.update({
+                "tokens_in": float(c.tokens_in or 0), "tokens_out": float(c.tokens_out),
+                "ttft_p50_s": self.ttft_s.value, "ttft_p99_s": self.ttft_s.value,
+                "tpot_p50_s": self.tpot_s.value, "tpot_p99_s": self.tpot_s.value,
+                "tokens_per_s": c.tokens_out / t, "energy_per_token_j": e / c.tokens_out,
+                "energy_prefill_j": e_prefill * n,
+                "energy_decode_j": (e - e_prefill) * n if steps else 0.0,
+            })
+        return m
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "device": self.roof.device_id, "device_name": self.roof.device_name,
+            "category": self.roof.category, "roof": self.roof.to_dict(),
+            "method": self.cost.method, "precision": self.cost.precision,
+            "flops": self.cost.flops, "bytes": self.cost.bytes,
+            "intensity_flop_per_byte": self.cost.intensity, "bound": self.bound,
+            "points": {k: p.to_dict() for k, p in self.points.items()},
+            "efficiency": self.efficiency.to_dict(), "efficiency_source": self.efficiency_source,
+            "time_per_query_s": self.time_per_query_s.to_dict(),
+            "ttft_s": self.ttft_s.to_dict() if self.ttft_s else None,
+            "tpot_s": self.tpot_s.to_dict() if self.tpot_s else None,
+            "power_model": self.power_model,
+            "power_w": {k: v.to_dict() for k, v in self.power_w.items()},
+            "energy_per_query_j": {k: v.to_dict() for k, v in self.energy_per_query_j.items()},
+            "queries": self.queries,
+            "energy_workload_j": (self.energy_j * self.queries).to_dict(),
+            "metrics": self.metrics(), "notes": list(self.notes),
+        }
+        if self.impact is not None:
+            d["impact"] = self.impact.to_dict() if hasattr(self.impact, "to_dict") else self.impact
+        return d
+
+
+def _utilisation_energy_j(tdp_w: float, t_lb_s: float, eff: UValue, idle: UValue) -> UValue:
+    def e(idle_f: float, u: float) -> float:
+        return tdp_w * t_lb_s * (idle_f + (1.0 - idle_f) * u) / u
+
+    return UValue(e(idle.value, eff.value), e(idle.low, eff.high), e(idle.high, eff.low), "J",
+                  (*eff.sources, *idle.sources), "derived")
+
+
+def estimate_device(cost: QueryCost, device: DeviceLike, *, efficiency: UValue | None = None,
+                    efficiency_source: str = "", power_model: str = "tdp",
+                    idle_fraction: UValue | None = None, queries: int = 1,
+                    peak_flops: float | None = None, bandwidth_gbs: float | None = None,
+                    tdp_w: float | None = None, impact_context: Any = None) -> DeviceEstimate:
+    """Estimate one query (and ``queries`` of them) of ``cost`` on ``device``.
+
+    Args:
+        efficiency: fraction of the roof reached, in (0, 1]; default 1 (the lower bound).
+        power_model: ``tdp`` (the study) or ``utilisation`` (idle + dynamic share).
+        idle_fraction: idle power / TDP for the utilisation model.
+        queries: queries in the workload (the study's user profiles: 16 ... 256).
+        peak_flops / bandwidth_gbs / tdp_w: values for devices the catalog lacks them for.
+        impact_context: an ``inferlca.lca.impact.ImpactContext``; GWP is left out when None.
+    """
+    if power_model not in POWER_MODELS:
+        raise UnknownNameError("power model", power_model, POWER_MODELS)
+    if isinstance(queries, bool) or not isinstance(queries, int) or queries < 1:
+        raise InvalidValueError(f"queries must be an integer >= 1, got {queries!r}")
+    eff = efficiency if efficiency is not None else EFFICIENCY_LOWER_BOUND
+    if idle_fraction is None:
+        idle_fraction = idle_fraction_default()
+    if not (eff.low > 0 and eff.high <= 1):
+        raise InvalidValueError(f"efficiency must lie in (0, 1], got {eff.format()}")
+    roof = roof_for(device, cost.precision, peak_flops=peak_flops, bandwidth_gbs=bandwidth_gbs,
+                    tdp_w=tdp_w)
+    points = {name: place(name, p.flops, p.bytes, roof) for name, p in cost.passes.items()}
+    t_lb = sum(pt.time_lower_bound_s * cost._repeat(name) for name, pt in points.items())
+    time_s = (UValue.exact(t_lb, "s") / eff).with_unit("s")
+    ttft = tpot = None
+    if "prefill" in points:
+        ttft = (UValue.exact(points["prefill"].time_lower_bound_s) / eff).with_unit("s")
+        tpot = (UValue.exact(points["decode_step"].time_lower_bound_s) / eff).with_unit("s")
+    power = {"tdp": tdp_power_w(roof.tdp_w),
+             "utilisation": utilisation_power_w(roof.tdp_w, eff, idle_fraction)}
+    energy = {"tdp": (time_s * roof.tdp_w).with_unit("J"),
+              "utilisation": _utilisation_energy_j(roof.tdp_w, t_lb, eff, idle_fraction)}
+    notes = list(cost.notes)
+    if roof.given:
+        notes.append("user-supplied device values: " + ", ".join(roof.given))
+    est = DeviceEstimate(device, roof, cost, points, eff,
+                         efficiency_source or (", ".join(eff.sources) or "user input"),
+                         time_s, ttft, tpot, power, energy, power_model, queries, notes=notes)
+    if impact_context is not None:
+        from inferlca.lca.impact import compute_impact
+
+        est.impact = compute_impact((est.energy_j * queries).with_unit("J"), t_lb / eff.value
+                                    * queries, impact_context, queries)
+    return est

@@ -1,0 +1,68 @@
+"""Power while a device runs an estimated workload: two models, both shown.
+
+* ``tdp``: the device draws its TDP the whole time (the study's first approximation,
+  ../shared/METHOD.md section 5). An upper-end figure for a device that is not saturated.
+* ``utilisation``: an idle floor plus a dynamic share that grows with utilisation::
+
+      P = TDP * (idle + (1 - idle) * u)
+
+  where ``idle`` is the idle power as a fraction of TDP and ``u`` the utilisation of the binding
+  resource, taken equal to the efficiency factor (the fraction of the roof the kernels reach).
+  ``P`` grows with both ``idle`` and ``u`` (for 0 <= idle, u <= 1), so the interval's low end
+  uses both low ends and the high end both high ends.
+
+The default idle fraction comes from recorded NVIDIA A100 PCIe 40 GB logs (TDP 250 W): 58.69 W
+and 80.52 W before the load step, i.e. 0.235 and 0.322 of TDP
+(``data/idle_power.csv``, each row with its source). The low end 0.10 is an inferlca assumption for devices with deeper idle states (edge boards, consumer GPUs); users
+set their own with ``--idle-fraction``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from inferlca.errors import InvalidValueError
+from inferlca.uncertainty import UValue
+
+POWER_MODELS: tuple[str, ...] = ("tdp", "utilisation")
+
+@functools.cache
+def idle_fraction_default() -> UValue:
+    """The default idle fraction from ``data/idle_power.csv`` (nominal, low and high rows)."""
+    import csv
+    from importlib import resources
+
+    text = resources.files("inferlca.estimate").joinpath("data/idle_power.csv").read_text("utf-8")
+    rows = {r["role"]: r for r in csv.DictReader(text.splitlines())}
+    return UValue(float(rows["nominal"]["idle_fraction"]), float(rows["low"]["idle_fraction"]),
+                  float(rows["high"]["idle_fraction"]), "",
+                  tuple(rows[k]["source"] for k in ("nominal", "high", "low")), "default")
+
+
+
+def _check_fraction(name: str, v: UValue, allow_zero: bool) -> None:
+    lo_ok = v.low >= 0 if allow_zero else v.low > 0
+    if not (lo_ok and v.high <= 1):
+        rel = ">= 0" if allow_zero else "> 0"
+        raise InvalidValueError(f"{name} must lie in ({rel}, <= 1), got {v.format()}")
+
+
+def tdp_power_w(tdp_w: float) -> UValue:
+    """The study's model: the device draws its TDP (W)."""
+    return UValue.exact(tdp_w, "W", ("device TDP (catalog)",), "derived")
+
+
+def utilisation_power_w(tdp_w: float, utilisation: UValue,
+                        idle_fraction: UValue | None = None) -> UValue:
+    """``TDP * (idle + (1 - idle) * u)`` in W, with its interval (see the module docstring)."""
+    if idle_fraction is None:
+        idle_fraction = idle_fraction_default()
+    _check_fraction("utilisation", utilisation, allow_zero=False)
+    _check_fraction("idle fraction", idle_fraction, allow_zero=True)
+
+    def p(idle: float, u: float) -> float:
+        return tdp_w * (idle + (1.0 - idle) * u)
+
+    return UValue(p(idle_fraction.value, utilisation.value), p(idle_fraction.low, utilisation.low),
+                  p(idle_fraction.high, utilisation.high), "W",
+                  (*utilisation.sources, *idle_fraction.sources), "derived")

@@ -1,0 +1,229 @@
+"""`inferlca estimate` end to end: the study's StarCoder case, calibration on a real store,
+stored estimates read back, the roofline figure, and bad input (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inferlca.spec import RunSpec
+from inferlca.store.sqlite import Store
+
+
+def test_study_starcoder_xavier_vs_a100(cli) -> None:
+    """METHOD.md section 5: StarCoder, FP32 weights, thesis count over the 8192 positions."""
+    r = cli("estimate", "--model", "starcoder", "--device", "jetson-agx-xavier-32gb",
+            "--device", "a100-sxm4-40gb", "--method", "thesis", "--seq-len", "8192", "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    thesis = out["costs"]["thesis"]
+    # 40 layers * (8192^2 * 6144 + 2 * 24576 * 6144) = 40 * (412,316,860,416 + 301,989,888)
+    assert thesis["flops"] == 16_504_754_012_160
+    # 15,517,456,384 parameters * 4 bytes
+    assert thesis["bytes"] == 62_069_825_536
+    xavier, a100 = out["devices"]
+    # Xavier: 1.41 TFLOP/s, 136.5 GB/s -> ridge 10.3 FLOP/B < 265.9: compute-bound
+    assert xavier["bound"] == "compute" and a100["bound"] == "compute"
+    assert xavier["roof"]["ridge_flop_per_byte"] == pytest.approx(1.41e12 / 136.5e9)
+    t_x = 16_504_754_012_160 / 1.41e12   # 11.706 s
+    t_a = 16_504_754_012_160 / 19.5e12   # 0.8464 s (catalog: 19.5 TFLOP/s FP32, 400 W)
+    assert xavier["time_per_query_s"]["value"] == pytest.approx(t_x)
+    assert a100["time_per_query_s"]["value"] == pytest.approx(t_a)
+    e_x, e_a = t_x * 30, t_a * 400       # time x TDP: 351.2 J and 338.6 J
+    assert xavier["energy_per_query_j"]["tdp"]["value"] == pytest.approx(e_x)
+    assert a100["energy_per_query_j"]["tdp"]["value"] == pytest.approx(e_a)
+    assert e_x == pytest.approx(351.17, abs=0.01) and e_a == pytest.approx(338.56, abs=0.01)
+    # use phase through the impact core: kWh x grid x PUE (edge 1.0, datacenter 1.5 by default)
+    for d, e in ((xavier, e_x), (a100, e_a)):
+        imp = d["impact"]
+        expected = e / 3.6e6 * imp["grid_gco2e_per_kwh"]["value"] * imp["pue"]["value"]
+        assert imp["use_gco2e"]["value"] == pytest.approx(expected)
+        assert imp["total_gco2e"]["value"] > imp["use_gco2e"]["value"]
+
+
+def test_faithful_is_side_by_side_and_splits_decoders(cli) -> None:
+    r = cli("estimate", "--model", "starcoder", "--device", "a100-sxm4-40gb",
+            "--tokens-in", "512", "--tokens-out", "64", "--json")
+    out = r.json()
+    assert set(out["costs"]) == {"thesis", "faithful"}
+    f = out["costs"]["faithful"]
+    assert set(f["passes"]) == {"prefill", "decode_step"} and f["decode_steps"] == 63
+    d = out["devices"][0]
+    assert d["bound"] == "prefill:compute, decode:memory"
+    m = d["metrics"]
+    assert m["tokens_in"] == 512 and m["tokens_out"] == 64
+    assert m["latency_mean_s"] == pytest.approx(m["ttft_p50_s"] + 63 * m["tpot_p50_s"])
+    assert m["energy_per_token_j"] == pytest.approx(m["energy_per_query_j"] / 64)
+    assert m["energy_prefill_j"] + m["energy_decode_j"] == pytest.approx(m["energy_total_j"])
+
+
+def test_table_output(cli) -> None:
+    r = cli("estimate", "--model", "bert-large", "--device", "t4", "--device", "Orin")
+    assert r.code == 0, r.err
+    for text in ("thesis", "faithful (used)", "time / query", "GWP total", "NVIDIA Tesla T4",
+                 "Jetson AGX Orin 64GB", "bound"):
+        assert text in r.out
+
+
+def test_efficiency_and_utilisation_model(cli) -> None:
+    base = cli("estimate", "--model", "bert-large", "--device", "t4", "--json").json()["devices"][0]
+    r = cli("estimate", "--model", "bert-large", "--device", "t4", "--efficiency", "0.25..0.5",
+            "--power-model", "utilisation", "--idle-fraction", "0.2", "--json")
+    d = r.json()["devices"][0]
+    t_lb = base["time_per_query_s"]["value"]
+    assert d["time_per_query_s"]["low"] == pytest.approx(t_lb / 0.5)
+    assert d["time_per_query_s"]["high"] == pytest.approx(t_lb / 0.25)
+    # E = TDP * t_lb * (idle + (1 - idle) e) / e; TDP 70 W
+    e_low = 70 * t_lb * (0.2 + 0.8 * 0.5) / 0.5
+    e_high = 70 * t_lb * (0.2 + 0.8 * 0.25) / 0.25
+    util = d["energy_per_query_j"]["utilisation"]
+    assert util["low"] == pytest.approx(e_low) and util["high"] == pytest.approx(e_high)
+    assert d["power_model"] == "utilisation"
+    assert d["metrics"]["energy_per_query_j"] == pytest.approx(util["value"])
+
+
+def _measured_run(store: Store, device_id: str, name: str, latency_s: float, energy_j: float,
+                  workload: str = "bert-large-squad") -> str:
+    rid = store.create_run(RunSpec(workload=workload, device=device_id, repetitions=1),
+                           kind="measured", device_id=device_id, device_name=name, meter="nvml",
+                           estimated=False)
+    store.add_repetition(rid, 0, metrics={"latency_mean_s": latency_s, "queries": 16.0,
+                                          "energy_per_query_j": energy_j})
+    store.finish_run(rid, "complete")
+    return rid
+
+
+def test_calibration_fits_per_class_and_applies_to_unmeasured(cli, tmp_path: Path) -> None:
+    lb = {d: cli("estimate", "--model", "bert-large", "--device", d, "--json").json()["devices"][0]
+          for d in ("t4", "a100-pcie-40gb")}
+    db = tmp_path / "runs.db"
+    with Store.open(db) as store:
+        # T4 ran at a quarter of its roof, the A100 at half (measured latency = bound / e)
+        _measured_run(store, "t4", "NVIDIA Tesla T4", lb["t4"]["time_per_query_s"]["value"] / 0.25,
+                      energy_j=2 * lb["t4"]["energy_per_query_j"]["tdp"]["value"])
+        _measured_run(store, "a100-pcie-40gb", "NVIDIA A100 40GB PCIe",
+                      lb["a100-pcie-40gb"]["time_per_query_s"]["value"] / 0.5,
+                      energy_j=lb["a100-pcie-40gb"]["energy_per_query_j"]["tdp"]["value"])
+        _measured_run(store, "t4", "NVIDIA Tesla T4", 1.0, 1.0, workload="null")  # no model: skipped
+    r = cli("estimate", "--model", "bert-large", "--device", "t4", "--device", "l4",
+            "--device", "jetson-agx-orin-64gb", "--store", str(db), "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    cal = out["calibration"]
+    ratios = sorted(p["time_ratio"] for p in cal["pairs"])
+    assert ratios == pytest.approx([2.0, 4.0])
+    assert sorted(p["energy_ratio"] for p in cal["pairs"]) == pytest.approx([1.0, 2.0])
+    assert any("no estimator model" in s for s in cal["skipped"])
+    # datacenter class: geometric mean of 0.25 and 0.5 = sqrt(0.125), spread 0.25 .. 0.5
+    fit = cal["by_class"]["datacenter"]["efficiency"]
+    assert fit["value"] == pytest.approx(0.125 ** 0.5)
+    assert (fit["low"], fit["high"]) == pytest.approx((0.25, 0.5))
+    t4, l4, orin = out["devices"]
+    # T4 was measured: its own efficiency (one run: 0.25 with the x/÷2 interval)
+    assert t4["efficiency"] == pytest.approx({"value": 0.25, "low": 0.125, "high": 0.5})
+    assert "this device" in t4["efficiency_source"]
+    # L4 never measured: the datacenter fit, and its time interval follows it
+    assert l4["efficiency"] == pytest.approx(fit)
+    assert "never measured" in l4["efficiency_source"]
+    assert l4["time_per_query_s"]["high"] / l4["time_per_query_s"]["low"] == pytest.approx(2.0)
+    # no edge device measured: the lower bound
+    assert orin["efficiency"]["value"] == 1.0 and "lower bound" in orin["efficiency_source"]
+    # the table shows the calibration
+    table = cli("estimate", "--model", "bert-large", "--device", "l4", "--store", str(db))
+    flat = " ".join(table.out.split())
+    assert "Calibration" in flat and "time ratio" in flat
+
+
+def test_saved_estimates_read_back_like_measured_runs(cli, tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    r = cli("estimate", "--model", "gpt2", "--device", "t4", "--device", "jetson-agx-orin-64gb",
+            "--tokens-in", "64", "--tokens-out", "16", "--queries", "16", "--store", str(db),
+            "--save", "--label", "est", "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    assert len(out["saved_run_ids"]) == 2
+    with Store.open(db) as store:
+        runs = store.list_runs(kind="estimated")
+        assert [run.device_id for run in runs] == ["t4", "jetson-agx-orin-64gb"]
+        for run, dev in zip(runs, out["devices"]):
+            assert run.estimated and not run.measured and run.status == "complete"
+            assert run.workload == "llm-generate" and run.label == "est" and run.queries == 16
+            assert run.spec["extra"]["estimate"]["model"] == "gpt2"
+            metrics = run.repetitions[0].metrics
+            assert metrics == pytest.approx(dev["metrics"])
+            for key in ("duration_s", "energy_total_j", "energy_per_query_j", "latency_p99_s",
+                        "ttft_p50_s", "tpot_p50_s", "energy_per_token_j", "tokens_out"):
+                assert key in metrics
+            assert metrics["energy_total_j"] == pytest.approx(16 * metrics["energy_per_query_j"])
+            assert run.metric("tpot_p50_s") == pytest.approx(dev["tpot_s"]["value"])
+            assert run.impact("total_gco2e") == pytest.approx(dev["impact"]["total_gco2e"]["value"])
+            assert run.summary["measured"] is False
+            assert any("estimated" in n for n in run.notes)
+        # estimated runs never calibrate the estimator
+        again = cli("estimate", "--model", "gpt2", "--device", "t4", "--store", str(db), "--json")
+        assert again.json()["calibration"]["pairs"] == []
+
+
+def test_roofline_figure(cli, tmp_path: Path) -> None:
+    r = cli("estimate", "--model", "llama-3-8b", "--device", "h100-sxm5-80gb", "--device",
+            "jetson-agx-orin-64gb", "--precision", "fp32", "--plot", str(tmp_path), "--json")
+    assert r.code == 0, r.err
+    png, svg = (Path(p) for p in r.json()["figures"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    text = svg.read_text()
+    assert "<svg" in text and "H100" in text and "Orin" in text and "decode (memory)" in text
+
+
+def test_config_json_model(cli, tmp_path: Path) -> None:
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "estimate" / "minilm-l6"
+    r = cli("estimate", "--model", str(fixture), "--device", "t4", "--seq-len", "128", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["model"]["parameters"] == 22_713_216
+    bad = tmp_path / "config.json"
+    bad.write_text(json.dumps({"model_type": "llama", "hidden_size": 64}))
+    r = cli("estimate", "--model", str(bad), "--device", "t4")
+    assert r.code == 2
+    assert "num_hidden_layers" in r.err and "intermediate_size" in r.err and "Traceback" not in r.err
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--model", "bert-larg", "--device", "t4"], "unknown model 'bert-larg'; did you mean"),
+    (["--model", "gpt2", "--device", "t44"], "unknown device 't44'"),
+    (["--model", "gpt2", "--device", "t4", "--tokens-out", "0"], "--tokens-out must be"),
+    (["--model", "gpt2", "--device", "t4", "--tokens-in", "-5"], "--tokens-in must be"),
+    (["--model", "bert-large", "--device", "t4", "--seq-len", "0"], "--seq-len must be"),
+    (["--model", "bert-large", "--device", "t4", "--seq-len", "600"], "exceeds the 512 positions"),
+    (["--model", "gpt2", "--device", "t4", "--precision", "int8"],
+     "lacks int8 peak FLOP/s (catalog has: fp16, fp32; give --peak-flops"),
+    (["--model", "gpt2", "--device", "epyc-9654"], "give --bandwidth-gbs"),
+    (["--model", "gpt2", "--device", "t4", "--method", "exact"], "unknown estimate method"),
+    (["--model", "gpt2", "--device", "t4", "--efficiency", "0"], "--efficiency must be > 0"),
+    (["--model", "gpt2", "--device", "t4", "--save"], "--save needs --store"),
+])
+def test_bad_input_exits_2_with_one_line(cli, args: list[str], expected: str) -> None:
+    r = cli("estimate", *args)
+    assert r.code == 2
+    assert expected in r.err
+    assert r.err.count("\n") == 1 and "Traceback" not in r.err
+
+
+def test_missing_values_accepted_as_options(cli) -> None:
+    r = cli("estimate", "--model", "gpt2", "--device", "t4", "--precision", "int8",
+            "--peak-flops", "130e12", "--json")
+    assert r.code == 0, r.err
+    d = r.json()["devices"][0]
+    assert d["roof"]["peak_flops"] == 130e12 and d["roof"]["given_by_user"] == ["peak_flops"]
+    r = cli("estimate", "--model", "gpt2", "--device", "epyc-9654", "--peak-flops", "5e12",
+            "--bandwidth-gbs", "460.8", "--tdp", "360", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["devices"][0]["roof"]["bandwidth_gbs"] == pytest.approx(460.8)
+
+
+def test_subprocess_entry_point(cli_subprocess) -> None:
+    r = cli_subprocess("estimate", "--model", "tiny-gpt2", "--device", "t4", "--tokens-in", "8",
+                       "--tokens-out", "4", "--json")
+    assert r.code == 0, r.err
+    # the golden tiny count (see test_estimate_flops.py)
+    assert r.json()["costs"]["faithful"]["flops"] == 2_722_816
