@@ -10,17 +10,16 @@ current run has been stored as incomplete.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from inferlca.campaign.spec import Campaign, Cell
 from inferlca.campaign.state import (
     DONE,
     RUN_FAILED,
-    RUN_INCOMPLETE,
     RUN_RUNNING,
     CampaignLock,
     cell_states,
@@ -133,24 +132,6 @@ def record_failure(store: Any, cell: Cell, reason: str, known_run_ids: set[str],
     return str(run_id)
 
 
-def abandon_stale_runs(store: Any, campaign: Campaign) -> list[str]:
-    """Mark runs of this campaign left ``running`` by a dead executor as incomplete.
-
-    Call only while holding the :class:`CampaignLock`: then no executor is running them.
-    """
-    stale: list[str] = []
-    for recs in runs_by_cell(store, [c.cell_id for c in campaign.cells]).values():
-        for rec in recs:
-            if run_status_of(rec) == RUN_RUNNING:
-                store.finish_run(run_id_of(rec), status=RUN_INCOMPLETE,
-                                 summary={"metrics": {}, "impact": {}, "measured": False,
-                                          "notes": ["abandoned: the campaign executor stopped "
-                                                    "before this run finished"]},
-                                 error="abandoned by a stopped campaign executor")
-                stale.append(run_id_of(rec))
-    return stale
-
-
 def run_local(campaign: Campaign, store: Any, *, store_path: str | None = None,
               runner: CellRunner | None = None, local_device: str | None = None,
               detect: bool = True, progress: Any = None,
@@ -177,7 +158,6 @@ def run_local(campaign: Campaign, store: Any, *, store_path: str | None = None,
         local_device = detect_local_device()
     if store_path is not None:
         with CampaignLock(store_path, campaign.name) as lock:
-            abandon_stale_runs(store, campaign)
             return _run_cells(campaign, store, runner, local_device, progress, sleep, lock)
     return _run_cells(campaign, store, runner, local_device, progress, sleep, None)
 
@@ -220,7 +200,7 @@ def _run_cells(campaign: Campaign, store: Any, runner: CellRunner | None, local_
                 result.interrupted = True
                 progress.cell_finished(cell, INTERRUPTED)
                 break
-            except Exception as exc:  # a failing cell must not stop the others
+            except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the others
                 reason = failure_reason(exc)
                 run_id = record_failure(store, cell, reason, known,
                                         environment={"traceback": traceback.format_exc(limit=8)})

@@ -3,8 +3,8 @@
 Executors talk to a progress object through four calls (``start``, ``cell_started``,
 ``cell_finished``, ``stop``); :class:`NullProgress` does nothing (scripts, ``--json``, tests) and
 :class:`CampaignProgress` draws rich bars. ``cell_started`` returns the object handed to the cell
-runner as its ``progress`` argument: a :class:`CellProgress`, which is callable as
-``hook(done, total, description)`` and also exposes the rich ``Progress`` and its task.
+runner as its ``progress`` argument: a :class:`CellProgress`, the runner's
+``progress(event, info)`` callback.
 """
 
 from __future__ import annotations
@@ -31,24 +31,40 @@ class NullProgress:
 
 
 class CellProgress:
-    """The per-cell bar handed to a cell runner.
+    """The per-cell bar, handed to the cell runner as its ``progress(event, info)`` callback.
+
+    It follows the runner's events (see :data:`inferlca.loadgen.runner.Progress`): the bar counts
+    repetitions, and its text shows the phase and the samples done in the current repetition.
 
     Attributes:
         progress: the rich ``Progress`` drawing the bars.
         task_id: this cell's task in it.
     """
 
-    def __init__(self, progress: Any, task_id: Any) -> None:
+    def __init__(self, progress: Any, task_id: Any, label: str) -> None:
         self.progress = progress
         self.task_id = task_id
+        self.label = label
+        self.repetition = 0
 
-    def __call__(self, done: float, total: float | None = None, description: str | None = None) -> None:
-        kw: dict[str, Any] = {"completed": done}
-        if total is not None:
-            kw["total"] = total
-        if description is not None:
-            kw["description"] = f"  {description}"
-        self.progress.update(self.task_id, **kw)
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event == "repetition":
+            self.repetition = int(info.get("index", 0))
+            self.progress.update(self.task_id, completed=self.repetition,
+                                 total=info.get("total"),
+                                 description=f"  {self.label} rep {self.repetition + 1}")
+        elif event == "phase":
+            self.progress.update(self.task_id, description=f"  {self.label} rep "
+                                 f"{self.repetition + 1} {info.get('name', '')}")
+        elif event == "samples":
+            self.progress.update(self.task_id, description=f"  {self.label} rep "
+                                 f"{self.repetition + 1} {info.get('n')}/{info.get('total')} samples")
+        elif event == "cooldown":
+            self.progress.update(self.task_id, description=f"  {self.label} cool-down "
+                                 f"{info.get('seconds', 0):g} s")
+        elif event == "done":
+            task = self.progress.tasks[[t.id for t in self.progress.tasks].index(self.task_id)]
+            self.progress.update(self.task_id, completed=task.total)
 
 
 class CampaignProgress(NullProgress):
@@ -77,9 +93,9 @@ class CampaignProgress(NullProgress):
     def cell_started(self, cell: Cell) -> CellProgress:
         if self._cell is not None:
             self.progress.remove_task(self._cell)
-        self._cell = self.progress.add_task(f"  {cell.cell_id} {cell.describe()}",
-                                            total=cell.spec.repetitions)
-        return CellProgress(self.progress, self._cell)
+        label = f"{cell.cell_id} {cell.describe()}"
+        self._cell = self.progress.add_task(f"  {label}", total=cell.spec.repetitions)
+        return CellProgress(self.progress, self._cell, label)
 
     def cell_finished(self, cell: Cell, outcome: str, reason: str | None = None) -> None:
         if outcome == "failed":

@@ -19,11 +19,12 @@ Ray is the ``ray`` extra, imported lazily (:func:`inferlca.errors.require`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
 import socket
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from inferlca.campaign.local import (
@@ -36,7 +37,6 @@ from inferlca.campaign.local import (
     CampaignResult,
     CellResult,
     CellRunner,
-    abandon_stale_runs,
     failure_reason,
     record_failure,
 )
@@ -177,21 +177,21 @@ def execute_cell(spec_dict: dict[str, Any], runner: CellRunner | None, cooldown_
     payload: dict[str, Any] = {"ok": False, "error": None, "run": None,
                                "context": dict(context or {}), "started": started}
     payload["context"].setdefault("host", socket.gethostname())
-    with tempfile.TemporaryDirectory(prefix="inferlca-cell-") as tmp:
-        with Store.open(f"{tmp}/cell.db") as store:
-            run_id = None
-            try:
-                outcome = runner(RunSpec.from_dict(spec_dict), store, None)
-                run_id = getattr(outcome, "run_id", None)
-                payload["ok"] = True
-            except (Exception, RunInterrupted, KeyboardInterrupt) as exc:
-                payload["error"] = failure_reason(exc)
-                payload["traceback"] = traceback.format_exc(limit=8)
-            if run_id is None:
-                runs = store.list_runs()
-                run_id = run_id_of(runs[-1]) if runs else None
-            if run_id is not None:
-                payload["run"] = export_run(store, run_id)
+    with tempfile.TemporaryDirectory(prefix="inferlca-cell-") as tmp, \
+            Store.open(f"{tmp}/cell.db") as store:
+        run_id = None
+        try:
+            outcome = runner(RunSpec.from_dict(spec_dict), store, None)
+            run_id = getattr(outcome, "run_id", None)
+            payload["ok"] = True
+        except (Exception, RunInterrupted, KeyboardInterrupt) as exc:  # noqa: BLE001
+            payload["error"] = failure_reason(exc)
+            payload["traceback"] = traceback.format_exc(limit=8)
+        if run_id is None:
+            runs = store.list_runs()
+            run_id = run_id_of(runs[-1]) if runs else None
+        if run_id is not None:
+            payload["run"] = export_run(store, run_id)
     payload["finished"] = time.time()
     if cooldown_s > 0:
         sleep(cooldown_s)
@@ -256,7 +256,6 @@ def run_ray(campaign: Campaign, store: Any, address: str | None, *, store_path: 
     ray = connect(address)
     if store_path is not None:
         with CampaignLock(store_path, campaign.name) as lock:
-            abandon_stale_runs(store, campaign)
             return _drive(ray, campaign, store, runner, resolve_accelerator, progress, poll_s, lock)
     return _drive(ray, campaign, store, runner, resolve_accelerator, progress, poll_s, None)
 
@@ -354,10 +353,8 @@ def _drive(ray: Any, campaign: Campaign, store: Any, runner: CellRunner | None,
         progress.stop()
         if lock is not None:
             lock.set_running([])
-        try:
+        with contextlib.suppress(Exception):  # the cluster may already be gone
             ray.kill(tracker)
-        except Exception:  # pragma: no cover - the cluster may already be gone
-            pass
     return result
 
 
@@ -368,7 +365,7 @@ def _collect(ray: Any, ref: Any, cell: Cell, resource: str, store: Any, result: 
     del hook
     try:
         payload = ray.get(ref)
-    except Exception as exc:  # the worker died, the node left, the task was cancelled...
+    except Exception as exc:  # noqa: BLE001 - worker died, node left, task cancelled...
         reason = failure_reason(exc)
         run_id = record_failure(store, cell, reason, known,
                                 environment={"ray": {"resource": resource}})
@@ -417,5 +414,13 @@ def _drop_orphans(ray: Any, pending: dict[Any, tuple[Cell, str, float]],
         progress.cell_finished(cell, UNSCHEDULABLE)
 
 
-__all__ = ["run_ray", "execute_cell", "device_resources", "device_resource", "check_reachable",
-           "connect", "RayUnreachableError", "OTHER_DEVICE"]
+__all__ = [
+    "OTHER_DEVICE",
+    "RayUnreachableError",
+    "check_reachable",
+    "connect",
+    "device_resource",
+    "device_resources",
+    "execute_cell",
+    "run_ray",
+]

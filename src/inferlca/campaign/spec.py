@@ -33,13 +33,14 @@ Any other RunSpec field may also be a grid axis under its own name (e.g. ``preci
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields
 import hashlib
 import itertools
 import json
-from pathlib import Path
+import math
 import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, UsageError
@@ -229,8 +230,8 @@ def _check_run_settings(where: str, d: Any) -> dict[str, Any]:
 
 
 def _number(where: str, value: Any, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
-            or value < minimum or value == float("inf"):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < minimum:
         raise InvalidValueError(f"{where} must be a finite number >= {minimum:g}, got {value!r}")
     return float(value)
 

@@ -2,8 +2,10 @@
 
 The store is the single source of truth: a cell is *done* when the store holds a complete run
 whose spec carries the cell id (``spec.extra["campaign_cell"]``), *failed* when its latest run
-failed, *running* while an executor holds the campaign lock and says it is working on it, and
-*pending* otherwise (never started, interrupted, or abandoned by a crashed executor).
+failed, *running* while an executor holds the campaign lock and says it is working on it (or the
+store shows its run as running: the store itself reads a run left ``running`` by a dead process as
+``incomplete``), and *pending* otherwise (never started, interrupted, or left by a crashed
+executor).
 
 One executor at a time works on a store: :class:`CampaignLock` is an exclusive ``flock`` on
 ``<store>.campaign.lock``; the lock file also lists the cells in progress, so ``campaign status``
@@ -12,13 +14,13 @@ from another terminal can show them as running.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 import json
 import os
-from pathlib import Path
 import socket
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from inferlca.campaign.spec import Campaign, Cell, cell_id_from_spec_dict
@@ -120,7 +122,7 @@ def cell_states(campaign: Campaign, store: Any, running: Iterable[str] = ()) -> 
         complete = [r for r in recs if run_status_of(r) == RUN_COMPLETE]
         if complete:
             st = CellState(cell, DONE, run_id_of(complete[-1]), None, len(recs), ids)
-        elif cell.cell_id in now_running:
+        elif cell.cell_id in now_running or (recs and run_status_of(recs[-1]) == RUN_RUNNING):
             st = CellState(cell, RUNNING, ids[-1] if ids else None, None, len(recs), ids)
         elif recs and run_status_of(recs[-1]) == RUN_FAILED:
             st = CellState(cell, FAILED, ids[-1], run_error_of(recs[-1]), len(recs), ids)
@@ -163,7 +165,7 @@ class CampaignLock:
         self._fd: int | None = None
         self.running: list[str] = []
 
-    def __enter__(self) -> "CampaignLock":
+    def __enter__(self) -> CampaignLock:  # noqa: PYI034
         import fcntl
 
         try:

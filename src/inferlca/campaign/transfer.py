@@ -21,6 +21,7 @@ def export_run(store: Any, run_id: str) -> dict[str, Any]:
         index = int(_get(rep, "index", "repetition", default=len(reps)))
         reps.append({
             "index": index,
+            "status": _get(rep, "status", default="complete"),
             "metrics": dict(_get(rep, "metrics", default={}) or {}),
             "impact": _get(rep, "impact", default=None),
             "loadgen": _get(rep, "loadgen", default=None),
@@ -53,14 +54,10 @@ def _load_latencies(store: Any, run_id: str, index: int) -> Any:
 
 
 def _load_extra_series(store: Any, run_id: str, index: int, rep: Any) -> Any:
-    series = _get(rep, "extra_series", default=None)
-    if series:
-        return dict(series)
-    loader = getattr(store, "load_extra_series", None)
-    if callable(loader):
-        got = loader(run_id, index)
-        return dict(got) if got else None
-    return None
+    if not _get(rep, "series", default=None):
+        return None
+    got = store.load_series(run_id, index)
+    return dict(got) if got else None
 
 
 def import_run(store: Any, payload: dict[str, Any], *, environment: dict[str, Any] | None = None
@@ -83,7 +80,8 @@ def import_run(store: Any, payload: dict[str, Any], *, environment: dict[str, An
         store.add_repetition(run_id, rep["index"], metrics=rep.get("metrics") or {},
                              impact=rep.get("impact"), trace=rep.get("trace"),
                              latencies_s=rep.get("latencies_s"), loadgen=rep.get("loadgen"),
-                             extra_series=rep.get("extra_series"))
+                             extra_series=rep.get("extra_series"),
+                             status=rep.get("status") or "complete")
     status = payload.get("status") or "complete"
     if status == "running":  # the worker died mid-run: what it measured is kept, as incomplete
         status = "incomplete"
