@@ -349,6 +349,9 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
 
     known = list(workloads) if workloads is not None else known_workloads()
     for w in axes.get("workload", [defaults.get("workload", RunSpec.workload)]):
+        if w is None:
+            raise InvalidValueError("a workload is empty (YAML null); for the null workload write "
+                                    "it in quotes: \"null\"")
         if w not in known:
             raise UnknownNameError("workload", str(w), known)
 
