@@ -204,10 +204,16 @@ def known_workloads() -> list[str]:
 # Loading and validation
 
 
+def _unknown(kind: str, name: str, known: Sequence[str]) -> UnknownNameError:
+    """UnknownNameError that also lists the accepted names when there are few of them."""
+    hint = f"(accepted: {', '.join(known)})" if len(known) <= 10 else ""
+    return UnknownNameError(kind, name, known, hint=hint)
+
+
 def _check_keys(where: str, given: Iterable[str], allowed: Sequence[str]) -> None:
     for k in given:
         if k not in allowed:
-            raise UnknownNameError(f"key in {where}", str(k), allowed)
+            raise _unknown(f"key in {where}", str(k), allowed)
 
 
 def _as_list(where: str, value: Any) -> list[Any]:
@@ -302,7 +308,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
         raise InvalidValueError(f"name must be a non-empty string, got {name!r}")
     order = doc.get("order", "sequential")
     if order not in ORDERS:
-        raise UnknownNameError("order", str(order), ORDERS)
+        raise _unknown("order", str(order), ORDERS)
     seed = doc.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InvalidValueError(f"seed must be an integer, got {seed!r}")
@@ -409,7 +415,7 @@ def _resolve_device_name(name: Any, resolve_device: DeviceResolver | None) -> st
 def _expand_device_class(cls: Any, expand_class: ClassExpander | None) -> list[str]:
     key = DEVICE_CLASS_ALIASES.get(str(cls), str(cls))
     if key not in DEVICE_CLASSES:
-        raise UnknownNameError("device class", str(cls), DEVICE_CLASSES + tuple(DEVICE_CLASS_ALIASES))
+        raise _unknown("device class", str(cls), DEVICE_CLASSES + tuple(DEVICE_CLASS_ALIASES))
     assert expand_class is not None
     return expand_class(key)
 
