@@ -65,6 +65,12 @@ class CampaignResult:
     results: list[CellResult] = field(default_factory=list)
     interrupted: bool = False
 
+    def sort_as(self, campaign: Campaign) -> CampaignResult:
+        """Put the results in the campaign's cell order (executors report as cells finish)."""
+        order = {c.cell_id: c.index for c in campaign.cells}
+        self.results.sort(key=lambda r: order.get(r.cell_id, len(order)))
+        return self
+
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
 
@@ -226,7 +232,7 @@ def _run_cells(campaign: Campaign, store: Any, runner: CellRunner | None, local_
                     break
     finally:
         progress.stop()
-    return result
+    return result.sort_as(campaign)
 
 
 def _latest_new_run(store: Any, cell: Cell, known: set[str]) -> str | None:

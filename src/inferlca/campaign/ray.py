@@ -303,7 +303,7 @@ def _drive(ray: Any, campaign: Campaign, store: Any, runner: CellRunner | None,
     progress.start(total_cells=len(todo))
     if not todo:
         progress.stop()
-        return result
+        return result.sort_as(campaign)
 
     tracker = ray.remote(num_cpus=0)(_Tracker).remote()
     task = ray.remote(num_cpus=0, max_retries=0)(_task_body)
@@ -355,7 +355,7 @@ def _drive(ray: Any, campaign: Campaign, store: Any, runner: CellRunner | None,
             lock.set_running([])
         with contextlib.suppress(Exception):  # the cluster may already be gone
             ray.kill(tracker)
-    return result
+    return result.sort_as(campaign)
 
 
 def _collect(ray: Any, ref: Any, cell: Cell, resource: str, store: Any, result: CampaignResult,
