@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-from rich.table import Table
 import typer
+from rich.table import Table
 
 from inferlca.cli._common import console, err_console, print_json
 from inferlca.hardware.catalog import get_catalog
@@ -16,7 +14,7 @@ def embodied_cmd(
     device: str = typer.Argument(..., help="Device id, name or alias."),
     memory_method: str = typer.Option("per-gb", "--memory-method",
                                       help="Memory term: per-gb (default) or area."),
-    node_source: Optional[str] = typer.Option(
+    node_source: str | None = typer.Option(
         None, "--node-source",
         help="Use one per-node factor source only: low, high, or a source id "
              "(act, imec, eco-chip, llmcarbon, uba). Default: the spread of all."),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 import typer
+from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.lca.grid import get_region, list_regions

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-from rich.table import Table
 import typer
+from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.hardware.catalog import CATEGORIES, Device, get_catalog
@@ -27,9 +25,9 @@ def _peak(dev: Device) -> str:
 
 @hardware_app.command("list")
 def list_cmd(
-    category: Optional[str] = typer.Option(None, "--category",
+    category: str | None = typer.Option(None, "--category",
                                            help=f"Only one category: {', '.join(CATEGORIES)}."),
-    kind: Optional[str] = typer.Option(None, "--kind", help="Only one kind: gpu, cpu, soc."),
+    kind: str | None = typer.Option(None, "--kind", help="Only one kind: gpu, cpu, soc."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """List the known devices."""
@@ -38,7 +36,8 @@ def list_cmd(
         print_json([d.to_dict() for d in devices])
         return
     table = Table(title=f"{len(devices)} devices", show_lines=False)
-    for col in ("id", "name", "category", "kind", "node nm", "die mm2", "memory", "TDP W",
+    table.add_column("id", no_wrap=True)
+    for col in ("name", "category", "kind", "node nm", "die mm2", "memory", "TDP W",
                 "peak TFLOP/s (dense)", "year"):
         table.add_column(col, overflow="fold")
     for d in devices:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-from rich.table import Table
 import typer
+from rich.table import Table
 
 from inferlca.cli._common import console, err_console, parse_uncertain, print_json
 from inferlca.errors import InvalidValueError
@@ -13,19 +11,19 @@ from inferlca.units import J_PER_WH
 
 
 def impact_cmd(
-    device: Optional[str] = typer.Option(
+    device: str | None = typer.Option(
         None, "--device", help="Device id, name or alias (default: detect this machine's)."),
     energy_wh: str = typer.Option(..., "--energy-wh",
                                   help="Energy of the workload in Wh (> 0; or an interval 10..12)."),
     duration_s: float = typer.Option(..., "--duration-s", help="Duration of the workload, s (> 0)."),
-    queries: Optional[int] = typer.Option(None, "--queries", help="Number of queries (> 0)."),
-    region: Optional[str] = typer.Option(None, "--region",
+    queries: int | None = typer.Option(None, "--queries", help="Number of queries (> 0)."),
+    region: str | None = typer.Option(None, "--region",
                                          help="Grid region: ISO code or name (default FR)."),
-    grid: Optional[str] = typer.Option(None, "--grid",
+    grid: str | None = typer.Option(None, "--grid",
                                        help="Custom grid intensity in gCO2e/kWh (or lo..hi)."),
-    pue: Optional[str] = typer.Option(None, "--pue",
+    pue: str | None = typer.Option(None, "--pue",
                                       help="PUE >= 1, or an interval 1.1..1.6 (default by category)."),
-    lifetime_years: Optional[str] = typer.Option(
+    lifetime_years: str | None = typer.Option(
         None, "--lifetime-years", help="Device lifetime in years, or an interval 4..7 (default 7)."),
     memory_method: str = typer.Option("per-gb", "--memory-method", help="per-gb (default) or area."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),

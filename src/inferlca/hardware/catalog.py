@@ -12,11 +12,11 @@ Lookup (:meth:`Catalog.get`) accepts the id, the name or any alias (the names NV
 from __future__ import annotations
 
 import csv
+import io
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-import io
-import re
 from typing import Any
 
 from inferlca.errors import InputFileError, UnknownNameError
@@ -203,7 +203,7 @@ class Catalog:
 # --- loading ------------------------------------------------------------------------------------
 
 def _read_data(filename: str) -> str:
-    return resources.files("inferlca.hardware").joinpath("data", filename).read_text("utf-8")
+    return resources.files("inferlca.hardware").joinpath("data").joinpath(filename).read_text("utf-8")
 
 
 def _opt_float(row: dict[str, str], key: str, line: int) -> float | None:

@@ -13,9 +13,9 @@ files under ``tmp_path``). Nothing here raises for a missing source: it says wha
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-import re
 from typing import Any
 
 from inferlca.hardware.catalog import Catalog, Device, get_catalog, normalize_name
@@ -24,16 +24,16 @@ DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
 CPUINFO = Path("/proc/cpuinfo")
 MEMINFO = Path("/proc/meminfo")
 
-# Jetson families told apart by memory: (pattern in the normalized model string,
+# Jetson families told apart by memory: (substrings that must all be in the normalized model string,
 # [(minimum MemTotal in GB, device id), ...] from the largest module down). A module reports a
 # little less than its nominal memory (e.g. 62.8 GB for 64 GB), hence the thresholds between sizes.
-_JETSON_RULES: tuple[tuple[str, tuple[tuple[float, str], ...]], ...] = (
-    ("orinnanosuper", ((0.0, "jetson-orin-nano-super-8gb"),)),
-    ("agxorin", ((40.0, "jetson-agx-orin-64gb"), (0.0, "jetson-agx-orin-32gb"))),
-    ("orinnx", ((12.0, "jetson-orin-nx-16gb"), (0.0, "jetson-orin-nx-8gb"))),
-    ("orinnano", ((6.0, "jetson-orin-nano-8gb"), (0.0, "jetson-orin-nano-4gb"))),
-    ("agxxavier", ((24.0, "jetson-agx-xavier-32gb"), (0.0, "jetson-agx-xavier-16gb"))),
-    ("jetsonagx", ((24.0, "jetson-agx-xavier-32gb"), (0.0, "jetson-agx-xavier-16gb"))),
+_JETSON_RULES: tuple[tuple[tuple[str, ...], tuple[tuple[float, str], ...]], ...] = (
+    (("orinnano", "super"), ((0.0, "jetson-orin-nano-super-8gb"),)),
+    (("agxorin",), ((40.0, "jetson-agx-orin-64gb"), (0.0, "jetson-agx-orin-32gb"))),
+    (("orinnx",), ((12.0, "jetson-orin-nx-16gb"), (0.0, "jetson-orin-nx-8gb"))),
+    (("orinnano",), ((6.0, "jetson-orin-nano-8gb"), (0.0, "jetson-orin-nano-4gb"))),
+    (("agxxavier",), ((24.0, "jetson-agx-xavier-32gb"), (0.0, "jetson-agx-xavier-16gb"))),
+    (("jetsonagx",), ((24.0, "jetson-agx-xavier-32gb"), (0.0, "jetson-agx-xavier-16gb"))),
 )
 
 
@@ -103,16 +103,15 @@ def match_jetson(model: str, mem_gb: float | None, catalog: Catalog | None = Non
     """The Jetson module for a device-tree model string and the memory the kernel reports."""
     cat = catalog or get_catalog()
     key = normalize_name(model)
-    for pattern, variants in _JETSON_RULES:
-        if pattern in key:
+    for patterns, variants in _JETSON_RULES:
+        if all(p in key for p in patterns):
             if mem_gb is None:
-                dev = cat.get(variants[0][1])
-                return dev, (f"memory size unknown: assumed the {dev.name}",)
+                largest = cat.get(variants[0][1])
+                return largest, (f"memory size unknown: assumed the {largest.name}",)
             for min_gb, dev_id in variants:
                 if mem_gb >= min_gb:
                     return cat.get(dev_id), ()
-    dev = cat.find(model)
-    return dev, ()
+    return cat.find(model), ()
 
 
 def cpu_model_name(cpuinfo_path: Path = CPUINFO) -> str | None:
@@ -144,9 +143,9 @@ def match_cpu(model_name: str, catalog: Catalog | None = None) -> Device | None:
         for alias in (d.name, *d.aliases):
             a = normalize_name(alias)
             # a short alias such as "genoa" must not match by accident: require a model number
-            if len(a) >= 6 and any(ch.isdigit() for ch in a) and a in key:
-                if best is None or len(a) > best[0]:
-                    best = (len(a), d)
+            plausible = len(a) >= 6 and any(ch.isdigit() for ch in a) and a in key
+            if plausible and (best is None or len(a) > best[0]):
+                best = (len(a), d)
     return best[1] if best else None
 
 

@@ -6,9 +6,9 @@ interval the range of the cited sources, so that sensitivity analyses can vary i
 from __future__ import annotations
 
 import csv
+import io
 from functools import lru_cache
 from importlib import resources
-import io
 
 from inferlca.uncertainty import UValue
 
@@ -17,7 +17,7 @@ DEFAULT_LIFETIME_YEARS = 7.0
 
 @lru_cache(maxsize=1)
 def _defaults() -> dict[tuple[str, str], UValue]:
-    text = resources.files("inferlca.lca").joinpath("data", "defaults.csv").read_text("utf-8")
+    text = resources.files("inferlca.lca").joinpath("data").joinpath("defaults.csv").read_text("utf-8")
     out = {}
     for r in csv.DictReader(io.StringIO(text)):
         out[(r["parameter"], r["category"])] = UValue(

@@ -22,7 +22,8 @@ from typing import Any
 
 from inferlca.errors import InvalidValueError, UnknownNameError
 from inferlca.hardware.catalog import Device
-from inferlca.lca.factors import KG_PER_CM2, node_factor, per_gb_factor, memory_type
+from inferlca.lca.factors import (KG_PER_CM2, NodeFactorRange, memory_type, node_factor,
+                                  node_factor_range, per_gb_factor)
 from inferlca.uncertainty import UValue
 from inferlca.units import MM2_PER_CM2
 
@@ -188,3 +189,16 @@ def embodied_footprint(device: Device, memory_method: str = "per-gb", *,
         node_factor=main_factor.with_unit(KG_PER_CM2), memory_factor=memory_factor,
         packaging_kg=packaging_kg, node_source=node_source, sources=tuple(sources),
         notes=tuple(notes))
+
+
+def node_factor_range_for(device: Device) -> NodeFactorRange:
+    """The per-node factor sources giving the lowest and highest value at the device's main node:
+    the "per-node factor, low to high source" bar of a sensitivity (tornado) chart. Pass
+    ``node_source="low"`` / ``"high"`` to :func:`embodied_footprint` or
+    :meth:`inferlca.lca.impact.ImpactContext.resolve` to compute either end."""
+    node = device.process_node_nm
+    if node is None:
+        if not device.die_list:
+            raise EmbodiedUnavailableError(f"{device.name} has no process node in the catalog")
+        node = device.die_list[0].process_node_nm
+    return node_factor_range(node)

@@ -24,11 +24,11 @@ values (LLMCarbon, Groeger 2021). Types the study lacks map to the nearest liste
 from __future__ import annotations
 
 import csv
+import io
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-import io
-import math
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError
 from inferlca.uncertainty import UValue
@@ -43,7 +43,7 @@ KG_PER_GB = "kgCO2e/GB"
 
 
 def _read(filename: str) -> str:
-    return resources.files("inferlca.lca").joinpath("data", filename).read_text("utf-8")
+    return resources.files("inferlca.lca").joinpath("data").joinpath(filename).read_text("utf-8")
 
 
 @dataclass(frozen=True)
@@ -271,12 +271,6 @@ def _memory_tables() -> tuple[dict[str, MemoryType], dict[str, tuple[str, str]],
                               (r.get("note") or "").strip())
                  for r in csv.DictReader(io.StringIO(_read("memory_family_factors.csv"))))
     return types, maps, fams
-
-
-def memory_type_names() -> list[str]:
-    types, maps, _ = _memory_tables()
-    return [t.memory_type for t in types.values()] + [k.upper() if k.startswith("hbm") else k
-                                                      for k in maps]
 
 
 def memory_type(name: str) -> tuple[MemoryType, tuple[str, ...]]:

@@ -13,11 +13,11 @@ Regions are looked up by ISO 3166 alpha-2 (``FR``) or alpha-3 (``FRA``) code or 
 from __future__ import annotations
 
 import csv
+import io
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-import io
-import math
 from typing import Any
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError
@@ -80,7 +80,7 @@ def _key(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _regions() -> tuple[dict[str, GridRegion], tuple[GridRegion, ...]]:
-    text = resources.files("inferlca.lca").joinpath("data", "grid_intensity.csv").read_text("utf-8")
+    text = resources.files("inferlca.lca").joinpath("data").joinpath("grid_intensity.csv").read_text("utf-8")
     grouped: dict[str, tuple[str, str, str, list[GridRow]]] = {}
     for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2):
         try:

@@ -7,19 +7,23 @@ energy and a duration into an :class:`Impact` (formulas in :mod:`inferlca.lca.us
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
-from inferlca.errors import InvalidValueError
+from inferlca.errors import InvalidValueError, UnknownNameError
 from inferlca.hardware.catalog import Device, get_catalog
 from inferlca.lca import use
 from inferlca.lca.defaults import default_lifetime_years, default_pue
-from inferlca.lca.embodied import (KG, MEMORY_METHODS, Embodied, EmbodiedUnavailableError,
-                                   embodied_footprint)
+from inferlca.lca.embodied import (
+    KG,
+    MEMORY_METHODS,
+    Embodied,
+    EmbodiedUnavailableError,
+    embodied_footprint,
+)
 from inferlca.lca.grid import DEFAULT_REGION, G_PER_KWH, custom_grid, get_region
 from inferlca.uncertainty import UValue
-from inferlca.errors import UnknownNameError
 
 #: the keys of :meth:`Impact.to_dict` and of ``inferlca impact --json``
 IMPACT_KEYS = ("use_gco2e", "embodied_gco2e", "total_gco2e", "per_query_gco2e", "allocation",
@@ -83,7 +87,7 @@ class ImpactContext:
     def resolve(cls, device: Device | str | None, region: str | None = DEFAULT_REGION,
                 grid: Numeric | None = None, pue: Numeric | None = None,
                 lifetime_years: Numeric | None = None, memory_method: str = "per-gb", *,
-                node_source: str | None = None, packaging: bool = False) -> "ImpactContext":
+                node_source: str | None = None, packaging: bool = False) -> ImpactContext:
         """Fill in the defaults.
 
         Args:
@@ -194,7 +198,7 @@ class Impact:
                 "sources": list(self.sources), "notes": list(self.notes)}
 
 
-def _positive(name: str, value: float | int, accepted: str) -> float:
+def _positive(name: str, value: float, accepted: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or value <= 0:
         raise InvalidValueError(f"{name} must be {accepted}, got {value!r}")
