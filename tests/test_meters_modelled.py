@@ -102,3 +102,21 @@ def test_sampler_on_modelled_meter(tmp_path):
     e = energy(tr)
     assert 10.0 * e.duration_s * 0.99 <= e.energy_j <= 50.0 * e.duration_s * 1.01
     assert set(phase_energies_j(tr)) == {"idle", "compute"}
+
+
+def test_tdp_from_the_hardware_catalog(tmp_path):
+    p = tmp_path / "stat"
+    write_stat(p, 0, 0)
+    m = ModelledCpuMeter(device="ryzen-9-7950x", proc_stat=p)
+    assert m.max_power_w == 170.0 and "hardware catalog" in m.meta()["max_power_source"]
+    gpu = ModelledCpuMeter(device="A100 40GB SXM4", proc_stat=p)  # a GPU's TDP is not the CPU's
+    assert gpu.max_power_w == pytest.approx(2 * 3.80)
+
+
+def test_energy_interval_over_the_idle_share_range():
+    from inferlca.meters.modelled import energy_interval_j
+
+    meta = {"max_power_w": 100.0, "idle_share": 0.2, "idle_share_range": [0.1, 0.3]}
+    # 10 s at 50 % utilisation: E(s) = 100 * (10 s + (1 - s) * 5) -> nominal s=.2: 100*(2+4) = 600 J
+    # s=.1: 100*(1+4.5) = 550 J ; s=.3: 100*(3+3.5) = 650 J
+    assert energy_interval_j(meta, 600.0, 10.0) == pytest.approx((550.0, 650.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -110,11 +111,11 @@ def test_counter_unsupported_falls_back_to_power_and_instant_field():
 def test_errors_mid_run_become_gaps_not_zeros():
     fake = FakeNvml(power_mw=(200_000,), fail_power_at={3, 4})
     m = NvmlMeter(nvml=fake)
+    s = Sampler(m, period_s=0.002).start()
+    while fake.power_calls[0] < 9:
+        time.sleep(0.001)
     with pytest.warns(RuntimeWarning, match="gap"):
-        with Sampler(m, period_s=0.002) as s:
-            while fake.power_calls[0] < 9:
-                pass
-    tr = s.trace
+        tr = s.stop()
     p = tr.channels["gpu0"]
     assert np.isnan(p).sum() == 2 and not (p == 0).any()
     assert len(tr.gaps) == 1 and tr.gaps[0].channel == "gpu0" and "GPU is lost" in tr.gaps[0].reason

@@ -91,7 +91,7 @@ def test_missing_powercap_says_why(tmp_path):
 
 
 def test_read_failure_is_a_gap_then_counter_recovers(tree):
-    root, p0, dram, p1 = tree
+    root, _, _, p1 = tree
     m = RaplMeter(root=root)
     (p1 / "energy_uj").unlink()
     r = m.read()
@@ -104,7 +104,7 @@ def test_read_failure_is_a_gap_then_counter_recovers(tree):
 
 def test_permission_denied_reported_with_fix_even_as_root(tree, monkeypatch):
     # we run as root in CI, so simulate the kernel's EACCES at the one file-reading function
-    import inferlca.meters.rapl as rapl
+    from inferlca.meters import rapl
 
     root, p0, *_ = tree
     real = rapl._read_int

@@ -10,8 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inferlca.errors import InvalidValueError, UnknownNameError
-from inferlca.traces.energy import (baseline_split, energy, energy_j, mean_profile, phase_energies_j,
-                                    phases, resample, window_of)
+from inferlca.traces.energy import (
+    baseline_split,
+    energy,
+    energy_j,
+    mean_profile,
+    phase_energies_j,
+    phases,
+    resample,
+    window_of,
+)
 from inferlca.traces.trace import Mark, PowerTrace
 
 

@@ -36,7 +36,7 @@ class Reading:
     t_s: float | None = None
 
     @classmethod
-    def failed(cls, channels: list[str], reason: str, counters: list[str] = ()) -> "Reading":  # type: ignore[assignment]
+    def failed(cls, channels: list[str], reason: str, counters: list[str] = ()) -> Reading:  # type: ignore[assignment]
         """A reading where every channel failed for ``reason`` (never zeros)."""
         nan = math.nan
         return cls({c: nan for c in channels}, {c: nan for c in counters}, {None: reason})
@@ -93,7 +93,7 @@ class PowerMeter:
     def close(self) -> None:
         """Release the vendor handle or subprocess."""
 
-    def __enter__(self) -> "PowerMeter":
+    def __enter__(self) -> PowerMeter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -151,7 +151,7 @@ class ModelledCpuMeter(PowerMeter):
         return Reading({"cpu": self.power_at(self._last_util)})
 
     def meta(self) -> dict[str, Any]:
-        nominal, low, high = default_idle_share()
+        _, low, high = default_idle_share()
         return {
             "model": "P = P_max * (idle_share + (1 - idle_share) * utilisation)",
             "max_power_w": self.max_power_w,
@@ -167,27 +167,38 @@ class ModelledCpuMeter(PowerMeter):
 
 
 def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None]:
-    """TDP of the CPU from the hardware catalog (branch ``lca``), when that layer is present."""
+    """TDP of this machine's CPU from the hardware catalog: ``device`` (a catalog CPU or its name)
+    when given, else the CPU detected from ``/proc/cpuinfo``. A GPU device is not a CPU TDP."""
     try:
-        from inferlca.hardware import catalog as hw_catalog  # type: ignore[attr-defined]
-    except ImportError:
+        from inferlca.hardware.catalog import get_catalog
+        from inferlca.hardware.detect import detect_device
+    except ImportError:  # pragma: no cover - the hardware layer ships with the package
         return None, None
-    dev = None
-    try:
-        if device is not None and not isinstance(device, str):
-            dev = device
-        elif isinstance(device, str):
-            dev = hw_catalog.get_catalog().find(device)
-        else:
-            from inferlca.hardware import detect  # type: ignore[attr-defined]
+    if isinstance(device, str):
+        dev = get_catalog().find(device)
+        name = device
+    elif device is not None:
+        dev, name = device, getattr(device, "name", None)
+    else:
+        det = detect_device(use_nvml=False)
+        dev, name = det.device, det.name
+    if dev is None or getattr(dev, "kind", None) != "cpu" or not getattr(dev, "tdp_w", None):
+        return None, name
+    return float(dev.tdp_w), dev.name
 
-            det = detect.detect_device()
-            dev = det.device
-            if dev is None:
-                return None, det.name
-    except Exception:  # noqa: BLE001 - the catalog is optional here; fall back to the vCPU model
-        return None, None
-    if dev is None or getattr(dev, "kind", None) not in ("cpu", None):
-        return None, getattr(dev, "name", None)
-    tdp = getattr(dev, "tdp_w", None)
-    return (float(tdp) if tdp else None), getattr(dev, "name", None)
+
+def energy_interval_j(meta: dict[str, Any], energy_j: float, duration_s: float) -> tuple[float, float]:
+    """Low and high energy of a modelled trace over the idle-share range of the model.
+
+    ``E(s) = P_max * (s * T + (1 - s) * U)`` with ``U`` the integral of utilisation, recovered from
+    the nominal energy; ``E`` is linear in ``s`` so the bounds are at the ends of the range.
+    The TDP itself is not varied (it is an input).
+    """
+    p_max = float(meta["max_power_w"])
+    s0 = float(meta["idle_share"])
+    lo_s, hi_s = meta["idle_share_range"]
+    if p_max <= 0 or s0 >= 1 or duration_s <= 0:
+        return energy_j, energy_j
+    util_s = (energy_j / p_max - s0 * duration_s) / (1.0 - s0)
+    ends = [p_max * (s * duration_s + (1.0 - s) * util_s) for s in (lo_s, hi_s, s0)]
+    return min(ends), max(ends)

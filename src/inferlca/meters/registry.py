@@ -20,8 +20,11 @@ METERS: dict[str, str] = {
     "ina3221": "inferlca.meters.ina3221:Ina3221Meter",
     "rapl": "inferlca.meters.rapl:RaplMeter",
     "modelled": "inferlca.meters.modelled:ModelledCpuMeter",
+    "replay": "inferlca.meters.replay:ReplayMeter",
 }
 AUTO_ORDER = ("nvml", "tegrastats", "ina3221", "rapl", "modelled")
+#: listed by ``inferlca meters`` but never picked by ``auto``
+LISTED = (*AUTO_ORDER, "replay")
 ALIASES = {"modeled": "modelled", "model": "modelled", "nvidia": "nvml", "jetson": "tegrastats",
            "powercap": "rapl"}
 
@@ -49,7 +52,7 @@ def _options_for(cls: type[PowerMeter], device: Any, gpus: Any, cpu_tdp_w: Any,
 def _installed() -> list[str]:
     import importlib.util
 
-    return [n for n in AUTO_ORDER if importlib.util.find_spec(METERS[n].split(":")[0]) is not None]
+    return [n for n in LISTED if importlib.util.find_spec(METERS[n].split(":")[0]) is not None]
 
 
 def list_meters(**probe_options: Any) -> list[MeterInfo]:
@@ -70,7 +73,7 @@ def open_meter(name: str = "auto", *, device: Any = None, gpus: Any = None,
     """Open a meter by name (``auto``: the best available one).
 
     Args:
-        name: ``auto``, ``nvml``, ``tegrastats``, ``ina3221``, ``rapl`` or ``modelled``.
+        name: ``auto``, ``nvml``, ``tegrastats``, ``ina3221``, ``rapl``, ``modelled`` or ``replay``.
         device: catalog device (or name) being measured; the modelled meter takes its TDP.
         gpus: GPU indices for NVML (``[0, 1]`` or ``"0,1"``); default all.
         cpu_tdp_w: CPU TDP in watts for the modelled meter (overrides the catalog).
@@ -82,7 +85,7 @@ def open_meter(name: str = "auto", *, device: Any = None, gpus: Any = None,
     """
     if name == "auto":
         reasons = []
-        for candidate in _installed():
+        for candidate in (n for n in _installed() if n in AUTO_ORDER):
             cls = meter_class(candidate)
             opts = _options_for(cls, device, gpus, cpu_tdp_w, options)
             ok, reason = cls.probe(**opts)

@@ -66,7 +66,7 @@ class Sampler:
         self._incomplete = False
 
     # ---- life cycle -------------------------------------------------------------------------
-    def start(self) -> "Sampler":
+    def start(self) -> Sampler:
         if self._thread is not None:
             raise RuntimeError("sampler already started")
         self._t0 = time.monotonic()
@@ -90,10 +90,10 @@ class Sampler:
         self._trace = self._build()
         return self._trace
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         return self.start()
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         # KeyboardInterrupt included: stop cleanly, keep the data, let the exception go on.
         self.stop(incomplete=exc_type is not None)
 

@@ -1,0 +1,111 @@
+"""`inferlca measure -- CMD ARGS...`: run a command while sampling power; energy, power, GWP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from inferlca.cli._common import positive_float, print_json
+from inferlca.errors import InvalidValueError, RunInterrupted, UsageError
+
+
+def measure_cmd(
+    command: list[str] | None = typer.Argument(None, help="The command to run, after --."),
+    meter: str = typer.Option("auto", "--meter",
+                              help="auto|nvml|tegrastats|ina3221|rapl|modelled (see `inferlca meters`)."),
+    period_ms: float = typer.Option(10.0, "--period-ms", help="Sampling period in ms (>= 1; default 10)."),
+    idle_baseline_s: float = typer.Option(0.0, "--idle-baseline-s",
+                                          help="Measure the idle power for S seconds first (static vs dynamic)."),
+    device: str | None = typer.Option(None, "--device", help="Catalog device for GWP (default: detect)."),
+    region: str | None = typer.Option(None, "--region", help="Grid region for GWP (default FR)."),
+    gpus: str | None = typer.Option(None, "--gpus", help="NVML GPU indices, e.g. 0,1 (default all)."),
+    cpu_tdp: float | None = typer.Option(None, "--cpu-tdp", help="CPU TDP in W for the modelled meter."),
+    out: Path | None = typer.Option(None, "--out", help="Write the trace (.csv or .parquet)."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print JSON for scripts (the command's stdout goes to stderr)."),
+) -> None:
+    """Run CMD, sample power the whole time, print energy (J, Wh), power per channel, diagnostics
+    and GWP; the command's exit code is passed through."""
+    from inferlca.cli._power import impact_for, render_summary
+    from inferlca.meters.registry import open_meter
+    from inferlca.meters.sampler import Sampler
+    from inferlca.traces.energy import window_of
+    from inferlca.traces.io import write_trace
+    from inferlca.traces.summary import summarize
+
+    if not command:
+        raise UsageError("no command to measure; usage: inferlca measure [OPTIONS] -- CMD [ARGS...]")
+    positive_float("--period-ms", period_ms)
+    positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True)
+    positive_float("--cpu-tdp", cpu_tdp)
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")
+    pm = open_meter(meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp)
+    sampler = Sampler(pm, period_s=period_ms / 1000.0, close_meter=True)
+    code: int | None = None
+    interrupted = False
+    captured = b""
+    with sampler:
+        if idle_baseline_s > 0:
+            sampler.mark("idle")
+            time.sleep(idle_baseline_s)
+        sampler.mark("run")
+        try:
+            proc = subprocess.Popen(list(command), stdout=subprocess.PIPE if as_json else None)
+        except FileNotFoundError:
+            raise UsageError(f"command not found: {command[0]!r}") from None
+        except PermissionError:
+            raise UsageError(f"command not executable: {command[0]!r}") from None
+        try:
+            captured = proc.communicate()[0] or b""
+        except KeyboardInterrupt:
+            interrupted = True
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        code = proc.returncode
+        sampler.mark("end")
+    trace = sampler.trace
+    if interrupted:
+        trace.meta["incomplete"] = True
+    if captured:
+        sys.stderr.write(captured.decode(errors="replace"))
+        sys.stderr.flush()
+    trace.meta["command"] = list(command)
+    trace.meta["exit_code"] = code
+    start_s, end_s = window_of(trace, "run")
+    summary = summarize(trace, start_s, end_s, idle_phase="idle" if idle_baseline_s > 0 else None)
+    if out is not None:
+        write_trace(trace, out)
+    e = summary["energy"]["energy_j"] or 0.0
+    impact, notes = impact_for(e, summary["duration_s"], device, region,
+                               energy_interval_j=summary.get("energy_interval_j"))
+    if trace.estimated:
+        notes.insert(0, f"ESTIMATED: {trace.meta.get('model', 'modelled meter')}; max power "
+                        f"{trace.meta.get('max_power_w', float('nan')):.3g} W from "
+                        f"{trace.meta.get('max_power_source')}; idle share {trace.meta.get('idle_share', 0):.3f}")
+    if as_json:
+        print_json({"command": list(command), "exit_code": code, "interrupted": interrupted,
+                    **summary, "impact": impact, "notes": notes,
+                    "trace_file": str(out) if out else None})
+    else:
+        render_summary(f"inferlca measure: {' '.join(command)} (exit code {code})", summary, impact, notes)
+        if out is not None:
+            from inferlca.cli._common import console
+
+            console.print(f"trace written to {out}", highlight=False)
+    if interrupted:
+        raise RunInterrupted("interrupted; what was measured is shown above"
+                             + (f" and kept in {out}" if out else ""))
+    raise typer.Exit(code or 0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("measure", context_settings={"allow_interspersed_args": False})(measure_cmd)

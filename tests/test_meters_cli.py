@@ -1,0 +1,114 @@
+"""The CLI of the measuring half: `inferlca meters`, `inferlca measure -- CMD`, `inferlca trace import`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from inferlca.traces.io import read_csv
+
+LOGS = Path(__file__).parent / "fixtures" / "power-logs"
+
+
+def test_meters_json(cli):
+    r = cli("meters", "--json")
+    assert r.code == 0
+    d = r.json()
+    names = [m["name"] for m in d["meters"]]
+    assert names == ["nvml", "tegrastats", "ina3221", "rapl", "modelled", "replay"]
+    modelled = next(m for m in d["meters"] if m["name"] == "modelled")
+    assert modelled["available"] and modelled["estimated"]
+    assert all(m["reason"] for m in d["meters"])  # every meter says why (or what it reads)
+
+
+def test_meters_table(cli):
+    r = cli("meters")
+    assert r.code == 0 and "modelled" in r.out and "estimated" in r.out
+
+
+def test_measure_passes_exit_code_and_reports_estimated_energy(cli, tmp_path):
+    out = tmp_path / "t.csv"
+    r = cli("measure", "--meter", "modelled", "--cpu-tdp", "100", "--period-ms", "5", "--out", out, "--json",
+            "--", sys.executable, "-c", "import sys; print('child says hi'); sys.exit(3)")
+    assert r.code == 3, r.err
+    d = r.json()  # the child's stdout went to stderr, stdout is pure JSON
+    assert "child says hi" in r.err
+    assert d["exit_code"] == 3 and d["estimated"] is True and d["meter"] == "modelled"
+    e = d["energy"]
+    # the modelled power lies between idle share x 100 W and 100 W for the whole window
+    assert 0.158 * 100 * e["duration_s"] * 0.99 <= e["energy_j"] <= 100 * e["duration_s"] * 1.01
+    assert d["energy_interval_j"]["low"] <= e["energy_j"] <= d["energy_interval_j"]["high"]
+    assert d["impact"]["total_gco2e"]["value"] > 0
+    assert any("ESTIMATED" in n for n in d["notes"])
+    tr = read_csv(out)
+    assert tr.estimated and [m.name for m in tr.marks] == ["run", "end"] and tr.meta["exit_code"] == 3
+
+
+def test_measure_with_idle_baseline_table(cli):
+    r = cli("measure", "--meter", "modelled", "--idle-baseline-s", "0.05", "--", sys.executable, "-c", "pass")
+    assert r.code == 0, r.err
+    assert "ESTIMATED" in r.out and "idle baseline" in r.out and "GWP total" in r.out
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--meter", "nvml", "--", "true"], "meter 'nvml' is not available"),
+    (["--meter", "quantum", "--", "true"], "unknown meter 'quantum'"),
+    (["--period-ms", "0", "--", "true"], "--period-ms must be a finite number > 0"),
+    (["--period-ms", "0.5", "--", "true"], "sampling period must be >= 1 ms"),
+    ([], "no command to measure"),
+    (["--", "definitely-not-a-command-xyz"], "command not found"),
+    (["--out", "x.txt", "--", "true"], "--out must end in .csv or .parquet"),
+])
+def test_measure_bad_input_exit_2(cli, args, msg):
+    r = cli("measure", *args)
+    assert r.code == 2 and msg in r.err and "Traceback" not in r.err
+
+
+def test_trace_import_tegrastats_json(cli):
+    r = cli("trace", "import", LOGS / "tegrastats_tx2_8gb_terminal_capture_2.log", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["format"] == "tegrastats" and d["primary"] == "module"
+    assert d["energy"]["energy_j"] == pytest.approx(3.5055)  # see test_meters_tegrastats
+    assert d["channels"]["VDD_SYS_GPU"]["mean_power_w"] == pytest.approx(0.192)
+    assert any("module rule" in n for n in d["notes"])
+
+
+def test_trace_import_nvidia_smi_with_device_and_region(cli, tmp_path):
+    out = tmp_path / "a100.parquet"
+    r = cli("trace", "import", LOGS / "nvidia_smi_a100_2.csv", "--device", "A100 40GB SXM4", "--region", "DE",
+            "--out", out, "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["impact"]["region"] == "DE" and d["impact"]["embodied_gco2e"]["value"] > 0
+    assert out.exists()
+    r2 = cli("trace", "import", out)
+    assert r2.code == 0 and "gpu0" in r2.out
+
+
+@pytest.mark.parametrize("name, msg", [
+    ("tegrastats_orin_r35_no_power_rails_1.log", "no power rails"),
+    ("nvidia_smi_dmon_util_only_1.txt", "line 1: no pwr column"),
+    ("nvidia_smi_dmon_not_supported_4.txt", "line 2"),
+    ("SOURCES.md", "unknown power log format"),
+])
+def test_trace_import_bad_files_exit_2(cli, name, msg):
+    r = cli("trace", "import", LOGS / name)
+    assert r.code == 2 and msg in r.err and "Traceback" not in r.err
+
+
+def test_trace_import_truncated_csv_line_number(cli, tmp_path):
+    p = tmp_path / "cut.csv"
+    lines = (LOGS / "nvidia_smi_k40m_1.csv").read_text().splitlines()
+    p.write_text("\n".join(lines[:5] + [lines[5][:20]]) + "\n")
+    r = cli("trace", "import", p)
+    assert r.code == 2 and "line 6: truncated row" in r.err
+
+
+def test_measure_in_a_subprocess_end_to_end(cli_subprocess, tmp_path):
+    r = cli_subprocess("measure", "--meter", "modelled", "--json", "--", sys.executable, "-c", "print(1)",
+                       timeout=120)
+    assert r.code == 0, r.err
+    assert r.json()["estimated"] is True
