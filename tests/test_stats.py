@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import pytest
 
 from inferlca.stats import describe, student_t_two_sided, summarize, t_quantile
 

@@ -18,11 +18,11 @@ key's statistics, so ``n`` says how many repetitions really contributed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["summarize", "describe", "t_quantile", "student_t_two_sided"]
+__all__ = ["describe", "student_t_two_sided", "summarize", "t_quantile"]
 
 
 def student_t_two_sided(t: float, df: int) -> float:

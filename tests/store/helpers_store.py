@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -20,9 +20,9 @@ def orin_trace() -> PowerTrace:
     (``tegrastats_orin_agx64_r36_1.log``), at the 0.5 s interval the log was written with."""
     rails: dict[str, list[float]] = {"VDD_GPU_SOC": [], "VDD_CPU_CV": [], "VIN_SYS_5V0": []}
     for line in (FIXTURES / "tegrastats_orin_agx64_r36_1.log").read_text().splitlines():
-        for name in rails:
+        for name, values in rails.items():
             m = re.search(rf"{name} (\d+)mW/", line)
-            rails[name].append(float(m.group(1)) / 1000.0 if m else float("nan"))
+            values.append(float(m.group(1)) / 1000.0 if m else float("nan"))
     n = len(rails["VDD_GPU_SOC"])
     t_s = np.arange(n) * 0.5
     channels = {k: np.array(v) for k, v in rails.items()}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from helpers_store import SPEC, add_complete_run
 import pytest
+from helpers_store import SPEC, add_complete_run
 
 from inferlca.store import Store
 
@@ -40,7 +40,7 @@ def test_results_list_table_and_json(cli, db):
 
 
 def test_results_filters(cli, db):
-    ids = lambda *a: [x["run_id"] for x in cli("results", "--store", db["path"], "--json", *a).json()["runs"]]  # noqa: E731
+    ids = lambda *a: [x["run_id"] for x in cli("results", "--store", db["path"], "--json", *a).json()["runs"]]
     assert ids("--device", "h100-sxm") == [db["h100"]]
     assert ids("--scenario", "offline") == [db["h100"]]
     assert ids("--kind", "estimated") == [db["est"]]
@@ -129,3 +129,18 @@ def test_env_var_in_a_subprocess(cli_subprocess, db, tmp_path):
     r = cli_subprocess("results", "--json", cwd=tmp_path, INFERLCA_STORE=str(db["path"]), timeout=120)
     assert r.code == 0, r.err
     assert len(r.json()["runs"]) == 3
+
+
+def test_import_unsaved_command(cli, db, tmp_path):
+    with Store.open(db["path"]) as s:
+        rid = s.create_run(SPEC)
+        s._conn.set_progress_handler(lambda: 1, 1)
+        with pytest.raises(Exception, match="was saved to"):
+            s.add_repetition(rid, 0, metrics={"energy_total_j": 1.5})
+        s._conn.set_progress_handler(None, 0)
+        folder = s.unsaved_dir()
+    r = cli("store", "import-unsaved", folder, "--store", db["path"], "--json")
+    assert r.code == 0, r.err
+    assert r.json()["imported"] == [{"run_id": rid, "index": 0}]
+    r = cli("store", "import-unsaved", tmp_path / "nothing", "--store", db["path"])
+    assert r.code == 2 and "is not a folder of unsaved repetitions" in r.err

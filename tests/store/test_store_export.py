@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 
-from helpers_store import add_complete_run, orin_trace
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from helpers_store import add_complete_run, orin_trace
 
 from inferlca.errors import UnknownNameError, UsageError
 from inferlca.store import Store

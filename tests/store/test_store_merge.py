@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from helpers_store import FIXTURES, SPEC, add_complete_run, metrics, orin_trace
 import numpy as np
 import pytest
+from helpers_store import FIXTURES, SPEC, add_complete_run, metrics, orin_trace
 
 from inferlca.errors import StoreError, UsageError
 from inferlca.store import Store

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from helpers_store import FIXTURES, SPEC, add_complete_run
 import numpy as np
 import pytest
+from helpers_store import FIXTURES, SPEC, add_complete_run
 
 from inferlca.errors import StoreError
 from inferlca.store import SCHEMA_VERSION, Store

@@ -4,16 +4,16 @@ and stores that cannot be written."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-from helpers_store import SPEC, add_complete_run
 import pytest
+from helpers_store import SPEC, add_complete_run
 
 from inferlca.errors import StoreError
 from inferlca.store import Store

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import sqlite3
 
+import numpy as np
+import pytest
 from helpers_store import SPEC, add_complete_run, impact, metrics, orin_trace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays as np_arrays
-import numpy as np
-import pytest
 
 from inferlca.errors import InvalidValueError, StoreError, UnknownNameError, UsageError
 from inferlca.store import Store
@@ -135,7 +135,7 @@ def test_filters(store):
                          spec={**SPEC, "scenario": "offline", "workload": "minilm-embed"})
     c = store.create_run({**SPEC, "workload": "roofline"}, kind="estimated", estimated=True,
                          device_id="a100-pcie-40gb", device_name="A100 PCIe 40GB")
-    ids = lambda runs: [r.run_id for r in runs]  # noqa: E731
+    ids = lambda runs: [r.run_id for r in runs]
     assert ids(store.list_runs()) == [a, b, c]
     assert ids(store.list_runs(device="H100 sxm")) == [b]
     assert ids(store.list_runs(device="jetson-agx-orin-64gb")) == [a]
@@ -188,16 +188,42 @@ def test_repetition_is_all_or_nothing(store):
     store._conn.set_progress_handler(None, 0)
     store._conn.set_trace_callback(None)
     assert any(s.startswith("INSERT INTO repetitions") for s in statements)
-    assert statements[-1] == "ROLLBACK"
+    assert "ROLLBACK" in statements and "COMMIT" not in statements
     store.delete_run(scratch)
     assert store.get_run(rid).repetitions == []
     conn = sqlite3.connect(store.path)
     for table in ("repetitions", "traces", "trace_arrays", "latencies"):
         assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
     conn.close()
-    # the same repetition can then be written for real
-    store.add_repetition(rid, 0, metrics=metrics(0), trace=orin_trace())
-    assert store.load_trace(rid, 0) is not None
+    # nothing measured is lost: the refused repetition waits in a file next to the store
+    saved = store.unsaved_dir() / f"{rid}-rep0.json"
+    assert saved.exists()
+    assert store.import_unsaved(store.unsaved_dir()) == [(rid, 0)]
+    assert not store.unsaved_dir().exists()
+    back = store.load_trace(rid, 0)
+    original = orin_trace()
+    assert _same(back.channels["VDD_GPU_SOC"], original.channels["VDD_GPU_SOC"])  # NaN gap too
+    assert back.marks == original.marks and back.gaps == original.gaps
+    assert store.get_run(rid).repetitions[0].metrics == metrics(0)
+    assert store.load_latencies(rid, 0).tolist() == [0.1] * 16
+
+
+def test_refused_write_message_says_where_the_data_went(store, tmp_path):
+    rid = store.create_run(SPEC)
+    store._conn.set_progress_handler(lambda: 1, 1)  # SQLite refuses every statement
+    try:
+        with pytest.raises(StoreError) as e:
+            store.add_repetition(rid, 3, metrics=metrics(0), latencies_s=[0.5, 0.25],
+                                 extra_series={"ttft_s": [0.1, float("nan")]})
+    finally:
+        store._conn.set_progress_handler(None, 0)
+    assert "was saved to" in str(e.value) and "inferlca store import-unsaved" in str(e.value)
+    assert e.value.exit_code == 2
+    # into another store: the run header travels with the file
+    with Store.open(tmp_path / "elsewhere.db") as other:
+        assert other.import_unsaved(store.unsaved_dir()) == [(rid, 3)]
+        assert other.load_latencies(rid, 3).tolist() == [0.5, 0.25]
+        assert math.isnan(other.load_series(rid, 3)["ttft_s"][1])
 
 
 def test_bad_repetitions(store):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from rich.table import Table
+from typing import Annotated
+
 import typer
+from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STORE_HELP
@@ -18,7 +20,8 @@ def export(
                                    "table, default ./inferlca-export/); json: a file (default "
                                    "./inferlca-export.json, '-' for stdout).", show_default=False),
     store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
-    run: list[str] = typer.Option([], "--run", help="Only this run (id or prefix); repeatable."),
+    run: Annotated[list[str] | None, typer.Option(
+        "--run", help="Only this run (id or prefix); repeatable.")] = None,
     workload: str | None = typer.Option(None, "--workload", help="Only runs of this workload."),
     device: str | None = typer.Option(None, "--device", help="Only runs on this device."),
     scenario: str | None = typer.Option(None, "--scenario", help="Only runs of this scenario."),

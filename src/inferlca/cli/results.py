@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import typer
 from rich import box
 from rich.table import Table
-import typer
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP, fmt_interval, fmt_number

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 import typer
+from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP
@@ -72,6 +72,22 @@ def store_merge(
     console.print(f"merged {result.source} into {path}: [green]{len(result.added)} added[/], "
                   f"{len(result.updated)} updated with a more complete copy, "
                   f"{len(result.skipped)} already present", highlight=False, soft_wrap=True)
+
+
+@store_app.command("import-unsaved")
+def store_import_unsaved(
+    folder: str = typer.Argument(..., help="The folder named in the error (<store>.unsaved)."),
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
+    json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
+) -> None:
+    """Add back the repetitions kept aside when the store refused a write (disk full...)."""
+    with Store.open(store) as s:
+        done = s.import_unsaved(folder)
+        path = s.path
+    if json_out:
+        print_json({"store": str(path), "imported": [{"run_id": r, "index": i} for r, i in done]})
+        return
+    console.print(f"imported {len(done)} repetition(s) into {path}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,5 +3,11 @@
 from inferlca.store.records import RepetitionRecord, RunRecord
 from inferlca.store.sqlite import SCHEMA_VERSION, MergeResult, Store, default_store_path
 
-__all__ = ["Store", "RunRecord", "RepetitionRecord", "MergeResult", "SCHEMA_VERSION",
-           "default_store_path"]
+__all__ = [
+           "SCHEMA_VERSION",
+           "MergeResult",
+           "RepetitionRecord",
+           "RunRecord",
+           "Store",
+           "default_store_path",
+]

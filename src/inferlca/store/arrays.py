@@ -11,6 +11,7 @@ gaps included.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,7 +21,7 @@ CODECS = ("raw", "shuffle-zlib")
 DTYPES = ("<f4", "<f8")
 
 
-def encode(values: np.ndarray | list[float] | tuple[float, ...]) -> tuple[str, str, int, bytes]:
+def encode(values: np.ndarray | Sequence[float]) -> tuple[str, str, int, bytes]:
     """Encode a 1-D numeric array.
 
     Returns:

@@ -18,14 +18,14 @@ CSV and Parquet, ``null`` in JSON (strict JSON has no NaN). Floats are written w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 import csv
-from dataclasses import dataclass
 import json
 import math
 import os
-from pathlib import Path
 import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np

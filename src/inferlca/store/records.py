@@ -8,8 +8,8 @@ not loaded with the record (they can be large); ask the store for them with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 RUN_STATUSES = ("running", "complete", "incomplete", "failed")

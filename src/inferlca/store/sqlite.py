@@ -30,23 +30,28 @@ with a clear message instead of being damaged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
 import contextlib
-from dataclasses import dataclass, field
 import datetime as _dt
 import json
-import math
 import os
-from pathlib import Path
 import socket
 import sqlite3
 import threading
-from typing import Any
 import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from inferlca.errors import InvalidValueError, StoreError, UnknownNameError, UsageError
+from inferlca.errors import (
+    InputFileError,
+    InvalidValueError,
+    StoreError,
+    UnknownNameError,
+    UsageError,
+)
 from inferlca.store import arrays
 from inferlca.store.records import (
     KINDS,
@@ -283,6 +288,10 @@ def _metrics_clean(metrics: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+class StoreWriteError(StoreError):
+    """SQLite refused a write (disk full, file turned read-only, locked too long, I/O error)."""
+
+
 @dataclass
 class MergeResult:
     """What ``Store.merge`` did: run ids added, replaced by a more complete copy, or skipped."""
@@ -315,7 +324,7 @@ class Store:
     # --- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> "Store":
+    def open(cls, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> Store:
         """Open (creating and migrating if needed) the store at ``path``.
 
         Args:
@@ -401,7 +410,7 @@ class Store:
         return store
 
     @classmethod
-    def memory(cls) -> "Store":
+    def memory(cls) -> Store:
         """A throw-away store in memory (tests, previews)."""
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         store = cls(conn, None, readonly=False)
@@ -471,7 +480,7 @@ class Store:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:  # noqa: PYI034 - Store is not subclassed
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -490,7 +499,7 @@ class Store:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot {what} in the results store {self.path}: {exc}") from None
+                raise StoreWriteError(f"cannot {what} in the results store {self.path}: {exc}") from None
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
@@ -498,7 +507,7 @@ class Store:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"cannot {what} in the results store {self.path}: {exc}") from None
+                    raise StoreWriteError(f"cannot {what} in the results store {self.path}: {exc}") from None
                 raise
 
     # --- writing ------------------------------------------------------------------------------
@@ -576,9 +585,27 @@ class Store:
         clean = _metrics_clean(metrics)
         # encode outside the transaction: the lock is held only for the inserts
         trace_rows = self._encode_trace(trace) if trace is not None else None
-        lat = arrays.encode(latencies_s) if latencies_s is not None else None
+        lat = arrays.encode(np.asarray(latencies_s)) if latencies_s is not None else None
         series = [(name, pos, *arrays.encode(values))
                   for pos, (name, values) in enumerate((extra_series or {}).items())]
+        try:
+            self._insert_repetition(run_id, index, status, clean, impact, loadgen, trace_rows, lat,
+                                    series)
+        except StoreWriteError as exc:
+            # nothing measured is lost: keep the repetition in a file next to the store
+            saved = self._save_unsaved(run_id, index, status=status, metrics=clean, impact=impact,
+                                       trace=trace, latencies_s=latencies_s, loadgen=loadgen,
+                                       extra_series=extra_series)
+            where = (f"; the repetition was saved to {saved} (add it back later with "
+                     f"`inferlca store import-unsaved {saved.parent}`)") if saved else \
+                "; it could not be saved elsewhere either"
+            raise StoreWriteError(f"{exc}{where}") from None
+
+    def _insert_repetition(self, run_id: str, index: int, status: str, clean: dict[str, float],
+                           impact: Mapping[str, Any] | None, loadgen: Mapping[str, Any] | None,
+                           trace_rows: tuple[tuple[Any, ...], list[tuple[Any, ...]]] | None,
+                           lat: tuple[str, str, int, bytes] | None,
+                           series: list[tuple[Any, ...]]) -> None:
         with self._write(f"store repetition {index} of run {run_id}") as c:
             row = c.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None:
@@ -608,6 +635,101 @@ class Store:
                 c.executemany("INSERT INTO series (run_id, idx, name, position, dtype, codec, n, "
                               "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                               [(run_id, index, *s) for s in series])
+
+    def unsaved_dir(self) -> Path:
+        """Where repetitions go when the store refuses a write: ``<store>.unsaved/`` (or a
+        temporary folder for an in-memory store)."""
+        if self.path is not None:
+            return Path(str(self.path) + ".unsaved")
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / "inferlca.unsaved"
+
+    def _save_unsaved(self, run_id: str, index: int, **rep: Any) -> Path | None:
+        """Write one repetition as a self-contained JSON file; return its path (None if even
+        that failed). Floats are written exactly (``repr``), NaN gaps as ``NaN``."""
+        import tempfile
+
+        trace = rep.pop("trace")
+        doc: dict[str, Any] = {"format": "inferlca-unsaved-repetition", "version": 1,
+                               "run_id": run_id, "index": index, **rep}
+        with contextlib.suppress(Exception):
+            doc["run"] = self.get_run(run_id).to_dict(repetitions=False)
+        if trace is not None:
+            doc["trace"] = {
+                "t_s": np.asarray(trace.t_s, dtype=np.float64).tolist(),
+                "channels": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in trace.channels.items()},
+                "counters": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in trace.counters.items()},
+                "marks": [[float(m[0]), str(m[1])] for m in trace.marks],
+                "gaps": [list(g) for g in trace.gaps], "primary": trace.primary,
+                "meter": trace.meter, "estimated": bool(trace.estimated),
+                "period_requested_s": trace.period_requested_s, "meta": trace.meta,
+            }
+        if doc.get("latencies_s") is not None:
+            doc["latencies_s"] = np.asarray(doc["latencies_s"], dtype=np.float64).tolist()
+        if doc.get("extra_series"):
+            doc["extra_series"] = {k: np.asarray(v, dtype=np.float64).tolist()
+                                   for k, v in doc["extra_series"].items()}
+        text = json.dumps(doc, default=_json_default)
+        for folder in (self.unsaved_dir(), Path(tempfile.gettempdir()) / "inferlca.unsaved"):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                target = folder / f"{run_id}-rep{index}.json"
+                tmp = target.with_suffix(".json.part")
+                tmp.write_text(text)
+                os.replace(tmp, target)  # never a half-written file under the final name
+                return target
+            except OSError:
+                continue
+        return None
+
+    def import_unsaved(self, folder: str | os.PathLike[str]) -> list[tuple[str, int]]:
+        """Store the repetitions saved by a failed write (see ``unsaved_dir``); each file is
+        removed once its repetition is in the store. Returns ``[(run_id, index)]`` imported."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is not a folder of unsaved repetitions")
+        done: list[tuple[str, int]] = []
+        for path in sorted(folder.glob("*-rep*.json")):
+            try:
+                doc = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise InputFileError(path, f"not a saved repetition ({exc})") from None
+            if doc.get("format") != "inferlca-unsaved-repetition":
+                raise InputFileError(path, "not a saved repetition (no inferlca-unsaved-repetition format)")
+            run_id, index = str(doc["run_id"]), int(doc["index"])
+            exists = self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if exists is None:
+                run = doc.get("run") or {}
+                self.create_run(run.get("spec") or {}, kind=run.get("kind", "measured"),
+                                device_id=run.get("device_id"), device_name=run.get("device_name"),
+                                meter=run.get("meter"), estimated=bool(run.get("estimated")),
+                                environment=run.get("environment") or {}, label=run.get("label"),
+                                run_id=run_id)
+            trace = None
+            if doc.get("trace"):
+                t = doc["trace"]
+                trace = PowerTrace(
+                    t_s=np.array(t["t_s"], dtype=np.float64),
+                    channels={k: np.array(v, dtype=np.float64) for k, v in t["channels"].items()},
+                    primary=t["primary"], meter=t["meter"], estimated=bool(t["estimated"]),
+                    counters={k: np.array(v, dtype=np.float64) for k, v in t["counters"].items()},
+                    marks=[Mark(float(a), str(b)) for a, b in t["marks"]],
+                    gaps=[Gap(float(g[0]), float(g[1]), str(g[2]), g[3] if len(g) > 3 else None)
+                          for g in t["gaps"]],
+                    period_requested_s=t["period_requested_s"], meta=t["meta"] or {})
+            already = self._conn.execute("SELECT 1 FROM repetitions WHERE run_id = ? AND idx = ?",
+                                         (run_id, index)).fetchone()
+            if already is None:
+                self.add_repetition(run_id, index, metrics=doc["metrics"], impact=doc.get("impact"),
+                                    trace=trace, latencies_s=doc.get("latencies_s"),
+                                    loadgen=doc.get("loadgen"), extra_series=doc.get("extra_series"),
+                                    status=doc.get("status"))
+                done.append((run_id, index))
+            path.unlink()
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
+        return done
 
     @staticmethod
     def _encode_trace(trace: PowerTrace) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
@@ -940,7 +1062,7 @@ class Store:
 
     # --- merging ------------------------------------------------------------------------------
 
-    def merge(self, other: str | os.PathLike[str] | "Store") -> MergeResult:
+    def merge(self, other: str | os.PathLike[str] | Store) -> MergeResult:
         """Copy into this store the runs of another store that it lacks (keyed by run id).
 
         A run already here is skipped, unless the other copy is further along (e.g. ``complete``
