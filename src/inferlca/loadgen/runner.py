@@ -48,7 +48,6 @@ from inferlca.loadgen import logs
 from inferlca.loadgen.scenarios import ScenarioPlan, plan_scenario, test_settings
 from inferlca.loadgen.sut import WorkloadQSL, WorkloadSUT
 from inferlca.spec import RunSpec
-from inferlca.uncertainty import UValue
 from inferlca.workloads.base import Workload
 from inferlca.workloads.registry import make_workload
 
@@ -140,17 +139,6 @@ class _StopOnSigint:
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-def _uvalue(text: str | None, unit: str, name: str) -> UValue | None:
-    if text is None:
-        return None
-    from inferlca.errors import InvalidValueError
-
-    try:
-        return UValue.parse(str(text), unit=unit)
-    except InvalidValueError as exc:
-        raise InvalidValueError(f"{name}: {exc}") from None
-
-
 def environment(spec: RunSpec) -> dict[str, Any]:
     """Host, versions and threads, stored with the run."""
     import importlib.metadata as md
@@ -193,9 +181,7 @@ def impact_context(spec: RunSpec, device: Any) -> Any:
 
     return ImpactContext.resolve(
         device, region=spec.region,
-        grid=_uvalue(spec.grid_gco2e_per_kwh, "gCO2e/kWh", "grid intensity"),
-        pue=_uvalue(spec.pue, "", "PUE"),
-        lifetime_years=_uvalue(spec.lifetime_years, "years", "lifetime"),
+        grid=spec.grid_gco2e_per_kwh, pue=spec.pue, lifetime_years=spec.lifetime_years,
         memory_method=spec.memory_method)
 
 

@@ -87,14 +87,12 @@ def plan_scenario(spec: "RunSpec", expected_latency_s: float | None = None) -> S
         spq = n
         queries = 1
     if not spec.mlperf_compliant:
-        settings["min_query_count"] = queries if spec.scenario != "offline" else 1
-        settings["max_query_count"] = queries if spec.scenario != "offline" else 1
+        # for Offline, LoadGen reads min/max_query_count as the number of samples in its query
+        exact = n if spec.scenario == "offline" else queries
+        settings["min_query_count"] = exact
+        settings["max_query_count"] = exact
         settings["min_duration_ms"] = 0
         settings["max_duration_ms"] = 0
-        if spec.scenario == "offline":
-            # LoadGen sizes the offline query from expected QPS x min duration, but never below
-            # the minimum sample count; with min duration 0 the sample count is what we ask for.
-            settings["offline_expected_qps"] = float(n)
     if expected_latency_s and expected_latency_s > 0:
         if spec.scenario in ("single-stream", "multi-stream"):
             key = ("single_stream_expected_latency_ns" if spec.scenario == "single-stream"

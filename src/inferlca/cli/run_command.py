@@ -1,5 +1,7 @@
 """``inferlca run``: benchmark a model through MLPerf LoadGen with power, energy, latency and GWP.
 
+(The module is not named ``run.py``: that would shadow the function ``inferlca.cli.run``.)
+
 Thin: builds a :class:`~inferlca.spec.RunSpec` from the options, opens the store, calls
 :func:`inferlca.loadgen.runner.run_benchmark` with a rich progress bar, prints the results.
 """
@@ -23,29 +25,27 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def _metric_cell(summary: dict[str, Any], key: str, scale: float = 1.0, digits: int = 3) -> str:
+def _metric_cells(summary: dict[str, Any], key: str, scale: float = 1.0,
+                  digits: int = 3) -> list[str]:
+    """[mean, std, 95% CI] of a metric across repetitions, scaled for display."""
     d = (summary.get("metrics") or {}).get(key)
     if not d or d.get("mean") is None:
-        return "-"
-    mean = d["mean"] * scale
+        return ["-", "", ""]
     n = d.get("n") or 1
-    text = _fmt(mean, digits)
-    if n > 1 and d.get("std") is not None:
-        text += f" ± {_fmt(d['std'] * scale, 2)}"
-        if d.get("ci95_low") is not None and d.get("ci95_high") is not None:
-            text += f"  [95% CI {_fmt(d['ci95_low'] * scale, digits)} - " \
-                    f"{_fmt(d['ci95_high'] * scale, digits)}]"
-    return text
+    std = _fmt(d["std"] * scale, 2) if n > 1 and d.get("std") is not None else ""
+    ci = ""
+    if n > 1 and d.get("ci95_low") is not None and d.get("ci95_high") is not None:
+        ci = f"{_fmt(d['ci95_low'] * scale, digits)} - {_fmt(d['ci95_high'] * scale, digits)}"
+    return [_fmt(d["mean"] * scale, digits), std, ci]
 
 
-def _interval_cell(v: Any, scale: float = 1.0) -> str:
+def _interval_cells(v: Any, scale: float = 1.0) -> list[str]:
+    """[nominal, "", low - high] of an uncertain value (mean over repetitions)."""
     if not isinstance(v, dict) or v.get("value") is None:
-        return "-"
+        return ["-", "", ""]
     val, lo, hi = (v.get(k) for k in ("value", "low", "high"))
-    text = _fmt(val * scale)
-    if lo is not None and hi is not None and (lo != val or hi != val):
-        text += f"  [{_fmt(lo * scale)} - {_fmt(hi * scale)}]"
-    return text
+    rng = f"{_fmt(lo * scale)} - {_fmt(hi * scale)}" if lo is not None and hi is not None else ""
+    return [_fmt(val * scale), "", rng]
 
 
 def _per_query(v: Any, queries: float | None) -> Any:
@@ -67,37 +67,44 @@ def print_outcome(outcome: Any) -> None:
     title = (f"{spec.workload} · {spec.scenario} · {outcome.device_name} · "
              f"{outcome.meter} meter ({measured}) · {s.get('repetitions', 0)} repetition(s)")
     t = Table(title=title, title_justify="left")
-    t.add_column("metric")
-    t.add_column("value (mean ± std [95% CI] over repetitions)", overflow="fold")
-    t.add_row("queries per repetition", _metric_cell(s, "queries"))
-    t.add_row(f"energy / query (J, {measured})", _metric_cell(s, "energy_per_query_j"))
-    t.add_row("energy: load phase (J)", _metric_cell(s, "energy_load_j"))
-    t.add_row("energy: compute phase (J)", _metric_cell(s, "energy_compute_j"))
-    t.add_row("energy: total (J)", _metric_cell(s, "energy_total_j"))
-    t.add_row("duration: load / compute (s)",
-              f"{_metric_cell(s, 'load_duration_s')} / {_metric_cell(s, 'compute_duration_s')}")
-    t.add_row("mean power, compute (W)", _metric_cell(s, "mean_power_w"))
+    for col, kw in (("metric", {}), ("mean", {"justify": "right"}), ("std", {"justify": "right"}),
+                    ("95% interval", {"justify": "right"})):
+        t.add_column(col, **kw)
+    rows: list[tuple[str, list[str]]] = [
+        ("queries per repetition", _metric_cells(s, "queries")),
+        (f"energy / query (J, {measured})", _metric_cells(s, "energy_per_query_j")),
+        ("energy: load phase (J)", _metric_cells(s, "energy_load_j")),
+        ("energy: compute phase (J)", _metric_cells(s, "energy_compute_j")),
+        ("energy: total (J)", _metric_cells(s, "energy_total_j")),
+        ("duration: load phase (s)", _metric_cells(s, "load_duration_s")),
+        ("duration: compute phase (s)", _metric_cells(s, "compute_duration_s")),
+        ("mean power, compute (W)", _metric_cells(s, "mean_power_w")),
+    ]
     for label, key in (("min", "latency_min_s"), ("p50", "latency_p50_s"),
                        ("p90", "latency_p90_s"), ("p99", "latency_p99_s"),
                        ("max", "latency_max_s")):
-        t.add_row(f"latency {label} (ms)", _metric_cell(s, key, 1e3))
-    t.add_row("throughput (samples/s)", _metric_cell(s, "throughput_qps"))
+        rows.append((f"latency {label} (ms)", _metric_cells(s, key, 1e3)))
+    rows.append(("throughput (samples/s)", _metric_cells(s, "throughput_qps")))
     if "utilisation" in (s.get("metrics") or {}):
-        t.add_row("device busy share", _metric_cell(s, "utilisation"))
+        rows.append(("device busy share", _metric_cells(s, "utilisation")))
     imp = s.get("impact") or {}
     q = ((s.get("metrics") or {}).get("queries") or {}).get("mean")
     if imp:
-        t.add_row("GWP / query: use (mgCO2e)", _interval_cell(_per_query(imp.get("use_gco2e"), q), 1e3))
-        t.add_row("GWP / query: embodied (mgCO2e)",
-                  _interval_cell(_per_query(imp.get("embodied_gco2e"), q), 1e3))
-        t.add_row("GWP / query: total (mgCO2e)", _interval_cell(imp.get("per_query_gco2e"), 1e3))
-        t.add_row("GWP / repetition: total (gCO2e)", _interval_cell(imp.get("total_gco2e")))
-        grid, pue = imp.get("grid_gco2e_per_kwh"), imp.get("pue")
-        t.add_row("grid (gCO2e/kWh) · PUE", f"{_interval_cell(grid)} · {_interval_cell(pue)}")
+        rows += [
+            ("GWP / query: use (mgCO2e)", _interval_cells(_per_query(imp.get("use_gco2e"), q), 1e3)),
+            ("GWP / query: embodied (mgCO2e)",
+             _interval_cells(_per_query(imp.get("embodied_gco2e"), q), 1e3)),
+            ("GWP / query: total (mgCO2e)", _interval_cells(imp.get("per_query_gco2e"), 1e3)),
+            ("GWP / repetition: total (gCO2e)", _interval_cells(imp.get("total_gco2e"))),
+            ("grid intensity (gCO2e/kWh)", _interval_cells(imp.get("grid_gco2e_per_kwh"))),
+            ("PUE", _interval_cells(imp.get("pue"))),
+        ]
     acc = s.get("accuracy")
     if acc:
-        t.add_row("SQuAD exact match / F1 (%)",
-                  f"{_fmt(acc.get('exact_match'), 4)} / {_fmt(acc.get('f1'), 4)}")
+        rows.append(("SQuAD exact match (%)", [_fmt(acc.get("exact_match"), 4), "", ""]))
+        rows.append(("SQuAD F1 (%)", [_fmt(acc.get("f1"), 4), "", ""]))
+    for label, cells in rows:
+        t.add_row(label, *cells)
     console.print(t)
     for note in outcome.notes:
         console.print(f"[dim]note:[/dim] {note}", highlight=False)

@@ -1,0 +1,215 @@
+"""`inferlca run` end to end: tiny BERT through real LoadGen, the store round trip, Ctrl-C, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from inferlca.store.sqlite import Store
+
+TINY = ["--preset", "tiny", "--backend", "torch", "--threads", "1", "--period-ms", "5"]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    """One cache (synthetic weights, ONNX exports) for the whole session, never ~/.cache."""
+    monkeypatch.setenv("INFERLCA_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def _run_json(cli, tmp_path, *args):
+    db = tmp_path / "r.db"
+    res = cli("run", *args, "--store", db, "--logs-dir", tmp_path / "logs", "--json")
+    assert res.code == 0, res.err
+    return res.json(), db
+
+
+@pytest.mark.slow
+def test_single_stream_tiny_bert_store_round_trip(cli, tmp_path):
+    out, db = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "-n", "6", "-r", "2")
+    assert out["status"] == "complete"
+    assert len(out["repetitions"]) == 2
+    m0 = out["repetitions"][0]["metrics"]
+    assert m0["queries"] == 6 and m0["samples"] == 6
+    # total energy is the load phase plus the compute phase (the study counted both)
+    assert m0["energy_total_j"] == pytest.approx(m0["energy_load_j"] + m0["energy_compute_j"])
+    assert m0["energy_per_query_j"] == pytest.approx(m0["energy_total_j"] / 6)
+    assert m0["latency_min_s"] <= m0["latency_p50_s"] <= m0["latency_p99_s"] <= m0["latency_max_s"]
+    assert any("synthetic weights" in n for n in out["notes"])
+    assert any("not MLPerf-valid" in n for n in out["summary"]["notes"])
+    assert out["facts"]["layers"] == 2
+    imp = out["repetitions"][0]["impact"]
+    assert imp["per_query_gco2e"]["value"] == pytest.approx(imp["total_gco2e"]["value"] / 6)
+    assert "impact_compute" in imp
+    with Store.open(db) as st:
+        run = st.get_run(out["run_id"])
+        assert run.status == "complete"
+        assert len(run.repetitions) == 2
+        assert run.repetitions[1].metrics["energy_total_j"] == pytest.approx(
+            out["repetitions"][1]["metrics"]["energy_total_j"])
+        lat = st.load_latencies(out["run_id"], 0)
+        assert lat.size == 6
+        assert np.max(lat) == pytest.approx(m0["latency_max_s"])
+        trace = st.load_trace(out["run_id"], 1)
+        assert [m.name for m in trace.marks] == ["load", "compute", "end"]
+    # LoadGen's logs are kept
+    rep_dir = tmp_path / "logs" / out["run_id"] / "rep0"
+    assert (rep_dir / "mlperf_log_trace.json").exists()
+    assert (rep_dir / "mlperf_log_detail.txt").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario,extra,queries,samples", [
+    ("multi-stream", ["--samples-per-query", "3"], 3, 9),
+    ("server", ["--target-qps", "50"], 8, 8),
+    ("offline", ["--offline-samples", "12", "--samples-per-query", "4"], 12, 12),
+])
+def test_other_scenarios_tiny_bert(cli, tmp_path, scenario, extra, queries, samples):
+    out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "-s", scenario,
+                       "-n", "3" if scenario != "server" else "8", "-r", "1", *extra)
+    m = out["repetitions"][0]["metrics"]
+    assert m["queries"] == queries and m["samples"] == samples
+    assert out["repetitions"][0]["loadgen"]["plan"]["scenario"] == scenario
+    assert m["energy_compute_j"] > 0
+
+
+@pytest.mark.slow
+def test_interactive_tiny_bert(cli, tmp_path):
+    out, db = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "-s", "interactive",
+                        "--users", "3", "--think-time-s", "0.1", "--duration-s", "1.5", "-r", "1",
+                        "--idle-baseline-s", "0.3")
+    rep = out["repetitions"][0]
+    m = rep["metrics"]
+    assert rep["loadgen"]["interactive"]["users"] == 3
+    assert m["compute_duration_s"] >= 1.5  # the whole duration, idle time included
+    assert 0 < m["utilisation"] < 1
+    assert m["queries"] >= 3
+    assert m["energy_idle_j"] > 0 and m["idle_power_w"] > 0
+    with Store.open(db) as st:
+        series = st.load_series(out["run_id"], 0)
+        assert series["wait_s"].size == m["queries"]
+
+
+def test_null_workload_default_scenario_and_device_note(cli, tmp_path):
+    out, _ = _run_json(cli, tmp_path, "-w", "null", "-n", "32", "-r", "1")
+    m = out["repetitions"][0]["metrics"]
+    assert m["queries"] == 32
+    assert out["device"]["name"]
+    if out["device"]["id"] is None:  # this CPU is not in the catalog
+        assert any("embodied impact needs --device" in n for n in out["notes"])
+
+
+def test_table_output(cli, tmp_path):
+    res = cli("run", "-w", "null", "-n", "8", "-r", "2", "--store", tmp_path / "t.db",
+              "--logs-dir", tmp_path / "logs")
+    assert res.code == 0, res.err
+    for text in ("energy / query", "latency p99 (ms)", "GWP / query: embodied", "results stored in"):
+        assert text in res.out
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["-w", "bert-huge"], "unknown workload 'bert-huge'"),
+    (["--backend", "tensorrt"], "unknown backend 'tensorrt'"),
+    (["-s", "burst"], "unknown scenario 'burst'"),
+    (["-n", "0"], "queries must be an integer >= 1"),
+    (["--precision", "fp8"], "unknown precision"),
+    (["--target-qps", "-1"], "target-qps"),
+    (["--device", "NoSuchGPU 9000"], "unknown device"),
+    (["--region", "Atlantis"], "Atlantis"),
+    (["--meter", "wattmeter"], "unknown meter"),
+])
+def test_bad_input_exit_2(cli, tmp_path, args, expected):
+    res = cli("run", "-w", "null", "--store", tmp_path / "b.db", *args)
+    assert res.code == 2, (res.out, res.err)
+    assert expected in res.err
+    assert "Traceback" not in res.err
+
+
+def test_weights_folder_says_which_file_is_missing(cli, tmp_path):
+    folder = tmp_path / "model"
+    res = cli("run", "--weights", folder, "--store", tmp_path / "b.db")
+    assert res.code == 2 and "does not exist" in res.err
+    folder.mkdir()
+    res = cli("run", "--weights", folder, "--store", tmp_path / "b.db")
+    assert res.code == 2 and "config.json is missing" in res.err
+    (folder / "config.json").write_text("{}")
+    res = cli("run", "--weights", folder, "--store", tmp_path / "b.db")
+    assert res.code == 2 and "model.safetensors is missing" in res.err
+
+
+def test_accuracy_needs_weights_and_data(cli, tmp_path):
+    res = cli("run", "--accuracy", "--store", tmp_path / "b.db")
+    assert res.code == 2
+    assert "--accuracy needs real weights and SQuAD data; give --weights and --dataset" in res.err
+
+
+def test_malformed_squad_says_where(cli, tmp_path):
+    bad = tmp_path / "dev.json"
+    bad.write_text('{"data": [ {"title": "x", "paragraphs": [ }')
+    res = cli("run", *TINY, "-w", "bert-base-squad", "--dataset", bad, "-n", "1", "-r", "1",
+              "--store", tmp_path / "b.db", "--logs-dir", tmp_path / "logs")
+    assert res.code == 2, res.err
+    assert str(bad) in res.err and "Traceback" not in res.err
+
+
+def test_unwritable_store_exit_2(cli, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    res = cli("run", "-w", "null", "-n", "2", "-r", "1", "--store", blocker / "x.db")
+    assert res.code == 2, res.err
+    assert "Traceback" not in res.err and str(blocker) in res.err
+
+
+def test_store_path_is_a_directory_exit_2(cli, tmp_path):
+    res = cli("run", "-w", "null", "-n", "2", "-r", "1", "--store", tmp_path)
+    assert res.code == 2, res.err
+    assert "Traceback" not in res.err
+
+
+@pytest.mark.slow
+def test_sigint_keeps_incomplete_run_with_trace(tmp_path, cli_subprocess):
+    from conftest import subprocess_env
+
+    db = tmp_path / "int.db"
+    env = subprocess_env(INFERLCA_CACHE_DIR=os.environ["INFERLCA_CACHE_DIR"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inferlca", "run", "-w", "bert-base-squad", *TINY, "-n", "100000",
+         "-r", "2", "--store", str(db), "--logs-dir", str(tmp_path / "logs")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # wait until the LoadGen test is under way: its trace file appears in the logs folder
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if list((tmp_path / "logs").glob("*/rep0/mlperf_log_detail.txt")):
+                break
+            time.sleep(0.2)
+        time.sleep(1.5)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    con = sqlite3.connect(db)
+    (status,) = con.execute("SELECT status FROM runs").fetchone()
+    con.close()
+    assert status == "incomplete"
+    with Store.open(db) as st:
+        run = st.list_runs()[0]
+        rec = st.get_run(run.run_id)
+        assert len(rec.repetitions) == 1
+        trace = st.load_trace(run.run_id, 0)
+        assert trace is not None and trace.t_s.size > 10
+        assert trace.meta.get("incomplete") is True
+        assert "compute" in [m.name for m in trace.marks]
+        lat = st.load_latencies(run.run_id, 0)
+        assert 0 < lat.size < 100000
