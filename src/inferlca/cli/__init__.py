@@ -45,9 +45,6 @@ def _load_commands() -> None:
         register = getattr(module, "register", None)
         if register is not None:
             register(app)
-    # Importing the submodule ``inferlca.cli.run`` rebinds the package attribute ``run`` to the
-    # module; keep the function (tests and scripts call ``inferlca.cli.run([...])``).
-    globals()["run"] = _run_command_line
     _loaded = True
 
 
@@ -93,8 +90,5 @@ def run(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
-_run_command_line = run
-
-
 def main() -> None:
-    sys.exit(_run_command_line())
+    sys.exit(run())
