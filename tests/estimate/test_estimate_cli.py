@@ -200,7 +200,7 @@ def test_config_json_model(cli, tmp_path: Path) -> None:
     (["--model", "gpt2", "--device", "epyc-9654"], "give --bandwidth-gbs"),
     (["--model", "gpt2", "--device", "t4", "--method", "exact"], "unknown estimate method"),
     (["--model", "gpt2", "--device", "t4", "--efficiency", "0"], "--efficiency must be > 0"),
-    (["--model", "gpt2", "--device", "t4", "--save"], "--save needs --store"),
+    (["--model", "gpt2", "--device", "t4", "--memory-method", "volume"], "unknown memory method"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, args: list[str], expected: str) -> None:
     r = cli("estimate", *args)
@@ -221,9 +221,84 @@ def test_missing_values_accepted_as_options(cli) -> None:
     assert r.json()["devices"][0]["roof"]["bandwidth_gbs"] == pytest.approx(460.8)
 
 
-def test_subprocess_entry_point(cli_subprocess) -> None:
+def test_subprocess_entry_point(cli_subprocess, tmp_path: Path) -> None:
+    # --save without --store writes to $INFERLCA_STORE
+    db = tmp_path / "env.db"
     r = cli_subprocess("estimate", "--model", "tiny-gpt2", "--device", "t4", "--tokens-in", "8",
-                       "--tokens-out", "4", "--json")
+                       "--tokens-out", "4", "--save", "--json", INFERLCA_STORE=str(db))
     assert r.code == 0, r.err
+    with Store.open(db) as store:
+        assert [run.kind for run in store.list_runs()] == ["estimated"]
     # the golden tiny count (see test_estimate_flops.py)
     assert r.json()["costs"]["faithful"]["flops"] == 2_722_816
+
+
+def test_model_for_run_maps_the_measured_workloads() -> None:
+    from inferlca.estimate.calibration import model_for_run
+
+    def spec(**kw):
+        return RunSpec(**kw).to_dict()
+
+    assert model_for_run(spec(workload="bert-large-squad"))[0].name == "bert-large"
+    tiny, lengths = model_for_run(spec(workload="bert-large-squad", preset="tiny"))
+    assert (tiny.name, tiny.layers, tiny.hidden, lengths) == ("bert-tiny", 2, 128, {"seq_len": 128})
+    m, lengths = model_for_run(spec(workload="llm-generate", preset="tiny", max_new_tokens=8))
+    assert (m.name, m.vocab, m.max_positions, lengths) == ("llm-tiny", 512, 256, {"tokens_out": 8})
+    assert model_for_run(spec(workload="minilm-embed"))[0].name == "minilm-l6"
+    assert model_for_run(spec(workload="null")) is None
+
+
+def test_decoder_runs_calibrate_through_ttft_and_tpot(cli, tmp_path: Path) -> None:
+    est = cli("estimate", "--model", "gpt2", "--device", "t4", "--tokens-in", "32",
+              "--tokens-out", "9", "--json").json()["devices"][0]
+    db = tmp_path / "runs.db"
+    with Store.open(db) as store:
+        rid = store.create_run(RunSpec(workload="llm-generate", preset="gpt2", max_new_tokens=9),
+                               kind="measured", device_id="t4", device_name="NVIDIA Tesla T4",
+                               meter="nvml", estimated=False)
+        # measured 3 x slower than the roofline in prefill and decode alike
+        store.add_repetition(rid, 0, metrics={
+            "tokens_in": 32.0, "tokens_out": 9.0, "ttft_p50_s": 3 * est["ttft_s"]["value"],
+            "tpot_p50_s": 3 * est["tpot_s"]["value"], "energy_per_token_j": 0.5})
+        store.finish_run(rid, "complete")
+    out = cli("estimate", "--model", "gpt2", "--device", "t4", "--tokens-in", "32",
+              "--tokens-out", "9", "--store", str(db), "--json").json()
+    (pair,) = out["calibration"]["pairs"]
+    # ttft + (9 - 1) tpot, measured over estimated
+    assert pair["time_ratio"] == pytest.approx(3.0)
+    # energy: 0.5 J/token x 9 tokens over (lower-bound time x 70 W)
+    assert pair["energy_ratio"] == pytest.approx(4.5 / (est["time_per_query_s"]["value"] * 70))
+    assert out["devices"][0]["efficiency"]["value"] == pytest.approx(1 / 3)
+
+
+def test_calibrate_command_lists_pairs_and_fits(cli, tmp_path: Path) -> None:
+    lb = cli("estimate", "--model", "bert-large", "--device", "l4", "--json").json()["devices"][0]
+    db = tmp_path / "runs.db"
+    with Store.open(db) as store:
+        _measured_run(store, "l4", "NVIDIA L4", lb["time_per_query_s"]["value"] * 5, 1.0)
+        _measured_run(store, "jetson-agx-xavier-16gb", "Xavier", 0.5, 1.0, workload="null")
+    r = cli("calibrate", "--store", str(db), "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    assert [p["time_ratio"] for p in out["pairs"]] == pytest.approx([5.0])
+    assert out["by_class"]["datacenter"]["efficiency"]["value"] == pytest.approx(0.2)
+    assert len(out["skipped"]) == 1
+    table = cli("calibrate", "--store", str(db))
+    flat = " ".join(table.out.split())
+    assert "class datacenter: efficiency 0.200" in flat and "skipped" in flat
+    assert cli("calibrate", "--store", str(db), "--method", "nope").code == 2
+
+
+def test_figure_shows_measured_runs(cli, tmp_path: Path) -> None:
+    lb = cli("estimate", "--model", "bert-large", "--device", "t4", "--json").json()["devices"][0]
+    db = tmp_path / "runs.db"
+    with Store.open(db) as store:
+        rid = _measured_run(store, "t4", "NVIDIA Tesla T4", lb["time_per_query_s"]["value"] * 4, 1.0)
+    r = cli("estimate", "--model", "bert-large", "--device", "t4", "--store", str(db),
+            "--plot", str(tmp_path / "fig"), "--json")
+    (pair,) = r.json()["calibration"]["pairs"]
+    # achieved FLOP/s = FLOPs / measured time = a quarter of the attainable (compute roof)
+    assert pair["achieved_flops"] == pytest.approx(pair["flops"] / pair["measured_time_s"])
+    assert pair["achieved_flops"] == pytest.approx(lb["points"]["sequence"]["attainable_flops"] / 4)
+    svg = Path(r.json()["figures"][1]).read_text()
+    assert f"measured {rid[:8]} (25% of roof)" in svg

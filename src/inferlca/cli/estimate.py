@@ -15,6 +15,39 @@ def register(app: typer.Typer) -> None:
         "Estimate time, energy and GWP of one query of a model on catalog devices with the "
         "roofline model (FLOPs and bytes by the 'thesis' and 'faithful' counts), calibrated "
         "against measured runs when --store holds some."))(estimate_cmd)
+    app.command("calibrate", help=(
+        "How far roofline estimates were from the measured runs of a results store: measured / "
+        "estimated time and energy per run, and the efficiency fitted per device class."))(
+        calibrate_cmd)
+
+
+def calibrate_cmd(
+    store_path: str | None = typer.Option(None, "--store", help="Results store (default: "
+                                          "$INFERLCA_STORE, else ./inferlca.db)."),
+    method: str = typer.Option("faithful", "--method", help="FLOP count: thesis or faithful."),
+    as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
+) -> None:
+    from inferlca.errors import UnknownNameError
+    from inferlca.estimate.calibration import calibrate
+    from inferlca.estimate.flops import METHODS
+    from inferlca.hardware.catalog import get_catalog
+    from inferlca.store.sqlite import Store
+
+    if method not in METHODS:
+        raise UnknownNameError("estimate method", method, METHODS)
+    with Store.open(store_path, readonly=True) as store:
+        cal = calibrate(store, get_catalog(), method=method)
+    if as_json:
+        print_json(cal.to_dict())
+        return
+    _print_calibration(cal)
+    if not cal.pairs:
+        console.print("no measured run could be set beside an estimate")
+    for fit in cal.by_class().values():
+        console.print(f"{fit.group}: efficiency {fit.efficiency.format()} ({fit.n} run(s); "
+                      f"{fit.note})")
+    for reason in cal.skipped:
+        console.print(f"[dim]skipped: {reason}[/dim]")
 
 
 def estimate_cmd(
@@ -56,7 +89,11 @@ def estimate_cmd(
     tdp_w: float | None = typer.Option(None, "--tdp", help="TDP in W, for devices the catalog "
                                        "lacks it for."),
     store_path: str | None = typer.Option(None, "--store", help="Results store: calibrate on its "
-                                          "measured runs; with --save, write the estimates."),
+                                          "measured runs; with --save, write the estimates. "
+                                          "--save alone uses $INFERLCA_STORE, else "
+                                          "./inferlca.db."),
+    memory_method: str = typer.Option("per-gb", "--memory-method", help="Embodied memory "
+                                      "method: per-gb (default) or area."),
     save: bool = typer.Option(False, "--save", help="Store each device's estimate as a run of "
                               "kind 'estimated'."),
     workload: str | None = typer.Option(None, "--workload", help="Workload name for stored "
@@ -78,8 +115,6 @@ def estimate_cmd(
     positive_float("--peak-flops", peak_flops)
     positive_float("--bandwidth-gbs", bandwidth_gbs)
     positive_float("--tdp", tdp_w)
-    if save and not store_path:
-        raise InvalidValueError("--save needs --store PATH (the results store to write to)")
     catalog = get_catalog()
     devices = [catalog.get(d) for d in dict.fromkeys(device)]
     eff = parse_uncertain("--efficiency", efficiency)
@@ -90,10 +125,10 @@ def estimate_cmd(
         raise InvalidValueError(f"--idle-fraction must lie in [0, 1], got {idle_fraction!r}")
 
     store = None
-    if store_path:
+    if store_path or save:
         from inferlca.store.sqlite import Store
 
-        store = Store.open(store_path)
+        store = Store.open(store_path)  # None: $INFERLCA_STORE, else ./inferlca.db
     try:
         result = estimate(
             model, devices, method=method, precision=precision, seq_len=seq_len,
@@ -103,7 +138,7 @@ def estimate_cmd(
             grid=parse_uncertain("--grid", grid, "gCO2e/kWh"),
             pue=parse_uncertain("--pue", pue, minimum=1.0, allow_equal=True),
             lifetime_years=parse_uncertain("--lifetime", lifetime, "y"),
-            store=store, catalog=catalog)
+            memory_method=memory_method, store=store, catalog=catalog)
         run_ids = save_estimates(store, result, workload=workload, region=region,
                                  label=label) if save and store is not None else []
     finally:
@@ -113,7 +148,9 @@ def estimate_cmd(
     if plot is not None:
         from inferlca.report.roofline_plot import plot_roofline
 
-        figures = plot_roofline(result.devices, plot, stem=f"roofline-{result.model.name}")
+        pairs = result.calibration.pairs if result.calibration else []
+        figures = plot_roofline(result.devices, plot, stem=f"roofline-{result.model.name}",
+                                measured=[p for p in pairs if p.model == result.model.name])
     if as_json:
         out = result.to_dict()
         out["saved_run_ids"] = run_ids
@@ -193,6 +230,17 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
         console.print(f"[dim]note: {n}[/dim]")
     cal = result.calibration
     if cal is not None and cal.pairs:
+        _print_calibration(cal)
+    for rid in run_ids:
+        console.print(f"stored estimated run {rid[:8]}")
+    for f in figures:
+        console.print(f"figure: {f}")
+
+
+def _print_calibration(cal: Any) -> None:
+    from rich.table import Table
+
+    if cal.pairs:
         ct = Table(title=f"Calibration: measured / estimated ({cal.method}, efficiency 1)",
                    title_justify="left")
         for c in ("run", "device", "workload", "time ratio", "energy ratio", "efficiency"):
@@ -202,7 +250,3 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
             ct.add_row(p.run_id[:8], p.device_name, p.workload, f"{p.time_ratio:.3g}",
                        "-" if er is None else f"{er:.3g}", f"{p.efficiency:.3g}")
         console.print(ct)
-    for rid in run_ids:
-        console.print(f"stored estimated run {rid[:8]}")
-    for f in figures:
-        console.print(f"figure: {f}")

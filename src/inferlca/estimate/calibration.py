@@ -9,8 +9,11 @@ same method and precision::
     energy ratio  r_e = measured energy per query / (lower-bound time x TDP)
     efficiency    e   = 1 / r_t  (the fraction of the roof the run reached)
 
-Time per query is the run's ``latency_mean_s`` (for decoders, ``ttft_p50_s + (tokens_out - 1) x
-tpot_p50_s`` when there is no mean latency); energy per query is ``energy_per_query_j``.
+Encoders are estimated at their workload's sequence length: 384 for the BERT SQuAD workloads
+(128 for their ``tiny`` preset), ``spec["extra"]["seq_len"]`` when a run records one, else the
+estimator's default (384). Time per query is the run's ``latency_mean_s`` (for decoders, ``ttft_p50_s + (tokens_out - 1) x
+tpot_p50_s`` when there is no mean latency); energy per query is ``energy_per_query_j`` (for
+decoders without it, ``energy_per_token_j x tokens_out``).
 
 **The fit.** Efficiencies are pooled per device class (``edge``, ``desktop``, ``gaming``,
 ``datacenter``) by their geometric mean (ratios average multiplicatively); the residual spread,
@@ -38,7 +41,7 @@ from inferlca.uncertainty import UValue
 #: Workload names of measured runs -> estimator model presets.
 WORKLOAD_MODELS: dict[str, str] = {
     "bert-large-squad": "bert-large",
-    "bert-squad": "bert-large",
+    "bert-base-squad": "bert-base",
     "minilm-embed": "minilm-l6",
     "llm-generate": "gpt2",
 }
@@ -61,6 +64,13 @@ class Pair:
     estimated_time_s: float
     measured_energy_j: float | None
     estimated_energy_j: float
+    flops: float = 0.0
+    intensity: float = 0.0
+
+    @property
+    def achieved_flops(self) -> float:
+        """FLOP/s the measured run reached by this count (FLOPs / measured time)."""
+        return self.flops / self.measured_time_s
 
     @property
     def time_ratio(self) -> float:
@@ -82,7 +92,8 @@ class Pair:
                 "measured_time_s": self.measured_time_s, "estimated_time_s": self.estimated_time_s,
                 "time_ratio": self.time_ratio, "measured_energy_j": self.measured_energy_j,
                 "estimated_energy_j": self.estimated_energy_j, "energy_ratio": self.energy_ratio,
-                "efficiency": self.efficiency}
+                "efficiency": self.efficiency, "flops": self.flops,
+                "intensity_flop_per_byte": self.intensity, "achieved_flops": self.achieved_flops}
 
 
 @dataclass(frozen=True)
@@ -175,9 +186,13 @@ def model_for_run(spec: dict[str, Any]) -> tuple[ModelFacts, dict[str, int]] | N
             return None
     elif workload == "llm-generate":
         model = PRESETS[LLM_PRESETS.get(str(spec.get("preset") or "gpt2"), "gpt2")]
+    elif workload.startswith("bert-") and spec.get("preset") == "tiny":
+        model = PRESETS["bert-tiny"]
     else:
         model = PRESETS[WORKLOAD_MODELS[workload]]
     lengths = {}
+    if model.name == "bert-tiny":
+        lengths["seq_len"] = 128  # the tiny preset's sequence length
     seq = extra.get("seq_len") if isinstance(extra, dict) else None
     if isinstance(seq, int) and model.arch == "encoder":
         lengths["seq_len"] = seq
@@ -193,6 +208,16 @@ def _measured_time_s(run: Any, tokens_out: int | None) -> float | None:
     ttft, tpot = run.metric("ttft_p50_s"), run.metric("tpot_p50_s")
     if ttft and tpot is not None and tokens_out:
         return ttft + (tokens_out - 1) * tpot
+    return None
+
+
+def _measured_energy_j(run: Any, tokens_out: int | None) -> float | None:
+    e = run.metric("energy_per_query_j")
+    if e:
+        return e
+    per_token = run.metric("energy_per_token_j")
+    if per_token and tokens_out:
+        return per_token * tokens_out
     return None
 
 
@@ -248,6 +273,7 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
             continue
         cal.pairs.append(Pair(
             run.run_id, device.id, device.name, device.category or "unknown",
-            str(run.workload), model.name, measured_t, t_lb, run.metric("energy_per_query_j"),
-            t_lb * roof.tdp_w))
+            str(run.workload), model.name, measured_t, t_lb,
+            _measured_energy_j(run, lengths.get("tokens_out")), t_lb * roof.tdp_w,
+            cost.flops, cost.intensity))
     return cal

@@ -230,6 +230,10 @@ PRESETS: dict[str, ModelFacts] = {
         name="tiny-gpt2", arch="decoder", layers=2, hidden=64, heads=4, kv_heads=4, ffn=256,
         vocab=1000, max_positions=128, head_dim=16,
         source="inferlca test preset (GPT-2 layout, sizes chosen for hand arithmetic)"),
+    # The architecture of the bert-*-squad workloads' "tiny" preset (their test model).
+    "bert-tiny": _enc(
+        "bert-tiny", 2, 128, 2, 512,
+        source="bert-large-squad workload preset 'tiny' (inferlca test preset, BERT layout)"),
     # The architecture of the llm-generate workload's "tiny" preset (its test model).
     "llm-tiny": ModelFacts(
         name="llm-tiny", arch="decoder", layers=2, hidden=64, heads=4, kv_heads=4, ffn=256,

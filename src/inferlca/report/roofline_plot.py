@@ -3,7 +3,8 @@
 Log-log axes: operational intensity (FLOP/B) against attainable performance (FLOP/s). A device's
 roof is ``min(peak, intensity x bandwidth)``; its ridge point is marked. Each pass of the
 workload (an encoder sequence; a decoder's prefill and mean decode step) is drawn at its
-intensity on every device's roof, with the same colour as the roof.
+intensity on every device's roof, with the same colour as the roof; measured runs (from
+calibration) appear as crosses at the FLOP/s they achieved.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ _MARKERS = {"sequence": "o", "query": "s", "prefill": "^", "decode_step": "v"}
 
 
 def plot_roofline(estimates: Sequence[Any], out_dir: str | Path, stem: str = "roofline",
-                  title: str | None = None) -> list[Path]:
+                  title: str | None = None, measured: Sequence[Any] = ()) -> list[Path]:
     """Draw the roofline of ``estimates`` and write ``<stem>.png`` and ``<stem>.svg``.
 
     Args:
@@ -27,6 +28,9 @@ def plot_roofline(estimates: Sequence[Any], out_dir: str | Path, stem: str = "ro
         out_dir: folder to write into (created if needed).
         stem: file name without extension.
         title: figure title; default names the model, method and precision.
+        measured: calibration pairs (:class:`inferlca.estimate.calibration.Pair`) of the
+            plotted devices; each is drawn as a cross at its intensity and achieved FLOP/s
+            (FLOPs / measured time), below its device's roof.
 
     Returns:
         The paths written (PNG first, then SVG).
@@ -41,6 +45,7 @@ def plot_roofline(estimates: Sequence[Any], out_dir: str | Path, stem: str = "ro
     if not estimates:
         raise ValueError("plot_roofline needs at least one estimate")
     intensities = [p.intensity for e in estimates for p in e.points.values()]
+    intensities += [m.intensity for m in measured if m.intensity > 0]
     ridges = [e.roof.ridge_intensity for e in estimates]
     lo = min(intensities + ridges) / 10
     hi = max(intensities + ridges) * 10
@@ -61,6 +66,13 @@ def plot_roofline(estimates: Sequence[Any], out_dir: str | Path, stem: str = "ro
             ax.annotate(f"{name.replace('_step', '')} ({pt.bound})",
                         (pt.intensity, pt.attainable_flops), textcoords="offset points",
                         xytext=(6, -12), fontsize=8, color=colour)
+        for m in measured:
+            if m.device_id == roof.device_id and m.intensity > 0:
+                ax.plot([m.intensity], [m.achieved_flops], marker="x", ms=10, mew=2,
+                        color=colour, linestyle="none")
+                ax.annotate(f"measured {m.run_id[:8]} ({m.efficiency:.0%} of roof)",
+                            (m.intensity, m.achieved_flops), textcoords="offset points",
+                            xytext=(6, 4), fontsize=8, color=colour)
     first = estimates[0]
     ax.set_xlabel("operational intensity (FLOP/byte)")
     ax.set_ylabel("attainable performance (FLOP/s)")
