@@ -111,8 +111,8 @@ def test_resume_after_an_interruption_runs_no_cell_twice(campaign, tmp_path: Pat
                                      if r.status == "complete"))
             assert run.spec["extra"]["campaign_cell"] == cell.cell_id
             assert run.queries == cell.spec.queries and len(run.repetitions) == 2
-            assert len(store.load_latencies(run.run_id, 0)) == (
-                cell.spec.queries if cell.spec.scenario == "single-stream" else 1)
+            # one latency per query (Offline: per sample, each sample a user's query)
+            assert len(store.load_latencies(run.run_id, 0)) == cell.spec.queries
         assert count_states(cell_states(campaign, store)) == {
             "done": 4, "running": 0, "failed": 0, "pending": 0}
 

@@ -186,8 +186,8 @@ def test_ray_campaign_places_streams_and_reports(ray_cluster, tmp_path: Path) ->
                 assert trace is not None and trace.t_s.size == rep.trace_samples > 0
             spans.setdefault(key[0], []).append((ray_env["started"], ray_env["finished"]))
         # one cell per device at a time: the two Orin cells never overlapped
-        (s1, e1), (s2, e2) = sorted(spans[ORIN])
-        assert e1 <= s2
+        (_, end_first), (start_second, _) = sorted(spans[ORIN])
+        assert end_first <= start_second
 
         states = {s.cell.cell_id: s.state for s in cell_states(camp, store)}
         assert states[failed.cell_id] == "failed"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import pytest
 
 from inferlca.campaign.spec import Campaign, cell_id_of, load_campaign, parse_campaign
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError

@@ -253,11 +253,20 @@ def run_ray(campaign: Campaign, store: Any, address: str | None, *, store_path: 
         progress: a :class:`~inferlca.campaign.progress.CampaignProgress` or None.
         poll_s: how often the driver checks that queued cells still have a node.
     """
+    from inferlca.errors import require
+
+    owned = address is not None and not require("ray", "ray", "the Ray campaign executor"
+                                                 ).is_initialized()
     ray = connect(address)
-    if store_path is not None:
-        with CampaignLock(store_path, campaign.name) as lock:
-            return _drive(ray, campaign, store, runner, resolve_accelerator, progress, poll_s, lock)
-    return _drive(ray, campaign, store, runner, resolve_accelerator, progress, poll_s, None)
+    try:
+        if store_path is not None:
+            with CampaignLock(store_path, campaign.name) as lock:
+                return _drive(ray, campaign, store, runner, resolve_accelerator, progress, poll_s,
+                              lock)
+        return _drive(ray, campaign, store, runner, resolve_accelerator, progress, poll_s, None)
+    finally:
+        if owned:  # this call connected: disconnect (the cluster itself keeps running)
+            ray.shutdown()
 
 
 def _cluster_devices(ray: Any, resolve_accelerator: Callable[[str], str | None] | None) -> dict[str, str]:
@@ -361,8 +370,6 @@ def _drive(ray: Any, campaign: Campaign, store: Any, runner: CellRunner | None,
 def _collect(ray: Any, ref: Any, cell: Cell, resource: str, store: Any, result: CampaignResult,
              progress: Any, known: set[str], t0: float) -> None:
     """Import one finished cell into the driver's store (or record its failure)."""
-    hook = progress.cell_started(cell)
-    del hook
     try:
         payload = ray.get(ref)
     except Exception as exc:  # noqa: BLE001 - worker died, node left, task cancelled...

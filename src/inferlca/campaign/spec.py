@@ -334,7 +334,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
     for key, value in grid.items():
         if key == "device_classes":
             continue
-        target = AXIS_ALIASES.get(key, key)
+        target = str(AXIS_ALIASES.get(key, key))
         if target in axes:
             raise InvalidValueError(f"grid axis {target!r} is given twice ({key!r} and another name)")
         axes[target] = _as_list(f"grid.{key}", value)
@@ -346,8 +346,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
             devices.append(_resolve_device_name(name_, resolve_device))
         for cls in _as_list("grid.device_classes", grid["device_classes"]) if "device_classes" in grid else []:
             devices.extend(_expand_device_class(cls, expand_class))
-        seen: set[str | None] = set()
-        axes["device"] = [d for d in devices if not (d in seen or seen.add(d))]  # type: ignore[func-returns-value]
+        axes["device"] = list(dict.fromkeys(devices))  # de-duplicated, first occurrence kept
         if not axes["device"]:
             raise InvalidValueError("the device classes in the grid match no catalog device")
     if "device" in defaults:

@@ -16,7 +16,7 @@ from inferlca.campaign.state import _get, run_spec_of, run_status_of
 def export_run(store: Any, run_id: str) -> dict[str, Any]:
     """A stored run as a plain dict (numpy arrays and PowerTrace objects inside)."""
     rec = store.get_run(run_id)
-    reps = []
+    reps: list[dict[str, Any]] = []
     for rep in _get(rec, "repetitions", default=[]) or []:
         index = int(_get(rep, "index", "repetition", default=len(reps)))
         reps.append({
