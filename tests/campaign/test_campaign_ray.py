@@ -22,7 +22,7 @@ from inferlca.campaign.ray import (
     execute_cell,
 )
 from inferlca.campaign.spec import parse_campaign
-from inferlca.campaign.state import cell_states
+from inferlca.campaign.state import cell_states, lock_path_for, read_lock
 from inferlca.store.sqlite import Store
 
 pytestmark = pytest.mark.ray
@@ -94,21 +94,35 @@ def test_worker_command_registers_the_catalog_device(cli) -> None:
 
 @pytest.fixture(scope="module")
 def ray_cluster():
+    """A real three-node Ray cluster on this machine: a head without devices and two nodes, each
+    registering one catalog device as ``inferlca campaign worker`` does."""
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install "
                                             "'inferlca[ray]')")
+    from ray.cluster_utils import Cluster
+
     # Workers are new processes: they find this checkout's package through PYTHONPATH.
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(SRC) + (os.pathsep + old if old else "")
-    ray.init(num_cpus=2, resources={f"device:{ORIN}": 1, f"device:{A5000}": 1},
-             include_dashboard=False, log_to_driver=False, configure_logging=False)
+    cluster = Cluster(initialize_head=True,
+                      head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
-        yield ray
+        for dev in (ORIN, A5000):
+            cluster.add_node(num_cpus=1, resources={f"device:{dev}": 1})
+        ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
+        cluster.wait_for_nodes()
+        yield ray, cluster
     finally:
         ray.shutdown()
+        cluster.shutdown()
         if old is None:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = old
+
+
+def node_of(ray, resource: str) -> str:
+    """The id of the node offering ``resource``."""
+    return next(n["NodeID"] for n in ray.nodes() if n["Alive"] and resource in n["Resources"])
 
 
 CAMPAIGN = f"""
@@ -127,9 +141,12 @@ overrides:
 def test_ray_campaign_places_streams_and_reports(ray_cluster, tmp_path: Path) -> None:
     from inferlca.campaign.ray import run_ray
 
+    ray, _cluster = ray_cluster
+
     camp = parse_campaign(CAMPAIGN, source="cluster.yaml")
     path = tmp_path / "driver.db"
     events: list[tuple[str, str]] = []
+    locks: list[dict] = []
 
     class Recorder:
         def start(self, total_cells):
@@ -140,6 +157,7 @@ def test_ray_campaign_places_streams_and_reports(ray_cluster, tmp_path: Path) ->
 
         def cell_finished(self, cell, outcome, reason=None):
             events.append((cell.cell_id, outcome))
+            locks.append(read_lock(lock_path_for(path)))
 
         def stop(self):
             events.append(("stop", ""))
@@ -169,6 +187,10 @@ def test_ray_campaign_places_streams_and_reports(ray_cluster, tmp_path: Path) ->
         assert sorted(e[0] for e in events[1:-1]) == sorted(
             cells[k].cell_id for k in ((ORIN, 3), (ORIN, 5), (A5000, 3), (A5000, 5)))
 
+        # the driver held the store's campaign lock while cells came back, and released it
+        assert len(locks) == 4 and all(lk["campaign"] == "cluster" for lk in locks)
+        assert read_lock(lock_path_for(path)) == {}
+
         # placement and storage: each run in the driver's store, with its Ray resource
         spans: dict[str, list[tuple[float, float]]] = {}
         for key in ((ORIN, 3), (ORIN, 5), (A5000, 3)):
@@ -179,6 +201,7 @@ def test_ray_campaign_places_streams_and_reports(ray_cluster, tmp_path: Path) ->
             ray_env = run.environment["ray"]
             assert ray_env["resources"] == {f"device:{key[0]}": 1.0}
             assert ray_env["resource"] == f"device:{key[0]}"
+            assert ray_env["node_id"] == node_of(ray, f"device:{key[0]}")  # the right machine
             assert len(run.repetitions) == 2
             for rep in run.repetitions:
                 assert len(store.load_latencies(run.run_id, rep.index)) == key[1]
@@ -200,5 +223,31 @@ def test_ray_campaign_places_streams_and_reports(ray_cluster, tmp_path: Path) ->
         assert [outcomes[cells[k].cell_id] for k in ((ORIN, 3), (ORIN, 5), (A5000, 3))] == [
             SKIPPED_DONE] * 3
         assert outcomes[failed.cell_id] == FAILED
-        complete = [r for r in store.list_runs(status="complete")]
-        assert len(complete) == 3  # nothing ran twice
+        assert len(store.list_runs(status="complete")) == 3  # nothing ran twice
+
+
+def test_a_cell_whose_node_left_is_reported_not_left_hanging(ray_cluster) -> None:
+    from inferlca.campaign.local import CampaignResult
+    from inferlca.campaign.progress import NullProgress
+    from inferlca.campaign.ray import _cluster_devices, _drop_orphans, _task_body
+
+    ray, cluster = ray_cluster
+    node = cluster.add_node(num_cpus=1, resources={"device:l40": 1})
+    cluster.wait_for_nodes()
+    assert _cluster_devices(ray, None)["l40"] == "device:l40"
+    cluster.remove_node(node)
+    assert "l40" not in _cluster_devices(ray, None)
+    camp = parse_campaign('name: gone\ngrid: {workloads: ["null"], devices: [l40]}',
+                          source="g.yaml")
+    cell = camp.cells[0]
+    # a cell queued for the device that has just left: Ray would keep it pending forever
+    ref = ray.remote(num_cpus=0, max_retries=0)(_task_body).options(
+        resources={"device:l40": 1}).remote(cell.spec.to_dict(), None, 0.0, None, cell.cell_id)
+    pending = {ref: (cell, "device:l40", 0.0)}
+    result = CampaignResult("gone")
+    _drop_orphans(ray, pending, None, [], result, NullProgress())
+    assert pending == {}
+    (r,) = result.results
+    assert r.outcome == UNSCHEDULABLE and "left the cluster" in r.error
+    with pytest.raises(ray.exceptions.TaskCancelledError):
+        ray.get(ref, timeout=30)
