@@ -143,9 +143,11 @@ def connect(address: str | None) -> Any:
         else:
             ray.init(address=address, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise RayUnreachableError(f"cannot connect to the Ray cluster at {address!r}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                                  ) from None
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RayUnreachableError(
+            f"cannot connect to the Ray cluster at {address!r}: {why} (if the cluster uses token "
+            f"authentication, give this machine the same RAY_AUTH_MODE and token as its nodes)"
+        ) from None
     return ray
 
 
