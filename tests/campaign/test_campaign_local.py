@@ -242,3 +242,52 @@ def test_campaign_cli_end_to_end(cli, tmp_path: Path) -> None:
     assert r.code == 0 and all(e["source"] == "history" for e in r.json()["plan"])
     r = cli("campaign", "run", f, "--store", store, "--device", "h10")
     assert r.code == 2 and "unknown device 'h10'" in r.err
+
+
+def test_ctrl_c_on_the_command_then_resume(cli_subprocess, tmp_path: Path) -> None:
+    """A real SIGINT to ``inferlca campaign run`` in a child process, sent once the store holds a
+    complete cell (the executor is then in its cool-down or in the next cell); the next
+    ``campaign run`` finishes the campaign and no cell is complete twice."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import subprocess_env
+
+    f = tmp_path / "c.yaml"
+    f.write_text('name: sig\ncooldown_s: 3\ndefaults: {repetitions: 1}\n'
+                 'grid: {workloads: ["null"], queries: [2, 3, 4]}\n')
+    store = tmp_path / "sig.db"
+    child = subprocess.Popen([sys.executable, "-m", "inferlca", "campaign", "run", str(f),
+                              "--store", str(store), "--json"], env=subprocess_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and child.poll() is None:
+            if store.exists():
+                with Store.open(store, readonly=True) as st:
+                    if st.list_runs(status="complete"):
+                        break
+            time.sleep(0.05)
+        assert child.poll() is None, child.communicate()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    c = parse_campaign(f.read_text(), source=str(f))
+    with Store.open(store, readonly=True) as st:
+        first = [s.state for s in cell_states(c, st)]
+    assert first[0] == "done" and "pending" in first
+    r = cli_subprocess("campaign", "run", f, "--store", store, "--json")
+    assert r.code == 0, r.err
+    counts = r.json()["counts"]
+    assert counts.get("skipped-done", 0) == first.count("done")
+    assert counts["ran"] == first.count("pending")
+    with Store.open(store, readonly=True) as st:
+        assert [s.state for s in cell_states(c, st)] == ["done"] * 3
+        complete = Counter(r.spec["extra"]["campaign_cell"] for r in st.list_runs(status="complete"))
+    assert complete == {cell.cell_id: 1 for cell in c.cells}
