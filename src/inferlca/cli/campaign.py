@@ -11,13 +11,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from inferlca.cli._common import console, print_json
 
 STORE_HELP = "The results store (SQLite file). Default: $INFERLCA_STORE, else ./inferlca.db."
+CampaignFile = Annotated[Path, typer.Argument(help="The campaign file (YAML).")]
 STATE_STYLE = {"done": "green", "running": "cyan", "failed": "red", "pending": "yellow",
                "ran": "green", "skipped-done": "green", "other-device": "dim",
                "unschedulable": "magenta", "interrupted": "yellow"}
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
 
     @camp.command("plan")
     def plan_cmd(
-        file: Path = typer.Argument(..., help="The campaign file (YAML)."),
+        file: CampaignFile,
         store: str | None = typer.Option(None, "--store", help=STORE_HELP),
         estimate: bool = typer.Option(True, "--estimate/--no-estimate",
                                       help="Use the roofline estimator for cells with no history."),
@@ -94,7 +95,7 @@ def register(app: typer.Typer) -> None:
 
     @camp.command("run")
     def run_cmd(
-        file: Path = typer.Argument(..., help="The campaign file (YAML)."),
+        file: CampaignFile,
         store: str | None = typer.Option(None, "--store", help=STORE_HELP),
         ray_address: str | None = typer.Option(
             None, "--ray", metavar="ADDRESS",
@@ -150,7 +151,7 @@ def register(app: typer.Typer) -> None:
 
     @camp.command("status")
     def status_cmd(
-        file: Path = typer.Argument(..., help="The campaign file (YAML)."),
+        file: CampaignFile,
         store: str | None = typer.Option(None, "--store", help=STORE_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
