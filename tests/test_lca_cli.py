@@ -147,3 +147,20 @@ def test_show_device_without_die_area_and_cpu(cli):
     assert r.code == 0 and "NOT published" in r.out
     r = cli("embodied", "epyc-9654")
     assert r.code == 0 and "none of its own" in r.out
+
+
+def test_embodied_all_devices(cli):
+    r = cli("embodied", "--all", "--category", "edge", "--json")
+    assert r.code == 0
+    rows = r.json()
+    assert {row["device"] for row in rows} >= {"jetson-agx-orin-64gb", "jetson-agx-xavier-16gb"}
+    orin = next(row for row in rows if row["device"] == "jetson-agx-orin-64gb")
+    single = cli("embodied", "jetson-agx-orin-64gb", "--json").json()
+    assert orin["per_gb"]["embodied_kgco2e"] == single["embodied_kgco2e"]
+    r = cli("embodied", "--all", "--json")
+    b200 = next(row for row in r.json() if row["device"] == "b200")
+    assert b200["per_gb"] is None and "die area" in b200["unavailable"]
+    r = cli("embodied", "--all")
+    assert r.code == 0 and "unavailable" in r.out
+    assert cli("embodied").code == 2
+    assert cli("embodied", "h100", "--all").code == 2

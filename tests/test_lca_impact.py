@@ -94,10 +94,16 @@ def test_to_dict_has_exactly_the_contract_keys():
     assert full["steps"]["use_gco2e"]["unit"] == "gCO2e"
 
 
-@pytest.mark.parametrize("energy", [0, -1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("energy", [-1.0, float("nan"), float("inf"), "12"])
 def test_bad_energy(energy):
     with pytest.raises(InvalidValueError, match="energy"):
         compute_impact(energy, 1.0, ImpactContext.resolve("t4"))
+
+
+def test_zero_energy_is_accepted_by_the_library():
+    # a run is never lost to a zero reading: use phase 0, embodied still allocated
+    imp = compute_impact(0.0, 10.0, ImpactContext.resolve("t4"))
+    assert imp.use_gco2e.value == 0 and imp.embodied_gco2e.value > 0
 
 
 @pytest.mark.parametrize("duration", [0, -3, float("nan")])

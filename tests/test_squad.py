@@ -1,15 +1,14 @@
 """SQuAD preparation as MLPerf does it, checked by hand and against the `tokenizers` library."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from inferlca.errors import InputFileError
 from inferlca.workloads import squad
-from conftest import FIXTURES
-
-TINY = FIXTURES / "squad" / "tiny-squad-v1.1.json"
+TINY = Path(__file__).parent / "fixtures" / "squad" / "tiny-squad-v1.1.json"
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,48 @@ import typer
 from rich.table import Table
 
 from inferlca.cli._common import console, err_console, print_json
+from inferlca.errors import InvalidValueError
 from inferlca.hardware.catalog import get_catalog
 from inferlca.lca.embodied import embodied_footprint
+from inferlca.lca.factors import node_factor_range
+
+
+def _all_devices(category: str | None, node_source: str | None, packaging: bool,
+                 as_json: bool) -> None:
+    """Both memory methods for every device of the catalog (or of one category)."""
+    from inferlca.lca.embodied import EmbodiedUnavailableError
+
+    rows = []
+    for dev in get_catalog().devices(category=category):
+        try:
+            per_gb = embodied_footprint(dev, "per-gb", node_source=node_source, packaging=packaging)
+            area = embodied_footprint(dev, "area", node_source=node_source, packaging=packaging)
+        except EmbodiedUnavailableError as exc:
+            rows.append((dev, None, None, str(exc)))
+            continue
+        rows.append((dev, per_gb, area, ""))
+    if as_json:
+        print_json([{"device": dev.id, "per_gb": pg.to_dict() if pg else None,
+                     "area": ar.to_dict() if ar else None, "unavailable": why or None}
+                    for dev, pg, ar, why in rows])
+        return
+    table = Table(title="Embodied footprint F (kgCO2e) of the catalog devices")
+    for col in ("device", "category", "F_proc", "F (per-gb)", "F (area)"):
+        table.add_column(col, overflow="fold")
+    for dev, pg, ar, _why in rows:
+        if pg is None or ar is None:
+            table.add_row(dev.id, dev.category, "unavailable", "-", "-")
+        else:
+            table.add_row(dev.id, dev.category, pg.processor_kg.format(""),
+                          pg.total_kg.format(""), ar.total_kg.format(""))
+    console.print(table)
 
 
 def embodied_cmd(
-    device: str = typer.Argument(..., help="Device id, name or alias."),
+    device: str | None = typer.Argument(None, help="Device id, name or alias."),
+    all_devices: bool = typer.Option(False, "--all",
+                                     help="Every device of the catalog, both memory methods."),
+    category: str | None = typer.Option(None, "--category", help="With --all: one category."),
     memory_method: str = typer.Option("per-gb", "--memory-method",
                                       help="Memory term: per-gb (default) or area."),
     node_source: str | None = typer.Option(
@@ -23,6 +59,13 @@ def embodied_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Manufacturing footprint F = F_proc + F_mem of a device, in kgCO2e [low - high]."""
+    if all_devices:
+        if device is not None:
+            raise InvalidValueError("give either a DEVICE or --all, not both")
+        _all_devices(category, node_source, packaging, as_json)
+        return
+    if device is None:
+        raise InvalidValueError("give a DEVICE (see `inferlca hardware list`) or --all")
     dev = get_catalog().get(device)
     emb = embodied_footprint(dev, memory_method, node_source=node_source, packaging=packaging)
     if as_json:
@@ -34,6 +77,11 @@ def embodied_cmd(
     table.add_row("die area", "sum of dies", emb.die_area_cm2.format("cm2"))
     table.add_row("per-node factor", f"I_proc({dev.process_node_nm:g} nm)",
                   emb.node_factor.format("kgCO2e/cm2"))
+    if node_source is None and dev.process_node_nm is not None:
+        rng = node_factor_range(dev.process_node_nm)
+        table.add_row("  by source", "mean of sources; spread", ", ".join(
+            f"{s.source_id} {s.value:.3g}" + ("" if s.method in ("exact", "node-independent")
+                                              else f" ({s.method})") for s in rng.all))
     table.add_row("processor", "F_proc = area x I_proc", emb.processor_kg.format("kgCO2e"))
     if emb.memory_factor is not None:
         if memory_method == "per-gb":

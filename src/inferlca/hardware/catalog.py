@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -166,7 +167,7 @@ class Catalog:
     def __len__(self) -> int:
         return len(self._devices)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Device]:
         return iter(self._devices)
 
     def devices(self, category: str | None = None, kind: str | None = None) -> list[Device]:

@@ -22,8 +22,14 @@ from typing import Any
 
 from inferlca.errors import InvalidValueError, UnknownNameError
 from inferlca.hardware.catalog import Device
-from inferlca.lca.factors import (KG_PER_CM2, NodeFactorRange, memory_type, node_factor,
-                                  node_factor_range, per_gb_factor)
+from inferlca.lca.factors import (
+    KG_PER_CM2,
+    NodeFactorRange,
+    memory_type,
+    node_factor,
+    node_factor_range,
+    per_gb_factor,
+)
 from inferlca.uncertainty import UValue
 from inferlca.units import MM2_PER_CM2
 

@@ -210,21 +210,25 @@ def compute_impact(energy_j: float | UValue, duration_s: float, ctx: ImpactConte
     """Impact of a workload that used ``energy_j`` over ``duration_s`` in context ``ctx``.
 
     Args:
-        energy_j: energy of the device during the workload, J (> 0; an interval is accepted).
+        energy_j: energy of the device during the workload, J (>= 0; an interval is accepted).
+            Zero is accepted here (a run is never lost to a zero reading); the CLI rejects it.
         duration_s: wall-clock duration of the workload, s (> 0), for the allocation.
         ctx: see :meth:`ImpactContext.resolve`.
         queries: number of queries, for ``per_query_gco2e`` (> 0).
 
     Raises:
-        InvalidValueError: a zero, negative, NaN or infinite energy, duration or query count.
+        InvalidValueError: a negative, NaN or infinite energy; a zero, negative, NaN or infinite
+            duration; a query count that is not a whole number > 0.
     """
     if isinstance(energy_j, UValue):
-        if not (math.isfinite(energy_j.high) and energy_j.low > 0):
-            raise InvalidValueError(f"energy must be a finite number of J > 0, got {energy_j}")
+        if not (math.isfinite(energy_j.high) and energy_j.low >= 0):
+            raise InvalidValueError(f"energy must be a finite number of J >= 0, got {energy_j}")
         e_j = energy_j.with_unit("J")
     else:
-        e_j = UValue.exact(_positive("energy", energy_j, "a finite number of J > 0"), "J",
-                           ("measured or estimated energy",), kind="input")
+        if isinstance(energy_j, bool) or not isinstance(energy_j, (int, float)) \
+                or not math.isfinite(energy_j) or energy_j < 0:
+            raise InvalidValueError(f"energy must be a finite number of J >= 0, got {energy_j!r}")
+        e_j = UValue.exact(float(energy_j), "J", ("measured or estimated energy",), kind="input")
     t_s = _positive("duration", duration_s, "a finite number of seconds > 0")
     if queries is not None and (isinstance(queries, bool) or not isinstance(queries, int)
                                 or queries <= 0):
