@@ -112,3 +112,55 @@ def test_measure_in_a_subprocess_end_to_end(cli_subprocess, tmp_path):
                        timeout=120)
     assert r.code == 0, r.err
     assert r.json()["estimated"] is True
+
+
+def test_measure_ctrl_c_keeps_the_measurement(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time as _time
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    out = tmp_path / "int.csv"
+    p = subprocess.Popen([sys.executable, "-m", "inferlca", "measure", "--meter", "modelled", "--out", str(out),
+                          "--json", "--", sys.executable, "-c", "import time; time.sleep(30)"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _time.sleep(3.0)  # python start-up + imports before the child runs
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=60)
+    assert p.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    import json
+
+    d = json.loads(stdout)
+    assert d["interrupted"] is True and d["energy"]["energy_j"] > 0
+    assert read_csv(out).meta["incomplete"] is True
+    assert os.path.exists(out)
+
+
+def test_trace_import_of_our_csv_shows_phases(cli, tmp_path):
+    import numpy as np
+
+    from inferlca.traces.io import write_csv
+    from inferlca.traces.trace import Mark, PowerTrace
+
+    # 10 W for 2 s (idle), then 30 W for 2 s (compute): 20 J + 60 J; static = 10 W x 2 s = 20 J
+    tr = PowerTrace(t_s=np.array([0.0, 2.0, 2.0, 4.0]), channels={"gpu0": np.array([10.0, 10.0, 30.0, 30.0])},
+                    primary="gpu0", meter="nvml", marks=[Mark(0.0, "idle"), Mark(2.0, "compute")])
+    p = write_csv(tr, tmp_path / "ours.csv")
+    r = cli("trace", "import", p, "--phase", "compute", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["energy"]["energy_j"] == pytest.approx(60.0)
+    assert [(x["name"], x["energy_j"]) for x in d["phases"]] == [("idle", 20.0), ("compute", 60.0)]
+    assert d["baseline"]["static_j"] == pytest.approx(20.0) and d["baseline"]["dynamic_j"] == pytest.approx(40.0)
+    r2 = cli("trace", "import", p, "--phase", "warmup")
+    assert r2.code == 2 and "unknown phase 'warmup'" in r2.err
+
+
+def test_measure_json_is_strict_and_carries_the_model(cli):
+    r = cli("measure", "--meter", "modelled", "--device", "ryzen-9-7950x", "--json", "--", sys.executable, "-c", "pass")
+    assert r.code == 0, r.err
+    d = r.json()  # strict JSON (no NaN) parsed
+    assert d["meta"]["max_power_w"] == 170.0 and "hardware catalog" in d["meta"]["max_power_source"]
+    assert d["impact"]["device"] == "ryzen-9-7950x"

@@ -13,18 +13,20 @@ from inferlca.meters.sampler import Sampler
 from inferlca.traces.energy import energy, phase_energies_j
 
 
-def write_stat(path, user, idle, iowait=0, guest=0):
+def write_stat(path, user, idle, iowait=0, guest=0, steal=0):
     # user nice system idle iowait irq softirq steal guest guest_nice
-    path.write_text(f"cpu  {user} 0 0 {idle} {iowait} 0 0 0 {guest} 0\n"
-                    f"cpu0 {user} 0 0 {idle} {iowait} 0 0 0 {guest} 0\n"
+    path.write_text(f"cpu  {user} 0 0 {idle} {iowait} 0 0 {steal} {guest} 0\n"
+                    f"cpu0 {user} 0 0 {idle} {iowait} 0 0 {steal} {guest} 0\n"
                     f"cpu1 0 0 0 0 0 0 0 0 0 0\nintr 1 2 3\n")
 
 
 def test_read_proc_stat(tmp_path):
     p = tmp_path / "stat"
-    write_stat(p, user=300, idle=600, iowait=100, guest=50)
+    write_stat(p, user=300, idle=500, iowait=100, guest=50, steal=100)
     busy, total, n = read_proc_stat(p)
-    assert (busy, total, n) == (300, 1000, 2)  # guest is inside user: not added again
+    # total = 300 + 500 + 100 + 100 (steal) = 1000; guest is inside user: not added again;
+    # busy = user only: idle, iowait and steal are not this machine's work
+    assert (busy, total, n) == (300, 1000, 2)
 
 
 def test_idle_share_is_the_median_of_the_sourced_table():

@@ -159,3 +159,17 @@ def test_real_pynvml_probe_on_this_machine_says_why():
     infos = {i.name: i for i in list_meters()}
     # the CI machines have no GPU: then the reason must say what is missing
     assert infos["nvml"].available or "NVIDIA driver" in infos["nvml"].reason
+
+
+def test_counter_failing_mid_run_is_bridged_exactly_by_the_next_read():
+    def counter(k):
+        if k == 2:
+            raise pynvml.NVMLError_Unknown()
+        return 10_000 * k  # +10 J per call
+
+    m = NvmlMeter(nvml=FakeNvml(energy_mj=[counter]))
+    r1, r2, r3 = m.read(), m.read(), m.read()
+    assert r1.energy_j["gpu0"] == pytest.approx(10.0)
+    assert math.isnan(r2.energy_j["gpu0"]) and "NVML energy read failed" in r2.errors["gpu0"]
+    assert r2.power_w["gpu0"] == 100.0  # the power read still worked
+    assert r3.energy_j["gpu0"] == pytest.approx(30.0)  # nothing lost: the counter is cumulative

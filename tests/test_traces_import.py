@@ -159,3 +159,16 @@ def test_update_period_and_repeat_diagnostics():
     short = diagnose(tr, start_s=0.0, end_s=0.5)  # 0.5 s < 10 updates of 0.1 s
     assert any("fewer than 10 sensor updates" in w for w in short.warnings)
     assert diagnose(tr, start_s=0.0, end_s=1.99).coverage == pytest.approx(1.0)
+
+
+def test_summary_of_a_dead_channel_is_strict_json_with_warnings():
+    import json
+
+    from inferlca.traces.summary import summarize
+
+    tr = PowerTrace(t_s=np.array([0.0, 1.0, 2.0]), channels={"g": np.full(3, np.nan), "h": np.ones(3)},
+                    primary="g", meter="x")
+    s = summarize(tr)
+    json.dumps(s, allow_nan=False)  # raises on NaN
+    assert s["energy"]["energy_j"] is None and s["channels"]["h"]["energy_j"] == 2.0
+    assert any("fewer than two good samples" in w for w in s["warnings"])

@@ -89,3 +89,13 @@ def test_not_our_files(tmp_path):
     q.write_bytes(b"not parquet")
     with pytest.raises(InputFileError, match="Parquet"):
         read_parquet(q)
+
+
+def test_trace_methods_delegate(tmp_path):
+    tr = sample_trace()
+    assert tr.duration_s == pytest.approx(0.03)
+    assert tr.energy_j(channel="gpus") == pytest.approx(0.5 * (1 + 2) * 0.01 + 0.5 * (2 + 3) * 0.0100001
+                                                        + 0.5 * (3 + 4) * (0.03 - 0.0200001))
+    assert tr.window("compute") == (0.015, 0.03)
+    back = read_parquet(tr.write(tmp_path / "m.parquet"))
+    assert_same(tr, back)

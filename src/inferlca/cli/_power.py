@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from inferlca.cli._common import console, err_console
+from inferlca.hardware.catalog import Device
 from inferlca.units import J_PER_WH
 
 
@@ -19,6 +20,7 @@ def impact_for(energy_j: float, duration_s: float, device: str | None, region: s
     from inferlca.uncertainty import UValue
 
     notes: list[str] = []
+    dev: Device | None
     if not (energy_j > 0 and duration_s > 0):
         return None, ["GWP not computed: the energy or the duration is zero or unknown"]
     if device is not None:
@@ -35,7 +37,7 @@ def impact_for(energy_j: float, duration_s: float, device: str | None, region: s
     ctx = ImpactContext.resolve(dev, region=region)
     if energy_interval_j and energy_interval_j["low"] > 0 and energy_interval_j["high"] > energy_interval_j["low"]:
         e = UValue(energy_j, energy_interval_j["low"], energy_interval_j["high"], "J",
-                   ("modelled energy; interval from the idle-share range",), kind="estimated")
+                   ("modelled energy; interval from the idle-share range",), kind="derived")
         imp = compute_impact(e, duration_s, ctx)
     else:
         imp = compute_impact(energy_j, duration_s, ctx)
@@ -78,6 +80,9 @@ def render_summary(title: str, s: dict[str, Any], impact: dict[str, Any] | None,
                               f"{_fmt((s.get('jitter_p99_s') or 0) * 1000, 'ms')}, {s['samples']} samples")
     else:
         t.add_row("samples", str(s["samples"]))
+    if s.get("phases"):
+        t.add_row("phases", ", ".join(f"{p['name']} {_fmt(p['duration_s'], 's')} {_fmt(p['energy_j'], 'J')}"
+                                      for p in s["phases"]))
     d = s["diagnostics"]
     if d.get("update_period_s"):
         t.add_row("sensor update (estimated)", _fmt(d["update_period_s"] * 1000, "ms"))

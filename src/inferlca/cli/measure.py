@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import typer
@@ -44,12 +45,13 @@ def measure_cmd(
     positive_float("--cpu-tdp", cpu_tdp)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")
-    pm = open_meter(meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp)
+    pm = open_meter(meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0)
     sampler = Sampler(pm, period_s=period_ms / 1000.0, close_meter=True)
     code: int | None = None
     interrupted = False
     captured = b""
-    with sampler:
+    with warnings.catch_warnings(), sampler:
+        warnings.simplefilter("ignore", RuntimeWarning)  # failed reads are reported in the summary
         if idle_baseline_s > 0:
             sampler.mark("idle")
             time.sleep(idle_baseline_s)

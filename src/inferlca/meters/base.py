@@ -26,14 +26,13 @@ class Reading:
         energy_j: cumulative energy in joules per counter channel (already unwrapped), where the
             hardware has an energy counter; ``NaN`` where unread.
         errors: reason per channel that failed (``None`` key: the whole read failed).
-        t_s: timestamp of the reading on the meter's own clock when it carries one (replayed
-            logs); ``None`` for live meters, which the sampler timestamps itself.
+
+    The sampler timestamps each reading itself (monotonic clock, middle of the read).
     """
 
     power_w: dict[str, float]
     energy_j: dict[str, float] = field(default_factory=dict)
     errors: dict[str | None, str] = field(default_factory=dict)
-    t_s: float | None = None
 
     @classmethod
     def failed(cls, channels: list[str], reason: str, counters: list[str] = ()) -> Reading:  # type: ignore[assignment]

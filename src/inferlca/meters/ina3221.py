@@ -89,7 +89,7 @@ class Ina3221Meter(PowerMeter):
         rails = find_rails(Path(hwmon_root), Path(iio_root))
         if not rails:
             return False, "no INA3221 power monitor in sysfs (not a Jetson)"
-        for _, _, files in rails:
+        for _rail, _kind, files in rails:
             for f in files:
                 try:
                     float(_read(f))

@@ -5,7 +5,8 @@ Model (linear in utilisation, the usual first approximation of the SPECpower cur
     P(u) = P_max * (s + (1 - s) * u)
 
 * ``u``: CPU utilisation over the interval since the previous read, from ``/proc/stat``
-  (busy = all jiffies except ``idle`` and ``iowait``; ``guest`` is already inside ``user``).
+  (busy = user + nice + system + irq + softirq; idle, iowait and a VM's steal time are not busy;
+  ``guest`` is already inside ``user``).
 * ``P_max``: the CPU's TDP in watts when known (``--cpu-tdp`` or the hardware catalog); otherwise
   ``n_vcpu x`` the median maximum watts per vCPU of the Cloud Carbon Footprint coefficients.
 * ``s``: the idle share, ``P(0) / P(1)``. Default: the median of ``min/max`` watts per vCPU over the
@@ -75,12 +76,20 @@ def read_proc_stat(path: Path = PROC_STAT) -> tuple[int, int, int]:
     first = lines[0].split()
     if not first or first[0] != b"cpu" or len(first) < 5:
         raise ValueError(f"{path}: first line is not the aggregate 'cpu' line")
-    # user nice system idle iowait irq softirq steal guest guest_nice
-    ticks = [int(x) for x in first[1:11]]
-    total = sum(ticks[:8])  # guest and guest_nice are already counted in user and nice
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    busy, total = _busy_total_of(first)
     n_cpus = sum(1 for ln in lines[1:] if ln.startswith(b"cpu") and ln[3:4].isdigit())
-    return total - idle, total, max(n_cpus, 1)
+    return busy, total, max(n_cpus, 1)
+
+
+def _busy_total_of(fields: list[bytes]) -> tuple[int, int]:
+    """Busy and total ticks of a ``cpu`` line: user nice system idle iowait irq softirq steal
+    [guest guest_nice]. Busy = user + nice + system + irq + softirq; idle, iowait and steal (time
+    the hypervisor gave to another guest: not this machine's work) are not busy. guest and
+    guest_nice are already inside user and nice, so they are not added again."""
+    ticks = [int(x) for x in fields[1:9]]
+    ticks += [0] * (8 - len(ticks))
+    user, nice, system, _idle, _iowait, irq, softirq, _steal = ticks
+    return user + nice + system + irq + softirq, sum(ticks)
 
 
 class ModelledCpuMeter(PowerMeter):
@@ -125,6 +134,14 @@ class ModelledCpuMeter(PowerMeter):
         self.primary = "cpu"
         self._last = (busy, total)
         self._last_util = 0.0
+        self._fd: int | None = None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            finally:
+                self._fd = None
 
     @classmethod
     def probe(cls, proc_stat: str | os.PathLike[str] = PROC_STAT, **_: Any) -> tuple[bool, str]:
@@ -139,10 +156,22 @@ class ModelledCpuMeter(PowerMeter):
         u = min(max(utilisation, 0.0), 1.0)
         return self.max_power_w * (self.idle_share + (1.0 - self.idle_share) * u)
 
+    def _busy_total(self) -> tuple[int, int]:
+        """Aggregate busy and total ticks, re-reading only the head of the file through a kept
+        descriptor (``pread`` at offset 0 regenerates procfs content; cheaper at 100-1000 Hz)."""
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDONLY)
+        head = os.pread(self._fd, 512, 0)
+        first = head.split(b"\n", 1)[0].split()
+        if not first or first[0] != b"cpu" or len(first) < 5:
+            raise ValueError("first line is not the aggregate 'cpu' line")
+        return _busy_total_of(first)
+
     def read(self) -> Reading:
         try:
-            busy, total = read_proc_stat(self._path)[:2]
+            busy, total = self._busy_total()
         except (OSError, ValueError) as exc:
+            self.close()
             return Reading.failed(self.channels, f"/proc/stat unreadable: {exc}")
         d_total = total - self._last[1]
         if d_total > 0:
@@ -174,6 +203,7 @@ def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None]:
         from inferlca.hardware.detect import detect_device
     except ImportError:  # pragma: no cover - the hardware layer ships with the package
         return None, None
+    name: str | None
     if isinstance(device, str):
         dev = get_catalog().find(device)
         name = device
@@ -184,7 +214,7 @@ def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None]:
         dev, name = det.device, det.name
     if dev is None or getattr(dev, "kind", None) != "cpu" or not getattr(dev, "tdp_w", None):
         return None, name
-    return float(dev.tdp_w), dev.name
+    return float(dev.tdp_w or 0.0), dev.name
 
 
 def energy_interval_j(meta: dict[str, Any], energy_j: float, duration_s: float) -> tuple[float, float]:

@@ -109,7 +109,7 @@ class RaplMeter(PowerMeter):
         if not zones:
             return False, (f"no RAPL zones under {root} (not an Intel/AMD machine, a VM without RAPL, "
                            "or the intel_rapl_common module is not loaded: sudo modprobe intel_rapl_msr)")
-        for _, path in zones:
+        for _zone, path in zones:
             f = path / "energy_uj"
             try:
                 _read_int(f)

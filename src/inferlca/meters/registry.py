@@ -39,8 +39,10 @@ def meter_class(name: str) -> type[PowerMeter]:
 
 
 def _options_for(cls: type[PowerMeter], device: Any, gpus: Any, cpu_tdp_w: Any,
-                 extra: dict[str, Any]) -> dict[str, Any]:
+                 extra: dict[str, Any], period_s: float | None = None) -> dict[str, Any]:
     opts: dict[str, Any] = dict(extra)
+    if cls.name == "tegrastats" and period_s is not None and "interval_ms" not in opts:
+        opts["interval_ms"] = max(1, round(period_s * 1000))
     if cls.name == "nvml" and gpus is not None:
         opts["gpus"] = gpus
     if cls.name == "modelled":
@@ -69,7 +71,7 @@ def list_meters(**probe_options: Any) -> list[MeterInfo]:
 
 
 def open_meter(name: str = "auto", *, device: Any = None, gpus: Any = None,
-               cpu_tdp_w: float | None = None, **options: Any) -> PowerMeter:
+               cpu_tdp_w: float | None = None, period_s: float | None = None, **options: Any) -> PowerMeter:
     """Open a meter by name (``auto``: the best available one).
 
     Args:
@@ -77,6 +79,8 @@ def open_meter(name: str = "auto", *, device: Any = None, gpus: Any = None,
         device: catalog device (or name) being measured; the modelled meter takes its TDP.
         gpus: GPU indices for NVML (``[0, 1]`` or ``"0,1"``); default all.
         cpu_tdp_w: CPU TDP in watts for the modelled meter (overrides the catalog).
+        period_s: the sampling period that will be used; tegrastats is started with the same
+            ``--interval`` (default 50 ms, the study's).
         options: passed to the meter (paths of fake sysfs trees in tests...).
 
     Raises:
@@ -87,14 +91,14 @@ def open_meter(name: str = "auto", *, device: Any = None, gpus: Any = None,
         reasons = []
         for candidate in (n for n in _installed() if n in AUTO_ORDER):
             cls = meter_class(candidate)
-            opts = _options_for(cls, device, gpus, cpu_tdp_w, options)
+            opts = _options_for(cls, device, gpus, cpu_tdp_w, options, period_s)
             ok, reason = cls.probe(**opts)
             if ok:
                 return cls(**opts)
             reasons.append(f"{candidate}: {reason}")
         raise MeterUnavailableError("no power meter works here: " + "; ".join(reasons))
     cls = meter_class(name)
-    opts = _options_for(cls, device, gpus, cpu_tdp_w, options)
+    opts = _options_for(cls, device, gpus, cpu_tdp_w, options, period_s)
     ok, reason = cls.probe(**opts)
     if not ok:
         raise MeterUnavailableError(f"meter {cls.name!r} is not available: {reason}")

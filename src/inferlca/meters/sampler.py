@@ -121,8 +121,16 @@ class Sampler:
 
     @property
     def trace(self) -> PowerTrace:
-        """The recorded trace (stops the sampler if it still runs)."""
-        return self.stop()
+        """The recorded trace, once the sampler has stopped (left its ``with`` block or ``stop()``).
+
+        Raises:
+            RuntimeError: the sampler still runs (reading the trace must not cut it short silently).
+        """
+        if self._trace is None:
+            if self._thread is not None and not self._stop.is_set():
+                raise RuntimeError("the sampler is still running: read .trace after its with block or stop()")
+            return self.stop()
+        return self._trace
 
     # ---- thread -----------------------------------------------------------------------------
     def _take(self) -> None:
@@ -190,8 +198,10 @@ class Sampler:
             meta["power_averaging_s"] = meter.averaging_s
         if self._incomplete:
             meta["incomplete"] = True
+        n_bad = sum(1 for r in readings if r.errors)
+        if n_bad:
+            meta["failed_reads"] = n_bad
         if gaps:
-            n_bad = sum(1 for r in readings if r.errors)
             warnings.warn(f"meter {meter.name!r}: {n_bad} of {len(readings)} reads failed; "
                           f"recorded as {len(gaps)} gap(s), not zeros", RuntimeWarning, stacklevel=3)
         return PowerTrace(t_s=t, channels=channels, primary=meter.primary, meter=meter.name,

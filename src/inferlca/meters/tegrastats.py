@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import threading
+from itertools import pairwise
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -196,7 +197,7 @@ def _interval_from_stamps(sec: list[float]) -> float:
     if per_s > 1:
         return 1.0 / per_s
     distinct = sorted(counts)
-    steps = [b - a for a, b in zip(distinct, distinct[1:])]
+    steps = [b - a for a, b in pairwise(distinct)]
     return float(median(steps)) if steps else 1.0
 
 
@@ -223,6 +224,8 @@ class TegrastatsMeter(PowerMeter):
         self._proc = subprocess.Popen([exe, "--interval", str(interval_ms)], stdout=subprocess.PIPE,
                                       stderr=subprocess.DEVNULL, text=True, bufsize=1)
         self._latest: dict[str, float] | None = None
+        self._rails: list[str] = []
+        self.rules: dict[str, Any] = {}
         self._lines = 0
         self._error: str | None = None
         self._cond = threading.Condition()

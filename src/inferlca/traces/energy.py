@@ -207,7 +207,7 @@ def energy(trace: PowerTrace, start_s: float | None = None, end_s: float | None 
     counter_j = None
     if counter is not None and np.count_nonzero(~np.isnan(counter)) >= 2:
         counter_j = counter_window_j(trace.t_s, counter, a, b)
-    if prefer_counter and counter_j is not None:
+    if prefer_counter and counter_j is not None and counter is not None:
         value, source = counter_j, "counter"
         good_t = trace.t_s[~np.isnan(counter)]
         cov_s = max(0.0, min(b, float(good_t[-1])) - max(a, float(good_t[0])))

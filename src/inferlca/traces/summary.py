@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from inferlca.traces.diagnostics import diagnose
-from inferlca.traces.energy import baseline_split, energy, power_stats, trace_span
+from inferlca.traces.energy import baseline_split, energy, phases, power_stats, trace_span
 from inferlca.traces.trace import PowerTrace
 from inferlca.units import J_PER_WH
 
@@ -36,6 +36,11 @@ def summarize(trace: PowerTrace, start_s: float | None = None, end_s: float | No
                         "peak_power_w": stats["peak_power_w"]}
     diag = diagnose(trace, trace.primary, a, b)
     warnings += diag.warnings
+    if trace.meta.get("failed_reads"):
+        warnings.append(f"{trace.meta['failed_reads']} of {trace.t_s.size} reads failed: kept as gaps "
+                        f"({len(trace.gaps)}), never as zeros")
+    if trace.meta.get("incomplete"):
+        warnings.append("the measurement was interrupted: the trace is incomplete")
     out: dict[str, Any] = {
         "meter": trace.meter, "estimated": trace.estimated, "primary": trace.primary,
         "start_s": a, "end_s": b, "duration_s": b - a,
@@ -45,6 +50,8 @@ def summarize(trace: PowerTrace, start_s: float | None = None, end_s: float | No
         "period_achieved_s": trace.meta.get("period_achieved_s"),
         "jitter_p99_s": trace.meta.get("jitter_p99_s"),
     }
+    out["phases"] = [{"name": name, "start_s": s, "end_s": e, "duration_s": e - s,
+                      "energy_j": _finite(energy(trace, s, e).energy_j)} for name, s, e in phases(trace)]
     if idle_phase and any(m.name == idle_phase for m in trace.marks):
         out["baseline"] = baseline_split(trace, a, b, idle_phase).to_dict()
     if trace.estimated and "idle_share_range" in trace.meta and "max_power_w" in trace.meta \
@@ -54,7 +61,24 @@ def summarize(trace: PowerTrace, start_s: float | None = None, end_s: float | No
         lo, hi = energy_interval_j(trace.meta, main.energy_j, main.duration_s)
         out["energy_interval_j"] = {"value": main.energy_j, "low": lo, "high": hi}
     out["warnings"] = list(dict.fromkeys(warnings))
-    return out
+    out["meta"] = trace.meta
+    return json_safe(out)
+
+
+def json_safe(obj: Any) -> Any:
+    """Copy with NaN/inf floats as ``None`` and numpy scalars as Python numbers (strict JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        try:
+            obj = obj.item()
+        except (TypeError, ValueError):
+            return str(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def _finite(x: float) -> float | None:
