@@ -119,3 +119,22 @@ def test_summarized_impact_keeps_low_le_value_le_high(triples):
     impacts = [{"use_gco2e": {"low": min(t), "value": sorted(t)[1], "high": max(t)}} for t in triples]
     u = summarize([{}] * len(triples), impacts)["impact"]["use_gco2e"]
     assert u["low"] <= u["value"] + 1e-9 and u["value"] <= u["high"] + 1e-9
+
+
+def test_summarize_real_impacts_from_the_lca_core():
+    from inferlca.lca.impact import ImpactContext, compute_impact
+
+    ctx = ImpactContext.resolve(None, region="FR")  # unknown device: embodied zero with a note
+    a = compute_impact(100.0, 10.0, ctx, queries=16).to_dict()
+    b = compute_impact(300.0, 30.0, ctx, queries=16).to_dict()
+    s = summarize([{"energy_total_j": 100.0}, {"energy_total_j": 300.0}], [a, b])["impact"]
+    assert set(s) == set(a)
+    for key, va in a.items():
+        if isinstance(va, dict) and {"value", "low", "high"} <= set(va):
+            for bound in ("value", "low", "high"):
+                assert s[key][bound] == pytest.approx((va[bound] + b[key][bound]) / 2)
+    # use-phase GWP is proportional to energy here (same grid, PUE): the mean of 100 J and 300 J
+    # runs is the impact of 200 J
+    mid = compute_impact(200.0, 20.0, ctx, queries=16).to_dict()
+    assert s["use_gco2e"]["value"] == pytest.approx(mid["use_gco2e"]["value"])
+    assert s["sources"] == list(dict.fromkeys(a["sources"] + b["sources"]))

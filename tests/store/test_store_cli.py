@@ -144,3 +144,28 @@ def test_import_unsaved_command(cli, db, tmp_path):
     assert r.json()["imported"] == [{"run_id": rid, "index": 0}]
     r = cli("store", "import-unsaved", tmp_path / "nothing", "--store", db["path"])
     assert r.code == 2 and "is not a folder of unsaved repetitions" in r.err
+
+
+def test_user_text_is_not_rich_markup(cli, tmp_path):
+    # labels, device names and errors come from users: brackets must print as they are
+    path = tmp_path / "m.db"
+    with Store.open(path) as s:
+        rid = s.create_run({**SPEC, "label": "[bold]x[/] [/]"}, device_name="GPU [red]0[/]",
+                           meter="modelled", estimated=True)
+        s.add_repetition(rid, 0, metrics={"energy_total_j": 1.0},
+                         impact={"use_gco2e": {"value": 1.0, "low": 0.5, "high": 2.0}})
+        s.finish_run(rid, "failed", None, error="boom [/] [link=x]")
+    wide = cli("results", "--store", path)
+    assert wide.code == 0, wide.err
+    assert "[red]0[/]" in wide.out
+    shown = cli("results", "show", rid[:6], "--store", path)
+    assert shown.code == 0, shown.err
+    assert "boom [/] [link=x]" in shown.out and "value [low - high]" in shown.out
+    info = cli("store", "info", "--store", path, "--json").json()
+    assert info["runs_by_kind"] == {"measured, modelled energy": 1}
+
+
+def test_store_repair_command(cli, db):
+    r = cli("store", "repair", "--store", db["path"], "--json")
+    assert r.code == 0, r.err
+    assert r.json()["closed"] == [] and r.json()["integrity"] == ["ok"]

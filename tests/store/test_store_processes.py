@@ -189,6 +189,14 @@ def test_run_left_running_by_a_dead_process(tmp_path):
         assert [r.run_id for r in s.list_runs(status="incomplete")] == [dead, reused]
         assert s.get_run(alive).hostname == socket.gethostname()
         assert s.get_run(alive).pid == os.getpid()
+        # repair writes down what readers already see: dead writers' runs become incomplete
+        assert sorted(s.close_dead_runs()) == sorted([dead, reused])
+        run = s.get_run(dead)
+        assert run.stored_status == "incomplete" and "no longer alive" in run.error
+        assert run.summary["repetitions"] == 0 and run.finished_at
+        assert s.get_run(alive).stored_status == "running"
+        assert s.get_run(foreign).stored_status == "running"
+        assert s.close_dead_runs() == []
 
 
 WRITER_CHILD = """

@@ -38,16 +38,49 @@ def test_array_codec_is_lossless(values):
     assert _same(codec.decode(dtype, name, n, blob), values.astype(np.float64))
 
 
+@settings(max_examples=150, deadline=None)
+@given(np_arrays(np.int64, st.integers(16, 200), elements=st.integers(-10**9, 10**9)),
+       st.integers(0, 6), st.lists(st.integers(0, 199), max_size=20))
+def test_decimal_readings_are_lossless(ints, k, nan_at):
+    values = ints.astype(np.float64) / 10.0 ** k
+    values[[i for i in nan_at if i < values.size]] = np.nan
+    dtype, name, n, blob = codec.encode(values)
+    assert _same(codec.decode(dtype, name, n, blob), values)
+
+
 def test_array_codec_is_compact_on_a_real_trace():
     trace = orin_trace()
-    # 50 samples of mW readings / 1000: not exact in float32, so float64 is kept (lossless)...
-    dtype, name, n, blob = codec.encode(trace.channels["VDD_CPU_CV"])
-    assert dtype == "<f8" and n == 50
-    # ...but shuffled and compressed: the 400 raw bytes shrink (few distinct readings)
-    assert name == "shuffle-zlib" and len(blob) < 400 * 0.5
-    # values exact in float32 are stored in 4 bytes each
-    dtype, _, _, _ = codec.encode(np.array([0.5, 1.25, np.nan, 300.0] * 10))
+    # tegrastats reports whole milliwatts: mW / 1000 in watts is stored as integers (k = 3 decimals)
+    rail = trace.channels["VDD_CPU_CV"]
+    dtype, name, n, blob = codec.encode(rail)
+    assert (dtype, name, n) == ("<i8", "dec3", 50)
+    assert len(blob) < 400 * 0.3  # 400 raw bytes of float64
+    # the same rail with its NaN gap (VDD_GPU_SOC[7]) keeps the gap, bit for bit
+    gpu = trace.channels["VDD_GPU_SOC"]
+    dtype, name, n, blob = codec.encode(gpu)
+    assert name == "dec3" and _same(codec.decode(dtype, name, n, blob), gpu)
+    # values exact in float32 and not decimal are stored in 4 bytes each
+    dtype, _, _, _ = codec.encode(np.array([0.5, 1.25, np.nan, 1 / 3] * 10, dtype=np.float32))
     assert dtype == "<f4"
+
+
+def test_decimal_codec_on_nvml_like_readings():
+    rng = np.random.default_rng(1)
+    power_mw = np.round(rng.normal(250_000, 8_000, 5000))
+    power_w = power_mw / 1000.0
+    energy_j = np.cumsum(np.round(power_mw * 0.01)) / 1000.0  # NVML mJ counter, in J
+    for values in (power_w, energy_j):
+        dtype, name, n, blob = codec.encode(values)
+        assert name == "dec3" and _same(codec.decode(dtype, name, n, blob), values)
+    # a counter becomes small differences: far below 8 bytes a sample
+    assert len(codec.encode(energy_j)[3]) < 5000 * 8 * 0.3
+    # -0.0 is not an integer / 10**k: kept exactly by a float encoding
+    signed = np.array([0.5, -0.0] * 20)
+    dtype, name, n, blob = codec.encode(signed)
+    assert not name.startswith("dec") and _same(codec.decode(dtype, name, n, blob), signed)
+    # an unknown codec (a newer inferlca) is a clear error
+    with pytest.raises(StoreError, match="newer inferlca"):
+        codec.decode("<i8", "dec9", 3, b"")
 
 
 def test_corrupt_blob_is_a_store_error():
@@ -139,6 +172,7 @@ def test_filters(store):
     assert ids(store.list_runs()) == [a, b, c]
     assert ids(store.list_runs(device="H100 sxm")) == [b]
     assert ids(store.list_runs(device="jetson-agx-orin-64gb")) == [a]
+    assert ids(store.list_runs(device="AGX Orin")) == [a]  # a catalog alias
     assert ids(store.list_runs(scenario="offline")) == [b]
     assert ids(store.list_runs(workload="bert-base-squad")) == [a]
     assert ids(store.list_runs(kind="estimated")) == [c]
@@ -333,3 +367,49 @@ def test_info(store):
     assert info["schema_version"] == info["schema_version_supported"] == 3
     assert [m["version"] for m in info["migrations"]] == [1, 2, 3]
     assert info["size_bytes"] > 0 and 0 < info["array_bytes"] < info["size_bytes"]
+
+
+_names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
+_floats = st.floats(allow_nan=True, allow_infinity=False, width=64)
+
+
+@st.composite
+def _traces(draw):
+    n = draw(st.integers(0, 60))
+    t = np.cumsum(draw(np_arrays(np.float64, n, elements=st.floats(0.0, 1.0))))
+    names = draw(st.lists(_names, min_size=1, max_size=3, unique=True))
+    channels = {k: draw(np_arrays(np.float64, n, elements=_floats)) for k in names}
+    counters = {k: draw(np_arrays(np.float64, n, elements=st.floats(0, 1e9))) for k in names[:1]}
+    marks = [(float(x), str(m)) for x, m in draw(st.lists(st.tuples(st.floats(0, 100), _names), max_size=4))]
+    gaps = [(float(a), float(a + 1), str(r), draw(st.none() | _names))
+            for a, r in draw(st.lists(st.tuples(st.floats(0, 100), _names), max_size=3))]
+    meta = draw(st.dictionaries(_names, st.none() | st.booleans() | st.integers(-10, 10) | _names, max_size=3))
+    return PowerTrace(t_s=t, channels=channels, primary=names[0], meter=draw(_names),
+                      estimated=draw(st.booleans()), counters=counters, marks=marks, gaps=gaps,
+                      period_requested_s=draw(st.none() | st.floats(0.001, 1.0)), meta=meta)
+
+
+@settings(max_examples=40, deadline=None)
+@given(trace=_traces(), metrics_in=st.dictionaries(_names, st.floats(allow_nan=False), max_size=5),
+       latencies=np_arrays(np.float64, st.integers(0, 40), elements=st.floats(0, 10)),
+       label=st.none() | _names)
+def test_store_round_trip_property(trace, metrics_in, latencies, label):
+    with Store.memory() as s:
+        rid = s.create_run({"workload": "w", "queries": 3}, label=label, device_name=label)
+        s.add_repetition(rid, 0, metrics=metrics_in, trace=trace, latencies_s=latencies)
+        run = s.get_run(rid)
+        assert run.label == label and run.device_name == label
+        assert run.repetitions[0].metrics == metrics_in
+        back = s.load_trace(rid, 0)
+        assert _same(back.t_s, np.asarray(trace.t_s, dtype=np.float64))
+        assert list(back.channels) == list(trace.channels)
+        for k in trace.channels:
+            assert _same(back.channels[k], trace.channels[k])
+        for k in trace.counters:
+            assert _same(back.counters[k], trace.counters[k])
+        assert back.marks == trace.marks
+        assert back.gaps == trace.gaps
+        assert back.meta == trace.meta and back.primary == trace.primary
+        assert back.meter == trace.meter and back.estimated == trace.estimated
+        assert back.period_requested_s == trace.period_requested_s
+        assert _same(s.load_latencies(rid, 0), latencies)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, print_json
@@ -51,12 +52,12 @@ def export(
     if json_out:
         print_json({"format": fmt, "runs": len(runs), "files": [{"path": p, "bytes": b} for p, b in sizes]})
         return
-    table = Table(title=f"exported {len(runs)} run(s) as {fmt} to "
-                        f"{out if out is not None else default_out(fmt)}", title_justify="left")
+    table = Table(title=escape(f"exported {len(runs)} run(s) as {fmt} to "
+                               f"{out if out is not None else default_out(fmt)}"), title_justify="left")
     table.add_column("file")
     table.add_column("bytes", justify="right")
     for p, b in sizes:
-        table.add_row(p, f"{b:,}")
+        table.add_row(escape(p), f"{b:,}")
     console.print(table)
 
 

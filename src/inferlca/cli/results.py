@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, print_json
@@ -66,16 +67,16 @@ def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> T
         row = [r.short_id]
         if wide:
             row.append(r.created_at[:16].replace("T", " "))
-        row += [r.device, r.workload or "-"]
+        row += [escape(r.device), escape(r.workload or "-")]
         if wide:
-            row.append(r.scenario or "-")
+            row.append(escape(r.scenario or "-"))
         row.append("-" if r.queries is None else str(r.queries))
         if wide:
             row.append(_reps(r))
         row += [status, fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s")),
                 _per_query_mg(r)]
         if show_labels:
-            row.append(r.label or "")
+            row.append(escape(r.label or ""))
         table.add_row(*row)
     return table
 
@@ -107,9 +108,9 @@ def results_list(
     if not runs:
         console.print(f"no runs in {path} match" if any(
             v is not None for v in (workload, device, scenario, kind, status, label))
-            else f"no runs yet in {path}; start one with `inferlca run`")
+            else f"no runs yet in {path}; start one with `inferlca run`", markup=False)
         return
-    console.print(runs_table(runs, f"{len(runs)} run(s) in {path}"))
+    console.print(runs_table(runs, escape(f"{len(runs)} run(s) in {path}")))
     console.print("[dim]details: inferlca results show RUN_ID (a prefix of the id is enough)[/]")
 
 
@@ -135,27 +136,28 @@ def _metrics_table(run: RunRecord) -> Table:
         m = metrics[key]
         lo, hi = m.get("ci95_low"), m.get("ci95_high")
         interval = "-" if lo is None or hi is None else f"{fmt_number(lo)} - {fmt_number(hi)}"
-        table.add_row(key, fmt_number(m.get("mean")), fmt_number(m.get("std")), interval, str(m.get("n", "")))
+        table.add_row(escape(key), fmt_number(m.get("mean")), fmt_number(m.get("std")), interval,
+                      str(m.get("n", "")))
     return table
 
 
 def _impact_table(impact: dict[str, Any]) -> Table:
     table = Table(title="impact (mean over repetitions of value, low and high)", title_justify="left")
     table.add_column("figure")
-    table.add_column("value [low - high]", justify="right")
+    table.add_column(escape("value [low - high]"), justify="right")
     for key, v in impact.items():
         if key == "sources":
             continue
         if isinstance(v, dict) and {"value", "low", "high"} <= set(v):
-            table.add_row(key, fmt_interval(v))
+            table.add_row(escape(key), escape(fmt_interval(v)))
         elif isinstance(v, dict):
             for sub, sv in v.items():
                 if isinstance(sv, dict) and {"value", "low", "high"} <= set(sv):
-                    table.add_row(f"{key}.{sub}", fmt_interval(sv))
+                    table.add_row(escape(f"{key}.{sub}"), escape(fmt_interval(sv)))
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            table.add_row(key, fmt_number(float(v)))
+            table.add_row(escape(key), fmt_number(float(v)))
         elif v is not None:
-            table.add_row(key, str(v))
+            table.add_row(escape(key), escape(str(v)))
     return table
 
 
@@ -200,9 +202,9 @@ def results_show(
     ]
     for name, value in lines:
         if value is not None and value != "":
-            console.print(f"  {name:<12} {value}", highlight=False)
+            console.print(f"  {name:<12} {value}", highlight=False, markup=False)
     if run.error:
-        console.print(f"  [red]{'error':<12} {run.error}[/]", highlight=False)
+        console.print(f"  [red]{'error':<12} {escape(run.error)}[/]", highlight=False)
     console.print(_metrics_table(run))
     impact = (run.summary or {}).get("impact")
     if impact:
@@ -210,10 +212,10 @@ def results_show(
     if run.repetitions:
         console.print(_repetitions_table(run))
     for note in run.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(str(note))}", highlight=False)
     sources = (impact or {}).get("sources") if impact else None
     if sources:
-        console.print("[dim]sources: " + "; ".join(map(str, sources)) + "[/]", highlight=False)
+        console.print("[dim]sources: " + escape("; ".join(map(str, sources))) + "[/]", highlight=False)
 
 
 @results_app.command("delete")
@@ -230,7 +232,7 @@ def results_delete(
             typer.confirm(f"delete run {run.run_id} ({run.workload} on {run.device}, "
                           f"{len(run.repetitions)} repetition(s))?", abort=True)
         s.delete_run(run.run_id)
-    console.print(f"deleted run {run.run_id}")
+    console.print(f"deleted run {run.run_id}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

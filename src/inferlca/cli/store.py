@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP
 from inferlca.store.sqlite import Store
 
-store_app = typer.Typer(help="The results store: `store info`, `store merge OTHER.db`.",
+store_app = typer.Typer(help="The results store: `store info`, `store merge OTHER.db`, "
+                        "`store repair`, `store import-unsaved DIR`.",
                         no_args_is_help=True)
 
 
@@ -28,7 +30,7 @@ def store_info(
     if json_out:
         print_json(info)
         return
-    table = Table(title=f"results store {info['path']}", title_justify="left", show_header=False)
+    table = Table(title=escape(f"results store {info['path']}"), title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("value")
     by_status = ", ".join(f"[{STATUS_STYLE.get(k, '')}]{v} {k}[/]" for k, v in sorted(info["runs_by_status"].items()))
@@ -42,11 +44,11 @@ def store_info(
         ("repetitions", str(info["repetitions"])),
         ("traces", f"{info['traces']} ({info['trace_samples']:,} samples)"),
         ("latencies", f"{info['latencies']:,}"),
-        ("devices", ", ".join(info["devices"]) or "-"),
-        ("workloads", ", ".join(info["workloads"]) or "-"),
+        ("devices", escape(", ".join(info["devices"])) or "-"),
+        ("workloads", escape(", ".join(info["workloads"])) or "-"),
     ]
     if "integrity" in info:
-        rows.append(("integrity", "; ".join(info["integrity"])))
+        rows.append(("integrity", escape("; ".join(info["integrity"]))))
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
@@ -69,9 +71,29 @@ def store_merge(
     if json_out:
         print_json({"store": str(path), **result.to_dict()})
         return
-    console.print(f"merged {result.source} into {path}: [green]{len(result.added)} added[/], "
+    console.print(f"merged {escape(result.source)} into {escape(str(path))}: "
+                  f"[green]{len(result.added)} added[/], "
                   f"{len(result.updated)} updated with a more complete copy, "
                   f"{len(result.skipped)} already present", highlight=False, soft_wrap=True)
+
+
+@store_app.command("repair")
+def store_repair(
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
+    json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
+) -> None:
+    """Close the runs left `running` by a process that died (as `incomplete`, with a summary of
+    their stored repetitions) and check the file's integrity."""
+    with Store.open(store) as s:
+        closed = s.close_dead_runs()
+        problems = s.integrity_check()
+        path = s.path
+    if json_out:
+        print_json({"store": str(path), "closed": closed, "integrity": problems or ["ok"]})
+        return
+    console.print(f"{len(closed)} run(s) left running by a dead process marked incomplete"
+                  + (": " + ", ".join(r[:8] for r in closed) if closed else ""), highlight=False)
+    console.print("integrity: " + ("; ".join(problems) if problems else "ok"), markup=False)
 
 
 @store_app.command("import-unsaved")
@@ -87,7 +109,8 @@ def store_import_unsaved(
     if json_out:
         print_json({"store": str(path), "imported": [{"run_id": r, "index": i} for r, i in done]})
         return
-    console.print(f"imported {len(done)} repetition(s) into {path}", highlight=False, soft_wrap=True)
+    console.print(f"imported {len(done)} repetition(s) into {path}", highlight=False, soft_wrap=True,
+                  markup=False)
 
 
 def register(app: typer.Typer) -> None:

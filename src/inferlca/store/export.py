@@ -55,11 +55,18 @@ _RUN_FIELDS = ("run_id", "created_at", "finished_at", "status", "kind", "estimat
 
 @dataclass
 class Table:
-    """A table: column names and rows (tuples in column order)."""
+    """A table: column names and rows (tuples in column order).
+
+    The long tables (traces, latencies, series) give ``rows`` as a generator that loads one
+    repetition at a time, with fixed column ``types`` (``string``, ``int64``, ``float64``), so an
+    export of a large store streams instead of holding every sample in memory. Such rows can be
+    iterated once.
+    """
 
     name: str
     columns: list[str]
-    rows: list[tuple[Any, ...]]
+    rows: Iterable[tuple[Any, ...]]
+    types: dict[str, str] | None = None
 
 
 def _metric_keys(keys: Iterable[str]) -> list[str]:
@@ -143,41 +150,51 @@ def _phases(t_s: np.ndarray, marks: Sequence[tuple[float, str]]) -> list[str | N
 
 def traces_table(store: Any, runs: Sequence[RunRecord]) -> Table:
     """Long format: one row per sample and power channel (energy counters as ``counter:<name>``)."""
-    rows: list[tuple[Any, ...]] = []
-    for run in runs:
-        for rep in run.repetitions:
-            if not rep.has_trace:
-                continue
-            trace = store.load_trace(run.run_id, rep.index)
-            t = trace.t_s
-            phases = _phases(t, trace.marks)
-            t_list = t.tolist()
-            groups = [(name, v) for name, v in trace.channels.items()]
-            groups += [(f"counter:{name}", v) for name, v in trace.counters.items()]
-            for name, values in groups:
-                rows.extend(zip([run.run_id] * len(t_list), [rep.index] * len(t_list),
-                                [name] * len(t_list), t_list, values.tolist(), phases))
-    return Table("traces", ["run_id", "repetition", "channel", "t_s", "power_w", "phase"], rows)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for run in runs:
+            for rep in run.repetitions:
+                if not rep.has_trace:
+                    continue
+                trace = store.load_trace(run.run_id, rep.index)
+                t_list = trace.t_s.tolist()
+                phases = _phases(trace.t_s, trace.marks)
+                n = len(t_list)
+                groups = list(trace.channels.items())
+                groups += [(f"counter:{name}", v) for name, v in trace.counters.items()]
+                for name, values in groups:
+                    yield from zip([run.run_id] * n, [rep.index] * n, [name] * n, t_list,
+                                   values.tolist(), phases)
+
+    return Table("traces", ["run_id", "repetition", "channel", "t_s", "power_w", "phase"], rows(),
+                 {"run_id": "string", "repetition": "int64", "channel": "string",
+                  "t_s": "float64", "power_w": "float64", "phase": "string"})
 
 
 def latencies_table(store: Any, runs: Sequence[RunRecord]) -> Table:
-    rows: list[tuple[Any, ...]] = []
-    for run in runs:
-        for rep in run.repetitions:
-            if rep.n_latencies:
-                lat = store.load_latencies(run.run_id, rep.index).tolist()
-                rows.extend((run.run_id, rep.index, q, v) for q, v in enumerate(lat))
-    return Table("latencies", ["run_id", "repetition", "query", "latency_s"], rows)
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for run in runs:
+            for rep in run.repetitions:
+                if rep.n_latencies:
+                    lat = store.load_latencies(run.run_id, rep.index).tolist()
+                    yield from ((run.run_id, rep.index, q, v) for q, v in enumerate(lat))
+
+    return Table("latencies", ["run_id", "repetition", "query", "latency_s"], rows(),
+                 {"run_id": "string", "repetition": "int64", "query": "int64", "latency_s": "float64"})
 
 
 def series_table(store: Any, runs: Sequence[RunRecord]) -> Table:
-    rows: list[tuple[Any, ...]] = []
-    for run in runs:
-        for rep in run.repetitions:
-            if rep.series:
-                for name, values in store.load_series(run.run_id, rep.index).items():
-                    rows.extend((run.run_id, rep.index, name, q, v) for q, v in enumerate(values.tolist()))
-    return Table("series", ["run_id", "repetition", "name", "query", "value"], rows)
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for run in runs:
+            for rep in run.repetitions:
+                if rep.series:
+                    for name, values in store.load_series(run.run_id, rep.index).items():
+                        yield from ((run.run_id, rep.index, name, q, v)
+                                    for q, v in enumerate(values.tolist()))
+
+    return Table("series", ["run_id", "repetition", "name", "query", "value"], rows(),
+                 {"run_id": "string", "repetition": "int64", "name": "string", "query": "int64",
+                  "value": "float64"})
 
 
 def build_tables(store: Any, runs: Sequence[RunRecord],
@@ -214,12 +231,42 @@ def _json_cell(v: Any) -> Any:
     return v
 
 
+_BATCH_ROWS = 200_000
+
+
+def _write_parquet(table: Table, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if table.types is None:
+        pq.write_table(_arrow_table(table), path, compression="zstd")
+        return
+    kinds = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
+    schema = pa.schema([(c, kinds[table.types[c]]) for c in table.columns])
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        batch: list[tuple[Any, ...]] = []
+
+        def flush() -> None:
+            cols: list[Sequence[Any]] = list(zip(*batch)) if batch else [[] for _ in table.columns]
+            writer.write_table(pa.Table.from_arrays(
+                [pa.array(list(v), type=schema.field(i).type) for i, v in enumerate(cols)],
+                schema=schema))
+            batch.clear()
+
+        for row in table.rows:
+            batch.append(row)
+            if len(batch) >= _BATCH_ROWS:
+                flush()
+        flush()
+
+
 def _arrow_table(table: Table) -> Any:
     import pyarrow as pa
 
+    rows = list(table.rows)
     arrays = []
     for i, col in enumerate(table.columns):
-        values = [row[i] for row in table.rows]
+        values = [row[i] for row in rows]
         present = [v for v in values if v is not None]
         if present and all(isinstance(v, bool) for v in present):
             typ = pa.bool_()
@@ -302,9 +349,7 @@ def write_tables(tables: Mapping[str, Table], fmt: str, out: str | os.PathLike[s
                     w.writerow(table.columns)
                     w.writerows([_csv_cell(v) for v in row] for row in table.rows)
             else:
-                import pyarrow.parquet as pq
-
-                pq.write_table(_arrow_table(table), path, compression="zstd")
+                _write_parquet(table, path)
         except OSError as exc:
             raise UsageError(f"cannot write {path} ({exc.strerror or exc}); choose a writable "
                              f"--out PATH") from None

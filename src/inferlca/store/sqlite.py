@@ -275,6 +275,19 @@ def writer_alive(pid: int | None, hostname: str | None, proc_start: str | None) 
     return True
 
 
+def _catalog_id(name: str) -> str | None:
+    """The device catalog's id for a name or alias, when the catalog knows it."""
+    try:
+        from inferlca.hardware.catalog import get_catalog
+    except ImportError:  # pragma: no cover - the hardware layer ships with inferlca
+        return None
+    try:
+        device = get_catalog().find(name)
+    except Exception:  # noqa: BLE001 - a broken catalog must not stop reading results
+        return None
+    return None if device is None else str(device.id)
+
+
 def _metrics_clean(metrics: Mapping[str, Any]) -> dict[str, float]:
     if not isinstance(metrics, Mapping):
         raise InvalidValueError(f"metrics must be a dict of name -> number, got {type(metrics).__name__}")
@@ -808,6 +821,17 @@ class Store:
             close("failed", f"{type(exc).__name__}: {exc}")
             raise
 
+    def close_dead_runs(self) -> list[str]:
+        """Mark ``incomplete`` (with a summary of what was stored) every run still ``running``
+        whose writing process is gone; returns their ids. Runs of other hosts are left alone."""
+        closed = []
+        for run in self.list_runs():
+            if run.stored_status == "running" and run.status == "incomplete":
+                self.finish_run(run.run_id, "incomplete", self.summarize_run(run.run_id),
+                                error=run.status_note)
+                closed.append(run.run_id)
+        return closed
+
     def delete_run(self, run_id: str) -> str:
         """Delete a run and everything stored with it; returns the full id deleted."""
         rid = self._resolve_id(run_id)
@@ -818,12 +842,15 @@ class Store:
     # --- reading ------------------------------------------------------------------------------
 
     def _resolve_id(self, prefix: str) -> str:
-        text = str(prefix).strip().lower()
+        raw = str(prefix).strip()
+        text = raw.lower()
         if not text:
             raise InvalidValueError("give a run id (or the start of one)")
-        exact = self._conn.execute("SELECT run_id FROM runs WHERE run_id = ?", (text,)).fetchone()
-        if exact:
-            return str(exact[0])
+        for candidate in dict.fromkeys((raw, text)):  # ids given by a campaign may have capitals
+            exact = self._conn.execute("SELECT run_id FROM runs WHERE run_id = ?",
+                                       (candidate,)).fetchone()
+            if exact:
+                return str(exact[0])
         like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self._conn.execute("SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' "
                                   "ORDER BY created_at DESC LIMIT 6", (like,)).fetchall()
@@ -850,7 +877,7 @@ class Store:
 
         Args:
             workload: exact workload name.
-            device: catalog id or device name (case-insensitive exact match on either).
+            device: catalog id, catalog alias or stored device name (case-insensitive).
             scenario: e.g. ``single-stream``.
             kind: ``measured`` or ``estimated``.
             status: ``complete``, ``incomplete``, ``failed`` or ``running``; compared with the
@@ -870,8 +897,14 @@ class Store:
             where.append("workload = ?")
             args.append(workload)
         if device is not None:
-            where.append("(lower(device_id) = lower(?) OR lower(device_name) = lower(?))")
-            args += [device, device]
+            names = [device]
+            catalog_id = _catalog_id(device)
+            if catalog_id is not None:
+                names.append(catalog_id)  # an alias ("H100", "Orin") finds the catalog id
+            alternatives = " OR ".join("lower(device_id) = lower(?) OR lower(device_name) = lower(?)"
+                                       for _ in names)
+            where.append(f"({alternatives})")
+            args += [n for name in names for n in (name, name)]
         if scenario is not None:
             where.append("scenario = ?")
             args.append(scenario)
@@ -1017,7 +1050,9 @@ class Store:
             by_kind: dict[str, int] = {}
             for r in runs:
                 by_status[r.status] = by_status.get(r.status, 0) + 1
-                by_kind[r.kind] = by_kind.get(r.kind, 0) + 1
+                # a meter that models power (no sensor) makes a "measured" run with estimated energy
+                k = "measured, modelled energy" if r.kind == "measured" and r.estimated else r.kind
+                by_kind[k] = by_kind.get(k, 0) + 1
             n_reps = c.execute("SELECT COUNT(*) FROM repetitions").fetchone()[0]
             n_traces, n_samples = c.execute("SELECT COUNT(*), COALESCE(SUM(n_samples), 0) FROM traces").fetchone()
             n_lat = c.execute("SELECT COALESCE(SUM(n), 0) FROM latencies").fetchone()[0]
