@@ -213,3 +213,70 @@ def test_sigint_keeps_incomplete_run_with_trace(tmp_path, cli_subprocess):
         assert "compute" in [m.name for m in trace.marks]
         lat = st.load_latencies(run.run_id, 0)
         assert 0 < lat.size < 100000
+
+
+@pytest.fixture
+def tiny_weights_folder(tmp_path):
+    """A Hugging Face folder given with --weights: a 2-layer BERT QA model + BERT's uncased vocab."""
+    import shutil
+
+    import transformers
+
+    from inferlca.workloads.embeddings import package_model_dir
+
+    cfg = transformers.BertConfig(vocab_size=30522, hidden_size=128, num_hidden_layers=2,
+                                  num_attention_heads=2, intermediate_size=512)
+    folder = tmp_path / "tiny-bert-qa"
+    transformers.BertForQuestionAnswering(cfg).save_pretrained(str(folder))
+    shutil.copy(package_model_dir() / "vocab.txt", folder / "vocab.txt")
+    return folder
+
+
+@pytest.mark.slow
+def test_accuracy_mode_with_weights_and_squad(cli, tmp_path, tiny_weights_folder):
+    from conftest import FIXTURES
+
+    data = FIXTURES / "squad" / "tiny-squad-v1.1.json"
+    out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "--weights",
+                       tiny_weights_folder, "--dataset", data, "--accuracy", "-n", "2", "-r", "1")
+    acc = out["summary"]["accuracy"]
+    # LoadGen AccuracyOnly ran every feature of the two questions once; EM/F1 are percentages
+    assert acc["samples"] == acc["features_scored"] >= 2
+    assert 0.0 <= acc["exact_match"] <= 100.0 and 0.0 <= acc["f1"] <= 100.0
+    assert not any("synthetic weights" in n for n in out["notes"])
+    assert (tmp_path / "logs" / out["run_id"] / "accuracy" / "mlperf_log_accuracy.json").stat().st_size > 100
+
+
+def test_weights_folder_without_qa_head(cli, tmp_path):
+    import transformers
+
+    cfg = transformers.BertConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=128)
+    folder = tmp_path / "encoder-only"
+    transformers.BertModel(cfg).save_pretrained(str(folder))
+    res = cli("run", "-w", "bert-base-squad", *TINY, "--weights", folder, "-n", "1", "-r", "1",
+              "--store", tmp_path / "b.db", "--logs-dir", tmp_path / "logs")
+    assert res.code == 2, res.err
+    assert "not a question-answering model" in res.err
+
+
+def test_failing_workload_keeps_its_repetition(tmp_path):
+    """A model that fails mid-test: the repetition and its trace are stored, the run is 'failed'."""
+    from inferlca.errors import InferlcaError
+    from inferlca.loadgen.runner import run_benchmark
+    from inferlca.spec import RunSpec
+    from inferlca.workloads import registry
+
+    registry.WORKLOADS["test-failing"] = "test_run_scenarios:FailingNull"
+    try:
+        with Store.open(tmp_path / "f.db") as st:
+            with pytest.raises(InferlcaError, match="model exploded"):
+                run_benchmark(RunSpec(workload="test-failing", queries=3, repetitions=2), st,
+                              logs_dir=tmp_path / "logs")
+            run = st.list_runs()[0]
+            assert run.status == "failed"
+            rec = st.get_run(run.run_id)
+            assert len(rec.repetitions) == 1
+            assert st.load_trace(run.run_id, 0) is not None
+    finally:
+        del registry.WORKLOADS["test-failing"]

@@ -132,3 +132,16 @@ def test_interactive_zero_think_time_saturates():
     # with no think time the device is always busy: queued queries wait
     assert res.busy_s / res.window_s > 0.8
     assert res.wait_s.max() > 0
+
+
+class FailingNull(NullWorkload):
+    def run(self, indices):
+        raise RuntimeError("model exploded")
+
+
+@pytest.mark.parametrize("scenario", ["single-stream", "server"])
+def test_workload_error_is_kept_and_loadgen_still_ends(tmp_path, scenario):
+    spec = RunSpec(workload="null", scenario=scenario, queries=3, target_qps=100.0)
+    run = run_loadgen_test(FailingNull(spec), plan_scenario(spec), tmp_path)
+    assert run.samples_done == 0
+    assert len(run.errors) == 3 and "model exploded" in str(run.errors[0])

@@ -75,6 +75,7 @@ class RepetitionResult:
     trace: Any
     status: str = "complete"
     series: dict[str, Any] = field(default_factory=dict)
+    error: BaseException | None = None
 
 
 @dataclass
@@ -422,6 +423,8 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
                                          trace=rep.trace, latencies_s=rep.latencies_s,
                                          loadgen=rep.loadgen, extra_series=rep.series or None,
                                          status=rep.status)
+                if rep.error is not None:
+                    raise rep.error  # stored first: what was measured is kept
                 if stop.is_set():
                     break
             if spec.accuracy and not stop.is_set():
@@ -526,10 +529,13 @@ def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, l
     trace = sampler.trace
     if interrupted:
         trace.meta["incomplete"] = True
+    failure: BaseException | None = None
     if lg_run is not None and lg_run.errors:
         err = lg_run.errors[0]
-        raise err if isinstance(err, InferlcaError) else RuntimeError(
-            f"the workload failed during the LoadGen test: {type(err).__name__}: {err}") from err
+        failure = err if isinstance(err, InferlcaError) else InferlcaError(
+            f"the workload failed during the LoadGen test of repetition {k + 1}: "
+            f"{type(err).__name__}: {err}")
+        failure.__cause__ = err
     loadgen: dict[str, Any] = {}
     series: dict[str, Any] = {}
     if lg_run is not None:
@@ -554,8 +560,9 @@ def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, l
     for key, values in (getattr(workload, "series", None) or {}).items():
         series[key] = np.asarray(values, dtype=float)
     impact = _impacts(metrics, ctx, queries) if queries > 0 else None
-    return RepetitionResult(k, metrics, impact, loadgen, np.asarray(latencies), trace,
-                            "incomplete" if interrupted else "complete", series)
+    status = "failed" if failure else "incomplete" if interrupted else "complete"
+    return RepetitionResult(k, metrics, impact, loadgen, np.asarray(latencies), trace, status,
+                            series, failure)
 
 
 def _accuracy_pass(state: _Run, workload: Workload, log_dir: Path,
