@@ -85,10 +85,11 @@ def test_efficiency_and_utilisation_model(cli) -> None:
 
 
 def _measured_run(store: Store, device_id: str, name: str, latency_s: float, energy_j: float,
-                  workload: str = "bert-large-squad") -> str:
+                  workload: str = "bert-large-squad", modelled_power: bool = False) -> str:
     rid = store.create_run(RunSpec(workload=workload, device=device_id, repetitions=1),
-                           kind="measured", device_id=device_id, device_name=name, meter="nvml",
-                           estimated=False)
+                           kind="measured", device_id=device_id, device_name=name,
+                           meter="modelled" if modelled_power else "nvml",
+                           estimated=modelled_power)
     store.add_repetition(rid, 0, metrics={"latency_mean_s": latency_s, "queries": 16.0,
                                           "energy_per_query_j": energy_j})
     store.finish_run(rid, "complete")
@@ -277,15 +278,20 @@ def test_calibrate_command_lists_pairs_and_fits(cli, tmp_path: Path) -> None:
     with Store.open(db) as store:
         _measured_run(store, "l4", "NVIDIA L4", lb["time_per_query_s"]["value"] * 5, 1.0)
         _measured_run(store, "jetson-agx-xavier-16gb", "Xavier", 0.5, 1.0, workload="null")
+        # timed by LoadGen, power modelled: a time ratio but no energy ratio
+        _measured_run(store, "l4", "NVIDIA L4", lb["time_per_query_s"]["value"] * 2.5, 1.0,
+                      modelled_power=True)
     r = cli("calibrate", "--store", str(db), "--json")
     assert r.code == 0, r.err
     out = r.json()
-    assert [p["time_ratio"] for p in out["pairs"]] == pytest.approx([5.0])
-    assert out["by_class"]["datacenter"]["efficiency"]["value"] == pytest.approx(0.2)
+    assert [p["time_ratio"] for p in out["pairs"]] == pytest.approx([5.0, 2.5])
+    assert [p["energy_ratio"] is None for p in out["pairs"]] == [False, True]
+    # geometric mean of 0.2 and 0.4
+    assert out["by_class"]["datacenter"]["efficiency"]["value"] == pytest.approx(0.08 ** 0.5)
     assert len(out["skipped"]) == 1
     table = cli("calibrate", "--store", str(db))
     flat = " ".join(table.out.split())
-    assert "class datacenter: efficiency 0.200" in flat and "skipped" in flat
+    assert "class datacenter: efficiency 0.283 [0.200 - 0.400]" in flat and "skipped" in flat
     assert cli("calibrate", "--store", str(db), "--method", "nope").code == 2
 
 

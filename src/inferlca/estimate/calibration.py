@@ -1,6 +1,7 @@
 """Calibration: how far roofline estimates land from measurements, and a fitted efficiency.
 
-For every complete **measured** run in the store whose workload maps to a model the estimator
+For every complete **measured** run (kind ``measured``: its queries were timed by LoadGen) in the
+store whose workload maps to a model the estimator
 knows (:func:`model_for_run`) and whose device has a roof in the catalog, the run's measured time
 and energy per query are set beside the estimate at efficiency 1 (the lower bound) with the
 same method and precision::
@@ -13,7 +14,8 @@ Encoders are estimated at their workload's sequence length: 384 for the BERT SQu
 (128 for their ``tiny`` preset), ``spec["extra"]["seq_len"]`` when a run records one, else the
 estimator's default (384). Time per query is the run's ``latency_mean_s`` (for decoders, ``ttft_p50_s + (tokens_out - 1) x
 tpot_p50_s`` when there is no mean latency); energy per query is ``energy_per_query_j`` (for
-decoders without it, ``energy_per_token_j x tokens_out``).
+decoders without it, ``energy_per_token_j x tokens_out``). A run whose power was modelled (no
+sensor; ``estimated`` set) gives its time ratio but no energy ratio.
 
 **The fit.** Efficiencies are pooled per device class (``edge``, ``desktop``, ``gaming``,
 ``datacenter``) by their geometric mean (ratios average multiplicatively); the residual spread,
@@ -232,11 +234,10 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
         precision: override the runs' precision (default: each run's own, else fp32).
     """
     cal = Calibration(method)
+    # kind "measured": LoadGen timed the queries; with a modelled power meter (run.estimated)
+    # the time still counts, the energy does not
     for run in store.list_runs(kind="measured", status="complete"):
         tag = f"run {run.short_id} ({run.workload} on {run.device})"
-        if run.estimated:
-            cal.skipped.append(f"{tag}: energy was modelled, not measured")
-            continue
         mapped = model_for_run(run.spec)
         if mapped is None:
             cal.skipped.append(f"{tag}: workload has no estimator model")
@@ -274,6 +275,7 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
         cal.pairs.append(Pair(
             run.run_id, device.id, device.name, device.category or "unknown",
             str(run.workload), model.name, measured_t, t_lb,
-            _measured_energy_j(run, lengths.get("tokens_out")), t_lb * roof.tdp_w,
+            None if run.estimated else _measured_energy_j(run, lengths.get("tokens_out")),
+            t_lb * roof.tdp_w,
             cost.flops, cost.intensity))
     return cal
