@@ -248,19 +248,20 @@ def test_ctrl_c_on_the_command_then_resume(cli_subprocess, tmp_path: Path) -> No
     """A real SIGINT to ``inferlca campaign run`` in a child process, sent once the store holds a
     complete cell (the executor is then in its cool-down or in the next cell); the next
     ``campaign run`` finishes the campaign and no cell is complete twice."""
+    import os
     import signal
     import subprocess
     import sys
     import time
 
-    from conftest import subprocess_env
-
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     f = tmp_path / "c.yaml"
     f.write_text('name: sig\ncooldown_s: 3\ndefaults: {repetitions: 1}\n'
                  'grid: {workloads: ["null"], queries: [2, 3, 4]}\n')
     store = tmp_path / "sig.db"
     child = subprocess.Popen([sys.executable, "-m", "inferlca", "campaign", "run", str(f),
-                              "--store", str(store), "--json"], env=subprocess_env(),
+                              "--store", str(store), "--json"], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

@@ -118,6 +118,15 @@ def test_any_runspec_field_is_an_axis() -> None:
                                                                        ("fp16", "offline")]
 
 
+def test_yaml_1_1_booleans_stay_text_and_numbers_become_text_where_text_is_expected() -> None:
+    # PyYAML would read NO (Norway) and ON as booleans; a campaign keeps them as region codes
+    c = parse('grid: {workloads: ["null"], regions: [FR, NO, "SE"]}\n'
+              'defaults: {pue: 1.5, lifetime_years: 5, accuracy: false}')
+    assert [x.spec.region for x in c.cells] == ["FR", "NO", "SE"]
+    assert {(x.spec.pue, x.spec.lifetime_years, x.spec.accuracy) for x in c.cells} == {
+        ("1.5", "5", False)}
+
+
 def test_example_files_are_valid() -> None:
     study = load_campaign(EXAMPLES / "study_grid.yaml")
     # the study: 5 query counts x 11 devices, 10 repetitions each = 55 cells, 550 repetitions
@@ -165,6 +174,10 @@ def test_cell_count_is_the_product_of_distinct_axis_values(queries, reps, region
     ('grid: {queries: [1]}\norder: shuffled', UnknownNameError, ["'shuffled'", "random"]),
     ('grid: {queries: [1]}\ncooldown_s: -1', InvalidValueError, ["cooldown_s"]),
     ('grid: [queries]', InvalidValueError, ["grid must be a mapping"]),
+    ('grid: {regions: [FR, XX]}', UnknownNameError, ["unknown region 'XX'"]),
+    ('grid: {regions: [FR, false]}', InvalidValueError, ["region must be text", "quotes"]),
+    ('grid: {queries: [1.5]}', InvalidValueError, ["queries must be an integer, got 1.5"]),
+    ('grid: {accuracy: [1]}', InvalidValueError, ["accuracy must be true or false"]),
     ('- a\n- b', InputFileError, ["YAML mapping"]),
     ('grid: {queries: [1, 2}', InputFileError, ["not valid YAML", "line 1"]),
 ])

@@ -185,6 +185,13 @@ def catalog_resolvers() -> tuple[DeviceResolver, ClassExpander]:
     return resolve, expand
 
 
+def check_region(region: str) -> None:
+    """Raise UnknownNameError (with suggestions) when the grid-intensity data lacks ``region``."""
+    from inferlca.lca.grid import get_region
+
+    get_region(region)
+
+
 def known_workloads() -> list[str]:
     """Names of the registered workloads (from :mod:`inferlca.workloads.registry`)."""
     from inferlca.workloads import registry
@@ -202,6 +209,55 @@ def known_workloads() -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # Loading and validation
+
+
+def _yaml_loader() -> Any:
+    """A safe YAML loader where only ``true``/``false`` are booleans (as in YAML 1.2).
+
+    PyYAML follows YAML 1.1, where ``NO`` (Norway), ``ON`` or ``y`` are booleans: a region list
+    ``[FR, NO]`` would silently become ``["FR", False]``.
+    """
+    import re
+
+    import yaml
+
+    class CampaignLoader(yaml.SafeLoader):
+        pass
+
+    resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+                 for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    CampaignLoader.yaml_implicit_resolvers = resolvers
+    CampaignLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"))
+    return CampaignLoader
+
+
+#: RunSpec fields holding text; numbers given there are turned into text ("1.5" for a PUE).
+_TEXT_FIELDS = tuple(f.name for f in fields(RunSpec) if str(f.type).startswith("str"))
+_INT_FIELDS = tuple(f.name for f in fields(RunSpec) if str(f.type).startswith("int"))
+_FLOAT_FIELDS = tuple(f.name for f in fields(RunSpec) if str(f.type).startswith("float"))
+_BOOL_FIELDS = tuple(f.name for f in fields(RunSpec) if str(f.type) == "bool")
+
+
+def _coerce_setting(name: str, value: Any) -> Any:
+    """Check a run setting's type as read from YAML; numbers become text in text fields."""
+    if value is None:
+        return None
+    if name in _TEXT_FIELDS:
+        if isinstance(value, bool):
+            raise InvalidValueError(f"{name} must be text, got {value!r}; write it in quotes")
+        if isinstance(value, (int, float)):
+            return str(value)
+        if not isinstance(value, str):
+            raise InvalidValueError(f"{name} must be text, got {value!r}")
+    elif name in _INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidValueError(f"{name} must be an integer, got {value!r}")
+    elif name in _FLOAT_FIELDS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise InvalidValueError(f"{name} must be a number, got {value!r}")
+    elif name in _BOOL_FIELDS and not isinstance(value, bool):
+        raise InvalidValueError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def _unknown(kind: str, name: str, known: Sequence[str]) -> UnknownNameError:
@@ -277,7 +333,7 @@ def parse_campaign(text: str, *, source: str | Path = "<campaign>",
     import yaml
 
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_yaml_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -365,6 +421,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
     names = list(axes)
     specs: list[RunSpec] = []
     seen_ids: set[str] = set()
+    regions_ok: set[str] = set()
     for combo in itertools.product(*(axes[n] for n in names)):
         settings = dict(defaults)
         settings.update(zip(names, combo))
@@ -372,6 +429,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
             if all(_matches(settings.get(k, getattr(RunSpec, k, None)), v) for k, v in where.items()):
                 settings.update(patch)
         settings.setdefault("cooldown_s", cooldown_s)
+        settings = {k: _coerce_setting(k, v) for k, v in settings.items()}
         extra = dict(settings.pop("extra", None) or {})
         extra[_EXTRA_CAMPAIGN_KEY] = name
         try:
@@ -381,6 +439,9 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
         except UsageError as exc:
             exc.args = (f"cell {_short(settings, names)}: {exc}",)
             raise
+        if spec.grid_gco2e_per_kwh is None and spec.region not in regions_ok:
+            check_region(spec.region)
+            regions_ok.add(spec.region)
         cid = cell_id_of(spec)
         if cid in seen_ids:  # two grid points that overrides made identical: one cell
             continue
