@@ -292,3 +292,36 @@ def test_ctrl_c_on_the_command_then_resume(cli_subprocess, tmp_path: Path) -> No
         assert [s.state for s in cell_states(c, st)] == ["done"] * 3
         complete = Counter(r.spec["extra"]["campaign_cell"] for r in st.list_runs(status="complete"))
     assert complete == {cell.cell_id: 1 for cell in c.cells}
+
+
+def test_rich_progress_bars_follow_the_cells_and_the_runner_events(campaign, tmp_path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from inferlca.campaign.progress import CampaignProgress
+
+    out = io.StringIO()
+    progress = CampaignProgress(console=Console(file=out, width=120, force_terminal=False),
+                                title="tiny")
+    seen: list[tuple[str, float, float | None, str]] = []
+
+    def runner(spec, store, hook):
+        def spy(event, info):
+            hook(event, info)  # the real per-cell bar
+            task = next(t for t in hook.progress.tasks if t.id == hook.task_id)
+            seen.append((event, task.completed, task.total, task.description))
+
+        return run_benchmark(spec, store, spy)
+
+    with Store.open(tmp_path / "p.db") as store:
+        r = run_local(campaign, store, runner=runner, detect=False, progress=progress)
+    assert r.count(RAN) == 4
+    overall = progress.progress.tasks[0]
+    assert overall.description == "tiny: cells" and overall.completed == overall.total == 4
+    # per cell: the bar counts repetitions (2 per cell) and ends full; its text shows the phase
+    reps = [x for x in seen if x[0] == "repetition"]
+    assert [x[1] for x in reps] == [0, 1] * 4 and all(x[2] == 2 for x in reps)
+    assert [x[1] for x in seen if x[0] == "done"] == [2] * 4
+    assert any("compute" in x[3] for x in seen if x[0] == "phase")
+    assert "tiny: cells" in out.getvalue()

@@ -79,12 +79,18 @@ def _with_cooldowns(cell: Cell, per_repetition_s: float) -> float:
         * reps + cell.spec.cooldown_s
 
 
-def from_history(cell: Cell, runs: list[Any]) -> CellEstimate | None:
-    """Estimate from earlier complete measured runs (RunRecord-like) of the same kind of cell."""
+def from_history(cell: Cell, runs: list[Any], local_device: str | None = None
+                 ) -> CellEstimate | None:
+    """Estimate from earlier complete measured runs (RunRecord-like) of the same kind of cell.
+
+    A ``device: local`` cell uses runs on ``local_device`` (this machine) when it is known, else
+    runs on any device.
+    """
     s = cell.spec
+    device = cell.device or local_device
     matching = [r for r in runs
                 if r.workload == s.workload and r.scenario == s.scenario
-                and (cell.device is None or r.device_id == cell.device)
+                and (device is None or r.device_id == device)
                 and (s.backend == "auto" or r.backend == s.backend)
                 and r.status == "complete" and r.kind == "measured"]
     per_query_s: list[float] = []
@@ -105,8 +111,10 @@ def from_history(cell: Cell, runs: list[Any]) -> CellEstimate | None:
     pq = sum(per_query_s) / len(per_query_s)
     ld = sum(load_s) / len(load_s)
     per_rep = ld + pq * s.queries
+    where = "" if device is not None else " on any device"
     return CellEstimate(cell, _with_cooldowns(cell, per_rep), HISTORY,
-                        f"{len(per_query_s)} earlier run(s): load {ld:.3g} s + {pq:.3g} s/query")
+                        f"{len(per_query_s)} earlier run(s){where}: load {ld:.3g} s + "
+                        f"{pq:.3g} s/query")
 
 
 def from_roofline(cell: Cell) -> CellEstimate | None:
@@ -143,12 +151,20 @@ def from_roofline(cell: Cell) -> CellEstimate | None:
                         f"roofline lower bound {per_query_s:.3g} s/query (model loading not counted)")
 
 
-def make_plan(campaign: Campaign, store: Any = None, *, use_estimator: bool = True) -> Plan:
-    """Estimate every cell's duration (see the module docstring for the sources)."""
+def make_plan(campaign: Campaign, store: Any = None, *, use_estimator: bool = True,
+              local_device: str | None = None) -> Plan:
+    """Estimate every cell's duration (see the module docstring for the sources).
+
+    Args:
+        campaign: the expanded campaign.
+        store: an open store for the history, or None.
+        use_estimator: fall back to the roofline estimate.
+        local_device: this machine's catalog id, for ``device: local`` cells.
+    """
     runs = store.list_runs(status="complete", kind="measured") if store is not None else []
     plan = Plan(campaign)
     for cell in campaign.cells:
-        est = from_history(cell, runs) if runs else None
+        est = from_history(cell, runs, local_device) if runs else None
         if est is None and use_estimator:
             est = from_roofline(cell)
         if est is None:

@@ -26,6 +26,9 @@ class NullProgress:
     def cell_finished(self, cell: Cell, outcome: str, reason: str | None = None) -> None:
         pass
 
+    def running(self, labels: list[str]) -> None:
+        """The cells running now elsewhere (Ray executor), for the overall bar's text."""
+
     def stop(self) -> None:
         pass
 
@@ -106,6 +109,15 @@ class CampaignProgress(NullProgress):
             self._cell = None
         if self._overall is not None:
             self.progress.advance(self._overall)
+
+    def running(self, labels: list[str]) -> None:
+        if self._overall is None:
+            return
+        text = f"{self.title}: cells"
+        if labels:
+            shown = ", ".join(labels[:3]) + (f" +{len(labels) - 3}" if len(labels) > 3 else "")
+            text += f" (running: {shown})"
+        self.progress.update(self._overall, description=text)
 
     def stop(self) -> None:
         self.progress.stop()

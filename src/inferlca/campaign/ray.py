@@ -326,6 +326,7 @@ def _drive(ray: Any, campaign: Campaign, store: Any, runner: CellRunner | None,
             cell.spec.to_dict(), runner, campaign.cooldown_s, tracker, cell.cell_id)
         pending[ref] = (cell, resource, time.monotonic())
 
+    labels = {c.cell_id: f"{c.device} q{c.spec.queries}" for c, _ in todo}
     stopping = False
     try:
         while pending:
@@ -338,6 +339,8 @@ def _drive(ray: Any, campaign: Campaign, store: Any, runner: CellRunner | None,
                 running, ever = ray.get(tracker.state.remote())
                 if lock is not None:
                     lock.set_running(running)
+                if hasattr(progress, "running"):
+                    progress.running([labels.get(cid, cid) for cid in running])
                 if not ready:
                     _drop_orphans(ray, pending, resolve_accelerator, ever, result, progress)
             except KeyboardInterrupt:

@@ -71,9 +71,14 @@ def register(app: typer.Typer) -> None:
         from inferlca.campaign.spec import load_campaign
 
         campaign = load_campaign(file)
+        local_device = None
+        if any(c.device is None for c in campaign.cells):
+            from inferlca.campaign.local import detect_local_device
+
+            local_device = detect_local_device()
         st = _open_store_if_exists(store)
         try:
-            plan = make_plan(campaign, st, use_estimator=estimate)
+            plan = make_plan(campaign, st, use_estimator=estimate, local_device=local_device)
         finally:
             if st is not None:
                 st.close()
