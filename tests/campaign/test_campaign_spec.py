@@ -165,6 +165,8 @@ def test_cell_count_is_the_product_of_distinct_axis_values(queries, reps, region
     ('grid: {workloads: [bert-larg-squad]}', UnknownNameError,
      ["unknown workload 'bert-larg-squad'", "bert-large-squad"]),
     ('grid: {workloads: [null]}', InvalidValueError, ['"null"']),
+    ('grid: {queries: [1, 2]}\noverrides: [{where: {queries: 2}, set: {workload: nul}}]',
+     UnknownNameError, ["unknown workload 'nul'", "'null'"]),
     ('grid: {scenarios: [singlestream]}', UnknownNameError, ["'singlestream'", "single-stream"]),
     ('grid: {queries: [0]}', InvalidValueError, ["queries must be an integer >= 1"]),
     ('defaults: {perod_ms: 5}\ngrid: {queries: [1]}', UnknownNameError, ["'period_ms'"]),

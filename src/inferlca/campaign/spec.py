@@ -356,7 +356,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
     _check_keys("campaign file", doc, TOP_KEYS)
     if "grid" not in doc or doc["grid"] is None:
         raise InvalidValueError("the campaign has no 'grid': give at least one axis, e.g. "
-                                "grid: {workloads: [null], queries: [16]}")
+                                "grid: {workloads: [\"null\"], queries: [16]}")
     name = doc.get("name")
     if name is None:
         name = Path(str(source)).stem if str(source) != "<campaign>" else "campaign"
@@ -409,12 +409,6 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
         defaults["device"] = _resolve_device_name(defaults["device"], resolve_device)
 
     known = list(workloads) if workloads is not None else known_workloads()
-    for w in axes.get("workload", [defaults.get("workload", RunSpec.workload)]):
-        if w is None:
-            raise InvalidValueError("a workload is empty (YAML null); for the null workload write "
-                                    "it in quotes: \"null\"")
-        if w not in known:
-            raise UnknownNameError("workload", str(w), known)
 
     overrides = _parse_overrides(doc.get("overrides"), resolve_device)
 
@@ -429,6 +423,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
             if all(_matches(settings.get(k, getattr(RunSpec, k, None)), v) for k, v in where.items()):
                 settings.update(patch)
         settings.setdefault("cooldown_s", cooldown_s)
+        _check_workload(settings.get("workload", RunSpec.workload), known)
         settings = {k: _coerce_setting(k, v) for k, v in settings.items()}
         extra = dict(settings.pop("extra", None) or {})
         extra[_EXTRA_CAMPAIGN_KEY] = name
@@ -457,6 +452,14 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
     return Campaign(name=name, cells=cells, description=str(doc.get("description") or ""),
                     order=order, seed=seed, cooldown_s=cooldown_s,
                     path=Path(source) if str(source) != "<campaign>" else None, axes=axes)
+
+
+def _check_workload(workload: Any, known: list[str]) -> None:
+    if workload is None:
+        raise InvalidValueError("a workload is empty (YAML null); for the null workload write it "
+                                "in quotes: \"null\"")
+    if workload not in known:
+        raise UnknownNameError("workload", str(workload), known)
 
 
 def _short(settings: dict[str, Any], names: list[str]) -> str:
