@@ -164,3 +164,16 @@ def test_measure_json_is_strict_and_carries_the_model(cli):
     d = r.json()  # strict JSON (no NaN) parsed
     assert d["meta"]["max_power_w"] == 170.0 and "hardware catalog" in d["meta"]["max_power_source"]
     assert d["impact"]["device"] == "ryzen-9-7950x"
+
+
+def test_measure_on_a_replayed_recording(cli):
+    # the A100 log starts at 80.61 W and steps to ~160 W after ~0.3 s; a 0.2 s command sees the idle part
+    r = cli("measure", "--meter", "replay", "--replay", LOGS / "nvidia_smi_a100_1.csv", "--period-ms", "5",
+            "--json", "--", sys.executable, "-c", "import time; time.sleep(0.2)")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["meter"] == "replay" and d["estimated"] is False and d["primary"] == "gpu0"
+    assert 50 < d["channels"]["gpu0"]["mean_power_w"] < 200
+    assert d["meta"]["read_p99_s"] >= 0 and d["meta"]["recorded_meter"] == "replay:nvidia-smi"
+    bad = cli("measure", "--meter", "replay", "--", "true")
+    assert bad.code == 2 and "--replay FILE" in bad.err

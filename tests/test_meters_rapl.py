@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from inferlca.errors import MeterUnavailableError
 from inferlca.meters.rapl import RaplMeter, find_zones
@@ -117,3 +119,25 @@ def test_permission_denied_reported_with_fix_even_as_root(tree, monkeypatch):
     monkeypatch.setattr(rapl, "_read_int", denied)
     with pytest.raises(MeterUnavailableError, match=r"root only since Linux 5.10.*chmod a\+r"):
         open_meter("rapl", root=root)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.integers(0, 999_999), steps=st.lists(st.integers(0, 999_999), min_size=1, max_size=30))
+def test_wrap_around_property_counter_is_the_sum_of_increments(tmp_path_factory, start, steps):
+    # counter range 1e6 uJ; each step < range, so at most one wrap per read: the total energy
+    # must be exactly the sum of the increments, whatever the wraps
+    root = tmp_path_factory.mktemp("pc")
+    p0 = zone(root, "intel-rapl:0", "package-0", start, max_uj=1_000_000)
+    m = RaplMeter(root=root)
+    raw = start
+    for inc in steps:
+        raw = (raw + inc) % 1_000_000
+        set_uj(p0, raw)
+        r = m.read()
+    assert r.energy_j["package-0"] == pytest.approx(sum(steps) / 1e6, abs=1e-12)
+    expected_wraps = 0
+    raw = start
+    for inc in steps:
+        expected_wraps += (raw + inc) >= 1_000_000
+        raw = (raw + inc) % 1_000_000
+    assert m.meta()["wraps"]["package-0"] == expected_wraps

@@ -17,7 +17,7 @@ from inferlca.errors import InvalidValueError, RunInterrupted, UsageError
 def measure_cmd(
     command: list[str] | None = typer.Argument(None, help="The command to run, after --."),
     meter: str = typer.Option("auto", "--meter",
-                              help="auto|nvml|tegrastats|ina3221|rapl|modelled (see `inferlca meters`)."),
+                              help="auto|nvml|tegrastats|ina3221|rapl|modelled|replay (see `inferlca meters`)."),
     period_ms: float = typer.Option(10.0, "--period-ms", help="Sampling period in ms (>= 1; default 10)."),
     idle_baseline_s: float = typer.Option(0.0, "--idle-baseline-s",
                                           help="Measure the idle power for S seconds first (static vs dynamic)."),
@@ -25,6 +25,8 @@ def measure_cmd(
     region: str | None = typer.Option(None, "--region", help="Grid region for GWP (default FR)."),
     gpus: str | None = typer.Option(None, "--gpus", help="NVML GPU indices, e.g. 0,1 (default all)."),
     cpu_tdp: float | None = typer.Option(None, "--cpu-tdp", help="CPU TDP in W for the modelled meter."),
+    replay: Path | None = typer.Option(None, "--replay",
+                                       help="With --meter replay: a recorded log played back as the meter."),
     out: Path | None = typer.Option(None, "--out", help="Write the trace (.csv or .parquet)."),
     as_json: bool = typer.Option(False, "--json",
                                  help="Print JSON for scripts (the command's stdout goes to stderr)."),
@@ -45,7 +47,10 @@ def measure_cmd(
     positive_float("--cpu-tdp", cpu_tdp)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")
-    pm = open_meter(meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0)
+    if (replay is None) != (meter != "replay"):
+        raise UsageError("--replay FILE goes with --meter replay (and --meter replay needs --replay FILE)")
+    extra = {"path": replay} if replay is not None else {}
+    pm = open_meter(meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0, **extra)
     sampler = Sampler(pm, period_s=period_ms / 1000.0, close_meter=True)
     code: int | None = None
     interrupted = False

@@ -54,6 +54,7 @@ class Sampler:
         self.period_s = float(period_s)
         self.close_meter = close_meter
         self._t: list[float] = []
+        self._read_s: list[float] = []
         self._readings: list[Reading] = []
         self._marks: list[Mark] = []
         self._lock = threading.Lock()
@@ -146,6 +147,7 @@ class Sampler:
         t_s = 0.5 * (before + after) - self._t0
         with self._lock:
             self._t.append(t_s)
+            self._read_s.append(after - before)
             self._readings.append(reading)
 
     def _loop(self) -> None:
@@ -194,6 +196,9 @@ class Sampler:
             meta["period_achieved_s"] = float(np.mean(dt))
             meta["period_median_s"] = float(np.median(dt))
             meta["jitter_p99_s"] = float(np.percentile(np.abs(dt - self.period_s), 99))
+        if self._read_s:
+            meta["read_mean_s"] = float(np.mean(self._read_s))
+            meta["read_p99_s"] = float(np.percentile(self._read_s, 99))
         if meter.averaging_s is not None:
             meta["power_averaging_s"] = meter.averaging_s
         if self._incomplete:
