@@ -28,11 +28,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from inferlca.loadgen.logs import read_detail  # noqa: E402
-from inferlca.loadgen.runner import run_loadgen_test  # noqa: E402
-from inferlca.loadgen.scenarios import plan_scenario  # noqa: E402
-from inferlca.spec import RunSpec  # noqa: E402
-from inferlca.workloads.registry import make_workload  # noqa: E402
+from inferlca.loadgen.logs import read_detail
+from inferlca.loadgen.runner import run_loadgen_test
+from inferlca.loadgen.scenarios import plan_scenario
+from inferlca.spec import RunSpec
+from inferlca.workloads.registry import make_workload
 
 
 def raw_forward_p50(w, n: int, sample_ids: list[int]) -> float:

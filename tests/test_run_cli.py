@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -193,7 +192,7 @@ def test_sigint_keeps_incomplete_run_with_trace(tmp_path, cli_subprocess):
         time.sleep(1.5)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -280,3 +279,14 @@ def test_failing_workload_keeps_its_repetition(tmp_path):
             assert st.load_trace(run.run_id, 0) is not None
     finally:
         del registry.WORKLOADS["test-failing"]
+
+
+@pytest.mark.slow
+def test_bf16_on_torch_and_onnxruntime_refuses_it(cli, tmp_path):
+    out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", "--preset", "tiny", "--threads", "1",
+                       "--backend", "torch", "--precision", "bf16", "-n", "2", "-r", "1")
+    assert out["facts"]["precision"] == "bf16"
+    res = cli("run", "-w", "bert-base-squad", "--preset", "tiny", "--backend", "onnxruntime",
+              "--precision", "bf16", "-n", "1", "-r", "1", "--store", tmp_path / "x.db",
+              "--logs-dir", tmp_path / "logs")
+    assert res.code == 2 and "not available with the onnxruntime backend" in res.err

@@ -79,7 +79,7 @@ def test_auto_calibrates_then_reuses_its_decision():
     w = make_workload(RunSpec(workload="bert-base-squad", preset="tiny", seed=7))
     w.prepare()  # auto: calibrates now
     assert w.backend_name in ("torch", "onnxruntime")
-    first = [n for n in w.notes if n.startswith("auto backend")][0]
+    first = next(n for n in w.notes if n.startswith("auto backend"))
     assert "calibrated now" in first
     again = choose_backend(w.model_source(), "fp32", None)
     assert again.cached and again.backend == w.backend_name

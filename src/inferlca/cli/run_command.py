@@ -118,8 +118,14 @@ class _ProgressBar:
     """Maps runner events onto a rich progress bar on stderr (transient)."""
 
     def __init__(self, enabled: bool) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                                   TextColumn, TimeElapsedColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         from inferlca.cli._common import err_console
 
@@ -129,12 +135,12 @@ class _ProgressBar:
         self.task: Any = None
         self.rep = ""
 
-    def __enter__(self) -> "_ProgressBar":
+    def __enter__(self) -> _ProgressBar:  # noqa: PYI034 - final class
         self.progress.__enter__()
         self.task = self.progress.add_task("preparing (samples, weights, backend)", total=None)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(*exc)
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
@@ -200,7 +206,7 @@ def register(app: typer.Typer) -> None:
         preset: str | None = typer.Option(None, help="Model size preset (e.g. tiny)."),
         label: str | None = typer.Option(None, help="Free-text label stored with the run."),
         store: str | None = typer.Option(None, "--store",
-                                         help="Results store (default ./inferlca.db)."),
+                                         help="Results store (SQLite file). Default: $INFERLCA_STORE, else ./inferlca.db."),
         logs_dir: str | None = typer.Option(None, help="Where LoadGen logs go."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
@@ -239,9 +245,8 @@ def register(app: typer.Typer) -> None:
         from inferlca.workloads.registry import workload_class
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
-        with Store.open(store) as st:
-            with _ProgressBar(enabled=err_console.is_terminal) as bar:
-                outcome = run_benchmark(spec, st, progress=bar, logs_dir=logs_dir)
+        with Store.open(store) as st, _ProgressBar(enabled=err_console.is_terminal) as bar:
+            outcome = run_benchmark(spec, st, progress=bar, logs_dir=logs_dir)
         if as_json:
             print_json(outcome.to_dict())
         else:

@@ -108,7 +108,7 @@ def loadgen_percentile(values: np.ndarray, p: float) -> float:
     v = np.sort(np.asarray(values, dtype=np.float64))
     if v.size == 0:
         return math.nan
-    return float(v[min(int(math.floor(v.size * p)), v.size - 1)])
+    return float(v[min(math.floor(v.size * p), v.size - 1)])
 
 
 def latency_stats(latencies_s: np.ndarray) -> dict[str, float]:

@@ -321,7 +321,7 @@ def _impacts(metrics: dict[str, float], ctx: Any, queries: int) -> dict[str, Any
 class _Run:
     """The state of one ``run_benchmark`` call (kept out of module globals)."""
 
-    def __init__(self, spec: RunSpec, store: "Store | None", progress: Progress | None,
+    def __init__(self, spec: RunSpec, store: Store | None, progress: Progress | None,
                  logs_root: Path | None) -> None:
         self.spec = spec
         self.store = store
@@ -335,13 +335,13 @@ class _Run:
         self.progress(event, info)
 
 
-def _default_logs_root(store: "Store | None") -> Path:
+def _default_logs_root(store: Store | None) -> Path:
     if store is not None and getattr(store, "path", None):
         return Path(store.path).resolve().parent / "inferlca-logs"
     return Path(tempfile.gettempdir()) / "inferlca-logs"
 
 
-def run_benchmark(spec: RunSpec, store: "Store | None" = None, progress: Progress | None = None,
+def run_benchmark(spec: RunSpec, store: Store | None = None, progress: Progress | None = None,
                   *, logs_dir: str | os.PathLike[str] | None = None,
                   meter: Any = None) -> RunOutcome:
     """Run ``spec`` (every repetition), store everything, return the outcome.

@@ -60,7 +60,7 @@ class ScenarioPlan:
         return asdict(self)
 
 
-def plan_scenario(spec: "RunSpec", expected_latency_s: float | None = None) -> ScenarioPlan:
+def plan_scenario(spec: RunSpec, expected_latency_s: float | None = None) -> ScenarioPlan:
     """The settings for ``spec.scenario`` (exact counts unless ``spec.mlperf_compliant``).
 
     Args:

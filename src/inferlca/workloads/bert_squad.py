@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, require
-from inferlca.workloads.backends import ModelSource, open_backend
+from inferlca.workloads.backends import ModelSource, check_backend_precision, open_backend
 from inferlca.workloads.base import SYNTHETIC_WEIGHTS_NOTE, BaseWorkload, WorkloadFacts
 from inferlca.workloads.cache import cache_dir, cache_key
 
@@ -86,9 +86,10 @@ class BertSquad(BaseWorkload):
     variant = "large"
     name = "bert-large-squad"
 
-    def __init__(self, spec: "RunSpec") -> None:
+    def __init__(self, spec: RunSpec) -> None:
         super().__init__()
         self.spec = spec
+        check_backend_precision(spec.backend, spec.precision)
         arch = self.variant
         if spec.preset is not None:
             if spec.preset not in ("tiny", self.variant):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, require
-from inferlca.workloads.backends import ModelSource, open_backend
+from inferlca.workloads.backends import ModelSource, check_backend_precision, open_backend
 from inferlca.workloads.base import BaseWorkload, WorkloadFacts
 from inferlca.workloads.bert_squad import check_weights_dir
 
@@ -112,9 +112,10 @@ class MiniLMEmbed(BaseWorkload):
 
     name = "minilm-embed"
 
-    def __init__(self, spec: "RunSpec") -> None:
+    def __init__(self, spec: RunSpec) -> None:
         super().__init__()
         self.spec = spec
+        check_backend_precision(spec.backend, spec.precision)
         if spec.preset not in (None, "minilm"):
             raise UnknownNameError("preset", spec.preset, ("minilm",), hint="for minilm-embed")
         if spec.accuracy:

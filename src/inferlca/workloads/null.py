@@ -16,7 +16,7 @@ class NullWorkload(BaseWorkload):
 
     name = "null"
 
-    def __init__(self, spec: "RunSpec") -> None:
+    def __init__(self, spec: RunSpec) -> None:
         super().__init__()
         self.spec = spec
 

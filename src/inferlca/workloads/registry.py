@@ -39,6 +39,6 @@ def workload_class(name: str) -> type:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def make_workload(spec: "RunSpec") -> "Workload":
+def make_workload(spec: RunSpec) -> Workload:
     """Create the workload a spec names; bad options raise :class:`~inferlca.errors.UsageError`."""
     return workload_class(spec.workload)(spec)  # type: ignore[no-any-return]

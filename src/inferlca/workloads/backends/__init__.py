@@ -73,6 +73,19 @@ def default_threads(threads: int | None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def check_backend_precision(backend: str, precision: str) -> None:
+    """Refuse early, before any work, a precision the chosen backend cannot run."""
+    from inferlca.errors import InvalidValueError
+
+    if precision == "int8":
+        raise InvalidValueError("precision int8 is not supported by the torch and onnxruntime "
+                                "backends here; accepted: fp32, fp16, bf16 (torch), fp32 (onnxruntime)")
+    if backend == "onnxruntime" and precision != "fp32":
+        raise InvalidValueError(
+            f"precision {precision} is not available with the onnxruntime backend (it runs "
+            "the fp32 export); accepted: fp32, or use --backend torch for fp16/bf16")
+
+
 def open_backend(name: str, source: ModelSource, precision: str = "fp32",
                  threads: int | None = None) -> Backend:
     """Open a concrete backend (``torch`` or ``onnxruntime``) on ``source``."""
