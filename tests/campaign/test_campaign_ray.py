@@ -251,3 +251,58 @@ def test_a_cell_whose_node_left_is_reported_not_left_hanging(ray_cluster) -> Non
     assert r.outcome == UNSCHEDULABLE and "left the cluster" in r.error
     with pytest.raises(ray.exceptions.TaskCancelledError):
         ray.get(ref, timeout=30)
+
+
+def test_ctrl_c_on_a_ray_campaign_keeps_running_cells_and_cancels_the_rest(ray_cluster, tmp_path):
+    """A real SIGINT to ``campaign run --ray`` in a child process once a first cell is stored:
+    cells not started are cancelled, the running one finishes and is stored, exit 130; the next
+    run finishes the campaign and no cell is complete twice."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    from inferlca.campaign.ray import run_ray
+
+    _ray, cluster = ray_cluster
+    f = tmp_path / "c.yaml"
+    f.write_text(f'name: sigray\ncooldown_s: 2\ndefaults: {{repetitions: 1}}\n'
+                 f'grid: {{workloads: ["null"], queries: [2, 3, 4, 5], devices: [{ORIN}]}}\n')
+    store = tmp_path / "sig.db"
+    child = subprocess.Popen([sys.executable, "-m", "inferlca", "campaign", "run", str(f),
+                              "--store", str(store), "--ray", cluster.address, "--json"],
+                             env=dict(os.environ), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and child.poll() is None:
+            if store.exists():
+                with Store.open(store, readonly=True) as st:
+                    if st.list_runs(status="complete"):
+                        break
+            time.sleep(0.05)
+        assert child.poll() is None, child.communicate()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, err[-2000:]
+    import json
+
+    report = json.loads(out)
+    outcomes = [c["outcome"] for c in report["cells"]]
+    assert report["interrupted"] and outcomes[0] == RAN
+    assert "interrupted" in outcomes and set(outcomes) <= {RAN, "interrupted"}
+    assert all(c["error"] == "cancelled before it started"
+               for c in report["cells"] if c["outcome"] == "interrupted")
+    camp = parse_campaign(f.read_text(), source=str(f))
+    with Store.open(store) as st:
+        states = [s.state for s in cell_states(camp, st)]
+        assert states == ["done" if o == RAN else "pending" for o in outcomes]
+        again = run_ray(camp, st, None, store_path=str(store), poll_s=0.2)
+        assert [r.outcome for r in again.results] == [
+            SKIPPED_DONE if o == RAN else RAN for o in outcomes]
+        complete = Counter(r.spec["extra"]["campaign_cell"] for r in st.list_runs(status="complete"))
+    assert complete == {c.cell_id: 1 for c in camp.cells}
