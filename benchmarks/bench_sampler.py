@@ -36,14 +36,19 @@ def period_and_jitter(period_s: float, duration_s: float) -> dict[str, float]:
         time.sleep(duration_s)
     tr = s.trace
     dt = np.diff(tr.t_s)
-    return {"requested_ms": period_s * 1e3, "achieved_mean_ms": float(np.mean(dt)) * 1e3,
-            "achieved_median_ms": float(np.median(dt)) * 1e3,
-            "jitter_p99_ms": float(np.percentile(np.abs(dt - period_s), 99)) * 1e3,
-            "samples": int(tr.t_s.size), "missed_ticks": int(tr.meta["missed_ticks"])}
+    return {
+        "requested_ms": period_s * 1e3,
+        "achieved_mean_ms": float(np.mean(dt)) * 1e3,
+        "achieved_median_ms": float(np.median(dt)) * 1e3,
+        "jitter_p99_ms": float(np.percentile(np.abs(dt - period_s), 99)) * 1e3,
+        "samples": int(tr.t_s.size),
+        "missed_ticks": int(tr.meta["missed_ticks"]),
+    }
 
 
 def cpu_cost(period_s: float, duration_s: float, repeats: int) -> tuple[float, float]:
     """(% of one core with the sampler, % without) while the main thread sleeps."""
+
     def one(with_sampler: bool) -> float:
         c0, w0 = time.process_time(), time.perf_counter()
         if with_sampler:
@@ -84,7 +89,7 @@ def slowdown(fn, repeats: int) -> dict[str, float]:
     wall = {False: [], True: []}
     cpu = {False: [], True: []}
     for i in range(repeats):
-        for on in ((False, True) if i % 2 == 0 else (True, False)):
+        for on in (False, True) if i % 2 == 0 else (True, False):
             s = Sampler(ModelledCpuMeter(cpu_tdp_w=100.0), period_s=0.01).start() if on else None
             w, c = time.perf_counter(), time.thread_time()
             fn()
@@ -95,9 +100,15 @@ def slowdown(fn, repeats: int) -> dict[str, float]:
     med = {k: statistics.median(v) for k, v in wall.items()}
     cmed = {k: statistics.median(v) for k, v in cpu.items()}
     cmin = {k: min(v) for k, v in cpu.items()}  # the least disturbed run of each side
-    return {"wall_off_s": med[False], "wall_on_s": med[True], "wall_slowdown": med[True] / med[False] - 1,
-            "cpu_off_s": cmed[False], "cpu_on_s": cmed[True], "cpu_slowdown": cmed[True] / cmed[False] - 1,
-            "cpu_min_slowdown": cmin[True] / cmin[False] - 1}
+    return {
+        "wall_off_s": med[False],
+        "wall_on_s": med[True],
+        "wall_slowdown": med[True] / med[False] - 1,
+        "cpu_off_s": cmed[False],
+        "cpu_on_s": cmed[True],
+        "cpu_slowdown": cmed[True] / cmed[False] - 1,
+        "cpu_min_slowdown": cmin[True] / cmin[False] - 1,
+    }
 
 
 def main() -> None:
@@ -108,9 +119,17 @@ def main() -> None:
     print("1. achieved period and jitter (modelled meter, real /proc/stat reads)")
     for period_s, dur in ((0.001, 3.0 * k), (0.01, 5.0 * k), (0.05, 10.0 * k)):
         r = period_and_jitter(period_s, dur)
-        print(f"   requested {r['requested_ms']:5.1f} ms: mean {r['achieved_mean_ms']:7.3f} ms, "
-              f"median {r['achieved_median_ms']:7.3f} ms, p99 jitter {r['jitter_p99_ms']:6.3f} ms, "
-              f"{r['samples']} samples, {r['missed_ticks']} missed ticks")
+        print(
+            f"   requested {r['requested_ms']:5.1f} ms: mean {r['achieved_mean_ms']:7.3f} ms, "
+            f"median {r['achieved_median_ms']:7.3f} ms, p99 jitter {r['jitter_p99_ms']:6.3f} ms, "
+            f"{r['samples']} samples, {r['missed_ticks']} missed ticks"
+        )
+    with Sampler(ModelledCpuMeter(cpu_tdp_w=100.0), period_s=0.01) as busy:
+        py_work(int(8_000_000 * k))  # the main thread holds the GIL in pure Python meanwhile
+    dt = np.diff(busy.trace.t_s)
+    print(f"   requested  10.0 ms while the main thread runs pure Python (GIL held): mean "
+          f"{np.mean(dt) * 1e3:.3f} ms, p99 jitter {np.percentile(np.abs(dt - 0.01), 99) * 1e3:.3f} ms "
+          f"(switch interval {__import__('sys').getswitchinterval() * 1e3:g} ms)")
     meter = ModelledCpuMeter(cpu_tdp_w=100.0)
     s = Sampler(meter, period_s=0.01)
     s._t0 = time.monotonic()
@@ -119,21 +138,30 @@ def main() -> None:
     for _ in range(n):
         s._take()  # one sample as the thread takes it: read + timestamp + append (holds the GIL)
     take_us = (time.perf_counter() - t) / n * 1e6
-    print(f"   one sample (read /proc/stat + timestamps + append): {take_us:.1f} us; at 100 Hz the sampler "
-          f"holds the GIL {take_us * 100 / 1e4:.3f} % of the time")
+    print(
+        f"   one sample (read /proc/stat + timestamps + append): {take_us:.1f} us; at 100 Hz the sampler "
+        f"holds the GIL {take_us * 100 / 1e4:.3f} % of the time"
+    )
     on, off = cpu_cost(0.01, 5.0 * k, 3)
-    print(f"2. CPU cost at 100 Hz: {on:.3f} % of one core with the sampler, {off:.3f} % without: "
-          f"sampler = {on - off:.3f} % (goal < 2 %)")
+    print(
+        f"2. CPU cost at 100 Hz: {on:.3f} % of one core with the sampler, {off:.3f} % without: "
+        f"sampler = {on - off:.3f} % (goal < 2 %)"
+    )
     a = np.random.default_rng(0).standard_normal((300, 300))
     n_py = int(4_000_000 * k)
-    for name, fn in (("pure Python loop", lambda: py_work(n_py)),
-                     ("numpy 300x300 matmul", lambda: np_work(a, int(40 * k)))):
+    for name, fn in (
+        ("pure Python loop", lambda: py_work(n_py)),
+        ("numpy 300x300 matmul", lambda: np_work(a, int(40 * k))),
+    ):
         r = slowdown(fn, 25)
-        print(f"3. {name} (25 interleaved pairs): workload-thread CPU median off {r['cpu_off_s']:.4f} s, "
-              f"on {r['cpu_on_s']:.4f} s: {r['cpu_slowdown'] * 100:+.2f} %, min-to-min "
-              f"{r['cpu_min_slowdown'] * 100:+.2f} %; wall median off {r['wall_off_s']:.4f} s, "
-              f"on {r['wall_on_s']:.4f} s: {r['wall_slowdown'] * 100:+.2f} % (goal <= 1 %)")
+        print(
+            f"3. {name} (25 interleaved pairs): workload-thread CPU median off {r['cpu_off_s']:.4f} s, "
+            f"on {r['cpu_on_s']:.4f} s: {r['cpu_slowdown'] * 100:+.2f} %, min-to-min "
+            f"{r['cpu_min_slowdown'] * 100:+.2f} %; wall median off {r['wall_off_s']:.4f} s, "
+            f"on {r['wall_on_s']:.4f} s: {r['wall_slowdown'] * 100:+.2f} % (goal <= 1 %)"
+        )
     print(f"   load average during the run: {os.getloadavg()} on {os.cpu_count()} CPUs")
+
 
 if __name__ == "__main__":
     main()

@@ -30,8 +30,22 @@ def test_meters_table(cli):
 
 def test_measure_passes_exit_code_and_reports_estimated_energy(cli, tmp_path):
     out = tmp_path / "t.csv"
-    r = cli("measure", "--meter", "modelled", "--cpu-tdp", "100", "--period-ms", "5", "--out", out, "--json",
-            "--", sys.executable, "-c", "import sys; print('child says hi'); sys.exit(3)")
+    r = cli(
+        "measure",
+        "--meter",
+        "modelled",
+        "--cpu-tdp",
+        "100",
+        "--period-ms",
+        "5",
+        "--out",
+        out,
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        "import sys; print('child says hi'); sys.exit(3)",
+    )
     assert r.code == 3, r.err
     d = r.json()  # the child's stdout went to stderr, stdout is pure JSON
     assert "child says hi" in r.err
@@ -43,24 +57,39 @@ def test_measure_passes_exit_code_and_reports_estimated_energy(cli, tmp_path):
     assert d["impact"]["total_gco2e"]["value"] > 0
     assert any("ESTIMATED" in n for n in d["notes"])
     tr = read_csv(out)
-    assert tr.estimated and [m.name for m in tr.marks] == ["run", "end"] and tr.meta["exit_code"] == 3
+    assert (
+        tr.estimated and [m.name for m in tr.marks] == ["run", "end"] and tr.meta["exit_code"] == 3
+    )
 
 
 def test_measure_with_idle_baseline_table(cli):
-    r = cli("measure", "--meter", "modelled", "--idle-baseline-s", "0.05", "--", sys.executable, "-c", "pass")
+    r = cli(
+        "measure",
+        "--meter",
+        "modelled",
+        "--idle-baseline-s",
+        "0.05",
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
+    )
     assert r.code == 0, r.err
     assert "ESTIMATED" in r.out and "idle baseline" in r.out and "GWP total" in r.out
 
 
-@pytest.mark.parametrize("args, msg", [
-    (["--meter", "nvml", "--", "true"], "meter 'nvml' is not available"),
-    (["--meter", "quantum", "--", "true"], "unknown meter 'quantum'"),
-    (["--period-ms", "0", "--", "true"], "--period-ms must be a finite number > 0"),
-    (["--period-ms", "0.5", "--", "true"], "sampling period must be >= 1 ms"),
-    ([], "no command to measure"),
-    (["--", "definitely-not-a-command-xyz"], "command not found"),
-    (["--out", "x.txt", "--", "true"], "--out must end in .csv or .parquet"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["--meter", "nvml", "--", "true"], "meter 'nvml' is not available"),
+        (["--meter", "quantum", "--", "true"], "unknown meter 'quantum'"),
+        (["--period-ms", "0", "--", "true"], "--period-ms must be a finite number > 0"),
+        (["--period-ms", "0.5", "--", "true"], "sampling period must be >= 1 ms"),
+        ([], "no command to measure"),
+        (["--", "definitely-not-a-command-xyz"], "command not found"),
+        (["--out", "x.txt", "--", "true"], "--out must end in .csv or .parquet"),
+    ],
+)
 def test_measure_bad_input_exit_2(cli, args, msg):
     r = cli("measure", *args)
     assert r.code == 2 and msg in r.err and "Traceback" not in r.err
@@ -78,8 +107,18 @@ def test_trace_import_tegrastats_json(cli):
 
 def test_trace_import_nvidia_smi_with_device_and_region(cli, tmp_path):
     out = tmp_path / "a100.parquet"
-    r = cli("trace", "import", LOGS / "nvidia_smi_a100_2.csv", "--device", "A100 40GB SXM4", "--region", "DE",
-            "--out", out, "--json")
+    r = cli(
+        "trace",
+        "import",
+        LOGS / "nvidia_smi_a100_2.csv",
+        "--device",
+        "A100 40GB SXM4",
+        "--region",
+        "DE",
+        "--out",
+        out,
+        "--json",
+    )
     assert r.code == 0, r.err
     d = r.json()
     assert d["impact"]["region"] == "DE" and d["impact"]["embodied_gco2e"]["value"] > 0
@@ -88,12 +127,15 @@ def test_trace_import_nvidia_smi_with_device_and_region(cli, tmp_path):
     assert r2.code == 0 and "gpu0" in r2.out
 
 
-@pytest.mark.parametrize("name, msg", [
-    ("tegrastats_orin_r35_no_power_rails_1.log", "no power rails"),
-    ("nvidia_smi_dmon_util_only_1.txt", "line 1: no pwr column"),
-    ("nvidia_smi_dmon_not_supported_4.txt", "line 2"),
-    ("SOURCES.md", "unknown power log format"),
-])
+@pytest.mark.parametrize(
+    "name, msg",
+    [
+        ("tegrastats_orin_r35_no_power_rails_1.log", "no power rails"),
+        ("nvidia_smi_dmon_util_only_1.txt", "line 1: no pwr column"),
+        ("nvidia_smi_dmon_not_supported_4.txt", "line 2"),
+        ("SOURCES.md", "unknown power log format"),
+    ],
+)
 def test_trace_import_bad_files_exit_2(cli, name, msg):
     r = cli("trace", "import", LOGS / name)
     assert r.code == 2 and msg in r.err and "Traceback" not in r.err
@@ -108,8 +150,17 @@ def test_trace_import_truncated_csv_line_number(cli, tmp_path):
 
 
 def test_measure_in_a_subprocess_end_to_end(cli_subprocess, tmp_path):
-    r = cli_subprocess("measure", "--meter", "modelled", "--json", "--", sys.executable, "-c", "print(1)",
-                       timeout=120)
+    r = cli_subprocess(
+        "measure",
+        "--meter",
+        "modelled",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        "print(1)",
+        timeout=120,
+    )
     assert r.code == 0, r.err
     assert r.json()["estimated"] is True
 
@@ -122,9 +173,27 @@ def test_measure_ctrl_c_keeps_the_measurement(tmp_path):
 
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     out = tmp_path / "int.csv"
-    p = subprocess.Popen([sys.executable, "-m", "inferlca", "measure", "--meter", "modelled", "--out", str(out),
-                          "--json", "--", sys.executable, "-c", "import time; time.sleep(30)"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inferlca",
+            "measure",
+            "--meter",
+            "modelled",
+            "--out",
+            str(out),
+            "--json",
+            "--",
+            sys.executable,
+            "-c",
+            "import time; time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     _time.sleep(3.0)  # python start-up + imports before the child runs
     p.send_signal(signal.SIGINT)
     stdout, stderr = p.communicate(timeout=60)
@@ -145,21 +214,39 @@ def test_trace_import_of_our_csv_shows_phases(cli, tmp_path):
     from inferlca.traces.trace import Mark, PowerTrace
 
     # 10 W for 2 s (idle), then 30 W for 2 s (compute): 20 J + 60 J; static = 10 W x 2 s = 20 J
-    tr = PowerTrace(t_s=np.array([0.0, 2.0, 2.0, 4.0]), channels={"gpu0": np.array([10.0, 10.0, 30.0, 30.0])},
-                    primary="gpu0", meter="nvml", marks=[Mark(0.0, "idle"), Mark(2.0, "compute")])
+    tr = PowerTrace(
+        t_s=np.array([0.0, 2.0, 2.0, 4.0]),
+        channels={"gpu0": np.array([10.0, 10.0, 30.0, 30.0])},
+        primary="gpu0",
+        meter="nvml",
+        marks=[Mark(0.0, "idle"), Mark(2.0, "compute")],
+    )
     p = write_csv(tr, tmp_path / "ours.csv")
     r = cli("trace", "import", p, "--phase", "compute", "--json")
     assert r.code == 0, r.err
     d = r.json()
     assert d["energy"]["energy_j"] == pytest.approx(60.0)
     assert [(x["name"], x["energy_j"]) for x in d["phases"]] == [("idle", 20.0), ("compute", 60.0)]
-    assert d["baseline"]["static_j"] == pytest.approx(20.0) and d["baseline"]["dynamic_j"] == pytest.approx(40.0)
+    assert d["baseline"]["static_j"] == pytest.approx(20.0) and d["baseline"][
+        "dynamic_j"
+    ] == pytest.approx(40.0)
     r2 = cli("trace", "import", p, "--phase", "warmup")
     assert r2.code == 2 and "unknown phase 'warmup'" in r2.err
 
 
 def test_measure_json_is_strict_and_carries_the_model(cli):
-    r = cli("measure", "--meter", "modelled", "--device", "ryzen-9-7950x", "--json", "--", sys.executable, "-c", "pass")
+    r = cli(
+        "measure",
+        "--meter",
+        "modelled",
+        "--device",
+        "ryzen-9-7950x",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
+    )
     assert r.code == 0, r.err
     d = r.json()  # strict JSON (no NaN) parsed
     assert d["meta"]["max_power_w"] == 170.0 and "hardware catalog" in d["meta"]["max_power_source"]
@@ -168,8 +255,20 @@ def test_measure_json_is_strict_and_carries_the_model(cli):
 
 def test_measure_on_a_replayed_recording(cli):
     # the A100 log starts at 80.61 W and steps to ~160 W after ~0.3 s; a 0.2 s command sees the idle part
-    r = cli("measure", "--meter", "replay", "--replay", LOGS / "nvidia_smi_a100_1.csv", "--period-ms", "5",
-            "--json", "--", sys.executable, "-c", "import time; time.sleep(0.2)")
+    r = cli(
+        "measure",
+        "--meter",
+        "replay",
+        "--replay",
+        LOGS / "nvidia_smi_a100_1.csv",
+        "--period-ms",
+        "5",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        "import time; time.sleep(0.2)",
+    )
     assert r.code == 0, r.err
     d = r.json()
     assert d["meter"] == "replay" and d["estimated"] is False and d["primary"] == "gpu0"

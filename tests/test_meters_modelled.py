@@ -15,9 +15,11 @@ from inferlca.traces.energy import energy, phase_energies_j
 
 def write_stat(path, user, idle, iowait=0, guest=0, steal=0):
     # user nice system idle iowait irq softirq steal guest guest_nice
-    path.write_text(f"cpu  {user} 0 0 {idle} {iowait} 0 0 {steal} {guest} 0\n"
-                    f"cpu0 {user} 0 0 {idle} {iowait} 0 0 {steal} {guest} 0\n"
-                    f"cpu1 0 0 0 0 0 0 0 0 0 0\nintr 1 2 3\n")
+    path.write_text(
+        f"cpu  {user} 0 0 {idle} {iowait} 0 0 {steal} {guest} 0\n"
+        f"cpu0 {user} 0 0 {idle} {iowait} 0 0 {steal} {guest} 0\n"
+        f"cpu1 0 0 0 0 0 0 0 0 0 0\nintr 1 2 3\n"
+    )
 
 
 def test_read_proc_stat(tmp_path):

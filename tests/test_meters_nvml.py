@@ -22,11 +22,21 @@ class FakeNvml:
 
     NVMLError = pynvml.NVMLError
 
-    def __init__(self, n=1, power_mw=(100_000,), energy_mj=None, instant=False, fail_power_at=(),
-                 init_error=None, names=("NVIDIA A100-SXM4-40GB",)):
+    def __init__(
+        self,
+        n=1,
+        power_mw=(100_000,),
+        energy_mj=None,
+        instant=False,
+        fail_power_at=(),
+        init_error=None,
+        names=("NVIDIA A100-SXM4-40GB",),
+    ):
         self.n = n
         self.power_mw = power_mw
-        self.energy_mj = energy_mj  # None: counter unsupported; else list of callables/values per GPU
+        self.energy_mj = (
+            energy_mj  # None: counter unsupported; else list of callables/values per GPU
+        )
         self.instant = instant
         self.fail_power_at = set(fail_power_at)
         self.init_error = init_error
@@ -125,8 +135,11 @@ def test_errors_mid_run_become_gaps_not_zeros():
 
 
 def test_two_gpus_sum_channel_and_selection():
-    fake = FakeNvml(n=3, power_mw=(100_000, 50_000, 70_000),
-                    energy_mj=[lambda k: 1000 * k, lambda k: 2000 * k, lambda k: 3000 * k])
+    fake = FakeNvml(
+        n=3,
+        power_mw=(100_000, 50_000, 70_000),
+        energy_mj=[lambda k: 1000 * k, lambda k: 2000 * k, lambda k: 3000 * k],
+    )
     m = NvmlMeter(gpus="0,2", nvml=fake)
     assert m.channels == ["gpu0", "gpu2", "gpus"] and m.primary == "gpus"
     r = m.read()

@@ -47,9 +47,9 @@ def test_zones_and_channels(tree):
 def test_energy_sums_packages_not_dram(tree):
     root, p0, dram, p1 = tree
     m = RaplMeter(root=root)
-    set_uj(p0, 1_000_000 + 3_000_000)   # +3 J
-    set_uj(dram, 500_000 + 1_000_000)   # +1 J (not in cpu)
-    set_uj(p1, 2_000_000 + 2_000_000)   # +2 J
+    set_uj(p0, 1_000_000 + 3_000_000)  # +3 J
+    set_uj(dram, 500_000 + 1_000_000)  # +1 J (not in cpu)
+    set_uj(p1, 2_000_000 + 2_000_000)  # +2 J
     r = m.read()
     assert r.energy_j["package-0"] == pytest.approx(3.0)
     assert r.energy_j["package-0:dram"] == pytest.approx(1.0)
@@ -121,8 +121,12 @@ def test_permission_denied_reported_with_fix_even_as_root(tree, monkeypatch):
         open_meter("rapl", root=root)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(start=st.integers(0, 999_999), steps=st.lists(st.integers(0, 999_999), min_size=1, max_size=30))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    start=st.integers(0, 999_999), steps=st.lists(st.integers(0, 999_999), min_size=1, max_size=30)
+)
 def test_wrap_around_property_counter_is_the_sum_of_increments(tmp_path_factory, start, steps):
     # counter range 1e6 uJ; each step < range, so at most one wrap per read: the total energy
     # must be exactly the sum of the increments, whatever the wraps

@@ -83,7 +83,11 @@ def test_meter_exception_is_a_gap_never_a_zero():
         tr = s.stop()
     p = tr.channels["dev"]
     assert np.isnan(p[2]) and np.isnan(p[3]) and not (p == 0).any()
-    assert len(tr.gaps) == 1 and tr.gaps[0].channel is None and "RuntimeError: driver hiccup" in tr.gaps[0].reason
+    assert (
+        len(tr.gaps) == 1
+        and tr.gaps[0].channel is None
+        and "RuntimeError: driver hiccup" in tr.gaps[0].reason
+    )
     assert energy(tr).coverage < 1.0
 
 

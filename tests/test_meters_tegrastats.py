@@ -45,8 +45,12 @@ def test_r32_nano_unitless_rails():
 def test_r36_orin_mw_rails_module_is_the_sum():
     tl = parse_line(lines_of("tegrastats_orin_agx64_r36_1.log")[0])
     assert tl.stamp is not None and tl.stamp.isoformat() == "2025-10-26T05:10:54"
-    assert tl.rails_w == {"VDD_GPU_SOC": 2.801, "VDD_CPU_CV": 0.400, "VIN_SYS_5V0": 4.536,
-                          "VDDQ_VDD2_1V8AO": 0.604}
+    assert tl.rails_w == {
+        "VDD_GPU_SOC": 2.801,
+        "VDD_CPU_CV": 0.400,
+        "VIN_SYS_5V0": 4.536,
+        "VDDQ_VDD2_1V8AO": 0.604,
+    }
     d = derive(tl.rails_w, derived_rules(list(tl.rails_w)))
     assert d["module"] == pytest.approx(2.801 + 0.400 + 4.536 + 0.604)  # 8.341 W, no input rail
     assert d["gpu"] == 2.801
@@ -63,14 +67,17 @@ def test_r35_xavier_after_a_locale_date_line():
 
 def test_single_line_fixtures_each_parse_with_the_rails_of_their_device():
     expected = {
-        1: ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"], 2: ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"],
+        1: ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"],
+        2: ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"],
         3: ["VDD_SYS_GPU", "VDD_SYS_SOC", "VDD_4V0_WIFI", "VDD_IN", "VDD_SYS_CPU", "VDD_SYS_DDR"],
         4: ["VDD_IN", "VDD_CPU", "VDD_GPU"],
         5: ["VDD_SYS_GPU", "VDD_SYS_SOC", "VDD_4V0_WIFI", "VDD_IN", "VDD_SYS_CPU", "VDD_SYS_DDR"],
         6: ["POM_5V_IN", "POM_5V_GPU", "POM_5V_CPU"],
         7: ["GPU", "CPU", "SOC", "CV", "VDDRQ", "SYS5V"],
-        8: ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"], 9: ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"],
-        10: ["VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"], 11: ["VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"],
+        8: ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"],
+        9: ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"],
+        10: ["VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"],
+        11: ["VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"],
         12: ["GPU", "CPU", "SOC", "CV", "VDDRQ", "SYS5V"],
     }
     lines = lines_of("tegrastats_single_line_fixtures.log")
@@ -81,7 +88,11 @@ def test_single_line_fixtures_each_parse_with_the_rails_of_their_device():
         rules = derived_rules(list(tl.rails_w))
         assert "module" in rules and "gpu" in rules, no
     # line 10 (r36, runs of spaces): VDD_GPU_SOC 3205mW, VDD_CPU_CV 4405mW, VIN_SYS_5V0 4767mW
-    assert parse_line(lines[9]).rails_w == {"VDD_GPU_SOC": 3.205, "VDD_CPU_CV": 4.405, "VIN_SYS_5V0": 4.767}
+    assert parse_line(lines[9]).rails_w == {
+        "VDD_GPU_SOC": 3.205,
+        "VDD_CPU_CV": 4.405,
+        "VIN_SYS_5V0": 4.767,
+    }
     # line 3 (TX2, unitless): VDD_IN 5297 is the module; VDD_SYS_GPU 182 the GPU
     d = derive(parse_line(lines[2]).rails_w, derived_rules(expected[3]))
     assert d["module"] == 5.297 and d["gpu"] == 0.182
@@ -149,14 +160,16 @@ def fake_tegrastats(tmp_path):
     """A real executable printing a recorded log at the requested --interval (vendor boundary)."""
     script = tmp_path / "tegrastats"
     log = LOGS / "tegrastats_xavier_nx_r35_1.log"
-    script.write_text(textwrap.dedent(f"""\
+    script.write_text(
+        textwrap.dedent(f"""\
         #!{sys.executable}
         import sys, time
         ms = int(sys.argv[sys.argv.index("--interval") + 1])
         for line in open({str(log)!r}):
             print(line.rstrip(), flush=True)
             time.sleep(ms / 1000)
-        """))
+        """)
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return script
 
@@ -164,7 +177,13 @@ def fake_tegrastats(tmp_path):
 def test_live_meter_on_a_subprocess(fake_tegrastats):
     assert TegrastatsMeter.probe(command=fake_tegrastats)[0]
     m = TegrastatsMeter(interval_ms=20, command=fake_tegrastats)
-    assert m.primary == "module" and m.channels == ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC", "module", "gpu"]
+    assert m.primary == "module" and m.channels == [
+        "VDD_IN",
+        "VDD_CPU_GPU_CV",
+        "VDD_SOC",
+        "module",
+        "gpu",
+    ]
     with Sampler(m, period_s=0.02, close_meter=True) as s:
         import time
 
@@ -187,8 +206,9 @@ def hwmon_tree(root):
     d = root / "hwmon3"
     d.mkdir(parents=True)
     (d / "name").write_text("ina3221\n")
-    for k, (label, mv, ma) in enumerate([("VDD_IN", 5000, 1000), ("VDD_CPU_GPU_CV", 5000, 200),
-                                         ("NC", 0, 0)], start=1):
+    for k, (label, mv, ma) in enumerate(
+        [("VDD_IN", 5000, 1000), ("VDD_CPU_GPU_CV", 5000, 200), ("NC", 0, 0)], start=1
+    ):
         (d / f"in{k}_label").write_text(label + "\n")
         (d / f"in{k}_input").write_text(f"{mv}\n")
         (d / f"curr{k}_input").write_text(f"{ma}\n")

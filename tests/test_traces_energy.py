@@ -24,9 +24,14 @@ from inferlca.traces.trace import Mark, PowerTrace
 
 
 def make(t, p, marks=(), counters=None, primary="gpu0"):
-    return PowerTrace(t_s=np.asarray(t, float), channels={primary: np.asarray(p, float)},
-                      primary=primary, meter="test", marks=[Mark(*m) for m in marks],
-                      counters={k: np.asarray(v, float) for k, v in (counters or {}).items()})
+    return PowerTrace(
+        t_s=np.asarray(t, float),
+        channels={primary: np.asarray(p, float)},
+        primary=primary,
+        meter="test",
+        marks=[Mark(*m) for m in marks],
+        counters={k: np.asarray(v, float) for k, v in (counters or {}).items()},
+    )
 
 
 def test_golden_irregular_trapezoid():
@@ -73,7 +78,9 @@ def test_counter_preferred_and_difference_reported():
 
 
 def test_counter_spans_a_gap_exactly():
-    tr = make([0, 1, 2, 3], [50, math.nan, math.nan, 50], counters={"gpu0": [0, math.nan, math.nan, 180]})
+    tr = make(
+        [0, 1, 2, 3], [50, math.nan, math.nan, 50], counters={"gpu0": [0, math.nan, math.nan, 180]}
+    )
     e = energy(tr)
     assert e.energy_j == pytest.approx(180.0)
     assert e.coverage == pytest.approx(1.0)
@@ -81,7 +88,11 @@ def test_counter_spans_a_gap_exactly():
 
 def test_phases_and_window_of():
     # 10 W from 0..2 then 30 W from 2..4 (step at the mark, samples every 1 s)
-    tr = make([0, 1, 2, 2.0, 3, 4], [10, 10, 10, 30, 30, 30], marks=[(0, "load"), (2, "compute"), (4, "end")])
+    tr = make(
+        [0, 1, 2, 2.0, 3, 4],
+        [10, 10, 10, 30, 30, 30],
+        marks=[(0, "load"), (2, "compute"), (4, "end")],
+    )
     assert phases(tr) == [("load", 0.0, 2.0), ("compute", 2.0, 4.0)]
     assert window_of(tr, "compute") == (2.0, 4.0)
     pe = phase_energies_j(tr)
@@ -145,8 +156,10 @@ def test_constant_power_integrates_to_p_times_t(p, duration, n, seed):
 
 
 @settings(max_examples=60, deadline=None)
-@given(values=st.lists(powers, min_size=2, max_size=60),
-       cuts=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5))
+@given(
+    values=st.lists(powers, min_size=2, max_size=60),
+    cuts=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5),
+)
 def test_phases_sum_to_the_whole(values, cuts):
     t = np.linspace(0.0, 7.3, len(values))
     marks = [(0.0, "load")] + [(c * 7.3, f"p{i}") for i, c in enumerate(sorted(cuts))]

@@ -63,13 +63,15 @@ def test_every_nvidia_smi_csv_imports():
 
 def test_multi_gpu_csv_and_na_values(tmp_path):
     p = tmp_path / "multi.csv"
-    p.write_text("timestamp, index, power.draw [W]\n"
-                 "2024/01/01 00:00:00.000, 0, 100.00 W\n"
-                 "2024/01/01 00:00:00.001, 1, 50.00 W\n"
-                 "2024/01/01 00:00:01.000, 0, [N/A]\n"
-                 "2024/01/01 00:00:01.001, 1, 50.00 W\n"
-                 "2024/01/01 00:00:02.000, 0, 100.00 W\n"
-                 "2024/01/01 00:00:02.001, 1, 50.00 W\n")
+    p.write_text(
+        "timestamp, index, power.draw [W]\n"
+        "2024/01/01 00:00:00.000, 0, 100.00 W\n"
+        "2024/01/01 00:00:00.001, 1, 50.00 W\n"
+        "2024/01/01 00:00:01.000, 0, [N/A]\n"
+        "2024/01/01 00:00:01.001, 1, 50.00 W\n"
+        "2024/01/01 00:00:02.000, 0, 100.00 W\n"
+        "2024/01/01 00:00:02.001, 1, 50.00 W\n"
+    )
     tr = import_trace(p)
     assert tr.primary == "gpus" and tr.t_s.tolist() == [0.0, 1.0, 2.0]
     assert np.isnan(tr.channels["gpu0"][1]) and np.isnan(tr.channels["gpus"][1])
@@ -79,12 +81,23 @@ def test_multi_gpu_csv_and_na_values(tmp_path):
     assert energy(tr, channel="gpu0").coverage == 0.0
 
 
-@pytest.mark.parametrize("text, line, msg", [
-    ("timestamp, power.draw [W]\n2024/01/01 00:00:00.000, 1 W\n2024/01/01 00:00:0\n", 3, "truncated row"),
-    ("timestamp, power.draw [W]\n2024/13/45 00:00:00.000, 1 W\n", 2, "bad timestamp"),
-    ("timestamp, power.draw [W]\n2024/01/01 00:00:00.000, lots\n", 2, "bad power.draw value"),
-    ("timestamp, utilization.gpu [%]\n2024/01/01 00:00:00.000, 5 %\n", 1, "no power.draw column"),
-])
+@pytest.mark.parametrize(
+    "text, line, msg",
+    [
+        (
+            "timestamp, power.draw [W]\n2024/01/01 00:00:00.000, 1 W\n2024/01/01 00:00:0\n",
+            3,
+            "truncated row",
+        ),
+        ("timestamp, power.draw [W]\n2024/13/45 00:00:00.000, 1 W\n", 2, "bad timestamp"),
+        ("timestamp, power.draw [W]\n2024/01/01 00:00:00.000, lots\n", 2, "bad power.draw value"),
+        (
+            "timestamp, utilization.gpu [%]\n2024/01/01 00:00:00.000, 5 %\n",
+            1,
+            "no power.draw column",
+        ),
+    ],
+)
 def test_malformed_nvidia_smi(tmp_path, text, line, msg):
     p = tmp_path / "bad.csv"
     p.write_text(text)
@@ -100,12 +113,18 @@ def test_dmon_quoted_from_an_issue():
     assert any("fewer than two good samples" in w for w in d.warnings)
 
 
-@pytest.mark.parametrize("name, msg", [
-    ("nvidia_smi_dmon_TD_mutc_gddr6_1.txt", "line 1: no pwr column"),
-    ("nvidia_smi_dmon_util_only_1.txt", "line 1: no pwr column"),
-    ("nvidia_smi_dmon_s_m_8gpu_2.txt", "line 1: dmon output without its column-name header"),
-    ("nvidia_smi_dmon_not_supported_4.txt", "line 2: nvidia-smi reported an error.*Not supported"),
-])
+@pytest.mark.parametrize(
+    "name, msg",
+    [
+        ("nvidia_smi_dmon_TD_mutc_gddr6_1.txt", "line 1: no pwr column"),
+        ("nvidia_smi_dmon_util_only_1.txt", "line 1: no pwr column"),
+        ("nvidia_smi_dmon_s_m_8gpu_2.txt", "line 1: dmon output without its column-name header"),
+        (
+            "nvidia_smi_dmon_not_supported_4.txt",
+            "line 2: nvidia-smi reported an error.*Not supported",
+        ),
+    ],
+)
 def test_dmon_without_power_never_invents_it(name, msg):
     with pytest.raises(InputFileError, match=msg):
         import_trace(LOGS / name)
@@ -113,9 +132,11 @@ def test_dmon_without_power_never_invents_it(name, msg):
 
 def test_dmon_with_time_column(tmp_path):
     p = tmp_path / "d.txt"
-    p.write_text("#Date       Time        gpu   pwr\n#YYYYMMDD   HH:MM:SS    Idx     W\n"
-                 " 20240104   13:54:35      0    60\n 20240104   13:54:36      0    -\n"
-                 " 20240104   13:54:37      0    80\n")
+    p.write_text(
+        "#Date       Time        gpu   pwr\n#YYYYMMDD   HH:MM:SS    Idx     W\n"
+        " 20240104   13:54:35      0    60\n 20240104   13:54:36      0    -\n"
+        " 20240104   13:54:37      0    80\n"
+    )
     tr = import_trace(p)
     assert tr.t_s.tolist() == [0.0, 1.0, 2.0] and np.isnan(tr.channels["gpu0"][1])
     assert energy_j(tr) == pytest.approx(0.5 * (60 + 80) * 2)  # bridged: 140 J, never 60 + 0
@@ -138,7 +159,9 @@ def test_our_csv_imports_back(tmp_path):
 
 
 def test_replay_meter_plays_a_recording_through_the_sampler():
-    rec = PowerTrace(t_s=np.array([0.0, 10.0]), channels={"p": np.array([40.0, 40.0])}, primary="p", meter="x")
+    rec = PowerTrace(
+        t_s=np.array([0.0, 10.0]), channels={"p": np.array([40.0, 40.0])}, primary="p", meter="x"
+    )
     m = open_meter("replay", trace=rec)
     assert isinstance(m, ReplayMeter)
     with Sampler(m, period_s=0.01) as s:
@@ -166,8 +189,12 @@ def test_summary_of_a_dead_channel_is_strict_json_with_warnings():
 
     from inferlca.traces.summary import summarize
 
-    tr = PowerTrace(t_s=np.array([0.0, 1.0, 2.0]), channels={"g": np.full(3, np.nan), "h": np.ones(3)},
-                    primary="g", meter="x")
+    tr = PowerTrace(
+        t_s=np.array([0.0, 1.0, 2.0]),
+        channels={"g": np.full(3, np.nan), "h": np.ones(3)},
+        primary="g",
+        meter="x",
+    )
     s = summarize(tr)
     json.dumps(s, allow_nan=False)  # raises on NaN
     assert s["energy"]["energy_j"] is None and s["channels"]["h"]["energy_j"] == 2.0

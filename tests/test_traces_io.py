@@ -17,12 +17,19 @@ from inferlca.traces.trace import Gap, Mark, PowerTrace
 def sample_trace():
     return PowerTrace(
         t_s=np.array([0.0, 0.01, 0.0200001, 0.03]),
-        channels={"gpu0": np.array([81.25, math.nan, 120.5, 1e-7]), "gpus": np.array([1.0, 2.0, 3.0, 4.0])},
+        channels={
+            "gpu0": np.array([81.25, math.nan, 120.5, 1e-7]),
+            "gpus": np.array([1.0, 2.0, 3.0, 4.0]),
+        },
         counters={"gpu0": np.array([0.0, 0.9, math.nan, 3.1])},
-        primary="gpus", meter="nvml", estimated=False,
+        primary="gpus",
+        meter="nvml",
+        estimated=False,
         marks=[Mark(0.0, "load"), Mark(0.015, "compute")],
         gaps=[Gap(0.01, 0.01, "NVML power read failed: GPU is lost", "gpu0")],
-        period_requested_s=0.01, meta={"driver": "550", "devices": [{"name": "A100"}], "n": np.int64(3)})
+        period_requested_s=0.01,
+        meta={"driver": "550", "devices": [{"name": "A100"}], "n": np.int64(3)},
+    )
 
 
 def assert_same(a: PowerTrace, b: PowerTrace):
@@ -32,8 +39,12 @@ def assert_same(a: PowerTrace, b: PowerTrace):
         np.testing.assert_array_equal(a.channels[k], b.channels[k])  # NaN == NaN here
     for k in a.counters:
         np.testing.assert_array_equal(a.counters[k], b.counters[k])
-    assert (a.primary, a.meter, a.estimated, a.period_requested_s) == (b.primary, b.meter, b.estimated,
-                                                                      b.period_requested_s)
+    assert (a.primary, a.meter, a.estimated, a.period_requested_s) == (
+        b.primary,
+        b.meter,
+        b.estimated,
+        b.period_requested_s,
+    )
     assert a.marks == b.marks and a.gaps == b.gaps
 
 
@@ -56,7 +67,9 @@ def test_csv_gap_is_an_empty_cell_not_zero(tmp_path):
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(values=st.lists(st.one_of(finite, st.just(math.nan)), min_size=1, max_size=40))
 def test_csv_round_trip_is_bit_exact(tmp_path, values):
     t = np.cumsum(np.abs(np.array([v if not math.isnan(v) else 0.5 for v in values]))) / 7.0
@@ -64,12 +77,15 @@ def test_csv_round_trip_is_bit_exact(tmp_path, values):
     assert_same(tr, read_csv(write_csv(tr, tmp_path / "h.csv")))
 
 
-@pytest.mark.parametrize("body, line, msg", [
-    ("0.0,1.0\n0.01\n", 5, "truncated row"),
-    ("0.0,1.0\n0.01,abc\n", 5, "not a number"),
-    ("0.5,1.0\n0.1,1.0\n", 5, "time goes backwards"),
-    ("0.0,1.0,3\n", 4, "too many values"),
-])
+@pytest.mark.parametrize(
+    "body, line, msg",
+    [
+        ("0.0,1.0\n0.01\n", 5, "truncated row"),
+        ("0.0,1.0\n0.01,abc\n", 5, "not a number"),
+        ("0.5,1.0\n0.1,1.0\n", 5, "time goes backwards"),
+        ("0.0,1.0,3\n", 4, "too many values"),
+    ],
+)
 def test_malformed_csv_names_the_line(tmp_path, body, line, msg):
     p = tmp_path / "bad.csv"
     p.write_text('# inferlca-trace 1\n# {"primary": "c", "meter": "m"}\nt_s,power_w:c\n' + body)
@@ -94,8 +110,9 @@ def test_not_our_files(tmp_path):
 def test_trace_methods_delegate(tmp_path):
     tr = sample_trace()
     assert tr.duration_s == pytest.approx(0.03)
-    assert tr.energy_j(channel="gpus") == pytest.approx(0.5 * (1 + 2) * 0.01 + 0.5 * (2 + 3) * 0.0100001
-                                                        + 0.5 * (3 + 4) * (0.03 - 0.0200001))
+    assert tr.energy_j(channel="gpus") == pytest.approx(
+        0.5 * (1 + 2) * 0.01 + 0.5 * (2 + 3) * 0.0100001 + 0.5 * (3 + 4) * (0.03 - 0.0200001)
+    )
     assert tr.window("compute") == (0.015, 0.03)
     back = read_parquet(tr.write(tmp_path / "m.parquet"))
     assert_same(tr, back)

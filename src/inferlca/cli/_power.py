@@ -11,9 +11,14 @@ from inferlca.hardware.catalog import Device
 from inferlca.units import J_PER_WH
 
 
-def impact_for(energy_j: float, duration_s: float, device: str | None, region: str | None,
-               detected_from_trace: str | None = None,
-               energy_interval_j: dict[str, float] | None = None) -> tuple[dict[str, Any] | None, list[str]]:
+def impact_for(
+    energy_j: float,
+    duration_s: float,
+    device: str | None,
+    region: str | None,
+    detected_from_trace: str | None = None,
+    energy_interval_j: dict[str, float] | None = None,
+) -> tuple[dict[str, Any] | None, list[str]]:
     """GWP of a measured energy through the impact core; ``(impact dict or None, notes)``."""
     from inferlca.hardware.catalog import get_catalog
     from inferlca.lca.impact import ImpactContext, compute_impact
@@ -27,17 +32,33 @@ def impact_for(energy_j: float, duration_s: float, device: str | None, region: s
         dev = get_catalog().get(device)
     elif detected_from_trace:
         dev = get_catalog().find(detected_from_trace)
-        notes.append(f"device from the trace: {detected_from_trace}" + ("" if dev else " (not in the catalog)"))
+        notes.append(
+            f"device from the trace: {detected_from_trace}"
+            + ("" if dev else " (not in the catalog)")
+        )
     else:
         from inferlca.hardware.detect import detect_device
 
         det = detect_device()
         dev = det.device
-        notes.append(f"device detected from {det.source}: {det.name}" + ("" if dev else " (not in the catalog)"))
+        notes.append(
+            f"device detected from {det.source}: {det.name}"
+            + ("" if dev else " (not in the catalog)")
+        )
     ctx = ImpactContext.resolve(dev, region=region)
-    if energy_interval_j and energy_interval_j["low"] > 0 and energy_interval_j["high"] > energy_interval_j["low"]:
-        e = UValue(energy_j, energy_interval_j["low"], energy_interval_j["high"], "J",
-                   ("modelled energy; interval from the idle-share range",), kind="derived")
+    if (
+        energy_interval_j
+        and energy_interval_j["low"] > 0
+        and energy_interval_j["high"] > energy_interval_j["low"]
+    ):
+        e = UValue(
+            energy_j,
+            energy_interval_j["low"],
+            energy_interval_j["high"],
+            "J",
+            ("modelled energy; interval from the idle-share range",),
+            kind="derived",
+        )
         imp = compute_impact(e, duration_s, ctx)
     else:
         imp = compute_impact(energy_j, duration_s, ctx)
@@ -53,52 +74,80 @@ def _fmt(x: float | None, unit: str = "", digits: int = 4) -> str:
     return f"{x:.{digits}g}{(' ' + unit) if unit else ''}"
 
 
-def render_summary(title: str, s: dict[str, Any], impact: dict[str, Any] | None, notes: list[str]) -> None:
+def render_summary(
+    title: str, s: dict[str, Any], impact: dict[str, Any] | None, notes: list[str]
+) -> None:
     """Rich tables of a :func:`inferlca.traces.summary.summarize` dict (+ impact)."""
-    kind = "[bold yellow]ESTIMATED (model, no sensor)[/]" if s["estimated"] else "[green]measured[/]"
+    kind = (
+        "[bold yellow]ESTIMATED (model, no sensor)[/]" if s["estimated"] else "[green]measured[/]"
+    )
     e = s["energy"]
     t = Table(title=title, show_header=False)
     t.add_column("quantity")
     t.add_column("value", overflow="fold")
     t.add_row("meter", f"{s['meter']}: {kind}")
     t.add_row("duration", _fmt(s["duration_s"], "s"))
-    energy_txt = f"{_fmt(e['energy_j'], 'J')}  ({_fmt(e['energy_j'] / J_PER_WH if e['energy_j'] is not None else None, 'Wh')})"
+    e_wh = e["energy_j"] / J_PER_WH if e["energy_j"] is not None else None
+    energy_txt = f"{_fmt(e['energy_j'], 'J')}  ({_fmt(e_wh, 'Wh')})"
     if "energy_interval_j" in s:
         iv = s["energy_interval_j"]
         energy_txt += f"  [{_fmt(iv['low'])} - {_fmt(iv['high'])} J]"
     t.add_row(f"energy ({s['primary']}, {e['source']})", energy_txt)
     if e.get("counter_j") is not None:
-        t.add_row("power samples vs counter", f"{_fmt(e['trapezoid_j'], 'J')} ({_pct(e['counter_vs_trapezoid'])})")
+        t.add_row(
+            "power samples vs counter",
+            f"{_fmt(e['trapezoid_j'], 'J')} ({_pct(e['counter_vs_trapezoid'])})",
+        )
     t.add_row("coverage", f"{e['coverage']:.1%}")
     if "baseline" in s:
         b = s["baseline"]
-        t.add_row("idle baseline", f"{_fmt(b['idle_power_w'], 'W')}: static {_fmt(b['static_j'], 'J')}, "
-                                   f"dynamic {_fmt(b['dynamic_j'], 'J')}")
+        t.add_row(
+            "idle baseline",
+            f"{_fmt(b['idle_power_w'], 'W')}: static {_fmt(b['static_j'], 'J')}, "
+            f"dynamic {_fmt(b['dynamic_j'], 'J')}",
+        )
     if s.get("period_achieved_s"):
-        t.add_row("sampling", f"asked {_fmt((s['period_requested_s'] or 0) * 1000, 'ms')}, achieved "
-                              f"{_fmt(s['period_achieved_s'] * 1000, 'ms')}, p99 jitter "
-                              f"{_fmt((s.get('jitter_p99_s') or 0) * 1000, 'ms')}, {s['samples']} samples")
+        t.add_row(
+            "sampling",
+            f"asked {_fmt((s['period_requested_s'] or 0) * 1000, 'ms')}, achieved "
+            f"{_fmt(s['period_achieved_s'] * 1000, 'ms')}, p99 jitter "
+            f"{_fmt((s.get('jitter_p99_s') or 0) * 1000, 'ms')}, {s['samples']} samples",
+        )
     else:
         t.add_row("samples", str(s["samples"]))
     if s.get("phases"):
-        t.add_row("phases", ", ".join(f"{p['name']} {_fmt(p['duration_s'], 's')} {_fmt(p['energy_j'], 'J')}"
-                                      for p in s["phases"]))
+        t.add_row(
+            "phases",
+            ", ".join(
+                f"{p['name']} {_fmt(p['duration_s'], 's')} {_fmt(p['energy_j'], 'J')}"
+                for p in s["phases"]
+            ),
+        )
     d = s["diagnostics"]
     if d.get("update_period_s"):
         t.add_row("sensor update (estimated)", _fmt(d["update_period_s"] * 1000, "ms"))
     if impact is not None:
         tot = impact["total_gco2e"]
-        t.add_row("GWP total", f"{_fmt(tot['value'])} [{_fmt(tot['low'])} - {_fmt(tot['high'])}] gCO2e "
-                               f"(use {_fmt(impact['use_gco2e']['value'])}, embodied "
-                               f"{_fmt(impact['embodied_gco2e']['value'])}; grid {impact['region']})")
+        t.add_row(
+            "GWP total",
+            f"{_fmt(tot['value'])} [{_fmt(tot['low'])} - {_fmt(tot['high'])}] gCO2e "
+            f"(use {_fmt(impact['use_gco2e']['value'])}, embodied "
+            f"{_fmt(impact['embodied_gco2e']['value'])}; grid {impact['region']})",
+        )
     console.print(t)
     ch = Table(title="channels")
     for col in ("channel", "energy J", "mean W", "peak W", "source", "coverage"):
         ch.add_column(col)
     for name, c in s["channels"].items():
         label = f"[bold]{name}[/]" if name == s["primary"] else name
-        ch.add_row(label, _fmt(c["energy_j"]), _fmt(c["mean_power_w"]), _fmt(c["peak_power_w"]), c["source"],
-                   f"{c['coverage']:.0%}")
+        ch.add_row(
+            label,
+            _fmt(c["energy_j"]),
+            _fmt(c["mean_power_w"]),
+            _fmt(c["peak_power_w"]),
+            c["source"],
+            f"{c['coverage']:.0%}",
+        )
     console.print(ch)
     for w in s["warnings"]:
         err_console.print(f"warning: {w}", highlight=False, soft_wrap=True)

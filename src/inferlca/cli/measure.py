@@ -16,20 +16,36 @@ from inferlca.errors import InvalidValueError, RunInterrupted, UsageError
 
 def measure_cmd(
     command: list[str] | None = typer.Argument(None, help="The command to run, after --."),
-    meter: str = typer.Option("auto", "--meter",
-                              help="auto|nvml|tegrastats|ina3221|rapl|modelled|replay (see `inferlca meters`)."),
-    period_ms: float = typer.Option(10.0, "--period-ms", help="Sampling period in ms (>= 1; default 10)."),
-    idle_baseline_s: float = typer.Option(0.0, "--idle-baseline-s",
-                                          help="Measure the idle power for S seconds first (static vs dynamic)."),
-    device: str | None = typer.Option(None, "--device", help="Catalog device for GWP (default: detect)."),
+    meter: str = typer.Option(
+        "auto",
+        "--meter",
+        help="auto|nvml|tegrastats|ina3221|rapl|modelled|replay (see `inferlca meters`).",
+    ),
+    period_ms: float = typer.Option(
+        10.0, "--period-ms", help="Sampling period in ms (>= 1; default 10)."
+    ),
+    idle_baseline_s: float = typer.Option(
+        0.0,
+        "--idle-baseline-s",
+        help="Measure the idle power for S seconds first (static vs dynamic).",
+    ),
+    device: str | None = typer.Option(
+        None, "--device", help="Catalog device for GWP (default: detect)."
+    ),
     region: str | None = typer.Option(None, "--region", help="Grid region for GWP (default FR)."),
-    gpus: str | None = typer.Option(None, "--gpus", help="NVML GPU indices, e.g. 0,1 (default all)."),
-    cpu_tdp: float | None = typer.Option(None, "--cpu-tdp", help="CPU TDP in W for the modelled meter."),
-    replay: Path | None = typer.Option(None, "--replay",
-                                       help="With --meter replay: a recorded log played back as the meter."),
+    gpus: str | None = typer.Option(
+        None, "--gpus", help="NVML GPU indices, e.g. 0,1 (default all)."
+    ),
+    cpu_tdp: float | None = typer.Option(
+        None, "--cpu-tdp", help="CPU TDP in W for the modelled meter."
+    ),
+    replay: Path | None = typer.Option(
+        None, "--replay", help="With --meter replay: a recorded log played back as the meter."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Write the trace (.csv or .parquet)."),
-    as_json: bool = typer.Option(False, "--json",
-                                 help="Print JSON for scripts (the command's stdout goes to stderr)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON for scripts (the command's stdout goes to stderr)."
+    ),
 ) -> None:
     """Run CMD, sample power the whole time, print energy (J, Wh), power per channel, diagnostics
     and GWP; the command's exit code is passed through."""
@@ -41,16 +57,22 @@ def measure_cmd(
     from inferlca.traces.summary import summarize
 
     if not command:
-        raise UsageError("no command to measure; usage: inferlca measure [OPTIONS] -- CMD [ARGS...]")
+        raise UsageError(
+            "no command to measure; usage: inferlca measure [OPTIONS] -- CMD [ARGS...]"
+        )
     positive_float("--period-ms", period_ms)
     positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True)
     positive_float("--cpu-tdp", cpu_tdp)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")
     if (replay is None) != (meter != "replay"):
-        raise UsageError("--replay FILE goes with --meter replay (and --meter replay needs --replay FILE)")
+        raise UsageError(
+            "--replay FILE goes with --meter replay (and --meter replay needs --replay FILE)"
+        )
     extra = {"path": replay} if replay is not None else {}
-    pm = open_meter(meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0, **extra)
+    pm = open_meter(
+        meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0, **extra
+    )
     sampler = Sampler(pm, period_s=period_ms / 1000.0, close_meter=True)
     code: int | None = None
     interrupted = False
@@ -92,25 +114,40 @@ def measure_cmd(
     if out is not None:
         write_trace(trace, out)
     e = summary["energy"]["energy_j"] or 0.0
-    impact, notes = impact_for(e, summary["duration_s"], device, region,
-                               energy_interval_j=summary.get("energy_interval_j"))
+    impact, notes = impact_for(
+        e, summary["duration_s"], device, region, energy_interval_j=summary.get("energy_interval_j")
+    )
     if trace.estimated:
-        notes.insert(0, f"ESTIMATED: {trace.meta.get('model', 'modelled meter')}; max power "
-                        f"{trace.meta.get('max_power_w', float('nan')):.3g} W from "
-                        f"{trace.meta.get('max_power_source')}; idle share {trace.meta.get('idle_share', 0):.3f}")
+        notes.insert(
+            0,
+            f"ESTIMATED: {trace.meta.get('model', 'modelled meter')}; max power "
+            f"{trace.meta.get('max_power_w', float('nan')):.3g} W from "
+            f"{trace.meta.get('max_power_source')}; idle share {trace.meta.get('idle_share', 0):.3f}",
+        )
     if as_json:
-        print_json({"command": list(command), "exit_code": code, "interrupted": interrupted,
-                    **summary, "impact": impact, "notes": notes,
-                    "trace_file": str(out) if out else None})
+        print_json(
+            {
+                "command": list(command),
+                "exit_code": code,
+                "interrupted": interrupted,
+                **summary,
+                "impact": impact,
+                "notes": notes,
+                "trace_file": str(out) if out else None,
+            }
+        )
     else:
-        render_summary(f"inferlca measure: {' '.join(command)} (exit code {code})", summary, impact, notes)
+        render_summary(
+            f"inferlca measure: {' '.join(command)} (exit code {code})", summary, impact, notes
+        )
         if out is not None:
             from inferlca.cli._common import console
 
             console.print(f"trace written to {out}", highlight=False)
     if interrupted:
-        raise RunInterrupted("interrupted; what was measured is shown above"
-                             + (f" and kept in {out}" if out else ""))
+        raise RunInterrupted(
+            "interrupted; what was measured is shown above" + (f" and kept in {out}" if out else "")
+        )
     raise typer.Exit(code or 0)
 
 

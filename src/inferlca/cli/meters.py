@@ -8,7 +8,9 @@ from rich.table import Table
 from inferlca.cli._common import console, print_json
 
 
-def meters_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+def meters_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
     """List the power meters (auto picks the first available one, top to bottom)."""
     from inferlca.meters.registry import AUTO_ORDER, list_meters
 

@@ -8,8 +8,10 @@ import typer
 
 from inferlca.cli._common import console, print_json
 
-app = typer.Typer(help="Power traces: import recorded logs (inferlca CSV/Parquet, nvidia-smi, dmon, "
-                       "tegrastats).", no_args_is_help=True)
+app = typer.Typer(
+    help="Power traces: import recorded logs (inferlca CSV/Parquet, nvidia-smi, dmon, tegrastats).",
+    no_args_is_help=True,
+)
 
 
 @app.command("import")
@@ -17,12 +19,19 @@ def import_cmd(
     file: Path = typer.Argument(..., help="The recorded log."),
     fmt: str = typer.Option("auto", "--format", help="auto|inferlca|nvidia-smi|dmon|tegrastats."),
     interval_ms: float | None = typer.Option(
-        None, "--interval-ms", help="Logging interval for logs without sub-second times "
-                                    "(tegrastats --interval, dmon -d); default inferred or 1000."),
-    phase: str | None = typer.Option(None, "--phase", help="Only this phase (from the trace's marks)."),
+        None,
+        "--interval-ms",
+        help="Logging interval for logs without sub-second times "
+        "(tegrastats --interval, dmon -d); default inferred or 1000.",
+    ),
+    phase: str | None = typer.Option(
+        None, "--phase", help="Only this phase (from the trace's marks)."
+    ),
     device: str | None = typer.Option(None, "--device", help="Catalog device for GWP."),
     region: str | None = typer.Option(None, "--region", help="Grid region for GWP (default FR)."),
-    out: Path | None = typer.Option(None, "--out", help="Save as an inferlca trace (.csv or .parquet)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Save as an inferlca trace (.csv or .parquet)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Turn a recorded power log into energy (J, Wh), power per channel, diagnostics and GWP."""
@@ -43,17 +52,30 @@ def import_cmd(
         start_s, end_s = window_of(trace, phase)
     summary = summarize(trace, start_s, end_s, idle_phase="idle")
     e = summary["energy"]["energy_j"] or 0.0
-    impact, notes = impact_for(e, summary["duration_s"], device, region,
-                               detected_from_trace=trace.meta.get("device_name") if device is None else None,
-                               energy_interval_j=summary.get("energy_interval_j"))
+    impact, notes = impact_for(
+        e,
+        summary["duration_s"],
+        device,
+        region,
+        detected_from_trace=trace.meta.get("device_name") if device is None else None,
+        energy_interval_j=summary.get("energy_interval_j"),
+    )
     for key in ("times", "module_rule", "gpu_rule", "power_note"):
         if trace.meta.get(key):
             notes.append(f"{key.replace('_', ' ')}: {trace.meta[key]}")
     if out is not None:
         write_trace(trace, out)
     if as_json:
-        print_json({"file": str(file), "format": trace.meta.get("format"), **summary, "impact": impact,
-                    "notes": notes, "trace_file": str(out) if out else None})
+        print_json(
+            {
+                "file": str(file),
+                "format": trace.meta.get("format"),
+                **summary,
+                "impact": impact,
+                "notes": notes,
+                "trace_file": str(out) if out else None,
+            }
+        )
         return
     render_summary(f"{file.name} ({trace.meta.get('format')})", summary, impact, notes)
     if out is not None:

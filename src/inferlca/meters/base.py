@@ -13,6 +13,7 @@ gap of the trace.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -35,7 +36,7 @@ class Reading:
     errors: dict[str | None, str] = field(default_factory=dict)
 
     @classmethod
-    def failed(cls, channels: list[str], reason: str, counters: list[str] = ()) -> Reading:  # type: ignore[assignment]
+    def failed(cls, channels: Sequence[str], reason: str, counters: Sequence[str] = ()) -> Reading:
         """A reading where every channel failed for ``reason`` (never zeros)."""
         nan = math.nan
         return cls({c: nan for c in channels}, {c: nan for c in counters}, {None: reason})
@@ -52,8 +53,13 @@ class MeterInfo:
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "available": self.available, "reason": self.reason,
-                "estimated": self.estimated, "description": self.description}
+        return {
+            "name": self.name,
+            "available": self.available,
+            "reason": self.reason,
+            "estimated": self.estimated,
+            "description": self.description,
+        }
 
 
 class PowerMeter:

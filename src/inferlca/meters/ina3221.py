@@ -31,7 +31,9 @@ def _read(path: Path) -> str:
         return fh.read().strip()
 
 
-def find_rails(hwmon_root: Path = HWMON, iio_root: Path = IIO) -> list[tuple[str, str, tuple[Path, ...]]]:
+def find_rails(
+    hwmon_root: Path = HWMON, iio_root: Path = IIO
+) -> list[tuple[str, str, tuple[Path, ...]]]:
     """``(rail, kind, files)``: kind ``vi`` (files = voltage mV, current mA) or ``p`` (power mW)."""
     rails: list[tuple[str, str, tuple[Path, ...]]] = []
     if hwmon_root.is_dir():
@@ -71,8 +73,12 @@ class Ina3221Meter(PowerMeter):
     estimated = False
     description = "NVIDIA Jetson INA3221 power monitors via sysfs (hwmon or iio)"
 
-    def __init__(self, hwmon_root: str | os.PathLike[str] = HWMON, iio_root: str | os.PathLike[str] = IIO,
-                 **_: Any) -> None:
+    def __init__(
+        self,
+        hwmon_root: str | os.PathLike[str] = HWMON,
+        iio_root: str | os.PathLike[str] = IIO,
+        **_: Any,
+    ) -> None:
         super().__init__()
         ok, reason = self.probe(hwmon_root=hwmon_root, iio_root=iio_root)
         if not ok:
@@ -84,8 +90,12 @@ class Ina3221Meter(PowerMeter):
         self.primary = "module"
 
     @classmethod
-    def probe(cls, hwmon_root: str | os.PathLike[str] = HWMON, iio_root: str | os.PathLike[str] = IIO,
-              **_: Any) -> tuple[bool, str]:
+    def probe(
+        cls,
+        hwmon_root: str | os.PathLike[str] = HWMON,
+        iio_root: str | os.PathLike[str] = IIO,
+        **_: Any,
+    ) -> tuple[bool, str]:
         rails = find_rails(Path(hwmon_root), Path(iio_root))
         if not rails:
             return False, "no INA3221 power monitor in sysfs (not a Jetson)"
@@ -94,7 +104,10 @@ class Ina3221Meter(PowerMeter):
                 try:
                     float(_read(f))
                 except PermissionError:
-                    return False, f"{f} is not readable; run as root or make it readable (sudo chmod a+r)"
+                    return (
+                        False,
+                        f"{f} is not readable; run as root or make it readable (sudo chmod a+r)",
+                    )
                 except (OSError, ValueError) as exc:
                     return False, f"cannot read {f}: {exc}"
         return True, "INA3221 rails: " + ", ".join(r for r, _, _ in rails)
@@ -118,5 +131,9 @@ class Ina3221Meter(PowerMeter):
         return Reading(power, {}, errors)
 
     def meta(self) -> dict[str, Any]:
-        return {"rails": [r for r, _, _ in self._rails], **self.rules,
-                "interface": self._rails[0][1] == "vi" and "hwmon" or "iio", "device_name": "NVIDIA Jetson"}
+        return {
+            "rails": [r for r, _, _ in self._rails],
+            **self.rules,
+            "interface": self._rails[0][1] == "vi" and "hwmon" or "iio",
+            "device_name": "NVIDIA Jetson",
+        }

@@ -42,13 +42,15 @@ def power_model_coefficients() -> list[dict[str, Any]]:
     text = resources.files("inferlca.meters").joinpath("data/cpu_power_model.csv").read_text()
     rows = []
     for row in csv.DictReader(text.splitlines()):
-        rows.append({
-            "microarchitecture": row["microarchitecture"],
-            "min_w_per_vcpu": float(row["min_w_per_vcpu"]),
-            "max_w_per_vcpu": float(row["max_w_per_vcpu"]),
-            "idle_share": float(row["min_w_per_vcpu"]) / float(row["max_w_per_vcpu"]),
-            "source": row["source"],
-        })
+        rows.append(
+            {
+                "microarchitecture": row["microarchitecture"],
+                "min_w_per_vcpu": float(row["min_w_per_vcpu"]),
+                "max_w_per_vcpu": float(row["max_w_per_vcpu"]),
+                "idle_share": float(row["min_w_per_vcpu"]) / float(row["max_w_per_vcpu"]),
+                "source": row["source"],
+            }
+        )
     return rows
 
 
@@ -99,15 +101,22 @@ class ModelledCpuMeter(PowerMeter):
     estimated = True
     description = "CPU power estimated from /proc/stat utilisation x TDP (no sensor; estimated)"
 
-    def __init__(self, cpu_tdp_w: float | None = None, idle_share: float | None = None,
-                 device: Any = None, proc_stat: str | os.PathLike[str] = PROC_STAT) -> None:
+    def __init__(
+        self,
+        cpu_tdp_w: float | None = None,
+        idle_share: float | None = None,
+        device: Any = None,
+        proc_stat: str | os.PathLike[str] = PROC_STAT,
+    ) -> None:
         super().__init__()
         self._path = Path(proc_stat)
         ok, reason = self.probe(proc_stat=self._path)
         if not ok:
             raise MeterUnavailableError(reason)
         if cpu_tdp_w is not None and not (math.isfinite(cpu_tdp_w) and cpu_tdp_w > 0):
-            raise InvalidValueError(f"cpu-tdp must be a finite number of watts > 0, got {cpu_tdp_w}")
+            raise InvalidValueError(
+                f"cpu-tdp must be a finite number of watts > 0, got {cpu_tdp_w}"
+            )
         nominal, low, high = default_idle_share()
         if idle_share is not None and not (0.0 <= idle_share <= 1.0):
             raise InvalidValueError(f"idle share must be between 0 and 1, got {idle_share}")
@@ -128,8 +137,10 @@ class ModelledCpuMeter(PowerMeter):
                 self.tdp_source = f"hardware catalog ({name})"
             else:
                 self.max_power_w = n_cpus * default_max_w_per_vcpu()
-                self.tdp_source = (f"{n_cpus} vCPU x {default_max_w_per_vcpu():.2f} W (median max W per "
-                                   "vCPU, Cloud Carbon Footprint coefficients); give --cpu-tdp for your CPU")
+                self.tdp_source = (
+                    f"{n_cpus} vCPU x {default_max_w_per_vcpu():.2f} W (median max W per "
+                    "vCPU, Cloud Carbon Footprint coefficients); give --cpu-tdp for your CPU"
+                )
         self.channels = ["cpu"]
         self.primary = "cpu"
         self._last = (busy, total)
@@ -149,7 +160,10 @@ class ModelledCpuMeter(PowerMeter):
             read_proc_stat(Path(proc_stat))
         except (OSError, ValueError) as exc:
             return False, f"cannot read CPU utilisation from {proc_stat} ({exc}); needs Linux /proc"
-        return True, "estimates CPU power from /proc/stat utilisation (no sensor: results are estimated)"
+        return (
+            True,
+            "estimates CPU power from /proc/stat utilisation (no sensor: results are estimated)",
+        )
 
     def power_at(self, utilisation: float) -> float:
         """Modelled watts at a utilisation in [0, 1]."""
@@ -188,7 +202,7 @@ class ModelledCpuMeter(PowerMeter):
             "idle_share": self.idle_share,
             "idle_share_range": [low, high],
             "idle_share_source": "median (range) of min/max W per vCPU, Cloud Carbon Footprint "
-                                 "coefficients (SPECpower), data/cpu_power_model.csv",
+            "coefficients (SPECpower), data/cpu_power_model.csv",
             "n_cpus": self.n_cpus,
             "device_name": self.device_name,
             "sensor_update_s": 0.01,
@@ -217,7 +231,9 @@ def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None]:
     return float(dev.tdp_w or 0.0), dev.name
 
 
-def energy_interval_j(meta: dict[str, Any], energy_j: float, duration_s: float) -> tuple[float, float]:
+def energy_interval_j(
+    meta: dict[str, Any], energy_j: float, duration_s: float
+) -> tuple[float, float]:
     """Low and high energy of a modelled trace over the idle-share range of the model.
 
     ``E(s) = P_max * (s * T + (1 - s) * U)`` with ``U`` the integral of utilisation, recovered from

@@ -71,15 +71,19 @@ class NvmlMeter(PowerMeter):
         try:
             nv.nvmlInit()
         except nv.NVMLError as exc:
-            raise MeterUnavailableError(f"NVML cannot start ({exc}); install the NVIDIA driver") from None
+            raise MeterUnavailableError(
+                f"NVML cannot start ({exc}); install the NVIDIA driver"
+            ) from None
         self._open = True
         try:
             count = nv.nvmlDeviceGetCount()
             indices = list(range(count)) if wanted is None else wanted
             bad = [i for i in indices if i >= count]
             if bad or not indices:
-                raise InvalidValueError(f"GPU index {bad[0] if bad else '?'} does not exist; this machine has "
-                                        f"{count} NVIDIA GPU(s) (indices 0..{count - 1})")
+                raise InvalidValueError(
+                    f"GPU index {bad[0] if bad else '?'} does not exist; this machine has "
+                    f"{count} NVIDIA GPU(s) (indices 0..{count - 1})"
+                )
             self.gpus = indices
             self._handles = [nv.nvmlDeviceGetHandleByIndex(i) for i in indices]
             self._driver = self._optional(nv.nvmlSystemGetDriverVersion)
@@ -99,8 +103,11 @@ class NvmlMeter(PowerMeter):
                 self._offset_mj.append(float(first) if first is not None else 0.0)
                 self._has_instant.append(self._instant_mw(h) is not None)
                 info["energy_counter"] = first is not None
-                info["power_source"] = ("instant (NVML_FI_DEV_POWER_INSTANT)" if self._has_instant[-1]
-                                        else "nvmlDeviceGetPowerUsage (averaged ~1 s on recent GPUs)")
+                info["power_source"] = (
+                    "instant (NVML_FI_DEV_POWER_INSTANT)"
+                    if self._has_instant[-1]
+                    else "nvmlDeviceGetPowerUsage (averaged ~1 s on recent GPUs)"
+                )
                 self._devices.append(info)
         except BaseException:
             self.close()
@@ -126,7 +133,10 @@ class NvmlMeter(PowerMeter):
         try:
             nv.nvmlInit()
         except Exception as exc:  # noqa: BLE001 - NVMLError_LibraryNotFound, DriverNotLoaded...
-            return False, f"NVML cannot start ({exc}): no NVIDIA driver here; install the NVIDIA driver"
+            return (
+                False,
+                f"NVML cannot start ({exc}): no NVIDIA driver here; install the NVIDIA driver",
+            )
         try:
             count = nv.nvmlDeviceGetCount()
         finally:
@@ -169,8 +179,9 @@ class NvmlMeter(PowerMeter):
         power: dict[str, float] = {}
         energy: dict[str, float] = {}
         errors: dict[str | None, str] = {}
-        for i, h, counter, instant, offset in zip(self.gpus, self._handles, self._has_counter,
-                                                   self._has_instant, self._offset_mj):
+        for i, h, counter, instant, offset in zip(
+            self.gpus, self._handles, self._has_counter, self._has_instant, self._offset_mj
+        ):
             ch = f"gpu{i}"
             try:
                 mw = self._instant_mw(h) if instant else None
@@ -182,7 +193,9 @@ class NvmlMeter(PowerMeter):
                 errors[ch] = f"NVML power read failed: {exc}"
             if counter:
                 try:
-                    energy[ch] = (float(nv.nvmlDeviceGetTotalEnergyConsumption(h)) - offset) / 1000.0
+                    energy[ch] = (
+                        float(nv.nvmlDeviceGetTotalEnergyConsumption(h)) - offset
+                    ) / 1000.0
                 except nv.NVMLError as exc:
                     energy[ch] = math.nan
                     errors.setdefault(ch, f"NVML energy read failed: {exc}")
@@ -193,16 +206,20 @@ class NvmlMeter(PowerMeter):
                 es = [energy[f"gpu{i}"] for i in self.gpus]
                 energy["gpus"] = math.fsum(es) if not any(math.isnan(x) for x in es) else math.nan
             if math.isnan(power["gpus"]):
-                errors["gpus"] = "a GPU read failed: " + "; ".join(v for k, v in errors.items() if k)
+                errors["gpus"] = "a GPU read failed: " + "; ".join(
+                    v for k, v in errors.items() if k
+                )
         return Reading(power, energy, errors)
 
     def meta(self) -> dict[str, Any]:
-        return {"driver": _text(self._driver) if self._driver is not None else None,
-                "devices": self._devices,
-                "device_name": ", ".join(d["name"] for d in self._devices),
-                "power_limit_w": [d["power_limit_w"] for d in self._devices],
-                "mig_mode": [d["mig_mode"] for d in self._devices],
-                "sensor_update_s": None}
+        return {
+            "driver": _text(self._driver) if self._driver is not None else None,
+            "devices": self._devices,
+            "device_name": ", ".join(d["name"] for d in self._devices),
+            "power_limit_w": [d["power_limit_w"] for d in self._devices],
+            "mig_mode": [d["mig_mode"] for d in self._devices],
+            "sensor_update_s": None,
+        }
 
     def close(self) -> None:
         if getattr(self, "_open", False):

@@ -26,8 +26,10 @@ from inferlca.errors import MeterUnavailableError
 from inferlca.meters.base import PowerMeter, Reading
 
 POWERCAP = Path("/sys/class/powercap")
-FIX = ("run as root, or let users read the counters: "
-       "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*:*/energy_uj")
+FIX = (
+    "run as root, or let users read the counters: "
+    "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*:*/energy_uj"
+)
 
 
 @dataclass
@@ -89,10 +91,20 @@ class RaplMeter(PowerMeter):
         self._zones: list[_Zone] = []
         for channel, path in find_zones(self.root):
             max_uj = _read_int(path / "max_energy_range_uj")
-            self._zones.append(_Zone(channel, path / "energy_uj", max_uj, _read_int(path / "energy_uj"),
-                                     time.monotonic()))
-        self._packages = [z.channel for z in self._zones
-                          if z.channel.startswith("package") and ":" not in z.channel]
+            self._zones.append(
+                _Zone(
+                    channel,
+                    path / "energy_uj",
+                    max_uj,
+                    _read_int(path / "energy_uj"),
+                    time.monotonic(),
+                )
+            )
+        self._packages = [
+            z.channel
+            for z in self._zones
+            if z.channel.startswith("package") and ":" not in z.channel
+        ]
         self.channels = [z.channel for z in self._zones]
         self.counter_channels = list(self.channels)
         if self._packages:
@@ -107,8 +119,10 @@ class RaplMeter(PowerMeter):
         root = Path(root)
         zones = find_zones(root)
         if not zones:
-            return False, (f"no RAPL zones under {root} (not an Intel/AMD machine, a VM without RAPL, "
-                           "or the intel_rapl_common module is not loaded: sudo modprobe intel_rapl_msr)")
+            return False, (
+                f"no RAPL zones under {root} (not an Intel/AMD machine, a VM without RAPL, "
+                "or the intel_rapl_common module is not loaded: sudo modprobe intel_rapl_msr)"
+            )
         for _zone, path in zones:
             f = path / "energy_uj"
             try:
@@ -154,8 +168,10 @@ class RaplMeter(PowerMeter):
         return Reading(power, energy, errors)
 
     def meta(self) -> dict[str, Any]:
-        return {"zones": {z.channel: str(z.path.parent) for z in self._zones},
-                "wraps": {z.channel: z.wraps for z in self._zones},
-                "power_from": "energy counter delta / interval",
-                "primary_rule": "cpu = sum of package-* zones (sub-zones and psys not added)",
-                "device_name": "CPU (RAPL)"}
+        return {
+            "zones": {z.channel: str(z.path.parent) for z in self._zones},
+            "wraps": {z.channel: z.wraps for z in self._zones},
+            "power_from": "energy counter delta / interval",
+            "primary_rule": "cpu = sum of package-* zones (sub-zones and psys not added)",
+            "device_name": "CPU (RAPL)",
+        }

@@ -25,21 +25,36 @@ METERS: dict[str, str] = {
 AUTO_ORDER = ("nvml", "tegrastats", "ina3221", "rapl", "modelled")
 #: listed by ``inferlca meters`` but never picked by ``auto``
 LISTED = (*AUTO_ORDER, "replay")
-ALIASES = {"modeled": "modelled", "model": "modelled", "nvidia": "nvml", "jetson": "tegrastats",
-           "powercap": "rapl"}
+ALIASES = {
+    "modeled": "modelled",
+    "model": "modelled",
+    "nvidia": "nvml",
+    "jetson": "tegrastats",
+    "powercap": "rapl",
+}
 
 
 def meter_class(name: str) -> type[PowerMeter]:
     key = ALIASES.get(name, name)
     if key not in METERS:
-        raise UnknownNameError("meter", name, ["auto", *METERS],
-                               hint="(run 'inferlca meters' to see which ones work here)")
+        raise UnknownNameError(
+            "meter",
+            name,
+            ["auto", *METERS],
+            hint="(run 'inferlca meters' to see which ones work here)",
+        )
     module, cls = METERS[key].split(":")
     return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
 
 
-def _options_for(cls: type[PowerMeter], device: Any, gpus: Any, cpu_tdp_w: Any,
-                 extra: dict[str, Any], period_s: float | None = None) -> dict[str, Any]:
+def _options_for(
+    cls: type[PowerMeter],
+    device: Any,
+    gpus: Any,
+    cpu_tdp_w: Any,
+    extra: dict[str, Any],
+    period_s: float | None = None,
+) -> dict[str, Any]:
     opts: dict[str, Any] = dict(extra)
     if cls.name == "tegrastats" and period_s is not None and "interval_ms" not in opts:
         opts["interval_ms"] = max(1, round(period_s * 1000))
@@ -70,8 +85,15 @@ def list_meters(**probe_options: Any) -> list[MeterInfo]:
     return out
 
 
-def open_meter(name: str = "auto", *, device: Any = None, gpus: Any = None,
-               cpu_tdp_w: float | None = None, period_s: float | None = None, **options: Any) -> PowerMeter:
+def open_meter(
+    name: str = "auto",
+    *,
+    device: Any = None,
+    gpus: Any = None,
+    cpu_tdp_w: float | None = None,
+    period_s: float | None = None,
+    **options: Any,
+) -> PowerMeter:
     """Open a meter by name (``auto``: the best available one).
 
     Args:

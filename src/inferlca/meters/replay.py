@@ -98,11 +98,17 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         return "dmon"
     if unq[0].startswith("#") and "nvidia-smi" in unq[0]:
         return "dmon"
-    raise InputFileError(p, "unknown power log format; accepted: inferlca CSV/Parquet, nvidia-smi "
-                            "--query-gpu CSV, nvidia-smi dmon, tegrastats", line=1)
+    raise InputFileError(
+        p,
+        "unknown power log format; accepted: inferlca CSV/Parquet, nvidia-smi "
+        "--query-gpu CSV, nvidia-smi dmon, tegrastats",
+        line=1,
+    )
 
 
-def import_trace(path: str | os.PathLike[str], fmt: str = "auto", interval_s: float | None = None) -> PowerTrace:
+def import_trace(
+    path: str | os.PathLike[str], fmt: str = "auto", interval_s: float | None = None
+) -> PowerTrace:
     """Read a recorded power log of any supported format into a :class:`PowerTrace`.
 
     Args:
@@ -153,7 +159,12 @@ def _number(cell: str) -> float | None:
 
 
 def _parse_stamp(s: str) -> datetime:
-    for fmt in ("%Y/%m/%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f"):
+    for fmt in (
+        "%Y/%m/%d %H:%M:%S.%f",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y-%m-%d %H:%M:%S.%f",
+        "%Y-%m-%dT%H:%M:%S.%f",
+    ):
         try:
             return datetime.strptime(s.strip(), fmt)
         except ValueError:
@@ -169,14 +180,20 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
     header = _split_csv(header_line)
     keys = [_col_key(h) for h in header]
     if "timestamp" not in keys:
-        raise InputFileError(path, "no timestamp column; record with --query-gpu=timestamp,power.draw,...", line=1)
+        raise InputFileError(
+            path, "no timestamp column; record with --query-gpu=timestamp,power.draw,...", line=1
+        )
     if "power.draw.instant" in keys:
         pcol = "power.draw.instant"
     elif "power.draw" in keys:
         pcol = "power.draw"
     else:
-        raise InputFileError(path, f"no power.draw column (columns: {', '.join(keys)}); nothing to integrate. "
-                                   "Record with --query-gpu=timestamp,index,power.draw,power.draw.instant", line=1)
+        raise InputFileError(
+            path,
+            f"no power.draw column (columns: {', '.join(keys)}); nothing to integrate. "
+            "Record with --query-gpu=timestamp,index,power.draw,power.draw.instant",
+            line=1,
+        )
     ti, pi = keys.index("timestamp"), keys.index(pcol)
     gi = next((keys.index(k) for k in ("index", "uuid", "pci.bus_id") if k in keys), None)
     ni = keys.index("name") if "name" in keys else None
@@ -193,12 +210,15 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
         cells = _split_csv(line)
         if len(cells) != len(header):
             what = "truncated row" if len(cells) < len(header) else "too many values"
-            raise InputFileError(path, f"{what}: {len(cells)} values for {len(header)} columns", line=no)
+            raise InputFileError(
+                path, f"{what}: {len(cells)} values for {len(header)} columns", line=no
+            )
         try:
             stamp = _parse_stamp(cells[ti])
         except ValueError:
-            raise InputFileError(path, f"bad timestamp {cells[ti]!r} (expected YYYY/MM/DD hh:mm:ss.mmm)",
-                                 line=no) from None
+            raise InputFileError(
+                path, f"bad timestamp {cells[ti]!r} (expected YYYY/MM/DD hh:mm:ss.mmm)", line=no
+            ) from None
         try:
             watts = _number(cells[pi])
         except ValueError:
@@ -219,8 +239,12 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
     if np.any(np.diff(t) < 0):
         bad = int(np.argmax(np.diff(t) < 0)) + 1
         raise InputFileError(path, f"timestamps go backwards at poll {bad + 1}")
-    channels = {channel_of[g]: np.array([math.nan if v.get(g) is None else v[g] for _, v in polls], dtype=float)
-                for g in order}
+    channels = {
+        channel_of[g]: np.array(
+            [math.nan if v.get(g) is None else v[g] for _, v in polls], dtype=float
+        )
+        for g in order
+    }
     gaps: list[Gap] = []
     for ch, arr in channels.items():
         gaps += _nan_gaps(t, arr, ch, f"nvidia-smi reported no {pcol} value")
@@ -229,17 +253,29 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
         stack = np.vstack([channels[channel_of[g]] for g in order])
         channels["gpus"] = stack.sum(axis=0)  # NaN if any GPU is missing in that poll
         primary = "gpus"
-    meta: dict[str, Any] = {"power_column": pcol, "start_time": t0.isoformat(),
-                            "device_name": ", ".join(dict.fromkeys(gpu_names.values())) or None,
-                            "gpus": {channel_of[g]: gpu_names.get(g) for g in order}}
+    meta: dict[str, Any] = {
+        "power_column": pcol,
+        "start_time": t0.isoformat(),
+        "device_name": ", ".join(dict.fromkeys(gpu_names.values())) or None,
+        "gpus": {channel_of[g]: gpu_names.get(g) for g in order},
+    }
     if pcol == "power.draw":
-        meta["power_note"] = ("power.draw is a ~1 s average on recent drivers (power.draw.average); "
-                              "power.draw.instant was not recorded")
+        meta["power_note"] = (
+            "power.draw is a ~1 s average on recent drivers (power.draw.average); "
+            "power.draw.instant was not recorded"
+        )
         meta["power_averaging_s"] = 1.0
     if repeats:
         meta["repeated_headers"] = repeats
-    return PowerTrace(t_s=t, channels=channels, primary=primary, meter="replay:nvidia-smi", estimated=False,
-                      gaps=gaps, meta=meta)
+    return PowerTrace(
+        t_s=t,
+        channels=channels,
+        primary=primary,
+        meter="replay:nvidia-smi",
+        estimated=False,
+        gaps=gaps,
+        meta=meta,
+    )
 
 
 def _nan_gaps(t: np.ndarray, arr: np.ndarray, ch: str, reason: str) -> list[Gap]:
@@ -272,14 +308,23 @@ def parse_dmon(text: str, path: object = "<dmon>", interval_s: float | None = No
             if names is None and ("gpu" in low):
                 names = low
             elif names is None and low and low[0] == "idx":
-                raise InputFileError(path, "dmon output without its column-name header (only the units line "
-                                           f"{s!r}): cannot find a pwr column", line=no)
+                raise InputFileError(
+                    path,
+                    "dmon output without its column-name header (only the units line "
+                    f"{s!r}): cannot find a pwr column",
+                    line=no,
+                )
             continue
         if names is None:
             if not s[:1].isdigit():
-                raise InputFileError(path, f"nvidia-smi reported an error, no data: {s[:80]!r}", line=no)
-            raise InputFileError(path, f"nvidia-smi dmon output expected a '# gpu ...' header, got {s[:60]!r}",
-                                 line=no)
+                raise InputFileError(
+                    path, f"nvidia-smi reported an error, no data: {s[:80]!r}", line=no
+                )
+            raise InputFileError(
+                path,
+                f"nvidia-smi dmon output expected a '# gpu ...' header, got {s[:60]!r}",
+                line=no,
+            )
         if names is not None and not s[:1].isdigit() and not s.startswith("-"):
             if s.startswith("```"):  # a trailing markdown fence from a pasted log
                 continue
@@ -288,8 +333,12 @@ def parse_dmon(text: str, path: object = "<dmon>", interval_s: float | None = No
     if names is None:
         raise InputFileError(path, "no '# gpu ...' header line: not nvidia-smi dmon output", line=1)
     if "pwr" not in names:
-        raise InputFileError(path, f"no pwr column in this dmon output (columns: {' '.join(names)}); nothing to "
-                                   "integrate. Record with: nvidia-smi dmon -s p -o T", line=1)
+        raise InputFileError(
+            path,
+            f"no pwr column in this dmon output (columns: {' '.join(names)}); nothing to "
+            "integrate. Record with: nvidia-smi dmon -s p -o T",
+            line=1,
+        )
     if not rows:
         raise InputFileError(path, "no data rows after the header")
     gi, pi = names.index("gpu"), names.index("pwr")
@@ -298,8 +347,11 @@ def parse_dmon(text: str, path: object = "<dmon>", interval_s: float | None = No
     order: list[str] = []
     for no, cells in rows:
         if len(cells) != len(names):
-            raise InputFileError(path, f"{len(cells)} values for {len(names)} columns "
-                                       f"(truncated or not dmon output)", line=no)
+            raise InputFileError(
+                path,
+                f"{len(cells)} values for {len(names)} columns (truncated or not dmon output)",
+                line=no,
+            )
         gpu = cells[gi]
         try:
             watts = None if cells[pi] == "-" else float(cells[pi])
@@ -322,9 +374,17 @@ def parse_dmon(text: str, path: object = "<dmon>", interval_s: float | None = No
         how = "dmon Time column (1 s resolution)"
     else:
         t = np.arange(len(polls), dtype=float) * step
-        how = "given interval" if interval_s else "assumed 1 s (dmon default -d 1; give --interval-ms)"
-    channels = {f"gpu{g}": np.array([math.nan if v.get(g) is None else v[g] for _, _, v in polls], dtype=float)
-                for g in order}
+        how = (
+            "given interval"
+            if interval_s
+            else "assumed 1 s (dmon default -d 1; give --interval-ms)"
+        )
+    channels = {
+        f"gpu{g}": np.array(
+            [math.nan if v.get(g) is None else v[g] for _, _, v in polls], dtype=float
+        )
+        for g in order
+    }
     gaps: list[Gap] = []
     for ch, arr in channels.items():
         gaps += _nan_gaps(t, arr, ch, "dmon reported '-' for pwr")
@@ -332,19 +392,35 @@ def parse_dmon(text: str, path: object = "<dmon>", interval_s: float | None = No
     if len(order) > 1:
         channels["gpus"] = np.vstack([channels[f"gpu{g}"] for g in order]).sum(axis=0)
         primary = "gpus"
-    meta = {"times": how, "power_column": "pwr", "power_averaging_s": 1.0,
-            "power_note": "dmon pwr is an integer number of watts averaged by the driver"}
-    return PowerTrace(t_s=t, channels=channels, primary=primary, meter="replay:dmon", gaps=gaps,
-                      period_requested_s=step if not has_time else None, meta=meta)
+    meta = {
+        "times": how,
+        "power_column": "pwr",
+        "power_averaging_s": 1.0,
+        "power_note": "dmon pwr is an integer number of watts averaged by the driver",
+    }
+    return PowerTrace(
+        t_s=t,
+        channels=channels,
+        primary=primary,
+        meter="replay:dmon",
+        gaps=gaps,
+        period_requested_s=step if not has_time else None,
+        meta=meta,
+    )
 
 
 # ---- tegrastats -------------------------------------------------------------------------------
-def parse_tegrastats(text: str, path: object = "<tegrastats>", interval_s: float | None = None) -> PowerTrace:
+def parse_tegrastats(
+    text: str, path: object = "<tegrastats>", interval_s: float | None = None
+) -> PowerTrace:
     log = parse_log(text, path)
     if not log.rails:
-        raise InputFileError(path, "this tegrastats log has no power rails (no 'VDD_IN 5542mW/5542mW'-like "
-                                   "fields; the INA3221 was not visible, try sudo tegrastats): nothing to "
-                                   "integrate, and power is never invented")
+        raise InputFileError(
+            path,
+            "this tegrastats log has no power rails (no 'VDD_IN 5542mW/5542mW'-like "
+            "fields; the INA3221 was not visible, try sudo tegrastats): nothing to "
+            "integrate, and power is never invented",
+        )
     times, interval, how = line_times_s(log, interval_s)
     rules = derived_rules(log.rails)
     rows = [derive(ln.rails_w, rules) for ln in log.lines]
@@ -354,15 +430,35 @@ def parse_tegrastats(text: str, path: object = "<tegrastats>", interval_s: float
     gaps = []
     dt = np.diff(t)
     for i in np.flatnonzero(dt > 1.5 * interval):
-        gaps.append(Gap(float(t[i]), float(t[i + 1]), f"{dt[i]:.1f} s between lines (log lines missing)", None))
+        gaps.append(
+            Gap(
+                float(t[i]),
+                float(t[i + 1]),
+                f"{dt[i]:.1f} s between lines (log lines missing)",
+                None,
+            )
+        )
     first = log.lines[0].stamp
-    meta: dict[str, Any] = {"rails": log.rails, **rules, "interval_s": interval, "times": how,
-                            "sensor_update_s": interval, "device_name": "NVIDIA Jetson",
-                            "skipped_header_lines": [f"{no}: {s}" for no, s in log.skipped]}
+    meta: dict[str, Any] = {
+        "rails": log.rails,
+        **rules,
+        "interval_s": interval,
+        "times": how,
+        "sensor_update_s": interval,
+        "device_name": "NVIDIA Jetson",
+        "skipped_header_lines": [f"{no}: {s}" for no, s in log.skipped],
+    }
     if first is not None:
         meta["start_time"] = first.isoformat()
-    return PowerTrace(t_s=t, channels=channels, primary="module" if "module" in channels else names[0],
-                      meter="replay:tegrastats", gaps=gaps, period_requested_s=interval, meta=meta)
+    return PowerTrace(
+        t_s=t,
+        channels=channels,
+        primary="module" if "module" in channels else names[0],
+        meter="replay:tegrastats",
+        gaps=gaps,
+        period_requested_s=interval,
+        meta=meta,
+    )
 
 
 # ---- replay meter -----------------------------------------------------------------------------
@@ -377,8 +473,14 @@ class ReplayMeter(PowerMeter):
     estimated = False
     description = "plays back a recorded trace (inferlca CSV/Parquet, nvidia-smi, dmon, tegrastats)"
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, trace: PowerTrace | None = None,
-                 fmt: str = "auto", speed: float = 1.0, **_: Any) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        trace: PowerTrace | None = None,
+        fmt: str = "auto",
+        speed: float = 1.0,
+        **_: Any,
+    ) -> None:
         super().__init__()
         if trace is None:
             if path is None:
@@ -396,7 +498,9 @@ class ReplayMeter(PowerMeter):
         self._end = float(trace.t_s[-1])
 
     @classmethod
-    def probe(cls, path: str | os.PathLike[str] | None = None, trace: Any = None, **_: Any) -> tuple[bool, str]:
+    def probe(
+        cls, path: str | os.PathLike[str] | None = None, trace: Any = None, **_: Any
+    ) -> tuple[bool, str]:
         if trace is not None or (path is not None and Path(path).exists()):
             return True, "replays a recorded trace"
         return False, "replays a recorded trace: give a file (inferlca trace import FILE)"
@@ -406,18 +510,32 @@ class ReplayMeter(PowerMeter):
 
         x = self._start + (time.monotonic() - self._t0) * self.speed
         if x > self._end:
-            return Reading.failed(self.channels, "past the end of the recording", self.counter_channels)
+            return Reading.failed(
+                self.channels, "past the end of the recording", self.counter_channels
+            )
         grid = np.array([x])
-        power = {c: float(_interp_masked(self.recorded.t_s, v, grid)[0]) for c, v in self.recorded.channels.items()}
+        power = {
+            c: float(_interp_masked(self.recorded.t_s, v, grid)[0])
+            for c, v in self.recorded.channels.items()
+        }
         energy = {}
         for c in self.counter_channels:
             v = self.recorded.counters[c]
             good = ~np.isnan(v)
-            energy[c] = float(np.interp(x, self.recorded.t_s[good], v[good])) if good.sum() >= 2 else math.nan
-        errors: dict[str | None, str] = {c: "gap in the recording" for c, v in power.items() if math.isnan(v)}
+            energy[c] = (
+                float(np.interp(x, self.recorded.t_s[good], v[good]))
+                if good.sum() >= 2
+                else math.nan
+            )
+        errors: dict[str | None, str] = {
+            c: "gap in the recording" for c, v in power.items() if math.isnan(v)
+        }
         return Reading(power, energy, errors)
 
     def meta(self) -> dict[str, Any]:
-        return {"replayed_from": self.recorded.meta.get("source_file"), "replay_speed": self.speed,
-                "recorded_meter": self.recorded.meter,
-                "device_name": self.recorded.meta.get("device_name")}
+        return {
+            "replayed_from": self.recorded.meta.get("source_file"),
+            "replay_speed": self.speed,
+            "recorded_meter": self.recorded.meter,
+            "device_name": self.recorded.meta.get("device_name"),
+        }

@@ -45,11 +45,17 @@ class Sampler:
         close_meter: close the meter when the sampler stops.
     """
 
-    def __init__(self, meter: PowerMeter, period_s: float = 0.01, close_meter: bool = False) -> None:
+    def __init__(
+        self, meter: PowerMeter, period_s: float = 0.01, close_meter: bool = False
+    ) -> None:
         if not isinstance(period_s, (int, float)) or not math.isfinite(period_s) or period_s <= 0:
-            raise InvalidValueError(f"sampling period must be a finite number of seconds > 0, got {period_s!r}")
+            raise InvalidValueError(
+                f"sampling period must be a finite number of seconds > 0, got {period_s!r}"
+            )
         if period_s < MIN_PERIOD_S:
-            raise InvalidValueError(f"sampling period must be >= {MIN_PERIOD_S * 1000:g} ms, got {period_s * 1000:g} ms")
+            raise InvalidValueError(
+                f"sampling period must be >= {MIN_PERIOD_S * 1000:g} ms, got {period_s * 1000:g} ms"
+            )
         self.meter = meter
         self.period_s = float(period_s)
         self.close_meter = close_meter
@@ -129,7 +135,9 @@ class Sampler:
         """
         if self._trace is None:
             if self._thread is not None and not self._stop.is_set():
-                raise RuntimeError("the sampler is still running: read .trace after its with block or stop()")
+                raise RuntimeError(
+                    "the sampler is still running: read .trace after its with block or stop()"
+                )
             return self.stop()
         return self._trace
 
@@ -140,8 +148,9 @@ class Sampler:
         try:
             reading = self.meter.read()
         except Exception as exc:  # noqa: BLE001 - a meter bug must be a gap, not a dead thread
-            reading = Reading.failed(self.meter.channels, f"{type(exc).__name__}: {exc}",
-                                     self.meter.counter_channels)
+            reading = Reading.failed(
+                self.meter.channels, f"{type(exc).__name__}: {exc}", self.meter.counter_channels
+            )
         after = time.monotonic()
         # the sample stands for the middle of the read (a slow read, e.g. NVML, takes ~ms)
         t_s = 0.5 * (before + after) - self._t0
@@ -180,18 +189,24 @@ class Sampler:
         order = np.argsort(t, kind="stable")
         t = t[order]
         readings = [readings[i] for i in order]
-        channels = {c: np.array([r.power_w.get(c, math.nan) for r in readings], dtype=float)
-                    for c in meter.channels}
-        counters = {c: np.array([r.energy_j.get(c, math.nan) for r in readings], dtype=float)
-                    for c in meter.counter_channels}
+        channels = {
+            c: np.array([r.power_w.get(c, math.nan) for r in readings], dtype=float)
+            for c in meter.channels
+        }
+        counters = {
+            c: np.array([r.energy_j.get(c, math.nan) for r in readings], dtype=float)
+            for c in meter.counter_channels
+        }
         gaps = _gaps_from_readings(t, readings, list(meter.channels))
         dt = np.diff(t)
         meta: dict[str, Any] = dict(meter.meta())
-        meta.update({
-            "t0_monotonic_s": self._t0,
-            "samples": int(t.size),
-            "missed_ticks": self._missed_ticks,
-        })
+        meta.update(
+            {
+                "t0_monotonic_s": self._t0,
+                "samples": int(t.size),
+                "missed_ticks": self._missed_ticks,
+            }
+        )
         if dt.size:
             meta["period_achieved_s"] = float(np.mean(dt))
             meta["period_median_s"] = float(np.median(dt))
@@ -207,11 +222,24 @@ class Sampler:
         if n_bad:
             meta["failed_reads"] = n_bad
         if gaps:
-            warnings.warn(f"meter {meter.name!r}: {n_bad} of {len(readings)} reads failed; "
-                          f"recorded as {len(gaps)} gap(s), not zeros", RuntimeWarning, stacklevel=3)
-        return PowerTrace(t_s=t, channels=channels, primary=meter.primary, meter=meter.name,
-                          estimated=meter.estimated, counters=counters, marks=marks, gaps=gaps,
-                          period_requested_s=self.period_s, meta=meta)
+            warnings.warn(
+                f"meter {meter.name!r}: {n_bad} of {len(readings)} reads failed; "
+                f"recorded as {len(gaps)} gap(s), not zeros",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return PowerTrace(
+            t_s=t,
+            channels=channels,
+            primary=meter.primary,
+            meter=meter.name,
+            estimated=meter.estimated,
+            counters=counters,
+            marks=marks,
+            gaps=gaps,
+            period_requested_s=self.period_s,
+            meta=meta,
+        )
 
 
 def _gaps_from_readings(t: np.ndarray, readings: list[Reading], channels: list[str]) -> list[Gap]:
@@ -222,8 +250,9 @@ def _gaps_from_readings(t: np.ndarray, readings: list[Reading], channels: list[s
         reason = ""
         for i, r in enumerate(readings):
             if ch is None:
-                bad = None in r.errors and all(c in r.errors or math.isnan(r.power_w.get(c, math.nan))
-                                               for c in channels)
+                bad = None in r.errors and all(
+                    c in r.errors or math.isnan(r.power_w.get(c, math.nan)) for c in channels
+                )
                 why = r.errors.get(None, "")
             else:
                 bad = (ch in r.errors) and None not in r.errors

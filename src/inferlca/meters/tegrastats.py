@@ -30,9 +30,9 @@ import re
 import shutil
 import subprocess
 import threading
-from itertools import pairwise
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,14 @@ _STAMP = re.compile(r"^(\d{2})-(\d{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ")
 _RAIL = re.compile(r"(?<![\w@])([A-Z][A-Z0-9_]*) (\d+)(m[WV])?/(\d+)(m[WV])?(?=\s|$)")
 _NOT_RAILS = {"RAM", "SWAP", "IRAM"}
 INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
-GPU_RAILS = (("VDD_GPU_SOC", "GPU and SOC rail (AGX Orin)"), ("GPU", "GPU rail (AGX Xavier)"),
-             ("VDD_GPU", "GPU rail"), ("VDD_SYS_GPU", "GPU rail (TX2)"), ("POM_5V_GPU", "GPU rail (Nano)"),
-             ("VDD_CPU_GPU_CV", "CPU+GPU+CV rail (Orin NX/Nano, Xavier NX): includes the CPU"))
+GPU_RAILS = (
+    ("VDD_GPU_SOC", "GPU and SOC rail (AGX Orin)"),
+    ("GPU", "GPU rail (AGX Xavier)"),
+    ("VDD_GPU", "GPU rail"),
+    ("VDD_SYS_GPU", "GPU rail (TX2)"),
+    ("POM_5V_GPU", "GPU rail (Nano)"),
+    ("VDD_CPU_GPU_CV", "CPU+GPU+CV rail (Orin NX/Nano, Xavier NX): includes the CPU"),
+)
 
 
 @dataclass
@@ -146,13 +151,20 @@ def parse_log(text: str, path: object = "<tegrastats>") -> TegraLog:
             rails = list(tl.rails_w)
         elif list(tl.rails_w) != rails:
             missing = [r for r in rails if r not in tl.rails_w]
-            raise InputFileError(path, f"truncated or inconsistent tegrastats line: rails {list(tl.rails_w)} "
-                                       f"differ from the first line's {rails}"
-                                       + (f" (missing {missing})" if missing else ""), line=no)
+            raise InputFileError(
+                path,
+                f"truncated or inconsistent tegrastats line: rails {list(tl.rails_w)} "
+                f"differ from the first line's {rails}"
+                + (f" (missing {missing})" if missing else ""),
+                line=no,
+            )
         lines.append(tl)
     if not lines:
-        raise InputFileError(path, "no tegrastats data line found (expected lines like "
-                                   "'RAM 936/3964MB ... CPU [...] ... VDD_IN 5542mW/5542mW')")
+        raise InputFileError(
+            path,
+            "no tegrastats data line found (expected lines like "
+            "'RAM 936/3964MB ... CPU [...] ... VDD_IN 5542mW/5542mW')",
+        )
     return TegraLog(lines, rails or [], skipped)
 
 
@@ -180,7 +192,11 @@ def line_times_s(log: TegraLog, interval_s: float | None) -> tuple[list[float], 
             t.append(max(t[-1], min(max(cand, lo), hi)))
         return t, interval_s, how
     if interval_s is None:
-        return [float(i) for i in range(n)], 1.0, "assumed 1 s (tegrastats default; give --interval-ms)"
+        return (
+            [float(i) for i in range(n)],
+            1.0,
+            "assumed 1 s (tegrastats default; give --interval-ms)",
+        )
     return [i * interval_s for i in range(n)], interval_s, "given"
 
 
@@ -210,19 +226,33 @@ class TegrastatsMeter(PowerMeter):
 
     name = "tegrastats"
     estimated = False
-    description = "NVIDIA Jetson rails via tegrastats (module and GPU totals without double counting)"
+    description = (
+        "NVIDIA Jetson rails via tegrastats (module and GPU totals without double counting)"
+    )
 
-    def __init__(self, interval_ms: int = 50, command: str | os.PathLike[str] | None = None,
-                 first_line_timeout_s: float = 5.0, **_: Any) -> None:
+    def __init__(
+        self,
+        interval_ms: int = 50,
+        command: str | os.PathLike[str] | None = None,
+        first_line_timeout_s: float = 5.0,
+        **_: Any,
+    ) -> None:
         super().__init__()
         exe = str(command) if command else shutil.which("tegrastats") or "/usr/bin/tegrastats"
         if not os.path.exists(exe):
             raise MeterUnavailableError(f"tegrastats not found at {exe}")
         if not isinstance(interval_ms, int) or interval_ms < 1:
-            raise InvalidValueError(f"tegrastats interval must be an integer >= 1 ms, got {interval_ms!r}")
+            raise InvalidValueError(
+                f"tegrastats interval must be an integer >= 1 ms, got {interval_ms!r}"
+            )
         self.interval_ms = interval_ms
-        self._proc = subprocess.Popen([exe, "--interval", str(interval_ms)], stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self._proc = subprocess.Popen(
+            [exe, "--interval", str(interval_ms)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
         self._latest: dict[str, float] | None = None
         self._rails: list[str] = []
         self.rules: dict[str, Any] = {}
@@ -232,16 +262,22 @@ class TegrastatsMeter(PowerMeter):
         self._reader = threading.Thread(target=self._pump, name="inferlca-tegrastats", daemon=True)
         self._reader.start()
         with self._cond:
-            self._cond.wait_for(lambda: self._latest is not None or self._error is not None,
-                                timeout=first_line_timeout_s)
+            self._cond.wait_for(
+                lambda: self._latest is not None or self._error is not None,
+                timeout=first_line_timeout_s,
+            )
         if self._latest is None:
             self.close()
-            raise MeterUnavailableError(f"tegrastats gave no data line within {first_line_timeout_s:g} s"
-                                        + (f" ({self._error})" if self._error else ""))
+            raise MeterUnavailableError(
+                f"tegrastats gave no data line within {first_line_timeout_s:g} s"
+                + (f" ({self._error})" if self._error else "")
+            )
         if not self._rails:
             self.close()
-            raise MeterUnavailableError("tegrastats reports no power rails here (INA3221 not exposed; "
-                                        "try running it with sudo)")
+            raise MeterUnavailableError(
+                "tegrastats reports no power rails here (INA3221 not exposed; "
+                "try running it with sudo)"
+            )
         self.rules = derived_rules(self._rails)
         self.channels = list(self._rails) + [c for c in ("module", "gpu") if c in self.rules]
         self.primary = "module"
@@ -250,7 +286,10 @@ class TegrastatsMeter(PowerMeter):
     def probe(cls, command: str | os.PathLike[str] | None = None, **_: Any) -> tuple[bool, str]:
         exe = str(command) if command else shutil.which("tegrastats") or "/usr/bin/tegrastats"
         if not os.path.exists(exe):
-            return False, "tegrastats not found: not an NVIDIA Jetson (or the L4T tools are not installed)"
+            return (
+                False,
+                "tegrastats not found: not an NVIDIA Jetson (or the L4T tools are not installed)",
+            )
         if not os.access(exe, os.X_OK):
             return False, f"{exe} is not executable by this user"
         return True, f"Jetson tegrastats at {exe}"
@@ -280,9 +319,13 @@ class TegrastatsMeter(PowerMeter):
         return Reading(derive(latest, self.rules))
 
     def meta(self) -> dict[str, Any]:
-        return {"rails": list(self._rails), **{k: v for k, v in self.rules.items()},
-                "sensor_update_s": self.interval_ms / 1000.0, "tegrastats_lines": self._lines,
-                "device_name": "NVIDIA Jetson"}
+        return {
+            "rails": list(self._rails),
+            **{k: v for k, v in self.rules.items()},
+            "sensor_update_s": self.interval_ms / 1000.0,
+            "tegrastats_lines": self._lines,
+            "device_name": "NVIDIA Jetson",
+        }
 
     def close(self) -> None:
         proc = getattr(self, "_proc", None)

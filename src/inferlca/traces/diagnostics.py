@@ -47,9 +47,16 @@ class Diagnostics:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"channel": self.channel, "samples": self.samples, "period_achieved_s": self.period_achieved_s,
-                "update_period_s": self.update_period_s, "repeat_fraction": self.repeat_fraction,
-                "coverage": self.coverage, "longest_gap_s": self.longest_gap_s, "warnings": list(self.warnings)}
+        return {
+            "channel": self.channel,
+            "samples": self.samples,
+            "period_achieved_s": self.period_achieved_s,
+            "update_period_s": self.update_period_s,
+            "repeat_fraction": self.repeat_fraction,
+            "coverage": self.coverage,
+            "longest_gap_s": self.longest_gap_s,
+            "warnings": list(self.warnings),
+        }
 
 
 def estimate_update_period_s(t_s: np.ndarray, power_w: np.ndarray) -> float | None:
@@ -64,8 +71,12 @@ def estimate_update_period_s(t_s: np.ndarray, power_w: np.ndarray) -> float | No
     return float(np.median(np.diff(t[change])))
 
 
-def diagnose(trace: PowerTrace, channel: str | None = None, start_s: float | None = None,
-             end_s: float | None = None) -> Diagnostics:
+def diagnose(
+    trace: PowerTrace,
+    channel: str | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> Diagnostics:
     """Diagnostics of one channel (default primary) over a window (default the whole trace)."""
     ch = channel or trace.primary
     t0, t1 = trace_span(trace)
@@ -91,16 +102,31 @@ def diagnose(trace: PowerTrace, channel: str | None = None, start_s: float | Non
         warns.append(f"{ch}: fewer than two good samples in the window: its energy is unknown")
     sensor = update or trace.meta.get("sensor_update_s") or trace.meta.get("power_averaging_s")
     if sensor and window > 0 and window < MIN_UPDATES * sensor:
-        warns.append(f"{ch}: the window ({window:.3g} s) spans fewer than {MIN_UPDATES} sensor updates "
-                     f"(~{sensor:.3g} s each): energy is uncertain; measure longer or use an energy counter")
+        warns.append(
+            f"{ch}: the window ({window:.3g} s) spans fewer than {MIN_UPDATES} sensor updates "
+            f"(~{sensor:.3g} s each): energy is uncertain; measure longer or use an energy counter"
+        )
     if repeats > REPEAT_WARN and gv.size > 10:
-        warns.append(f"{ch}: {repeats:.0%} of samples repeat the previous value: the sensor updates slower "
-                     f"(~{update:.3g} s) than the sampling period" if update else
-                     f"{ch}: {repeats:.0%} of samples repeat the previous value")
+        warns.append(
+            f"{ch}: {repeats:.0%} of samples repeat the previous value: the sensor updates slower "
+            f"(~{update:.3g} s) than the sampling period"
+            if update
+            else f"{ch}: {repeats:.0%} of samples repeat the previous value"
+        )
     if coverage < 0.999 and window > 0:
-        warns.append(f"{ch}: good samples cover {coverage:.1%} of the window (gaps: "
-                     f"{sum(1 for g in trace.gaps if g.channel in (ch, None))})")
+        warns.append(
+            f"{ch}: good samples cover {coverage:.1%} of the window (gaps: "
+            f"{sum(1 for g in trace.gaps if g.channel in (ch, None))})"
+        )
     if trace.estimated:
         warns.append(f"{ch}: ESTIMATED by a model ({trace.meter}), not measured by a sensor")
-    return Diagnostics(ch, n_good, period, update, repeats, min(1.0, coverage) if math.isfinite(coverage) else 0.0,
-                       longest, warns)
+    return Diagnostics(
+        ch,
+        n_good,
+        period,
+        update,
+        repeats,
+        min(1.0, coverage) if math.isfinite(coverage) else 0.0,
+        longest,
+        warns,
+    )

@@ -68,12 +68,22 @@ class Energy:
         return (self.trapezoid_j - self.counter_j) / self.counter_j
 
     def to_dict(self) -> dict[str, Any]:
-        return {"energy_j": self.energy_j, "energy_wh": self.energy_j / 3600.0, "source": self.source,
-                "channel": self.channel, "start_s": self.start_s, "end_s": self.end_s,
-                "duration_s": self.duration_s, "mean_power_w": _finite_or_none(self.mean_power_w),
-                "trapezoid_j": self.trapezoid_j, "counter_j": self.counter_j,
-                "counter_vs_trapezoid": self.counter_vs_trapezoid, "coverage": self.coverage,
-                "estimated": self.estimated, "warnings": list(self.warnings)}
+        return {
+            "energy_j": self.energy_j,
+            "energy_wh": self.energy_j / 3600.0,
+            "source": self.source,
+            "channel": self.channel,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "duration_s": self.duration_s,
+            "mean_power_w": _finite_or_none(self.mean_power_w),
+            "trapezoid_j": self.trapezoid_j,
+            "counter_j": self.counter_j,
+            "counter_vs_trapezoid": self.counter_vs_trapezoid,
+            "coverage": self.coverage,
+            "estimated": self.estimated,
+            "warnings": list(self.warnings),
+        }
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -100,7 +110,9 @@ def trapezoid_window_j(t_s: np.ndarray, power_w: np.ndarray, start_s: float, end
         return 0.0
     inside = (t > a) & (t < b)
     ts = np.concatenate(([a], t[inside], [b]))
-    ps = np.concatenate(([_edge_value(t, p, a, right=True)], p[inside], [_edge_value(t, p, b, right=False)]))
+    ps = np.concatenate(
+        ([_edge_value(t, p, a, right=True)], p[inside], [_edge_value(t, p, b, right=False)])
+    )
     return float(np.sum(0.5 * (ps[1:] + ps[:-1]) * np.diff(ts)))
 
 
@@ -178,8 +190,12 @@ def window_of(trace: PowerTrace, phase: str) -> tuple[float, float]:
     """
     spans = [(s, e) for name, s, e in phases(trace) if name == phase]
     if not spans:
-        raise UnknownNameError("phase", phase, sorted({m.name for m in trace.marks} - set(TERMINATORS)),
-                               hint="(phases come from the marks of the trace)")
+        raise UnknownNameError(
+            "phase",
+            phase,
+            sorted({m.name for m in trace.marks} - set(TERMINATORS)),
+            hint="(phases come from the marks of the trace)",
+        )
     return spans[0][0], spans[-1][1]
 
 
@@ -190,8 +206,13 @@ def _channel(trace: PowerTrace, channel: str | None) -> str:
     return ch
 
 
-def energy(trace: PowerTrace, start_s: float | None = None, end_s: float | None = None,
-           channel: str | None = None, prefer_counter: bool = True) -> Energy:
+def energy(
+    trace: PowerTrace,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    channel: str | None = None,
+    prefer_counter: bool = True,
+) -> Energy:
     """Energy of one channel (default: the primary) over a window (default: the whole trace)."""
     ch = _channel(trace, channel)
     t0, t1 = trace_span(trace)
@@ -220,17 +241,25 @@ def energy(trace: PowerTrace, start_s: float | None = None, end_s: float | None 
     if math.isnan(value):
         warns.append(f"channel {ch!r} has fewer than two good samples: energy unknown")
     if coverage < 0.999 and window_s > 0:
-        warns.append(f"channel {ch!r}: only {coverage:.1%} of the window is covered by good samples "
-                     "(gaps bridged linearly or window beyond the trace)")
+        warns.append(
+            f"channel {ch!r}: only {coverage:.1%} of the window is covered by good samples "
+            "(gaps bridged linearly or window beyond the trace)"
+        )
     if counter_j is not None and trap_j and not math.isnan(trap_j) and counter_j > 0:
         rel = (trap_j - counter_j) / counter_j
         if abs(rel) > 0.05:
-            warns.append(f"channel {ch!r}: power samples integrate to {rel:+.1%} vs the energy counter")
+            warns.append(
+                f"channel {ch!r}: power samples integrate to {rel:+.1%} vs the energy counter"
+            )
     return Energy(value, source, ch, a, b, trap_j, counter_j, coverage, trace.estimated, warns)
 
 
-def energy_j(trace: PowerTrace, start_s: float | None = None, end_s: float | None = None,
-             channel: str | None = None) -> float:
+def energy_j(
+    trace: PowerTrace,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    channel: str | None = None,
+) -> float:
     """Energy in joules of a channel (default primary) over a window (counter first)."""
     return energy(trace, start_s, end_s, channel).energy_j
 
@@ -248,10 +277,15 @@ def phase_energies(trace: PowerTrace, channel: str | None = None) -> list[tuple[
     return [(name, energy(trace, s, e, channel)) for name, s, e in phases(trace)]
 
 
-def power_stats(trace: PowerTrace, channel: str, start_s: float | None = None,
-                end_s: float | None = None) -> dict[str, float | None]:
+def power_stats(
+    trace: PowerTrace, channel: str, start_s: float | None = None, end_s: float | None = None
+) -> dict[str, float | None]:
     """Mean (energy / time) and peak (max good sample) power of a channel in watts."""
-    e = energy(trace, start_s, end_s, channel, prefer_counter=False) if channel in trace.channels else None
+    e = (
+        energy(trace, start_s, end_s, channel, prefer_counter=False)
+        if channel in trace.channels
+        else None
+    )
     p = trace.channels.get(channel)
     peak = None
     if p is not None:
@@ -259,7 +293,10 @@ def power_stats(trace: PowerTrace, channel: str, start_s: float | None = None,
         sel = (trace.t_s >= a) & (trace.t_s <= b) & ~np.isnan(p)
         peak = float(np.max(p[sel])) if np.any(sel) else None
     mean = e.mean_power_w if e else None
-    return {"mean_power_w": mean if mean is not None and math.isfinite(mean) else None, "peak_power_w": peak}
+    return {
+        "mean_power_w": mean if mean is not None and math.isfinite(mean) else None,
+        "peak_power_w": peak,
+    }
 
 
 # ---- idle baseline ---------------------------------------------------------------------------
@@ -274,12 +311,22 @@ class BaselineSplit:
     idle_window_s: tuple[float, float]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"total_j": self.total_j, "static_j": self.static_j, "dynamic_j": self.dynamic_j,
-                "idle_power_w": self.idle_power_w, "idle_window_s": list(self.idle_window_s)}
+        return {
+            "total_j": self.total_j,
+            "static_j": self.static_j,
+            "dynamic_j": self.dynamic_j,
+            "idle_power_w": self.idle_power_w,
+            "idle_window_s": list(self.idle_window_s),
+        }
 
 
-def baseline_split(trace: PowerTrace, start_s: float | None = None, end_s: float | None = None,
-                   idle_phase: str = "idle", channel: str | None = None) -> BaselineSplit:
+def baseline_split(
+    trace: PowerTrace,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    idle_phase: str = "idle",
+    channel: str | None = None,
+) -> BaselineSplit:
     """Split the energy of a window into static and dynamic parts using an idle phase.
 
     The idle power is the energy of the (first) ``idle_phase`` divided by its duration; static
@@ -296,8 +343,9 @@ def baseline_split(trace: PowerTrace, start_s: float | None = None, end_s: float
 
 
 # ---- resampling ------------------------------------------------------------------------------
-def resample(trace: PowerTrace, n: int = 100, start_s: float | None = None,
-             end_s: float | None = None) -> PowerTrace:
+def resample(
+    trace: PowerTrace, n: int = 100, start_s: float | None = None, end_s: float | None = None
+) -> PowerTrace:
     """The trace on ``n`` evenly spaced points (linear interpolation of good samples).
 
     Grid points falling between two samples that are not both good stay ``NaN`` (no invented
@@ -315,13 +363,23 @@ def resample(trace: PowerTrace, n: int = 100, start_s: float | None = None,
     counters = {}
     for name, c in trace.counters.items():
         good = ~np.isnan(c)
-        counters[name] = (np.interp(grid, trace.t_s[good], c[good], left=np.nan, right=np.nan)
-                          if np.count_nonzero(good) >= 2 else np.full(n, np.nan))
+        counters[name] = (
+            np.interp(grid, trace.t_s[good], c[good], left=np.nan, right=np.nan)
+            if np.count_nonzero(good) >= 2
+            else np.full(n, np.nan)
+        )
     marks = [m for m in trace.marks if a <= m.t_s <= b]
     meta = dict(trace.meta)
     meta["resampled_from"] = int(trace.t_s.size)
-    return replace(trace, t_s=grid, channels=channels, counters=counters, marks=marks,
-                   gaps=list(trace.gaps), meta=meta)
+    return replace(
+        trace,
+        t_s=grid,
+        channels=channels,
+        counters=counters,
+        marks=marks,
+        gaps=list(trace.gaps),
+        meta=meta,
+    )
 
 
 def _interp_masked(t: np.ndarray, p: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -338,8 +396,9 @@ def _interp_masked(t: np.ndarray, p: np.ndarray, grid: np.ndarray) -> np.ndarray
     return out
 
 
-def mean_profile(traces: list[PowerTrace], n: int = 100, channel: str | None = None,
-                 phase: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mean_profile(
+    traces: list[PowerTrace], n: int = 100, channel: str | None = None, phase: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Average power profile of repetitions on a common normalised grid (the study used 100 points).
 
     Each trace (or its ``phase`` window) is resampled to ``n`` points over its own duration, then

@@ -45,20 +45,35 @@ def _jsonable(o: Any) -> Any:
 
 
 def _header(trace: PowerTrace) -> dict[str, Any]:
-    return {"primary": trace.primary, "meter": trace.meter, "estimated": bool(trace.estimated),
-            "period_requested_s": trace.period_requested_s,
-            "marks": [[float(m.t_s), m.name] for m in trace.marks],
-            "gaps": [[float(g.start_s), float(g.end_s), g.reason, g.channel] for g in trace.gaps],
-            "meta": trace.meta}
+    return {
+        "primary": trace.primary,
+        "meter": trace.meter,
+        "estimated": bool(trace.estimated),
+        "period_requested_s": trace.period_requested_s,
+        "marks": [[float(m.t_s), m.name] for m in trace.marks],
+        "gaps": [[float(g.start_s), float(g.end_s), g.reason, g.channel] for g in trace.gaps],
+        "meta": trace.meta,
+    }
 
 
-def _from_header(h: dict[str, Any], t: np.ndarray, channels: dict[str, np.ndarray],
-                 counters: dict[str, np.ndarray]) -> PowerTrace:
-    return PowerTrace(t_s=t, channels=channels, counters=counters, primary=h["primary"], meter=h["meter"],
-                      estimated=bool(h.get("estimated", False)),
-                      marks=[Mark(float(a), str(b)) for a, b in h.get("marks", [])],
-                      gaps=[Gap(float(a), float(b), str(r), c) for a, b, r, c in h.get("gaps", [])],
-                      period_requested_s=h.get("period_requested_s"), meta=h.get("meta", {}) or {})
+def _from_header(
+    h: dict[str, Any],
+    t: np.ndarray,
+    channels: dict[str, np.ndarray],
+    counters: dict[str, np.ndarray],
+) -> PowerTrace:
+    return PowerTrace(
+        t_s=t,
+        channels=channels,
+        counters=counters,
+        primary=h["primary"],
+        meter=h["meter"],
+        estimated=bool(h.get("estimated", False)),
+        marks=[Mark(float(a), str(b)) for a, b in h.get("marks", [])],
+        gaps=[Gap(float(a), float(b), str(r), c) for a, b, r, c in h.get("gaps", [])],
+        period_requested_s=h.get("period_requested_s"),
+        meta=h.get("meta", {}) or {},
+    )
 
 
 def _columns(trace: PowerTrace) -> list[tuple[str, np.ndarray]]:
@@ -114,7 +129,9 @@ def read_csv(path: str | os.PathLike[str]) -> PowerTrace:
 def parse_csv(text: str, path: object = "<csv>") -> PowerTrace:
     lines = text.splitlines()
     if not lines or lines[0].strip() != MAGIC:
-        raise InputFileError(path, f"not an inferlca trace CSV (first line must be {MAGIC!r})", line=1)
+        raise InputFileError(
+            path, f"not an inferlca trace CSV (first line must be {MAGIC!r})", line=1
+        )
     if len(lines) < 3 or not lines[1].startswith("# "):
         raise InputFileError(path, "missing the JSON header line", line=2)
     try:
@@ -128,15 +145,20 @@ def parse_csv(text: str, path: object = "<csv>") -> PowerTrace:
         raise InputFileError(path, "the column header must start with t_s", line=3)
     for n in names[1:]:
         if not n.startswith((P_PREFIX, E_PREFIX)):
-            raise InputFileError(path, f"unknown column {n!r} (expected power_w:<channel> or "
-                                       "energy_j:<channel>)", line=3)
+            raise InputFileError(
+                path,
+                f"unknown column {n!r} (expected power_w:<channel> or energy_j:<channel>)",
+                line=3,
+            )
     rows: list[list[float]] = []
     for no, row in enumerate(csv.reader(lines[3:]), start=4):
         if not row:
             continue
         if len(row) != len(names):
             what = "truncated row" if len(row) < len(names) else "too many values"
-            raise InputFileError(path, f"{what}: {len(row)} values for {len(names)} columns", line=no)
+            raise InputFileError(
+                path, f"{what}: {len(row)} values for {len(names)} columns", line=no
+            )
         try:
             vals = [float(c) if c.strip() else math.nan for c in row]
         except ValueError:
@@ -148,8 +170,12 @@ def parse_csv(text: str, path: object = "<csv>") -> PowerTrace:
             raise InputFileError(path, f"time goes backwards ({vals[0]} < {rows[-1][0]})", line=no)
         rows.append(vals)
     data = np.array(rows, dtype=float).reshape(len(rows), len(names))
-    channels = {n[len(P_PREFIX):]: data[:, i].copy() for i, n in enumerate(names) if n.startswith(P_PREFIX)}
-    counters = {n[len(E_PREFIX):]: data[:, i].copy() for i, n in enumerate(names) if n.startswith(E_PREFIX)}
+    channels = {
+        n[len(P_PREFIX) :]: data[:, i].copy() for i, n in enumerate(names) if n.startswith(P_PREFIX)
+    }
+    counters = {
+        n[len(E_PREFIX) :]: data[:, i].copy() for i, n in enumerate(names) if n.startswith(E_PREFIX)
+    }
     return _from_header(header, data[:, 0].copy(), channels, counters)
 
 
@@ -193,11 +219,14 @@ def read_parquet(path: str | os.PathLike[str]) -> PowerTrace:
     if b"inferlca" not in md:
         raise InputFileError(p, "Parquet file has no inferlca trace header")
     header = json.loads(md[b"inferlca"])
-    cols = {name: table.column(name).to_numpy(zero_copy_only=False).astype(float) for name in table.column_names}
+    cols = {
+        name: table.column(name).to_numpy(zero_copy_only=False).astype(float)
+        for name in table.column_names
+    }
     if "t_s" not in cols:
         raise InputFileError(p, "Parquet trace has no t_s column")
-    channels = {k[len(P_PREFIX):]: v for k, v in cols.items() if k.startswith(P_PREFIX)}
-    counters = {k[len(E_PREFIX):]: v for k, v in cols.items() if k.startswith(E_PREFIX)}
+    channels = {k[len(P_PREFIX) :]: v for k, v in cols.items() if k.startswith(P_PREFIX)}
+    counters = {k[len(E_PREFIX) :]: v for k, v in cols.items() if k.startswith(E_PREFIX)}
     return _from_header(header, cols["t_s"], channels, counters)
 
 

@@ -12,8 +12,12 @@ from inferlca.traces.trace import PowerTrace
 from inferlca.units import J_PER_WH
 
 
-def summarize(trace: PowerTrace, start_s: float | None = None, end_s: float | None = None,
-              idle_phase: str | None = None) -> dict[str, Any]:
+def summarize(
+    trace: PowerTrace,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    idle_phase: str | None = None,
+) -> dict[str, Any]:
     """Energy and power of every channel over ``[start_s, end_s]`` (default: the whole trace).
 
     Returns a JSON-ready dict: ``energy`` (primary channel, :meth:`Energy.to_dict`), ``channels``
@@ -30,32 +34,57 @@ def summarize(trace: PowerTrace, start_s: float | None = None, end_s: float | No
     for ch in trace.channels:
         e = energy(trace, a, b, ch)
         stats = power_stats(trace, ch, a, b)
-        channels[ch] = {"energy_j": _finite(e.energy_j), "energy_wh": _finite(e.energy_j / J_PER_WH),
-                        "source": e.source, "coverage": e.coverage,
-                        "mean_power_w": _finite(e.energy_j / e.duration_s) if e.duration_s > 0 else None,
-                        "peak_power_w": stats["peak_power_w"]}
+        channels[ch] = {
+            "energy_j": _finite(e.energy_j),
+            "energy_wh": _finite(e.energy_j / J_PER_WH),
+            "source": e.source,
+            "coverage": e.coverage,
+            "mean_power_w": _finite(e.energy_j / e.duration_s) if e.duration_s > 0 else None,
+            "peak_power_w": stats["peak_power_w"],
+        }
     diag = diagnose(trace, trace.primary, a, b)
     warnings += diag.warnings
     if trace.meta.get("failed_reads"):
-        warnings.append(f"{trace.meta['failed_reads']} of {trace.t_s.size} reads failed: kept as gaps "
-                        f"({len(trace.gaps)}), never as zeros")
+        warnings.append(
+            f"{trace.meta['failed_reads']} of {trace.t_s.size} reads failed: kept as gaps "
+            f"({len(trace.gaps)}), never as zeros"
+        )
     if trace.meta.get("incomplete"):
         warnings.append("the measurement was interrupted: the trace is incomplete")
     out: dict[str, Any] = {
-        "meter": trace.meter, "estimated": trace.estimated, "primary": trace.primary,
-        "start_s": a, "end_s": b, "duration_s": b - a,
-        "energy": main.to_dict(), "channels": channels, "diagnostics": diag.to_dict(),
-        "samples": int(trace.t_s.size), "gaps": len(trace.gaps),
+        "meter": trace.meter,
+        "estimated": trace.estimated,
+        "primary": trace.primary,
+        "start_s": a,
+        "end_s": b,
+        "duration_s": b - a,
+        "energy": main.to_dict(),
+        "channels": channels,
+        "diagnostics": diag.to_dict(),
+        "samples": int(trace.t_s.size),
+        "gaps": len(trace.gaps),
         "period_requested_s": trace.period_requested_s,
         "period_achieved_s": trace.meta.get("period_achieved_s"),
         "jitter_p99_s": trace.meta.get("jitter_p99_s"),
     }
-    out["phases"] = [{"name": name, "start_s": s, "end_s": e, "duration_s": e - s,
-                      "energy_j": _finite(energy(trace, s, e).energy_j)} for name, s, e in phases(trace)]
+    out["phases"] = [
+        {
+            "name": name,
+            "start_s": s,
+            "end_s": e,
+            "duration_s": e - s,
+            "energy_j": _finite(energy(trace, s, e).energy_j),
+        }
+        for name, s, e in phases(trace)
+    ]
     if idle_phase and any(m.name == idle_phase for m in trace.marks):
         out["baseline"] = baseline_split(trace, a, b, idle_phase).to_dict()
-    if trace.estimated and "idle_share_range" in trace.meta and "max_power_w" in trace.meta \
-            and math.isfinite(main.energy_j):
+    if (
+        trace.estimated
+        and "idle_share_range" in trace.meta
+        and "max_power_w" in trace.meta
+        and math.isfinite(main.energy_j)
+    ):
         from inferlca.meters.modelled import energy_interval_j
 
         lo, hi = energy_interval_j(trace.meta, main.energy_j, main.duration_s)

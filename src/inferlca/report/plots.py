@@ -1,0 +1,456 @@
+"""The report's figures, drawn with matplotlib's object API on the Agg canvas (no pyplot state).
+
+Each function takes runs (and what it needs from the store) and returns a
+:class:`matplotlib.figure.Figure`, or ``None`` when the runs hold nothing for that view (the report
+then says why). :func:`save` writes a figure as PNG and SVG. Estimated runs are drawn hollow or
+hatched and labelled "(estimated)" in every view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferlca.report.data import CATEGORIES, RunView, device_order
+
+GRID_POINTS = 100  # the study interpolated each repetition onto 100 points
+_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
+           "#666666", "#1f78b4", "#b2df8a")
+
+
+def _figure(width_in: float, height_in: float):  # type: ignore[no-untyped-def]
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width_in, height_in), dpi=100, layout="constrained")
+
+
+def device_colors(names: Sequence[str]) -> dict[str, str]:
+    return {n: _COLORS[i % len(_COLORS)] for i, n in enumerate(names)}
+
+
+def save(fig: Any, out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """Write ``stem.png`` and ``stem.svg`` into ``out_dir``; return both paths."""
+    png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
+    fig.savefig(png, format="png")
+    # the layout was solved for the PNG; keep it rather than solving it again for the SVG
+    fig.set_layout_engine("none")
+    fig.savefig(svg, format="svg")
+    return png, svg
+
+
+def _label(v: RunView | str, estimated: bool = False) -> str:
+    """A device's legend label; ``$`` escaped so that user text never turns into mathtext."""
+    name = v.device_name if isinstance(v, RunView) else v
+    est = v.estimated if isinstance(v, RunView) else estimated
+    name = name.replace("$", r"\$")
+    return f"{name} (estimated)" if est else name
+
+
+def _plain_log_axis(axis: Any) -> None:
+    """Log-scale tick labels as plain numbers (0.5, 2, 10) rather than powers of ten."""
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda y, _pos: f"{y:g}")
+    axis.set_major_formatter(fmt)
+    axis.set_minor_formatter(FuncFormatter(
+        lambda y, _pos: f"{y:g}" if f"{y:.0e}"[0] in "25" else ""))
+
+
+# --- power profiles ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Mean and standard deviation of power (W) across repetitions on a common grid."""
+
+    device: str
+    queries: int | None
+    estimated: bool
+    x: np.ndarray           # fraction of the run, 0..1 (GRID_POINTS points)
+    mean_w: np.ndarray
+    std_w: np.ndarray
+    n: int
+    phases: dict[str, tuple[float, float]]  # phase -> (start, end) as mean fractions of the run
+
+
+def _phase_fractions(trace: Any) -> dict[str, tuple[float, float]]:
+    t = np.asarray(trace.t_s, dtype=float)
+    if len(t) < 2 or t[-1] <= t[0]:
+        return {}
+    span = t[-1] - t[0]
+    marks = sorted((float(m[0]), str(m[1])) for m in (trace.marks or []))
+    out = {}
+    for i, (ts, name) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else t[-1]
+        if name in ("load", "compute"):
+            out[name] = (max(0.0, (ts - t[0]) / span), min(1.0, (end - t[0]) / span))
+    return out
+
+
+def power_profiles(runs: Sequence[RunView],
+                   load_trace: Callable[[str, int], Any]) -> list[Profile]:
+    """One :class:`Profile` per device and query count, from the primary channel of each trace.
+
+    Each repetition's trace is resampled onto 100 points over its own duration and the profiles
+    are averaged point by point (:func:`inferlca.traces.energy.mean_profile`, gaps stay gaps).
+    """
+    from inferlca.traces.energy import mean_profile
+
+    groups: dict[tuple[str, int | None, bool], list[Any]] = defaultdict(list)
+    for v in runs:
+        for r in v.repetitions:
+            tr = load_trace(v.run_id, r.index)
+            if tr is None or tr.primary not in tr.channels or len(tr.t_s) < 2:
+                continue
+            if not np.isfinite(np.asarray(tr.channels[tr.primary], dtype=float)).any():
+                continue
+            groups[(v.device_name, v.queries, v.estimated)].append(tr)
+    out = []
+    for (dev, q, est), traces in groups.items():
+        x, mean, std = mean_profile(traces, n=GRID_POINTS)
+        phases: dict[str, tuple[float, float]] = {}
+        fractions = [_phase_fractions(tr) for tr in traces]
+        for name in ("load", "compute"):
+            spans = [ph[name] for ph in fractions if name in ph]
+            if spans:
+                phases[name] = (float(np.mean([s[0] for s in spans])),
+                                float(np.mean([s[1] for s in spans])))
+        out.append(Profile(dev, q, est, x, mean, std, len(traces), phases))
+    return out
+
+
+def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  # type: ignore[no-untyped-def]
+    """Grid of panels: one row per device, one column per query count; mean +/- std, phases shaded."""
+    if not profiles:
+        return None
+    devices = [d for d in order if any(p.device == d for p in profiles)]
+    qs = sorted({p.queries or 0 for p in profiles})
+    fig = _figure(2.6 * len(qs) + 1.0, 1.9 * len(devices) + 0.6)
+    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=True)
+    colors = device_colors(devices)
+    by = {(p.device, p.queries or 0): p for p in profiles}
+    for i, d in enumerate(devices):
+        for j, q in enumerate(qs):
+            ax = axes[i][j]
+            p = by.get((d, q))
+            if p is None:
+                ax.set_axis_off()
+                continue
+            x = p.x * 100
+            ax.plot(x, p.mean_w, color=colors[d], lw=1.4, ls="--" if p.estimated else "-")
+            ax.fill_between(x, p.mean_w - p.std_w, p.mean_w + p.std_w, color=colors[d], alpha=0.25,
+                            lw=0)
+            shades = {"load": ("#999999", "load"), "compute": ("#f4a261", "compute")}
+            for name, (c, lab) in shades.items():
+                if name in p.phases:
+                    a, b = p.phases[name]
+                    ax.axvspan(a * 100, b * 100, color=c, alpha=0.15, lw=0, label=lab)
+            ax.set_title(f"{_label(d, p.estimated)}\n{q} queries (n={p.n})", fontsize=8)
+            if j == 0:
+                ax.set_ylabel("power (W)", fontsize=8)
+            if i == len(devices) - 1:
+                ax.set_xlabel("run progress (%, 100 points)", fontsize=8)
+            ax.tick_params(labelsize=7)
+            if i == 0 and j == 0 and p.phases:
+                ax.legend(fontsize=6, loc="lower right")
+    fig.suptitle("Power profiles: mean +/- std across repetitions", fontsize=10)
+    return fig
+
+
+# --- latency and GWP box plots -----------------------------------------------------------------
+
+
+def _grouped_boxes(ax: Any, data: dict[tuple[str, int], list[float]], devices: Sequence[str],
+                   qs: Sequence[int], colors: dict[str, str], estimated: dict[str, bool]) -> None:
+    width = 0.8 / max(1, len(devices))
+    for k, d in enumerate(devices):
+        pos, vals = [], []
+        for j, q in enumerate(qs):
+            xs = data.get((d, q))
+            if xs:
+                pos.append(j + (k - (len(devices) - 1) / 2) * width)
+                vals.append(xs)
+        if not vals:
+            continue
+        bp = ax.boxplot(vals, positions=pos, widths=width * 0.85, patch_artist=True,
+                        manage_ticks=False, medianprops={"color": "black", "lw": 1.2},
+                        whiskerprops={"color": colors[d]}, capprops={"color": colors[d]},
+                        flierprops={"markeredgecolor": colors[d], "markersize": 3})
+        for b in bp["boxes"]:
+            b.set_facecolor(colors[d] + ("55" if estimated.get(d) else "bb"))
+            b.set_edgecolor(colors[d])
+            b.set_linewidth(1.2)
+            if estimated.get(d):
+                b.set_hatch("//")
+        ax.plot([], [], color=colors[d], lw=6, label=_label(d, estimated.get(d, False)))
+    ax.set_xticks(range(len(qs)))
+    ax.set_xticklabels([str(q) for q in qs])
+    ax.set_xlabel("queries per run")
+
+
+def latency_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
+    """Box plots of max and p99 query latency (ms, log scale) per device vs query count."""
+    mx: dict[tuple[str, int], list[float]] = defaultdict(list)
+    p99: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for v in runs:
+        q = v.queries or 0
+        mx[(v.device_name, q)] += [x * 1e3 for x in v.rep_metric("latency_max_s") if x > 0]
+        p99[(v.device_name, q)] += [x * 1e3 for x in v.rep_metric("latency_p99_s") if x > 0]
+    if not any(mx.values()) and not any(p99.values()):
+        return None
+    devices = device_order(runs)
+    qs = sorted({v.queries or 0 for v in runs})
+    colors = device_colors(devices)
+    est = {v.device_name: v.estimated for v in runs}
+    fig = _figure(13, 4.2)
+    axes = fig.subplots(1, 2)
+    for ax, data, title in ((axes[0], mx, "maximum query latency"),
+                            (axes[1], p99, "p99 query latency")):
+        _grouped_boxes(ax, data, devices, qs, colors, est)
+        ax.set_yscale("log")
+        _plain_log_axis(ax.yaxis)
+        ax.set_ylabel("latency (ms, log scale)")
+        ax.set_title(title, fontsize=10)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def gwp_figures(runs: Sequence[RunView]) -> dict[str, Any]:
+    """Per workload: box plots of GWP per workload (gCO2e) vs query count, use and embodied apart."""
+    out = {}
+    by_wl: dict[str, list[RunView]] = defaultdict(list)
+    for v in runs:
+        by_wl[v.workload].append(v)
+    for wl, vs in sorted(by_wl.items()):
+        use: dict[tuple[str, int], list[float]] = defaultdict(list)
+        emb: dict[tuple[str, int], list[float]] = defaultdict(list)
+        for v in vs:
+            use[(v.device_name, v.queries or 0)] += v.rep_impact("use_gco2e")
+            emb[(v.device_name, v.queries or 0)] += v.rep_impact("embodied_gco2e")
+        if not any(use.values()):
+            continue
+        devices = device_order(vs)
+        qs = sorted({v.queries or 0 for v in vs})
+        colors = device_colors(devices)
+        est = {v.device_name: v.estimated for v in vs}
+        fig = _figure(13, 4.2)
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, data, title in ((axes[0], use, "use phase"), (axes[1], emb, "embodied (allocated)")):
+            _grouped_boxes(ax, {k: [x for x in xs if x > 0] for k, xs in data.items()}, devices,
+                           qs, colors, est)
+            ax.set_yscale("log")
+            ax.set_title(title, fontsize=10)
+        axes[0].set_ylabel("GWP per workload (gCO2e, log scale)")
+        axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        fig.suptitle(f"GWP per workload vs query count: {_label(wl)}", fontsize=10)
+        out[wl] = fig
+    return out
+
+
+# --- manufacturing footprint -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """A device's manufacturing footprint (kgCO2e) by one memory method."""
+
+    device: str
+    category: str | None
+    method: str
+    processor_kg: Any  # UValue
+    memory_kg: Any  # UValue
+    total_kg: Any  # UValue
+    sources: tuple[str, ...] = ()
+
+
+def manufacturing_figure(rows: Sequence[Footprint]):  # type: ignore[no-untyped-def]
+    """Stacked bars processor + memory per device, both memory methods side by side, grouped by
+    category; error bars give the total's interval."""
+    if not rows:
+        return None
+    methods = sorted({r.method for r in rows}, key=lambda m: (m != "per-gb", m))
+    cats = [c for c in CATEGORIES if any(r.category == c for r in rows)]
+    if any(r.category not in CATEGORIES for r in rows):
+        cats.append("other")
+    devices: list[tuple[str, str]] = []
+    for c in cats:
+        names = sorted({r.device for r in rows
+                        if (r.category if r.category in CATEGORIES else "other") == c})
+        devices += [(c, n) for n in names]
+    by = {(r.device, r.method): r for r in rows}
+    fig = _figure(max(6.0, 0.9 * len(devices) + 2), 4.6)
+    ax = fig.subplots()
+    width = 0.8 / len(methods)
+    hatches = {"per-gb": "", "area": "xx"}
+    x_ticks = []
+    for i, (_, d) in enumerate(devices):
+        x_ticks.append(i)
+        for k, m in enumerate(methods):
+            r = by.get((d, m))
+            if r is None:
+                continue
+            x = i + (k - (len(methods) - 1) / 2) * width
+            ax.bar(x, r.processor_kg.value, width * 0.9, color="#457b9d", hatch=hatches.get(m, ""),
+                   edgecolor="white", label="processor" if (i, k) == (0, 0) else None)
+            ax.bar(x, r.memory_kg.value, width * 0.9, bottom=r.processor_kg.value,
+                   color="#e9c46a", hatch=hatches.get(m, ""), edgecolor="white",
+                   label="memory" if (i, k) == (0, 0) else None)
+            t = r.total_kg
+            ax.errorbar(x, t.value, yerr=[[t.value - t.low], [t.high - t.value]], color="black",
+                        capsize=2, lw=0.8)
+    for m in methods:
+        ax.bar(0, 0, 0, color="white", edgecolor="black", hatch=hatches.get(m, ""),
+               label=f"memory method: {m}")
+    ax.set_xticks(x_ticks)
+    ax.set_xticklabels([_label(d) for _, d in devices], rotation=30, ha="right", fontsize=8)
+    # category separators and names
+    start = 0
+    for c in cats:
+        n = sum(1 for cc, _ in devices if cc == c)
+        if start > 0:
+            ax.axvline(start - 0.5, color="#999999", lw=0.8, ls=":")
+        ax.text(start + (n - 1) / 2, 1.0, c, transform=ax.get_xaxis_transform(), ha="center",
+                va="bottom", fontsize=9)
+        start += n
+    ax.set_ylabel("manufacturing footprint (kgCO2e)")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title("Manufacturing footprint per device, processor vs memory", fontsize=10, pad=16)
+    return fig
+
+
+# --- sensitivity, trade-off, LLM ---------------------------------------------------------------
+
+
+def tornado_figure(tornados: Sequence[Any]):  # type: ignore[no-untyped-def]
+    """One tornado panel per run: GWP per query (mgCO2e) at each parameter's two ends."""
+    tornados = [t for t in tornados if t.bars]
+    if not tornados:
+        return None
+    cols = min(2, len(tornados))
+    rows = math.ceil(len(tornados) / cols)
+    fig = _figure(6.0 * cols, 2.4 * rows + 0.5)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[len(tornados):]:
+        ax.set_axis_off()
+    for ax, t in zip(axes.flat, tornados):
+        base = t.base_g * 1e3
+        for i, b in enumerate(reversed(t.bars)):
+            lo, hi = b.at_low_g * 1e3, b.at_high_g * 1e3
+            ax.barh(i, lo - base, left=base, color="#2a9d8f", height=0.6,
+                    label="first end" if i == 0 else None)
+            ax.barh(i, hi - base, left=base, color="#e76f51", height=0.6,
+                    label="second end" if i == 0 else None)
+        ax.axvline(base, color="black", lw=0.8)
+        ax.set_yticks(range(len(t.bars)))
+        ax.set_yticklabels([f"{b.parameter.split(' (')[0]}\n{b.low_label} -> {b.high_label}"
+                            for b in reversed(t.bars)], fontsize=7)
+        ax.set_xlabel("GWP per query (mgCO2e); line: the run's settings", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.margins(x=0.08)
+        ax.set_title(f"{_label(t.run)}, {t.run.queries} queries", fontsize=9)
+    axes.flat[0].legend(fontsize=6, loc="lower right")
+    fig.suptitle("Sensitivity of GWP per query, one parameter at a time (teal: first end, "
+                 "orange: second end)", fontsize=10)
+    return fig
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both axes (both minimised), by x."""
+    idx = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1]))
+    front, best_y = [], math.inf
+    for i in idx:
+        if points[i][1] < best_y:
+            front.append(i)
+            best_y = points[i][1]
+    return front
+
+
+def tradeoff_points(runs: Sequence[RunView], y: str = "gwp") -> list[tuple[RunView, Any, Any]]:
+    """(run, p99 latency UValue in s, GWP per query in g or energy per query in J) per run."""
+    out = []
+    for v in runs:
+        lat = v.latency_p99_s()
+        val = v.gwp_per_query_g() if y == "gwp" else v.energy_per_query_j()
+        if lat is not None and val is not None and lat.value > 0 and val.value > 0:
+            out.append((v, lat, val))
+    return out
+
+
+def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no-untyped-def]
+    """GWP (or energy) per query vs p99 latency, log-log, intervals as error bars, Pareto front."""
+    pts = tradeoff_points(runs, y)
+    if not pts:
+        return None
+    devices = device_order([p[0] for p in pts])
+    colors = device_colors(devices)
+    fig = _figure(10.0, 5.0)
+    ax = fig.subplots()
+    scale = 1e3 if y == "gwp" else 1.0
+    seen = set()
+    for v, lat, val in pts:
+        x, yy = lat.value * 1e3, val.value * scale
+        ax.errorbar(x, yy, xerr=[[x - lat.low * 1e3], [lat.high * 1e3 - x]],
+                    yerr=[[yy - val.low * scale], [val.high * scale - yy]], fmt="o",
+                    color=colors[v.device_name], mfc="white" if v.estimated else colors[v.device_name],
+                    ms=6, capsize=2, lw=0.8,
+                    label=None if (v.device_name, v.estimated) in seen else _label(v))
+        seen.add((v.device_name, v.estimated))
+    front = pareto_front([(lat.value, val.value) for _, lat, val in pts])
+    fx = [pts[i][1].value * 1e3 for i in front]
+    fy = [pts[i][2].value * scale for i in front]
+    ax.step(fx, fy, where="post", color="black", lw=1, ls="--", label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _plain_log_axis(ax.xaxis)
+    ax.set_xlabel("p99 latency (ms, log scale)")
+    ax.set_ylabel("GWP per query (mgCO2e)" if y == "gwp" else "energy per query (J)")
+    ax.set_title("Trade-off: footprint vs latency (hollow = estimated)", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def llm_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
+    """Decoder LLM runs: tokens per joule vs time per output token (p99) and time to first token."""
+    pts: list[tuple[RunView, float, Any, Any]] = []
+    for v in runs:
+        if not v.is_llm:
+            continue
+        e_tok = v.metric("energy_per_token_j")
+        tok_per_j = (1.0 / e_tok.value) if e_tok is not None and e_tok.value > 0 else None
+        if tok_per_j is None:
+            toks, e = v.metric("tokens_out"), v.metric("energy_total_j")
+            if toks is not None and e is not None and e.value > 0:
+                tok_per_j = toks.value / e.value
+        tpot, ttft = v.metric("tpot_p99_s"), v.metric("ttft_p99_s")
+        if tok_per_j is not None and (tpot is not None or ttft is not None):
+            pts.append((v, tok_per_j, tpot, ttft))
+    if not pts:
+        return None
+    devices = device_order([p[0] for p in pts])
+    colors = device_colors(devices)
+    fig = _figure(10, 4.0)
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, k, title in ((axes[0], 2, "p99 time per output token"), (axes[1], 3,
+                                                                       "p99 time to first token")):
+        for v, tok_per_j, tpot, ttft in pts:
+            lat = tpot if k == 2 else ttft
+            if lat is None:
+                continue
+            ax.plot(lat.value * 1e3, tok_per_j, "o", color=colors[v.device_name],
+                    mfc="white" if v.estimated else colors[v.device_name], label=_label(v))
+        ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
+        ax.set_xlabel(f"{title} (ms, log scale)")
+        ax.set_title(title, fontsize=10)
+    axes[0].set_ylabel("tokens per joule")
+    handles, labels = axes[0].get_legend_handles_labels()
+    uniq = dict(zip(labels, handles))
+    axes[0].legend(uniq.values(), uniq.keys(), fontsize=7)
+    fig.suptitle("Decoder LLM runs: tokens per joule vs latency", fontsize=10)
+    return fig
