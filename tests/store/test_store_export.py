@@ -148,3 +148,21 @@ def test_parquet_streams_in_batches_and_handles_empty_tables(store, tmp_path, mo
     export_store(store, "parquet", tmp_path / "bare", runs=store.list_runs(run_ids=[bare]))
     empty = pq.read_table(tmp_path / "bare" / "traces.parquet")
     assert empty.num_rows == 0 and empty.column_names == ["run_id", "repetition", "channel", "t_s", "power_w", "phase"]
+
+
+def test_runs_table_carries_validity_and_accuracy(store):
+    rid = store.create_run({"workload": "bert-large-squad", "queries": 4})
+    store.add_repetition(rid, 0, metrics={"duration_s": 1.0}, loadgen={"valid": True})
+    summary = store.summarize_run(rid)
+    summary["validity"] = [{"valid": True, "text": "VALID"}]
+    summary["accuracy"] = {"exact_match": 80.5, "f1": 88.25, "samples": 10}
+    store.finish_run(rid, "complete", summary)
+    table = build_tables(store, store.list_runs(), ["runs"])["runs"]
+    rows = [dict(zip(table.columns, r)) for r in table.rows]
+    by_id = {r["run_id"]: r for r in rows}
+    assert by_id[rid]["mlperf_valid"] is True
+    assert by_id[rid]["accuracy_exact_match"] == 80.5 and by_id[rid]["accuracy_f1"] == 88.25
+    # the helper runs' repetitions said "valid": False in their LoadGen results
+    others = [r for r in rows if r["run_id"] != rid]
+    assert {r["mlperf_valid"] for r in others} == {False}
+    assert {r["accuracy_f1"] for r in others} == {None}

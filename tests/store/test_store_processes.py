@@ -204,9 +204,9 @@ import sys
 from helpers_store import add_complete_run
 from inferlca.store import Store
 
+print("READY", flush=True)
+sys.stdin.readline()  # start together: both create and migrate the new store at once
 with Store.open(sys.argv[1]) as store:
-    print("READY", flush=True)
-    sys.stdin.readline()  # start together
     for _ in range(int(sys.argv[2])):
         add_complete_run(store, reps=2)
 print("DONE", flush=True)
@@ -214,9 +214,7 @@ print("DONE", flush=True)
 
 
 def test_two_processes_write_the_same_store(tmp_path):
-    path = tmp_path / "inferlca.db"
-    with Store.open(path):
-        pass  # create it first, so both children only migrate nothing
+    path = tmp_path / "inferlca.db"  # not created yet: both children create and migrate it at once
     procs = []
     for _ in range(2):
         script = tmp_path / f"writer{len(procs)}.py"
@@ -231,13 +229,22 @@ def test_two_processes_write_the_same_store(tmp_path):
         p.stdin.write("go\n")
         p.stdin.flush()
     # a reader lists while they write
-    with Store.open(path, readonly=True) as reader:
-        seen = [len(reader.list_runs()) for _ in range(5)]
+    import time
+
+    deadline = time.monotonic() + 60
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    seen = []
+    with Store.open(path) as reader:
+        for _ in range(5):
+            seen.append(len(reader.list_runs()))
+            time.sleep(0.05)
     for p in procs:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0 and "DONE" in out, err
     assert seen == sorted(seen)
     with Store.open(path) as s:
+        assert [m["version"] for m in s.info()["migrations"]] == [1, 2, 3]  # migrated once
         runs = s.list_runs()
         assert len(runs) == 24 and len({r.run_id for r in runs}) == 24
         assert all(r.status == "complete" and len(r.repetitions) == 2 for r in runs)

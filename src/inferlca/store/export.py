@@ -102,17 +102,40 @@ def _union(dicts: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(keys)
 
 
+def _mlperf_valid(summary: Mapping[str, Any], run: RunRecord) -> bool | None:
+    """True when LoadGen called every repetition valid, False when any was not, else None."""
+    flags = [v.get("valid") for v in summary.get("validity") or [] if isinstance(v, Mapping)]
+    if not flags:
+        flags = [(r.loadgen or {}).get("valid") for r in run.repetitions
+                 if isinstance((r.loadgen or {}).get("valid"), bool)]
+    flags = [f for f in flags if isinstance(f, bool)]
+    return all(flags) if flags else None
+
+
+def _accuracy(summary: Mapping[str, Any]) -> dict[str, Any]:
+    acc = summary.get("accuracy")
+    if not isinstance(acc, Mapping):
+        return {}
+    return {f"accuracy_{k}": v for k, v in acc.items()
+            if isinstance(v, (int, float, str)) or v is None}
+
+
 def runs_table(runs: Sequence[RunRecord]) -> Table:
-    """One row per run with its summary figures."""
+    """One row per run with its summary figures (plus ``mlperf_valid`` and ``accuracy_*``)."""
     summaries = [r.summary or {} for r in runs]
     metric_keys = _metric_keys(_union(s.get("metrics") or {} for s in summaries))
     impacts = [flatten_impact(s.get("impact")) for s in summaries]
     impact_cols = _union(impacts)
-    columns = list(_RUN_FIELDS) + [f"{k}_{s}" for k in metric_keys for s in _STATS] + impact_cols
+    accuracies = [_accuracy(s) for s in summaries]
+    accuracy_cols = _union(accuracies)
+    columns = (list(_RUN_FIELDS) + ["mlperf_valid"] + accuracy_cols
+               + [f"{k}_{s}" for k in metric_keys for s in _STATS] + impact_cols)
     rows = []
-    for run, summary, impact in zip(runs, summaries, impacts):
+    for run, summary, impact, acc in zip(runs, summaries, impacts, accuracies):
         base = run.to_dict(repetitions=False)
         row: list[Any] = [base[f] if f != "notes" else "; ".join(run.notes) for f in _RUN_FIELDS]
+        row.append(_mlperf_valid(summary, run))
+        row += [acc.get(c) for c in accuracy_cols]
         metrics = summary.get("metrics") or {}
         for k in metric_keys:
             stats = metrics.get(k) or {}

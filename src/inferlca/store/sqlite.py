@@ -376,6 +376,8 @@ class Store:
                     store._migrate()
             except sqlite3.DatabaseError as exc:
                 store.close()
+                if isinstance(exc, sqlite3.OperationalError) and "not a database" not in str(exc):
+                    raise StoreError(f"cannot read the results store {p}: {exc}") from None
                 raise StoreError(f"{p} is not an inferlca results store ({exc})") from None
             except BaseException:
                 store.close()
@@ -407,9 +409,7 @@ class Store:
                              f"choose a writable --store PATH") from None
         store = cls(conn, p, readonly=False)
         try:
-            store._configure()
-            store._check_version()
-            store._migrate()
+            store._initialize()
         except sqlite3.DatabaseError as exc:
             store.close()
             msg = str(exc)
@@ -430,6 +430,33 @@ class Store:
         store._configure()
         store._migrate()
         return store
+
+    def _initialize(self) -> None:
+        """Configure, check and migrate, retrying while another process holds the file.
+
+        Two processes creating one store at the same moment can meet SQLite's deadlock
+        avoidance (switching to WAL mode, or upgrading a read lock, returns "database is locked"
+        at once, without waiting for the busy timeout); a short randomized wait and a retry
+        resolves it.
+        """
+        import random
+        import time
+
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._configure()
+                self._check_version()
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+                if self._conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                time.sleep(random.uniform(0.01, 0.1))
 
     def _configure(self) -> None:
         c = self._conn
