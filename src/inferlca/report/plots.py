@@ -422,11 +422,9 @@ def llm_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
         if not v.is_llm:
             continue
         e_tok = v.metric("energy_per_token_j")
+        # tokens_out is per request, so tokens/J cannot be rebuilt from it and a run's energy:
+        # only runs that carry energy_per_token_j are drawn
         tok_per_j = (1.0 / e_tok.value) if e_tok is not None and e_tok.value > 0 else None
-        if tok_per_j is None:
-            toks, e = v.metric("tokens_out"), v.metric("energy_total_j")
-            if toks is not None and e is not None and e.value > 0:
-                tok_per_j = toks.value / e.value
         tpot, ttft = v.metric("tpot_p99_s"), v.metric("ttft_p99_s")
         if tok_per_j is not None and (tpot is not None or ttft is not None):
             pts.append((v, tok_per_j, tpot, ttft))
