@@ -8,6 +8,8 @@ constant 50 W (a fake at the vendor boundary): every energy then has a value com
 
 from __future__ import annotations
 
+import signal
+
 import json
 import math
 
@@ -20,6 +22,13 @@ from inferlca.store.sqlite import Store
 
 pytest.importorskip("torch")
 pytest.importorskip("mlperf_loadgen")
+
+
+def _default_sigint() -> None:
+    """In the child: a shell running us in the background ignores SIGINT, and a Python
+    started with SIGINT ignored never raises KeyboardInterrupt; restore the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 
 MAX_NEW = 4
 
@@ -208,7 +217,7 @@ def test_ctrl_c_keeps_an_incomplete_run(tmp_path, cli_subprocess):
         [sys.executable, "-m", "inferlca", "run", "-w", "llm-generate", "--preset", "tiny",
          "-n", "100000", "-r", "2", "--max-new-tokens", "8", "--meter", "modelled",
          "--store", str(db), "--logs-dir", str(tmp_path / "logs")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import signal
+
 import sys
 from pathlib import Path
 
 import pytest
 
 from inferlca.traces.io import read_csv
+
+
+def _default_sigint() -> None:
+    """In the child: a shell running us in the background ignores SIGINT, and a Python
+    started with SIGINT ignored never raises KeyboardInterrupt; restore the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 
 LOGS = Path(__file__).parent / "fixtures" / "power-logs"
 
@@ -193,7 +202,7 @@ def test_measure_ctrl_c_keeps_the_measurement(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-    )
+    preexec_fn=_default_sigint)
     _time.sleep(3.0)  # python start-up + imports before the child runs
     p.send_signal(signal.SIGINT)
     stdout, stderr = p.communicate(timeout=60)

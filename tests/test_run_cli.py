@@ -16,6 +16,13 @@ import pytest
 
 from inferlca.store.sqlite import Store
 
+
+def _default_sigint() -> None:
+    """In the child: a shell running us in the background ignores SIGINT, and a Python
+    started with SIGINT ignored never raises KeyboardInterrupt; restore the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 TINY = ["--preset", "tiny", "--backend", "torch", "--threads", "1", "--period-ms", "5"]
@@ -183,7 +190,7 @@ def test_sigint_keeps_incomplete_run_with_trace(tmp_path, cli_subprocess):
     proc = subprocess.Popen(
         [sys.executable, "-m", "inferlca", "run", "-w", "bert-base-squad", *TINY, "-n", "100000",
          "-r", "2", "--store", str(db), "--logs-dir", str(tmp_path / "logs"), "--json"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     try:
         # wait until the LoadGen test is under way: its trace file appears in the logs folder
         deadline = time.monotonic() + 240

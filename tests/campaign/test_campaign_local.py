@@ -4,6 +4,8 @@ and plan estimates from history (golden values by hand)."""
 
 from __future__ import annotations
 
+import signal
+
 from collections import Counter
 from pathlib import Path
 
@@ -30,6 +32,13 @@ from inferlca.campaign.state import (
 )
 from inferlca.loadgen.runner import run_benchmark
 from inferlca.store.sqlite import Store
+
+
+def _default_sigint() -> None:
+    """In the child: a shell running us in the background ignores SIGINT, and a Python
+    started with SIGINT ignored never raises KeyboardInterrupt; restore the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 
 TINY = """
 name: tiny
@@ -262,7 +271,7 @@ def test_ctrl_c_on_the_command_then_resume(cli_subprocess, tmp_path: Path) -> No
     store = tmp_path / "sig.db"
     child = subprocess.Popen([sys.executable, "-m", "inferlca", "campaign", "run", str(f),
                               "--store", str(store), "--json"], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None:

@@ -9,6 +9,8 @@ unschedulable report, failures recorded, resume, and an unreachable address.
 
 from __future__ import annotations
 
+import signal
+
 import os
 from pathlib import Path
 
@@ -26,6 +28,13 @@ from inferlca.campaign.state import cell_states, lock_path_for, read_lock
 from inferlca.store.sqlite import Store
 
 pytestmark = pytest.mark.ray
+
+def _default_sigint() -> None:
+    """In the child: a shell running us in the background ignores SIGINT, and a Python
+    started with SIGINT ignored never raises KeyboardInterrupt; restore the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 ORIN, A5000, H100 = "jetson-agx-orin-64gb", "rtx-a5000", "h100-sxm5-80gb"
 
@@ -273,7 +282,7 @@ def test_ctrl_c_on_a_ray_campaign_keeps_running_cells_and_cancels_the_rest(ray_c
     child = subprocess.Popen([sys.executable, "-m", "inferlca", "campaign", "run", str(f),
                               "--store", str(store), "--ray", cluster.address, "--json"],
                              env=dict(os.environ), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None:

@@ -18,6 +18,13 @@ from helpers_store import SPEC, add_complete_run
 from inferlca.errors import StoreError
 from inferlca.store import Store
 
+
+def _default_sigint() -> None:
+    """In the child: a shell running us in the background ignores SIGINT, and a Python
+    started with SIGINT ignored never raises KeyboardInterrupt; restore the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parents[1] / "src"
 
@@ -27,7 +34,7 @@ def _child(tmp_path: Path, code: str, *args: str) -> subprocess.Popen:
     script.write_text(textwrap.dedent(code))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(HERE)]))
     return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_default_sigint)
 
 
 def _wait_for(proc: subprocess.Popen, word: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, err_console
@@ -150,9 +151,9 @@ def render_summary(
         )
     console.print(ch)
     for w in s["warnings"]:
-        err_console.print(f"warning: {w}", highlight=False, soft_wrap=True)
+        err_console.print(f"warning: {escape(w)}", highlight=False, soft_wrap=True)
     for n in notes:
-        err_console.print(f"note: {n}", highlight=False, soft_wrap=True)
+        err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
 
 
 def _pct(x: float | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, err_console, print_json
@@ -102,7 +103,7 @@ def embodied_cmd(
     for s in emb.sources:
         console.print(f"source: {s}", highlight=False, soft_wrap=True)
     for n in emb.notes:
-        err_console.print(f"warning: {n}", highlight=False, soft_wrap=True)
+        err_console.print(f"warning: {escape(n)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from inferlca.cli._common import console, parse_uncertain, positive_float, print_json
 
@@ -227,7 +228,7 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
     notes = sorted({n for e in ds for n in e.notes} | {f"{e.roof.device_name}: efficiency "
                                                        f"{e.efficiency_source}" for e in ds})
     for n in notes:
-        console.print(f"[dim]note: {n}[/dim]")
+        console.print(f"[dim]note: {escape(n)}[/dim]")
     cal = result.calibration
     if cal is not None and cal.pairs:
         _print_calibration(cal)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, print_json
@@ -109,7 +110,7 @@ def detect_cmd(
     console.print(f"detected: [bold]{det.name}[/bold] (from {det.source})")
     console.print(f"catalog device: {det.device.id if det.device else 'none'}")
     for n in det.notes:
-        console.print(f"note: {n}", highlight=False)
+        console.print(f"note: {escape(n)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

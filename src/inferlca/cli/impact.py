@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, err_console, parse_uncertain, print_json
@@ -60,7 +61,7 @@ def impact_cmd(
     if as_json:
         print_json(imp.to_dict())
         for n in [*notes, *imp.notes]:
-            err_console.print(f"note: {n}", highlight=False, soft_wrap=True)
+            err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
         return
 
     where = ctx.region_name if ctx.region == "custom" else f"{ctx.region_name} ({ctx.region})"
@@ -87,7 +88,7 @@ def impact_cmd(
         table.add_row(name, formula, value.format(unit), kind)
     console.print(table)
     for n in [*notes, *imp.notes]:
-        err_console.print(f"note: {n}", highlight=False, soft_wrap=True)
+        err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
     console.print(f"{len(imp.sources)} sources (see --json for the list)", highlight=False)
 
 

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from inferlca.spec import RunSpec
 
@@ -23,6 +24,9 @@ HELP = ("Run an inference workload under an MLPerf LoadGen scenario on this devi
 def _fmt(x: float | None, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
+    ax = abs(x)
+    if ax >= 10 ** digits and ax < 1e7:
+        return f"{x:,.0f}"  # 1,090 rather than 1.09e+03
     return f"{x:.{digits}g}"
 
 
@@ -112,7 +116,7 @@ def print_outcome(outcome: Any) -> None:
         t.add_row(label, *cells)
     console.print(t)
     for note in outcome.notes:
-        console.print(f"[dim]note:[/dim] {note}", highlight=False)
+        console.print(f"[dim]note:[/dim] {escape(note)}", highlight=False)
     if outcome.run_id:
         console.print(f"results stored in {outcome.store_path} as run {outcome.run_id} "
                       f"(inferlca results show {outcome.run_id[:8]})", highlight=False)
