@@ -8,6 +8,7 @@ import pytest
 
 from inferlca.errors import InputFileError
 from inferlca.workloads import squad
+
 TINY = Path(__file__).parent / "fixtures" / "squad" / "tiny-squad-v1.1.json"
 
 

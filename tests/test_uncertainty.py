@@ -3,7 +3,8 @@
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inferlca.errors import InvalidValueError
 from inferlca.uncertainty import UValue

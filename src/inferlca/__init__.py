@@ -1,12 +1,72 @@
 """inferlca: what AI inference costs the planet, measured on your hardware or estimated.
 
-The public API is re-exported here as the layers land; see README.md.
+The public API, curated. Names are imported lazily so that ``import inferlca`` stays light (no
+torch, no LoadGen, no matplotlib until they are used)::
+
+    import inferlca
+
+    dev = inferlca.get_catalog().get("AGX Orin")
+    ctx = inferlca.ImpactContext.resolve(dev, region="FR")
+    impact = inferlca.compute_impact(energy_j=3600.0, duration_s=60.0, ctx=ctx, queries=16)
+    print(impact.per_query_gco2e)            # value [low - high] gCO2e
+
+    outcome = inferlca.run_benchmark(inferlca.RunSpec(workload="null", queries=8, repetitions=1))
+
+Layers, from the bottom: uncertainty/units/errors -> hardware -> lca -> meters/traces ->
+estimate -> workloads/loadgen -> store -> report -> campaign -> cli.
 """
 
-from inferlca.errors import InferlcaError
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from inferlca.errors import InferlcaError, UsageError
 from inferlca.spec import RunSpec
 from inferlca.uncertainty import UValue
 
 __version__ = "0.1.0"
 
-__all__ = ["InferlcaError", "RunSpec", "UValue", "__version__"]
+_LAZY: dict[str, str] = {
+    # hardware and life-cycle core
+    "get_catalog": "inferlca.hardware.catalog",
+    "Device": "inferlca.hardware.catalog",
+    "detect_device": "inferlca.hardware.detect",
+    "embodied_footprint": "inferlca.lca.embodied",
+    "grid_intensity": "inferlca.lca.grid",
+    "ImpactContext": "inferlca.lca.impact",
+    "Impact": "inferlca.lca.impact",
+    "compute_impact": "inferlca.lca.impact",
+    # measuring
+    "open_meter": "inferlca.meters.registry",
+    "list_meters": "inferlca.meters.registry",
+    "Sampler": "inferlca.meters.sampler",
+    "PowerTrace": "inferlca.traces.trace",
+    "energy_j": "inferlca.traces.energy",
+    "phase_energies_j": "inferlca.traces.energy",
+    "import_trace": "inferlca.meters.replay",
+    # estimating
+    "estimate": "inferlca.estimate.api",
+    "save_estimates": "inferlca.estimate.api",
+    # running and storing
+    "run_benchmark": "inferlca.loadgen.runner",
+    "Store": "inferlca.store.sqlite",
+    "summarize": "inferlca.stats",
+    # reports
+    "build_report": "inferlca.report.html",
+}
+
+__all__ = ["InferlcaError", "RunSpec", "UValue", "UsageError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'inferlca' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

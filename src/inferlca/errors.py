@@ -21,8 +21,8 @@ Vendor errors (NVML, file system, LoadGen) are translated into these at the edge
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import difflib
+from collections.abc import Iterable
 
 
 class InferlcaError(Exception):

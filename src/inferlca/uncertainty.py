@@ -17,15 +17,15 @@ Provenance travels with the value: ``sources`` (the union of the operands' sourc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-import math
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from inferlca.errors import InvalidValueError
 
 Kind = Literal["input", "default", "derived"]
-Number = Union[int, float]
+Number = int | float
 
 
 def _merge_sources(*groups: Iterable[str]) -> tuple[str, ...]:
@@ -81,14 +81,14 @@ class UValue:
 
     @classmethod
     def exact(cls, value: Number, unit: str = "", sources: Iterable[str] | str = (),
-              kind: Kind = "input") -> "UValue":
+              kind: Kind = "input") -> UValue:
         """A value without uncertainty."""
         srcs = (sources,) if isinstance(sources, str) else tuple(sources)
         return cls(float(value), float(value), float(value), unit, srcs, kind)
 
     @classmethod
     def interval(cls, low: Number, high: Number, value: Number | None = None, unit: str = "",
-                 sources: Iterable[str] | str = (), kind: Kind = "input") -> "UValue":
+                 sources: Iterable[str] | str = (), kind: Kind = "input") -> UValue:
         """An interval; the nominal value defaults to the midpoint."""
         if low > high:
             raise InvalidValueError(f"inverted interval {low}..{high}: write the low end first")
@@ -99,7 +99,7 @@ class UValue:
     @classmethod
     def from_samples(cls, samples: Iterable[Number], nominal: Number | None = None,
                      unit: str = "", sources: Iterable[str] | str = (),
-                     kind: Kind = "derived") -> "UValue":
+                     kind: Kind = "derived") -> UValue:
         """The spread (min..max) of several estimates; nominal is their mean unless given."""
         xs = [float(x) for x in samples]
         if not xs:
@@ -110,7 +110,7 @@ class UValue:
 
     @classmethod
     def parse(cls, text: str, unit: str = "", sources: Iterable[str] | str = ("user input",),
-              kind: Kind = "input") -> "UValue":
+              kind: Kind = "input") -> UValue:
         """Parse ``"1.5"`` or an interval ``"1.1..1.6"`` (nominal: midpoint) or ``"1.1..1.6@1.3"``."""
         raw = text.strip()
         nominal: float | None = None
@@ -131,20 +131,20 @@ class UValue:
 
     # --- arithmetic ---------------------------------------------------------------------------
 
-    def _derive(self, value: float, low: float, high: float, other: "UValue | None" = None,
-                unit: str | None = None) -> "UValue":
+    def _derive(self, value: float, low: float, high: float, other: UValue | None = None,
+                unit: str | None = None) -> UValue:
         sources = _merge_sources(self.sources, other.sources if other is not None else ())
         lo, hi = (low, high) if low <= high else (high, low)
         return UValue(value, min(lo, value), max(hi, value),
                       self.unit if unit is None else unit, sources, "derived")
 
-    def __add__(self, other: "UValue | Number") -> "UValue":
+    def __add__(self, other: UValue | Number) -> UValue:
         o = _coerce(other)
         return self._derive(self.value + o.value, self.low + o.low, self.high + o.high, o)
 
     __radd__ = __add__
 
-    def __mul__(self, other: "UValue | Number") -> "UValue":
+    def __mul__(self, other: UValue | Number) -> UValue:
         if isinstance(other, UValue):
             _require_non_negative(self, other)
             return self._derive(self.value * other.value, self.low * other.low,
@@ -154,7 +154,7 @@ class UValue:
 
     __rmul__ = __mul__
 
-    def __truediv__(self, other: "UValue | Number") -> "UValue":
+    def __truediv__(self, other: UValue | Number) -> UValue:
         if isinstance(other, UValue):
             _require_non_negative(self, other)
             if other.low <= 0:
@@ -166,7 +166,7 @@ class UValue:
             raise InvalidValueError("division by zero")
         return self._derive(self.value / k, self.low / k, self.high / k)
 
-    def __rtruediv__(self, other: Number) -> "UValue":
+    def __rtruediv__(self, other: Number) -> UValue:
         return _coerce(other) / self
 
     # --- helpers ------------------------------------------------------------------------------
@@ -182,19 +182,19 @@ class UValue:
             return (1.0, 1.0)
         return (self.low / self.value, self.high / self.value)
 
-    def with_unit(self, unit: str) -> "UValue":
+    def with_unit(self, unit: str) -> UValue:
         return replace(self, unit=unit)
 
-    def with_sources(self, *sources: str, kind: Kind | None = None) -> "UValue":
+    def with_sources(self, *sources: str, kind: Kind | None = None) -> UValue:
         return replace(self, sources=_merge_sources(self.sources, sources),
                        kind=self.kind if kind is None else kind)
 
-    def widen(self, factor_low: float, factor_high: float) -> "UValue":
+    def widen(self, factor_low: float, factor_high: float) -> UValue:
         """Widen the interval: low * factor_low, high * factor_high (factors around 1)."""
         return replace(self, low=min(self.low * factor_low, self.value),
                        high=max(self.high * factor_high, self.value))
 
-    def scaled(self, k: float, unit: str) -> "UValue":
+    def scaled(self, k: float, unit: str) -> UValue:
         """A unit conversion: multiply by ``k`` and relabel."""
         return replace(self * k, unit=unit, kind=self.kind, sources=self.sources)
 
@@ -212,7 +212,7 @@ class UValue:
         return {**self.to_dict(), "unit": self.unit, "sources": list(self.sources), "kind": self.kind}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], unit: str = "") -> "UValue":
+    def from_dict(cls, d: Mapping[str, Any], unit: str = "") -> UValue:
         return cls(float(d["value"]), float(d["low"]), float(d["high"]), d.get("unit", unit),
                    tuple(d.get("sources", ())), d.get("kind", "derived"))
 
@@ -228,7 +228,7 @@ class UValue:
         return self.format()
 
 
-def _coerce(x: "UValue | Number") -> UValue:
+def _coerce(x: UValue | Number) -> UValue:
     if isinstance(x, UValue):
         return x
     return UValue.exact(float(x), kind="derived")
@@ -256,7 +256,7 @@ def _parse_number(s: str, whole: str) -> float:
 def _round_sig(x: float, digits: int) -> float:
     if x == 0 or not math.isfinite(x):
         return x
-    return round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
 def _fmt(x: float, digits: int) -> str:
@@ -265,4 +265,4 @@ def _fmt(x: float, digits: int) -> str:
     ax = abs(x)
     if ax >= 1e6 or ax < 1e-3:
         return f"{x:.{digits - 1}e}"
-    return f"{_round_sig(x, digits):,.{max(0, digits - 1 - int(math.floor(math.log10(ax))))}f}"
+    return f"{_round_sig(x, digits):,.{max(0, digits - 1 - math.floor(math.log10(ax)))}f}"

@@ -17,7 +17,7 @@ import typer
 try:  # typer >= 0.23 vendors click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
 except ImportError:  # pragma: no cover - older typer
-    from click.exceptions import ClickException
+    from click.exceptions import ClickException  # type: ignore[assignment]
     from click.exceptions import NoArgsIsHelp as NoArgsIsHelpError  # type: ignore[attr-defined,no-redef]
 
 from inferlca.errors import InferlcaError

@@ -17,15 +17,15 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 import importlib.util
 import json
 import math
-from pathlib import Path
 import re
 import string
 import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
