@@ -26,9 +26,17 @@ def calibrate_cmd(
     store_path: str | None = typer.Option(None, "--store", help="Results store (default: "
                                           "$INFERLCA_STORE, else ./inferlca.db)."),
     method: str = typer.Option("faithful", "--method", help="FLOP count: thesis or faithful."),
+    device: str | None = typer.Option(None, "--device", "-d", help="Catalog device whose roof "
+                                      "--peak-flops, --bandwidth-gbs and --tdp fill or replace "
+                                      "(e.g. a CPU the catalog has no peak FLOP/s for)."),
+    peak_flops: float | None = typer.Option(None, "--peak-flops", help="Peak FLOP/s of "
+                                            "--device at the runs' precision."),
+    bandwidth_gbs: float | None = typer.Option(None, "--bandwidth-gbs", help="Memory bandwidth "
+                                               "GB/s of --device."),
+    tdp_w: float | None = typer.Option(None, "--tdp", help="TDP in W of --device."),
     as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
 ) -> None:
-    from inferlca.errors import UnknownNameError
+    from inferlca.errors import InvalidValueError, UnknownNameError
     from inferlca.estimate.calibration import calibrate
     from inferlca.estimate.flops import METHODS
     from inferlca.hardware.catalog import get_catalog
@@ -36,8 +44,19 @@ def calibrate_cmd(
 
     if method not in METHODS:
         raise UnknownNameError("estimate method", method, METHODS)
+    positive_float("--peak-flops", peak_flops)
+    positive_float("--bandwidth-gbs", bandwidth_gbs)
+    positive_float("--tdp", tdp_w)
+    catalog = get_catalog()
+    overrides: dict[str, dict[str, float | None]] = {}
+    given = {"peak_flops": peak_flops, "bandwidth_gbs": bandwidth_gbs, "tdp_w": tdp_w}
+    if device is not None:
+        overrides[catalog.get(device).id] = given
+    elif any(v is not None for v in given.values()):
+        raise InvalidValueError("--peak-flops, --bandwidth-gbs and --tdp need --device D: the "
+                                "catalog device whose runs they apply to")
     with Store.open(store_path, readonly=True) as store:
-        cal = calibrate(store, get_catalog(), method=method)
+        cal = calibrate(store, catalog, method=method, overrides=overrides)
     if as_json:
         print_json(cal.to_dict())
         return

@@ -81,24 +81,26 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
         raise InvalidValueError("give at least one device (--device)")
     lengths = {"seq_len": seq_len, "tokens_in": tokens_in, "tokens_out": tokens_out}
     costs = {m: query_cost(facts, m, precision, **lengths) for m in METHODS}
+    single = len(devices) == 1
+    roof_overrides = {dev.id: {
+        "peak_flops": peak_flops if single or not (dev.peak_flops or {}).get(precision) else None,
+        "bandwidth_gbs": bandwidth_gbs if single or not dev.bandwidth_gbs else None,
+        "tdp_w": tdp_w if single or not dev.tdp_w else None,
+    } for dev in devices}
     cal = None
     if store is not None and efficiency is None and catalog is not None:
-        cal = calibrate(store, catalog, method=method)
+        # the values the user gave for a device also place its measured runs under a roof
+        cal = calibrate(store, catalog, method=method, overrides=roof_overrides)
     results: list[DeviceEstimate] = []
-    single = len(devices) == 1
     for dev in devices:
         eff, eff_note = efficiency, "user input (--efficiency)"
         if eff is None and cal is not None:
-            found = cal.efficiency_for(dev.id, dev.category or "")
+            found = cal.efficiency_for(dev.id, dev.category or "", dev.kind or "gpu")
             if found is not None:
                 eff, eff_note = found
         if eff is None:
             eff, eff_note = EFFICIENCY_LOWER_BOUND, "1 (roofline lower bound, as in the study)"
-        overrides = {
-            "peak_flops": peak_flops if single or not (dev.peak_flops or {}).get(precision) else None,
-            "bandwidth_gbs": bandwidth_gbs if single or not dev.bandwidth_gbs else None,
-            "tdp_w": tdp_w if single or not dev.tdp_w else None,
-        }
+        overrides = roof_overrides[dev.id]
         ctx = None
         if with_impact:
             from inferlca.lca.impact import ImpactContext
