@@ -43,7 +43,8 @@ def calibrate_cmd(
     from inferlca.store.sqlite import Store
 
     if method not in METHODS:
-        raise UnknownNameError("estimate method", method, METHODS)
+        raise UnknownNameError("estimate method", method, METHODS,
+                               f"(accepted: {', '.join(METHODS)})")
     positive_float("--peak-flops", peak_flops)
     positive_float("--bandwidth-gbs", bandwidth_gbs)
     positive_float("--tdp", tdp_w)
@@ -93,8 +94,9 @@ def estimate_cmd(
                                     "interval low..high (overrides --region)."),
     pue: str | None = typer.Option(None, "--pue", help="PUE, number or interval (default by "
                                    "device class)."),
-    lifetime: str | None = typer.Option(None, "--lifetime", help="Device lifetime in years, "
-                                        "number or interval (default 7)."),
+    lifetime: str | None = typer.Option(None, "--lifetime-years", "--lifetime",
+                                        help="Device lifetime in years, number or interval "
+                                        "(default 7), as in `inferlca impact`."),
     efficiency: str | None = typer.Option(None, "--efficiency", help="Fraction of the roof "
                                           "reached, in (0, 1], number or interval; default: "
                                           "calibrated from --store, else 1."),
@@ -157,7 +159,7 @@ def estimate_cmd(
             bandwidth_gbs=bandwidth_gbs, tdp_w=tdp_w, region=region,
             grid=parse_uncertain("--grid", grid, "gCO2e/kWh"),
             pue=parse_uncertain("--pue", pue, minimum=1.0, allow_equal=True),
-            lifetime_years=parse_uncertain("--lifetime", lifetime, "y"),
+            lifetime_years=parse_uncertain("--lifetime-years", lifetime, "y"),
             memory_method=memory_method, store=store, catalog=catalog)
         run_ids = save_estimates(store, result, workload=workload, region=region,
                                  label=label) if save and store is not None else []

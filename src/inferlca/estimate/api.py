@@ -76,7 +76,8 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
     if method not in METHODS:
         from inferlca.errors import UnknownNameError
 
-        raise UnknownNameError("estimate method", method, METHODS)
+        raise UnknownNameError("estimate method", method, METHODS,
+                               f"(accepted: {', '.join(METHODS)})")
     if not devices:
         raise InvalidValueError("give at least one device (--device)")
     lengths = {"seq_len": seq_len, "tokens_in": tokens_in, "tokens_out": tokens_out}

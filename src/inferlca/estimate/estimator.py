@@ -140,7 +140,8 @@ def estimate_device(cost: QueryCost, device: DeviceLike, *, efficiency: UValue |
         impact_context: an ``inferlca.lca.impact.ImpactContext``; GWP is left out when None.
     """
     if power_model not in POWER_MODELS:
-        raise UnknownNameError("power model", power_model, POWER_MODELS)
+        raise UnknownNameError("power model", power_model, POWER_MODELS,
+                               f"(accepted: {', '.join(POWER_MODELS)})")
     if isinstance(queries, bool) or not isinstance(queries, int) or queries < 1:
         raise InvalidValueError(f"queries must be an integer >= 1, got {queries!r}")
     eff = efficiency if efficiency is not None else EFFICIENCY_LOWER_BOUND
