@@ -33,3 +33,39 @@ def test_measured_workload_names_are_models(cli) -> None:
 def test_unknown_names_list_what_is_accepted(cli, args, accepted) -> None:
     r = cli("estimate", "-m", "bert-large", "-d", "h100", *args)
     assert r.code == 2 and accepted in r.err
+
+
+def test_calibration_energy_is_the_compute_phase(cli, tmp_path) -> None:
+    """Regression: the energy ratio used energy_per_query_j, which carries the model-loading
+    energy (57.9 of 74.6 J in a real 4-query tiny run), while the estimate has none."""
+    from inferlca.spec import RunSpec
+    from inferlca.store.sqlite import Store
+
+    lb = cli("estimate", "-m", "bert-large", "-d", "l4", "--json").json()["devices"][0]
+    e_lb = lb["energy_per_query_j"]["tdp"]["value"]
+    db = tmp_path / "runs.db"
+    with Store.open(db) as store:
+        rid = store.create_run(RunSpec(workload="bert-large-squad", device="l4", repetitions=1),
+                               kind="measured", device_id="l4", device_name="NVIDIA L4",
+                               meter="nvml", estimated=False)
+        store.add_repetition(rid, 0, metrics={
+            "latency_mean_s": 2 * lb["time_per_query_s"]["value"], "queries": 4.0,
+            "energy_per_query_j": 10 * e_lb,            # load + compute, per query
+            "energy_per_query_compute_j": 3 * e_lb})    # compute phase only
+        store.finish_run(rid, "complete")
+    pair = cli("calibrate", "--store", str(db), "--json").json()["pairs"][0]
+    assert pair["energy_ratio"] == pytest.approx(3.0)
+    assert pair["time_ratio"] == pytest.approx(2.0)
+
+
+def test_saved_bert_base_estimate_is_the_bert_base_squad_workload(cli, tmp_path) -> None:
+    """Regression: saved as workload 'bert-base', so `compare` refused to set it beside a
+    measured bert-base-squad run."""
+    from inferlca.store.sqlite import Store
+
+    db = tmp_path / "runs.db"
+    r = cli("estimate", "-m", "bert-base", "-d", "t4", "--store", str(db), "--save", "--json")
+    assert r.code == 0, r.err
+    with Store.open(db, readonly=True) as store:
+        run = store.get_run(r.json()["saved_run_ids"][0])
+    assert run.workload == "bert-base-squad" and run.kind == "estimated"

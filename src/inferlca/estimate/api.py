@@ -26,6 +26,7 @@ from inferlca.uncertainty import UValue
 #: Estimator model -> the workload name its measured runs carry (so both sit in one comparison).
 MODEL_WORKLOADS: dict[str, tuple[str, str | None]] = {
     "bert-large": ("bert-large-squad", None),
+    "bert-base": ("bert-base-squad", None),
     "minilm-l6": ("minilm-embed", None),
     "gpt2": ("llm-generate", "gpt2"),
     "llm-tiny": ("llm-generate", "tiny"),

@@ -13,8 +13,9 @@ same method and precision::
 Encoders are estimated at their workload's sequence length: 384 for the BERT SQuAD workloads
 (128 for their ``tiny`` preset), ``spec["extra"]["seq_len"]`` when a run records one, else the
 estimator's default (384). Time per query is the run's ``latency_mean_s`` (for decoders, ``ttft_p50_s + (tokens_out - 1) x
-tpot_p50_s`` when there is no mean latency); energy per query is ``energy_per_query_j`` (for
-decoders without it, ``energy_per_token_j x tokens_out``). A run whose power was modelled (no
+tpot_p50_s`` when there is no mean latency); energy per query is the compute phase's
+``energy_per_query_compute_j`` (the estimate has no model loading in it), else
+``energy_per_query_j`` (for decoders without either, ``energy_per_token_j x tokens_out``). A run whose power was modelled (no
 sensor; ``estimated`` set) gives its time ratio but no energy ratio.
 
 **The fit.** Efficiencies are pooled per device class (``edge``, ``desktop``, ``gaming``,
@@ -229,7 +230,8 @@ def _measured_time_s(run: Any, tokens_out: int | None) -> float | None:
 
 
 def _measured_energy_j(run: Any, tokens_out: int | None) -> float | None:
-    e = run.metric("energy_per_query_j")
+    # the compute phase's energy: the estimate has no model loading in it
+    e = run.metric("energy_per_query_compute_j") or run.metric("energy_per_query_j")
     if e:
         return e
     per_token = run.metric("energy_per_token_j")
