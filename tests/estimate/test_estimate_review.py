@@ -69,3 +69,15 @@ def test_saved_bert_base_estimate_is_the_bert_base_squad_workload(cli, tmp_path)
     with Store.open(db, readonly=True) as store:
         run = store.get_run(r.json()["saved_run_ids"][0])
     assert run.workload == "bert-base-squad" and run.kind == "estimated"
+
+
+def test_store_that_does_not_exist_is_an_error_without_save(cli, tmp_path) -> None:
+    """Regression: a mistyped --store created an empty store and calibrated on nothing."""
+    missing = tmp_path / "typo.db"
+    r = cli("estimate", "-m", "bert-large", "-d", "t4", "--store", str(missing))
+    assert r.code == 2 and "no results store" in r.err
+    assert not missing.exists()
+    # --save creates it
+    r = cli("estimate", "-m", "bert-large", "-d", "t4", "--store", str(missing), "--save")
+    assert r.code == 0, r.err
+    assert missing.exists()

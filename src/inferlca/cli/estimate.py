@@ -150,7 +150,9 @@ def estimate_cmd(
     if store_path or save:
         from inferlca.store.sqlite import Store
 
-        store = Store.open(store_path)  # None: $INFERLCA_STORE, else ./inferlca.db
+        # None: $INFERLCA_STORE, else ./inferlca.db. Only --save writes: without it a mistyped
+        # path must not become a new empty store that silently calibrates nothing
+        store = Store.open(store_path, readonly=not save)
     try:
         result = estimate(
             model, devices, method=method, precision=precision, seq_len=seq_len,
