@@ -26,18 +26,38 @@ def calibrate_cmd(
     store_path: str | None = typer.Option(None, "--store", help="Results store (default: "
                                           "$INFERLCA_STORE, else ./inferlca.db)."),
     method: str = typer.Option("faithful", "--method", help="FLOP count: thesis or faithful."),
+    device: str | None = typer.Option(None, "--device", "-d", help="Catalog device whose roof "
+                                      "--peak-flops, --bandwidth-gbs and --tdp fill or replace "
+                                      "(e.g. a CPU the catalog has no peak FLOP/s for)."),
+    peak_flops: float | None = typer.Option(None, "--peak-flops", help="Peak FLOP/s of "
+                                            "--device at the runs' precision."),
+    bandwidth_gbs: float | None = typer.Option(None, "--bandwidth-gbs", help="Memory bandwidth "
+                                               "GB/s of --device."),
+    tdp_w: float | None = typer.Option(None, "--tdp", help="TDP in W of --device."),
     as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
 ) -> None:
-    from inferlca.errors import UnknownNameError
+    from inferlca.errors import InvalidValueError, UnknownNameError
     from inferlca.estimate.calibration import calibrate
     from inferlca.estimate.flops import METHODS
     from inferlca.hardware.catalog import get_catalog
     from inferlca.store.sqlite import Store
 
     if method not in METHODS:
-        raise UnknownNameError("estimate method", method, METHODS)
+        raise UnknownNameError("estimate method", method, METHODS,
+                               f"(accepted: {', '.join(METHODS)})")
+    positive_float("--peak-flops", peak_flops)
+    positive_float("--bandwidth-gbs", bandwidth_gbs)
+    positive_float("--tdp", tdp_w)
+    catalog = get_catalog()
+    overrides: dict[str, dict[str, float | None]] = {}
+    given = {"peak_flops": peak_flops, "bandwidth_gbs": bandwidth_gbs, "tdp_w": tdp_w}
+    if device is not None:
+        overrides[catalog.get(device).id] = given
+    elif any(v is not None for v in given.values()):
+        raise InvalidValueError("--peak-flops, --bandwidth-gbs and --tdp need --device D: the "
+                                "catalog device whose runs they apply to")
     with Store.open(store_path, readonly=True) as store:
-        cal = calibrate(store, get_catalog(), method=method)
+        cal = calibrate(store, catalog, method=method, overrides=overrides)
     if as_json:
         print_json(cal.to_dict())
         return
@@ -74,8 +94,9 @@ def estimate_cmd(
                                     "interval low..high (overrides --region)."),
     pue: str | None = typer.Option(None, "--pue", help="PUE, number or interval (default by "
                                    "device class)."),
-    lifetime: str | None = typer.Option(None, "--lifetime", help="Device lifetime in years, "
-                                        "number or interval (default 7)."),
+    lifetime: str | None = typer.Option(None, "--lifetime-years", "--lifetime",
+                                        help="Device lifetime in years, number or interval "
+                                        "(default 7), as in `inferlca impact`."),
     efficiency: str | None = typer.Option(None, "--efficiency", help="Fraction of the roof "
                                           "reached, in (0, 1], number or interval; default: "
                                           "calibrated from --store, else 1."),
@@ -129,7 +150,9 @@ def estimate_cmd(
     if store_path or save:
         from inferlca.store.sqlite import Store
 
-        store = Store.open(store_path)  # None: $INFERLCA_STORE, else ./inferlca.db
+        # None: $INFERLCA_STORE, else ./inferlca.db. Only --save writes: without it a mistyped
+        # path must not become a new empty store that silently calibrates nothing
+        store = Store.open(store_path, readonly=not save)
     try:
         result = estimate(
             model, devices, method=method, precision=precision, seq_len=seq_len,
@@ -138,7 +161,7 @@ def estimate_cmd(
             bandwidth_gbs=bandwidth_gbs, tdp_w=tdp_w, region=region,
             grid=parse_uncertain("--grid", grid, "gCO2e/kWh"),
             pue=parse_uncertain("--pue", pue, minimum=1.0, allow_equal=True),
-            lifetime_years=parse_uncertain("--lifetime", lifetime, "y"),
+            lifetime_years=parse_uncertain("--lifetime-years", lifetime, "y"),
             memory_method=memory_method, store=store, catalog=catalog)
         run_ids = save_estimates(store, result, workload=workload, region=region,
                                  label=label) if save and store is not None else []

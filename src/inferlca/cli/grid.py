@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich import box
 from rich.table import Table
 
 from inferlca.cli._common import console, print_json
@@ -19,13 +20,18 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON for 
     if as_json:
         print_json([r.to_dict() for r in regions])
         return
-    table = Table(title=f"{len(regions)} regions (gCO2e/kWh)")
-    for col in ("code", "iso3", "name", "gCO2e/kWh [spread]", "year", "nominal source"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"{len(regions)} regions (gCO2e/kWh; `inferlca grid show CODE` for every "
+                        "source in full)", box=box.SIMPLE_HEAD)
+    # one line per region: the source is cut to the terminal's width
+    for col, width in (("code", 5), ("iso3", 4), ("name", 14), ("gCO2e/kWh [spread]", 18),
+                       ("year", 4)):
+        table.add_column(col, no_wrap=True, min_width=width)
+    table.add_column("nominal source", no_wrap=True, overflow="ellipsis", min_width=10,
+                     max_width=max(10, console.width - 64))
     for r in regions:
         nom = r.nominal_row
         table.add_row(r.iso2, r.iso3, r.name, r.intensity.format(""), nom.year or "-",
-                      nom.source[:70] + ("..." if len(nom.source) > 70 else ""))
+                      nom.source)
     console.print(table)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -17,6 +18,11 @@ def _num(v: float | None, unit: str = "", digits: int = 4) -> str:
     if v is None:
         return "-"
     return f"{v:.{digits}g}{(' ' + unit) if unit else ''}"
+
+
+def _tflops(dev: Device, precision: str) -> str:
+    v = dev.peak_flops.get(precision)
+    return "-" if not v else f"{v / 1e12:.4g}"
 
 
 def _peak(dev: Device) -> str:
@@ -36,18 +42,33 @@ def list_cmd(
     if as_json:
         print_json([d.to_dict() for d in devices])
         return
-    table = Table(title=f"{len(devices)} devices", show_lines=False)
+    # narrow terminals: the id names the device well enough, name and year columns go
+    wide = console.width >= 120
+    table = Table(title=f"{len(devices)} devices (peak: dense TFLOP/s; die: nominal, see "
+                        "`inferlca hardware show ID` for intervals and sources)",
+                  box=box.SIMPLE_HEAD if wide else None, pad_edge=False,
+                  collapse_padding=not wide, show_edge=wide)
     table.add_column("id", no_wrap=True)
-    for col in ("name", "category", "kind", "node nm", "die mm2", "memory", "TDP W",
-                "peak TFLOP/s (dense)", "year"):
-        table.add_column(col, overflow="fold")
+    if wide:
+        table.add_column("name", overflow="fold", ratio=1)
+    cols = ["category", "nm", "die mm2", "memory", "TDP W", "fp32", "fp16"]
+    if wide:
+        cols.append("year")
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("category", "memory") else "right",
+                         no_wrap=True)
     for d in devices:
-        die = _num(d.die_area_mm2, digits=5)
-        if d.die_area_low_mm2 is not None:
-            die += f" [{d.die_area_low_mm2:g}-{d.die_area_high_mm2:g}]"
         mem = f"{d.memory_gb:g} GB {d.memory_type}" if d.memory_gb else "-"
-        table.add_row(d.id, d.name, d.category, d.kind, _num(d.process_node_nm), die, mem,
-                      _num(d.tdp_w), _peak(d), str(d.release_year or "-"))
+        if not wide:
+            mem = f"{d.memory_gb:g} {d.memory_type}" if d.memory_gb else "-"
+        cells = [d.id]
+        if wide:
+            cells.append(d.name if d.kind == "gpu" else f"{d.name} ({d.kind})")
+        cells += [d.category, _num(d.process_node_nm), _num(d.die_area_mm2, digits=5), mem,
+                  _num(d.tdp_w), _tflops(d, "fp32"), _tflops(d, "fp16")]
+        if wide:
+            cells.append(str(d.release_year or "-"))
+        table.add_row(*cells)
     console.print(table)
 
 

@@ -26,6 +26,7 @@ from inferlca.uncertainty import UValue
 #: Estimator model -> the workload name its measured runs carry (so both sit in one comparison).
 MODEL_WORKLOADS: dict[str, tuple[str, str | None]] = {
     "bert-large": ("bert-large-squad", None),
+    "bert-base": ("bert-base-squad", None),
     "minilm-l6": ("minilm-embed", None),
     "gpt2": ("llm-generate", "gpt2"),
     "llm-tiny": ("llm-generate", "tiny"),
@@ -76,29 +77,32 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
     if method not in METHODS:
         from inferlca.errors import UnknownNameError
 
-        raise UnknownNameError("estimate method", method, METHODS)
+        raise UnknownNameError("estimate method", method, METHODS,
+                               f"(accepted: {', '.join(METHODS)})")
     if not devices:
         raise InvalidValueError("give at least one device (--device)")
     lengths = {"seq_len": seq_len, "tokens_in": tokens_in, "tokens_out": tokens_out}
     costs = {m: query_cost(facts, m, precision, **lengths) for m in METHODS}
+    single = len(devices) == 1
+    roof_overrides = {dev.id: {
+        "peak_flops": peak_flops if single or not (dev.peak_flops or {}).get(precision) else None,
+        "bandwidth_gbs": bandwidth_gbs if single or not dev.bandwidth_gbs else None,
+        "tdp_w": tdp_w if single or not dev.tdp_w else None,
+    } for dev in devices}
     cal = None
     if store is not None and efficiency is None and catalog is not None:
-        cal = calibrate(store, catalog, method=method)
+        # the values the user gave for a device also place its measured runs under a roof
+        cal = calibrate(store, catalog, method=method, overrides=roof_overrides)
     results: list[DeviceEstimate] = []
-    single = len(devices) == 1
     for dev in devices:
         eff, eff_note = efficiency, "user input (--efficiency)"
         if eff is None and cal is not None:
-            found = cal.efficiency_for(dev.id, dev.category or "")
+            found = cal.efficiency_for(dev.id, dev.category or "", dev.kind or "gpu")
             if found is not None:
                 eff, eff_note = found
         if eff is None:
             eff, eff_note = EFFICIENCY_LOWER_BOUND, "1 (roofline lower bound, as in the study)"
-        overrides = {
-            "peak_flops": peak_flops if single or not (dev.peak_flops or {}).get(precision) else None,
-            "bandwidth_gbs": bandwidth_gbs if single or not dev.bandwidth_gbs else None,
-            "tdp_w": tdp_w if single or not dev.tdp_w else None,
-        }
+        overrides = roof_overrides[dev.id]
         ctx = None
         if with_impact:
             from inferlca.lca.impact import ImpactContext

@@ -13,12 +13,13 @@ same method and precision::
 Encoders are estimated at their workload's sequence length: 384 for the BERT SQuAD workloads
 (128 for their ``tiny`` preset), ``spec["extra"]["seq_len"]`` when a run records one, else the
 estimator's default (384). Time per query is the run's ``latency_mean_s`` (for decoders, ``ttft_p50_s + (tokens_out - 1) x
-tpot_p50_s`` when there is no mean latency); energy per query is ``energy_per_query_j`` (for
-decoders without it, ``energy_per_token_j x tokens_out``). A run whose power was modelled (no
+tpot_p50_s`` when there is no mean latency); energy per query is the compute phase's
+``energy_per_query_compute_j`` (the estimate has no model loading in it), else
+``energy_per_query_j`` (for decoders without either, ``energy_per_token_j x tokens_out``). A run whose power was modelled (no
 sensor; ``estimated`` set) gives its time ratio but no energy ratio.
 
 **The fit.** Efficiencies are pooled per device class (``edge``, ``desktop``, ``gaming``,
-``datacenter``) by their geometric mean (ratios average multiplicatively); the residual spread,
+``datacenter``; CPUs form their own classes, e.g. ``datacenter cpu``) by their geometric mean (ratios average multiplicatively); the residual spread,
 the smallest and largest efficiency of the class, becomes the interval. A class with a single
 pair gets the interval ``[e / 2, min(1, 2 e)]`` (an inferlca assumption, said in the note),
 because one pair shows no spread. A device that was measured itself uses its own pairs.
@@ -52,6 +53,13 @@ LLM_PRESETS: dict[str, str] = {"gpt2": "gpt2", "gpt2-small": "gpt2", "default": 
                                "tiny": "llm-tiny"}
 
 
+def device_class(category: str | None, kind: str | None) -> str:
+    """The class calibration pools over: the category (``datacenter``, ``edge``...), with CPUs
+    apart (``datacenter cpu``): a CPU's fraction of its roof says nothing about a GPU's."""
+    cat = category or "unknown"
+    return f"{cat} cpu" if kind == "cpu" else cat
+
+
 @dataclass(frozen=True)
 class Pair:
     """One measured run beside its estimate (units in the names)."""
@@ -68,6 +76,11 @@ class Pair:
     estimated_energy_j: float
     flops: float = 0.0
     intensity: float = 0.0
+    kind: str = "gpu"
+
+    @property
+    def device_class(self) -> str:
+        return device_class(self.category, self.kind)
 
     @property
     def achieved_flops(self) -> float:
@@ -90,7 +103,8 @@ class Pair:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "device": self.device_id, "device_name": self.device_name,
-                "category": self.category, "workload": self.workload, "model": self.model,
+                "category": self.category, "kind": self.kind,
+                "device_class": self.device_class, "workload": self.workload, "model": self.model,
                 "measured_time_s": self.measured_time_s, "estimated_time_s": self.estimated_time_s,
                 "time_ratio": self.time_ratio, "measured_energy_j": self.measured_energy_j,
                 "estimated_energy_j": self.estimated_energy_j, "energy_ratio": self.energy_ratio,
@@ -143,17 +157,19 @@ class Calibration:
     def by_class(self) -> dict[str, Fit]:
         groups: dict[str, list[float]] = {}
         for p in self.pairs:
-            groups.setdefault(p.category or "unknown", []).append(p.efficiency)
+            groups.setdefault(p.device_class, []).append(p.efficiency)
         return {k: fit_efficiency(f"class {k}", v) for k, v in groups.items()}
 
-    def efficiency_for(self, device_id: str, category: str) -> tuple[UValue, str] | None:
+    def efficiency_for(self, device_id: str, category: str,
+                       kind: str = "gpu") -> tuple[UValue, str] | None:
         """The efficiency to apply to ``device_id``, and a note on where it comes from."""
         own = self.by_device().get(device_id)
         if own is not None:
             return own.efficiency, f"calibrated on this device ({own.n} run(s)); {own.note}"
-        cls = self.by_class().get(category)
+        klass = device_class(category, kind)
+        cls = self.by_class().get(klass)
         if cls is not None:
-            return cls.efficiency, (f"calibrated on {cls.n} run(s) of other {category} devices "
+            return cls.efficiency, (f"calibrated on {cls.n} run(s) of other {klass} devices "
                                     f"(never measured itself); {cls.note}")
         return None
 
@@ -214,7 +230,8 @@ def _measured_time_s(run: Any, tokens_out: int | None) -> float | None:
 
 
 def _measured_energy_j(run: Any, tokens_out: int | None) -> float | None:
-    e = run.metric("energy_per_query_j")
+    # the compute phase's energy: the estimate has no model loading in it
+    e = run.metric("energy_per_query_compute_j") or run.metric("energy_per_query_j")
     if e:
         return e
     per_token = run.metric("energy_per_token_j")
@@ -224,7 +241,8 @@ def _measured_energy_j(run: Any, tokens_out: int | None) -> float | None:
 
 
 def calibrate(store: Any, catalog: Any, method: str = "faithful",
-              precision: str | None = None) -> Calibration:
+              precision: str | None = None,
+              overrides: dict[str, dict[str, float | None]] | None = None) -> Calibration:
     """Pair every usable measured run of ``store`` with its estimate (see the module docstring).
 
     Args:
@@ -232,6 +250,9 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
         catalog: the hardware catalog (``Catalog.find(name)``).
         method: FLOP counting method for the estimates.
         precision: override the runs' precision (default: each run's own, else fp32).
+        overrides: per catalog device id, roof values that fill or replace the catalog's
+            (``peak_flops``, ``bandwidth_gbs``, ``tdp_w``, as in :func:`roof_for`): how runs on a
+            device the catalog lacks a peak for (CPUs) can be calibrated.
     """
     cal = Calibration(method)
     # kind "measured": LoadGen timed the queries; with a modelled power meter (run.estimated)
@@ -262,7 +283,9 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
                 lengths["tokens_out"] = max(1, round(t_out))
         try:
             cost = query_cost(model, method, prec, **lengths)
-            roof = roof_for(device, prec)
+            given = {k: v for k, v in (overrides or {}).get(device.id, {}).items()
+                     if v is not None}
+            roof = roof_for(device, prec, **given)
         except InferlcaError as exc:
             cal.skipped.append(f"{tag}: {exc}")
             continue
@@ -277,5 +300,5 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
             str(run.workload), model.name, measured_t, t_lb,
             None if run.estimated else _measured_energy_j(run, lengths.get("tokens_out")),
             t_lb * roof.tdp_w,
-            cost.flops, cost.intensity))
+            cost.flops, cost.intensity, device.kind or "gpu"))
     return cal

@@ -140,7 +140,8 @@ def estimate_device(cost: QueryCost, device: DeviceLike, *, efficiency: UValue |
         impact_context: an ``inferlca.lca.impact.ImpactContext``; GWP is left out when None.
     """
     if power_model not in POWER_MODELS:
-        raise UnknownNameError("power model", power_model, POWER_MODELS)
+        raise UnknownNameError("power model", power_model, POWER_MODELS,
+                               f"(accepted: {', '.join(POWER_MODELS)})")
     if isinstance(queries, bool) or not isinstance(queries, int) or queries < 1:
         raise InvalidValueError(f"queries must be an integer >= 1, got {queries!r}")
     eff = efficiency if efficiency is not None else EFFICIENCY_LOWER_BOUND
@@ -163,7 +164,11 @@ def estimate_device(cost: QueryCost, device: DeviceLike, *, efficiency: UValue |
               "utilisation": _utilisation_energy_j(roof.tdp_w, t_lb, eff, idle_fraction)}
     notes = list(cost.notes)
     if roof.given:
-        notes.append("user-supplied device values: " + ", ".join(roof.given))
+        shown = {"peak_flops": f"peak {roof.peak_flops:g} FLOP/s",
+                 "bandwidth_gbs": f"bandwidth {roof.bandwidth_bps / 1e9:g} GB/s",
+                 "tdp_w": f"TDP {roof.tdp_w:g} W"}
+        notes.append(f"{roof.device_name}: user-supplied device values: "
+                     + ", ".join(shown.get(k, k) for k in roof.given))
     est = DeviceEstimate(device, roof, cost, points, eff,
                          efficiency_source or (", ".join(eff.sources) or "user input"),
                          time_s, ttft, tpot, power, energy, power_model, queries, notes=notes)

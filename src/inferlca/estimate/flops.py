@@ -153,7 +153,8 @@ def bytes_per_value(precision: str) -> int:
     try:
         return BYTES_PER_VALUE[precision]
     except KeyError:
-        raise UnknownNameError("precision", precision, BYTES_PER_VALUE) from None
+        raise UnknownNameError("precision", precision, BYTES_PER_VALUE,
+                               f"(accepted: {', '.join(BYTES_PER_VALUE)})") from None
 
 
 def thesis_cost(model: ModelFacts, l_tokens: int, precision: str = "fp32") -> PassCost:
@@ -215,7 +216,8 @@ def query_cost(model: ModelFacts, method: str = "faithful", precision: str = "fp
         UnknownNameError: an unknown method or precision.
     """
     if method not in METHODS:
-        raise UnknownNameError("estimate method", method, METHODS)
+        raise UnknownNameError("estimate method", method, METHODS,
+                               f"(accepted: {', '.join(METHODS)})")
     bytes_per_value(precision)
     seq_len = _positive_int("seq-len", seq_len)
     tokens_in = _positive_int("tokens-in", tokens_in)

@@ -243,7 +243,7 @@ PRESETS: dict[str, ModelFacts] = {
 
 ALIASES: dict[str, str] = {
     "bert-base-uncased": "bert-base", "bert-large-uncased": "bert-large",
-    "bert-large-squad": "bert-large", "minilm": "minilm-l6", "all-minilm-l6-v2": "minilm-l6",
+    "bert-large-squad": "bert-large", "bert-base-squad": "bert-base", "minilm": "minilm-l6", "all-minilm-l6-v2": "minilm-l6",
     "minilm-embed": "minilm-l6", "gpt-2": "gpt2", "starcoder-15b": "starcoder",
     "llama3-8b": "llama-3-8b", "meta-llama-3-8b": "llama-3-8b", "mistral-7b-v0.1": "mistral-7b",
 }

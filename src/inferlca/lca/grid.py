@@ -131,7 +131,11 @@ def custom_grid(value: float | str | UValue) -> UValue:
     if isinstance(value, UValue):
         v = value
     elif isinstance(value, str):
-        v = UValue.parse(value, G_PER_KWH)
+        try:
+            v = UValue.parse(value, G_PER_KWH)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"--grid: {exc}; accepted: a number of gCO2e/kWh >= 0, or "
+                                    "an interval such as 50..80") from None
     else:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise InvalidValueError(f"--grid must be a finite number of gCO2e/kWh, got {value!r}")

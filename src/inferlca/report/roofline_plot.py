@@ -79,10 +79,12 @@ def plot_roofline(estimates: Sequence[Any], out_dir: str | Path, stem: str = "ro
     ax.set_title(title or f"Roofline: {first.cost.model.name}, {first.cost.method} count, "
                           f"{first.cost.precision}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    # below the axes: inside, it hid the measured crosses that sit low on the right
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1,
+              frameon=False)
     fig.tight_layout()
     paths = [out / f"{stem}.png", out / f"{stem}.svg"]
     for p in paths:
-        fig.savefig(p, dpi=120 if p.suffix == ".png" else None)
+        fig.savefig(p, dpi=120 if p.suffix == ".png" else None, bbox_inches="tight")
     plt.close(fig)
     return paths
