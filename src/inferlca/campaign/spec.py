@@ -105,6 +105,11 @@ class Cell:
                  s.region]
         if s.backend != "auto":
             parts.insert(1, s.backend)
+        # Settings a grid often varies besides the axes above, so that two cells never read alike.
+        if s.preset is not None:
+            parts.insert(1, f"preset={s.preset}")
+        if s.precision != "fp32":
+            parts.append(s.precision)
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:

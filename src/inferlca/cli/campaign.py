@@ -94,6 +94,10 @@ def register(app: typer.Typer) -> None:
                                     f"({campaign.order} order)", rows, cols))
         reps = sum(e.cell.spec.repetitions for e in plan.estimates)
         total = format_duration(plan.total_s)
+        if plan.unknown == len(plan.estimates):
+            total = "unknown"
+        elif plan.unknown:
+            total = f"at least {total}"
         unknown = f", {plan.unknown} cell(s) without an estimate" if plan.unknown else ""
         console.print(f"{len(campaign.cells)} cells, {reps} repetitions; estimated duration "
                       f"{total}{unknown} (cool-down {campaign.cooldown_s:g} s)")
