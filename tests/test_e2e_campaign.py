@@ -151,3 +151,32 @@ def test_example_campaigns_validate(name: str) -> None:
         assert len({x.device for x in c.cells}) == 11
     else:
         assert len(c.cells) == 4 and all(x.device is None for x in c.cells)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # an override naming a device while the grid has no device axis used to raise AssertionError
+    ("grid: {queries: [4]}\noverrides: [{where: {device: h900}, set: {period_ms: 5}}]\n",
+     "unknown device 'h900'"),
+    ("grid: {queries: [4]}\noverrides: [{where: {queries: 4}, set: {device: h9}}]\n",
+     "unknown device 'h9'"),
+    # an unknown meter used to pass validation and fail every cell at run time
+    ("grid: {meter: [nvmll]}\n", "unknown meter 'nvmll'; did you mean 'nvml'?"),
+])
+def test_more_bad_campaign_files(tmp_path: Path, cli, text: str, expected: str) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    for cmd in ("plan", "run", "status"):
+        res = cli("campaign", cmd, f, "--store", tmp_path / "s.db")
+        assert res.code == 2, (cmd, res.out, res.err)
+        assert expected in res.err and "Traceback" not in res.err
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_overrides_resolve_device_aliases_and_meter_aliases(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("grid: {queries: [4], meter: [modeled, modelled]}\n"
+                 "overrides: [{where: {queries: 4}, set: {device: H100 SXM5}}]\n")
+    c = load_campaign(f)
+    assert len(c.cells) == 1  # 'modeled' is 'modelled': one cell
+    assert c.cells[0].spec.meter == "modelled"
+    assert c.cells[0].device == "h100-sxm5-80gb"

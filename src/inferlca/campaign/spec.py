@@ -385,7 +385,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
     _check_keys("grid", grid, allowed_axes)
 
     need_catalog = any(k in grid for k in ("devices", "device", "device_classes")) \
-        or "device" in defaults
+        or "device" in defaults or _overrides_name_devices(doc.get("overrides"))
     if need_catalog and (resolve_device is None or expand_class is None):
         default_resolve, default_expand = catalog_resolvers()
         resolve_device = resolve_device or default_resolve
@@ -429,6 +429,8 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
                 settings.update(patch)
         settings.setdefault("cooldown_s", cooldown_s)
         _check_workload(settings.get("workload", RunSpec.workload), known)
+        if "meter" in settings:
+            settings["meter"] = _check_meter(settings["meter"])
         settings = {k: _coerce_setting(k, v) for k, v in settings.items()}
         extra = dict(settings.pop("extra", None) or {})
         extra[_EXTRA_CAMPAIGN_KEY] = name
@@ -457,6 +459,29 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
     return Campaign(name=name, cells=cells, description=str(doc.get("description") or ""),
                     order=order, seed=seed, cooldown_s=cooldown_s,
                     path=Path(source) if str(source) != "<campaign>" else None, axes=axes)
+
+
+def _overrides_name_devices(raw: Any) -> bool:
+    """Whether an override matches on or sets a device (then names need the catalog)."""
+    if not isinstance(raw, list):
+        return False
+    return any(isinstance(item, dict) and any(
+        isinstance(item.get(part), dict) and "device" in item[part] for part in ("where", "set"))
+        for item in raw)
+
+
+def _check_meter(meter: Any) -> Any:
+    """The canonical meter name (``modeled`` -> ``modelled``, so one meter is one cell id).
+
+    Unknown meter names stop the campaign before it runs (not one failed cell per cell).
+    """
+    from inferlca.meters.registry import ALIASES, METERS
+
+    if meter is None or meter == "auto" or meter in METERS:
+        return meter
+    if meter in ALIASES:
+        return ALIASES[meter]
+    raise _unknown("meter", str(meter), ("auto", *METERS))
 
 
 def _check_workload(workload: Any, known: list[str]) -> None:
