@@ -161,6 +161,9 @@ def test_example_campaigns_validate(name: str) -> None:
      "unknown device 'h9'"),
     # an unknown meter used to pass validation and fail every cell at run time
     ("grid: {meter: [nvmll]}\n", "unknown meter 'nvmll'; did you mean 'nvml'?"),
+    # workload options used to fail each cell at run time (one failed run per cell)
+    ("grid: {workloads: [minilm-embed], preset: tiny}\n", "unknown preset 'tiny' for minilm-embed"),
+    ("grid: {backends: [onnxruntime], precision: [bf16]}\n", "precision bf16 is not available"),
 ])
 def test_more_bad_campaign_files(tmp_path: Path, cli, text: str, expected: str) -> None:
     f = tmp_path / "bad.yaml"
@@ -180,3 +183,12 @@ def test_overrides_resolve_device_aliases_and_meter_aliases(tmp_path: Path) -> N
     assert len(c.cells) == 1  # 'modeled' is 'modelled': one cell
     assert c.cells[0].spec.meter == "modelled"
     assert c.cells[0].device == "h100-sxm5-80gb"
+
+
+def test_workload_files_are_not_checked_on_the_driver(tmp_path: Path) -> None:
+    """On a cluster a weights folder may exist only on the node that runs the cell."""
+    f = tmp_path / "c.yaml"
+    f.write_text("grid: {workloads: [bert-base-squad], weights: /only/on/the/worker, "
+                 "devices: [a40]}\n")
+    (cell,) = load_campaign(f).cells
+    assert cell.spec.weights == "/only/on/the/worker"

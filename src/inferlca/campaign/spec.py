@@ -441,6 +441,11 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
         except UsageError as exc:
             exc.args = (f"cell {_short(settings, names)}: {exc}",)
             raise
+        try:
+            _check_workload_options(spec)
+        except UsageError as exc:
+            exc.args = (f"cell {_short(settings, names)}: {exc}",)
+            raise
         if spec.grid_gco2e_per_kwh is None and spec.region not in regions_ok:
             check_region(spec.region)
             regions_ok.add(spec.region)
@@ -482,6 +487,23 @@ def _check_meter(meter: Any) -> Any:
     if meter in ALIASES:
         return ALIASES[meter]
     raise _unknown("meter", str(meter), ("auto", *METERS))
+
+
+def _check_workload_options(spec: RunSpec) -> None:
+    """The workload's own checks of its options (preset, backend x precision, accuracy...).
+
+    Building a workload object loads no model; files (weights, dataset, prompts) are left out
+    of this check because on a cluster they may exist only on the node that runs the cell.
+    """
+    import dataclasses
+
+    from inferlca.workloads.registry import workload_class
+
+    try:
+        cls = workload_class(spec.workload)
+    except UnknownNameError:  # a workload list injected by a caller: nothing more to check
+        return
+    cls(dataclasses.replace(spec, weights=None, dataset=None, prompts=None))
 
 
 def _check_workload(workload: Any, known: list[str]) -> None:
