@@ -192,3 +192,31 @@ def test_workload_files_are_not_checked_on_the_driver(tmp_path: Path) -> None:
                  "devices: [a40]}\n")
     (cell,) = load_campaign(f).cells
     assert cell.spec.weights == "/only/on/the/worker"
+
+
+def test_ray_connection_refused_after_the_port_check_leaves_no_store(tmp_path: Path, cli,
+                                                                      monkeypatch) -> None:
+    """``--ray auto`` (no port to probe) or a head refusing the connection: exit 2, no store.
+
+    ``ray.init`` (the vendor boundary) is made to fail as it does with no running cluster, so the
+    test does not depend on what else runs on this machine.
+    """
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray, "init", refuse)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    store = tmp_path / "s.db"
+    res = cli("campaign", "run", EXAMPLES / "tiny_campaign.yaml", "--ray", "auto",
+              "--store", store)
+    assert res.code == 2 and "cannot connect to the Ray cluster at 'auto'" in res.err
+    assert not store.exists()
+
+
+def test_ray_and_device_together_are_refused(tmp_path: Path, cli) -> None:
+    res = cli("campaign", "run", EXAMPLES / "tiny_campaign.yaml", "--ray", "127.0.0.1:1",
+              "--device", "t4", "--store", tmp_path / "s.db")
+    assert res.code == 2 and "--device" in res.err and "campaign worker" in res.err
+    assert not (tmp_path / "s.db").exists()

@@ -128,21 +128,33 @@ def register(app: typer.Typer) -> None:
             from inferlca.hardware.catalog import get_catalog
 
             local_device = str(get_catalog().get(device).id)
-        if ray_address is not None:
-            from inferlca.campaign.ray import check_reachable
+        if ray_address is not None and device is not None:
+            from inferlca.errors import InvalidValueError
 
-            check_reachable(ray_address)  # before the store is touched
+            raise InvalidValueError("--device names this machine for local runs; with --ray each "
+                                    "node declares its own (`inferlca campaign worker --device`)")
+        ray = None
+        if ray_address is not None:
+            from inferlca.campaign.ray import connect
+
+            # Connect (or fail with exit 2) before the store is created or touched; this
+            # covers `auto` and refused authentication, not only a closed port.
+            ray = connect(ray_address)
         path = resolve_store_path(store)
         progress = NullProgress() if (as_json or no_progress) else CampaignProgress(
             console=console, title=campaign.name)
-        with Store.open(path) as st:
-            if ray_address is not None:
-                from inferlca.campaign.ray import run_ray
+        try:
+            with Store.open(path) as st:
+                if ray is not None:
+                    from inferlca.campaign.ray import run_ray
 
-                result = run_ray(campaign, st, ray_address, store_path=str(path), progress=progress)
-            else:
-                result = run_local(campaign, st, store_path=str(path), local_device=local_device,
-                                   progress=progress)
+                    result = run_ray(campaign, st, None, store_path=str(path), progress=progress)
+                else:
+                    result = run_local(campaign, st, store_path=str(path),
+                                       local_device=local_device, progress=progress)
+        finally:
+            if ray is not None:
+                ray.shutdown()  # this process connected; the cluster keeps running
         if as_json:
             print_json({**result.to_dict(), "store": str(path)})
         else:
