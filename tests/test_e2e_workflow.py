@@ -47,8 +47,19 @@ def test_whole_workflow_one_store(tmp_path: Path, cli):
         m = run["summary"]["metrics"]
         assert m["energy_per_query_j"]["mean"] > 0
         assert m["latency_p99_s"]["mean"] > 0
-        gwp = run["summary"]["impact"]["per_query_gco2e"]
+        imp = run["summary"]["impact"]
+        gwp = imp["per_query_gco2e"]
         assert 0 < gwp["low"] <= gwp["value"] <= gwp["high"]
+        # By hand: GWP = energy x grid x PUE + (run time / lifetime) x manufacturing footprint.
+        kwh = m["energy_total_j"]["mean"] / 3.6e6
+        assert imp["energy_kwh"]["value"] == pytest.approx(kwh, rel=1e-6)
+        use = kwh * imp["grid_gco2e_per_kwh"]["value"] * imp["pue"]["value"]
+        assert imp["use_gco2e"]["value"] == pytest.approx(use, rel=1e-6)
+        share = m["duration_s"]["mean"] / (imp["lifetime_years"]["value"] * 365.25 * 86400)
+        assert imp["allocation"]["value"] == pytest.approx(share, rel=1e-3)
+        emb = share * imp["device_embodied_kgco2e"]["value"] * 1e3
+        assert imp["embodied_gco2e"]["value"] == pytest.approx(emb, rel=1e-3)
+        assert gwp["value"] == pytest.approx((use + emb) / 4, rel=1e-3)
 
     # 2. A roofline estimate of a datacenter device, saved into the same store.
     est = _ok(cli("estimate", "--model", "bert-tiny", "--workload", "bert-base-squad",
