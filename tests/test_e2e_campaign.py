@@ -220,3 +220,13 @@ def test_ray_and_device_together_are_refused(tmp_path: Path, cli) -> None:
               "--device", "t4", "--store", tmp_path / "s.db")
     assert res.code == 2 and "--device" in res.err and "campaign worker" in res.err
     assert not (tmp_path / "s.db").exists()
+
+
+def test_a_campaign_for_other_machines_says_how_to_run_it(tmp_path: Path, cli) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text('grid: {workloads: ["null"], devices: [h100-sxm5-80gb, a40]}\n')
+    res = cli("campaign", "run", f, "--store", tmp_path / "s.db", "--device", "t4")
+    assert res.code == 0
+    out = " ".join(res.out.split())
+    assert "other-device: 2" in out
+    assert "no cell of this campaign is for this machine" in out and "--ray ADDRESS" in out

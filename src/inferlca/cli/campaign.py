@@ -165,6 +165,12 @@ def register(app: typer.Typer) -> None:
             counts = result.to_dict()["counts"]
             console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
                           + f"; results in {path}")
+            if counts.get("other-device") and ray_address is None and not any(
+                    r.outcome != "other-device" for r in result.results):
+                console.print("no cell of this campaign is for this machine: run the file on the "
+                              "devices' machines (same or merged store), declare this machine "
+                              "with --device NAME, or send the cells to a cluster with --ray "
+                              "ADDRESS", markup=False, highlight=False)
         if result.interrupted:
             raise typer.Exit(130)
         if not result.ok:
