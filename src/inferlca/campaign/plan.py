@@ -160,7 +160,8 @@ def from_roofline(cell: Cell) -> CellEstimate | None:
     try:
         device = get_catalog().get(cell.device)
         result = estimate(facts, [device], precision=s.precision, queries=s.queries,
-                          with_impact=False, **lengths)
+                          with_impact=False, seq_len=lengths.get("seq_len"),
+                          tokens_in=lengths.get("tokens_in"), tokens_out=lengths.get("tokens_out"))
     except InferlcaError:
         return None
     dev = result.devices[0]
