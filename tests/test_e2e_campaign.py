@@ -230,3 +230,25 @@ def test_a_campaign_for_other_machines_says_how_to_run_it(tmp_path: Path, cli) -
     out = " ".join(res.out.split())
     assert "other-device: 2" in out
     assert "no cell of this campaign is for this machine" in out and "--ray ADDRESS" in out
+
+
+def test_cell_labels_tell_every_cell_apart(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("grid: {workloads: [llm-generate], preset: [tiny, gpt2], "
+                 "max_new_tokens: [8, 64], precision: [fp32, fp16], period_ms: 50, "
+                 "devices: [a40]}\n")
+    cells = load_campaign(f).cells
+    labels = [c.describe() for c in cells]
+    assert len(cells) == 8 and len(set(labels)) == 8
+    assert any("preset=tiny" in x and "max_new_tokens=64" in x and "fp16" in x for x in labels)
+    assert not any("period_ms" in x for x in labels)  # a one-value axis is not news
+
+
+def test_plan_estimates_llm_cells_with_their_preset_and_tokens(tmp_path: Path, cli) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("grid: {workloads: [llm-generate], preset: tiny, max_new_tokens: [8, 64], "
+                 "devices: [a40], repetitions: 1}\n")
+    plan = cli("campaign", "plan", f, "--json").json()["plan"]
+    assert [e["source"] for e in plan] == ["roofline", "roofline"]
+    assert all("of llm-tiny" in e["note"] for e in plan)
+    assert plan[1]["duration_s"] > 4 * plan[0]["duration_s"]  # 64 vs 8 decode steps

@@ -92,6 +92,8 @@ class Cell:
     cell_id: str
     spec: RunSpec
     index: int
+    #: Other run settings the grid varies (e.g. ``max_new_tokens``), shown in the label.
+    shown: tuple[str, ...] = ()
 
     @property
     def device(self) -> str | None:
@@ -110,6 +112,7 @@ class Cell:
             parts.insert(1, f"preset={s.preset}")
         if s.precision != "fp32":
             parts.append(s.precision)
+        parts += [f"{name}={getattr(s, name)}" for name in self.shown]
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -460,7 +463,11 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
 
     if order == "random":
         random.Random(seed).shuffle(specs)
-    cells = [Cell(cell_id=str(s.extra[_EXTRA_CELL_KEY]), spec=s, index=i) for i, s in enumerate(specs)]
+    labelled = ("workload", "backend", "scenario", "queries", "repetitions", "device", "region",
+                "preset", "precision")
+    shown = tuple(n for n in names if n not in labelled and len(axes[n]) > 1)
+    cells = [Cell(cell_id=str(s.extra[_EXTRA_CELL_KEY]), spec=s, index=i, shown=shown)
+             for i, s in enumerate(specs)]
     return Campaign(name=name, cells=cells, description=str(doc.get("description") or ""),
                     order=order, seed=seed, cooldown_s=cooldown_s,
                     path=Path(source) if str(source) != "<campaign>" else None, axes=axes)
