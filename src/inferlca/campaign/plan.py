@@ -117,38 +117,58 @@ def from_history(cell: Cell, runs: list[Any], local_device: str | None = None
                         f"{pq:.3g} s/query")
 
 
+def _model_of(spec: Any) -> tuple[Any, dict[str, int]]:
+    """The estimator model (and sequence lengths) a cell's run would measure.
+
+    The estimator's own mapping of run specs (:func:`inferlca.estimate.calibration.model_for_run`)
+    knows the workloads' presets (``preset: tiny`` is a 2-layer BERT, not BERT-base), weights
+    folders and ``llm-generate``; other workload names are tried as model names.
+    """
+    from inferlca.errors import InferlcaError
+    from inferlca.estimate.calibration import model_for_run
+    from inferlca.estimate.models import load_model
+
+    try:
+        found = model_for_run(spec.to_dict())
+    except InferlcaError:
+        found = None
+    if found is not None:
+        return found
+    for name in (spec.workload, spec.workload.removesuffix("-squad")):
+        try:
+            return load_model(name), {}
+        except InferlcaError:
+            continue
+    return None, {}
+
+
 def from_roofline(cell: Cell) -> CellEstimate | None:
     """Estimate from the roofline model (a lower bound), when the workload and device allow it."""
     if cell.device is None:
         return None
     try:
         from inferlca.estimate.api import estimate
-        from inferlca.estimate.models import load_model
         from inferlca.hardware.catalog import get_catalog
     except ImportError:  # pragma: no cover - the estimator is part of the package
         return None
     from inferlca.errors import InferlcaError
 
     s = cell.spec
-    facts = None
-    for name in (s.workload, s.workload.removesuffix("-squad")):
-        try:
-            facts = load_model(name)
-            break
-        except InferlcaError:
-            continue
+    facts, lengths = _model_of(s)
     if facts is None:
         return None
     try:
         device = get_catalog().get(cell.device)
         result = estimate(facts, [device], precision=s.precision, queries=s.queries,
-                          with_impact=False)
+                          with_impact=False, seq_len=lengths.get("seq_len"),
+                          tokens_in=lengths.get("tokens_in"), tokens_out=lengths.get("tokens_out"))
     except InferlcaError:
         return None
     dev = result.devices[0]
     per_query_s = float(dev.time_per_query_s.value)
     return CellEstimate(cell, _with_cooldowns(cell, per_query_s * s.queries), ROOFLINE,
-                        f"roofline lower bound {per_query_s:.3g} s/query (model loading not counted)")
+                        f"roofline lower bound {per_query_s:.3g} s/query of {facts.name} (model "
+                        "loading not counted)")
 
 
 def make_plan(campaign: Campaign, store: Any = None, *, use_estimator: bool = True,

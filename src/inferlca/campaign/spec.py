@@ -92,6 +92,8 @@ class Cell:
     cell_id: str
     spec: RunSpec
     index: int
+    #: Other run settings the grid varies (e.g. ``max_new_tokens``), shown in the label.
+    shown: tuple[str, ...] = ()
 
     @property
     def device(self) -> str | None:
@@ -105,6 +107,12 @@ class Cell:
                  s.region]
         if s.backend != "auto":
             parts.insert(1, s.backend)
+        # Settings a grid often varies besides the axes above, so that two cells never read alike.
+        if s.preset is not None:
+            parts.insert(1, f"preset={s.preset}")
+        if s.precision != "fp32":
+            parts.append(s.precision)
+        parts += [f"{name}={getattr(s, name)}" for name in self.shown]
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -380,7 +388,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
     _check_keys("grid", grid, allowed_axes)
 
     need_catalog = any(k in grid for k in ("devices", "device", "device_classes")) \
-        or "device" in defaults
+        or "device" in defaults or _overrides_name_devices(doc.get("overrides"))
     if need_catalog and (resolve_device is None or expand_class is None):
         default_resolve, default_expand = catalog_resolvers()
         resolve_device = resolve_device or default_resolve
@@ -424,6 +432,8 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
                 settings.update(patch)
         settings.setdefault("cooldown_s", cooldown_s)
         _check_workload(settings.get("workload", RunSpec.workload), known)
+        if "meter" in settings:
+            settings["meter"] = _check_meter(settings["meter"])
         settings = {k: _coerce_setting(k, v) for k, v in settings.items()}
         extra = dict(settings.pop("extra", None) or {})
         extra[_EXTRA_CAMPAIGN_KEY] = name
@@ -431,6 +441,11 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
             spec = RunSpec(**settings, extra=extra).validate()
         except TypeError as exc:  # a wrong type for a field the dataclass cannot take
             raise InvalidValueError(f"cell {settings}: {exc}") from None
+        except UsageError as exc:
+            exc.args = (f"cell {_short(settings, names)}: {exc}",)
+            raise
+        try:
+            _check_workload_options(spec)
         except UsageError as exc:
             exc.args = (f"cell {_short(settings, names)}: {exc}",)
             raise
@@ -448,10 +463,54 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
 
     if order == "random":
         random.Random(seed).shuffle(specs)
-    cells = [Cell(cell_id=str(s.extra[_EXTRA_CELL_KEY]), spec=s, index=i) for i, s in enumerate(specs)]
+    labelled = ("workload", "backend", "scenario", "queries", "repetitions", "device", "region",
+                "preset", "precision")
+    shown = tuple(n for n in names if n not in labelled and len(axes[n]) > 1)
+    cells = [Cell(cell_id=str(s.extra[_EXTRA_CELL_KEY]), spec=s, index=i, shown=shown)
+             for i, s in enumerate(specs)]
     return Campaign(name=name, cells=cells, description=str(doc.get("description") or ""),
                     order=order, seed=seed, cooldown_s=cooldown_s,
                     path=Path(source) if str(source) != "<campaign>" else None, axes=axes)
+
+
+def _overrides_name_devices(raw: Any) -> bool:
+    """Whether an override matches on or sets a device (then names need the catalog)."""
+    if not isinstance(raw, list):
+        return False
+    return any(isinstance(item, dict) and any(
+        isinstance(item.get(part), dict) and "device" in item[part] for part in ("where", "set"))
+        for item in raw)
+
+
+def _check_meter(meter: Any) -> Any:
+    """The canonical meter name (``modeled`` -> ``modelled``, so one meter is one cell id).
+
+    Unknown meter names stop the campaign before it runs (not one failed cell per cell).
+    """
+    from inferlca.meters.registry import ALIASES, METERS
+
+    if meter is None or meter == "auto" or meter in METERS:
+        return meter
+    if meter in ALIASES:
+        return ALIASES[meter]
+    raise _unknown("meter", str(meter), ("auto", *METERS))
+
+
+def _check_workload_options(spec: RunSpec) -> None:
+    """The workload's own checks of its options (preset, backend x precision, accuracy...).
+
+    Building a workload object loads no model; files (weights, dataset, prompts) are left out
+    of this check because on a cluster they may exist only on the node that runs the cell.
+    """
+    import dataclasses
+
+    from inferlca.workloads.registry import workload_class
+
+    try:
+        cls = workload_class(spec.workload)
+    except UnknownNameError:  # a workload list injected by a caller: nothing more to check
+        return
+    cls(dataclasses.replace(spec, weights=None, dataset=None, prompts=None))
 
 
 def _check_workload(workload: Any, known: list[str]) -> None:

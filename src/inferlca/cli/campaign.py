@@ -94,6 +94,10 @@ def register(app: typer.Typer) -> None:
                                     f"({campaign.order} order)", rows, cols))
         reps = sum(e.cell.spec.repetitions for e in plan.estimates)
         total = format_duration(plan.total_s)
+        if plan.unknown == len(plan.estimates):
+            total = "unknown"
+        elif plan.unknown:
+            total = f"at least {total}"
         unknown = f", {plan.unknown} cell(s) without an estimate" if plan.unknown else ""
         console.print(f"{len(campaign.cells)} cells, {reps} repetitions; estimated duration "
                       f"{total}{unknown} (cool-down {campaign.cooldown_s:g} s)")
@@ -124,21 +128,33 @@ def register(app: typer.Typer) -> None:
             from inferlca.hardware.catalog import get_catalog
 
             local_device = str(get_catalog().get(device).id)
-        if ray_address is not None:
-            from inferlca.campaign.ray import check_reachable
+        if ray_address is not None and device is not None:
+            from inferlca.errors import InvalidValueError
 
-            check_reachable(ray_address)  # before the store is touched
+            raise InvalidValueError("--device names this machine for local runs; with --ray each "
+                                    "node declares its own (`inferlca campaign worker --device`)")
+        ray = None
+        if ray_address is not None:
+            from inferlca.campaign.ray import connect
+
+            # Connect (or fail with exit 2) before the store is created or touched; this
+            # covers `auto` and refused authentication, not only a closed port.
+            ray = connect(ray_address)
         path = resolve_store_path(store)
         progress = NullProgress() if (as_json or no_progress) else CampaignProgress(
             console=console, title=campaign.name)
-        with Store.open(path) as st:
-            if ray_address is not None:
-                from inferlca.campaign.ray import run_ray
+        try:
+            with Store.open(path) as st:
+                if ray is not None:
+                    from inferlca.campaign.ray import run_ray
 
-                result = run_ray(campaign, st, ray_address, store_path=str(path), progress=progress)
-            else:
-                result = run_local(campaign, st, store_path=str(path), local_device=local_device,
-                                   progress=progress)
+                    result = run_ray(campaign, st, None, store_path=str(path), progress=progress)
+                else:
+                    result = run_local(campaign, st, store_path=str(path),
+                                       local_device=local_device, progress=progress)
+        finally:
+            if ray is not None:
+                ray.shutdown()  # this process connected; the cluster keeps running
         if as_json:
             print_json({**result.to_dict(), "store": str(path)})
         else:
@@ -149,6 +165,12 @@ def register(app: typer.Typer) -> None:
             counts = result.to_dict()["counts"]
             console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
                           + f"; results in {path}")
+            if counts.get("other-device") and ray_address is None and not any(
+                    r.outcome != "other-device" for r in result.results):
+                console.print("no cell of this campaign is for this machine: run the file on the "
+                              "devices' machines (same or merged store), declare this machine "
+                              "with --device NAME, or send the cells to a cluster with --ray "
+                              "ADDRESS", markup=False, highlight=False)
         if result.interrupted:
             raise typer.Exit(130)
         if not result.ok:
