@@ -162,9 +162,6 @@ def test_whole_workflow_one_store(tmp_path: Path, cli):
     assert len(got["repetitions"]) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="bug outside this area, routed to the store layer: "
-                   "src/inferlca/store/export.py repetitions_table() writes 'queries' twice (the "
-                   "run's column and the metric), so pyarrow cannot read repetitions.parquet")
 def test_parquet_repetitions_table_reads_back(tmp_path: Path, cli):
     """Every exported parquet file reads back with pyarrow (unique column names)."""
     store = tmp_path / "s.db"
@@ -174,12 +171,11 @@ def test_parquet_repetitions_table_reads_back(tmp_path: Path, cli):
     for f in sorted(out.glob("*.parquet")):
         names = pq.read_schema(f).names
         assert len(names) == len(set(names)), f"{f.name}: duplicate columns"
-        assert pq.read_table(f).num_rows >= 1
+        rows = pq.read_table(f).num_rows
+        # per-request series exist only for decoder LLM runs; every other table has rows
+        assert rows >= 1 or f.stem == "series", f"{f.name}: no rows"
 
 
-@pytest.mark.xfail(strict=True, reason="bug outside this area, routed to the estimate layer: "
-                   "src/inferlca/estimate/api.py MODEL_WORKLOADS lacks bert-base -> "
-                   "bert-base-squad, so saved estimates cannot be compared with measured runs")
 def test_estimate_save_bert_base_uses_the_measured_workload_name(tmp_path: Path, cli):
     """`estimate --model bert-base --save` must land in the same comparison as bert-base-squad runs."""
     store = tmp_path / "s.db"

@@ -46,7 +46,7 @@ METRIC_ORDER = (
     "energy_prefill_j", "energy_decode_j",
 )
 _STATS = ("mean", "std", "ci95_low", "ci95_high", "n")
-_INT_COLUMNS = {"queries", "repetition", "query", "repetitions_planned", "repetitions_stored"}
+_INT_COLUMNS = {"queries", "queries_planned", "repetition", "query", "repetitions_planned", "repetitions_stored"}
 
 _RUN_FIELDS = ("run_id", "created_at", "finished_at", "status", "kind", "estimated", "measured",
                "workload", "scenario", "backend", "queries", "repetitions_planned",
@@ -151,8 +151,10 @@ def repetitions_table(runs: Sequence[RunRecord]) -> Table:
     metric_keys = _metric_keys(_union(rep.metrics for _, rep in reps))
     impacts = [flatten_impact(rep.impact) for _, rep in reps]
     impact_cols = _union(impacts)
+    # the run's planned query count is `queries_planned`: `queries` is the metric (queries answered
+    # in this repetition), and Parquet readers refuse two columns of one name
     columns = (["run_id", "repetition", "status", "created_at", "device_id", "device_name",
-                "workload", "scenario", "queries", "loadgen"] + metric_keys + impact_cols)
+                "workload", "scenario", "queries_planned", "loadgen"] + metric_keys + impact_cols)
     rows = []
     for (run, rep), impact in zip(reps, impacts):
         rows.append((run.run_id, rep.index, rep.status, rep.created_at, run.device_id,
