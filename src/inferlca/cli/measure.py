@@ -69,10 +69,30 @@ def measure_cmd(
         raise UsageError(
             "--replay FILE goes with --meter replay (and --meter replay needs --replay FILE)"
         )
+    # Everything that can be checked is checked before the command runs: a long workload must
+    # not be lost to a typo in --device or --region found only when computing GWP.
+    if gpus is not None:
+        from inferlca.meters.nvml import parse_gpus
+
+        parse_gpus(gpus)
+    if device is not None:
+        from inferlca.hardware.catalog import get_catalog
+
+        get_catalog().get(device)
+    if region is not None:
+        from inferlca.lca.grid import get_region
+
+        get_region(region)
     extra = {"path": replay} if replay is not None else {}
     pm = open_meter(
         meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0, **extra
     )
+    if gpus is not None and pm.name != "nvml":
+        pm.close()
+        raise UsageError(
+            f"--gpus selects NVIDIA GPUs and goes with the nvml meter; the meter here is "
+            f"{pm.name!r} (see `inferlca meters`)"
+        )
     sampler = Sampler(pm, period_s=period_ms / 1000.0, close_meter=True)
     code: int | None = None
     interrupted = False

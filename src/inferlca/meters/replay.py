@@ -119,7 +119,9 @@ def import_trace(
     """
     p = Path(path)
     if fmt not in FORMATS:
-        raise UnknownNameError("trace format", fmt, FORMATS)
+        raise UnknownNameError(
+            "trace format", fmt, FORMATS, hint=f"(accepted: {', '.join(FORMATS)})"
+        )
     if not p.exists():
         raise InputFileError(p, "no such file")
     if interval_s is not None and (not math.isfinite(interval_s) or interval_s <= 0):
@@ -501,9 +503,14 @@ class ReplayMeter(PowerMeter):
     def probe(
         cls, path: str | os.PathLike[str] | None = None, trace: Any = None, **_: Any
     ) -> tuple[bool, str]:
-        if trace is not None or (path is not None and Path(path).exists()):
+        if trace is not None or (path is not None and Path(path).is_file()):
             return True, "replays a recorded trace"
-        return False, "replays a recorded trace: give a file (inferlca trace import FILE)"
+        if path is not None:
+            return False, f"no such file: {path} (give a recorded log with --replay FILE)"
+        return False, (
+            "replays a recorded trace: give a file (inferlca measure --meter replay --replay "
+            "FILE, or inferlca trace import FILE)"
+        )
 
     def read(self) -> Reading:
         from inferlca.traces.energy import _interp_masked

@@ -100,10 +100,10 @@ def trapezoid_window_j(t_s: np.ndarray, power_w: np.ndarray, start_s: float, end
     p = np.asarray(power_w, dtype=float)
     good = ~np.isnan(p)
     t, p = t[good], p[good]
+    if t.size < 2:  # one sample gives no energy, not even over an empty window: unknown, not 0
+        return math.nan
     if end_s <= start_s:
         return 0.0
-    if t.size < 2:
-        return math.nan
     a = max(start_s, t[0])
     b = min(end_s, t[-1])
     if b <= a:

@@ -1,0 +1,180 @@
+"""Regression tests from the acceptance review of issue 3 (power measurement)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inferlca.traces.diagnostics import diagnose
+from inferlca.traces.energy import energy, trapezoid_window_j
+from inferlca.traces.io import write_trace
+from inferlca.traces.trace import PowerTrace
+
+LOGS = Path(__file__).parent / "fixtures" / "power-logs"
+ALL_LOGS = sorted(p for p in LOGS.iterdir() if p.suffix in (".csv", ".txt", ".log"))
+
+#: logs that must be refused (no power in them, or lines of unrelated devices), with the reason
+REFUSED = {
+    "nvidia_smi_dmon_TD_mutc_gddr6_1.txt": "no pwr column",
+    "nvidia_smi_dmon_not_supported_4.txt": "line 2: nvidia-smi reported an error",
+    "nvidia_smi_dmon_s_m_8gpu_2.txt": "cannot find a pwr column",
+    "nvidia_smi_dmon_util_only_1.txt": "no pwr column",
+    "tegrastats_orin_r35_no_power_rails_1.log": "no power rails",
+    "tegrastats_single_line_fixtures.log": "line 3: truncated or inconsistent tegrastats line",
+}
+
+
+def _touch_cmd(path: Path) -> list[str]:
+    return [sys.executable, "-c", f"open({str(path)!r}, 'w').close()"]
+
+
+@pytest.mark.parametrize("log", ALL_LOGS, ids=lambda p: p.name)
+def test_every_recorded_log_imports_or_is_refused_clearly(cli, log):
+    r = cli("trace", "import", log, "--region", "FR", "--json")
+    assert "Traceback" not in r.err
+    if log.name in REFUSED:
+        assert r.code == 2 and REFUSED[log.name] in r.err, r.err
+        return
+    assert r.code == 0, r.err
+    d = r.json()
+    e = d["energy"]["energy_j"]
+    if d["samples"] < 2:  # one sample: energy unknown (None), never 0
+        assert e is None and d["impact"] is None
+    else:
+        assert e is not None and e > 0 and d["impact"]["total_gco2e"]["value"] > 0
+
+
+def test_single_sample_log_has_unknown_energy_not_zero(cli):
+    # dmon pasted in an issue: one round of 4 GPUs (one sample per GPU)
+    r = cli("trace", "import", LOGS / "nvidia_smi_dmon_issue_quoted_3.txt", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["samples"] == 1
+    assert d["energy"]["energy_j"] is None and d["energy"]["energy_wh"] is None
+    assert all(c["energy_j"] is None for c in d["channels"].values())
+    assert d["channels"]["gpu0"]["peak_power_w"] == 111
+    assert any("energy unknown" in w for w in d["warnings"])
+    r = cli("trace", "import", LOGS / "nvidia_smi_dmon_issue_quoted_3.txt")
+    assert "0 J" not in r.out and "n/a" in r.out
+
+
+def test_one_sample_trapezoid_is_nan_even_on_an_empty_window():
+    assert math.isnan(trapezoid_window_j(np.array([0.0]), np.array([100.0]), 0.0, 0.0))
+    tr = PowerTrace(t_s=np.array([0.0]), channels={"g": np.array([100.0])}, primary="g", meter="x")
+    assert math.isnan(energy(tr).energy_j)
+    # with two samples an empty window is an exact 0
+    assert trapezoid_window_j(np.array([0.0, 1.0]), np.array([1.0, 1.0]), 0.5, 0.5) == 0.0
+
+
+def test_a100_energy_and_gwp_by_hand(cli):
+    """Trapezoid over the 49 samples of power.draw.instant, by hand, and use-phase GWP."""
+    import csv
+    from datetime import datetime
+
+    rows = list(csv.reader((LOGS / "nvidia_smi_a100_1.csv").open()))
+    col = [c.strip() for c in rows[0]].index("power.draw.instant [W]")
+    t = [datetime.strptime(r[0].strip(), "%Y/%m/%d %H:%M:%S.%f") for r in rows[1:]]
+    p = [float(r[col]) for r in rows[1:]]
+    e_j = sum(
+        (p[k] + p[k + 1]) / 2 * (t[k + 1] - t[k]).total_seconds() for k in range(len(p) - 1)
+    )
+    r = cli(
+        "trace",
+        "import",
+        LOGS / "nvidia_smi_a100_1.csv",
+        "--device",
+        "a100-pcie-40gb",
+        "--region",
+        "FR",
+        "--json",
+    )
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["energy"]["energy_j"] == pytest.approx(e_j, rel=1e-9)
+    assert e_j == pytest.approx(72.7319, abs=1e-3)
+    assert d["duration_s"] == pytest.approx(0.606)
+    imp = d["impact"]
+    use_g = e_j / 3.6e6 * imp["pue"]["value"] * imp["grid_gco2e_per_kwh"]["value"]
+    assert imp["use_gco2e"]["value"] == pytest.approx(use_g, rel=1e-9)
+    assert imp["region"] == "FR" and imp["device"] == "a100-pcie-40gb"
+
+
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["--device", "no-such-device"], "unknown device 'no-such-device'"),
+        (["--region", "XX"], "unknown region 'XX'"),
+        (["--gpus", "a,b"], "--gpus takes GPU indices"),
+        (["--meter", "modelled", "--gpus", "0"], "--gpus selects NVIDIA GPUs"),
+        (["--meter", "replay", "--replay", "/nonexistent/log.csv"], "no such file"),
+    ],
+)
+def test_measure_checks_options_before_running_the_command(cli, tmp_path, args, msg):
+    flag = tmp_path / "ran"
+    r = cli("measure", *args, "--", *_touch_cmd(flag))
+    assert r.code == 2 and msg in r.err and "Traceback" not in r.err, r.err
+    assert not flag.exists(), "the command ran although the options were wrong"
+
+
+def test_unknown_meter_and_format_say_what_is_accepted(cli, tmp_path):
+    r = cli("measure", "--meter", "quantum", "--", "true")
+    assert r.code == 2 and "accepted: auto, nvml, tegrastats, ina3221, rapl, modelled" in r.err
+    r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--format", "foo")
+    assert r.code == 2 and "accepted: auto, inferlca, nvidia-smi, dmon, tegrastats" in r.err
+
+
+def test_gap_count_from_empty_cells_of_a_recorded_csv(tmp_path):
+    t = np.arange(0, 2.0001, 0.01)
+    p = np.full(t.size, 100.0)
+    p[50:120] = np.nan
+    p[150:160] = np.nan
+    path = tmp_path / "gaps.csv"
+    write_trace(PowerTrace(t_s=t, channels={"gpu0": p}, primary="gpu0", meter="x"), path)
+    from inferlca.meters.replay import import_trace
+
+    tr = import_trace(path, "auto", None)
+    d = diagnose(tr)
+    assert d.coverage < 0.6
+    assert any("(gaps: 2)" in w for w in d.warnings), d.warnings
+    # energy bridges the gaps at 100 W: never zeros
+    assert energy(tr).energy_j == pytest.approx(200.0)
+
+
+def test_measure_replay_with_failed_reads_warns_and_keeps_gaps(cli, tmp_path):
+    """A meter failing mid-run (here a recording with a hole) gives gaps and a warning, not 0 W."""
+    t = np.arange(0, 3.0001, 0.01)
+    p = np.full(t.size, 100.0)
+    p[20:60] = np.nan
+    rec = tmp_path / "rec.csv"
+    write_trace(PowerTrace(t_s=t, channels={"gpu0": p}, primary="gpu0", meter="x"), rec)
+    out = tmp_path / "m.csv"
+    r = cli(
+        "measure",
+        "--meter",
+        "replay",
+        "--replay",
+        rec,
+        "--period-ms",
+        "10",
+        "--out",
+        out,
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        "import time; time.sleep(0.8)",
+    )
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["gaps"] >= 1 and d["energy"]["coverage"] < 0.9
+    assert any("never as zeros" in w for w in d["warnings"])
+    # the run is ~0.8 s at a constant 100 W: the bridged energy is ~80 J, not 80 J x coverage
+    assert d["energy"]["energy_j"] == pytest.approx(100.0 * d["duration_s"], rel=0.02)
+    from inferlca.traces.io import read_csv
+
+    tr = read_csv(out)
+    assert np.isnan(tr.channels["gpu0"]).any() and not (tr.channels["gpu0"] == 0).any()
