@@ -178,3 +178,17 @@ def test_measure_replay_with_failed_reads_warns_and_keeps_gaps(cli, tmp_path):
 
     tr = read_csv(out)
     assert np.isnan(tr.channels["gpu0"]).any() and not (tr.channels["gpu0"] == 0).any()
+
+
+def test_missing_tegrastats_lines_are_reported_even_with_full_coverage(cli):
+    # AGX Orin at 500 ms: 05:10:58 holds one line instead of two (and 05:11:09 too)
+    r = cli("trace", "import", LOGS / "tegrastats_orin_agx64_r36_1.log", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["gaps"] == 2
+    assert any(w.startswith("2 gap(s) in the recording (first at 4 s") for w in d["warnings"])
+    # module = the sum of the four AGX Orin rails, first line: 2801 + 400 + 4536 + 604 mW
+    from inferlca.meters.replay import import_trace
+
+    tr = import_trace(LOGS / "tegrastats_orin_agx64_r36_1.log", "auto", None)
+    assert tr.channels["module"][0] == pytest.approx(8.341)
