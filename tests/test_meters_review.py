@@ -192,3 +192,20 @@ def test_missing_tegrastats_lines_are_reported_even_with_full_coverage(cli):
 
     tr = import_trace(LOGS / "tegrastats_orin_agx64_r36_1.log", "auto", None)
     assert tr.channels["module"][0] == pytest.approx(8.341)
+
+
+def test_imported_log_never_takes_this_machines_device(cli, monkeypatch):
+    import inferlca.hardware.detect as detect
+
+    def boom(*a, **k):
+        raise AssertionError("trace import must not detect the local device")
+
+    monkeypatch.setattr(detect, "detect_device", boom)
+    r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["impact"]["device"] is None
+    assert any(n.startswith("no device: the log names none") for n in d["notes"])
+    # with --device the catalog device is used
+    r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--device", "a100-pcie-40gb", "--json")
+    assert r.json()["impact"]["device"] == "a100-pcie-40gb"

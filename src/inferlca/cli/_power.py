@@ -19,8 +19,14 @@ def impact_for(
     region: str | None,
     detected_from_trace: str | None = None,
     energy_interval_j: dict[str, float] | None = None,
+    detect_local: bool = True,
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """GWP of a measured energy through the impact core; ``(impact dict or None, notes)``."""
+    """GWP of a measured energy through the impact core; ``(impact dict or None, notes)``.
+
+    Without ``device``: the device named in the trace, else (``detect_local``, for a measurement
+    made here) this machine's detected device; an imported log recorded elsewhere passes
+    ``detect_local=False`` and stays with an unknown device rather than take this machine's.
+    """
     from inferlca.hardware.catalog import get_catalog
     from inferlca.lca.impact import ImpactContext, compute_impact
     from inferlca.uncertainty import UValue
@@ -36,6 +42,12 @@ def impact_for(
         notes.append(
             f"device from the trace: {detected_from_trace}"
             + ("" if dev else " (not in the catalog)")
+        )
+    elif not detect_local:
+        dev = None
+        notes.append(
+            "no device: the log names none and --device was not given (this machine's device "
+            "is not used for a log recorded elsewhere); give --device for the embodied part"
         )
     else:
         from inferlca.hardware.detect import detect_device

@@ -59,6 +59,7 @@ def import_cmd(
         region,
         detected_from_trace=trace.meta.get("device_name") if device is None else None,
         energy_interval_j=summary.get("energy_interval_j"),
+        detect_local=False,
     )
     for key in ("times", "module_rule", "gpu_rule", "power_note"):
         if trace.meta.get(key):
