@@ -209,3 +209,13 @@ def test_imported_log_never_takes_this_machines_device(cli, monkeypatch):
     # with --device the catalog device is used
     r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--device", "a100-pcie-40gb", "--json")
     assert r.json()["impact"]["device"] == "a100-pcie-40gb"
+
+
+def test_measure_passes_a_signal_death_through_as_the_shell_does(cli):
+    cmd = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"]
+    r = cli("measure", "--json", "--", *cmd)
+    assert r.code == 143, r.err  # 128 + SIGTERM, not 256 - 15
+    d = r.json()
+    assert d["exit_code"] == 143 and d["killed_by_signal"] == 15
+    r = cli("measure", "--", *cmd)
+    assert r.code == 143 and "killed by SIGTERM, exit code 143" in r.out

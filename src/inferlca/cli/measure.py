@@ -148,7 +148,8 @@ def measure_cmd(
         print_json(
             {
                 "command": list(command),
-                "exit_code": code,
+                "exit_code": shell_exit_code(code) if code is not None else None,
+                "killed_by_signal": -code if code is not None and code < 0 else None,
                 "interrupted": interrupted,
                 **summary,
                 "impact": impact,
@@ -158,7 +159,7 @@ def measure_cmd(
         )
     else:
         render_summary(
-            f"inferlca measure: {' '.join(command)} (exit code {code})", summary, impact, notes
+            f"inferlca measure: {' '.join(command)} ({_status(code)})", summary, impact, notes
         )
         if out is not None:
             from inferlca.cli._common import console
@@ -168,7 +169,27 @@ def measure_cmd(
         raise RunInterrupted(
             "interrupted; what was measured is shown above" + (f" and kept in {out}" if out else "")
         )
-    raise typer.Exit(code or 0)
+    raise typer.Exit(shell_exit_code(code))
+
+
+def shell_exit_code(returncode: int | None) -> int:
+    """The command's exit code as a shell reports it: a child killed by signal N (Python's
+    returncode -N) gives 128 + N, as ``sh`` would, not the wrapped 256 - N."""
+    if not returncode:
+        return 0
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _status(code: int | None) -> str:
+    if code is not None and code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}, exit code {128 - code}"
+    return f"exit code {code}"
 
 
 def register(app: typer.Typer) -> None:
