@@ -219,3 +219,9 @@ def test_measure_passes_a_signal_death_through_as_the_shell_does(cli):
     assert d["exit_code"] == 143 and d["killed_by_signal"] == 15
     r = cli("measure", "--", *cmd)
     assert r.code == 143 and "killed by SIGTERM, exit code 143" in r.out
+
+
+def test_forced_wrong_format_says_so(cli):
+    r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--format", "dmon")
+    assert r.code == 2 and "line 1: not nvidia-smi dmon output (a CSV line" in r.err
+    assert "reported an error" not in r.err

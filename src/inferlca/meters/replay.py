@@ -318,6 +318,13 @@ def parse_dmon(text: str, path: object = "<dmon>", interval_s: float | None = No
                 )
             continue
         if names is None:
+            if "," in s:  # a CSV (nvidia-smi --query-gpu) given as dmon
+                raise InputFileError(
+                    path,
+                    f"not nvidia-smi dmon output (a CSV line: {s[:60]!r}); "
+                    "try --format nvidia-smi or --format auto",
+                    line=no,
+                )
             if not s[:1].isdigit():
                 raise InputFileError(
                     path, f"nvidia-smi reported an error, no data: {s[:80]!r}", line=no
