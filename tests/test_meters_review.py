@@ -195,7 +195,7 @@ def test_missing_tegrastats_lines_are_reported_even_with_full_coverage(cli):
 
 
 def test_imported_log_never_takes_this_machines_device(cli, monkeypatch):
-    import inferlca.hardware.detect as detect
+    from inferlca.hardware import detect
 
     def boom(*a, **k):
         raise AssertionError("trace import must not detect the local device")
@@ -225,3 +225,34 @@ def test_forced_wrong_format_says_so(cli):
     r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--format", "dmon")
     assert r.code == 2 and "line 1: not nvidia-smi dmon output (a CSV line" in r.err
     assert "reported an error" not in r.err
+
+
+def test_ctrl_c_during_the_idle_baseline_keeps_the_idle_trace(cli, tmp_path, monkeypatch):
+    import types
+
+    from inferlca.cli import measure as measure_mod
+    from inferlca.traces.io import read_csv
+
+    def interrupted_sleep(s):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(measure_mod, "time", types.SimpleNamespace(sleep=interrupted_sleep))
+    flag, out = tmp_path / "ran", tmp_path / "idle.csv"
+    r = cli("measure", "--idle-baseline-s", "5", "--out", out, "--", *_touch_cmd(flag))
+    assert r.code == 130 and "interrupted during the idle baseline" in r.err, r.err
+    assert not flag.exists()
+    tr = read_csv(out)
+    assert tr.meta["incomplete"] is True and [m.name for m in tr.marks] == ["idle"]
+
+
+def test_missing_command_fails_before_the_idle_baseline(cli, monkeypatch):
+    import time
+
+    def no_sleep(s):
+        raise AssertionError("the idle baseline ran for a command that cannot start")
+
+    monkeypatch.setattr(time, "sleep", no_sleep)
+    r = cli("measure", "--idle-baseline-s", "30", "--", "definitely-not-a-command-xyz")
+    assert r.code == 2 and "command not found: 'definitely-not-a-command-xyz'" in r.err
+    r = cli("measure", "--", str(Path(__file__).parent))
+    assert r.code == 2 and "command not executable" in r.err

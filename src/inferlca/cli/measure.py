@@ -83,6 +83,7 @@ def measure_cmd(
         from inferlca.lca.grid import get_region
 
         get_region(region)
+    _check_command(command[0])
     extra = {"path": replay} if replay is not None else {}
     pm = open_meter(
         meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0, **extra
@@ -95,33 +96,46 @@ def measure_cmd(
         )
     sampler = Sampler(pm, period_s=period_ms / 1000.0, close_meter=True)
     code: int | None = None
-    interrupted = False
+    interrupted = baseline_cut = False
     captured = b""
     with warnings.catch_warnings(), sampler:
         warnings.simplefilter("ignore", RuntimeWarning)  # failed reads are reported in the summary
         if idle_baseline_s > 0:
             sampler.mark("idle")
-            time.sleep(idle_baseline_s)
-        sampler.mark("run")
-        try:
-            proc = subprocess.Popen(list(command), stdout=subprocess.PIPE if as_json else None)
-        except FileNotFoundError:
-            raise UsageError(f"command not found: {command[0]!r}") from None
-        except PermissionError:
-            raise UsageError(f"command not executable: {command[0]!r}") from None
-        try:
-            captured = proc.communicate()[0] or b""
-        except KeyboardInterrupt:
-            interrupted = True
-            proc.terminate()
             try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        code = proc.returncode
-        sampler.mark("end")
+                time.sleep(idle_baseline_s)
+            except KeyboardInterrupt:
+                baseline_cut = True
+        if not baseline_cut:
+            sampler.mark("run")
+            try:
+                proc = subprocess.Popen(list(command), stdout=subprocess.PIPE if as_json else None)
+            except FileNotFoundError:
+                raise UsageError(f"command not found: {command[0]!r}") from None
+            except PermissionError:
+                raise UsageError(f"command not executable: {command[0]!r}") from None
+            try:
+                captured = proc.communicate()[0] or b""
+            except KeyboardInterrupt:
+                interrupted = True
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            code = proc.returncode
+            sampler.mark("end")
     trace = sampler.trace
+    if baseline_cut:  # Ctrl-C before the command started: keep the idle trace and say so
+        trace.meta["incomplete"] = True
+        trace.meta["command"] = list(command)
+        if out is not None:
+            write_trace(trace, out)
+        raise RunInterrupted(
+            "interrupted during the idle baseline: the command did not run"
+            + (f"; the idle trace is kept in {out}" if out else "")
+        )
     if interrupted:
         trace.meta["incomplete"] = True
     if captured:
@@ -170,6 +184,20 @@ def measure_cmd(
             "interrupted; what was measured is shown above" + (f" and kept in {out}" if out else "")
         )
     raise typer.Exit(shell_exit_code(code))
+
+
+def _check_command(exe: str) -> None:
+    """Fail before the meter opens and the idle baseline runs if the command cannot start."""
+    import os
+    import shutil
+
+    if os.sep in exe:
+        if not os.path.exists(exe):
+            raise UsageError(f"command not found: {exe!r}")
+        if os.path.isdir(exe) or not os.access(exe, os.X_OK):
+            raise UsageError(f"command not executable: {exe!r}")
+    elif shutil.which(exe) is None:
+        raise UsageError(f"command not found: {exe!r} (not on PATH)")
 
 
 def shell_exit_code(returncode: int | None) -> int:
