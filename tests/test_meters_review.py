@@ -256,3 +256,24 @@ def test_missing_command_fails_before_the_idle_baseline(cli, monkeypatch):
     assert r.code == 2 and "command not found: 'definitely-not-a-command-xyz'" in r.err
     r = cli("measure", "--", str(Path(__file__).parent))
     assert r.code == 2 and "command not executable" in r.err
+
+
+def test_modelled_interval_includes_the_default_max_power_range(tmp_path):
+    """Without a known TDP, P_max is n_vcpu x a median W per vCPU: its range (1.87 .. 5.99 W per
+    vCPU in the coefficient table) widens the interval; at full load it is no longer a point."""
+    from inferlca.meters.modelled import ModelledCpuMeter, energy_interval_j
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  10 0 0 10 0 0 0 0 0 0\ncpu0 10 0 0 10 0 0 0 0 0 0\n"
+                    "cpu1 0 0 0 0 0 0 0 0 0 0\n")
+    m = ModelledCpuMeter(device="no-such-cpu-in-the-catalog", proc_stat=stat)
+    meta = m.meta()
+    assert meta["max_power_w"] == pytest.approx(2 * 3.80)
+    assert meta["max_power_range_w"] == pytest.approx([2 * 1.87, 2 * 5.99])
+    full_load_j = meta["max_power_w"] * 10.0  # u = 1 for 10 s
+    lo, hi = energy_interval_j(meta, full_load_j, 10.0)
+    assert lo == pytest.approx(2 * 1.87 * 10.0) and hi == pytest.approx(2 * 5.99 * 10.0)
+    # a given TDP is an input: at full load the idle share does not matter, a point
+    m2 = ModelledCpuMeter(cpu_tdp_w=100.0, proc_stat=stat)
+    assert m2.meta()["max_power_range_w"] is None
+    assert energy_interval_j(m2.meta(), 1000.0, 10.0) == pytest.approx((1000.0, 1000.0))

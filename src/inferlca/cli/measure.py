@@ -155,8 +155,14 @@ def measure_cmd(
         notes.insert(
             0,
             f"ESTIMATED: {trace.meta.get('model', 'modelled meter')}; max power "
-            f"{trace.meta.get('max_power_w', float('nan')):.3g} W from "
-            f"{trace.meta.get('max_power_source')}; idle share {trace.meta.get('idle_share', 0):.3f}",
+            f"{trace.meta.get('max_power_w', float('nan')):.3g} W"
+            + (
+                " [{:.3g} - {:.3g} W]".format(*trace.meta["max_power_range_w"])
+                if trace.meta.get("max_power_range_w")
+                else ""
+            )
+            + f" from {trace.meta.get('max_power_source')}; idle share "
+            f"{trace.meta.get('idle_share', 0):.3f}",
         )
     if as_json:
         print_json(
