@@ -277,3 +277,12 @@ def test_modelled_interval_includes_the_default_max_power_range(tmp_path):
     m2 = ModelledCpuMeter(cpu_tdp_w=100.0, proc_stat=stat)
     assert m2.meta()["max_power_range_w"] is None
     assert energy_interval_j(m2.meta(), 1000.0, 10.0) == pytest.approx((1000.0, 1000.0))
+
+
+def test_imported_log_reports_its_achieved_period(cli):
+    r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--json")
+    d = r.json()
+    assert d["period_achieved_s"] == pytest.approx(0.606 / 48)
+    assert d["period_requested_s"] is None
+    r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv")
+    assert "achieved 12.63 ms" in r.out and "asked 0 ms" not in r.out

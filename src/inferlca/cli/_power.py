@@ -120,11 +120,14 @@ def render_summary(
             f"dynamic {_fmt(b['dynamic_j'], 'J')}",
         )
     if s.get("period_achieved_s"):
+        asked = s.get("period_requested_s")
+        jitter = s.get("jitter_p99_s")
         t.add_row(
             "sampling",
-            f"asked {_fmt((s['period_requested_s'] or 0) * 1000, 'ms')}, achieved "
-            f"{_fmt(s['period_achieved_s'] * 1000, 'ms')}, p99 jitter "
-            f"{_fmt((s.get('jitter_p99_s') or 0) * 1000, 'ms')}, {s['samples']} samples",
+            (f"asked {_fmt(asked * 1000, 'ms')}, " if asked else "")
+            + f"achieved {_fmt(s['period_achieved_s'] * 1000, 'ms')}"
+            + (f", p99 jitter {_fmt(jitter * 1000, 'ms')}" if jitter is not None else "")
+            + f", {s['samples']} samples",
         )
     else:
         t.add_row("samples", str(s["samples"]))

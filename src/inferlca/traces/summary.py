@@ -72,7 +72,8 @@ def summarize(
         "samples": int(trace.t_s.size),
         "gaps": len(trace.gaps),
         "period_requested_s": trace.period_requested_s,
-        "period_achieved_s": trace.meta.get("period_achieved_s"),
+        # a recorded log has no sampler figures: its mean step between samples is the period
+        "period_achieved_s": trace.meta.get("period_achieved_s", diag.period_achieved_s),
         "jitter_p99_s": trace.meta.get("jitter_p99_s"),
     }
     out["phases"] = [
