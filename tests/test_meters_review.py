@@ -286,3 +286,20 @@ def test_imported_log_reports_its_achieved_period(cli):
     assert d["period_requested_s"] is None
     r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv")
     assert "achieved 12.63 ms" in r.out and "asked 0 ms" not in r.out
+
+
+def test_unknown_phase_lists_the_phases_of_the_trace(cli, tmp_path):
+    r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--phase", "compute")
+    assert r.code == 2 and "this trace has none" in r.err
+    from inferlca.traces.trace import Mark
+
+    t = np.arange(0, 1.0001, 0.1)
+    tr = PowerTrace(
+        t_s=t, channels={"c": np.full(t.size, 5.0)}, primary="c", meter="x",
+        marks=[Mark(0.0, "idle"), Mark(0.5, "run"), Mark(1.0, "end")],
+    )
+    write_trace(tr, tmp_path / "m.csv")
+    r = cli("trace", "import", tmp_path / "m.csv", "--phase", "compute")
+    assert r.code == 2 and "accepted: idle, run" in r.err
+    r = cli("trace", "import", tmp_path / "m.csv", "--phase", "run", "--json")
+    assert r.code == 0 and r.json()["energy"]["energy_j"] == pytest.approx(2.5)

@@ -190,11 +190,13 @@ def window_of(trace: PowerTrace, phase: str) -> tuple[float, float]:
     """
     spans = [(s, e) for name, s, e in phases(trace) if name == phase]
     if not spans:
+        known = sorted({m.name for m in trace.marks} - set(TERMINATORS))
         raise UnknownNameError(
             "phase",
             phase,
-            sorted({m.name for m in trace.marks} - set(TERMINATORS)),
-            hint="(phases come from the marks of the trace)",
+            known,
+            hint="(phases come from the marks of the trace; "
+            + (f"accepted: {', '.join(known)})" if known else "this trace has none)"),
         )
     return spans[0][0], spans[-1][1]
 
