@@ -129,9 +129,11 @@ def main() -> None:
     with Sampler(ModelledCpuMeter(cpu_tdp_w=100.0), period_s=0.01) as busy:
         py_work(int(8_000_000 * k))  # the main thread holds the GIL in pure Python meanwhile
     dt = np.diff(busy.trace.t_s)
-    print(f"   requested  10.0 ms while the main thread runs pure Python (GIL held): mean "
-          f"{np.mean(dt) * 1e3:.3f} ms, p99 jitter {np.percentile(np.abs(dt - 0.01), 99) * 1e3:.3f} ms "
-          f"(switch interval {__import__('sys').getswitchinterval() * 1e3:g} ms)")
+    print(
+        f"   requested  10.0 ms while the main thread runs pure Python (GIL held): mean "
+        f"{np.mean(dt) * 1e3:.3f} ms, p99 jitter {np.percentile(np.abs(dt - 0.01), 99) * 1e3:.3f} ms "
+        f"(switch interval {__import__('sys').getswitchinterval() * 1e3:g} ms)"
+    )
     meter = ModelledCpuMeter(cpu_tdp_w=100.0)
     s = Sampler(meter, period_s=0.01)
     s._t0 = time.monotonic()

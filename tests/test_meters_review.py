@@ -79,9 +79,7 @@ def test_a100_energy_and_gwp_by_hand(cli):
     col = [c.strip() for c in rows[0]].index("power.draw.instant [W]")
     t = [datetime.strptime(r[0].strip(), "%Y/%m/%d %H:%M:%S.%f") for r in rows[1:]]
     p = [float(r[col]) for r in rows[1:]]
-    e_j = sum(
-        (p[k] + p[k + 1]) / 2 * (t[k + 1] - t[k]).total_seconds() for k in range(len(p) - 1)
-    )
+    e_j = sum((p[k] + p[k + 1]) / 2 * (t[k + 1] - t[k]).total_seconds() for k in range(len(p) - 1))
     r = cli(
         "trace",
         "import",
@@ -207,7 +205,9 @@ def test_imported_log_never_takes_this_machines_device(cli, monkeypatch):
     assert d["impact"]["device"] is None
     assert any(n.startswith("no device: the log names none") for n in d["notes"])
     # with --device the catalog device is used
-    r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--device", "a100-pcie-40gb", "--json")
+    r = cli(
+        "trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--device", "a100-pcie-40gb", "--json"
+    )
     assert r.json()["impact"]["device"] == "a100-pcie-40gb"
 
 
@@ -264,8 +264,9 @@ def test_modelled_interval_includes_the_default_max_power_range(tmp_path):
     from inferlca.meters.modelled import ModelledCpuMeter, energy_interval_j
 
     stat = tmp_path / "stat"
-    stat.write_text("cpu  10 0 0 10 0 0 0 0 0 0\ncpu0 10 0 0 10 0 0 0 0 0 0\n"
-                    "cpu1 0 0 0 0 0 0 0 0 0 0\n")
+    stat.write_text(
+        "cpu  10 0 0 10 0 0 0 0 0 0\ncpu0 10 0 0 10 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\n"
+    )
     m = ModelledCpuMeter(device="no-such-cpu-in-the-catalog", proc_stat=stat)
     meta = m.meta()
     assert meta["max_power_w"] == pytest.approx(2 * 3.80)
@@ -295,7 +296,10 @@ def test_unknown_phase_lists_the_phases_of_the_trace(cli, tmp_path):
 
     t = np.arange(0, 1.0001, 0.1)
     tr = PowerTrace(
-        t_s=t, channels={"c": np.full(t.size, 5.0)}, primary="c", meter="x",
+        t_s=t,
+        channels={"c": np.full(t.size, 5.0)},
+        primary="c",
+        meter="x",
         marks=[Mark(0.0, "idle"), Mark(0.5, "run"), Mark(1.0, "end")],
     )
     write_trace(tr, tmp_path / "m.csv")
