@@ -307,3 +307,10 @@ def test_unknown_phase_lists_the_phases_of_the_trace(cli, tmp_path):
     assert r.code == 2 and "accepted: idle, run" in r.err
     r = cli("trace", "import", tmp_path / "m.csv", "--phase", "run", "--json")
     assert r.code == 0 and r.json()["energy"]["energy_j"] == pytest.approx(2.5)
+
+
+def test_interval_ms_on_a_timestamped_log_is_said_to_be_ignored(cli):
+    r = cli("trace", "import", LOGS / "nvidia_smi_a100_1.csv", "--interval-ms", "500", "--json")
+    d = r.json()
+    assert d["duration_s"] == pytest.approx(0.606)
+    assert any(n.startswith("--interval-ms ignored") for n in d["notes"])
