@@ -314,3 +314,17 @@ def test_interval_ms_on_a_timestamped_log_is_said_to_be_ignored(cli):
     d = r.json()
     assert d["duration_s"] == pytest.approx(0.606)
     assert any(n.startswith("--interval-ms ignored") for n in d["notes"])
+
+
+def test_window_edges_without_samples_are_called_a_lower_bound():
+    t = np.arange(0, 0.5001, 0.01)
+    tr = PowerTrace(t_s=t, channels={"g": np.full(t.size, 50.0)}, primary="g", meter="x")
+    e = energy(tr, 0.0, 1.0)  # the meter stopped answering at 0.5 s
+    assert e.energy_j == pytest.approx(25.0) and e.coverage == pytest.approx(0.5)
+    assert any("no good sample in 0.5 s" in w and "lower bound" in w for w in e.warnings)
+    # a gap inside the window is bridged, not a lower bound
+    p = np.full(t.size, 50.0)
+    p[10:20] = np.nan
+    e2 = energy(PowerTrace(t_s=t, channels={"g": p}, primary="g", meter="x"))
+    assert e2.energy_j == pytest.approx(25.0)
+    assert not any("lower bound" in w for w in e2.warnings)

@@ -242,6 +242,16 @@ def energy(
     coverage = 1.0 if window_s == 0 else min(1.0, cov_s / window_s)
     if math.isnan(value):
         warns.append(f"channel {ch!r} has fewer than two good samples: energy unknown")
+    values = counter if source == "counter" else power
+    good_t = trace.t_s[~np.isnan(values)] if values is not None else trace.t_s[:0]
+    if window_s > 0 and good_t.size >= 2:
+        missing_s = max(0.0, float(good_t[0]) - a) + max(0.0, b - float(good_t[-1]))
+        if missing_s > 0.001 * window_s:
+            warns.append(
+                f"channel {ch!r}: no good sample in {missing_s:.3g} s at the edge(s) of the "
+                f"window: that time is not counted (nothing is made up there), so "
+                f"{value:.4g} J is a lower bound"
+            )
     if coverage < 0.999 and window_s > 0:
         warns.append(
             f"channel {ch!r}: only {coverage:.1%} of the window is covered by good samples "
