@@ -7,7 +7,9 @@ Prints:
    sleeps, minus the same without the sampler);
 3. the slowdown of a CPU-bound workload with the 10 ms sampler on vs off (runs interleaved
    off/on several times; the median of each side). Two workloads: pure Python (holds the GIL,
-   the worst case for a Python sampler thread) and a numpy matrix product (releases the GIL).
+   the worst case for a Python sampler thread) and a numpy matrix product (releases the GIL);
+4. the same for a CPU-bound child process, which is how `inferlca measure -- CMD` runs a workload
+   (the sampler thread and the workload share no GIL).
 
 Run: PYTHONPATH=src python benchmarks/bench_sampler.py [--quick]
 Goals (issue 3): CPU cost < 2 % of a core at 100 Hz; slowdown <= 1 %.
@@ -127,9 +129,11 @@ def main() -> None:
     with Sampler(ModelledCpuMeter(cpu_tdp_w=100.0), period_s=0.01) as busy:
         py_work(int(8_000_000 * k))  # the main thread holds the GIL in pure Python meanwhile
     dt = np.diff(busy.trace.t_s)
-    print(f"   requested  10.0 ms while the main thread runs pure Python (GIL held): mean "
-          f"{np.mean(dt) * 1e3:.3f} ms, p99 jitter {np.percentile(np.abs(dt - 0.01), 99) * 1e3:.3f} ms "
-          f"(switch interval {__import__('sys').getswitchinterval() * 1e3:g} ms)")
+    print(
+        f"   requested  10.0 ms while the main thread runs pure Python (GIL held): mean "
+        f"{np.mean(dt) * 1e3:.3f} ms, p99 jitter {np.percentile(np.abs(dt - 0.01), 99) * 1e3:.3f} ms "
+        f"(switch interval {__import__('sys').getswitchinterval() * 1e3:g} ms)"
+    )
     meter = ModelledCpuMeter(cpu_tdp_w=100.0)
     s = Sampler(meter, period_s=0.01)
     s._t0 = time.monotonic()
@@ -160,7 +164,46 @@ def main() -> None:
             f"{r['cpu_min_slowdown'] * 100:+.2f} %; wall median off {r['wall_off_s']:.4f} s, "
             f"on {r['wall_on_s']:.4f} s: {r['wall_slowdown'] * 100:+.2f} % (goal <= 1 %)"
         )
+    r = child_slowdown(int(3_000_000 * k), 10)
+    print(
+        f"4. CPU-bound child process, as `inferlca measure -- CMD` runs it (10 interleaved pairs): "
+        f"wall median off {r['wall_off_s']:.4f} s, on {r['wall_on_s']:.4f} s: "
+        f"{r['wall_slowdown'] * 100:+.2f} %, min-to-min {r['wall_min_slowdown'] * 100:+.2f} %; "
+        f"child CPU median {r['cpu_slowdown'] * 100:+.2f} % (goal <= 1 %)"
+    )
     print(f"   load average during the run: {os.getloadavg()} on {os.cpu_count()} CPUs")
+
+
+def child_slowdown(n: int, repeats: int) -> dict[str, float]:
+    """A CPU-bound child process with the 10 ms sampler on vs off in the parent (no shared GIL:
+    what `inferlca measure -- CMD` does). Wall time and the child's CPU time (resource usage)."""
+    import resource
+    import subprocess
+    import sys
+
+    code = f"acc=0\nfor i in range({n}): acc=(acc*31+i)%1000003"
+    wall: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    for i in range(repeats):
+        for on in (False, True) if i % 2 == 0 else (True, False):
+            s = Sampler(ModelledCpuMeter(cpu_tdp_w=100.0), period_s=0.01).start() if on else None
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            w = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            wall[on].append(time.perf_counter() - w)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[on].append((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime))
+            if s is not None:
+                s.stop()
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
+    return {
+        "wall_off_s": med[False],
+        "wall_on_s": med[True],
+        "wall_slowdown": med[True] / med[False] - 1,
+        "wall_min_slowdown": min(wall[True]) / min(wall[False]) - 1,
+        "cpu_slowdown": cmed[True] / cmed[False] - 1,
+    }
 
 
 if __name__ == "__main__":

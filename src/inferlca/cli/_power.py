@@ -19,8 +19,14 @@ def impact_for(
     region: str | None,
     detected_from_trace: str | None = None,
     energy_interval_j: dict[str, float] | None = None,
+    detect_local: bool = True,
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """GWP of a measured energy through the impact core; ``(impact dict or None, notes)``."""
+    """GWP of a measured energy through the impact core; ``(impact dict or None, notes)``.
+
+    Without ``device``: the device named in the trace, else (``detect_local``, for a measurement
+    made here) this machine's detected device; an imported log recorded elsewhere passes
+    ``detect_local=False`` and stays with an unknown device rather than take this machine's.
+    """
     from inferlca.hardware.catalog import get_catalog
     from inferlca.lca.impact import ImpactContext, compute_impact
     from inferlca.uncertainty import UValue
@@ -36,6 +42,12 @@ def impact_for(
         notes.append(
             f"device from the trace: {detected_from_trace}"
             + ("" if dev else " (not in the catalog)")
+        )
+    elif not detect_local:
+        dev = None
+        notes.append(
+            "no device: the log names none and --device was not given (this machine's device "
+            "is not used for a log recorded elsewhere); give --device for the embodied part"
         )
     else:
         from inferlca.hardware.detect import detect_device
@@ -108,11 +120,14 @@ def render_summary(
             f"dynamic {_fmt(b['dynamic_j'], 'J')}",
         )
     if s.get("period_achieved_s"):
+        asked = s.get("period_requested_s")
+        jitter = s.get("jitter_p99_s")
         t.add_row(
             "sampling",
-            f"asked {_fmt((s['period_requested_s'] or 0) * 1000, 'ms')}, achieved "
-            f"{_fmt(s['period_achieved_s'] * 1000, 'ms')}, p99 jitter "
-            f"{_fmt((s.get('jitter_p99_s') or 0) * 1000, 'ms')}, {s['samples']} samples",
+            (f"asked {_fmt(asked * 1000, 'ms')}, " if asked else "")
+            + f"achieved {_fmt(s['period_achieved_s'] * 1000, 'ms')}"
+            + (f", p99 jitter {_fmt(jitter * 1000, 'ms')}" if jitter is not None else "")
+            + f", {s['samples']} samples",
         )
     else:
         t.add_row("samples", str(s["samples"]))

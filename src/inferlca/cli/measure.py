@@ -69,39 +69,73 @@ def measure_cmd(
         raise UsageError(
             "--replay FILE goes with --meter replay (and --meter replay needs --replay FILE)"
         )
+    # Everything that can be checked is checked before the command runs: a long workload must
+    # not be lost to a typo in --device or --region found only when computing GWP.
+    if gpus is not None:
+        from inferlca.meters.nvml import parse_gpus
+
+        parse_gpus(gpus)
+    if device is not None:
+        from inferlca.hardware.catalog import get_catalog
+
+        get_catalog().get(device)
+    if region is not None:
+        from inferlca.lca.grid import get_region
+
+        get_region(region)
+    _check_command(command[0])
     extra = {"path": replay} if replay is not None else {}
     pm = open_meter(
         meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0, **extra
     )
+    if gpus is not None and pm.name != "nvml":
+        pm.close()
+        raise UsageError(
+            f"--gpus selects NVIDIA GPUs and goes with the nvml meter; the meter here is "
+            f"{pm.name!r} (see `inferlca meters`)"
+        )
     sampler = Sampler(pm, period_s=period_ms / 1000.0, close_meter=True)
     code: int | None = None
-    interrupted = False
+    interrupted = baseline_cut = False
     captured = b""
     with warnings.catch_warnings(), sampler:
         warnings.simplefilter("ignore", RuntimeWarning)  # failed reads are reported in the summary
         if idle_baseline_s > 0:
             sampler.mark("idle")
-            time.sleep(idle_baseline_s)
-        sampler.mark("run")
-        try:
-            proc = subprocess.Popen(list(command), stdout=subprocess.PIPE if as_json else None)
-        except FileNotFoundError:
-            raise UsageError(f"command not found: {command[0]!r}") from None
-        except PermissionError:
-            raise UsageError(f"command not executable: {command[0]!r}") from None
-        try:
-            captured = proc.communicate()[0] or b""
-        except KeyboardInterrupt:
-            interrupted = True
-            proc.terminate()
             try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        code = proc.returncode
-        sampler.mark("end")
+                time.sleep(idle_baseline_s)
+            except KeyboardInterrupt:
+                baseline_cut = True
+        if not baseline_cut:
+            sampler.mark("run")
+            try:
+                proc = subprocess.Popen(list(command), stdout=subprocess.PIPE if as_json else None)
+            except FileNotFoundError:
+                raise UsageError(f"command not found: {command[0]!r}") from None
+            except PermissionError:
+                raise UsageError(f"command not executable: {command[0]!r}") from None
+            try:
+                captured = proc.communicate()[0] or b""
+            except KeyboardInterrupt:
+                interrupted = True
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            code = proc.returncode
+            sampler.mark("end")
     trace = sampler.trace
+    if baseline_cut:  # Ctrl-C before the command started: keep the idle trace and say so
+        trace.meta["incomplete"] = True
+        trace.meta["command"] = list(command)
+        if out is not None:
+            write_trace(trace, out)
+        raise RunInterrupted(
+            "interrupted during the idle baseline: the command did not run"
+            + (f"; the idle trace is kept in {out}" if out else "")
+        )
     if interrupted:
         trace.meta["incomplete"] = True
     if captured:
@@ -121,14 +155,21 @@ def measure_cmd(
         notes.insert(
             0,
             f"ESTIMATED: {trace.meta.get('model', 'modelled meter')}; max power "
-            f"{trace.meta.get('max_power_w', float('nan')):.3g} W from "
-            f"{trace.meta.get('max_power_source')}; idle share {trace.meta.get('idle_share', 0):.3f}",
+            f"{trace.meta.get('max_power_w', float('nan')):.3g} W"
+            + (
+                " [{:.3g} - {:.3g} W]".format(*trace.meta["max_power_range_w"])
+                if trace.meta.get("max_power_range_w")
+                else ""
+            )
+            + f" from {trace.meta.get('max_power_source')}; idle share "
+            f"{trace.meta.get('idle_share', 0):.3f}",
         )
     if as_json:
         print_json(
             {
                 "command": list(command),
-                "exit_code": code,
+                "exit_code": shell_exit_code(code) if code is not None else None,
+                "killed_by_signal": -code if code is not None and code < 0 else None,
                 "interrupted": interrupted,
                 **summary,
                 "impact": impact,
@@ -138,7 +179,7 @@ def measure_cmd(
         )
     else:
         render_summary(
-            f"inferlca measure: {' '.join(command)} (exit code {code})", summary, impact, notes
+            f"inferlca measure: {' '.join(command)} ({_status(code)})", summary, impact, notes
         )
         if out is not None:
             from inferlca.cli._common import console
@@ -148,7 +189,41 @@ def measure_cmd(
         raise RunInterrupted(
             "interrupted; what was measured is shown above" + (f" and kept in {out}" if out else "")
         )
-    raise typer.Exit(code or 0)
+    raise typer.Exit(shell_exit_code(code))
+
+
+def _check_command(exe: str) -> None:
+    """Fail before the meter opens and the idle baseline runs if the command cannot start."""
+    import os
+    import shutil
+
+    if os.sep in exe:
+        if not os.path.exists(exe):
+            raise UsageError(f"command not found: {exe!r}")
+        if os.path.isdir(exe) or not os.access(exe, os.X_OK):
+            raise UsageError(f"command not executable: {exe!r}")
+    elif shutil.which(exe) is None:
+        raise UsageError(f"command not found: {exe!r} (not on PATH)")
+
+
+def shell_exit_code(returncode: int | None) -> int:
+    """The command's exit code as a shell reports it: a child killed by signal N (Python's
+    returncode -N) gives 128 + N, as ``sh`` would, not the wrapped 256 - N."""
+    if not returncode:
+        return 0
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _status(code: int | None) -> str:
+    if code is not None and code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}, exit code {128 - code}"
+    return f"exit code {code}"
 
 
 def register(app: typer.Typer) -> None:

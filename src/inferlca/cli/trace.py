@@ -59,7 +59,12 @@ def import_cmd(
         region,
         detected_from_trace=trace.meta.get("device_name") if device is None else None,
         energy_interval_j=summary.get("energy_interval_j"),
+        detect_local=False,
     )
+    if interval_ms is not None and trace.meta.get("format") in ("inferlca", "nvidia-smi"):
+        notes.append(
+            f"--interval-ms ignored: a {trace.meta.get('format')} trace has its own timestamps"
+        )
     for key in ("times", "module_rule", "gpu_rule", "power_note"):
         if trace.meta.get(key):
             notes.append(f"{key.replace('_', ' ')}: {trace.meta[key]}")

@@ -126,6 +126,8 @@ class ModelledCpuMeter(PowerMeter):
         self.n_cpus = n_cpus
         self.tdp_source: str
         self.device_name: str | None = None
+        #: (low, high) of P_max when it is itself a default guess (no TDP known), else None
+        self.max_power_range_w: tuple[float, float] | None = None
         if cpu_tdp_w is not None:
             self.max_power_w = float(cpu_tdp_w)
             self.tdp_source = "--cpu-tdp"
@@ -137,6 +139,8 @@ class ModelledCpuMeter(PowerMeter):
                 self.tdp_source = f"hardware catalog ({name})"
             else:
                 self.max_power_w = n_cpus * default_max_w_per_vcpu()
+                per_vcpu = [r["max_w_per_vcpu"] for r in power_model_coefficients()]
+                self.max_power_range_w = (n_cpus * min(per_vcpu), n_cpus * max(per_vcpu))
                 self.tdp_source = (
                     f"{n_cpus} vCPU x {default_max_w_per_vcpu():.2f} W (median max W per "
                     "vCPU, Cloud Carbon Footprint coefficients); give --cpu-tdp for your CPU"
@@ -199,6 +203,7 @@ class ModelledCpuMeter(PowerMeter):
             "model": "P = P_max * (idle_share + (1 - idle_share) * utilisation)",
             "max_power_w": self.max_power_w,
             "max_power_source": self.tdp_source,
+            "max_power_range_w": list(self.max_power_range_w) if self.max_power_range_w else None,
             "idle_share": self.idle_share,
             "idle_share_range": [low, high],
             "idle_share_source": "median (range) of min/max W per vCPU, Cloud Carbon Footprint "
@@ -238,7 +243,9 @@ def energy_interval_j(
 
     ``E(s) = P_max * (s * T + (1 - s) * U)`` with ``U`` the integral of utilisation, recovered from
     the nominal energy; ``E`` is linear in ``s`` so the bounds are at the ends of the range.
-    The TDP itself is not varied (it is an input).
+    A TDP given or found in the catalog is not varied (it is an input); the per-vCPU default
+    ``P_max`` (no TDP known) is varied over ``meta["max_power_range_w"]`` (the min and max of the
+    coefficient table's maximum W per vCPU), ``E`` being proportional to ``P_max``.
     """
     p_max = float(meta["max_power_w"])
     s0 = float(meta["idle_share"])
@@ -246,5 +253,10 @@ def energy_interval_j(
     if p_max <= 0 or s0 >= 1 or duration_s <= 0:
         return energy_j, energy_j
     util_s = (energy_j / p_max - s0 * duration_s) / (1.0 - s0)
-    ends = [p_max * (s * duration_s + (1.0 - s) * util_s) for s in (lo_s, hi_s, s0)]
+    p_range = meta.get("max_power_range_w") or (p_max, p_max)
+    ends = [
+        p * (s * duration_s + (1.0 - s) * util_s)
+        for p in (float(p_range[0]), float(p_range[1]), p_max)
+        for s in (lo_s, hi_s, s0)
+    ]
     return min(ends), max(ends)

@@ -41,7 +41,8 @@ def meter_class(name: str) -> type[PowerMeter]:
             "meter",
             name,
             ["auto", *METERS],
-            hint="(run 'inferlca meters' to see which ones work here)",
+            hint=f"(accepted: {', '.join(['auto', *METERS])}; "
+            "run 'inferlca meters' to see which ones work here)",
         )
     module, cls = METERS[key].split(":")
     return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]

@@ -119,7 +119,9 @@ def import_trace(
     """
     p = Path(path)
     if fmt not in FORMATS:
-        raise UnknownNameError("trace format", fmt, FORMATS)
+        raise UnknownNameError(
+            "trace format", fmt, FORMATS, hint=f"(accepted: {', '.join(FORMATS)})"
+        )
     if not p.exists():
         raise InputFileError(p, "no such file")
     if interval_s is not None and (not math.isfinite(interval_s) or interval_s <= 0):
@@ -316,6 +318,13 @@ def parse_dmon(text: str, path: object = "<dmon>", interval_s: float | None = No
                 )
             continue
         if names is None:
+            if "," in s:  # a CSV (nvidia-smi --query-gpu) given as dmon
+                raise InputFileError(
+                    path,
+                    f"not nvidia-smi dmon output (a CSV line: {s[:60]!r}); "
+                    "try --format nvidia-smi or --format auto",
+                    line=no,
+                )
             if not s[:1].isdigit():
                 raise InputFileError(
                     path, f"nvidia-smi reported an error, no data: {s[:80]!r}", line=no
@@ -501,9 +510,14 @@ class ReplayMeter(PowerMeter):
     def probe(
         cls, path: str | os.PathLike[str] | None = None, trace: Any = None, **_: Any
     ) -> tuple[bool, str]:
-        if trace is not None or (path is not None and Path(path).exists()):
+        if trace is not None or (path is not None and Path(path).is_file()):
             return True, "replays a recorded trace"
-        return False, "replays a recorded trace: give a file (inferlca trace import FILE)"
+        if path is not None:
+            return False, f"no such file: {path} (give a recorded log with --replay FILE)"
+        return False, (
+            "replays a recorded trace: give a file (inferlca measure --meter replay --replay "
+            "FILE, or inferlca trace import FILE)"
+        )
 
     def read(self) -> Reading:
         from inferlca.traces.energy import _interp_masked

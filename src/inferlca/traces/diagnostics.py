@@ -114,9 +114,15 @@ def diagnose(
             else f"{ch}: {repeats:.0%} of samples repeat the previous value"
         )
     if coverage < 0.999 and window > 0:
+        # runs of failed (NaN) samples in the window: a CSV with empty cells has no gap records
+        bad = (~good).astype(np.int8)
+        nan_runs = int(np.count_nonzero(np.diff(np.concatenate(([0], bad))) == 1))
+        recorded = sum(
+            1 for g in trace.gaps if g.channel in (ch, None) and g.end_s >= a and g.start_s <= b
+        )
         warns.append(
             f"{ch}: good samples cover {coverage:.1%} of the window (gaps: "
-            f"{sum(1 for g in trace.gaps if g.channel in (ch, None))})"
+            f"{max(nan_runs, recorded)})"
         )
     if trace.estimated:
         warns.append(f"{ch}: ESTIMATED by a model ({trace.meter}), not measured by a sensor")

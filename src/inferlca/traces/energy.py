@@ -100,10 +100,10 @@ def trapezoid_window_j(t_s: np.ndarray, power_w: np.ndarray, start_s: float, end
     p = np.asarray(power_w, dtype=float)
     good = ~np.isnan(p)
     t, p = t[good], p[good]
+    if t.size < 2:  # one sample gives no energy, not even over an empty window: unknown, not 0
+        return math.nan
     if end_s <= start_s:
         return 0.0
-    if t.size < 2:
-        return math.nan
     a = max(start_s, t[0])
     b = min(end_s, t[-1])
     if b <= a:
@@ -190,11 +190,13 @@ def window_of(trace: PowerTrace, phase: str) -> tuple[float, float]:
     """
     spans = [(s, e) for name, s, e in phases(trace) if name == phase]
     if not spans:
+        known = sorted({m.name for m in trace.marks} - set(TERMINATORS))
         raise UnknownNameError(
             "phase",
             phase,
-            sorted({m.name for m in trace.marks} - set(TERMINATORS)),
-            hint="(phases come from the marks of the trace)",
+            known,
+            hint="(phases come from the marks of the trace; "
+            + (f"accepted: {', '.join(known)})" if known else "this trace has none)"),
         )
     return spans[0][0], spans[-1][1]
 
@@ -240,6 +242,16 @@ def energy(
     coverage = 1.0 if window_s == 0 else min(1.0, cov_s / window_s)
     if math.isnan(value):
         warns.append(f"channel {ch!r} has fewer than two good samples: energy unknown")
+    values = counter if source == "counter" else power
+    good_t = trace.t_s[~np.isnan(values)] if values is not None else trace.t_s[:0]
+    if window_s > 0 and good_t.size >= 2:
+        missing_s = max(0.0, float(good_t[0]) - a) + max(0.0, b - float(good_t[-1]))
+        if missing_s > 0.001 * window_s:
+            warns.append(
+                f"channel {ch!r}: no good sample in {missing_s:.3g} s at the edge(s) of the "
+                f"window: that time is not counted (nothing is made up there), so "
+                f"{value:.4g} J is a lower bound"
+            )
     if coverage < 0.999 and window_s > 0:
         warns.append(
             f"channel {ch!r}: only {coverage:.1%} of the window is covered by good samples "

@@ -49,6 +49,14 @@ def summarize(
             f"{trace.meta['failed_reads']} of {trace.t_s.size} reads failed: kept as gaps "
             f"({len(trace.gaps)}), never as zeros"
         )
+    elif trace.gaps:
+        inside = [g for g in trace.gaps if g.end_s >= a and g.start_s <= b]
+        if inside:
+            g = inside[0]
+            warnings.append(
+                f"{len(inside)} gap(s) in the recording (first at {g.start_s:.4g} s: {g.reason}); "
+                "power is bridged linearly across them, never read as zero"
+            )
     if trace.meta.get("incomplete"):
         warnings.append("the measurement was interrupted: the trace is incomplete")
     out: dict[str, Any] = {
@@ -64,7 +72,8 @@ def summarize(
         "samples": int(trace.t_s.size),
         "gaps": len(trace.gaps),
         "period_requested_s": trace.period_requested_s,
-        "period_achieved_s": trace.meta.get("period_achieved_s"),
+        # a recorded log has no sampler figures: its mean step between samples is the period
+        "period_achieved_s": trace.meta.get("period_achieved_s", diag.period_achieved_s),
         "jitter_p99_s": trace.meta.get("jitter_p99_s"),
     }
     out["phases"] = [
