@@ -111,8 +111,20 @@ def test_sampler_on_modelled_meter(tmp_path):
 def test_tdp_from_the_hardware_catalog(tmp_path):
     p = tmp_path / "stat"
     write_stat(p, 0, 0)
+    # this fake machine sees 2 CPUs of the Ryzen's 32 hardware threads: 170 W x 2 / 32 = 10.625 W
     m = ModelledCpuMeter(device="ryzen-9-7950x", proc_stat=p)
-    assert m.max_power_w == 170.0 and "hardware catalog" in m.meta()["max_power_source"]
+    assert m.max_power_w == pytest.approx(10.625)
+    assert "2 of 32 hardware threads" in m.meta()["max_power_source"]
+    # a VM with 2 vCPUs of a 112-thread Xeon 8480+ (350 W) is not charged the whole package:
+    # 350 x 2 / 112 = 6.25 W
+    assert ModelledCpuMeter(device="xeon-platinum-8480plus", proc_stat=p).max_power_w == (
+        pytest.approx(6.25))
+    # seeing every thread of the package, the meter takes the whole TDP
+    whole = tmp_path / "stat32"
+    whole.write_text("cpu  0 0 0 0 0 0 0 0 0 0\n"
+                     + "".join(f"cpu{i} 0 0 0 0 0 0 0 0 0 0\n" for i in range(32)) + "intr 1\n")
+    full = ModelledCpuMeter(device="ryzen-9-7950x", proc_stat=whole)
+    assert full.max_power_w == 170.0 and "hardware catalog" in full.meta()["max_power_source"]
     gpu = ModelledCpuMeter(device="A100 40GB SXM4", proc_stat=p)  # a GPU's TDP is not the CPU's
     assert gpu.max_power_w == pytest.approx(2 * 3.80)
 

@@ -71,6 +71,8 @@ class Device:
         release_year: year of release.
         sources: citation per group of fields (``specs``, ``die``, ``memory``, ``performance``).
         notes: caveats, conflicts between sources and decisions.
+        threads: hardware threads of a CPU package (cores x SMT), used to give a VM that sees
+            only some of them its share of the TDP.
     """
 
     id: str
@@ -94,6 +96,7 @@ class Device:
     die_area_low_mm2: float | None = None
     die_area_high_mm2: float | None = None
     dies: tuple[Die, ...] = field(default=())
+    threads: int | None = None
 
     @property
     def die_list(self) -> tuple[Die, ...]:
@@ -118,6 +121,7 @@ class Device:
             "die_area_mm2": self.die_area_mm2,
             "die_area_low_mm2": self.die_area_low_mm2,
             "die_area_high_mm2": self.die_area_high_mm2,
+            "threads": self.threads,
             "dies": [d.to_dict() for d in self.dies],
             "memory_type": self.memory_type,
             "memory_gb": self.memory_gb,
@@ -277,6 +281,7 @@ def parse_devices(text: str, citations: dict[str, str] | None = None) -> list[De
             release_year=int(year) if year is not None else None,
             sources=sources,
             notes=(row.get("notes") or "").strip(),
+            threads=int(t) if (t := _opt_float(row, "threads", i)) is not None else None,
         ))
     return devices
 

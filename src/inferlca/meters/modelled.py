@@ -132,9 +132,15 @@ class ModelledCpuMeter(PowerMeter):
             self.max_power_w = float(cpu_tdp_w)
             self.tdp_source = "--cpu-tdp"
         else:
-            tdp_w, name = _catalog_cpu_tdp(device)
+            tdp_w, name, threads = _catalog_cpu_tdp(device)
             self.device_name = name
-            if tdp_w is not None:
+            if tdp_w is not None and threads and n_cpus < threads:
+                # a VM or container seeing n of the package's threads draws its share of the
+                # TDP (the vCPU allocation of Cloud Carbon Footprint and Boavizta), not all of it
+                self.max_power_w = tdp_w * n_cpus / threads
+                self.tdp_source = (f"hardware catalog ({name}): {tdp_w:g} W TDP x {n_cpus} of "
+                                   f"{threads} hardware threads")
+            elif tdp_w is not None:
                 self.max_power_w = tdp_w
                 self.tdp_source = f"hardware catalog ({name})"
             else:
@@ -214,14 +220,15 @@ class ModelledCpuMeter(PowerMeter):
         }
 
 
-def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None]:
-    """TDP of this machine's CPU from the hardware catalog: ``device`` (a catalog CPU or its name)
-    when given, else the CPU detected from ``/proc/cpuinfo``. A GPU device is not a CPU TDP."""
+def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None, int | None]:
+    """TDP and hardware threads of this machine's CPU from the hardware catalog: ``device`` (a
+    catalog CPU or its name) when given, else the CPU detected from ``/proc/cpuinfo``. A GPU
+    device is not a CPU TDP."""
     try:
         from inferlca.hardware.catalog import get_catalog
         from inferlca.hardware.detect import detect_device
     except ImportError:  # pragma: no cover - the hardware layer ships with the package
-        return None, None
+        return None, None, None
     name: str | None
     if isinstance(device, str):
         dev = get_catalog().find(device)
@@ -232,8 +239,8 @@ def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None]:
         det = detect_device(use_nvml=False)
         dev, name = det.device, det.name
     if dev is None or getattr(dev, "kind", None) != "cpu" or not getattr(dev, "tdp_w", None):
-        return None, name
-    return float(dev.tdp_w or 0.0), dev.name
+        return None, name, None
+    return float(dev.tdp_w or 0.0), dev.name, getattr(dev, "threads", None)
 
 
 def energy_interval_j(
