@@ -63,6 +63,16 @@ def test_describe_golden():
     assert d["ci95_high"] == pytest.approx(2.5 + 2.0542603, abs=1e-6)
 
 
+def test_interval_of_non_negative_values_is_clipped_at_zero():
+    # 1 and 9 J: mean 5, std = sqrt(32) = 5.6568542; half = t(0.975, 1) * std / sqrt(2)
+    # = 12.7062047 * 4 = 50.8248188 -> -45.8 .. 55.8 J, but an energy is not negative: 0 .. 55.8
+    d = describe([1.0, 9.0])
+    assert d["ci95_low"] == 0.0
+    assert d["ci95_high"] == pytest.approx(5 + 50.8248188, abs=1e-6)
+    # a quantity that can be negative keeps its symmetric interval
+    assert describe([-1.0, 7.0])["ci95_low"] == pytest.approx(3 - 50.8248188, abs=1e-6)
+
+
 def test_describe_small_and_non_finite():
     assert describe([]) == {"mean": None, "std": None, "ci95_low": None, "ci95_high": None, "n": 0}
     # one value: the spread is unknown, never a made-up zero
@@ -80,7 +90,11 @@ def test_describe_properties(xs):
     assert min(xs) - 1e-6 <= d["mean"] <= max(xs) + 1e-6
     assert d["std"] >= 0
     assert d["ci95_low"] <= d["mean"] <= d["ci95_high"]
-    assert d["mean"] - d["ci95_low"] == pytest.approx(d["ci95_high"] - d["mean"], abs=1e-6)
+    if min(xs) >= 0:
+        # a non-negative quantity's interval never reaches below zero
+        assert d["ci95_low"] >= 0
+    if not (min(xs) >= 0 and d["ci95_low"] == 0):  # symmetric unless clipped at zero
+        assert d["mean"] - d["ci95_low"] == pytest.approx(d["ci95_high"] - d["mean"], abs=1e-6)
     # shifting every value shifts the mean and the interval, not the spread
     e = describe([x + 10.0 for x in xs])
     assert e["mean"] == pytest.approx(d["mean"] + 10.0, abs=1e-6)

@@ -95,7 +95,7 @@ def describe(values: Iterable[float]) -> dict[str, float | int | None]:
     """``{"mean", "std", "ci95_low", "ci95_high", "n"}`` of the finite values given.
 
     ``std`` and the interval are ``None`` when fewer than two values exist; ``mean`` is ``None``
-    when there is none.
+    when there is none. For non-negative values the interval's low end is clipped at 0.
     """
     xs = [v for v in (_finite(x) for x in values) if v is not None]
     n = len(xs)
@@ -106,7 +106,12 @@ def describe(values: Iterable[float]) -> dict[str, float | int | None]:
         return {"mean": mean, "std": None, "ci95_low": None, "ci95_high": None, "n": n}
     std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
     half = t_quantile(0.975, n - 1) * std / math.sqrt(n)
-    return {"mean": mean, "std": std, "ci95_low": mean - half, "ci95_high": mean + half, "n": n}
+    low = mean - half
+    if low < 0 <= min(xs):
+        # energies, latencies and counts cannot be negative: with few repetitions (t = 12.7 at
+        # n = 2) the Student interval reaches below zero, which says "unknown", not "negative"
+        low = 0.0
+    return {"mean": mean, "std": std, "ci95_low": low, "ci95_high": mean + half, "n": n}
 
 
 def _is_interval(d: Any) -> bool:
