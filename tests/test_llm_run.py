@@ -149,6 +149,7 @@ def bert_folder(tmp_path):
     (["--prompts", "EMPTY"], "the prompt file is empty"),
     (["--max-new-tokens", "0"], "max-new-tokens must be an integer >= 1"),
     (["--prompts", "LONG", "--max-new-tokens", "8"], "allows at most 248"),
+    (["--prompts", "LONG", "--max-new-tokens", "8"], "--prompt-overflow truncate"),  # the CLI option
     (["--weights", "BERT"], "is not a causal language model"),
     (["--prompt-overflow", "drop"], "--prompt-overflow must be one of refuse, truncate"),
     (["--sampling", "beam"], "--sampling must be one of greedy, sample"),

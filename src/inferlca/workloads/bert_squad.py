@@ -230,7 +230,8 @@ class BertSquad(BaseWorkload):
         if self.spec.backend == "auto":
             from inferlca.workloads.backends.auto import choose_backend
 
-            choice = choose_backend(source, self.spec.precision, self.spec.threads)
+            choice = choose_backend(source, self.spec.precision, self.spec.threads,
+                                    use_cache=not (self.spec.extra or {}).get("recalibrate"))
             self.backend_name = choice.backend
             self.add_note(choice.note)
             self.prepare_s["auto_calibration_s"] = time.perf_counter() - t0

@@ -117,7 +117,10 @@ class MiniLMEmbed(BaseWorkload):
         self.spec = spec
         check_backend_precision(spec.backend, spec.precision)
         if spec.preset not in (None, "minilm"):
-            raise UnknownNameError("preset", spec.preset, ("minilm",), hint="for minilm-embed")
+            raise UnknownNameError(
+                "preset", spec.preset, ("minilm",),
+                hint="for minilm-embed: it has one size, the real all-MiniLM-L6-v2 weights "
+                     "(6 layers, hidden 384, already small); omit --preset (known: minilm)")
         if spec.accuracy:
             raise InvalidValueError("--accuracy is not available for minilm-embed (no labels)")
         if spec.precision == "int8":
@@ -168,7 +171,8 @@ class MiniLMEmbed(BaseWorkload):
         if self.spec.backend == "auto":
             from inferlca.workloads.backends.auto import choose_backend
 
-            choice = choose_backend(source, self.spec.precision, self.spec.threads)
+            choice = choose_backend(source, self.spec.precision, self.spec.threads,
+                                    use_cache=not (self.spec.extra or {}).get("recalibrate"))
             self.backend_name = choice.backend
             self.add_note(choice.note)
             self.prepare_s["auto_calibration_s"] = time.perf_counter() - t0
