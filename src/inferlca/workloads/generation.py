@@ -1294,7 +1294,7 @@ class LLMGenerate(BaseWorkload):
             with torch.device("meta"):
                 transformers.AutoModelForCausalLM.from_config(cfg)
             import safetensors.torch  # noqa: F401  (read by from_pretrained)
-        except Exception:  # noqa: BLE001 - only a warm-up; load() reports real problems
+        except Exception:  # only a warm-up; load() reports real problems
             log.debug("llm-generate: import warm-up skipped", exc_info=True)
 
     def load(self) -> None:
