@@ -163,3 +163,34 @@ def test_short_offline_run_valid_for_loadgen_is_not_called_mlperf_valid(cli, tmp
     assert "not an MLPerf-valid result" in v["text"]
     assert any("not an MLPerf-valid result" in n for n in out["notes"])
     assert out["summary"]["validity"][0]["valid"] is False
+
+
+# ---- one-off imports stay out of the first repetition's load phase (BERT, MiniLM) ------------
+@pytest.mark.parametrize("workload, module", [
+    ("bert-base-squad", "transformers.models.bert.modeling_bert"),
+    ("minilm-embed", "transformers.models.bert.modeling_bert"),
+])
+def test_prepare_imports_the_model_modules_before_the_measured_load(tmp_path, workload, module):
+    preset = "'tiny'" if workload.startswith("bert") else "None"
+    code = (
+        "import sys\n"
+        "from inferlca.spec import RunSpec\n"
+        "from inferlca.workloads.registry import make_workload\n"
+        f"w = make_workload(RunSpec(workload={workload!r}, preset={preset}, backend='torch', "
+        "threads=1))\n"
+        "w.prepare()\n"
+        f"print({module!r} in sys.modules, 'safetensors.torch' in sys.modules, "
+        "'library_imports_s' in w.prepare_s)\n")
+    env = {"PYTHONPATH": str(SRC), "INFERLCA_CACHE_DIR": str(tmp_path / "cache"),
+           "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "True", "True"]
+
+
+def test_auto_note_gives_long_batches_in_seconds():
+    from inferlca.workloads.backends.auto import _describe
+
+    text = _describe({"torch": 9.61, "onnxruntime": 0.428}, "onnxruntime")
+    assert text == "median per batch: onnxruntime 428 ms, torch 9.61 s; onnxruntime is faster"

@@ -29,7 +29,12 @@ import numpy as np
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, require
 from inferlca.workloads.backends import ModelSource, check_backend_precision, open_backend
-from inferlca.workloads.base import SYNTHETIC_WEIGHTS_NOTE, BaseWorkload, WorkloadFacts
+from inferlca.workloads.base import (
+    SYNTHETIC_WEIGHTS_NOTE,
+    BaseWorkload,
+    WorkloadFacts,
+    warm_imports,
+)
 from inferlca.workloads.cache import cache_dir, cache_key
 
 if TYPE_CHECKING:
@@ -245,6 +250,9 @@ class BertSquad(BaseWorkload):
             if now:
                 self.prepare_s["onnx_export_s"] = time.perf_counter() - t1
             self.add_note(f"onnxruntime model: {path}")
+        t2 = time.perf_counter()
+        warm_imports(self.backend_name or "torch", "BertForQuestionAnswering", self._config)
+        self.prepare_s["library_imports_s"] = time.perf_counter() - t2
 
     def load(self) -> None:
         super().load()

@@ -84,7 +84,8 @@ def _time_backends(names: tuple[str, ...], source: ModelSource, precision: str, 
 
 
 def _describe(median_s: dict[str, float], winner: str) -> str:
-    parts = ", ".join(f"{k} {v * 1e3:.3g} ms" for k, v in sorted(median_s.items()))
+    parts = ", ".join(f"{k} {v * 1e3:.3g} ms" if v < 1 else f"{k} {v:.3g} s"
+                      for k, v in sorted(median_s.items()))
     return f"median per batch: {parts}; {winner} is faster"
 
 
