@@ -129,11 +129,13 @@ def test_cli_run_json_and_table(tmp_path, cli):
     assert data["repetitions"][0]["impact"]["tokens"]["per_request"]["total_gco2e"]["value"] > 0
     r = cli("run", "-w", "llm-generate", "--preset", "tiny", "-n", "2", "-r", "1",
             "--max-new-tokens", "2", "--meter", "modelled", "--store", db, "--logs-dir",
-            tmp_path / "logs")
+            tmp_path / "logs", "--device", "a100-pcie-40gb")  # a catalog device: embodied known
     assert r.code == 0, r.err
     for row in ("time to first token p50 (ms)", "time per output token p99 (ms)",
-                "energy / output token (mJ, compute)", "GWP / 1,000 tokens: total (mgCO2e)"):
+                "energy / output token (mJ, compute)", "GWP / 1,000 tokens: total (mgCO2e)",
+                "GWP / 1,000 tokens: embodied (mgCO2e)"):
         assert row in r.out
+    assert "needs --device" not in r.out
 
 
 @pytest.fixture
