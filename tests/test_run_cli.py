@@ -130,7 +130,7 @@ def test_table_output(cli, tmp_path):
     (["-s", "burst"], "unknown scenario 'burst' (known: single-stream, multi-stream, server, "
                       "offline, interactive)"),
     (["-n", "0"], "queries must be an integer >= 1"),
-    (["--precision", "fp8"], "unknown precision 'fp8' (known: fp32, fp16, bf16, int8)"),
+    (["--precision", "fp8"], "(known: fp32, fp16, bf16, int8)"),
     (["--target-qps", "-1"], "target-qps"),
     (["--device", "NoSuchGPU 9000"], "unknown device"),
     (["--region", "Atlantis"], "Atlantis"),

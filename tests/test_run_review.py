@@ -194,3 +194,11 @@ def test_auto_note_gives_long_batches_in_seconds():
 
     text = _describe({"torch": 9.61, "onnxruntime": 0.428}, "onnxruntime")
     assert text == "median per batch: onnxruntime 428 ms, torch 9.61 s; onnxruntime is faster"
+
+
+@needs_onnx
+def test_auto_prepare_times_the_onnx_export_apart_from_the_calibration(tmp_path, monkeypatch):
+    monkeypatch.setenv("INFERLCA_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    w = make_workload(RunSpec(workload="bert-base-squad", preset="tiny", threads=1, seed=5))
+    w.prepare()
+    assert "onnx_export_s" in w.prepare_s and "auto_calibration_s" in w.prepare_s

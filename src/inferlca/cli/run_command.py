@@ -192,7 +192,9 @@ def register(app: typer.Typer) -> None:
                                           "interactive (our scheduler)."),
         queries: int = typer.Option(d.queries, "--queries", "-n",
                                     help="Exact LoadGen queries per repetition."),
-        repetitions: int = typer.Option(d.repetitions, "--repetitions", "-r"),
+        repetitions: int = typer.Option(d.repetitions, "--repetitions", "-r",
+                                        help="Repetitions (the study used 10): mean, std and "
+                                             "95 % interval across them."),
         device: str | None = typer.Option(None, help="Catalog device; default: auto-detect."),
         meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..."),
         period_ms: float = typer.Option(d.period_ms, help="Power sampling period (ms)."),
