@@ -14,7 +14,9 @@
    here. Goal <= 1.05.
 
 Measurements alternate (A, B, A, B...) so that a busy machine slows both sides alike; each ratio
-is the median of the per-round ratios. Run: ``python benchmarks/bench_harness.py [--quick]``.
+is the median of the per-round ratios. Run: ``python benchmarks/bench_harness.py [--quick]
+[--recalibrate]`` (``--recalibrate``: auto times both backends now rather than reusing a cached
+decision, which may have been taken while the machine was busy).
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer queries and rounds")
     ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--recalibrate", action="store_true",
+                    help="time auto's calibration again instead of reusing a cached decision")
     args = ap.parse_args()
     rounds = args.rounds or (2 if args.quick else 3)
     n_model = 8 if args.quick else 20
@@ -174,7 +178,7 @@ def main() -> None:
     wa = make_workload(RunSpec(workload="bert-base-squad", backend="auto"))
     wa.prepare()
     src = wa.model_source()
-    choice = choose_backend(src)
+    choice = choose_backend(src, use_cache=not args.recalibrate)
     backends = {n: open_backend(n, src) for n in ("torch", "onnxruntime")}
     feeds = wa.feeds([0])
     for b in backends.values():

@@ -129,11 +129,13 @@ def test_cli_run_json_and_table(tmp_path, cli):
     assert data["repetitions"][0]["impact"]["tokens"]["per_request"]["total_gco2e"]["value"] > 0
     r = cli("run", "-w", "llm-generate", "--preset", "tiny", "-n", "2", "-r", "1",
             "--max-new-tokens", "2", "--meter", "modelled", "--store", db, "--logs-dir",
-            tmp_path / "logs")
+            tmp_path / "logs", "--device", "a100-pcie-40gb")  # a catalog device: embodied known
     assert r.code == 0, r.err
     for row in ("time to first token p50 (ms)", "time per output token p99 (ms)",
-                "energy / output token (mJ, compute)", "GWP / 1,000 tokens: total (mgCO2e)"):
+                "energy / output token (mJ, compute)", "GWP / 1,000 tokens: total (mgCO2e)",
+                "GWP / 1,000 tokens: embodied (mgCO2e)"):
         assert row in r.out
+    assert "needs --device" not in r.out
 
 
 @pytest.fixture
@@ -149,6 +151,7 @@ def bert_folder(tmp_path):
     (["--prompts", "EMPTY"], "the prompt file is empty"),
     (["--max-new-tokens", "0"], "max-new-tokens must be an integer >= 1"),
     (["--prompts", "LONG", "--max-new-tokens", "8"], "allows at most 248"),
+    (["--prompts", "LONG", "--max-new-tokens", "8"], "--prompt-overflow truncate"),  # the CLI option
     (["--weights", "BERT"], "is not a causal language model"),
     (["--prompt-overflow", "drop"], "--prompt-overflow must be one of refuse, truncate"),
     (["--sampling", "beam"], "--sampling must be one of greedy, sample"),

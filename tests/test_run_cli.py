@@ -126,10 +126,11 @@ def test_table_output(cli, tmp_path):
 
 @pytest.mark.parametrize("args,expected", [
     (["-w", "bert-huge"], "unknown workload 'bert-huge'"),
-    (["--backend", "tensorrt"], "unknown backend 'tensorrt'"),
-    (["-s", "burst"], "unknown scenario 'burst'"),
+    (["--backend", "tensorrt"], "unknown backend 'tensorrt' (known: auto, torch, onnxruntime)"),
+    (["-s", "burst"], "unknown scenario 'burst' (known: single-stream, multi-stream, server, "
+                      "offline, interactive)"),
     (["-n", "0"], "queries must be an integer >= 1"),
-    (["--precision", "fp8"], "unknown precision"),
+    (["--precision", "fp8"], "(known: fp32, fp16, bf16, int8)"),
     (["--target-qps", "-1"], "target-qps"),
     (["--device", "NoSuchGPU 9000"], "unknown device"),
     (["--region", "Atlantis"], "Atlantis"),

@@ -17,6 +17,11 @@ BACKENDS = ("auto", "torch", "onnxruntime")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
+def _known(names: tuple[str, ...]) -> str:
+    """The accepted names, for an error message."""
+    return f"(known: {', '.join(names)})"
+
+
 @dataclass
 class RunSpec:
     """What a benchmark run does. Units are in the names."""
@@ -61,11 +66,11 @@ class RunSpec:
 
     def validate(self) -> "RunSpec":
         if self.scenario not in SCENARIOS:
-            raise UnknownNameError("scenario", self.scenario, SCENARIOS)
+            raise UnknownNameError("scenario", self.scenario, SCENARIOS, hint=_known(SCENARIOS))
         if self.backend not in BACKENDS:
-            raise UnknownNameError("backend", self.backend, BACKENDS)
+            raise UnknownNameError("backend", self.backend, BACKENDS, hint=_known(BACKENDS))
         if self.precision not in PRECISIONS:
-            raise UnknownNameError("precision", self.precision, PRECISIONS)
+            raise UnknownNameError("precision", self.precision, PRECISIONS, hint=_known(PRECISIONS))
         for name in ("queries", "repetitions", "samples_per_query", "users", "max_new_tokens"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -79,7 +84,8 @@ class RunSpec:
             if not (isinstance(v, (int, float)) and v >= 0 and v == v):
                 raise InvalidValueError(f"{name.replace('_', '-')} must be >= 0, got {v!r}")
         if self.memory_method not in ("per-gb", "area"):
-            raise UnknownNameError("memory method", self.memory_method, ("per-gb", "area"))
+            raise UnknownNameError("memory method", self.memory_method, ("per-gb", "area"),
+                                   hint=_known(("per-gb", "area")))
         return self
 
     def to_dict(self) -> dict[str, Any]:

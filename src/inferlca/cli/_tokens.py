@@ -36,7 +36,8 @@ def has_tokens(summary: dict[str, Any]) -> bool:
 
 
 def token_rows(summary: dict[str, Any], metric_cell: Callable[..., Any],
-               interval_cell: Callable[..., Any]) -> list[tuple[str, Any]]:
+               interval_cell: Callable[..., Any], *, device_known: bool = True,
+               unknown_cells: Any = None) -> list[tuple[str, Any]]:
     """``(label, cells)`` rows for a run summary; empty when the run generated no tokens.
 
     Args:
@@ -44,6 +45,8 @@ def token_rows(summary: dict[str, Any], metric_cell: Callable[..., Any],
         metric_cell: ``metric_cell(summary, key, scale)`` formats a metric over repetitions.
         interval_cell: ``interval_cell({"value","low","high"}, scale)`` formats an interval.
         The cells are whatever these two return (the ``run`` table's column cells).
+        device_known: False for a device the catalog lacks: its embodied share is unknown, not
+            zero; that row gets ``unknown_cells`` and "total" reads "use only".
     """
     if not has_tokens(summary):
         return []
@@ -52,11 +55,14 @@ def token_rows(summary: dict[str, Any], metric_cell: Callable[..., Any],
     tokens = ((summary.get("impact") or {}).get("tokens") or {})
     per_1k = tokens.get("per_1k_tokens") or {}
     per_req = tokens.get("per_request") or {}
-    for part, key in (("use", "use_gco2e"), ("embodied", "embodied_gco2e"), ("total", "total_gco2e")):
+    total = "total" if device_known else "use only"
+    for part, key in (("use", "use_gco2e"), ("embodied", "embodied_gco2e"), (total, "total_gco2e")):
         if key in per_1k:
-            rows.append((f"GWP / 1,000 tokens: {part} (mgCO2e)", interval_cell(per_1k[key], 1e3)))
+            cells = (unknown_cells if key == "embodied_gco2e" and not device_known
+                     else interval_cell(per_1k[key], 1e3))
+            rows.append((f"GWP / 1,000 tokens: {part} (mgCO2e)", cells))
     if "total_gco2e" in per_req:
-        rows.append(("GWP / request: total (mgCO2e)", interval_cell(per_req["total_gco2e"], 1e3)))
+        rows.append((f"GWP / request: {total} (mgCO2e)", interval_cell(per_req["total_gco2e"], 1e3)))
     return rows
 
 

@@ -40,7 +40,11 @@ def _metric_cells(summary: dict[str, Any], key: str, scale: float = 1.0,
     std = _fmt(d["std"] * scale, 2) if n > 1 and d.get("std") is not None else ""
     ci = ""
     if n > 1 and d.get("ci95_low") is not None and d.get("ci95_high") is not None:
-        ci = f"{_fmt(d['ci95_low'] * scale, digits)} - {_fmt(d['ci95_high'] * scale, digits)}"
+        # every metric of the table is >= 0 (energies, durations, latencies, counts): a Student-t
+        # interval of few wide-spread repetitions can reach below 0; shown clipped at 0
+        # (the JSON keeps the raw bounds)
+        low = max(d["ci95_low"], 0.0)
+        ci = f"{_fmt(low * scale, digits)} - {_fmt(d['ci95_high'] * scale, digits)}"
     return [_fmt(d["mean"] * scale, digits), std, ci]
 
 
@@ -93,18 +97,23 @@ def print_outcome(outcome: Any) -> None:
     rows.append(("throughput (samples/s)", _metric_cells(s, "throughput_qps")))
     from inferlca.cli._tokens import token_rows
 
-    rows += token_rows(s, _metric_cells, _interval_cells)  # decoder LLM runs (llm-generate)
+    known_device = outcome.device_id is not None
+    rows += token_rows(s, _metric_cells, _interval_cells,  # decoder LLM runs (llm-generate)
+                       device_known=known_device, unknown_cells=["n/a", "", "needs --device"])
     if "utilisation" in (s.get("metrics") or {}):
         rows.append(("device busy share", _metric_cells(s, "utilisation")))
     imp = s.get("impact") or {}
     q = ((s.get("metrics") or {}).get("queries") or {}).get("mean")
     if imp:
+        # a device the catalog lacks has no embodied footprint: not zero, unknown (see the notes)
+        embodied = (_interval_cells(_per_query(imp.get("embodied_gco2e"), q), 1e3)
+                    if known_device else ["n/a", "", "needs --device"])
+        total = "total" if known_device else "use only"
         rows += [
             ("GWP / query: use (mgCO2e)", _interval_cells(_per_query(imp.get("use_gco2e"), q), 1e3)),
-            ("GWP / query: embodied (mgCO2e)",
-             _interval_cells(_per_query(imp.get("embodied_gco2e"), q), 1e3)),
-            ("GWP / query: total (mgCO2e)", _interval_cells(imp.get("per_query_gco2e"), 1e3)),
-            ("GWP / repetition: total (gCO2e)", _interval_cells(imp.get("total_gco2e"))),
+            ("GWP / query: embodied (mgCO2e)", embodied),
+            (f"GWP / query: {total} (mgCO2e)", _interval_cells(imp.get("per_query_gco2e"), 1e3)),
+            (f"GWP / repetition: {total} (gCO2e)", _interval_cells(imp.get("total_gco2e"))),
             ("grid intensity (gCO2e/kWh)", _interval_cells(imp.get("grid_gco2e_per_kwh"))),
             ("PUE", _interval_cells(imp.get("pue"))),
         ]
@@ -172,14 +181,20 @@ def register(app: typer.Typer) -> None:
     @app.command("run", help=HELP)
     def run_cmd(
         workload: str = typer.Option(d.workload, "--workload", "-w",
-                                     help="bert-large-squad, bert-base-squad, minilm-embed, null."),
+                                     help="bert-large-squad, bert-base-squad, minilm-embed, null, llm-generate."),
         backend: str = typer.Option(d.backend, help="torch, onnxruntime or auto (calibrates)."),
+        recalibrate: bool = typer.Option(
+            False, "--recalibrate",
+            help="auto backend: time both backends again now instead of reusing the cached "
+                 "decision (cached decisions expire after 7 days)."),
         scenario: str = typer.Option(d.scenario, "--scenario", "-s",
                                      help="single-stream, multi-stream, server, offline, "
                                           "interactive (our scheduler)."),
         queries: int = typer.Option(d.queries, "--queries", "-n",
                                     help="Exact LoadGen queries per repetition."),
-        repetitions: int = typer.Option(d.repetitions, "--repetitions", "-r"),
+        repetitions: int = typer.Option(d.repetitions, "--repetitions", "-r",
+                                        help="Repetitions (the study used 10): mean, std and "
+                                             "95 % interval across them."),
         device: str | None = typer.Option(None, help="Catalog device; default: auto-detect."),
         meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..."),
         period_ms: float = typer.Option(d.period_ms, help="Power sampling period (ms)."),
@@ -249,6 +264,10 @@ def register(app: typer.Typer) -> None:
             from inferlca.errors import InvalidValueError
 
             raise InvalidValueError(f"offline-samples must be an integer >= 1, got {offline_samples}")
+        extra = generation_extra(sampling, temperature, top_k, prompt_len, prompt_overflow,
+                                 max_batch, batching)
+        if recalibrate:
+            extra["recalibrate"] = True
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,
             repetitions=repetitions, device=device, meter=meter, period_ms=period_ms,
@@ -260,8 +279,7 @@ def register(app: typer.Typer) -> None:
             mlperf_compliant=mlperf_compliant, users=users, think_time_s=think_time_s,
             duration_s=duration_s, max_new_tokens=max_new_tokens, prompts=prompts, preset=preset,
             label=label,
-            extra=generation_extra(sampling, temperature, top_k, prompt_len, prompt_overflow,
-                                   max_batch, batching)).validate()
+            extra=extra).validate()
         if threads is not None and threads < 1:
             from inferlca.errors import InvalidValueError
 

@@ -144,7 +144,7 @@ def validity(detail: dict[str, Any]) -> Validity:
     """Summarize LoadGen's validity keys into a sentence that says plainly why a run is invalid."""
     keys = ("result_validity", "result_min_duration_met", "result_min_queries_met",
             "early_stopping_met", "result_invalid_reason", "early_stopping_result",
-            "result_query_count", "effective_min_duration_ms", "effective_min_query_count",
+            "early_stopping_ttft_result", "early_stopping_tpot_result", "result_query_count", "effective_min_duration_ms", "effective_min_query_count",
             "effective_scenario", "effective_target_qps", "result_scheduled_samples_per_sec",
             "result_completed_samples_per_sec", "result_samples_per_second",
             "result_qps_with_loadgen_overhead")
@@ -158,7 +158,10 @@ def validity(detail: dict[str, Any]) -> Validity:
     if detail.get("result_min_queries_met") is False:
         reasons.append("minimum query count not met")
     if detail.get("early_stopping_met") is False:
-        es = " ".join(str(detail.get("early_stopping_result", "")).replace("*", "").split())
+        # token runs (llm-generate) log their reason under the TTFT / TPOT keys instead
+        es = next((" ".join(str(detail[k]).replace("*", "").split())
+                   for k in ("early_stopping_result", "early_stopping_tpot_result",
+                             "early_stopping_ttft_result") if str(detail.get(k) or "").strip()), "")
         reasons.append("early stopping not met" + (f" ({es})" if es else ""))
     why = str(detail.get("result_invalid_reason") or "").strip()
     if why:

@@ -491,7 +491,8 @@ def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> di
     invalid = [r.loadgen.get("validity", {}).get("text") for r in reps
                if r.loadgen.get("validity") and not r.loadgen["validity"].get("valid")]
     if invalid:
-        notes.append(f"not MLPerf-valid: {invalid[0]}")
+        notes.append(invalid[0] if invalid[0] == LIFTED_NOT_VALID
+                     else f"not MLPerf-valid: {invalid[0]}")
     summary = summarize([r.metrics for r in reps], [r.impact for r in reps], measured=measured,
                         notes=notes)
     summary["validity"] = [r.loadgen.get("validity") for r in reps]
@@ -571,6 +572,7 @@ def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, l
         samples = lg_run.samples_done
         queries = per_query_count(spec, plan, samples, samples // max(1, lg_run.plan.samples_per_query))
         loadgen = lg_run.to_dict()
+        _mlperf_validity(loadgen["validity"], lg_run.plan.mlperf_compliant)
         if lg_run.tokens_out:
             series["tokens_out"] = np.asarray(lg_run.tokens_out)
     elif inter is not None:
@@ -597,6 +599,23 @@ def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, l
     status = "failed" if failure else "incomplete" if interrupted else "complete"
     return RepetitionResult(k, metrics, impact, loadgen, np.asarray(latencies), trace, status,
                             series, failure)
+
+
+#: Appended when LoadGen judged a run VALID under lifted minimums (e.g. a short Offline run).
+LIFTED_NOT_VALID = ("LoadGen: VALID under the settings used, but not an MLPerf-valid result: "
+                    "LoadGen's minimum duration and query count were lifted for an exact query "
+                    "count (--mlperf-compliant keeps them)")
+
+
+def _mlperf_validity(v: dict[str, Any], mlperf_compliant: bool) -> None:
+    """``valid`` says whether the repetition is an MLPerf-valid result: LoadGen's verdict
+    (kept as ``loadgen_valid``) *and* LoadGen's own minimums kept. A short run with lifted
+    minimums can get LoadGen's VALID (Offline often does); it is still not MLPerf-valid."""
+    v["loadgen_valid"] = bool(v.get("valid"))
+    v["mlperf_minimums_kept"] = bool(mlperf_compliant)
+    if v["loadgen_valid"] and not mlperf_compliant:
+        v["valid"] = False
+        v["text"] = LIFTED_NOT_VALID
 
 
 def _accuracy_pass(state: _Run, workload: Workload, log_dir: Path,

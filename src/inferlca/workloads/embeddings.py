@@ -24,7 +24,7 @@ import numpy as np
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, require
 from inferlca.workloads.backends import ModelSource, check_backend_precision, open_backend
-from inferlca.workloads.base import BaseWorkload, WorkloadFacts
+from inferlca.workloads.base import BaseWorkload, WorkloadFacts, warm_imports
 from inferlca.workloads.bert_squad import check_weights_dir
 
 if TYPE_CHECKING:
@@ -117,7 +117,10 @@ class MiniLMEmbed(BaseWorkload):
         self.spec = spec
         check_backend_precision(spec.backend, spec.precision)
         if spec.preset not in (None, "minilm"):
-            raise UnknownNameError("preset", spec.preset, ("minilm",), hint="for minilm-embed")
+            raise UnknownNameError(
+                "preset", spec.preset, ("minilm",),
+                hint="for minilm-embed: it has one size, the real all-MiniLM-L6-v2 weights "
+                     "(6 layers, hidden 384, already small); omit --preset (known: minilm)")
         if spec.accuracy:
             raise InvalidValueError("--accuracy is not available for minilm-embed (no labels)")
         if spec.precision == "int8":
@@ -168,12 +171,16 @@ class MiniLMEmbed(BaseWorkload):
         if self.spec.backend == "auto":
             from inferlca.workloads.backends.auto import choose_backend
 
-            choice = choose_backend(source, self.spec.precision, self.spec.threads)
+            choice = choose_backend(source, self.spec.precision, self.spec.threads,
+                                    use_cache=not (self.spec.extra or {}).get("recalibrate"))
             self.backend_name = choice.backend
             self.add_note(choice.note)
             self.prepare_s["auto_calibration_s"] = time.perf_counter() - t0
         else:
             self.backend_name = self.spec.backend
+        t2 = time.perf_counter()
+        warm_imports(self.backend_name or "torch", "BertModel", self._config)
+        self.prepare_s["library_imports_s"] = time.perf_counter() - t2
 
     def feeds(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
         idx = np.asarray(indices, dtype=np.int64)

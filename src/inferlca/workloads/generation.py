@@ -439,7 +439,7 @@ def fit_to_context(prompts: list[Prompt], max_new_tokens: int, n_positions: int,
             raise InvalidValueError(
                 f"prompt {pr.source} has {len(pr.input_ids)} tokens; with max-new-tokens {new} the "
                 f"model's context of {n_positions} tokens allows at most {room}; shorten it, lower "
-                "max-new-tokens, or truncate with prompt_overflow=truncate")
+                "max-new-tokens, or keep its last tokens with --prompt-overflow truncate")
         cut = len(pr.input_ids) - room
         warnings.append(f"prompt {pr.source}: truncated by {cut} tokens (kept the last {room}) to fit "
                         f"the context of {n_positions}")
@@ -1271,7 +1271,31 @@ class LLMGenerate(BaseWorkload):
                                                      self.options.prompt_overflow)
         for w in self.warnings:
             self.add_note(w)
+        t0 = time.perf_counter()
+        self._warm_imports()
+        self.prepare_s["library_imports_s"] = time.perf_counter() - t0
         self._prepared = True
+
+    def _warm_imports(self) -> None:
+        """Import the model's transformers classes once, outside every measured window.
+
+        transformers imports its model modules lazily: without this, the first repetition's load
+        phase carried about 3 s (and its energy) of one-off Python imports that later repetitions
+        do not (measured on the tiny preset: 3.5 s first load, 0.02 s after). The model is built
+        on the ``meta`` device (no memory, no weights read), which imports everything
+        ``from_pretrained`` needs.
+        """
+        if self.model_dir is None:
+            return
+        torch = require("torch", "torch", "the llm-generate workload")
+        transformers = _transformers()
+        try:
+            cfg = transformers.AutoConfig.from_pretrained(str(self.model_dir))
+            with torch.device("meta"):
+                transformers.AutoModelForCausalLM.from_config(cfg)
+            import safetensors.torch  # noqa: F401  (read by from_pretrained)
+        except Exception:  # only a warm-up; load() reports real problems
+            log.debug("llm-generate: import warm-up skipped", exc_info=True)
 
     def load(self) -> None:
         """Build the model, warm it up and start the batching worker (the load phase)."""

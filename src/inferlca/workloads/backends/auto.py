@@ -4,7 +4,12 @@ Both backends are opened on the same model, warmed up with one batch, then timed
 on up to ``repeats`` batches of the workload's example inputs (two when they clearly differ); the
 lower median wins. The decision is cached
 (``<cache>/calibration/<key>.json``, keyed by model, shapes, precision, threads, CPU model and the
-library versions) so a later run on the same machine reuses it, and says so. When onnxruntime is
+library versions) so a later run on the same machine reuses it, and says so with its age.
+
+A decision timed while the machine was busy with something else can be wrong for later runs, so
+the cache does not keep it forever: a decision older than :data:`CALIBRATION_MAX_AGE_S` (7 days)
+is timed again, and ``inferlca run --recalibrate`` (``RunSpec.extra["recalibrate"]``) times it
+again now and replaces the cached one. When onnxruntime is
 not installed, or the precision is not fp32 (the ONNX export is fp32), auto is torch and the
 note says why.
 """
@@ -21,6 +26,9 @@ from pathlib import Path
 
 from inferlca.workloads.backends import ModelSource, default_threads, open_backend
 from inferlca.workloads.cache import cache_dir, cache_key
+
+#: A cached calibration older than this is timed again (seconds; 7 days).
+CALIBRATION_MAX_AGE_S = 7 * 24 * 3600.0
 
 
 @dataclass
@@ -76,13 +84,45 @@ def _time_backends(names: tuple[str, ...], source: ModelSource, precision: str, 
 
 
 def _describe(median_s: dict[str, float], winner: str) -> str:
-    parts = ", ".join(f"{k} {v * 1e3:.3g} ms" for k, v in sorted(median_s.items()))
+    parts = ", ".join(f"{k} {v * 1e3:.3g} ms" if v < 1 else f"{k} {v:.3g} s"
+                      for k, v in sorted(median_s.items()))
     return f"median per batch: {parts}; {winner} is faster"
 
 
+def _age_text(age_s: float) -> str:
+    if age_s < 3600:
+        return f"{max(age_s, 0) / 60:.0f} min ago"
+    if age_s < 2 * 86400:
+        return f"{age_s / 3600:.0f} h ago"
+    return f"{age_s / 86400:.0f} days ago"
+
+
+def _saved_epoch_s(saved: dict[str, object]) -> float | None:
+    """When a cached calibration was made (seconds since the epoch), None if unknown."""
+    epoch = saved.get("when_epoch_s")
+    if isinstance(epoch, (int, float)):
+        return float(epoch)
+    when = saved.get("when")
+    if isinstance(when, str):
+        import calendar
+
+        try:
+            return float(calendar.timegm(time.strptime(when, "%Y-%m-%dT%H:%M:%SZ")))
+        except ValueError:
+            return None
+    return None
+
+
 def choose_backend(source: ModelSource, precision: str = "fp32", threads: int | None = None,
-                   repeats: int = 3, use_cache: bool = True) -> AutoChoice:
-    """Pick ``torch`` or ``onnxruntime`` for ``source`` on this machine (see the module doc)."""
+                   repeats: int = 3, use_cache: bool = True,
+                   max_age_s: float = CALIBRATION_MAX_AGE_S) -> AutoChoice:
+    """Pick ``torch`` or ``onnxruntime`` for ``source`` on this machine (see the module doc).
+
+    Args:
+        use_cache: False times both backends now (``--recalibrate``) and replaces the cached
+            decision.
+        max_age_s: a cached decision older than this (or of unknown age) is timed again.
+    """
     if precision != "fp32":
         return AutoChoice("torch", f"auto backend: torch, because the onnxruntime export runs "
                                    f"fp32 only and {precision} was asked for")
@@ -97,24 +137,33 @@ def choose_backend(source: ModelSource, precision: str = "fp32", threads: int | 
                     precision=precision, threads=n_threads, cpu=_cpu_model(),
                     torch=torch.__version__, ort=onnxruntime.__version__)
     path: Path = cache_dir("calibration") / f"{key}.json"
+    why_now = "" if use_cache else "--recalibrate, "
     if use_cache and path.exists():
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
             median_s = {str(k): float(v) for k, v in saved["median_s"].items()}
             winner = str(saved["backend"])
-            return AutoChoice(winner, f"auto backend: {winner} (calibration cached from "
-                                      f"{saved.get('when', 'an earlier run')}: "
-                                      f"{_describe(median_s, winner)})", median_s, cached=True)
-        except (OSError, ValueError, KeyError, TypeError):
+            made_s = _saved_epoch_s(saved)
+            age_s = None if made_s is None else time.time() - made_s
+            if age_s is not None and age_s <= max_age_s:
+                return AutoChoice(winner, f"auto backend: {winner} (calibration cached from "
+                                          f"{saved.get('when')}, {_age_text(age_s)}: "
+                                          f"{_describe(median_s, winner)}; --recalibrate times "
+                                          "both again)", median_s, cached=True)
+            why_now = (f"the cached decision was older than {max_age_s / 86400:g} days, "
+                       if age_s is not None else "the cached decision had no date, ")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass  # a damaged cache file: calibrate again
     median_s = _time_backends(("torch", "onnxruntime"), source, precision, n_threads, repeats)
     winner = min(median_s, key=lambda k: median_s[k])
-    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    now_s = time.time()
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_s))
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"backend": winner, "median_s": median_s, "when": when,
-                               "model": source.key, "threads": n_threads}), encoding="utf-8")
+                               "when_epoch_s": now_s, "model": source.key,
+                               "threads": n_threads}), encoding="utf-8")
     tmp.replace(path)
-    return AutoChoice(winner, f"auto backend: {winner} (calibrated now: "
+    return AutoChoice(winner, f"auto backend: {winner} (calibrated now: {why_now}"
                               f"{_describe(median_s, winner)})", median_s)
 
 
