@@ -11,6 +11,7 @@ from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP, fmt_interval, fmt_number
+from inferlca.store.export import loadgen_valid
 from inferlca.store.records import RunRecord
 from inferlca.store.sqlite import Store
 
@@ -168,7 +169,7 @@ def _repetitions_table(run: RunRecord) -> Table:
         table.add_column(col, justify="right" if col not in ("status",) else "left")
     for rep in run.repetitions:
         m = rep.metrics
-        valid = (rep.loadgen or {}).get("valid")
+        valid = loadgen_valid(rep.loadgen)
         table.add_row(str(rep.index), f"[{STATUS_STYLE.get(rep.status, '')}]{rep.status}[/]",
                       fmt_number(m.get("duration_s")), fmt_number(m.get("energy_total_j")),
                       fmt_number(m.get("energy_per_query_j")), _ms(m.get("latency_p99_s")),

@@ -106,10 +106,19 @@ def _mlperf_valid(summary: Mapping[str, Any], run: RunRecord) -> bool | None:
     """True when LoadGen called every repetition valid, False when any was not, else None."""
     flags = [v.get("valid") for v in summary.get("validity") or [] if isinstance(v, Mapping)]
     if not flags:
-        flags = [(r.loadgen or {}).get("valid") for r in run.repetitions
-                 if isinstance((r.loadgen or {}).get("valid"), bool)]
+        flags = [loadgen_valid(r.loadgen) for r in run.repetitions]
     flags = [f for f in flags if isinstance(f, bool)]
     return all(flags) if flags else None
+
+
+def loadgen_valid(loadgen: Mapping[str, Any] | None) -> bool | None:
+    """Whether a repetition is MLPerf-valid: the runner writes ``loadgen["validity"]["valid"]``
+    (older stores: ``loadgen["valid"]``); None when the repetition did not go through LoadGen."""
+    if not loadgen:
+        return None
+    validity = loadgen.get("validity")
+    flag = validity.get("valid") if isinstance(validity, Mapping) else loadgen.get("valid")
+    return flag if isinstance(flag, bool) else None
 
 
 def _accuracy(summary: Mapping[str, Any]) -> dict[str, Any]:
