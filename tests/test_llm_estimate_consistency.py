@@ -19,9 +19,19 @@ TOKENS_IN, TOKENS_OUT = 12, 4
 
 
 @pytest.fixture
-def measured(tmp_path):
-    """A measured tiny-preset run (prompts of exactly 12 tokens, 4 new tokens) in a store."""
+def measured(tmp_path, monkeypatch):
+    """A measured tiny-preset run (prompts of exactly 12 tokens, 4 new tokens) in a store.
+
+    The power comes from a fake meter standing in for the A100's sensor, and detection is faked at
+    the same boundary (NVML reporting that A100), so the run counts as measured on that device.
+    """
+    from inferlca.hardware import detect
+    from inferlca.hardware.catalog import get_catalog
     from inferlca.loadgen.runner import run_benchmark
+
+    a100 = get_catalog().get(DEVICE)
+    monkeypatch.setattr(detect, "detect_device",
+                        lambda *a, **k: detect.Detected(a100.name, a100, "nvml"))
 
     spec = RunSpec(workload="llm-generate", preset="tiny", queries=3, repetitions=1, device=DEVICE,
                    max_new_tokens=TOKENS_OUT, period_ms=5.0, extra={"prompt_len": str(TOKENS_IN)})

@@ -273,6 +273,11 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
         if device is None:
             cal.skipped.append(f"{tag}: device not in the catalog")
             continue
+        hw = (run.environment or {}).get("hardware_detected") or {}
+        if hw.get("declared_elsewhere"):
+            # `--device t4` on a CPU-only machine timed the CPU: it says nothing of a T4
+            cal.skipped.append(f"{tag}: declared with --device but ran on {hw.get('name')!r}")
+            continue
         prec = precision or str(run.spec.get("precision") or "fp32")
         if model.arch == "decoder":
             t_in = run.metric("tokens_in")

@@ -161,17 +161,46 @@ class _Device:
     name: str
     device: Any  # catalog Device or None
     source: str
+    #: what detection finds on this machine, when ``--device`` declared something else
+    detected_name: str | None = None
+    detected_id: str | None = None
+    detected_source: str | None = None
+
+    @property
+    def declared_elsewhere(self) -> bool:
+        """``--device`` names hardware other than what this machine detects (e.g. ``--device t4``
+        on a CPU-only machine): the run measured this machine, not the declared device.
+
+        Detection that finds a catalog device settles it by id. When it finds only an unknown CPU
+        (a VM's generic model name), declaring a catalog CPU is taken at its word, but declaring
+        a GPU or a Jetson module is not: no accelerator was seen.
+        """
+        if self.source != "--device" or self.detected_name is None:
+            return False
+        if self.detected_id is not None:
+            return getattr(self.device, "id", None) != self.detected_id
+        return getattr(self.device, "kind", None) != "cpu" and self.detected_source not in (
+            "nvml", "device-tree")
 
 
 def resolve_device(spec: RunSpec) -> _Device:
-    """The catalog device given with ``--device`` (unknown -> UnknownNameError), else detected."""
+    """The catalog device given with ``--device`` (unknown -> UnknownNameError), else detected.
+
+    With ``--device``, detection still runs so the run records the hardware it really ran on.
+    """
+    from inferlca.hardware.detect import detect_device
+
     if spec.device:
         from inferlca.hardware.catalog import get_catalog
 
         dev = get_catalog().get(spec.device)
-        return _Device(dev.name, dev, "--device")
-    from inferlca.hardware.detect import detect_device
-
+        try:
+            det = detect_device()
+        except Exception:  # detection is informative here; the declared device stands
+            return _Device(dev.name, dev, "--device")
+        kind = "nvml" if det.source == "nvml" else (
+            "device-tree" if "device-tree" in str(det.source) else "cpuinfo")
+        return _Device(dev.name, dev, "--device", det.name, getattr(det.device, "id", None), kind)
     det = detect_device()
     return _Device(det.name, det.device, det.source)
 
@@ -389,6 +418,10 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
         notes.append(f"device {dev.name!r} ({dev.source}) is not in the catalog: energy and "
                      "use-phase GWP are reported, embodied impact needs --device NAME "
                      "(see 'inferlca hardware list')")
+    if dev.declared_elsewhere:
+        notes.append(f"--device {spec.device!r} declares {dev.name}, but this machine detects "
+                     f"{dev.detected_name!r}: energy and latency are this machine's, the impact "
+                     "uses the declared device's footprint and PUE; calibration skips this run")
     if spec.scenario != "interactive" and not spec.mlperf_compliant:
         notes.append("short run: exact query counts with LoadGen's minimum duration and query "
                      "count lifted (use --mlperf-compliant for a MLPerf-valid run)")
@@ -405,7 +438,10 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
         state.run_id = store.create_run(
             spec.to_dict(), kind="measured", device_id=getattr(dev.device, "id", None),
             device_name=dev.name, meter=meter.name, estimated=not measured,
-            environment=environment(spec), label=spec.label)
+            environment={**environment(spec), "hardware_detected": {
+                "name": dev.detected_name, "id": dev.detected_id,
+                "declared_elsewhere": dev.declared_elsewhere}} if dev.detected_name
+            else environment(spec), label=spec.label)
     logs_root = state.logs_root or _default_logs_root(store)
     run_logs = logs_root / (state.run_id or time.strftime("run-%Y%m%dT%H%M%S"))
     sig = _StopOnSigint()
