@@ -46,7 +46,7 @@ METRIC_ORDER = (
     "energy_prefill_j", "energy_decode_j",
 )
 _STATS = ("mean", "std", "ci95_low", "ci95_high", "n")
-_INT_COLUMNS = {"queries", "repetition", "query", "repetitions_planned", "repetitions_stored"}
+_INT_COLUMNS = {"queries", "queries_planned", "repetition", "query", "repetitions_planned", "repetitions_stored"}
 
 _RUN_FIELDS = ("run_id", "created_at", "finished_at", "status", "kind", "estimated", "measured",
                "workload", "scenario", "backend", "queries", "repetitions_planned",
@@ -152,7 +152,10 @@ def repetitions_table(runs: Sequence[RunRecord]) -> Table:
     impacts = [flatten_impact(rep.impact) for _, rep in reps]
     impact_cols = _union(impacts)
     columns = (["run_id", "repetition", "status", "created_at", "device_id", "device_name",
-                "workload", "scenario", "queries", "loadgen"] + metric_keys + impact_cols)
+                "workload", "scenario", "queries_planned", "loadgen"] + metric_keys + impact_cols)
+    # the run's query count is ``queries_planned`` here: the metric ``queries`` is what this
+    # repetition issued (fewer when interrupted), and a table must not hold one name twice
+    assert len(set(columns)) == len(columns), "duplicate export column"
     rows = []
     for (run, rep), impact in zip(reps, impacts):
         rows.append((run.run_id, rep.index, rep.status, rep.created_at, run.device_id,
