@@ -121,6 +121,7 @@ def test_project_cli_and_recommend_cli(cli, sample_store):
 @pytest.mark.parametrize("args,message", [
     (["report", "--out", "{file}/sub"], "cannot write the report"),
     (["report", "--device", "Quadro P6000"], "has no runs in the store"),
+    (["report", "--power-axis", "seconds"], "accepted: progress, time"),
     (["compare", "Orin", "no-such-device"], "neither a run id nor a device"),
     (["project", "--users", "0", "--queries-per-user", "16"], "--users must be"),
     (["project", "--users", "-3", "--queries-per-user", "16"], "--users must be"),

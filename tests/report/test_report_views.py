@@ -180,3 +180,32 @@ def test_estimates_join_every_backend_table_of_their_condition(make_run):
     tables = results_tables([torch_run, onnx_run, est])
     assert [(t.backend, t.devices) for t in tables] == [("onnxruntime", ("a100", "h100")),
                                                         ("torch", ("orin", "h100"))]
+
+
+def test_power_profile_on_absolute_time(make_run):
+    """``axis="time"``: seconds since each repetition's start, over the longest repetition; past the
+    end of the shorter one the mean is the longer one's alone."""
+    from inferlca.errors import UsageError
+    from inferlca.traces.trace import Mark, PowerTrace
+
+    run = make_run("orin", 16, energy_j=(1.0, 1.0))
+    t_long, t_short = np.linspace(0.0, 10.0, 101), np.linspace(0.0, 5.0, 51)
+    traces = {0: PowerTrace(t_long, {"module": np.where(t_long < 2.0, 5.0, 15.0)}, "module", "tegrastats",
+                            marks=[Mark(0.0, "load"), Mark(2.0, "compute")]),
+              1: PowerTrace(t_short, {"module": np.where(t_short < 2.0, 7.0, 17.0)}, "module", "tegrastats",
+                            marks=[Mark(0.0, "load"), Mark(2.0, "compute")])}
+    (p,) = plots.power_profiles([run], lambda rid, i: traces[i], axis="time")
+    assert p.axis == "time" and p.n == 2
+    assert p.x[0] == 0.0 and p.x[-1] == pytest.approx(10.0)
+    assert (p.mean_w[0], p.std_w[0]) == pytest.approx((6.0, 1.0))
+    at_4s = int(np.argmin(abs(p.x - 4.0)))
+    assert (p.mean_w[at_4s], p.std_w[at_4s]) == pytest.approx((16.0, 1.0))
+    assert (p.mean_w[-1], p.std_w[-1]) == pytest.approx((15.0, 0.0))  # only the long one
+    # phases in seconds: load 0-2 s in both; compute to 10 s and 5 s -> mean 7.5 s
+    assert p.phases["load"] == pytest.approx((0.0, 2.0))
+    assert p.phases["compute"] == pytest.approx((2.0, 7.5))
+    fig = plots.power_profiles_figure([p], ["orin"])
+    assert fig.axes[0].get_xlabel() == "time since start (s)"
+    assert fig.axes[0].get_xlim()[1] >= 10.0
+    with pytest.raises(UsageError, match="accepted: progress, time"):
+        plots.power_profiles([run], lambda rid, i: traces[i], axis="seconds")

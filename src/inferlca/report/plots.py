@@ -20,6 +20,8 @@ import numpy as np
 from inferlca.report.data import CATEGORIES, RunView, device_order
 
 GRID_POINTS = 100  # the study interpolated each repetition onto 100 points
+TIME_GRID_POINTS = 200  # absolute-time axis: points over the longest repetition
+POWER_AXES = ("progress", "time")  # run progress (100 points, as the study) or seconds from start
 _COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
            "#666666", "#1f78b4", "#b2df8a")
 
@@ -72,11 +74,45 @@ class Profile:
     device: str
     queries: int | None
     estimated: bool
-    x: np.ndarray           # fraction of the run, 0..1 (GRID_POINTS points)
+    x: np.ndarray           # fraction of the run, 0..1 (GRID_POINTS points); seconds when axis="time"
     mean_w: np.ndarray
     std_w: np.ndarray
     n: int
-    phases: dict[str, tuple[float, float]]  # phase -> (start, end) as mean fractions of the run
+    phases: dict[str, tuple[float, float]]  # phase -> (start, end): mean fractions (or seconds)
+    axis: str = "progress"
+
+
+def _phase_seconds(trace: Any) -> dict[str, tuple[float, float]]:
+    t = np.asarray(trace.t_s, dtype=float)
+    if len(t) < 2 or t[-1] <= t[0]:
+        return {}
+    marks = sorted((float(m[0]), str(m[1])) for m in (trace.marks or []))
+    out = {}
+    for i, (ts, name) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else t[-1]
+        if name in ("load", "compute"):
+            out[name] = (max(0.0, ts - t[0]), min(t[-1] - t[0], end - t[0]))
+    return out
+
+
+def _time_profile(traces: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and std of the primary channel on one grid of seconds from each trace's first sample,
+    over the longest repetition; past the end of a shorter repetition it has no value (NaN), so
+    the tail is the mean of the repetitions still running."""
+    import warnings
+
+    from inferlca.traces.energy import resample
+
+    span = max(float(tr.t_s[-1] - tr.t_s[0]) for tr in traces)
+    rows = []
+    for tr in traces:
+        t0 = float(tr.t_s[0])
+        rows.append(resample(tr, TIME_GRID_POINTS, t0, t0 + span).channels[tr.primary])
+    m = np.vstack(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, std = np.nanmean(m, axis=0), np.nanstd(m, axis=0)
+    return np.linspace(0.0, span, TIME_GRID_POINTS), mean, std
 
 
 def _phase_fractions(trace: Any) -> dict[str, tuple[float, float]]:
@@ -94,13 +130,21 @@ def _phase_fractions(trace: Any) -> dict[str, tuple[float, float]]:
 
 
 def power_profiles(runs: Sequence[RunView],
-                   load_trace: Callable[[str, int], Any]) -> list[Profile]:
+                   load_trace: Callable[[str, int], Any], axis: str = "progress") -> list[Profile]:
     """One :class:`Profile` per device and query count, from the primary channel of each trace.
 
-    Each repetition's trace is resampled onto 100 points over its own duration and the profiles
-    are averaged point by point (:func:`inferlca.traces.energy.mean_profile`, gaps stay gaps).
+    ``axis="progress"`` (the study's): each repetition's trace is resampled onto 100 points over
+    its own duration and the profiles are averaged point by point
+    (:func:`inferlca.traces.energy.mean_profile`, gaps stay gaps). ``axis="time"``: the traces
+    are resampled onto one grid of seconds since their start (``TIME_GRID_POINTS`` points over the
+    longest repetition) and averaged where they have samples.
     """
+    from inferlca.errors import UnknownNameError
     from inferlca.traces.energy import mean_profile
+
+    if axis not in POWER_AXES:
+        raise UnknownNameError("power axis", axis, POWER_AXES,
+                               hint=f"(accepted: {', '.join(POWER_AXES)})")
 
     groups: dict[tuple[str, int | None, bool], list[Any]] = defaultdict(list)
     for v in runs:
@@ -113,15 +157,19 @@ def power_profiles(runs: Sequence[RunView],
             groups[(v.device_name, v.queries, v.estimated)].append(tr)
     out = []
     for (dev, q, est), traces in groups.items():
-        x, mean, std = mean_profile(traces, n=GRID_POINTS)
+        if axis == "time":
+            x, mean, std = _time_profile(traces)
+            fractions = [_phase_seconds(tr) for tr in traces]
+        else:
+            x, mean, std = mean_profile(traces, n=GRID_POINTS)
+            fractions = [_phase_fractions(tr) for tr in traces]
         phases: dict[str, tuple[float, float]] = {}
-        fractions = [_phase_fractions(tr) for tr in traces]
         for name in ("load", "compute"):
             spans = [ph[name] for ph in fractions if name in ph]
             if spans:
                 phases[name] = (float(np.mean([s[0] for s in spans])),
                                 float(np.mean([s[1] for s in spans])))
-        out.append(Profile(dev, q, est, x, mean, std, len(traces), phases))
+        out.append(Profile(dev, q, est, x, mean, std, len(traces), phases, axis))
     return out
 
 
@@ -131,8 +179,11 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
         return None
     devices = [d for d in order if any(p.device == d for p in profiles)]
     qs = sorted({p.queries or 0 for p in profiles})
+    timed = any(p.axis == "time" for p in profiles)
+    scale = 1.0 if timed else 100.0  # seconds, or percent of the run
     fig = _figure(2.6 * len(qs) + 1.0, 1.9 * len(devices) + 0.6)
-    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=True)
+    # on the time axis runs differ in length by device and query count: each panel its own x
+    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=False if timed else True)
     colors = device_colors(devices)
     by = {(p.device, p.queries or 0): p for p in profiles}
     for i, d in enumerate(devices):
@@ -142,7 +193,7 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
             if p is None:
                 ax.set_axis_off()
                 continue
-            x = p.x * 100
+            x = p.x * scale
             ax.plot(x, p.mean_w, color=colors[d], lw=1.4, ls="--" if p.estimated else "-")
             ax.fill_between(x, p.mean_w - p.std_w, p.mean_w + p.std_w, color=colors[d], alpha=0.25,
                             lw=0)
@@ -150,12 +201,13 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
             for name, (c, lab) in shades.items():
                 if name in p.phases:
                     a, b = p.phases[name]
-                    ax.axvspan(a * 100, b * 100, color=c, alpha=0.15, lw=0, label=lab)
+                    ax.axvspan(a * scale, b * scale, color=c, alpha=0.15, lw=0, label=lab)
             ax.set_title(f"{_label(d, p.estimated)}\n{q} queries (n={p.n})", fontsize=8)
             if j == 0:
                 ax.set_ylabel("power (W)", fontsize=8)
             if i == len(devices) - 1:
-                ax.set_xlabel("run progress (%, 100 points)", fontsize=8)
+                ax.set_xlabel("time since start (s)" if timed else "run progress (%, 100 points)",
+                              fontsize=8)
             ax.tick_params(labelsize=7)
             if i == 0 and j == 0 and p.phases:
                 ax.legend(fontsize=6, loc="lower right")
