@@ -130,3 +130,20 @@ def test_recommend_needs_a_single_condition_and_a_positive_budget(make_run):
         recommend(runs, 0.0)
     with pytest.raises(UsageError, match="no runs with workload 'gpt'"):
         recommend(runs, 10.0, workload="gpt")
+
+
+def test_compare_refuses_a_run_against_itself(make_run):
+    a = make_run("orin", 16)
+    with pytest.raises(UsageError, match="the same run"):
+        compare_runs(a, a)
+    with pytest.raises(UsageError, match="the same run"):
+        compare([a], a.run_id, a.run_id)
+
+
+def test_compare_notes_a_use_phase_only_side(make_run):
+    """Regression: a device without a manufacturing footprint compared as if its CO2e were whole."""
+    a = make_run("gtx-1650", 16, embodied_g=(0.0,), footprint_kg=(0.0, 0.0, 0.0))
+    b = make_run("orin", 16)
+    notes = compare_runs(a, b).notes
+    assert any("A (gtx-1650)" in n and "use phase only" in n and "too low" in n for n in notes)
+    assert not any(n.startswith("B ") for n in notes)
