@@ -209,3 +209,15 @@ def test_power_profile_on_absolute_time(make_run):
     assert fig.axes[0].get_xlim()[1] >= 10.0
     with pytest.raises(UsageError, match="accepted: progress, time"):
         plots.power_profiles([run], lambda rid, i: traces[i], axis="seconds")
+
+
+def test_gwp_legend_names_devices_without_embodied(make_run):
+    """Regression: the legend came from the embodied panel only, so a device without a
+    manufacturing footprint (drawn in the use panel) was missing from it."""
+    runs = [make_run("orin", 16), make_run("gtx-1650", 16, category="gaming", embodied_g=(0.0,),
+                                          footprint_kg=(0.0, 0.0, 0.0))]
+    fig = plots.gwp_figures(runs)["bert-large-squad"]
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert len(legend) == 2
+    assert any(t.startswith("gtx-1650") and "no embodied" in t for t in legend)
+    assert not any(t.startswith("orin") and "no embodied" in t for t in legend)

@@ -219,7 +219,8 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
 
 
 def _grouped_boxes(ax: Any, data: dict[tuple[str, int], list[float]], devices: Sequence[str],
-                   qs: Sequence[int], colors: dict[str, str], estimated: dict[str, bool]) -> None:
+                   qs: Sequence[int], colors: dict[str, str], estimated: dict[str, bool],
+                   suffix: dict[str, str] | None = None) -> None:
     width = 0.8 / max(1, len(devices))
     for k, d in enumerate(devices):
         pos, vals = [], []
@@ -231,16 +232,19 @@ def _grouped_boxes(ax: Any, data: dict[tuple[str, int], list[float]], devices: S
         if not vals:
             continue
         bp = ax.boxplot(vals, positions=pos, widths=width * 0.85, patch_artist=True,
-                        manage_ticks=False, medianprops={"color": "black", "lw": 1.2},
+                        # median in the device's colour, thick: repetitions often agree so
+                        # closely that the box is a dash, and a black median hid its colour
+                        manage_ticks=False, medianprops={"color": colors[d], "lw": 2.4},
                         whiskerprops={"color": colors[d]}, capprops={"color": colors[d]},
                         flierprops={"markeredgecolor": colors[d], "markersize": 3})
         for b in bp["boxes"]:
-            b.set_facecolor(colors[d] + ("55" if estimated.get(d) else "bb"))
+            b.set_facecolor(colors[d] + ("44" if estimated.get(d) else "88"))
             b.set_edgecolor(colors[d])
             b.set_linewidth(1.2)
             if estimated.get(d):
                 b.set_hatch("//")
-        ax.plot([], [], color=colors[d], lw=6, label=_label(d, estimated.get(d, False)))
+        ax.plot([], [], color=colors[d], lw=6,
+                label=_label(d, estimated.get(d, False)) + (suffix or {}).get(d, ""))
     ax.set_xticks(range(len(qs)))
     ax.set_xticklabels([str(q) for q in qs])
     ax.set_xlabel("queries per run")
@@ -291,15 +295,26 @@ def gwp_figures(runs: Sequence[RunView]) -> dict[str, Any]:
         qs = sorted({v.queries or 0 for v in vs})
         colors = device_colors(devices)
         est = {v.device_name: v.estimated for v in vs}
+        # a device with use but no embodied figure is not in the catalog: say so in the legend
+        no_emb = {d: " (no embodied: not in catalog)" for d in devices
+                  if any(x > 0 for (dd, _), xs in use.items() if dd == d for x in xs)
+                  and not any(x > 0 for (dd, _), xs in emb.items() if dd == d for x in xs)}
         fig = _figure(13, 4.2)
         axes = fig.subplots(1, 2, sharey=True)
         for ax, data, title in ((axes[0], use, "use phase"), (axes[1], emb, "embodied (allocated)")):
             _grouped_boxes(ax, {k: [x for x in xs if x > 0] for k, xs in data.items()}, devices,
-                           qs, colors, est)
+                           qs, colors, est, no_emb)
             ax.set_yscale("log")
             ax.set_title(title, fontsize=10)
         axes[0].set_ylabel("GWP per workload (gCO2e, log scale)")
-        axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        # the legend lists every device drawn in either panel (the embodied panel alone missed
+        # the devices without a manufacturing footprint)
+        handles, labels = axes[0].get_legend_handles_labels()
+        for h, lab in zip(*axes[1].get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+        axes[1].legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.suptitle(f"GWP per workload vs query count: {_label(wl)}", fontsize=10)
         out[wl] = fig
     return out
@@ -336,7 +351,7 @@ def manufacturing_figure(rows: Sequence[Footprint]):  # type: ignore[no-untyped-
                         if (r.category if r.category in CATEGORIES else "other") == c})
         devices += [(c, n) for n in names]
     by = {(r.device, r.method): r for r in rows}
-    fig = _figure(max(6.0, 0.9 * len(devices) + 2), 4.6)
+    fig = _figure(max(6.0, 0.9 * len(devices) + 2) + 1.6, 4.6)
     ax = fig.subplots()
     width = 0.8 / len(methods)
     hatches = {"per-gb": "", "area": "xx"}
@@ -371,7 +386,8 @@ def manufacturing_figure(rows: Sequence[Footprint]):  # type: ignore[no-untyped-
                 va="bottom", fontsize=9)
         start += n
     ax.set_ylabel("manufacturing footprint (kgCO2e)")
-    ax.legend(fontsize=7, loc="upper left")
+    # outside the axes: inside it covered the first device's error bar
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.set_title("Manufacturing footprint per device, processor vs memory", fontsize=10, pad=16)
     return fig
 
