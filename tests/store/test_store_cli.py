@@ -184,3 +184,10 @@ def test_results_show_repetitions_fit_80_columns(cli, db, monkeypatch):
     for col in ("time s", "energy J", "J/query", "p99 ms", "max ms", "trace", "lat. n", "valid"):
         assert col in header
     assert "…" not in "\n".join(block.splitlines()[:6])
+
+
+def test_store_merge_missing_other_names_it(cli, db, tmp_path):
+    """Regression: a missing OTHER said "run `inferlca run` first, or give --store PATH"."""
+    r = cli("store", "merge", str(tmp_path / "nope.db"), "--store", db["path"])
+    assert r.code == 2 and "Traceback" not in r.err
+    assert r.err.strip() == f"error: no results store to merge at {tmp_path / 'nope.db'}: give the path of another inferlca results store (.db)"
