@@ -147,3 +147,15 @@ def test_compare_notes_a_use_phase_only_side(make_run):
     notes = compare_runs(a, b).notes
     assert any("A (gtx-1650)" in n and "use phase only" in n and "too low" in n for n in notes)
     assert not any(n.startswith("B ") for n in notes)
+
+
+def test_project_energy_carries_the_repetition_interval(make_run):
+    """Regression: the energy per day had low = high = value (from the impact's nominal kWh)."""
+    run = make_run("h100", 16, energy_j=(32.0, 36.0, 40.0), use_g=(0.15,) * 3, embodied_g=(0.05,) * 3)
+    p = project(run, users=122.5e6, queries_per_user=16)
+    e = p.energy_per_day_kwh
+    # 36 J / 16 queries per query -> 1.96e9 * 2.25 J / 3.6e6 = 1225 kWh/day
+    assert e.value == pytest.approx(1225.0)
+    assert e.low < e.value < e.high
+    per_query = run.metric("energy_per_query_j")
+    assert (e.low, e.high) == pytest.approx((per_query.low * 1.96e9 / 3.6e6, per_query.high * 1.96e9 / 3.6e6))
