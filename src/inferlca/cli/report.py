@@ -30,12 +30,11 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
+        from inferlca.errors import UnknownNameError
         from inferlca.report.data import load_runs, open_store_for_reading, select_runs
         from inferlca.report.html import build_report, ensure_writable_dir
-        from inferlca.report.tables import rich_results_table
-
-        from inferlca.errors import UnknownNameError
         from inferlca.report.plots import POWER_AXES
+        from inferlca.report.tables import rich_results_table
 
         if power_axis not in POWER_AXES:
             raise UnknownNameError("--power-axis", power_axis, POWER_AXES,

@@ -183,7 +183,7 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
     scale = 1.0 if timed else 100.0  # seconds, or percent of the run
     fig = _figure(2.6 * len(qs) + 1.0, 1.9 * len(devices) + 0.6)
     # on the time axis runs differ in length by device and query count: each panel its own x
-    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=False if timed else True)
+    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=not timed)
     colors = device_colors(devices)
     by = {(p.device, p.queries or 0): p for p in profiles}
     for i, d in enumerate(devices):
