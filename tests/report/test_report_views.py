@@ -221,3 +221,20 @@ def test_gwp_legend_names_devices_without_embodied(make_run):
     assert len(legend) == 2
     assert any(t.startswith("gtx-1650") and "no embodied" in t for t in legend)
     assert not any(t.startswith("orin") and "no embodied" in t for t in legend)
+
+
+def test_tradeoff_front_leaves_out_use_phase_only_points(make_run):
+    """Regression: a device without a manufacturing footprint (GWP of the use phase only, lower by
+    construction) sat on the Pareto front as if it were the greenest."""
+    full_fast = make_run("a100", 16, category="datacenter", p99_s=(0.005,), use_g=(1.0,), embodied_g=(0.5,))
+    full_slow = make_run("orin", 16, p99_s=(0.025,), use_g=(0.2,), embodied_g=(0.1,))
+    partial = make_run("gtx-1650", 16, category="gaming", p99_s=(0.015,), use_g=(0.05,),
+                       embodied_g=(0.0,), footprint_kg=(0.0, 0.0, 0.0))
+    fig = plots.tradeoff_figure([full_fast, full_slow, partial])
+    ax = fig.axes[0]
+    step = next(ln for ln in ax.get_lines() if ln.get_label() == "Pareto front")
+    xs = sorted(set(float(x) for x in step.get_xdata()))
+    assert xs == pytest.approx([5.0, 25.0])  # the two full totals, not the 15 ms partial one
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("gtx-1650") and "use phase only" in t for t in labels)
+    assert "use phase only" in ax.get_title()

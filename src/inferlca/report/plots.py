@@ -460,16 +460,27 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no
     fig = _figure(10.0, 5.0)
     ax = fig.subplots()
     scale = 1e3 if y == "gwp" else 1.0
+
+    def use_only(v: RunView) -> bool:  # GWP without embodied: the device is not in the catalog
+        emb = v.impact("device_embodied_kgco2e")
+        return y == "gwp" and (emb is None or emb.value == 0)
+
     seen = set()
     for v, lat, val in pts:
         x, yy = lat.value * 1e3, val.value * scale
+        partial = use_only(v)
         ax.errorbar(x, yy, xerr=[[x - lat.low * 1e3], [lat.high * 1e3 - x]],
-                    yerr=[[yy - val.low * scale], [val.high * scale - yy]], fmt="o",
+                    yerr=[[yy - val.low * scale], [val.high * scale - yy]],
+                    fmt="D" if partial else "o",
                     color=colors[v.device_name], mfc="white" if v.estimated else colors[v.device_name],
                     ms=6, capsize=2, lw=0.8,
-                    label=None if (v.device_name, v.estimated) in seen else _label(v))
+                    label=None if (v.device_name, v.estimated) in seen
+                    else _label(v) + (" (use phase only)" if partial else ""))
         seen.add((v.device_name, v.estimated))
-    front = pareto_front([(lat.value, val.value) for _, lat, val in pts])
+    # the front is over comparable totals: a use-phase-only GWP is lower by construction
+    on_front = [i for i, (v, _, _) in enumerate(pts) if not use_only(v)] or list(range(len(pts)))
+    sub = pareto_front([(pts[i][1].value, pts[i][2].value) for i in on_front])
+    front = [on_front[i] for i in sub]
     fx = [pts[i][1].value * 1e3 for i in front]
     fy = [pts[i][2].value * scale for i in front]
     ax.step(fx, fy, where="post", color="black", lw=1, ls="--", label="Pareto front")
@@ -477,8 +488,11 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no
     ax.set_yscale("log")
     _plain_log_axis(ax.xaxis)
     ax.set_xlabel("p99 latency (ms, log scale)")
-    ax.set_ylabel("GWP per query (mgCO2e)" if y == "gwp" else "energy per query (J)")
-    ax.set_title("Trade-off: footprint vs latency (hollow = estimated)", fontsize=10)
+    ax.set_ylabel("GWP per query (mgCO2e, log scale)" if y == "gwp"
+                  else "energy per query (J, log scale)")
+    partial_note = ("; diamond = use phase only, off the front"
+                    if any(use_only(v) for v, _, _ in pts) else "")
+    ax.set_title(f"Trade-off: footprint vs latency (hollow = estimated{partial_note})", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
