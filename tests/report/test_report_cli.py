@@ -54,7 +54,12 @@ def test_results_table_rows_and_lowest_marks(sample_report):
     for q in t.query_counts:
         marked = [d for d in t.devices if t.cells[(d, q)].lowest]
         assert len(marked) == 1
-        lowest = min(t.devices, key=lambda d: t.cells[(d, q)].gwp_g.value)
+        # the GTX 1650 is not in the catalog: its use-phase-only total is the smallest number but
+        # not comparable; the lowest is among the devices with a manufacturing footprint
+        assert t.cells[("NVIDIA GeForce GTX 1650", q)].embodied_missing
+        assert min(t.devices, key=lambda d: t.cells[(d, q)].gwp_g.value) == "NVIDIA GeForce GTX 1650"
+        complete = [d for d in t.devices if not t.cells[(d, q)].embodied_missing]
+        lowest = min(complete, key=lambda d: t.cells[(d, q)].gwp_g.value)
         assert marked == [lowest]
     assert t.cells[("NVIDIA H100 SXM5 80GB", 16)].estimated
 
@@ -118,9 +123,28 @@ def test_project_cli_and_recommend_cli(cli, sample_store):
     assert r.code == 0 and "recommended:" in r.out
 
 
+def test_recommend_ranks_use_phase_only_after_full_totals(cli, sample_store):
+    """Regression: the GTX 1650 (not in the catalog, GWP of the use phase only) was recommended
+    for a 20 ms budget because its partial total is the smallest number."""
+    path, _ = sample_store
+    r = cli("recommend", "--latency-p99-ms", "20", "--workload", "bert-large-squad", "--queries",
+            "256", "--store", path, "--json")
+    assert r.code == 0, r.err
+    rec = r.json()
+    ranked = [rec["recommended"], *rec["runners_up"]]
+    names = [c["device"] for c in ranked]
+    assert "NVIDIA GeForce GTX 1650" in names and rec["recommended"]["device"] != "NVIDIA GeForce GTX 1650"
+    flags = [c["use_phase_only"] for c in ranked]
+    assert flags == sorted(flags) and flags[-1] is True
+    full = [c["gwp_per_query_gco2e"]["value"] for c in ranked if not c["use_phase_only"]]
+    assert full == sorted(full)
+    assert any("use phase only" in n for n in rec["notes"])
+
+
 @pytest.mark.parametrize("args,message", [
     (["report", "--out", "{file}/sub"], "cannot write the report"),
     (["report", "--device", "Quadro P6000"], "has no runs in the store"),
+    (["report", "--power-axis", "seconds"], "accepted: progress, time"),
     (["compare", "Orin", "no-such-device"], "neither a run id nor a device"),
     (["project", "--users", "0", "--queries-per-user", "16"], "--users must be"),
     (["project", "--users", "-3", "--queries-per-user", "16"], "--users must be"),

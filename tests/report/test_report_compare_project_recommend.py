@@ -130,3 +130,32 @@ def test_recommend_needs_a_single_condition_and_a_positive_budget(make_run):
         recommend(runs, 0.0)
     with pytest.raises(UsageError, match="no runs with workload 'gpt'"):
         recommend(runs, 10.0, workload="gpt")
+
+
+def test_compare_refuses_a_run_against_itself(make_run):
+    a = make_run("orin", 16)
+    with pytest.raises(UsageError, match="the same run"):
+        compare_runs(a, a)
+    with pytest.raises(UsageError, match="the same run"):
+        compare([a], a.run_id, a.run_id)
+
+
+def test_compare_notes_a_use_phase_only_side(make_run):
+    """Regression: a device without a manufacturing footprint compared as if its CO2e were whole."""
+    a = make_run("gtx-1650", 16, embodied_g=(0.0,), footprint_kg=(0.0, 0.0, 0.0))
+    b = make_run("orin", 16)
+    notes = compare_runs(a, b).notes
+    assert any("A (gtx-1650)" in n and "use phase only" in n and "too low" in n for n in notes)
+    assert not any(n.startswith("B ") for n in notes)
+
+
+def test_project_energy_carries_the_repetition_interval(make_run):
+    """Regression: the energy per day had low = high = value (from the impact's nominal kWh)."""
+    run = make_run("h100", 16, energy_j=(32.0, 36.0, 40.0), use_g=(0.15,) * 3, embodied_g=(0.05,) * 3)
+    p = project(run, users=122.5e6, queries_per_user=16)
+    e = p.energy_per_day_kwh
+    # 36 J / 16 queries per query -> 1.96e9 * 2.25 J / 3.6e6 = 1225 kWh/day
+    assert e.value == pytest.approx(1225.0)
+    assert e.low < e.value < e.high
+    per_query = run.metric("energy_per_query_j")
+    assert (e.low, e.high) == pytest.approx((per_query.low * 1.96e9 / 3.6e6, per_query.high * 1.96e9 / 3.6e6))

@@ -180,3 +180,61 @@ def test_estimates_join_every_backend_table_of_their_condition(make_run):
     tables = results_tables([torch_run, onnx_run, est])
     assert [(t.backend, t.devices) for t in tables] == [("onnxruntime", ("a100", "h100")),
                                                         ("torch", ("orin", "h100"))]
+
+
+def test_power_profile_on_absolute_time(make_run):
+    """``axis="time"``: seconds since each repetition's start, over the longest repetition; past the
+    end of the shorter one the mean is the longer one's alone."""
+    from inferlca.errors import UsageError
+    from inferlca.traces.trace import Mark, PowerTrace
+
+    run = make_run("orin", 16, energy_j=(1.0, 1.0))
+    t_long, t_short = np.linspace(0.0, 10.0, 101), np.linspace(0.0, 5.0, 51)
+    traces = {0: PowerTrace(t_long, {"module": np.where(t_long < 2.0, 5.0, 15.0)}, "module", "tegrastats",
+                            marks=[Mark(0.0, "load"), Mark(2.0, "compute")]),
+              1: PowerTrace(t_short, {"module": np.where(t_short < 2.0, 7.0, 17.0)}, "module", "tegrastats",
+                            marks=[Mark(0.0, "load"), Mark(2.0, "compute")])}
+    (p,) = plots.power_profiles([run], lambda rid, i: traces[i], axis="time")
+    assert p.axis == "time" and p.n == 2
+    assert p.x[0] == 0.0 and p.x[-1] == pytest.approx(10.0)
+    assert (p.mean_w[0], p.std_w[0]) == pytest.approx((6.0, 1.0))
+    at_4s = int(np.argmin(abs(p.x - 4.0)))
+    assert (p.mean_w[at_4s], p.std_w[at_4s]) == pytest.approx((16.0, 1.0))
+    assert (p.mean_w[-1], p.std_w[-1]) == pytest.approx((15.0, 0.0))  # only the long one
+    # phases in seconds: load 0-2 s in both; compute to 10 s and 5 s -> mean 7.5 s
+    assert p.phases["load"] == pytest.approx((0.0, 2.0))
+    assert p.phases["compute"] == pytest.approx((2.0, 7.5))
+    fig = plots.power_profiles_figure([p], ["orin"])
+    assert fig.axes[0].get_xlabel() == "time since start (s)"
+    assert fig.axes[0].get_xlim()[1] >= 10.0
+    with pytest.raises(UsageError, match="accepted: progress, time"):
+        plots.power_profiles([run], lambda rid, i: traces[i], axis="seconds")
+
+
+def test_gwp_legend_names_devices_without_embodied(make_run):
+    """Regression: the legend came from the embodied panel only, so a device without a
+    manufacturing footprint (drawn in the use panel) was missing from it."""
+    runs = [make_run("orin", 16), make_run("gtx-1650", 16, category="gaming", embodied_g=(0.0,),
+                                          footprint_kg=(0.0, 0.0, 0.0))]
+    fig = plots.gwp_figures(runs)["bert-large-squad"]
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert len(legend) == 2
+    assert any(t.startswith("gtx-1650") and "no embodied" in t for t in legend)
+    assert not any(t.startswith("orin") and "no embodied" in t for t in legend)
+
+
+def test_tradeoff_front_leaves_out_use_phase_only_points(make_run):
+    """Regression: a device without a manufacturing footprint (GWP of the use phase only, lower by
+    construction) sat on the Pareto front as if it were the greenest."""
+    full_fast = make_run("a100", 16, category="datacenter", p99_s=(0.005,), use_g=(1.0,), embodied_g=(0.5,))
+    full_slow = make_run("orin", 16, p99_s=(0.025,), use_g=(0.2,), embodied_g=(0.1,))
+    partial = make_run("gtx-1650", 16, category="gaming", p99_s=(0.015,), use_g=(0.05,),
+                       embodied_g=(0.0,), footprint_kg=(0.0, 0.0, 0.0))
+    fig = plots.tradeoff_figure([full_fast, full_slow, partial])
+    ax = fig.axes[0]
+    step = next(ln for ln in ax.get_lines() if ln.get_label() == "Pareto front")
+    xs = sorted(set(float(x) for x in step.get_xdata()))
+    assert xs == pytest.approx([5.0, 25.0])  # the two full totals, not the 15 ms partial one
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("gtx-1650") and "use phase only" in t for t in labels)
+    assert "use phase only" in ax.get_title()

@@ -169,3 +169,25 @@ def test_store_repair_command(cli, db):
     r = cli("store", "repair", "--store", db["path"], "--json")
     assert r.code == 0, r.err
     assert r.json()["closed"] == [] and r.json()["integrity"] == ["ok"]
+
+
+def test_results_show_repetitions_fit_80_columns(cli, db, monkeypatch):
+    """Regression: on an 80-column terminal every header of the repetitions table was cut
+    ("dura…", "ener…", "comp…")."""
+    from inferlca.cli._common import console
+
+    monkeypatch.setattr(console, "_width", 80)
+    r = cli("results", "show", db["orin"][:6], "--store", db["path"])
+    assert r.code == 0, r.err
+    block = r.out[r.out.index("\nrepetitions (") + 1:]
+    header = block.splitlines()[1]
+    for col in ("time s", "energy J", "J/query", "p99 ms", "max ms", "trace", "lat. n", "valid"):
+        assert col in header
+    assert "…" not in "\n".join(block.splitlines()[:6])
+
+
+def test_store_merge_missing_other_names_it(cli, db, tmp_path):
+    """Regression: a missing OTHER said "run `inferlca run` first, or give --store PATH"."""
+    r = cli("store", "merge", str(tmp_path / "nope.db"), "--store", db["path"])
+    assert r.code == 2 and "Traceback" not in r.err
+    assert r.err.strip() == f"error: no results store to merge at {tmp_path / 'nope.db'}: give the path of another inferlca results store (.db)"

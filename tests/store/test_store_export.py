@@ -166,3 +166,23 @@ def test_runs_table_carries_validity_and_accuracy(store):
     others = [r for r in rows if r["run_id"] != rid]
     assert {r["mlperf_valid"] for r in others} == {False}
     assert {r["accuracy_f1"] for r in others} == {None}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_every_table_reads_back_with_unique_columns(store, tmp_path, fmt):
+    """Regression: the repetitions table held ``queries`` twice (the run's and the repetition's
+    metric), which made its Parquet file unreadable (pyarrow: "Multiple matches for FieldRef")."""
+    export_store(store, fmt, tmp_path / "out")
+    for name in TABLES:
+        if fmt == "parquet":
+            table = pq.read_table(tmp_path / "out" / f"{name}.parquet")
+            cols, rows = table.column_names, table.to_pylist()
+        else:
+            rows = list(iter_csv(tmp_path / "out" / f"{name}.csv"))
+            cols = list(rows[0]) if rows else []
+        assert len(cols) == len(set(cols)), name
+    reps = (pq.read_table(tmp_path / "out" / "repetitions.parquet").to_pylist() if fmt == "parquet"
+            else list(iter_csv(tmp_path / "out" / "repetitions.csv")))
+    assert len(reps) == 5
+    assert {int(r["queries_planned"]) for r in reps} == {16}
+    assert {float(r["queries"]) for r in reps} == {16.0}

@@ -33,8 +33,10 @@ def _child(tmp_path: Path, code: str, *args: str) -> subprocess.Popen:
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent(code))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(HERE)]))
+    # preexec_fn only calls signal.signal (async-signal-safe) in the child
     return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_default_sigint)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_default_sigint)  # noqa: PLW1509
 
 
 def _wait_for(proc: subprocess.Popen, word: str) -> str:

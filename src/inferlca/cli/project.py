@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     ) -> None:
         """Project GWP (use and embodied) and energy to users x queries per day, with intervals."""
+        from rich import box
         from rich.markup import escape
         from rich.table import Table
 
@@ -61,19 +62,24 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"projections": [p.to_dict() for p in projections]})
             return
+        # short headers, the unit once in the title: the table stays readable on 80 columns
         table = Table(title=f"{users:,.0f} users x {queries_per_user:g} queries/day "
-                            f"= {users * queries_per_user:,.0f} queries/day")
-        cols = ["device", "run", "use/day (kgCO2e)", "embodied/day", "total/day", "total/year",
-                *([f"total/{days:g} d"] if days != 1 else []), "energy/day (kWh)",
-                "devices needed"]
+                            f"= {users * queries_per_user:,.0f} queries/day; CO2e in kgCO2e",
+                      caption="emb.: embodied footprint allocated to the queries; devices: "
+                              "needed to carry the mean load",
+                      box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True, show_edge=False)
+        cols = ["device", "run", "use/day", "emb./day", "total/day", "total/yr",
+                *([f"total/{days:g} d"] if days != 1 else []), "kWh/day", "devices"]
         for col in cols:
-            table.add_column(col, justify="left" if col in ("device", "run") else "right")
+            table.add_column(col, justify="left" if col in ("device", "run") else "right",
+                             min_width=len(col) if col in ("run", "devices", "use/day") else None,
+                             no_wrap=col == "run")
         for p in projections:
             def f(u):  # type: ignore[no-untyped-def]
                 return u.format("") if u is not None else "n/a"
             name = escape(p.run.device_name) + (" (estimated)" if p.run.estimated else "")
             over = [f(p.total_over_days_kg)] if days != 1 else []
-            table.add_row(name, p.run.short_id, f(p.use_per_day_kg), f(p.embodied_per_day_kg),
+            table.add_row(name, p.run.short_id[:8], f(p.use_per_day_kg), f(p.embodied_per_day_kg),
                           f(p.total_per_day_kg), f(p.total_per_year_kg), *over,
                           f(p.energy_per_day_kwh),
                           str(p.devices_needed) if p.devices_needed is not None else "unknown")

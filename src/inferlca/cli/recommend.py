@@ -36,13 +36,16 @@ def register(app: typer.Typer) -> None:
             print_json(rec.to_dict())
             return
         table = Table(title=f"{escape(rec.workload)}, {escape(rec.scenario)}: p99 <= "
-                            f"{latency_p99_ms:g} ms, greenest first")
+                            f"{latency_p99_ms:g} ms, greenest first",
+                      caption="+ use phase only (no manufacturing footprint: device not in the catalog)"
+                      if any(c.use_phase_only for c in rec.ranked) else None)
         for col in ("rank", "device", "GWP per query (mgCO2e)", "p99 latency (ms)", "run", "why"):
             table.add_column(col, justify="right" if col in ("rank",) else "left")
         for i, c in enumerate(rec.ranked, 1):
             table.add_row(str(i), escape(c.run.device_name) + (" (estimated)" if c.run.estimated
                                                                  else ""),
-                          (c.gwp_per_query_g * 1e3).format(""), (c.latency_p99_s * 1e3).format(""),
+                          (c.gwp_per_query_g * 1e3).format("") + (" +" if c.use_phase_only else ""),
+                          (c.latency_p99_s * 1e3).format(""),
                           c.run.short_id, "recommended" if i == 1 else "runner-up")
         for c in rec.excluded:
             est = " (estimated)" if c.run.estimated else ""

@@ -21,16 +21,24 @@ def register(app: typer.Typer) -> None:
         workload: Annotated[list[str] | None, typer.Option("--workload", help="Only these workloads.")] = None,
         scenario: Annotated[list[str] | None, typer.Option("--scenario", help="Only these scenarios.")] = None,
         title: Annotated[str, typer.Option("--title", help="Page title.")] = "inferlca report",
+        power_axis: Annotated[str, typer.Option(
+            "--power-axis", help="Power profiles against run progress (100 points, as the study: "
+            "'progress') or seconds since the start ('time').")] = "progress",
         as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
     ) -> None:
         """Write a self-contained HTML report (figures embedded) plus PNG and SVG figures."""
         from rich.markup import escape
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
+        from inferlca.errors import UnknownNameError
         from inferlca.report.data import load_runs, open_store_for_reading, select_runs
         from inferlca.report.html import build_report, ensure_writable_dir
+        from inferlca.report.plots import POWER_AXES
         from inferlca.report.tables import rich_results_table
 
+        if power_axis not in POWER_AXES:
+            raise UnknownNameError("--power-axis", power_axis, POWER_AXES,
+                                   hint=f"(accepted: {', '.join(POWER_AXES)})")
         runs, device, workload, scenario = runs or [], device or [], workload or [], scenario or []
         ensure_writable_dir(out)
         with open_store_for_reading(store) as st:
@@ -40,7 +48,8 @@ def register(app: typer.Typer) -> None:
                           transient=True, disable=as_json) as prog:
                 task = prog.add_task("report", total=None)
                 result = build_report(st, views, out, store_path=str(st.path), title=title,
-                                      progress=lambda m: prog.update(task, description=m))
+                                      progress=lambda m: prog.update(task, description=m),
+                                      power_axis=power_axis)
         if as_json:
             print_json(result.to_dict())
             return

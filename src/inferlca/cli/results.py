@@ -163,10 +163,13 @@ def _impact_table(impact: dict[str, Any]) -> Table:
 
 
 def _repetitions_table(run: RunRecord) -> Table:
-    table = Table(title="repetitions", title_justify="left")
-    for col in ("#", "status", "duration s", "energy J", "energy/query J", "p99 ms", "max ms",
-                "trace samples", "latencies", "LoadGen valid"):
-        table.add_column(col, justify="right" if col not in ("status",) else "left")
+    # compact (like the run listing) so that it stays readable on an 80-column terminal
+    table = Table(title="repetitions (trace: power samples; lat. n: query latencies; valid: LoadGen)",
+                  title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
+                  show_edge=False)
+    for col in ("#", "status", "time s", "energy J", "J/query", "p99 ms", "max ms", "trace",
+                "lat. n", "valid"):
+        table.add_column(col, justify="right" if col not in ("status",) else "left", no_wrap=True)
     for rep in run.repetitions:
         m = rep.metrics
         valid = loadgen_valid(rep.loadgen)

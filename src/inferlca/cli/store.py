@@ -65,6 +65,14 @@ def store_merge(
     Runs are keyed by their globally unique id. A run present in both is kept as it is here,
     unless OTHER holds a more complete copy (finished, or more repetitions). OTHER is only read.
     """
+    from pathlib import Path
+
+    from inferlca.errors import StoreError
+
+    if not Path(other).is_file():
+        # not Store.open's "run `inferlca run` first": OTHER is the store to read from
+        raise StoreError(f"no results store to merge at {other}: give the path of another "
+                         "inferlca results store (.db)")
     with Store.open(store) as s:
         result = s.merge(other)
         path = s.path

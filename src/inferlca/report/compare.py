@@ -141,7 +141,16 @@ def compare_runs(a: RunView, b: RunView) -> Comparison:
             f"runs cannot be compared: {a.short_id} is {a.workload}/{a.scenario} and "
             f"{b.short_id} is {b.workload}/{b.scenario}; compare runs of the same workload and "
             "scenario (pass --workload/--scenario with device names)")
+    if a.run_id == b.run_id:
+        raise UsageError(f"A and B are the same run ({a.short_id}, {a.device_name}); name two "
+                         "different runs or devices (`inferlca results` lists them)")
     notes = []
+    for v, name in ((a, "A"), (b, "B")):
+        emb = v.impact("device_embodied_kgco2e")
+        if v.impact("total_gco2e") is not None and (emb is None or emb.value == 0):
+            notes.append(f"{name} ({v.device_name}) has no manufacturing footprint (device not in "
+                         "the catalog): its CO2e is the use phase only, so the CO2e ratio is "
+                         f"{'too low' if name == 'A' else 'too high'}")
     if a.queries != b.queries:
         notes.append(f"query counts differ ({a.queries} vs {b.queries}); per-query figures still "
                      "compare, but the load phase weighs more in the shorter run")

@@ -166,7 +166,8 @@ def _tornados(runs: Sequence[RunView]) -> tuple[list[Any], list[str], str | None
 
 def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
                  store_path: str = "", title: str = "inferlca report",
-                 progress: Callable[[str], None] | None = None) -> ReportResult:
+                 progress: Callable[[str], None] | None = None,
+                 power_axis: str = "progress") -> ReportResult:
     """Draw every view for ``runs`` and write ``out_dir/report.html`` with PNG and SVG figures.
 
     Args:
@@ -175,9 +176,16 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
         out_dir: the output folder (created; must be writable).
         store_path: shown in the page header.
         progress: called with a short description before each step.
+        power_axis: ``progress`` (each repetition on 100 points, as the study) or ``time``
+            (seconds since the start, on one grid over the longest repetition).
     """
     import jinja2
 
+    from inferlca.errors import UnknownNameError
+
+    if power_axis not in plots.POWER_AXES:
+        raise UnknownNameError("power axis", power_axis, plots.POWER_AXES,
+                               hint=f"(accepted: {', '.join(plots.POWER_AXES)})")
     out = ensure_writable_dir(Path(out_dir))
     step = progress or (lambda _msg: None)
     runs = list(runs)
@@ -210,9 +218,13 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
     for i, ((wl, sc), crun) in enumerate(sorted(conditions.items()), 1):
         where = f"{wl}, {sc}"
         step(f"power profiles ({where})")
-        profiles = plots.power_profiles(crun, load_trace)
+        profiles = plots.power_profiles(crun, load_trace, axis=power_axis)
+        grid_text = ("interpolated onto 100 points per repetition (run progress)"
+                     if power_axis == "progress" else
+                     "against seconds since the start of each repetition (the mean covers the "
+                     "repetitions still running)")
         add(f"power_profiles_{i}", f"Power profiles: {where}",
-            "Power of the device's primary channel, interpolated onto 100 points per repetition; "
+            f"Power of the device's primary channel, {grid_text}; "
             "line: mean across repetitions, band: +/- one standard deviation; shaded: model "
             "loading (grey) and compute (orange) phases.",
             plots.power_profiles_figure(profiles, device_order(crun)),

@@ -20,6 +20,8 @@ import numpy as np
 from inferlca.report.data import CATEGORIES, RunView, device_order
 
 GRID_POINTS = 100  # the study interpolated each repetition onto 100 points
+TIME_GRID_POINTS = 200  # absolute-time axis: points over the longest repetition
+POWER_AXES = ("progress", "time")  # run progress (100 points, as the study) or seconds from start
 _COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
            "#666666", "#1f78b4", "#b2df8a")
 
@@ -72,11 +74,45 @@ class Profile:
     device: str
     queries: int | None
     estimated: bool
-    x: np.ndarray           # fraction of the run, 0..1 (GRID_POINTS points)
+    x: np.ndarray           # fraction of the run, 0..1 (GRID_POINTS points); seconds when axis="time"
     mean_w: np.ndarray
     std_w: np.ndarray
     n: int
-    phases: dict[str, tuple[float, float]]  # phase -> (start, end) as mean fractions of the run
+    phases: dict[str, tuple[float, float]]  # phase -> (start, end): mean fractions (or seconds)
+    axis: str = "progress"
+
+
+def _phase_seconds(trace: Any) -> dict[str, tuple[float, float]]:
+    t = np.asarray(trace.t_s, dtype=float)
+    if len(t) < 2 or t[-1] <= t[0]:
+        return {}
+    marks = sorted((float(m[0]), str(m[1])) for m in (trace.marks or []))
+    out = {}
+    for i, (ts, name) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else t[-1]
+        if name in ("load", "compute"):
+            out[name] = (max(0.0, ts - t[0]), min(t[-1] - t[0], end - t[0]))
+    return out
+
+
+def _time_profile(traces: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and std of the primary channel on one grid of seconds from each trace's first sample,
+    over the longest repetition; past the end of a shorter repetition it has no value (NaN), so
+    the tail is the mean of the repetitions still running."""
+    import warnings
+
+    from inferlca.traces.energy import resample
+
+    span = max(float(tr.t_s[-1] - tr.t_s[0]) for tr in traces)
+    rows = []
+    for tr in traces:
+        t0 = float(tr.t_s[0])
+        rows.append(resample(tr, TIME_GRID_POINTS, t0, t0 + span).channels[tr.primary])
+    m = np.vstack(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, std = np.nanmean(m, axis=0), np.nanstd(m, axis=0)
+    return np.linspace(0.0, span, TIME_GRID_POINTS), mean, std
 
 
 def _phase_fractions(trace: Any) -> dict[str, tuple[float, float]]:
@@ -94,13 +130,21 @@ def _phase_fractions(trace: Any) -> dict[str, tuple[float, float]]:
 
 
 def power_profiles(runs: Sequence[RunView],
-                   load_trace: Callable[[str, int], Any]) -> list[Profile]:
+                   load_trace: Callable[[str, int], Any], axis: str = "progress") -> list[Profile]:
     """One :class:`Profile` per device and query count, from the primary channel of each trace.
 
-    Each repetition's trace is resampled onto 100 points over its own duration and the profiles
-    are averaged point by point (:func:`inferlca.traces.energy.mean_profile`, gaps stay gaps).
+    ``axis="progress"`` (the study's): each repetition's trace is resampled onto 100 points over
+    its own duration and the profiles are averaged point by point
+    (:func:`inferlca.traces.energy.mean_profile`, gaps stay gaps). ``axis="time"``: the traces
+    are resampled onto one grid of seconds since their start (``TIME_GRID_POINTS`` points over the
+    longest repetition) and averaged where they have samples.
     """
+    from inferlca.errors import UnknownNameError
     from inferlca.traces.energy import mean_profile
+
+    if axis not in POWER_AXES:
+        raise UnknownNameError("power axis", axis, POWER_AXES,
+                               hint=f"(accepted: {', '.join(POWER_AXES)})")
 
     groups: dict[tuple[str, int | None, bool], list[Any]] = defaultdict(list)
     for v in runs:
@@ -113,15 +157,19 @@ def power_profiles(runs: Sequence[RunView],
             groups[(v.device_name, v.queries, v.estimated)].append(tr)
     out = []
     for (dev, q, est), traces in groups.items():
-        x, mean, std = mean_profile(traces, n=GRID_POINTS)
+        if axis == "time":
+            x, mean, std = _time_profile(traces)
+            fractions = [_phase_seconds(tr) for tr in traces]
+        else:
+            x, mean, std = mean_profile(traces, n=GRID_POINTS)
+            fractions = [_phase_fractions(tr) for tr in traces]
         phases: dict[str, tuple[float, float]] = {}
-        fractions = [_phase_fractions(tr) for tr in traces]
         for name in ("load", "compute"):
             spans = [ph[name] for ph in fractions if name in ph]
             if spans:
                 phases[name] = (float(np.mean([s[0] for s in spans])),
                                 float(np.mean([s[1] for s in spans])))
-        out.append(Profile(dev, q, est, x, mean, std, len(traces), phases))
+        out.append(Profile(dev, q, est, x, mean, std, len(traces), phases, axis))
     return out
 
 
@@ -131,8 +179,11 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
         return None
     devices = [d for d in order if any(p.device == d for p in profiles)]
     qs = sorted({p.queries or 0 for p in profiles})
+    timed = any(p.axis == "time" for p in profiles)
+    scale = 1.0 if timed else 100.0  # seconds, or percent of the run
     fig = _figure(2.6 * len(qs) + 1.0, 1.9 * len(devices) + 0.6)
-    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=True)
+    # on the time axis runs differ in length by device and query count: each panel its own x
+    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=not timed)
     colors = device_colors(devices)
     by = {(p.device, p.queries or 0): p for p in profiles}
     for i, d in enumerate(devices):
@@ -142,7 +193,7 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
             if p is None:
                 ax.set_axis_off()
                 continue
-            x = p.x * 100
+            x = p.x * scale
             ax.plot(x, p.mean_w, color=colors[d], lw=1.4, ls="--" if p.estimated else "-")
             ax.fill_between(x, p.mean_w - p.std_w, p.mean_w + p.std_w, color=colors[d], alpha=0.25,
                             lw=0)
@@ -150,12 +201,13 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
             for name, (c, lab) in shades.items():
                 if name in p.phases:
                     a, b = p.phases[name]
-                    ax.axvspan(a * 100, b * 100, color=c, alpha=0.15, lw=0, label=lab)
+                    ax.axvspan(a * scale, b * scale, color=c, alpha=0.15, lw=0, label=lab)
             ax.set_title(f"{_label(d, p.estimated)}\n{q} queries (n={p.n})", fontsize=8)
             if j == 0:
                 ax.set_ylabel("power (W)", fontsize=8)
             if i == len(devices) - 1:
-                ax.set_xlabel("run progress (%, 100 points)", fontsize=8)
+                ax.set_xlabel("time since start (s)" if timed else "run progress (%, 100 points)",
+                              fontsize=8)
             ax.tick_params(labelsize=7)
             if i == 0 and j == 0 and p.phases:
                 ax.legend(fontsize=6, loc="lower right")
@@ -167,7 +219,8 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
 
 
 def _grouped_boxes(ax: Any, data: dict[tuple[str, int], list[float]], devices: Sequence[str],
-                   qs: Sequence[int], colors: dict[str, str], estimated: dict[str, bool]) -> None:
+                   qs: Sequence[int], colors: dict[str, str], estimated: dict[str, bool],
+                   suffix: dict[str, str] | None = None) -> None:
     width = 0.8 / max(1, len(devices))
     for k, d in enumerate(devices):
         pos, vals = [], []
@@ -179,16 +232,19 @@ def _grouped_boxes(ax: Any, data: dict[tuple[str, int], list[float]], devices: S
         if not vals:
             continue
         bp = ax.boxplot(vals, positions=pos, widths=width * 0.85, patch_artist=True,
-                        manage_ticks=False, medianprops={"color": "black", "lw": 1.2},
+                        # median in the device's colour, thick: repetitions often agree so
+                        # closely that the box is a dash, and a black median hid its colour
+                        manage_ticks=False, medianprops={"color": colors[d], "lw": 2.4},
                         whiskerprops={"color": colors[d]}, capprops={"color": colors[d]},
                         flierprops={"markeredgecolor": colors[d], "markersize": 3})
         for b in bp["boxes"]:
-            b.set_facecolor(colors[d] + ("55" if estimated.get(d) else "bb"))
+            b.set_facecolor(colors[d] + ("44" if estimated.get(d) else "88"))
             b.set_edgecolor(colors[d])
             b.set_linewidth(1.2)
             if estimated.get(d):
                 b.set_hatch("//")
-        ax.plot([], [], color=colors[d], lw=6, label=_label(d, estimated.get(d, False)))
+        ax.plot([], [], color=colors[d], lw=6,
+                label=_label(d, estimated.get(d, False)) + (suffix or {}).get(d, ""))
     ax.set_xticks(range(len(qs)))
     ax.set_xticklabels([str(q) for q in qs])
     ax.set_xlabel("queries per run")
@@ -239,15 +295,26 @@ def gwp_figures(runs: Sequence[RunView]) -> dict[str, Any]:
         qs = sorted({v.queries or 0 for v in vs})
         colors = device_colors(devices)
         est = {v.device_name: v.estimated for v in vs}
+        # a device with use but no embodied figure is not in the catalog: say so in the legend
+        no_emb = {d: " (no embodied: not in catalog)" for d in devices
+                  if any(x > 0 for (dd, _), xs in use.items() if dd == d for x in xs)
+                  and not any(x > 0 for (dd, _), xs in emb.items() if dd == d for x in xs)}
         fig = _figure(13, 4.2)
         axes = fig.subplots(1, 2, sharey=True)
         for ax, data, title in ((axes[0], use, "use phase"), (axes[1], emb, "embodied (allocated)")):
             _grouped_boxes(ax, {k: [x for x in xs if x > 0] for k, xs in data.items()}, devices,
-                           qs, colors, est)
+                           qs, colors, est, no_emb)
             ax.set_yscale("log")
             ax.set_title(title, fontsize=10)
         axes[0].set_ylabel("GWP per workload (gCO2e, log scale)")
-        axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        # the legend lists every device drawn in either panel (the embodied panel alone missed
+        # the devices without a manufacturing footprint)
+        handles, labels = axes[0].get_legend_handles_labels()
+        for h, lab in zip(*axes[1].get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+        axes[1].legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.suptitle(f"GWP per workload vs query count: {_label(wl)}", fontsize=10)
         out[wl] = fig
     return out
@@ -284,7 +351,7 @@ def manufacturing_figure(rows: Sequence[Footprint]):  # type: ignore[no-untyped-
                         if (r.category if r.category in CATEGORIES else "other") == c})
         devices += [(c, n) for n in names]
     by = {(r.device, r.method): r for r in rows}
-    fig = _figure(max(6.0, 0.9 * len(devices) + 2), 4.6)
+    fig = _figure(max(6.0, 0.9 * len(devices) + 2) + 1.6, 4.6)
     ax = fig.subplots()
     width = 0.8 / len(methods)
     hatches = {"per-gb": "", "area": "xx"}
@@ -319,7 +386,8 @@ def manufacturing_figure(rows: Sequence[Footprint]):  # type: ignore[no-untyped-
                 va="bottom", fontsize=9)
         start += n
     ax.set_ylabel("manufacturing footprint (kgCO2e)")
-    ax.legend(fontsize=7, loc="upper left")
+    # outside the axes: inside it covered the first device's error bar
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.set_title("Manufacturing footprint per device, processor vs memory", fontsize=10, pad=16)
     return fig
 
@@ -392,16 +460,27 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no
     fig = _figure(10.0, 5.0)
     ax = fig.subplots()
     scale = 1e3 if y == "gwp" else 1.0
+
+    def use_only(v: RunView) -> bool:  # GWP without embodied: the device is not in the catalog
+        emb = v.impact("device_embodied_kgco2e")
+        return y == "gwp" and (emb is None or emb.value == 0)
+
     seen = set()
     for v, lat, val in pts:
         x, yy = lat.value * 1e3, val.value * scale
+        partial = use_only(v)
         ax.errorbar(x, yy, xerr=[[x - lat.low * 1e3], [lat.high * 1e3 - x]],
-                    yerr=[[yy - val.low * scale], [val.high * scale - yy]], fmt="o",
+                    yerr=[[yy - val.low * scale], [val.high * scale - yy]],
+                    fmt="D" if partial else "o",
                     color=colors[v.device_name], mfc="white" if v.estimated else colors[v.device_name],
                     ms=6, capsize=2, lw=0.8,
-                    label=None if (v.device_name, v.estimated) in seen else _label(v))
+                    label=None if (v.device_name, v.estimated) in seen
+                    else _label(v) + (" (use phase only)" if partial else ""))
         seen.add((v.device_name, v.estimated))
-    front = pareto_front([(lat.value, val.value) for _, lat, val in pts])
+    # the front is over comparable totals: a use-phase-only GWP is lower by construction
+    on_front = [i for i, (v, _, _) in enumerate(pts) if not use_only(v)] or list(range(len(pts)))
+    sub = pareto_front([(pts[i][1].value, pts[i][2].value) for i in on_front])
+    front = [on_front[i] for i in sub]
     fx = [pts[i][1].value * 1e3 for i in front]
     fy = [pts[i][2].value * scale for i in front]
     ax.step(fx, fy, where="post", color="black", lw=1, ls="--", label="Pareto front")
@@ -409,8 +488,11 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no
     ax.set_yscale("log")
     _plain_log_axis(ax.xaxis)
     ax.set_xlabel("p99 latency (ms, log scale)")
-    ax.set_ylabel("GWP per query (mgCO2e)" if y == "gwp" else "energy per query (J)")
-    ax.set_title("Trade-off: footprint vs latency (hollow = estimated)", fontsize=10)
+    ax.set_ylabel("GWP per query (mgCO2e, log scale)" if y == "gwp"
+                  else "energy per query (J, log scale)")
+    partial_note = ("; diamond = use phase only, off the front"
+                    if any(use_only(v) for v, _, _ in pts) else "")
+    ax.set_title(f"Trade-off: footprint vs latency (hollow = estimated{partial_note})", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 

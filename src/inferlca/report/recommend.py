@@ -2,8 +2,10 @@
 
 Candidates are the latest complete run of each device in one workload and scenario, measured and
 estimated alike. A device is excluded when its p99 latency exceeds the budget, when the run has no
-latency or no impact, and the rest are ranked by GWP per query (nominal value). When the winner's
-interval overlaps the runner-up's, the ranking is uncertain and the result says so.
+latency or no impact, and the rest are ranked by GWP per query (nominal value). A device without a
+manufacturing footprint (not in the catalog) has a GWP of its use phase only, not comparable with
+full totals: it ranks after the devices with both phases (and says so), never above them. When the
+winner's interval overlaps the runner-up's, the ranking is uncertain and the result says so.
 """
 
 from __future__ import annotations
@@ -24,9 +26,16 @@ class Candidate:
     latency_p99_s: Any  # UValue | None
     excluded: str | None = None
 
+    @property
+    def use_phase_only(self) -> bool:
+        """The GWP has no embodied part: the device has no manufacturing footprint."""
+        emb = self.run.impact("device_embodied_kgco2e")
+        return self.gwp_per_query_g is not None and (emb is None or emb.value == 0)
+
     def to_dict(self) -> dict[str, Any]:
         return {"device": self.run.device_name, "run_id": self.run.run_id,
                 "queries": self.run.queries, "estimated": self.run.estimated,
+                "use_phase_only": self.use_phase_only,
                 "gwp_per_query_gco2e": self.gwp_per_query_g.to_dict() if self.gwp_per_query_g else None,
                 "latency_p99_s": self.latency_p99_s.to_dict() if self.latency_p99_s else None,
                 "excluded": self.excluded}
@@ -101,12 +110,19 @@ def recommend(runs: Sequence[RunView], latency_p99_ms: float, *, workload: str |
                       f"{latency_p99_ms:g} ms")
         c = Candidate(v, g, lat, reason)
         (out if reason else ok).append(c)
-    ok.sort(key=lambda c: (c.gwp_per_query_g.value, c.run.device_name))
+    # a use-phase-only GWP is lower than any full total by construction: rank it after them
+    ok.sort(key=lambda c: (c.use_phase_only, c.gwp_per_query_g.value, c.run.device_name))
     notes = []
+    partial = [c.run.device_name for c in ok if c.use_phase_only]
+    if partial:
+        notes.append(f"{', '.join(partial)}: no manufacturing footprint (device not in the catalog), "
+                     "so its GWP is the use phase only; ranked after the devices with both phases "
+                     "(re-run with --device to add it)")
     if not ok:
         notes.append(f"no device meets a p99 latency of {latency_p99_ms:g} ms; the fastest "
                      "measured p99 is shown among the excluded")
-    elif len(ok) > 1 and ok[0].gwp_per_query_g.high >= ok[1].gwp_per_query_g.low:
+    elif (len(ok) > 1 and ok[0].use_phase_only == ok[1].use_phase_only
+          and ok[0].gwp_per_query_g.high >= ok[1].gwp_per_query_g.low):
         notes.append(f"the intervals of {ok[0].run.device_name} and {ok[1].run.device_name} "
                      "overlap: the order of the first two is not certain")
     for c in ok:

@@ -76,7 +76,8 @@ def results_tables(runs: Sequence[RunView]) -> list[ResultsTable]:
     Estimated runs have no backend: they appear in every table of their workload and scenario.
 
     Several runs in one cell (same device and query count) are averaged; a cell is estimated when
-    any of its runs is. The lowest nominal GWP of each query count (column) is marked.
+    any of its runs is. The lowest nominal GWP of each query count (column) is marked, among the cells with a
+    manufacturing footprint when there are any (a use-phase-only total is not comparable).
     """
     groups: dict[tuple[str, str, str | None], list[RunView]] = defaultdict(list)
     usable = [v for v in runs if v.impact("total_gco2e") is not None and v.queries]
@@ -103,8 +104,11 @@ def results_tables(runs: Sequence[RunView]) -> list[ResultsTable]:
         qcounts = tuple(sorted({q for _, q in cells}))
         for q in qcounts:
             col = [(k, c) for k, c in cells.items() if k[1] == q]
+            # a use-phase-only total (device not in the catalog) is not comparable with full
+            # totals: the lowest is among the complete cells when there are any
+            complete = [kc for kc in col if not kc[1].embodied_missing]
             if len(col) > 1:
-                k_min = min(col, key=lambda kc: (kc[1].gwp_g.value, kc[0][0]))[0]
+                k_min = min(complete or col, key=lambda kc: (kc[1].gwp_g.value, kc[0][0]))[0]
                 c = cells[k_min]
                 cells[k_min] = Cell(c.gwp_g, c.estimated, c.runs, True, c.embodied_missing)
         devices = tuple(device_order(vs))

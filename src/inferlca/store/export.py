@@ -164,6 +164,7 @@ def repetitions_table(runs: Sequence[RunRecord]) -> Table:
     # in this repetition), and Parquet readers refuse two columns of one name
     columns = (["run_id", "repetition", "status", "created_at", "device_id", "device_name",
                 "workload", "scenario", "queries_planned", "loadgen"] + metric_keys + impact_cols)
+    assert len(set(columns)) == len(columns), "duplicate export column"
     rows = []
     for (run, rep), impact in zip(reps, impacts):
         rows.append((run.run_id, rep.index, rep.status, rep.created_at, run.device_id,
