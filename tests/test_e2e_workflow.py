@@ -111,12 +111,12 @@ def test_whole_workflow_one_store(tmp_path: Path, cli):
     faster_id = est_id if p99_est_ms < p99_bert_ms else bert["run_id"]
     slower_id = bert["run_id"] if faster_id == est_id else est_id
     rec = _ok(cli("recommend", "--latency-p99-ms", f"{budget_ms:.6g}", "--workload",
-                  "bert-base-squad", "--store", store, "--json")).json()
+                  "bert-base-squad (tiny)", "--store", store, "--json")).json()
     assert rec["recommended"]["run_id"] == faster_id
     assert rec["recommended"]["latency_p99_s"]["value"] * 1e3 <= budget_ms
     assert slower_id in json.dumps(rec["excluded"])
     # A budget nobody meets: nothing recommended, said plainly (exit 1, not a traceback).
-    none = cli("recommend", "--latency-p99-ms", "1e-6", "--workload", "bert-base-squad",
+    none = cli("recommend", "--latency-p99-ms", "1e-6", "--workload", "bert-base-squad (tiny)",
                "--store", store, "--json")
     assert none.code in (0, 1) and "Traceback" not in none.err
     assert none.json()["recommended"] is None

@@ -27,6 +27,7 @@ from inferlca.uncertainty import UValue
 MODEL_WORKLOADS: dict[str, tuple[str, str | None]] = {
     "bert-large": ("bert-large-squad", None),
     "bert-base": ("bert-base-squad", None),
+    "bert-tiny": ("bert-base-squad", "tiny"),  # the BERT workloads' --preset tiny
     "minilm-l6": ("minilm-embed", None),
     "gpt2": ("llm-generate", "gpt2"),
     "llm-tiny": ("llm-generate", "tiny"),

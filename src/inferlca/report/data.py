@@ -286,7 +286,8 @@ def run_view(record: Any) -> RunView:
         device_id=device_id,
         device_name=str(device_name),
         category=category,
-        workload=str(_get(record, "workload") or spec.get("workload", "unknown")),
+        workload=_workload_label(str(_get(record, "workload") or spec.get("workload", "unknown")),
+                                 spec),
         scenario=str(_get(record, "scenario") or spec.get("scenario", "unknown")),
         backend=_get(record, "backend") or spec.get("backend"),
         queries=int(queries) if queries is not None else None,
@@ -365,6 +366,14 @@ def select_runs(runs: Sequence[RunView], *, run_ids: Sequence[str] = (), devices
     if not out:
         raise EmptyStoreError("no runs match these filters together")
     return out
+
+
+def _workload_label(workload: str, spec: Mapping[str, Any]) -> str:
+    """A model size preset is part of what was measured: ``bert-base-squad`` with ``--preset
+    tiny`` is a different model from the full one, so it is its own workload in every view
+    (select it with ``--workload "bert-base-squad (tiny)"``)."""
+    preset = spec.get("preset")
+    return f"{workload} ({preset})" if preset else workload
 
 
 def find_run(runs: Sequence[RunView], run_id: str) -> RunView:
