@@ -187,7 +187,7 @@ def test_update_period_and_repeat_diagnostics():
 def test_summary_of_a_dead_channel_is_strict_json_with_warnings():
     import json
 
-    from inferlca.traces.summary import summarize
+    from inferlca.meters.summary import summarize
 
     tr = PowerTrace(
         t_s=np.array([0.0, 1.0, 2.0]),

@@ -90,7 +90,7 @@ def _fmt(x: float | None, unit: str = "", digits: int = 4) -> str:
 def render_summary(
     title: str, s: dict[str, Any], impact: dict[str, Any] | None, notes: list[str]
 ) -> None:
-    """Rich tables of a :func:`inferlca.traces.summary.summarize` dict (+ impact)."""
+    """Rich tables of a :func:`inferlca.meters.summary.summarize` dict (+ impact)."""
     kind = (
         "[bold yellow]ESTIMATED (model, no sensor)[/]" if s["estimated"] else "[green]measured[/]"
     )

@@ -54,7 +54,7 @@ def measure_cmd(
     from inferlca.meters.sampler import Sampler
     from inferlca.traces.energy import window_of
     from inferlca.traces.io import write_trace
-    from inferlca.traces.summary import summarize
+    from inferlca.meters.summary import summarize
 
     if not command:
         raise UsageError(

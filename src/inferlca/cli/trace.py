@@ -41,7 +41,7 @@ def import_cmd(
     from inferlca.meters.replay import import_trace
     from inferlca.traces.energy import window_of
     from inferlca.traces.io import write_trace
-    from inferlca.traces.summary import summarize
+    from inferlca.meters.summary import summarize
 
     positive_float("--interval-ms", interval_ms)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
