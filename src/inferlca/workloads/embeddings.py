@@ -14,7 +14,6 @@ embeddings identical to unpadded ones).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,24 +47,12 @@ def squad_questions(path: str | Path) -> list[str]:
     Raises:
         InputFileError: not JSON (with the line), or not SQuAD's ``data/paragraphs/qas`` layout.
     """
+    from inferlca.workloads.squad import read_examples
+
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not p.is_file():
         raise InputFileError(p, "dataset file does not exist; expected a SQuAD v1.1 JSON file")
-    except json.JSONDecodeError as exc:
-        raise InputFileError(p, f"not valid JSON: {exc.msg} (column {exc.colno})",
-                             line=exc.lineno) from None
-    out: list[str] = []
-    try:
-        for art in doc["data"]:
-            for para in art["paragraphs"]:
-                out.extend(str(qa["question"]) for qa in para["qas"])
-    except (KeyError, TypeError) as exc:
-        raise InputFileError(p, f"not a SQuAD v1.1 file: missing {exc} in data/paragraphs/qas")
-    if not out:
-        raise InputFileError(p, "no questions in this SQuAD file")
-    return out
+    return [ex.question for ex in read_examples(p)]
 
 
 def synthetic_sentences(vocab_path: Path, n: int, seed: int) -> list[str]:

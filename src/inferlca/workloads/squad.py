@@ -273,7 +273,10 @@ def _split_words(text: str) -> list[str]:
     return words
 
 
-def _read_examples(path: Path) -> list[Example]:
+def read_examples(path: str | Path) -> list[Example]:
+    """The questions of a SQuAD v1.1 file with their contexts and answers, in file order;
+    a malformed file raises :class:`InputFileError` saying where."""
+    path = Path(path)
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -390,7 +393,7 @@ def load_squad(path: str | Path, tokenizer: WordPieceTokenizer | None = None,
     p = Path(path)
     if not p.is_file():
         raise InputFileError(p, "no such SQuAD file")
-    examples = _read_examples(p)
+    examples = read_examples(p)
     if limit is not None:
         examples = examples[:limit]
     tok = tokenizer or bert_tokenizer()
