@@ -183,3 +183,19 @@ class BaseWorkload:
     def add_note(self, note: str) -> None:
         if note not in self.notes:
             self.notes.append(note)
+
+    def select_backend(self, source: Any, spec: Any) -> tuple[str, float | None]:
+        """The backend to run: ``spec.backend``, or for ``auto`` the faster on this machine by a
+        short calibration (cached; ``spec.extra["recalibrate"]`` times both again), its note
+        added. Returns the backend name and the calibration's seconds (None without ``auto``)."""
+        if spec.backend != "auto":
+            return spec.backend, None
+        import time
+
+        from inferlca.workloads.backends.auto import choose_backend
+
+        t0 = time.perf_counter()
+        choice = choose_backend(source, spec.precision, spec.threads,
+                                use_cache=not (spec.extra or {}).get("recalibrate"))
+        self.add_note(choice.note)
+        return choice.backend, time.perf_counter() - t0

@@ -243,17 +243,9 @@ class BertSquad(BaseWorkload):
             _, now = export_onnx(source)
             if now:
                 self.prepare_s["onnx_export_s"] = time.perf_counter() - t1
-        t0 = time.perf_counter()
-        if self.spec.backend == "auto":
-            from inferlca.workloads.backends.auto import choose_backend
-
-            choice = choose_backend(source, self.spec.precision, self.spec.threads,
-                                    use_cache=not (self.spec.extra or {}).get("recalibrate"))
-            self.backend_name = choice.backend
-            self.add_note(choice.note)
-            self.prepare_s["auto_calibration_s"] = time.perf_counter() - t0
-        else:
-            self.backend_name = self.spec.backend
+        self.backend_name, calibration_s = self.select_backend(source, self.spec)
+        if calibration_s is not None:
+            self.prepare_s["auto_calibration_s"] = calibration_s
         if self.backend_name == "onnxruntime":
             from inferlca.workloads.backends.onnx_backend import export_onnx
 

@@ -154,17 +154,9 @@ class MiniLMEmbed(BaseWorkload):
         self._ids = np.array([e.ids for e in enc], dtype=np.int64)
         self._mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
         source = self.model_source()
-        t0 = time.perf_counter()
-        if self.spec.backend == "auto":
-            from inferlca.workloads.backends.auto import choose_backend
-
-            choice = choose_backend(source, self.spec.precision, self.spec.threads,
-                                    use_cache=not (self.spec.extra or {}).get("recalibrate"))
-            self.backend_name = choice.backend
-            self.add_note(choice.note)
-            self.prepare_s["auto_calibration_s"] = time.perf_counter() - t0
-        else:
-            self.backend_name = self.spec.backend
+        self.backend_name, calibration_s = self.select_backend(source, self.spec)
+        if calibration_s is not None:
+            self.prepare_s["auto_calibration_s"] = calibration_s
         t2 = time.perf_counter()
         warm_imports(self.backend_name or "torch", "BertModel", self._config)
         self.prepare_s["library_imports_s"] = time.perf_counter() - t2
