@@ -20,7 +20,7 @@ from inferlca.hardware.catalog import (
 
 CAT = get_catalog()
 
-# every device METHOD.md names, plus those the issue adds (by catalog id)
+# every device the seed study covered (docs/method.md, "Seed study"), plus those the issue adds (by catalog id)
 STUDY_AND_ISSUE_DEVICES = [
     "a100-sxm4-40gb", "a40", "rtx-a5000", "jetson-agx-xavier-32gb", "jetson-agx-xavier-16gb",
     "gtx-1080-ti", "l40", "quadro-p6000", "quadro-rtx-6000", "quadro-rtx-8000", "rtx-2080-ti",

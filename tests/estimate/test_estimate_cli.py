@@ -13,7 +13,7 @@ from inferlca.store.sqlite import Store
 
 
 def test_study_starcoder_xavier_vs_a100(cli) -> None:
-    """METHOD.md section 5: StarCoder, FP32 weights, thesis count over the 8192 positions."""
+    """The seed study's roofline case (docs/method.md): StarCoder, FP32 weights, thesis count over the 8192 positions."""
     r = cli("estimate", "--model", "starcoder", "--device", "jetson-agx-xavier-32gb",
             "--device", "a100-sxm4-40gb", "--method", "thesis", "--seq-len", "8192", "--json")
     assert r.code == 0, r.err

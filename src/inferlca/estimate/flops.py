@@ -1,6 +1,6 @@
 """FLOPs and bytes moved by one query of a transformer, by two methods shown side by side.
 
-``thesis`` (the study's lower bound, ../shared/METHOD.md section 5)::
+``thesis`` (the study's lower bound; docs/method.md, "Estimating without the device")::
 
     FLOPs = layers * (l^2 * d + 2 * f * d)          heads in parallel, one pass over l tokens
     bytes = parameters * bytes_per_value            the weights read once

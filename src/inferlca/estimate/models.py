@@ -189,7 +189,7 @@ PRESETS: dict[str, ModelFacts] = {
     "bert-large": _enc(
         "bert-large", 24, 1024, 16, 4096,
         published_params=340e6,
-        source=_HF + "google-bert/bert-large-uncased; ../shared/METHOD.md section 4",
+        source=_HF + "google-bert/bert-large-uncased; the seed study's workload (docs/method.md, 'Seed study')",
         published_source="Devlin et al. 2019, BERT (NAACL), section 3: BERT-LARGE 340M parameters"),
     "minilm-l6": _enc(
         "minilm-l6", 6, 384, 12, 1536, pooler=True,
@@ -209,7 +209,8 @@ PRESETS: dict[str, ModelFacts] = {
         name="starcoder", arch="decoder", layers=40, hidden=6144, heads=48, kv_heads=1,
         ffn=24576, vocab=49152, max_positions=8192, head_dim=128,
         published_params=15.5e9,
-        source=_HF + "bigcode/starcoder (gpt_bigcode, multi_query); ../shared/METHOD.md section 5",
+        source=_HF + "bigcode/starcoder (gpt_bigcode, multi_query); the seed study's roofline "
+        "case (docs/method.md, 'Seed study')",
         published_source="Li et al. 2023, StarCoder: may the source be with you! (15.5B parameters)"),
     "llama-3-8b": ModelFacts(
         name="llama-3-8b", arch="decoder", layers=32, hidden=4096, heads=32, kv_heads=8,

@@ -1,7 +1,7 @@
 """Power while a device runs an estimated workload: two models, both shown.
 
 * ``tdp``: the device draws its TDP the whole time (the study's first approximation,
-  ../shared/METHOD.md section 5). An upper-end figure for a device that is not saturated.
+  docs/method.md, "Estimating without the device"). An upper-end figure for a device that is not saturated.
 * ``utilisation``: an idle floor plus a dynamic share that grows with utilisation::
 
       P = TDP * (idle + (1 - idle) * u)

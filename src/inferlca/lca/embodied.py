@@ -2,7 +2,7 @@
 
 * ``F_proc = sum over dies of die_area_cm2 x I_proc(node)`` with the per-node factor of
   :mod:`inferlca.lca.factors` (interval = spread of the sources).
-* ``F_mem`` by one of two methods (METHOD.md section 3):
+* ``F_mem`` by one of two methods (docs/method.md, "Manufacturing footprint"):
 
   - ``per-gb`` (default; the study's preferred method): ``memory_GB x I_mem(type)``;
   - ``area``: ``memory_Gbit / density_Gbit_per_mm2`` converted to cm2, times the same per-area

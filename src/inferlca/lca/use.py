@@ -1,5 +1,5 @@
-"""The formulas of the impact model (METHOD.md section 2), each written once, as pure functions
-on :class:`UValue`:
+"""The formulas of the impact model (docs/method.md, "The impact of one workload"), each written
+once, as pure functions on :class:`UValue`:
 
 * ``energy_kwh = energy_j / 3.6e6``
 * ``use_gco2e = energy_kwh x grid_gco2e_per_kwh x pue``

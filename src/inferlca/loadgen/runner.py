@@ -1,6 +1,6 @@
 """``run_benchmark``: the run protocol of the study, per repetition, with everything stored.
 
-Per repetition (the study's protocol, METHOD.md section 4)::
+Per repetition (the study's protocol; docs/method.md, "Measuring a run")::
 
     start the meter's sampler
     [mark "idle"; wait idle_baseline_s]          optional idle baseline

@@ -1,7 +1,7 @@
 """One-at-a-time sensitivity of GWP per query (the tornado chart).
 
 For one run, the impact model of the lca layer (:meth:`ImpactContext.resolve` and
-:func:`compute_impact`, METHOD.md section 2) is evaluated again with the run's mean energy and
+:func:`compute_impact`, docs/method.md "The impact of one workload") is evaluated again with the run's mean energy and
 duration, moving one assumption at a time between two ends while the others keep the run's own
 settings (nominal values):
 

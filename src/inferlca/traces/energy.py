@@ -1,6 +1,6 @@
 """From a power trace to energy: trapezoid, hardware counters, windows, phases, baselines.
 
-Rules (METHOD.md section 4, and "never a silent zero"):
+Rules (docs/method.md, "Measuring a run", and "never a silent zero"):
 
 * Power samples are integrated with the trapezoidal rule over their own (irregular) timestamps.
   A window ``[start_s, end_s]`` is clipped with the power linearly interpolated at its edges.
