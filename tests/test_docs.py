@@ -184,3 +184,18 @@ def test_defaults_stated_by_the_method_page_are_those_of_the_code() -> None:
     assert life.value == 7
     fr = grid_intensity("FR")
     assert f"`FR`: {_fmt(fr.value)} gCO2e/kWh | {_fmt(fr.low)} - {_fmt(fr.high)} |" in text
+
+
+def test_every_data_file_of_the_package_names_a_source_on_every_row() -> None:
+    """What "Where each number comes from" promises, for every CSV under ``*/data/``."""
+    import csv
+
+    files = sorted(SRC.rglob("data/*.csv"))
+    assert len(files) >= 8
+    for path in files:
+        rows = list(csv.DictReader(path.read_text("utf-8").splitlines()))
+        assert rows, path.name
+        cols = [c for c in rows[0] if c in ("source", "citation") or c.startswith("src_")]
+        assert cols, f"{path.name}: no source column"
+        unsourced = [i + 2 for i, r in enumerate(rows) if not any((r[c] or "").strip() for c in cols)]
+        assert unsourced == [], f"{path.name}: rows without a source: {unsourced}"
