@@ -9,8 +9,7 @@ import pytest
 from helpers_store import FIXTURES, SPEC, add_complete_run
 
 from inferlca.errors import StoreError
-from inferlca.store import SCHEMA_VERSION, Store
-from inferlca.store import schema
+from inferlca.store import SCHEMA_VERSION, Store, schema
 from inferlca.store.schema import MIGRATIONS
 
 V1_RUN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -8,15 +8,14 @@ columns of the source, so nothing is decoded and re-encoded on the way.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from inferlca.errors import UsageError
 from inferlca.store.records import RunRecord
 from inferlca.store.schema import TABLES
-
-if TYPE_CHECKING:
-    from inferlca.store.sqlite import Store
 
 _STATUS_RANK = {"running": 0, "failed": 1, "incomplete": 2, "complete": 3}
 
@@ -35,37 +34,29 @@ class MergeResult:
                 "skipped": self.skipped}
 
 
-def _further_along(theirs: RunRecord, mine: RunRecord) -> bool:
+def further_along(theirs: RunRecord, mine: RunRecord) -> bool:
+    """Whether the other store's copy of a run should replace this one."""
     return (_STATUS_RANK.get(theirs.status, 0), len(theirs.repetitions)) > \
         (_STATUS_RANK.get(mine.status, 0), len(mine.repetitions))
 
 
-def _copy_run(dest: Store, src: Store, run_id: str, replace: bool) -> None:
-    """Copy every row of one run, in one transaction (replacing the copy in ``dest``)."""
-    with dest._write(f"merge run {run_id}") as c:
-        if replace:
-            c.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-        for table in TABLES:
-            cols = [r[1] for r in src._conn.execute(f"PRAGMA table_info({table})")]
-            col_list = ", ".join(cols)
-            rows = src._conn.execute(f"SELECT {col_list} FROM {table} WHERE run_id = ?",
-                                     (run_id,)).fetchall()
-            if rows:
-                c.executemany(f"INSERT INTO {table} ({col_list}) VALUES "
-                              f"({', '.join('?' for _ in cols)})", rows)
+def check_not_itself(dest: Path | None, src: Path | None) -> None:
+    """Refuse to merge a store file into itself."""
+    if src is not None and dest is not None and src.exists() and dest.exists() \
+            and src.resolve() == dest.resolve():
+        raise UsageError(f"cannot merge the store {dest} into itself")
 
 
-def merge_into(dest: Store, src: Store) -> MergeResult:
-    """Copy the runs of ``src`` that ``dest`` lacks, or holds less far along (see module doc)."""
-    if src.path is not None and dest.path is not None and src.path.exists() \
-            and dest.path.exists() and src.path.resolve() == dest.path.resolve():
-        raise UsageError(f"cannot merge the store {dest.path} into itself")
-    result = MergeResult(source=str(src.path) if src.path else ":memory:")
-    for run in src.list_runs():
-        present = dest.has_run(run.run_id)
-        if present and not _further_along(run, dest.get_run(run.run_id)):
-            result.skipped.append(run.run_id)
-            continue
-        _copy_run(dest, src, run.run_id, replace=present)
-        (result.updated if present else result.added).append(run.run_id)
-    return result
+def copy_run(dest: sqlite3.Connection, src: sqlite3.Connection, run_id: str, replace: bool) -> None:
+    """Copy every row of one run inside the caller's write transaction on ``dest`` (deleting the
+    copy there first with ``replace``)."""
+    if replace:
+        dest.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+    for table in TABLES:
+        cols = [r[1] for r in src.execute(f"PRAGMA table_info({table})")]
+        col_list = ", ".join(cols)
+        rows = src.execute(f"SELECT {col_list} FROM {table} WHERE run_id = ?",
+                           (run_id,)).fetchall()
+        if rows:
+            dest.executemany(f"INSERT INTO {table} ({col_list}) VALUES "
+                             f"({', '.join('?' for _ in cols)})", rows)

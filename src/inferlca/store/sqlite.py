@@ -54,7 +54,7 @@ from inferlca.errors import (
     UsageError,
 )
 from inferlca.store import arrays, schema, unsaved
-from inferlca.store.merge import MergeResult, merge_into
+from inferlca.store.merge import MergeResult, check_not_itself, copy_run, further_along
 from inferlca.store.owner import current_owner, writer_alive
 from inferlca.store.paths import (
     DEFAULT_FILENAME,
@@ -308,9 +308,13 @@ class Store:
             self._insert_repetition(run_id, index, status, clean, impact, loadgen, trace_rows, lat,
                                     series)
         except StoreWriteError as exc:
-            saved = unsaved.save_unsaved(self, run_id, index, status=status, metrics=clean,
-                                         impact=impact, trace=trace, latencies_s=latencies_s,
-                                         loadgen=loadgen, extra_series=extra_series)
+            run = None
+            with contextlib.suppress(Exception):
+                run = self.get_run(run_id).to_dict(repetitions=False)
+            saved = unsaved.save_unsaved(self.path, run, run_id, index, status=status,
+                                         metrics=clean, impact=impact, trace=trace,
+                                         latencies_s=latencies_s, loadgen=loadgen,
+                                         extra_series=extra_series)
             where = (f"; the repetition was saved to {saved} (add it back later with "
                      f"`inferlca store import-unsaved {saved.parent}`)") if saved else \
                 "; it could not be saved elsewhere either"
@@ -356,8 +360,25 @@ class Store:
 
     def import_unsaved(self, folder: str | os.PathLike[str]) -> list[tuple[str, int]]:
         """Store the repetitions saved by a failed write (see :meth:`unsaved_dir`); each file is
-        removed once its repetition is in the store. Returns ``[(run_id, index)]`` imported."""
-        return unsaved.import_unsaved(self, folder)
+        removed once its repetition is in the store (one already there is not stored twice); a
+        missing run is created from the header saved with it. Returns ``[(run_id, index)]``
+        imported."""
+        done: list[tuple[str, int]] = []
+        for saved in unsaved.read_unsaved(folder):
+            if not self.has_run(saved.run_id):
+                run = saved.run
+                self.create_run(run.get("spec") or {}, kind=run.get("kind", "measured"),
+                                device_id=run.get("device_id"), device_name=run.get("device_name"),
+                                meter=run.get("meter"), estimated=bool(run.get("estimated")),
+                                environment=run.get("environment") or {}, label=run.get("label"),
+                                run_id=saved.run_id)
+            if not self.has_repetition(saved.run_id, saved.index):
+                self.add_repetition(saved.run_id, saved.index, **saved.fields)
+                done.append((saved.run_id, saved.index))
+            saved.path.unlink()
+        with contextlib.suppress(OSError):
+            Path(folder).rmdir()  # only when empty
+        return done
 
     def finish_run(self, run_id: str, status: str = "complete", summary: Mapping[str, Any] | None = None,
                    error: str | None = None) -> None:
@@ -652,7 +673,17 @@ class Store:
         """
         src = other if isinstance(other, Store) else Store.open_readonly(other)
         try:
-            return merge_into(self, src)
+            check_not_itself(self.path, src.path)
+            result = MergeResult(source=str(src.path) if src.path else ":memory:")
+            for run in src.list_runs():
+                present = self.has_run(run.run_id)
+                if present and not further_along(run, self.get_run(run.run_id)):
+                    result.skipped.append(run.run_id)
+                    continue
+                with self._write(f"merge run {run.run_id}") as c:
+                    copy_run(c, src._conn, run.run_id, replace=present)
+                (result.updated if present else result.added).append(run.run_id)
+            return result
         finally:
             if src is not other:
                 src.close()

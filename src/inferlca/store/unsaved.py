@@ -3,8 +3,9 @@
 When the store refuses to write a repetition (disk full, file turned read-only, locked too long,
 I/O error), ``Store.add_repetition`` writes it, with the header of its run, as one self-contained
 JSON file in ``<store>.unsaved/`` (or the temporary folder when even that fails) and says so in
-its error. :func:`import_unsaved` (``inferlca store import-unsaved``) adds the files back into a
-store, this one or another, and removes each file once its repetition is stored.
+its error. ``Store.import_unsaved`` (``inferlca store import-unsaved``) adds the files back into
+a store, this one or another (:func:`read_unsaved`), and removes each file once its repetition is
+stored.
 
 Floats are written exactly (``json`` writes ``repr``), ``NaN`` gaps as ``NaN``; the trace is in
 the form of :func:`inferlca.traces.io.trace_to_json`.
@@ -12,21 +13,18 @@ the form of :func:`inferlca.traces.io.trace_to_json`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from inferlca.errors import InputFileError, UsageError
 from inferlca.store.rows import dumps
 from inferlca.traces.io import trace_from_json, trace_to_json
-
-if TYPE_CHECKING:
-    from inferlca.store.sqlite import Store
 
 FORMAT = "inferlca-unsaved-repetition"
 
@@ -42,13 +40,15 @@ def _floats(values: Any) -> list[float]:
     return np.asarray(values, dtype=np.float64).ravel().tolist()
 
 
-def save_unsaved(store: Store, run_id: str, index: int, **rep: Any) -> Path | None:
-    """Write one repetition (the keyword arguments of ``add_repetition``) as a JSON file; return
-    its path, or ``None`` when no folder would take it."""
+def save_unsaved(store_path: Path | None, run: dict[str, Any] | None, run_id: str, index: int,
+                 **rep: Any) -> Path | None:
+    """Write one repetition (the keyword arguments of ``add_repetition``) and the header of its
+    run as a JSON file in :func:`unsaved_dir`, else in the temporary folder; return its path, or
+    ``None`` when no folder would take it."""
     trace = rep.pop("trace", None)
     doc: dict[str, Any] = {"format": FORMAT, "version": 1, "run_id": run_id, "index": index, **rep}
-    with contextlib.suppress(Exception):
-        doc["run"] = store.get_run(run_id).to_dict(repetitions=False)
+    if run is not None:
+        doc["run"] = run
     if trace is not None:
         doc["trace"] = trace_to_json(trace)
     if doc.get("latencies_s") is not None:
@@ -56,7 +56,7 @@ def save_unsaved(store: Store, run_id: str, index: int, **rep: Any) -> Path | No
     if doc.get("extra_series"):
         doc["extra_series"] = {k: _floats(v) for k, v in doc["extra_series"].items()}
     text = dumps(doc)
-    for folder in (unsaved_dir(store.path), unsaved_dir(None)):
+    for folder in (unsaved_dir(store_path), unsaved_dir(None)):
         try:
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f"{run_id}-rep{index}.json"
@@ -69,46 +69,41 @@ def save_unsaved(store: Store, run_id: str, index: int, **rep: Any) -> Path | No
     return None
 
 
-def _read(path: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SavedRepetition:
+    """One file of :func:`save_unsaved`, read back: ``fields`` are the keyword arguments of
+    ``add_repetition`` (the trace a :class:`PowerTrace` again), ``run`` the run's header."""
+
+    path: Path
+    run_id: str
+    index: int
+    run: dict[str, Any]
+    fields: dict[str, Any]
+
+
+def _read(path: Path) -> SavedRepetition:
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise InputFileError(path, f"not a saved repetition ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise InputFileError(path, f"not a saved repetition (no {FORMAT} format)")
-    return doc
+    fields = {"metrics": doc["metrics"], "impact": doc.get("impact"),
+              "trace": trace_from_json(doc["trace"]) if doc.get("trace") else None,
+              "latencies_s": doc.get("latencies_s"), "loadgen": doc.get("loadgen"),
+              "extra_series": doc.get("extra_series"), "status": doc.get("status")}
+    return SavedRepetition(path, str(doc["run_id"]), int(doc["index"]), doc.get("run") or {},
+                           fields)
 
 
-def _ensure_run(store: Store, run_id: str, run: dict[str, Any]) -> None:
-    """Create the run of a saved repetition from the header saved with it, when it is missing."""
-    if store.has_run(run_id):
-        return
-    store.create_run(run.get("spec") or {}, kind=run.get("kind", "measured"),
-                     device_id=run.get("device_id"), device_name=run.get("device_name"),
-                     meter=run.get("meter"), estimated=bool(run.get("estimated")),
-                     environment=run.get("environment") or {}, label=run.get("label"),
-                     run_id=run_id)
+def read_unsaved(folder: str | os.PathLike[str]) -> list[SavedRepetition]:
+    """The repetitions saved in ``folder``, in file name order.
 
-
-def import_unsaved(store: Store, folder: str | os.PathLike[str]) -> list[tuple[str, int]]:
-    """Store the repetitions saved in ``folder``; each file is removed once its repetition is in
-    the store (one already there is not stored twice). Returns ``[(run_id, index)]`` imported."""
+    Raises:
+        UsageError: ``folder`` is not a folder.
+        InputFileError: a file that is not a saved repetition.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder of unsaved repetitions")
-    done: list[tuple[str, int]] = []
-    for path in sorted(folder.glob("*-rep*.json")):
-        doc = _read(path)
-        run_id, index = str(doc["run_id"]), int(doc["index"])
-        _ensure_run(store, run_id, doc.get("run") or {})
-        if not store.has_repetition(run_id, index):
-            trace = trace_from_json(doc["trace"]) if doc.get("trace") else None
-            store.add_repetition(run_id, index, metrics=doc["metrics"], impact=doc.get("impact"),
-                                 trace=trace, latencies_s=doc.get("latencies_s"),
-                                 loadgen=doc.get("loadgen"), extra_series=doc.get("extra_series"),
-                                 status=doc.get("status"))
-            done.append((run_id, index))
-        path.unlink()
-    with contextlib.suppress(OSError):
-        folder.rmdir()  # only when empty
-    return done
+    return [_read(path) for path in sorted(folder.glob("*-rep*.json"))]
