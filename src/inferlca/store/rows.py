@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from inferlca.errors import InvalidValueError
-from inferlca.store import arrays
+from inferlca.store.arrays import decode as decode_array
+from inferlca.store.arrays import encode as encode_array
 from inferlca.store.owner import status_as_read
 from inferlca.store.records import RepetitionRecord, RunRecord
 from inferlca.traces.io import trace_from_parts, trace_parts
@@ -76,9 +77,9 @@ def encode_trace(trace: PowerTrace) -> tuple[tuple[Any, ...], list[tuple[Any, ..
     rows: list[tuple[Any, ...]] = []
     for role, group in (("channel", parts.channels), ("counter", parts.counters)):
         for pos, (name, values) in enumerate(group.items()):
-            dtype, codec, _, blob = arrays.encode(values)
+            dtype, codec, _, blob = encode_array(values)
             rows.append((role, name, pos, dtype, codec, blob))
-    t_dtype, t_codec, n, t_blob = arrays.encode(parts.t_s)
+    t_dtype, t_codec, n, t_blob = encode_array(parts.t_s)
     h = parts.header
     head = (h["meter"], h["primary"], int(h["estimated"]), h["period_requested_s"], n, t_dtype,
             t_codec, t_blob, dumps(h["marks"]), dumps(h["gaps"]), dumps(h["meta"]))
@@ -92,11 +93,11 @@ def decode_trace(head: Sequence[Any], array_rows: Sequence[Sequence[Any]]) -> Po
     channels: dict[str, np.ndarray] = {}
     counters: dict[str, np.ndarray] = {}
     for role, name, dtype, codec, blob in array_rows:
-        (channels if role == "channel" else counters)[name] = arrays.decode(dtype, codec, n, blob)
+        (channels if role == "channel" else counters)[name] = decode_array(dtype, codec, n, blob)
     header = {"meter": meter, "primary": primary, "estimated": bool(estimated),
               "period_requested_s": period, "marks": loads(marks), "gaps": loads(gaps),
               "meta": loads(meta)}
-    return trace_from_parts(header, arrays.decode(t_dtype, t_codec, n, t_blob), channels, counters)
+    return trace_from_parts(header, decode_array(t_dtype, t_codec, n, t_blob), channels, counters)
 
 
 def run_record(row: Sequence[Any]) -> RunRecord:
@@ -112,6 +113,30 @@ def run_record(row: Sequence[Any]) -> RunRecord:
         device_name=device_name, meter=meter, label=label, spec=loads(spec_json) or {},
         environment=loads(env_json) or {}, summary=loads(summary_json), error=error,
         pid=pid, hostname=hostname, status_note=note)
+
+
+def run_filter(**equal: str | None) -> tuple[list[str], list[Any]]:
+    """SQL conditions and their arguments selecting runs whose columns equal the values given
+    (``None`` = any). ``device`` matches the stored id or name in any case, and the catalog id of
+    an alias (``H100``, ``Orin``)."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in equal.items():
+        if value is None:
+            continue
+        if column != "device":
+            where.append(f"{column} = ?")
+            args.append(value)
+            continue
+        names = [value]
+        known_id = catalog_id(value)
+        if known_id is not None:
+            names.append(known_id)
+        alternatives = " OR ".join("lower(device_id) = lower(?) OR lower(device_name) = lower(?)"
+                                   for _ in names)
+        where.append(f"({alternatives})")
+        args += [n for name in names for n in (name, name)]
+    return where, args
 
 
 def catalog_id(name: str) -> str | None:

@@ -53,7 +53,8 @@ from inferlca.errors import (
     UnknownNameError,
     UsageError,
 )
-from inferlca.store import arrays, schema, unsaved
+from inferlca.store.arrays import decode as decode_array
+from inferlca.store.arrays import encode as encode_array
 from inferlca.store.merge import MergeResult, check_not_itself, copy_run, further_along
 from inferlca.store.owner import current_owner, writer_alive
 from inferlca.store.paths import (
@@ -74,14 +75,25 @@ from inferlca.store.rows import (
     RUN_COLUMNS,
     TRACE_COLUMNS,
     attach_repetitions,
-    catalog_id,
     clean_metrics,
     decode_trace,
     dumps,
     encode_trace,
+    run_filter,
     run_record,
 )
-from inferlca.store.schema import BUSY_TIMEOUT_MS, MIGRATIONS, SCHEMA_VERSION, now
+from inferlca.store.schema import (
+    BUSY_TIMEOUT_MS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    check_version,
+    configure,
+    initialize,
+    migrate,
+    now,
+    schema_version,
+)
+from inferlca.store.unsaved import read_unsaved, save_unsaved, unsaved_dir
 from inferlca.traces.trace import PowerTrace
 
 __all__ = ["BUSY_TIMEOUT_MS", "DEFAULT_FILENAME", "ENV_VAR", "MIGRATIONS", "SCHEMA_VERSION",
@@ -127,7 +139,7 @@ class Store:
         store = Store(conn, p)
         try:
             with store._lock:
-                schema.initialize(conn, p, wal=True)
+                initialize(conn, p, wal=True)
         except sqlite3.DatabaseError as exc:
             store.close()
             msg = str(exc)
@@ -161,14 +173,14 @@ class Store:
             raise StoreError(f"cannot open the results store {p}: {exc}") from None
         store = ReadOnlyStore(conn, p)
         try:
-            schema.configure(conn, wal=False)
-            if schema.check_version(conn, p) < SCHEMA_VERSION:
+            configure(conn, wal=False)
+            if check_version(conn, p) < SCHEMA_VERSION:
                 mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
                 conn.backup(mem)
                 conn.close()
                 store._conn = mem
-                schema.configure(mem, wal=False)
-                schema.migrate(mem)
+                configure(mem, wal=False)
+                migrate(mem)
         except sqlite3.DatabaseError as exc:
             store.close()
             if isinstance(exc, sqlite3.OperationalError) and "not a database" not in str(exc):
@@ -183,13 +195,13 @@ class Store:
     def memory(cls) -> Store:
         """A throw-away store in memory (tests, previews)."""
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        schema.configure(conn, wal=False)
-        schema.migrate(conn)
+        configure(conn, wal=False)
+        migrate(conn)
         return Store(conn, None)
 
     @property
     def schema_version(self) -> int:
-        return schema.schema_version(self._conn)
+        return schema_version(self._conn)
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -301,8 +313,8 @@ class Store:
         clean = clean_metrics(metrics)
         # encode outside the transaction: the lock is held only for the inserts
         trace_rows = encode_trace(trace) if trace is not None else None
-        lat = arrays.encode(np.asarray(latencies_s)) if latencies_s is not None else None
-        series = [(name, pos, *arrays.encode(values))
+        lat = encode_array(np.asarray(latencies_s)) if latencies_s is not None else None
+        series = [(name, pos, *encode_array(values))
                   for pos, (name, values) in enumerate((extra_series or {}).items())]
         try:
             self._insert_repetition(run_id, index, status, clean, impact, loadgen, trace_rows, lat,
@@ -311,7 +323,7 @@ class Store:
             run = None
             with contextlib.suppress(Exception):
                 run = self.get_run(run_id).to_dict(repetitions=False)
-            saved = unsaved.save_unsaved(self.path, run, run_id, index, status=status,
+            saved = save_unsaved(self.path, run, run_id, index, status=status,
                                          metrics=clean, impact=impact, trace=trace,
                                          latencies_s=latencies_s, loadgen=loadgen,
                                          extra_series=extra_series)
@@ -356,7 +368,7 @@ class Store:
     def unsaved_dir(self) -> Path:
         """Where repetitions go when the store refuses a write: ``<store>.unsaved/`` (or a
         temporary folder for an in-memory store)."""
-        return unsaved.unsaved_dir(self.path)
+        return unsaved_dir(self.path)
 
     def import_unsaved(self, folder: str | os.PathLike[str]) -> list[tuple[str, int]]:
         """Store the repetitions saved by a failed write (see :meth:`unsaved_dir`); each file is
@@ -364,7 +376,7 @@ class Store:
         missing run is created from the header saved with it. Returns ``[(run_id, index)]``
         imported."""
         done: list[tuple[str, int]] = []
-        for saved in unsaved.read_unsaved(folder):
+        for saved in read_unsaved(folder):
             if not self.has_run(saved.run_id):
                 run = saved.run
                 self.create_run(run.get("spec") or {}, kind=run.get("kind", "measured"),
@@ -502,28 +514,8 @@ class Store:
             raise UnknownNameError("run status", status, RUN_STATUSES, hint=f"(accepted: {', '.join(RUN_STATUSES)})")
         if limit is not None and limit < 1:
             raise InvalidValueError(f"limit must be >= 1, got {limit}")
-        where, args = [], []  # type: list[str], list[Any]
-        if workload is not None:
-            where.append("workload = ?")
-            args.append(workload)
-        if device is not None:
-            names = [device]
-            known_id = catalog_id(device)
-            if known_id is not None:
-                names.append(known_id)  # an alias ("H100", "Orin") finds the catalog id
-            alternatives = " OR ".join("lower(device_id) = lower(?) OR lower(device_name) = lower(?)"
-                                       for _ in names)
-            where.append(f"({alternatives})")
-            args += [n for name in names for n in (name, name)]
-        if scenario is not None:
-            where.append("scenario = ?")
-            args.append(scenario)
-        if kind is not None:
-            where.append("kind = ?")
-            args.append(kind)
-        if label is not None:
-            where.append("label = ?")
-            args.append(label)
+        where, args = run_filter(workload=workload, device=device, scenario=scenario, kind=kind,
+                                 label=label)
         if run_ids:
             ids = [self._resolve_id(r) for r in run_ids]
             where.append(f"run_id IN ({', '.join('?' for _ in ids)})")
@@ -584,7 +576,7 @@ class Store:
                                      "AND idx = ?", (rid, int(index))).fetchone()
         if row is None:
             return np.empty(0, dtype=np.float64)
-        return arrays.decode(row[0], row[1], row[2], row[3])
+        return decode_array(row[0], row[1], row[2], row[3])
 
     def load_series(self, run_id: str, index: int) -> dict[str, np.ndarray]:
         """The extra per-query series of a repetition, by name, in the order they were given."""
@@ -593,7 +585,7 @@ class Store:
             rows = self._conn.execute("SELECT name, dtype, codec, n, data FROM series WHERE "
                                       "run_id = ? AND idx = ? ORDER BY position",
                                       (rid, int(index))).fetchall()
-        return {name: arrays.decode(dtype, codec, n, blob) for name, dtype, codec, n, blob in rows}
+        return {name: decode_array(dtype, codec, n, blob) for name, dtype, codec, n, blob in rows}
 
     def info(self) -> dict[str, Any]:
         """Facts about the store: path, schema, size, runs by status and kind, stored arrays."""
