@@ -45,7 +45,7 @@ def main() -> None:
         t0 = time.perf_counter()
         _builder().build(db)
         print(f"sample store built in {time.perf_counter() - t0:.2f} s")
-        with Store.open(db, readonly=True) as st:
+        with Store.open_readonly(db) as st:
             runs = load_runs(st)
             marks: list[tuple[str, float]] = []
             t0 = time.perf_counter()

@@ -11,7 +11,7 @@ def test_declared_device_elsewhere_is_recorded_and_skipped_by_calibration(tmp_pa
     r = cli("run", "-w", "bert-base-squad", "--preset", "tiny", "--backend", "torch", "-n", "2",
             "-r", "1", "--device", "t4", "--store", store, "--json")
     assert r.code == 0
-    with Store.open(store, readonly=True) as st:
+    with Store.open_readonly(store) as st:
         (run,) = st.list_runs()
         hw = run.environment["hardware_detected"]
         # this machine has no T4 (no GPU at all here): what it detected is stored beside the T4

@@ -90,7 +90,7 @@ def test_tiny_preset_campaign_run_status_and_resume(tmp_path: Path, cli) -> None
     # Running again resumes: nothing runs twice.
     again = cli("campaign", "run", f, "--store", store, "--json")
     assert again.json()["counts"] == {"skipped-done": 4, "other-device": 4}
-    with Store.open(store, readonly=True) as st:
+    with Store.open_readonly(store) as st:
         runs = st.list_runs()
         assert len(runs) == 4 and all(r.status == "complete" for r in runs)
         cells = Counter(r.spec["extra"]["campaign_cell"] for r in runs)

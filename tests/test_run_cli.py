@@ -302,34 +302,42 @@ def test_bf16_on_torch_and_onnxruntime_refuses_it(cli, tmp_path):
     assert res.code == 2 and "not available with the onnxruntime backend" in res.err
 
 
-def test_store_failure_keeps_the_measurement_beside_the_logs(tmp_path):
-    """The store breaks after the run was created: the repetition is still on disk, exit code 2."""
+def test_store_failure_keeps_the_measurement_in_an_unsaved_file(tmp_path):
+    """The store breaks after the run was created: the repetition is still on disk (the store's
+    unsaved-repetition file, which adds back into a store), exit code 2."""
     from inferlca.errors import StoreError
     from inferlca.loadgen.runner import run_benchmark
     from inferlca.spec import RunSpec
-    from inferlca.traces.io import read_csv
+    from inferlca.store import schema
+    from inferlca.traces.io import trace_from_json
 
-    class BrokenStore:
-        path = tmp_path / "broken.db"
+    class BreaksAfterCreate(Store):
+        """A real store whose SQLite refuses every statement once the run is recorded."""
 
         def create_run(self, *a, **k):
-            return "run-broken"
+            rid = super().create_run(*a, **k)
+            self._conn.set_progress_handler(lambda: 1, 1)
+            return rid
 
-        def add_repetition(self, *a, **k):
-            raise StoreError(f"{self.path}: disk I/O error")
-
-        def finish_run(self, *a, **k):
-            raise StoreError(f"{self.path}: disk I/O error")
-
+    conn = sqlite3.connect(tmp_path / "broken.db", isolation_level=None, check_same_thread=False)
+    broken = BreaksAfterCreate(conn, tmp_path / "broken.db")
+    schema.initialize(conn, broken.path, wal=True)
     with pytest.raises(StoreError) as exc:
-        run_benchmark(RunSpec(workload="null", queries=5, repetitions=1), BrokenStore(),
+        run_benchmark(RunSpec(workload="null", queries=5, repetitions=1), broken,
                       logs_dir=tmp_path / "logs")
     assert exc.value.exit_code == 2
-    rep = tmp_path / "logs" / "run-broken" / "rep0"
-    saved = json.loads((rep / "repetition.json").read_text())
+    assert "was saved to" in str(exc.value)
+    broken._conn.set_progress_handler(None, 0)
+    [file] = list(broken.unsaved_dir().glob("*-rep0.json"))
+    saved = json.loads(file.read_text())
     assert saved["metrics"]["queries"] == 5
-    assert read_csv(rep / "power_trace.csv").t_s.size >= 2
-    assert np.loadtxt(rep / "latencies_s.txt").size == 5
+    assert trace_from_json(saved["trace"]).t_s.size >= 2
+    assert len(saved["latencies_s"]) == 5
+    broken.close()
+    with Store.open(tmp_path / "other.db") as other:
+        [(rid, index)] = other.import_unsaved(file.parent)
+        assert other.get_run(rid).repetitions[0].metrics["queries"] == 5
+        assert other.load_latencies(rid, index).size == 5
 
 
 def test_given_device_gets_embodied_impact(cli, tmp_path):

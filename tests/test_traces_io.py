@@ -107,12 +107,14 @@ def test_not_our_files(tmp_path):
         read_parquet(q)
 
 
-def test_trace_methods_delegate(tmp_path):
+def test_trace_functions_of_energy_and_io(tmp_path):
+    from inferlca.traces import energy as en
+
     tr = sample_trace()
-    assert tr.duration_s == pytest.approx(0.03)
-    assert tr.energy_j(channel="gpus") == pytest.approx(
+    assert en.duration_s(tr) == pytest.approx(0.03)
+    assert en.energy_j(tr, channel="gpus") == pytest.approx(
         0.5 * (1 + 2) * 0.01 + 0.5 * (2 + 3) * 0.0100001 + 0.5 * (3 + 4) * (0.03 - 0.0200001)
     )
-    assert tr.window("compute") == (0.015, 0.03)
-    back = read_parquet(tr.write(tmp_path / "m.parquet"))
+    assert en.window_of(tr, "compute") == (0.015, 0.03)
+    back = read_parquet(write_trace(tr, tmp_path / "m.parquet"))
     assert_same(tr, back)

@@ -276,7 +276,7 @@ def test_ctrl_c_on_the_command_then_resume(cli_subprocess, tmp_path: Path) -> No
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None:
             if store.exists():
-                with Store.open(store, readonly=True) as st:
+                with Store.open_readonly(store) as st:
                     if st.list_runs(status="complete"):
                         break
             time.sleep(0.05)
@@ -289,7 +289,7 @@ def test_ctrl_c_on_the_command_then_resume(cli_subprocess, tmp_path: Path) -> No
     assert child.returncode == 130, (out, err)
     assert "Traceback" not in err
     c = parse_campaign(f.read_text(), source=str(f))
-    with Store.open(store, readonly=True) as st:
+    with Store.open_readonly(store) as st:
         first = [s.state for s in cell_states(c, st)]
     assert first[0] == "done" and "pending" in first
     r = cli_subprocess("campaign", "run", f, "--store", store, "--json")
@@ -297,7 +297,7 @@ def test_ctrl_c_on_the_command_then_resume(cli_subprocess, tmp_path: Path) -> No
     counts = r.json()["counts"]
     assert counts.get("skipped-done", 0) == first.count("done")
     assert counts["ran"] == first.count("pending")
-    with Store.open(store, readonly=True) as st:
+    with Store.open_readonly(store) as st:
         assert [s.state for s in cell_states(c, st)] == ["done"] * 3
         complete = Counter(r.spec["extra"]["campaign_cell"] for r in st.list_runs(status="complete"))
     assert complete == {cell.cell_id: 1 for cell in c.cells}

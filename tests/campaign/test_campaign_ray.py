@@ -287,7 +287,7 @@ def test_ctrl_c_on_a_ray_campaign_keeps_running_cells_and_cancels_the_rest(ray_c
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None:
             if store.exists():
-                with Store.open(store, readonly=True) as st:
+                with Store.open_readonly(store) as st:
                     if st.list_runs(status="complete"):
                         break
             time.sleep(0.05)

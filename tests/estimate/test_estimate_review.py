@@ -66,7 +66,7 @@ def test_saved_bert_base_estimate_is_the_bert_base_squad_workload(cli, tmp_path)
     db = tmp_path / "runs.db"
     r = cli("estimate", "-m", "bert-base", "-d", "t4", "--store", str(db), "--save", "--json")
     assert r.code == 0, r.err
-    with Store.open(db, readonly=True) as store:
+    with Store.open_readonly(db) as store:
         run = store.get_run(r.json()["saved_run_ids"][0])
     assert run.workload == "bert-base-squad" and run.kind == "estimated"
 

@@ -102,7 +102,7 @@ def sample_report(sample_store, tmp_path_factory):
 
     path, _ = sample_store
     out = tmp_path_factory.mktemp("report-out")
-    with Store.open(path, readonly=True) as st:
+    with Store.open_readonly(path) as st:
         runs = load_runs(st)
         result = build_report(st, runs, out, store_path=str(path))
     return out, result, runs

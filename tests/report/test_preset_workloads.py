@@ -13,7 +13,7 @@ def test_preset_is_part_of_the_workload(tmp_path, cli):
                "-r", "1", "--device", "xeon-platinum-8480plus", "--store", store).code == 0
     assert cli("estimate", "--model", "bert-base", "--device", "h100-sxm5-80gb", "--save",
                "--store", store).code == 0
-    with Store.open(store, readonly=True) as st:
+    with Store.open_readonly(store) as st:
         names = sorted(v.workload for v in load_runs(st))
     assert names == ["bert-base-squad", "bert-base-squad (tiny)"]
     # the tiny measured run and the full-size estimate are different workloads: refused

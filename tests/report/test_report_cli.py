@@ -14,7 +14,7 @@ def test_sample_store_has_every_category_and_estimates(sample_store):
     from inferlca.report.data import load_runs
 
     path, _ = sample_store
-    with Store.open(path, readonly=True) as st:
+    with Store.open_readonly(path) as st:
         runs = load_runs(st)
     # 5 replayed devices x 3 query counts + 2 estimated devices x 3 query counts + 2 LLM runs
     # + 1 run with hostile text

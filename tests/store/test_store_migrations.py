@@ -9,8 +9,8 @@ import pytest
 from helpers_store import FIXTURES, SPEC, add_complete_run
 
 from inferlca.errors import StoreError
-from inferlca.store import SCHEMA_VERSION, Store
-from inferlca.store.sqlite import MIGRATIONS
+from inferlca.store import SCHEMA_VERSION, Store, schema
+from inferlca.store.schema import MIGRATIONS
 
 V1_RUN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
@@ -65,7 +65,7 @@ def test_readonly_open_migrates_in_memory_only(tmp_path):
     path = tmp_path / "old.db"
     _make_v1(path)
     before = path.read_bytes()
-    with Store.open(path, readonly=True) as s:
+    with Store.open_readonly(path) as s:
         assert s.schema_version == SCHEMA_VERSION
         assert s.get_run(V1_RUN).repetitions[0].status == "complete"
     assert _version(path) == 1 and path.read_bytes() == before
@@ -75,11 +75,10 @@ def test_partial_migration_resumes(tmp_path):
     # a store left at version 2 (e.g. by an older inferlca) continues from there
     path = tmp_path / "v2.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    s = Store(conn, path, readonly=False)
-    s._configure()
-    assert s._migrate(target=2) == [1, 2]
-    assert s._migrate(target=2) == []
-    s.close()
+    schema.configure(conn, wal=True)
+    assert schema.migrate(conn, target=2) == [1, 2]
+    assert schema.migrate(conn, target=2) == []
+    conn.close()
     assert _version(path) == 2
     with Store.open(path) as s:
         assert s.schema_version == 3

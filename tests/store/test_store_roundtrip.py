@@ -339,12 +339,12 @@ def test_memory_store_and_readonly(tmp_path):
     path = tmp_path / "s.db"
     with Store.open(path) as s:
         rid = add_complete_run(s, reps=1)
-    with Store.open(path, readonly=True) as r:
+    with Store.open_readonly(path) as r:
         assert r.get_run(rid).repetitions[0].has_trace
         with pytest.raises(StoreError, match="read-only"):
             r.create_run(SPEC)
     with pytest.raises(StoreError, match="no results store"):
-        Store.open(tmp_path / "missing.db", readonly=True)
+        Store.open_readonly(tmp_path / "missing.db")
 
 
 def test_default_path_and_env(tmp_path, monkeypatch):

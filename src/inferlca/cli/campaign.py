@@ -30,7 +30,7 @@ def _open_store_if_exists(store: str | None) -> Any:
     path = resolve_store_path(store)
     if not path.exists():
         return None
-    return Store.open(path, readonly=True)
+    return Store.open_readonly(path)
 
 
 def _states_table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> Any:

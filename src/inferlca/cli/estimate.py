@@ -56,7 +56,7 @@ def calibrate_cmd(
     elif any(v is not None for v in given.values()):
         raise InvalidValueError("--peak-flops, --bandwidth-gbs and --tdp need --device D: the "
                                 "catalog device whose runs they apply to")
-    with Store.open(store_path, readonly=True) as store:
+    with Store.open_readonly(store_path) as store:
         cal = calibrate(store, catalog, method=method, overrides=overrides)
     if as_json:
         print_json(cal.to_dict())
@@ -152,7 +152,7 @@ def estimate_cmd(
 
         # None: $INFERLCA_STORE, else ./inferlca.db. Only --save writes: without it a mistyped
         # path must not become a new empty store that silently calibrates nothing
-        store = Store.open(store_path, readonly=not save)
+        store = Store.open(store_path) if save else Store.open_readonly(store_path)
     try:
         result = estimate(
             model, devices, method=method, precision=precision, seq_len=seq_len,

@@ -41,7 +41,7 @@ def export(
     wanted = [t.strip() for t in tables.split(",") if t.strip()]
     if no_traces:
         wanted = [t for t in wanted if t != "traces"]
-    with Store.open(store, readonly=True) as s:
+    with Store.open_readonly(store) as s:
         runs = s.list_runs(workload=workload, device=device, scenario=scenario, kind=kind,
                            status=status, run_ids=run or None)
         with console.status(f"exporting {len(runs)} run(s) as {fmt}..."):

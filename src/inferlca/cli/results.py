@@ -99,7 +99,7 @@ def results_list(
     ctx.obj = {"store": store}
     if ctx.invoked_subcommand is not None:
         return
-    with Store.open(store, readonly=True) as s:
+    with Store.open_readonly(store) as s:
         runs = s.list_runs(workload=workload, device=device, scenario=scenario, kind=kind,
                            status=status, label=label, limit=limit)
         path = s.path
@@ -190,7 +190,7 @@ def results_show(
     store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
 ) -> None:
     """Show one run: specification, device, summary with intervals, impact, repetitions."""
-    with Store.open(_store_of(ctx, store), readonly=True) as s:
+    with Store.open_readonly(_store_of(ctx, store)) as s:
         run = s.get_run(run_id)
     if json_out:
         print_json(run.to_dict())

@@ -22,7 +22,7 @@ def store_info(
     json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
 ) -> None:
     """Where the store is, its schema version, size, and what it holds."""
-    with Store.open(store, readonly=True) as s:
+    with Store.open_readonly(store) as s:
         info = s.info()
         if check:
             problems = s.integrity_check()

@@ -457,7 +457,6 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
                 state.emit("repetition", index=k, total=spec.repetitions)
                 rep = _repetition(state, workload, meter, ctx, k, run_logs / f"rep{k}", stop)
                 state.reps.append(rep)
-                _save_beside_logs(rep, run_logs / f"rep{k}")
                 if store is not None and state.run_id is not None:
                     store.add_repetition(state.run_id, k, metrics=rep.metrics, impact=rep.impact,
                                          trace=rep.trace, latencies_s=rep.latencies_s,
@@ -495,28 +494,6 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
         exc.outcome = outcome  # type: ignore[attr-defined]  # what was measured, for the CLI
         raise exc
     return outcome
-
-
-def _save_beside_logs(rep: RepetitionResult, folder: Path) -> None:
-    """A copy of the repetition next to LoadGen's logs (trace CSV, metrics and impact JSON), so
-    that a store that fails to write later loses nothing that was measured."""
-    import json
-
-    from inferlca.traces.io import write_csv
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_csv(rep.trace, folder / "power_trace.csv")
-        np.savetxt(folder / "latencies_s.txt", rep.latencies_s, fmt="%.9f")
-        (folder / "repetition.json").write_text(json.dumps(
-            {"index": rep.index, "status": rep.status, "metrics": rep.metrics,
-             "impact": rep.impact, "loadgen": rep.loadgen}, indent=1, default=str),
-            encoding="utf-8")
-    except OSError as exc:  # the store still gets everything; say it once
-        import warnings
-
-        warnings.warn(f"could not save a copy of repetition {rep.index} in {folder}: {exc}",
-                      RuntimeWarning, stacklevel=2)
 
 
 def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> dict[str, Any]:

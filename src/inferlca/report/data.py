@@ -309,7 +309,7 @@ def open_store_for_reading(path: str | Path | None):  # type: ignore[no-untyped-
     error saying how to make one). ``None`` means ``$INFERLCA_STORE`` or ``./inferlca.db``."""
     from inferlca.store.sqlite import Store
 
-    return Store.open(path, readonly=True)
+    return Store.open_readonly(path)
 
 
 def load_runs(store: Any, *, statuses: Sequence[str] = ("complete",)) -> list[RunView]:

@@ -82,16 +82,20 @@ class Profile:
     axis: str = "progress"
 
 
-def _phase_seconds(trace: Any) -> dict[str, tuple[float, float]]:
+def _phase_spans(trace: Any, fractions: bool) -> dict[str, tuple[float, float]]:
+    """The load and compute phases of a trace (:func:`inferlca.traces.energy.phases`), as seconds
+    from its first sample or, with ``fractions``, as fractions of its duration."""
+    from inferlca.traces.energy import phases
+
     t = np.asarray(trace.t_s, dtype=float)
     if len(t) < 2 or t[-1] <= t[0]:
         return {}
-    marks = sorted((float(m[0]), str(m[1])) for m in (trace.marks or []))
+    span = float(t[-1] - t[0])
+    scale = span if fractions else 1.0
     out = {}
-    for i, (ts, name) in enumerate(marks):
-        end = marks[i + 1][0] if i + 1 < len(marks) else t[-1]
+    for name, start, end in phases(trace):
         if name in ("load", "compute"):
-            out[name] = (max(0.0, ts - t[0]), min(t[-1] - t[0], end - t[0]))
+            out[name] = (max(0.0, start - t[0]) / scale, min(span, end - t[0]) / scale)
     return out
 
 
@@ -113,20 +117,6 @@ def _time_profile(traces: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.nda
         warnings.simplefilter("ignore", RuntimeWarning)
         mean, std = np.nanmean(m, axis=0), np.nanstd(m, axis=0)
     return np.linspace(0.0, span, TIME_GRID_POINTS), mean, std
-
-
-def _phase_fractions(trace: Any) -> dict[str, tuple[float, float]]:
-    t = np.asarray(trace.t_s, dtype=float)
-    if len(t) < 2 or t[-1] <= t[0]:
-        return {}
-    span = t[-1] - t[0]
-    marks = sorted((float(m[0]), str(m[1])) for m in (trace.marks or []))
-    out = {}
-    for i, (ts, name) in enumerate(marks):
-        end = marks[i + 1][0] if i + 1 < len(marks) else t[-1]
-        if name in ("load", "compute"):
-            out[name] = (max(0.0, (ts - t[0]) / span), min(1.0, (end - t[0]) / span))
-    return out
 
 
 def power_profiles(runs: Sequence[RunView],
@@ -159,10 +149,10 @@ def power_profiles(runs: Sequence[RunView],
     for (dev, q, est), traces in groups.items():
         if axis == "time":
             x, mean, std = _time_profile(traces)
-            fractions = [_phase_seconds(tr) for tr in traces]
+            fractions = [_phase_spans(tr, fractions=False) for tr in traces]
         else:
             x, mean, std = mean_profile(traces, n=GRID_POINTS)
-            fractions = [_phase_fractions(tr) for tr in traces]
+            fractions = [_phase_spans(tr, fractions=True) for tr in traces]
         phases: dict[str, tuple[float, float]] = {}
         for name in ("load", "compute"):
             spans = [ph[name] for ph in fractions if name in ph]

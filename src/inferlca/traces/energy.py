@@ -167,6 +167,11 @@ def trace_span(trace: PowerTrace) -> tuple[float, float]:
     return float(trace.t_s[0]), float(trace.t_s[-1])
 
 
+def duration_s(trace: PowerTrace) -> float:
+    """Seconds from the first to the last sample (0 for fewer than two samples)."""
+    return float(trace.t_s[-1] - trace.t_s[0]) if trace.t_s.size > 1 else 0.0
+
+
 def phases(trace: PowerTrace) -> list[tuple[str, float, float]]:
     """``(name, start_s, end_s)`` for every phase, in time order (terminator marks excluded)."""
     if trace.t_s.size == 0:

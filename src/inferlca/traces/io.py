@@ -21,12 +21,13 @@ import io
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inferlca.errors import InputFileError
+from inferlca.errors import InputFileError, InvalidValueError
 from inferlca.traces.trace import Gap, Mark, PowerTrace
 
 MAGIC = "# inferlca-trace 1"
@@ -44,47 +45,115 @@ def _jsonable(o: Any) -> Any:
     return str(o)
 
 
-def _header(trace: PowerTrace) -> dict[str, Any]:
-    return {
-        "primary": trace.primary,
-        "meter": trace.meter,
+# ---- the stored form: one place that takes a trace apart and puts it back together -----------
+
+
+@dataclass(frozen=True)
+class TraceParts:
+    """A trace taken apart for storage: a JSON-friendly header and its float64 columns.
+
+    Every stored form of a trace (CSV, Parquet, the results store's BLOBs, the JSON of an unsaved
+    repetition) is made with :func:`trace_parts` and read back with :func:`trace_from_parts`; the
+    forms differ only in how they write the numbers.
+
+    ``header`` holds ``primary``, ``meter``, ``estimated``, ``period_requested_s``, ``marks``
+    (``[[t_s, name], ...]``), ``gaps`` (``[[start_s, end_s, reason, channel or None], ...]``) and
+    ``meta``.
+    """
+
+    header: dict[str, Any]
+    t_s: np.ndarray
+    channels: dict[str, np.ndarray]
+    counters: dict[str, np.ndarray]
+
+
+def trace_parts(trace: PowerTrace) -> TraceParts:
+    """Take a trace apart (see :class:`TraceParts`).
+
+    Raises:
+        InvalidValueError: a channel or counter whose length differs from the timestamps'.
+    """
+    t = np.asarray(trace.t_s, dtype=np.float64).ravel()
+    groups: dict[str, dict[str, np.ndarray]] = {"channel": {}, "counter": {}}
+    for role, source in (("channel", trace.channels), ("counter", trace.counters)):
+        for name, values in source.items():
+            a = np.asarray(values, dtype=np.float64).ravel()
+            if a.size != t.size:
+                raise InvalidValueError(
+                    f"trace {role} {name!r} has {a.size} values for {t.size} timestamps"
+                )
+            groups[role][str(name)] = a
+    header = {
+        "primary": str(trace.primary),
+        "meter": str(trace.meter),
         "estimated": bool(trace.estimated),
-        "period_requested_s": trace.period_requested_s,
-        "marks": [[float(m.t_s), m.name] for m in trace.marks],
-        "gaps": [[float(g.start_s), float(g.end_s), g.reason, g.channel] for g in trace.gaps],
-        "meta": trace.meta,
+        "period_requested_s": None
+        if trace.period_requested_s is None
+        else float(trace.period_requested_s),
+        "marks": [[float(m[0]), str(m[1])] for m in trace.marks],
+        "gaps": [
+            [float(g[0]), float(g[1]), str(g[2]), None if len(g) < 4 or g[3] is None else str(g[3])]
+            for g in trace.gaps
+        ],
+        "meta": trace.meta or {},
     }
+    return TraceParts(header, t, groups["channel"], groups["counter"])
 
 
-def _from_header(
-    h: dict[str, Any],
-    t: np.ndarray,
+def trace_from_parts(
+    header: dict[str, Any],
+    t_s: np.ndarray,
     channels: dict[str, np.ndarray],
     counters: dict[str, np.ndarray],
 ) -> PowerTrace:
+    """Put a trace back together from the parts made by :func:`trace_parts`."""
+    period = header.get("period_requested_s")
     return PowerTrace(
-        t_s=t,
+        t_s=t_s,
         channels=channels,
         counters=counters,
-        primary=h["primary"],
-        meter=h["meter"],
-        estimated=bool(h.get("estimated", False)),
-        marks=[Mark(float(a), str(b)) for a, b in h.get("marks", [])],
-        gaps=[Gap(float(a), float(b), str(r), c) for a, b, r, c in h.get("gaps", [])],
-        period_requested_s=h.get("period_requested_s"),
-        meta=h.get("meta", {}) or {},
+        primary=header["primary"],
+        meter=header["meter"],
+        estimated=bool(header.get("estimated", False)),
+        marks=[Mark(float(m[0]), str(m[1])) for m in header.get("marks") or []],
+        gaps=[
+            Gap(float(g[0]), float(g[1]), str(g[2]), g[3] if len(g) > 3 else None)
+            for g in header.get("gaps") or []
+        ],
+        period_requested_s=None if period is None else float(period),
+        meta=header.get("meta") or {},
     )
 
 
-def _columns(trace: PowerTrace) -> list[tuple[str, np.ndarray]]:
-    cols = [("t_s", np.asarray(trace.t_s, dtype=float))]
-    cols += [(P_PREFIX + k, np.asarray(v, dtype=float)) for k, v in trace.channels.items()]
-    cols += [(E_PREFIX + k, np.asarray(v, dtype=float)) for k, v in trace.counters.items()]
-    n = cols[0][1].size
-    for name, col in cols:
-        if col.size != n:
-            raise ValueError(f"trace column {name} has {col.size} values, t_s has {n}")
-    return cols
+def trace_to_json(trace: PowerTrace) -> dict[str, Any]:
+    """The trace as one JSON-friendly dict: the header's keys plus ``t_s``, ``channels`` and
+    ``counters`` as lists of floats (``json`` writes them exactly; ``NaN`` gaps as ``NaN``)."""
+    parts = trace_parts(trace)
+    return {
+        **parts.header,
+        "t_s": parts.t_s.tolist(),
+        "channels": {k: v.tolist() for k, v in parts.channels.items()},
+        "counters": {k: v.tolist() for k, v in parts.counters.items()},
+    }
+
+
+def trace_from_json(doc: dict[str, Any]) -> PowerTrace:
+    """Read back a dict made by :func:`trace_to_json`."""
+    return trace_from_parts(
+        doc,
+        np.array(doc["t_s"], dtype=np.float64),
+        {k: np.array(v, dtype=np.float64) for k, v in (doc.get("channels") or {}).items()},
+        {k: np.array(v, dtype=np.float64) for k, v in (doc.get("counters") or {}).items()},
+    )
+
+
+def _columns(trace: PowerTrace) -> tuple[dict[str, Any], list[tuple[str, np.ndarray]]]:
+    """The header and the file columns (``t_s``, ``power_w:<ch>``..., ``energy_j:<ch>``...)."""
+    parts = trace_parts(trace)
+    cols = [("t_s", parts.t_s)]
+    cols += [(P_PREFIX + k, v) for k, v in parts.channels.items()]
+    cols += [(E_PREFIX + k, v) for k, v in parts.counters.items()]
+    return parts.header, cols
 
 
 def _cell(x: float) -> str:
@@ -94,10 +163,10 @@ def _cell(x: float) -> str:
 def write_csv(trace: PowerTrace, path: str | os.PathLike[str]) -> Path:
     """Write a trace as CSV (see module doc); returns the path."""
     p = Path(path)
-    cols = _columns(trace)
+    header, cols = _columns(trace)
     buf = io.StringIO()
     buf.write(MAGIC + "\n")
-    buf.write("# " + json.dumps(_header(trace), default=_jsonable, allow_nan=True) + "\n")
+    buf.write("# " + json.dumps(header, default=_jsonable, allow_nan=True) + "\n")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([name for name, _ in cols])
     arrays = [c for _, c in cols]
@@ -176,7 +245,7 @@ def parse_csv(text: str, path: object = "<csv>") -> PowerTrace:
     counters = {
         n[len(E_PREFIX) :]: data[:, i].copy() for i, n in enumerate(names) if n.startswith(E_PREFIX)
     }
-    return _from_header(header, data[:, 0].copy(), channels, counters)
+    return trace_from_parts(header, data[:, 0].copy(), channels, counters)
 
 
 def _isfloat(s: str) -> bool:
@@ -193,9 +262,9 @@ def write_parquet(trace: PowerTrace, path: str | os.PathLike[str]) -> Path:
     import pyarrow.parquet as pq
 
     p = Path(path)
-    cols = _columns(trace)
+    header, cols = _columns(trace)
     table = pa.table({name: pa.array(col, type=pa.float64()) for name, col in cols})
-    meta = {b"inferlca": json.dumps(_header(trace), default=_jsonable, allow_nan=True).encode()}
+    meta = {b"inferlca": json.dumps(header, default=_jsonable, allow_nan=True).encode()}
     table = table.replace_schema_metadata(meta)
     pq.write_table(table, p)
     return p
@@ -227,7 +296,7 @@ def read_parquet(path: str | os.PathLike[str]) -> PowerTrace:
         raise InputFileError(p, "Parquet trace has no t_s column")
     channels = {k[len(P_PREFIX) :]: v for k, v in cols.items() if k.startswith(P_PREFIX)}
     counters = {k[len(E_PREFIX) :]: v for k, v in cols.items() if k.startswith(E_PREFIX)}
-    return _from_header(header, cols["t_s"], channels, counters)
+    return trace_from_parts(header, cols["t_s"], channels, counters)
 
 
 def write_trace(trace: PowerTrace, path: str | os.PathLike[str]) -> Path:

@@ -47,34 +47,3 @@ class PowerTrace:
     gaps: list[Gap] = field(default_factory=list)
     period_requested_s: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-
-    # ---- conveniences (the logic lives in inferlca.traces.energy / .io) -----------------------
-    @property
-    def duration_s(self) -> float:
-        """Seconds from the first to the last sample (0 for fewer than two samples)."""
-        return float(self.t_s[-1] - self.t_s[0]) if self.t_s.size > 1 else 0.0
-
-    def energy(self, start_s: float | None = None, end_s: float | None = None,
-               channel: str | None = None) -> Any:
-        """:func:`inferlca.traces.energy.energy` of this trace (counter first)."""
-        from inferlca.traces.energy import energy
-
-        return energy(self, start_s, end_s, channel)
-
-    def energy_j(self, start_s: float | None = None, end_s: float | None = None,
-                 channel: str | None = None) -> float:
-        """Joules of a channel (default primary) over a window (default the whole trace)."""
-        return float(self.energy(start_s, end_s, channel).energy_j)
-
-    def window(self, phase: str) -> tuple[float, float]:
-        """:func:`inferlca.traces.energy.window_of` of this trace."""
-        from inferlca.traces.energy import window_of
-
-        return window_of(self, phase)
-
-    def write(self, path: Any) -> Any:
-        """Write as CSV or Parquet by the file's extension; returns the path."""
-        from inferlca.traces.io import write_trace
-
-        return write_trace(self, path)
-
