@@ -17,18 +17,49 @@ working), never a traceback::
     └── RunInterrupted                 Ctrl-C during a run; what was measured is kept; exit 130
 
 Vendor errors (NVML, file system, LoadGen) are translated into these at the edge, once.
+
+An error about a parameter says so with ``param=`` and writes the parameter's name (as the
+Python API spells it, e.g. ``lifetime_years``) in its message, never a command-line flag: the
+library does not know which command, if any, is running. The CLI renders the message with
+:meth:`InferlcaError.render`, which puts the flag of the command that ran in place of each
+parameter name (``run --lifetime 7..4`` -> ``--lifetime: inverted interval ...``).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 
 
 class InferlcaError(Exception):
-    """Base of all inferlca errors."""
+    """Base of all inferlca errors.
+
+    Args:
+        *args: the message (one string), as for any exception.
+        param: the parameter (or parameters) the error is about, by their Python names; each
+            appears as a word in the message so that :meth:`render` can name a flag instead.
+    """
 
     exit_code: int = 1
+    params: tuple[str, ...] = ()
+
+    def __init__(self, *args: object, param: str | Sequence[str] | None = None) -> None:
+        super().__init__(*args)
+        if param is not None:
+            self.params = (param,) if isinstance(param, str) else tuple(param)
+
+    def render(self, names: Mapping[str, str]) -> str:
+        """The message with each parameter named as ``names`` spells it (e.g. a CLI flag).
+
+        A parameter ``names`` lacks keeps its own name (e.g. a campaign file's key).
+        """
+        text = str(self)
+        for p in self.params:
+            if p in names and names[p] != p:
+                text = re.sub(rf"(?<![\w\-'\"]){re.escape(p)}(?![\w\-'\"])",
+                              lambda _m, flag=names[p]: flag, text)
+        return text
 
 
 class UsageError(InferlcaError):
@@ -40,7 +71,8 @@ class UsageError(InferlcaError):
 class UnknownNameError(UsageError):
     """A name (device, region, meter, workload, model...) that is not known."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str] = (), hint: str = "") -> None:
+    def __init__(self, kind: str, name: str, known: Iterable[str] = (), hint: str = "",
+                 param: str | Sequence[str] | None = None) -> None:
         known = list(known)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5) if known else []
         if not close and known:
@@ -51,7 +83,7 @@ class UnknownNameError(UsageError):
             msg += f"; did you mean {', '.join(repr(c) for c in close)}?"
         if hint:
             msg += f" {hint}"
-        super().__init__(msg)
+        super().__init__(msg, param=param)
         self.kind = kind
         self.name = name
         self.suggestions = close

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from inferlca.errors import InvalidValueError
-from inferlca.uncertainty import UValue
+from inferlca.uncertainty import Bounds, UValue, parse_bounded
 
 console = Console()
 err_console = Console(stderr=True)
@@ -57,15 +57,11 @@ def positive_float(name: str, value: float | None, allow_zero: bool = False) -> 
 
 def parse_uncertain(name: str, text: str | None, unit: str = "", minimum: float = 0.0,
                     allow_equal: bool = False) -> UValue | None:
-    """Parse ``1.5`` or ``1.1..1.6`` from a command-line option into a :class:`UValue`."""
+    """Parse ``1.5`` or ``1.1..1.6`` from a command-line option into a :class:`UValue`.
+
+    The one parser, :func:`inferlca.uncertainty.parse_bounded`, with the bound ``> minimum``
+    (``>= minimum`` with ``allow_equal``); ``None`` stays ``None``.
+    """
     if text is None:
         return None
-    try:
-        v = UValue.parse(text, unit=unit)
-    except InvalidValueError as exc:
-        raise InvalidValueError(f"{name}: {exc}") from None
-    ok = (v.low >= minimum) if allow_equal else (v.low > minimum)
-    if not ok:
-        rel = ">=" if allow_equal else ">"
-        raise InvalidValueError(f"{name} must be {rel} {minimum:g}, got {text!r}")
-    return v
+    return parse_bounded(name, text, Bounds(minimum=minimum, min_inclusive=allow_equal), unit)
