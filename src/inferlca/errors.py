@@ -54,12 +54,14 @@ class InferlcaError(Exception):
 
         A parameter ``names`` lacks keeps its own name (e.g. a campaign file's key).
         """
-        text = str(self)
-        for p in self.params:
-            if p in names and names[p] != p:
-                text = re.sub(rf"(?<![\w\-'\"]){re.escape(p)}(?![\w\-'\"])",
-                              lambda _m, flag=names[p]: flag, text)
-        return text
+        # code in backticks (`inferlca grid list`) is left as it is
+        parts = str(self).split("`")
+        for i in range(0, len(parts), 2):
+            for p in self.params:
+                if p in names and names[p] != p:
+                    parts[i] = re.sub(rf"(?<![\w\-'\"]){re.escape(p)}(?![\w\-'\"])",
+                                      lambda _m, flag=names[p]: flag, parts[i])
+        return "`".join(parts)
 
 
 class UsageError(InferlcaError):
