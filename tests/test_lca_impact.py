@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,8 +125,14 @@ def test_bad_queries():
     ({"lifetime_years": -2}, "--lifetime-years"), ({"grid": -5}, "--grid"),
 ])
 def test_bad_context(kwargs, match):
-    with pytest.raises(InvalidValueError, match=match):
+    """The library names the parameter; `inferlca impact` shows it as its flag."""
+    from inferlca.cli import invoked_command
+    from inferlca.cli._common import flag_names
+
+    with pytest.raises(InvalidValueError) as exc:
         ImpactContext.resolve("t4", **kwargs)
+    assert re.search(match, exc.value.render(flag_names(invoked_command(["impact"]))))
+    assert "--" not in str(exc.value) and exc.value.params[0] in str(exc.value)
 
 
 def test_unknown_region_and_memory_method():

@@ -123,7 +123,7 @@ class RunSpec:
     label: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> "RunSpec":
+    def validate(self) -> RunSpec:
         """Check every field; return ``self``. The one place a run's settings are checked
         (``inferlca run``, campaign files and the Python API all come here).
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError
+from inferlca.errors import InputFileError, UnknownNameError
 from inferlca.uncertainty import UValue, parse_bounded
 
 G_PER_KWH = "gCO2e/kWh"
