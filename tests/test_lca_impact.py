@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cli_flags import as_cli
 from inferlca.errors import InvalidValueError, UnknownNameError
 from inferlca.hardware.catalog import get_catalog
 from inferlca.lca.embodied import embodied_footprint
@@ -126,12 +127,9 @@ def test_bad_queries():
 ])
 def test_bad_context(kwargs, match):
     """The library names the parameter; `inferlca impact` shows it as its flag."""
-    from inferlca.cli import invoked_command
-    from inferlca.cli._common import flag_names
-
     with pytest.raises(InvalidValueError) as exc:
         ImpactContext.resolve("t4", **kwargs)
-    assert re.search(match, exc.value.render(flag_names(invoked_command(["impact"]))))
+    assert re.search(match, as_cli(exc.value, "impact"))
     assert "--" not in str(exc.value) and exc.value.params[0] in str(exc.value)
 
 

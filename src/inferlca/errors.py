@@ -31,14 +31,26 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+#: Marks a parameter's name in a message (see :func:`named`); never shown.
+_MARK = "\x1f"
+_MARKED = re.compile(f"{_MARK}([^{_MARK}]*){_MARK}")
+
+
+def named(param: str) -> str:
+    """A parameter's name for a message, marked so that :meth:`InferlcaError.render` can put a
+    flag in its place: ``InvalidValueError(f"{named('pue')} must be >= 1")``. Printed as is
+    (``pue must be >= 1``) everywhere else; the error's ``params`` include it.
+    """
+    return f"{_MARK}{param}{_MARK}"
+
 
 class InferlcaError(Exception):
     """Base of all inferlca errors.
 
     Args:
         *args: the message (one string), as for any exception.
-        param: the parameter (or parameters) the error is about, by their Python names; each
-            appears as a word in the message so that :meth:`render` can name a flag instead.
+        param: the parameter (or parameters) the error is about, by their Python names, when
+            the message writes them as plain words rather than with :func:`named`.
     """
 
     exit_code: int = 1
@@ -46,19 +58,28 @@ class InferlcaError(Exception):
 
     def __init__(self, *args: object, param: str | Sequence[str] | None = None) -> None:
         super().__init__(*args)
-        if param is not None:
-            self.params = (param,) if isinstance(param, str) else tuple(param)
+        given = () if param is None else (param,) if isinstance(param, str) else tuple(param)
+        marked = tuple(_MARKED.findall(args[0])) if args and isinstance(args[0], str) else ()
+        if given or marked:
+            self.params = tuple(dict.fromkeys((*given, *marked)))
+
+    def __str__(self) -> str:
+        return super().__str__().replace(_MARK, "")
 
     def render(self, names: Mapping[str, str]) -> str:
         """The message with each parameter named as ``names`` spells it (e.g. a CLI flag).
 
-        A parameter ``names`` lacks keeps its own name (e.g. a campaign file's key).
+        A parameter ``names`` lacks keeps its own name (e.g. a campaign file's key). Names
+        marked with :func:`named` are replaced exactly; the plain words of ``param=`` outside
+        backticks (code such as `inferlca grid list` stays as it is).
         """
-        # code in backticks (`inferlca grid list`) is left as it is
-        parts = str(self).split("`")
+        raw = super().__str__()
+        marked = set(_MARKED.findall(raw))
+        raw = _MARKED.sub(lambda m: names.get(m.group(1), m.group(1)), raw)
+        parts = raw.split("`")
         for i in range(0, len(parts), 2):
             for p in self.params:
-                if p in names and names[p] != p:
+                if p not in marked and p in names and names[p] != p:
                     parts[i] = re.sub(rf"(?<![\w\-'\"]){re.escape(p)}(?![\w\-'\"])",
                                       lambda _m, flag=names[p]: flag, parts[i])
         return "`".join(parts)

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from inferlca.errors import InvalidValueError, UnknownNameError
+from inferlca.errors import InvalidValueError, UnknownNameError, named
 from inferlca.uncertainty import parse_bounded
 
 SCENARIOS = ("single-stream", "multi-stream", "server", "offline", "interactive")
@@ -49,36 +49,35 @@ def _check_plain_fields(spec: Any) -> None:
     for name in _TEXT:
         v = getattr(spec, name)
         if not isinstance(v, str) or not v.strip():
-            raise InvalidValueError(f"{name} must be non-empty text, got {v!r}", param=name)
+            raise InvalidValueError(f"{named(name)} must be non-empty text, got {v!r}")
     for name in _OPTIONAL_TEXT:
         v = getattr(spec, name)
         if v is not None and not isinstance(v, str):
-            raise InvalidValueError(f"{name} must be text, got {v!r}", param=name)
+            raise InvalidValueError(f"{named(name)} must be text, got {v!r}")
     for name in _INT_AT_LEAST_1:
         v = getattr(spec, name)
         if not _is_int(v) or v < 1:
-            raise InvalidValueError(f"{name} must be an integer >= 1, got {v!r}", param=name)
+            raise InvalidValueError(f"{named(name)} must be an integer >= 1, got {v!r}")
     for name in _OPTIONAL_INT_AT_LEAST_1:
         v = getattr(spec, name)
         if v is not None and (not _is_int(v) or v < 1):
-            raise InvalidValueError(f"{name} must be an integer >= 1 (or unset), got {v!r}",
-                                    param=name)
+            raise InvalidValueError(f"{named(name)} must be an integer >= 1 (or unset), got {v!r}")
     if not _is_int(spec.seed) or spec.seed < 0:
-        raise InvalidValueError(f"seed must be an integer >= 0, got {spec.seed!r}", param="seed")
+        raise InvalidValueError(f"{named('seed')} must be an integer >= 0, got {spec.seed!r}")
     for name in _POSITIVE:
         v = getattr(spec, name)
         if not _is_number(v) or v <= 0:
-            raise InvalidValueError(f"{name} must be a finite number > 0, got {v!r}", param=name)
+            raise InvalidValueError(f"{named(name)} must be a finite number > 0, got {v!r}")
     for name in _NON_NEGATIVE:
         v = getattr(spec, name)
         if not _is_number(v) or v < 0:
-            raise InvalidValueError(f"{name} must be a finite number >= 0, got {v!r}", param=name)
+            raise InvalidValueError(f"{named(name)} must be a finite number >= 0, got {v!r}")
     for name in _BOOL:
         v = getattr(spec, name)
         if not isinstance(v, bool):
-            raise InvalidValueError(f"{name} must be true or false, got {v!r}", param=name)
+            raise InvalidValueError(f"{named(name)} must be true or false, got {v!r}")
     if not isinstance(spec.extra, dict):
-        raise InvalidValueError(f"extra must be a mapping, got {spec.extra!r}", param="extra")
+        raise InvalidValueError(f"{named('extra')} must be a mapping, got {spec.extra!r}")
 
 
 @dataclass
@@ -169,7 +168,7 @@ class RunSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunSpec":
+    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
         known = {f.name for f in fields(cls)}
         unknown = [k for k in d if k not in known]
         if unknown:

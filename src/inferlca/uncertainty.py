@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from inferlca.errors import InvalidValueError
+from inferlca.errors import InvalidValueError, named
 
 Kind = Literal["input", "default", "derived"]
 Number = int | float
@@ -288,13 +288,13 @@ def parse_bounded(param: str, value: str | Number | UValue, bounds: Bounds, unit
         try:
             v = UValue.parse(value, unit, sources, kind)
         except InvalidValueError as exc:
-            raise InvalidValueError(f"{param}: {exc}; accepted: {accepted}", param=param) from None
+            raise InvalidValueError(f"{named(param)}: {exc}; accepted: {accepted}") from None
     elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidValueError(f"{param} must be {accepted}, got {value!r}", param=param)
+        raise InvalidValueError(f"{named(param)} must be {accepted}, got {value!r}")
     else:
         v = UValue.exact(float(value), unit, sources, kind)
     if not (bounds.contains(v.low) and bounds.contains(v.high)):
-        raise InvalidValueError(f"{param} must be {accepted}, got {value!r}", param=param)
+        raise InvalidValueError(f"{named(param)} must be {accepted}, got {value!r}")
     return v.with_unit(unit) if unit else v
 
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from inferlca.errors import InputFileError, UnknownNameError
+from inferlca.errors import InputFileError, UnknownNameError, named
 from inferlca.uncertainty import UValue, parse_bounded
 
 G_PER_KWH = "gCO2e/kWh"
@@ -116,8 +116,8 @@ def get_region(region: str) -> GridRegion:
         known = [r.iso2 for r in regions] + [r.name for r in regions]
         raise UnknownNameError("region", region, known,
                                "(use an ISO code such as FR or FRA, a country name, WORLD, "
-                               "or a custom intensity with grid, in gCO2e/kWh; see `inferlca grid list`)",
-                               param="grid")
+                               f"or a custom intensity with {named('grid')}, in gCO2e/kWh; see "
+                               "`inferlca grid list`)")
     return reg
 
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferlca.errors import InvalidValueError, UnknownNameError
+from inferlca.errors import InvalidValueError, UnknownNameError, named
 from inferlca.hardware.catalog import Device, get_catalog
 from inferlca.lca import use
 from inferlca.lca.defaults import (
@@ -184,7 +184,7 @@ class Impact:
 def _positive(name: str, value: float, accepted: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or value <= 0:
-        raise InvalidValueError(f"{name} must be {accepted}, got {value!r}", param=name)
+        raise InvalidValueError(f"{named(name)} must be {accepted}, got {value!r}")
     return float(value)
 
 
@@ -205,20 +205,20 @@ def compute_impact(energy_j: float | UValue, duration_s: float, ctx: ImpactConte
     """
     if isinstance(energy_j, UValue):
         if not (math.isfinite(energy_j.high) and energy_j.low >= 0):
-            raise InvalidValueError(f"energy_j must be a finite number of J >= 0, got {energy_j}",
-                                    param="energy_j")
+            raise InvalidValueError(f"{named('energy_j')} must be a finite number of J >= 0, "
+                                    f"got {energy_j}")
         e_j = energy_j.with_unit("J")
     else:
         if isinstance(energy_j, bool) or not isinstance(energy_j, (int, float)) \
                 or not math.isfinite(energy_j) or energy_j < 0:
-            raise InvalidValueError(f"energy_j must be a finite number of J >= 0, "
-                                    f"got {energy_j!r}", param="energy_j")
+            raise InvalidValueError(f"{named('energy_j')} must be a finite number of J >= 0, "
+                                    f"got {energy_j!r}")
         e_j = UValue.exact(float(energy_j), "J", ("measured or estimated energy",), kind="input")
     t_s = _positive("duration_s", duration_s, "a finite number of seconds > 0")
     if queries is not None and (isinstance(queries, bool) or not isinstance(queries, int)
                                 or queries <= 0):
-        raise InvalidValueError(f"queries must be a whole number > 0, got {queries!r}",
-                                param="queries")
+        raise InvalidValueError(f"{named('queries')} must be a whole number > 0, "
+                                f"got {queries!r}")
 
     kwh = use.energy_kwh(e_j)
     use_g = use.use_phase_gco2e(kwh, ctx.grid_gco2e_per_kwh, ctx.pue)
