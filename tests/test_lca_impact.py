@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from cli_flags import as_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli_flags import as_cli
 from inferlca.errors import InvalidValueError, UnknownNameError
 from inferlca.hardware.catalog import get_catalog
 from inferlca.lca.embodied import embodied_footprint

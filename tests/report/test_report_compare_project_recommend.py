@@ -6,10 +6,10 @@ import math
 import re
 
 import pytest
+from cli_flags import as_cli
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cli_flags import as_cli
 from inferlca.errors import InvalidValueError, UsageError
 from inferlca.report.compare import compare, compare_runs, ratio
 from inferlca.report.data import IncomparableRunsError
