@@ -65,6 +65,15 @@ def calibrate_cmd(
                                 "catalog device whose runs they apply to")
     with Store.open(store_path, readonly=True) as store:
         cal = calibrate(store, catalog, method=method, overrides=overrides)
+    # a skipped run's reason is a library error's text: name the roof values by this command's
+    # flags (give peak_flops -> give --peak-flops)
+    from inferlca.cli import invoked_command
+    from inferlca.cli._common import flag_names
+    from inferlca.errors import InferlcaError
+
+    flags = flag_names(invoked_command(["calibrate"]))
+    cal.skipped[:] = [InferlcaError(reason, param=("peak_flops", "bandwidth_gbs", "tdp_w"))
+                      .render(flags) for reason in cal.skipped]
     if as_json:
         print_json(cal.to_dict())
         return
