@@ -51,6 +51,7 @@ from inferlca.errors import (
     StoreError,
     UnknownNameError,
     UsageError,
+    named,
 )
 from inferlca.store import arrays
 from inferlca.store.records import (
@@ -356,7 +357,7 @@ class Store:
         if readonly:
             if not p.exists():
                 raise StoreError(f"no results store at {p}; run `inferlca run` first, or give "
-                                 f"--store PATH (or set {ENV_VAR})")
+                                 f"{named('store')} PATH (or set {ENV_VAR})")
             try:
                 conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True,
                                        isolation_level=None, check_same_thread=False,
@@ -390,23 +391,23 @@ class Store:
                              f"give a file path such as ./{DEFAULT_FILENAME}")
         if parent.exists() and not parent.is_dir():
             raise StoreError(f"cannot create the results store at {p}: {parent} is a file, not a "
-                             f"folder; choose a writable --store PATH")
+                             f"folder; choose a writable {named('store')} PATH")
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the results store at {p}: the folder {parent} cannot "
-                             f"be created ({exc.strerror or exc}); choose a writable --store PATH") from None
+                             f"be created ({exc.strerror or exc}); choose a writable {named('store')} PATH") from None
         if not parent.is_dir():
             raise StoreError(f"cannot create the results store at {p}: {parent} is not a folder")
         if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
             raise StoreError(f"cannot write the results store at {p}: permission denied; "
-                             f"choose a writable --store PATH (or set {ENV_VAR})")
+                             f"choose a writable {named('store')} PATH (or set {ENV_VAR})")
         try:
             conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False,
                                    timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create the results store at {p}: {exc}; "
-                             f"choose a writable --store PATH") from None
+                             f"choose a writable {named('store')} PATH") from None
         store = cls(conn, p, readonly=False)
         try:
             store._initialize()
@@ -415,7 +416,7 @@ class Store:
             msg = str(exc)
             if "not a database" in msg or "malformed" in msg:
                 raise StoreError(f"{p} is not an inferlca results store ({msg}); give another "
-                                 f"--store PATH") from None
+                                 f"{named('store')} PATH") from None
             raise StoreError(f"cannot write the results store at {p}: {msg}") from None
         except BaseException:
             store.close()
@@ -478,7 +479,7 @@ class Store:
         if "schema_version" not in tables:
             if tables:
                 raise StoreError(f"{self.path} is an SQLite file but not an inferlca results store "
-                                 f"(it has tables {', '.join(sorted(tables)[:5])}); give another --store PATH")
+                                 f"(it has tables {', '.join(sorted(tables)[:5])}); give another {named('store')} PATH")
             return 0
         version = self.schema_version
         if version > SCHEMA_VERSION:
