@@ -80,8 +80,9 @@ class InferlcaError(Exception):
         for i in range(0, len(parts), 2):
             for p in self.params:
                 if p not in marked and p in names and names[p] != p:
+                    flag = names[p]
                     parts[i] = re.sub(rf"(?<![\w\-'\"]){re.escape(p)}(?![\w\-'\"])",
-                                      lambda _m, flag=names[p]: flag, parts[i])
+                                      lambda _m: flag, parts[i])  # noqa: B023 - used at once
         return "`".join(parts)
 
 
