@@ -26,7 +26,7 @@ def _known(names: tuple[str, ...]) -> str:
 
 MEMORY_METHODS = ("per-gb", "area")
 #: The rules of the plain fields, by kind (the names, uncertain values and the rest are in
-#: :meth:`RunSpec.validate`). Each error names the field (``param=``) and what is accepted.
+#: :meth:`RunSpec.validate`). Each error names the field (``errors.named``) and what is accepted.
 _INT_AT_LEAST_1 = ("queries", "repetitions", "samples_per_query", "users", "max_new_tokens")
 _OPTIONAL_INT_AT_LEAST_1 = ("threads", "offline_samples")
 _POSITIVE = ("period_ms", "target_qps", "duration_s")
@@ -45,34 +45,39 @@ def _is_number(v: Any) -> bool:
 
 
 def _check_plain_fields(spec: Any) -> None:
-    """Types and ranges of the plain fields of a :class:`RunSpec`."""
-    for name in _TEXT:
+    """Types and ranges of the plain fields of a :class:`RunSpec` (those it has)."""
+    have = {f.name for f in fields(spec)}
+
+    def present(names: tuple[str, ...]) -> list[str]:
+        return [n for n in names if n in have]
+
+    for name in present(_TEXT):
         v = getattr(spec, name)
         if not isinstance(v, str) or not v.strip():
             raise InvalidValueError(f"{named(name)} must be non-empty text, got {v!r}")
-    for name in _OPTIONAL_TEXT:
+    for name in present(_OPTIONAL_TEXT):
         v = getattr(spec, name)
         if v is not None and not isinstance(v, str):
             raise InvalidValueError(f"{named(name)} must be text, got {v!r}")
-    for name in _INT_AT_LEAST_1:
+    for name in present(_INT_AT_LEAST_1):
         v = getattr(spec, name)
         if not _is_int(v) or v < 1:
             raise InvalidValueError(f"{named(name)} must be an integer >= 1, got {v!r}")
-    for name in _OPTIONAL_INT_AT_LEAST_1:
+    for name in present(_OPTIONAL_INT_AT_LEAST_1):
         v = getattr(spec, name)
         if v is not None and (not _is_int(v) or v < 1):
             raise InvalidValueError(f"{named(name)} must be an integer >= 1 (or unset), got {v!r}")
     if not _is_int(spec.seed) or spec.seed < 0:
         raise InvalidValueError(f"{named('seed')} must be an integer >= 0, got {spec.seed!r}")
-    for name in _POSITIVE:
+    for name in present(_POSITIVE):
         v = getattr(spec, name)
         if not _is_number(v) or v <= 0:
             raise InvalidValueError(f"{named(name)} must be a finite number > 0, got {v!r}")
-    for name in _NON_NEGATIVE:
+    for name in present(_NON_NEGATIVE):
         v = getattr(spec, name)
         if not _is_number(v) or v < 0:
             raise InvalidValueError(f"{named(name)} must be a finite number >= 0, got {v!r}")
-    for name in _BOOL:
+    for name in present(_BOOL):
         v = getattr(spec, name)
         if not isinstance(v, bool):
             raise InvalidValueError(f"{named(name)} must be true or false, got {v!r}")
