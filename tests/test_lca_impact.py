@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from cli_flags import as_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -123,8 +126,11 @@ def test_bad_queries():
     ({"lifetime_years": -2}, "--lifetime-years"), ({"grid": -5}, "--grid"),
 ])
 def test_bad_context(kwargs, match):
-    with pytest.raises(InvalidValueError, match=match):
+    """The library names the parameter; `inferlca impact` shows it as its flag."""
+    with pytest.raises(InvalidValueError) as exc:
         ImpactContext.resolve("t4", **kwargs)
+    assert re.search(match, as_cli(exc.value, "impact"))
+    assert "--" not in str(exc.value) and exc.value.params[0] in str(exc.value)
 
 
 def test_unknown_region_and_memory_method():

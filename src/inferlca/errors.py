@@ -17,18 +17,73 @@ working), never a traceback::
     └── RunInterrupted                 Ctrl-C during a run; what was measured is kept; exit 130
 
 Vendor errors (NVML, file system, LoadGen) are translated into these at the edge, once.
+
+An error about a parameter says so with ``param=`` and writes the parameter's name (as the
+Python API spells it, e.g. ``lifetime_years``) in its message, never a command-line flag: the
+library does not know which command, if any, is running. The CLI renders the message with
+:meth:`InferlcaError.render`, which puts the flag of the command that ran in place of each
+parameter name (``run --lifetime 7..4`` -> ``--lifetime: inverted interval ...``).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+#: Marks a parameter's name in a message (see :func:`named`); never shown.
+_MARK = "\x1f"
+_MARKED = re.compile(f"{_MARK}([^{_MARK}]*){_MARK}")
+
+
+def named(param: str) -> str:
+    """A parameter's name for a message, marked so that :meth:`InferlcaError.render` can put a
+    flag in its place: ``InvalidValueError(f"{named('pue')} must be >= 1")``. Printed as is
+    (``pue must be >= 1``) everywhere else; the error's ``params`` include it.
+    """
+    return f"{_MARK}{param}{_MARK}"
 
 
 class InferlcaError(Exception):
-    """Base of all inferlca errors."""
+    """Base of all inferlca errors.
+
+    Args:
+        *args: the message (one string), as for any exception.
+        param: the parameter (or parameters) the error is about, by their Python names, when
+            the message writes them as plain words rather than with :func:`named`.
+    """
 
     exit_code: int = 1
+    params: tuple[str, ...] = ()
+
+    def __init__(self, *args: object, param: str | Sequence[str] | None = None) -> None:
+        super().__init__(*args)
+        given = () if param is None else (param,) if isinstance(param, str) else tuple(param)
+        marked = tuple(_MARKED.findall(args[0])) if args and isinstance(args[0], str) else ()
+        if given or marked:
+            self.params = tuple(dict.fromkeys((*given, *marked)))
+
+    def __str__(self) -> str:
+        return super().__str__().replace(_MARK, "")
+
+    def render(self, names: Mapping[str, str]) -> str:
+        """The message with each parameter named as ``names`` spells it (e.g. a CLI flag).
+
+        A parameter ``names`` lacks keeps its own name (e.g. a campaign file's key). Names
+        marked with :func:`named` are replaced exactly; the plain words of ``param=`` outside
+        backticks (code such as `inferlca grid list` stays as it is).
+        """
+        raw = super().__str__()
+        marked = set(_MARKED.findall(raw))
+        raw = _MARKED.sub(lambda m: names.get(m.group(1), m.group(1)), raw)
+        parts = raw.split("`")
+        for i in range(0, len(parts), 2):
+            for p in self.params:
+                if p not in marked and p in names and names[p] != p:
+                    flag = names[p]
+                    parts[i] = re.sub(rf"(?<![\w\-'\"]){re.escape(p)}(?![\w\-'\"])",
+                                      lambda _m: flag, parts[i])  # noqa: B023 - used at once
+        return "`".join(parts)
 
 
 class UsageError(InferlcaError):
@@ -40,7 +95,8 @@ class UsageError(InferlcaError):
 class UnknownNameError(UsageError):
     """A name (device, region, meter, workload, model...) that is not known."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str] = (), hint: str = "") -> None:
+    def __init__(self, kind: str, name: str, known: Iterable[str] = (), hint: str = "",
+                 param: str | Sequence[str] | None = None) -> None:
         known = list(known)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5) if known else []
         if not close and known:
@@ -51,7 +107,7 @@ class UnknownNameError(UsageError):
             msg += f"; did you mean {', '.join(repr(c) for c in close)}?"
         if hint:
             msg += f" {hint}"
-        super().__init__(msg)
+        super().__init__(msg, param=param)
         self.kind = kind
         self.name = name
         self.suggestions = close

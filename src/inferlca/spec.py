@@ -7,10 +7,12 @@ stored, compared and read back from a campaign file.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from inferlca.errors import InvalidValueError, UnknownNameError
+from inferlca.errors import InvalidValueError, UnknownNameError, named
+from inferlca.uncertainty import parse_bounded
 
 SCENARIOS = ("single-stream", "multi-stream", "server", "offline", "interactive")
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -20,6 +22,67 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 def _known(names: tuple[str, ...]) -> str:
     """The accepted names, for an error message."""
     return f"(known: {', '.join(names)})"
+
+
+MEMORY_METHODS = ("per-gb", "area")
+#: The rules of the plain fields, by kind (the names, uncertain values and the rest are in
+#: :meth:`RunSpec.validate`). Each error names the field (``errors.named``) and what is accepted.
+_INT_AT_LEAST_1 = ("queries", "repetitions", "samples_per_query", "users", "max_new_tokens")
+_OPTIONAL_INT_AT_LEAST_1 = ("threads", "offline_samples")
+_POSITIVE = ("period_ms", "target_qps", "duration_s")
+_NON_NEGATIVE = ("idle_baseline_s", "cooldown_s", "think_time_s")
+_TEXT = ("workload", "backend", "scenario", "meter", "region", "memory_method", "precision")
+_OPTIONAL_TEXT = ("device", "weights", "dataset", "prompts", "preset", "label")
+_BOOL = ("accuracy", "mlperf_compliant")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_plain_fields(spec: Any) -> None:
+    """Types and ranges of the plain fields of a :class:`RunSpec` (those it has)."""
+    have = {f.name for f in fields(spec)}
+
+    def present(names: tuple[str, ...]) -> list[str]:
+        return [n for n in names if n in have]
+
+    for name in present(_TEXT):
+        v = getattr(spec, name)
+        if not isinstance(v, str) or not v.strip():
+            raise InvalidValueError(f"{named(name)} must be non-empty text, got {v!r}")
+    for name in present(_OPTIONAL_TEXT):
+        v = getattr(spec, name)
+        if v is not None and not isinstance(v, str):
+            raise InvalidValueError(f"{named(name)} must be text, got {v!r}")
+    for name in present(_INT_AT_LEAST_1):
+        v = getattr(spec, name)
+        if not _is_int(v) or v < 1:
+            raise InvalidValueError(f"{named(name)} must be an integer >= 1, got {v!r}")
+    for name in present(_OPTIONAL_INT_AT_LEAST_1):
+        v = getattr(spec, name)
+        if v is not None and (not _is_int(v) or v < 1):
+            raise InvalidValueError(f"{named(name)} must be an integer >= 1 (or unset), got {v!r}")
+    if not _is_int(spec.seed) or spec.seed < 0:
+        raise InvalidValueError(f"{named('seed')} must be an integer >= 0, got {spec.seed!r}")
+    for name in present(_POSITIVE):
+        v = getattr(spec, name)
+        if not _is_number(v) or v <= 0:
+            raise InvalidValueError(f"{named(name)} must be a finite number > 0, got {v!r}")
+    for name in present(_NON_NEGATIVE):
+        v = getattr(spec, name)
+        if not _is_number(v) or v < 0:
+            raise InvalidValueError(f"{named(name)} must be a finite number >= 0, got {v!r}")
+    for name in present(_BOOL):
+        v = getattr(spec, name)
+        if not isinstance(v, bool):
+            raise InvalidValueError(f"{named(name)} must be true or false, got {v!r}")
+    if not isinstance(spec.extra, dict):
+        raise InvalidValueError(f"{named('extra')} must be a mapping, got {spec.extra!r}")
 
 
 @dataclass
@@ -64,35 +127,53 @@ class RunSpec:
     label: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> "RunSpec":
+    def validate(self) -> RunSpec:
+        """Check every field; return ``self``. The one place a run's settings are checked
+        (``inferlca run``, campaign files and the Python API all come here).
+
+        Raises:
+            InvalidValueError: a wrong type or a value out of range; ``param`` is the field and
+                the message gives the accepted range.
+            UnknownNameError: an unknown scenario, backend, precision, memory method, meter or
+                region (region only when no ``grid_gco2e_per_kwh`` overrides it).
+        """
+        from inferlca.lca.defaults import GRID_BOUNDS, LIFETIME_BOUNDS, PUE_BOUNDS
+
+        _check_plain_fields(self)
         if self.scenario not in SCENARIOS:
             raise UnknownNameError("scenario", self.scenario, SCENARIOS, hint=_known(SCENARIOS))
         if self.backend not in BACKENDS:
             raise UnknownNameError("backend", self.backend, BACKENDS, hint=_known(BACKENDS))
         if self.precision not in PRECISIONS:
             raise UnknownNameError("precision", self.precision, PRECISIONS, hint=_known(PRECISIONS))
-        for name in ("queries", "repetitions", "samples_per_query", "users", "max_new_tokens"):
+        if self.memory_method not in MEMORY_METHODS:
+            raise UnknownNameError("memory method", self.memory_method, MEMORY_METHODS,
+                                   hint=_known(MEMORY_METHODS))
+        for name, bounds in (("grid_gco2e_per_kwh", GRID_BOUNDS), ("pue", PUE_BOUNDS),
+                             ("lifetime_years", LIFETIME_BOUNDS)):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise InvalidValueError(f"{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
-        for name in ("period_ms", "target_qps", "duration_s"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0 and v == v):
-                raise InvalidValueError(f"{name.replace('_', '-')} must be a positive number, got {v!r}")
-        for name in ("idle_baseline_s", "cooldown_s", "think_time_s"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v >= 0 and v == v):
-                raise InvalidValueError(f"{name.replace('_', '-')} must be >= 0, got {v!r}")
-        if self.memory_method not in ("per-gb", "area"):
-            raise UnknownNameError("memory method", self.memory_method, ("per-gb", "area"),
-                                   hint=_known(("per-gb", "area")))
+            if v is not None:
+                parse_bounded(name, v, bounds)  # number or interval text within bounds
+        self._check_names()
         return self
+
+    def _check_names(self) -> None:
+        """The meter and the region (without a custom grid) are known names."""
+        from inferlca.meters.registry import ALIASES, METERS
+
+        if self.meter != "auto" and self.meter not in METERS and self.meter not in ALIASES:
+            known = ("auto", *METERS)
+            raise UnknownNameError("meter", self.meter, known, hint=f"(accepted: {', '.join(known)})")
+        if self.grid_gco2e_per_kwh is None:
+            from inferlca.lca.grid import get_region
+
+            get_region(self.region)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunSpec":
+    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
         known = {f.name for f in fields(cls)}
         unknown = [k for k in d if k not in known]
         if unknown:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from inferlca.errors import InvalidValueError
+from inferlca.errors import InvalidValueError, named
 
 Kind = Literal["input", "default", "derived"]
 Number = int | float
@@ -226,6 +226,76 @@ class UValue:
 
     def __str__(self) -> str:
         return self.format()
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The accepted range of a user-given number or interval, for :func:`parse_bounded`.
+
+    Args:
+        minimum: the lowest accepted value (``None``: no lower bound).
+        maximum: the highest accepted value (``None``: no upper bound).
+        min_inclusive: whether ``minimum`` itself is accepted (``>=``) or not (``>``).
+        max_inclusive: whether ``maximum`` itself is accepted (``<=``) or not (``<``).
+        unit: the unit of the values, e.g. ``"years"``.
+        example: an interval to show in messages, e.g. ``"4..7"``.
+    """
+
+    minimum: float | None = None
+    maximum: float | None = None
+    min_inclusive: bool = True
+    max_inclusive: bool = True
+    unit: str = ""
+    example: str = ""
+
+    def contains(self, x: float) -> bool:
+        if self.minimum is not None and (x < self.minimum or
+                                         (x == self.minimum and not self.min_inclusive)):
+            return False
+        if self.maximum is not None and (x > self.maximum or
+                                         (x == self.maximum and not self.max_inclusive)):
+            return False
+        return math.isfinite(x)
+
+    def describe(self) -> str:
+        """``>= 1 (a number, or an interval such as 1.1..1.6)``, with the unit if there is one."""
+        unit = f" {self.unit}" if self.unit else ""
+        parts = []
+        if self.minimum is not None:
+            parts.append(f"{'>=' if self.min_inclusive else '>'} {self.minimum:g}{unit}")
+        if self.maximum is not None:
+            parts.append(f"{'<=' if self.max_inclusive else '<'} {self.maximum:g}{unit}")
+        example = self.example or "low..high"
+        if not parts:
+            return f"a finite number{unit}, or an interval such as {example}"
+        return f"{' and '.join(parts)} (a number, or an interval such as {example})"
+
+
+def parse_bounded(param: str, value: str | Number | UValue, bounds: Bounds, unit: str = "",
+                  sources: Iterable[str] | str = ("user input",),
+                  kind: Kind = "input") -> UValue:
+    """The one reading of a user-given "number or interval ``a..b``, within bounds".
+
+    ``value`` is a number, text (``"1.5"``, ``"1.1..1.6"``, ``"1.1..1.6@1.3"``) or a UValue;
+    both ends of an interval must lie within ``bounds``. Errors are :class:`InvalidValueError`
+    with ``param=param``: the message names the parameter (``param``) and the accepted range.
+    """
+    accepted = bounds.describe()
+    unit = unit or bounds.unit
+    if isinstance(value, UValue):
+        v = value
+    elif isinstance(value, str):
+        try:
+            v = UValue.parse(value, unit, sources, kind)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"{named(param)}: {exc}; accepted: {accepted}") from None
+    elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidValueError(f"{named(param)} must be {accepted}, got {value!r}")
+    else:
+        v = UValue.exact(float(value), unit, sources, kind)
+    if not (bounds.contains(v.low) and bounds.contains(v.high)):
+        raise InvalidValueError(f"{named(param)} must be {accepted}, got {value!r}")
+    return v.with_unit(unit) if unit else v
 
 
 def _coerce(x: UValue | Number) -> UValue:

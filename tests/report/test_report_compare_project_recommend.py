@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
+from cli_flags import as_cli
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -123,8 +125,10 @@ def test_recommend_greenest_within_budget(make_run):
 
 def test_recommend_needs_a_single_condition_and_a_positive_budget(make_run):
     runs = _three(make_run) + [make_run("a100", 16, scenario="server", p99_s=(0.003,))]
-    with pytest.raises(UsageError, match="several scenarios.*--scenario"):
+    with pytest.raises(UsageError) as exc:
         recommend(runs, 10.0)
+    assert re.search("several scenarios.*--scenario", as_cli(exc.value, "recommend"))
+    assert "--" not in str(exc.value)  # the library names the parameter, not a flag
     assert recommend(runs, 10.0, scenario="server").best.run.device_name == "a100"
     with pytest.raises(InvalidValueError, match="positive"):
         recommend(runs, 0.0)

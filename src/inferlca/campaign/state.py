@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from inferlca.campaign.spec import Campaign, Cell, cell_id_from_spec_dict
-from inferlca.errors import StoreError, UsageError
+from inferlca.errors import StoreError, UsageError, named
 
 DONE, RUNNING, FAILED, PENDING = "done", "running", "failed", "pending"
 STATES = (DONE, RUNNING, FAILED, PENDING)
@@ -181,7 +181,7 @@ class CampaignLock:
                   f"{holder.get('campaign')!r})" if holder else ""
             raise CampaignBusyError(
                 f"another campaign executor is using this store{who}; wait for it to finish "
-                f"or use another --store") from None
+                f"or use another {named('store')}") from None
         self._fd = fd
         self._write()
         return self

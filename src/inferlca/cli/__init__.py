@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from typing import Any
 
 import typer
 
@@ -75,7 +76,11 @@ def run(argv: list[str] | None = None) -> int:
     try:
         result = command.main(args=args, prog_name="inferlca", standalone_mode=False)
     except InferlcaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # the library names parameters (lifetime_years); say them as this command's flags
+        from inferlca.cli._common import flag_names
+
+        message = exc.render(flag_names(invoked_command(args), args)) if exc.params else str(exc)
+        print(f"error: {message}", file=sys.stderr)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
@@ -92,6 +97,21 @@ def run(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return result if isinstance(result, int) else 0
+
+
+def invoked_command(args: list[str]) -> Any:
+    """The (sub)command a command line runs, e.g. ``campaign plan``; None if there is none."""
+    _load_commands()
+    cmd: Any = typer.main.get_command(app)
+    for a in args:
+        if not hasattr(cmd, "commands"):  # a command, not a group
+            break
+        if a.startswith("-"):
+            continue
+        cmd = cmd.commands.get(a)
+        if cmd is None:
+            return None
+    return None if hasattr(cmd, "commands") else cmd
 
 
 def main() -> None:

@@ -8,7 +8,14 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from inferlca.cli._common import console, parse_uncertain, positive_float, print_json
+from inferlca.cli._common import (
+    console,
+    old_spelling,
+    parse_uncertain,
+    positive_float,
+    print_json,
+    use_old_spelling,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +65,15 @@ def calibrate_cmd(
                                 "catalog device whose runs they apply to")
     with Store.open_readonly(store_path) as store:
         cal = calibrate(store, catalog, method=method, overrides=overrides)
+    # a skipped run's reason is a library error's text: name the roof values by this command's
+    # flags (give peak_flops -> give --peak-flops)
+    from inferlca.cli import invoked_command
+    from inferlca.cli._common import flag_names
+    from inferlca.errors import InferlcaError
+
+    flags = flag_names(invoked_command(["calibrate"]))
+    cal.skipped[:] = [InferlcaError(reason, param=("peak_flops", "bandwidth_gbs", "tdp_w"))
+                      .render(flags) for reason in cal.skipped]
     if as_json:
         print_json(cal.to_dict())
         return
@@ -94,9 +110,10 @@ def estimate_cmd(
                                     "interval low..high (overrides --region)."),
     pue: str | None = typer.Option(None, "--pue", help="PUE, number or interval (default by "
                                    "device class)."),
-    lifetime: str | None = typer.Option(None, "--lifetime-years", "--lifetime",
-                                        help="Device lifetime in years, number or interval "
-                                        "(default 7), as in `inferlca impact`."),
+    lifetime_years: str | None = typer.Option(None, "--lifetime-years",
+                                              help="Device lifetime in years, number or "
+                                              "interval (default 7), as in `inferlca impact`."),
+    lifetime_old: str | None = old_spelling("--lifetime"),
     efficiency: str | None = typer.Option(None, "--efficiency", help="Fraction of the roof "
                                           "reached, in (0, 1], number or interval; default: "
                                           "calibrated from --store, else 1."),
@@ -129,7 +146,11 @@ def estimate_cmd(
     from inferlca.errors import InvalidValueError
     from inferlca.estimate.api import estimate, save_estimates
     from inferlca.hardware.catalog import get_catalog
+    from inferlca.lca.defaults import LIFETIME_BOUNDS, PUE_BOUNDS
+    from inferlca.lca.grid import custom_grid
+    from inferlca.uncertainty import parse_bounded
 
+    lifetime_years = use_old_spelling("lifetime_years", lifetime_years, lifetime_old)
     for name, v in (("--tokens-in", tokens_in), ("--tokens-out", tokens_out),
                     ("--seq-len", seq_len), ("--queries", queries)):
         if v is not None and v < 1:
@@ -159,9 +180,10 @@ def estimate_cmd(
             tokens_in=tokens_in, tokens_out=tokens_out, queries=queries, efficiency=eff,
             power_model=power_model, idle_fraction=idle, peak_flops=peak_flops,
             bandwidth_gbs=bandwidth_gbs, tdp_w=tdp_w, region=region,
-            grid=parse_uncertain("--grid", grid, "gCO2e/kWh"),
-            pue=parse_uncertain("--pue", pue, minimum=1.0, allow_equal=True),
-            lifetime_years=parse_uncertain("--lifetime-years", lifetime, "y"),
+            grid=None if grid is None else custom_grid(grid),
+            pue=None if pue is None else parse_bounded("pue", pue, PUE_BOUNDS),
+            lifetime_years=None if lifetime_years is None
+            else parse_bounded("lifetime_years", lifetime_years, LIFETIME_BOUNDS),
             memory_method=memory_method, store=store, catalog=catalog)
         run_ids = save_estimates(store, result, workload=workload, region=region,
                                  label=label) if save and store is not None else []

@@ -15,6 +15,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from inferlca.cli._common import old_spelling
 from inferlca.spec import RunSpec
 
 HELP = ("Run an inference workload under an MLPerf LoadGen scenario on this device, measure its "
@@ -202,11 +203,12 @@ def register(app: typer.Typer) -> None:
                                               help="Idle phase measured before loading (s)."),
         cooldown_s: float = typer.Option(d.cooldown_s, help="Pause between repetitions (s)."),
         region: str = typer.Option(d.region, help="Grid region (country code)."),
-        grid: str | None = typer.Option(None, "--grid",
-                                        help="Grid intensity gCO2e/kWh, e.g. 56 or 50..80."),
-        pue: str | None = typer.Option(None, help="PUE, e.g. 1.5 or 1.1..1.6."),
-        lifetime_years: str | None = typer.Option(None, "--lifetime",
-                                                  help="Device lifetime (years), e.g. 5..7."),
+        grid_gco2e_per_kwh: str | None = typer.Option(
+            None, "--grid", help="Grid intensity gCO2e/kWh (>= 0), e.g. 56 or 50..80."),
+        pue: str | None = typer.Option(None, help="PUE (>= 1), e.g. 1.5 or 1.1..1.6."),
+        lifetime_years: str | None = typer.Option(
+            None, "--lifetime-years", help="Device lifetime in years (> 0), e.g. 5..7."),
+        lifetime_old: str | None = old_spelling("--lifetime"),
         memory_method: str = typer.Option(d.memory_method, help="per-gb or area."),
         weights: str | None = typer.Option(None, help="Hugging Face model folder."),
         dataset: str | None = typer.Option(None, help="SQuAD v1.1 JSON file."),
@@ -246,33 +248,22 @@ def register(app: typer.Typer) -> None:
         logs_dir: str | None = typer.Option(None, help="Where LoadGen logs go."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
-        from inferlca.cli._common import err_console, parse_uncertain, positive_float, print_json
+        from inferlca.cli._common import err_console, print_json, use_old_spelling
         from inferlca.cli._tokens import generation_extra
         from inferlca.loadgen.runner import run_benchmark
         from inferlca.store.sqlite import Store
 
-        positive_float("--period-ms", period_ms)
-        positive_float("--target-qps", target_qps)
-        positive_float("--duration-s", duration_s)
-        positive_float("--think-time-s", think_time_s, allow_zero=True)
-        positive_float("--cooldown-s", cooldown_s, allow_zero=True)
-        positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True)
-        parse_uncertain("--grid", grid, minimum=0.0, allow_equal=True)
-        parse_uncertain("--pue", pue, minimum=1.0, allow_equal=True)
-        parse_uncertain("--lifetime", lifetime_years)
-        if offline_samples is not None and offline_samples < 1:
-            from inferlca.errors import InvalidValueError
-
-            raise InvalidValueError(f"offline-samples must be an integer >= 1, got {offline_samples}")
+        lifetime_years = use_old_spelling("lifetime_years", lifetime_years, lifetime_old)
         extra = generation_extra(sampling, temperature, top_k, prompt_len, prompt_overflow,
                                  max_batch, batching)
         if recalibrate:
             extra["recalibrate"] = True
+        # every field rule is RunSpec.validate's (the same checks as a campaign file's cells)
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,
             repetitions=repetitions, device=device, meter=meter, period_ms=period_ms,
             idle_baseline_s=idle_baseline_s, cooldown_s=cooldown_s, region=region,
-            grid_gco2e_per_kwh=grid, pue=pue, lifetime_years=lifetime_years,
+            grid_gco2e_per_kwh=grid_gco2e_per_kwh, pue=pue, lifetime_years=lifetime_years,
             memory_method=memory_method, weights=weights, dataset=dataset, accuracy=accuracy,
             precision=precision, threads=threads, seed=seed, samples_per_query=samples_per_query,
             target_qps=target_qps, offline_samples=offline_samples,
@@ -280,10 +271,6 @@ def register(app: typer.Typer) -> None:
             duration_s=duration_s, max_new_tokens=max_new_tokens, prompts=prompts, preset=preset,
             label=label,
             extra=extra).validate()
-        if threads is not None and threads < 1:
-            from inferlca.errors import InvalidValueError
-
-            raise InvalidValueError(f"threads must be an integer >= 1, got {threads}")
         from inferlca.workloads.registry import workload_class
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferlca.errors import InvalidValueError
+from inferlca.errors import InvalidValueError, named
 from inferlca.estimate.calibration import Calibration, calibrate
 from inferlca.estimate.estimator import (
     EFFICIENCY_LOWER_BOUND,
@@ -81,7 +81,7 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
         raise UnknownNameError("estimate method", method, METHODS,
                                f"(accepted: {', '.join(METHODS)})")
     if not devices:
-        raise InvalidValueError("give at least one device (--device)")
+        raise InvalidValueError(f"give at least one device ({named('devices')})")
     lengths = {"seq_len": seq_len, "tokens_in": tokens_in, "tokens_out": tokens_out}
     costs = {m: query_cost(facts, m, precision, **lengths) for m in METHODS}
     single = len(devices) == 1

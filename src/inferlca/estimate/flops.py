@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from inferlca.errors import InvalidValueError, UnknownNameError
+from inferlca.errors import InvalidValueError, UnknownNameError, named
 from inferlca.estimate.models import ModelFacts
 
 Method = Literal["thesis", "faithful"]
@@ -145,7 +145,7 @@ def _positive_int(name: str, v: int | None) -> int | None:
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise InvalidValueError(f"{name} must be an integer >= 1, got {v!r}")
+        raise InvalidValueError(f"{named(name)} must be an integer >= 1, got {v!r}")
     return v
 
 
@@ -219,18 +219,18 @@ def query_cost(model: ModelFacts, method: str = "faithful", precision: str = "fp
         raise UnknownNameError("estimate method", method, METHODS,
                                f"(accepted: {', '.join(METHODS)})")
     bytes_per_value(precision)
-    seq_len = _positive_int("seq-len", seq_len)
-    tokens_in = _positive_int("tokens-in", tokens_in)
-    tokens_out = _positive_int("tokens-out", tokens_out)
+    seq_len = _positive_int("seq_len", seq_len)
+    tokens_in = _positive_int("tokens_in", tokens_in)
+    tokens_out = _positive_int("tokens_out", tokens_out)
     notes: list[str] = []
 
     if model.arch == "encoder":
         if tokens_out is not None:
             raise InvalidValueError(
-                f"{model.name} is an encoder: it generates no tokens; drop --tokens-out and give "
-                "--seq-len")
+                f"{model.name} is an encoder: it generates no tokens; drop {named('tokens_out')} "
+                f"and give {named('seq_len')}")
         s = seq_len or tokens_in or min(DEFAULT_SEQ_LEN, model.max_positions)
-        _check_positions(model, s, "seq-len")
+        _check_positions(model, s, named("seq_len"))
         if method == "thesis":
             return QueryCost(model, method, precision, s, None, None,
                              {"query": thesis_cost(model, s, precision)}, notes=tuple(notes))
@@ -247,12 +247,13 @@ def query_cost(model: ModelFacts, method: str = "faithful", precision: str = "fp
             t_in = seq_len - t_out
         if t_in < 1 or t_out < 1 or t_in + t_out != seq_len:
             raise InvalidValueError(
-                f"for the decoder {model.name}, --seq-len ({seq_len}) is prompt + generated "
-                f"tokens; it disagrees with --tokens-in/--tokens-out ({tokens_in}/{tokens_out})")
+                f"for the decoder {model.name}, {named('seq_len')} ({seq_len}) is prompt + "
+                f"generated tokens; it disagrees with {named('tokens_in')}/{named('tokens_out')} "
+                f"({tokens_in}/{tokens_out})")
     else:
         t_in = tokens_in or DEFAULT_TOKENS_IN
         t_out = tokens_out or DEFAULT_TOKENS_OUT
-    _check_positions(model, t_in + t_out, "tokens-in + tokens-out")
+    _check_positions(model, t_in + t_out, f"{named('tokens_in')} + {named('tokens_out')}")
     if method == "thesis":
         l_tokens = t_in + t_out
         notes.append(f"thesis: one pass over l = {l_tokens} tokens; no prefill/decode split")

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from inferlca.errors import InvalidValueError
+from inferlca.errors import InvalidValueError, named
 
 
 class DeviceLike(Protocol):
@@ -82,25 +82,25 @@ def roof_for(device: DeviceLike, precision: str, *, peak_flops: float | None = N
     peaks = dict(getattr(device, "peak_flops", None) or {})
     peak = peaks.get(precision)
     if peak_flops is not None:
-        peak = _check_positive("--peak-flops", peak_flops)
+        peak = _check_positive("peak_flops", peak_flops)
         given.append("peak_flops")
     bw = getattr(device, "bandwidth_gbs", None)
     if bandwidth_gbs is not None:
-        bw = _check_positive("--bandwidth-gbs", bandwidth_gbs)
+        bw = _check_positive("bandwidth_gbs", bandwidth_gbs)
         given.append("bandwidth_gbs")
     tdp = getattr(device, "tdp_w", None)
     if tdp_w is not None:
-        tdp = _check_positive("--tdp", tdp_w)
+        tdp = _check_positive("tdp_w", tdp_w)
         given.append("tdp_w")
     missing = []
     if not peak:
         have = ", ".join(sorted(k for k, v in peaks.items() if v)) or "none"
-        missing.append(f"{precision} peak FLOP/s (catalog has: {have}; give --peak-flops, "
+        missing.append(f"{precision} peak FLOP/s (catalog has: {have}; give {named('peak_flops')}, "
                        "in FLOP/s, e.g. 1.41e12)")
     if not bw:
-        missing.append("memory bandwidth (give --bandwidth-gbs, in GB/s, e.g. 136.5)")
+        missing.append(f"memory bandwidth (give {named('bandwidth_gbs')}, in GB/s, e.g. 136.5)")
     if not tdp:
-        missing.append("TDP (give --tdp, in W)")
+        missing.append(f"TDP (give {named('tdp_w')}, in W)")
     if missing:
         raise InvalidValueError(f"device {device.name!r} lacks " + "; ".join(missing))
     assert peak is not None and bw is not None and tdp is not None
@@ -110,7 +110,7 @@ def roof_for(device: DeviceLike, precision: str, *, peak_flops: float | None = N
 
 def _check_positive(option: str, v: float) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise InvalidValueError(f"{option} must be a finite number > 0, got {v!r}")
+        raise InvalidValueError(f"{named(option)} must be a finite number > 0, got {v!r}")
     return float(v)
 
 

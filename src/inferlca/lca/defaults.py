@@ -10,9 +10,16 @@ import io
 from functools import lru_cache
 from importlib import resources
 
-from inferlca.uncertainty import UValue
+from inferlca.uncertainty import Bounds, UValue
 
 DEFAULT_LIFETIME_YEARS = 7.0
+
+#: The accepted ranges of the user-given LCA parameters (number or interval ``a..b``), read by
+#: :func:`inferlca.uncertainty.parse_bounded` wherever they are given (run, impact, estimate,
+#: campaign files, the Python API).
+GRID_BOUNDS = Bounds(minimum=0.0, unit="gCO2e/kWh", example="50..80")
+PUE_BOUNDS = Bounds(minimum=1.0, example="1.1..1.6")
+LIFETIME_BOUNDS = Bounds(minimum=0.0, min_inclusive=False, unit="years", example="4..7")
 
 
 @lru_cache(maxsize=1)

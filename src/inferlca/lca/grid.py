@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError
-from inferlca.uncertainty import UValue
+from inferlca.errors import InputFileError, UnknownNameError, named
+from inferlca.uncertainty import UValue, parse_bounded
 
 G_PER_KWH = "gCO2e/kWh"
 DEFAULT_REGION = "FR"
@@ -117,7 +116,8 @@ def get_region(region: str) -> GridRegion:
         known = [r.iso2 for r in regions] + [r.name for r in regions]
         raise UnknownNameError("region", region, known,
                                "(use an ISO code such as FR or FRA, a country name, WORLD, "
-                               "or --grid G for a custom gCO2e/kWh; see `inferlca grid list`)")
+                               f"or a custom intensity with {named('grid')}, in gCO2e/kWh; see "
+                               "`inferlca grid list`)")
     return reg
 
 
@@ -126,20 +126,11 @@ def grid_intensity(region: str = DEFAULT_REGION) -> UValue:
     return get_region(region).intensity
 
 
-def custom_grid(value: float | str | UValue) -> UValue:
-    """A user-given intensity in gCO2e/kWh (a number, ``"50..80"`` or a UValue); must be >= 0."""
-    if isinstance(value, UValue):
-        v = value
-    elif isinstance(value, str):
-        try:
-            v = UValue.parse(value, G_PER_KWH)
-        except InvalidValueError as exc:
-            raise InvalidValueError(f"--grid: {exc}; accepted: a number of gCO2e/kWh >= 0, or "
-                                    "an interval such as 50..80") from None
-    else:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise InvalidValueError(f"--grid must be a finite number of gCO2e/kWh, got {value!r}")
-        v = UValue.exact(float(value), G_PER_KWH, ("user input",), kind="input")
-    if v.low < 0:
-        raise InvalidValueError(f"--grid must be >= 0 gCO2e/kWh, got {value!r}")
-    return v.with_unit(G_PER_KWH)
+def custom_grid(value: float | str | UValue, param: str = "grid") -> UValue:
+    """A user-given intensity in gCO2e/kWh (a number, ``"50..80"`` or a UValue); must be >= 0.
+
+    ``param`` names the parameter in errors (``grid_gco2e_per_kwh`` for a run specification).
+    """
+    from inferlca.lca.defaults import GRID_BOUNDS
+
+    return parse_bounded(param, value, GRID_BOUNDS, G_PER_KWH)

@@ -11,10 +11,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferlca.errors import InvalidValueError, UnknownNameError
+from inferlca.errors import InvalidValueError, UnknownNameError, named
 from inferlca.hardware.catalog import Device, get_catalog
 from inferlca.lca import use
-from inferlca.lca.defaults import default_lifetime_years, default_pue
+from inferlca.lca.defaults import (
+    LIFETIME_BOUNDS,
+    PUE_BOUNDS,
+    default_lifetime_years,
+    default_pue,
+)
 from inferlca.lca.embodied import (
     KG,
     MEMORY_METHODS,
@@ -23,7 +28,7 @@ from inferlca.lca.embodied import (
     embodied_footprint,
 )
 from inferlca.lca.grid import DEFAULT_REGION, G_PER_KWH, custom_grid, get_region
-from inferlca.uncertainty import UValue
+from inferlca.uncertainty import UValue, parse_bounded
 
 #: the keys of :meth:`Impact.to_dict` and of ``inferlca impact --json``
 IMPACT_KEYS = ("use_gco2e", "embodied_gco2e", "total_gco2e", "per_query_gco2e", "allocation",
@@ -33,33 +38,13 @@ IMPACT_KEYS = ("use_gco2e", "embodied_gco2e", "total_gco2e", "per_query_gco2e", 
 Numeric = float | int | str | UValue
 
 
-def _uncertain(name: str, value: Numeric, unit: str, minimum: float, allow_equal: bool,
-               accepted: str) -> UValue:
-    """A user-given number or interval (``1.1..1.6``) as a UValue, checked against ``minimum``."""
-    if isinstance(value, UValue):
-        v = value
-    elif isinstance(value, str):
-        try:
-            v = UValue.parse(value, unit)
-        except InvalidValueError as exc:
-            raise InvalidValueError(f"{name}: {exc}; accepted: {accepted}") from None
-    else:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise InvalidValueError(f"{name} must be a finite number ({accepted}), got {value!r}")
-        v = UValue.exact(float(value), unit, ("user input",), kind="input")
-    ok = v.low >= minimum if allow_equal else v.low > minimum
-    if not ok:
-        raise InvalidValueError(f"{name} must be {accepted}, got {value!r}")
-    return v.with_unit(unit)
-
-
 @dataclass(frozen=True)
 class ImpactContext:
     """Everything but the energy and duration: device, grid, PUE, lifetime, embodied footprint.
 
     Attributes:
         device: the catalog device, or ``None`` (then embodied emissions are zero, with a note).
-        region: ISO alpha-2 code of the grid region, or ``"custom"`` for ``--grid``.
+        region: ISO alpha-2 code of the grid region, or ``"custom"`` for a given ``grid``.
         region_name: display name of the region.
         grid_gco2e_per_kwh: carbon intensity, gCO2e/kWh.
         pue: power usage effectiveness (>= 1).
@@ -117,13 +102,11 @@ class ImpactContext:
             if device is None:
                 notes.append("device unknown: PUE 1.0 assumed (no facility overhead)")
         else:
-            pue_v = _uncertain("--pue", pue, "", 1.0, True, "a number >= 1, or an interval "
-                               "such as 1.1..1.6")
+            pue_v = parse_bounded("pue", pue, PUE_BOUNDS)
         if lifetime_years is None:
             life_v = default_lifetime_years()
         else:
-            life_v = _uncertain("--lifetime-years", lifetime_years, "years", 0.0, False,
-                                "a number of years > 0, or an interval such as 4..7")
+            life_v = parse_bounded("lifetime_years", lifetime_years, LIFETIME_BOUNDS)
         embodied: Embodied | None = None
         if device is None:
             notes.append("device unknown: embodied emissions not counted (zero)")
@@ -201,7 +184,7 @@ class Impact:
 def _positive(name: str, value: float, accepted: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or value <= 0:
-        raise InvalidValueError(f"{name} must be {accepted}, got {value!r}")
+        raise InvalidValueError(f"{named(name)} must be {accepted}, got {value!r}")
     return float(value)
 
 
@@ -222,17 +205,20 @@ def compute_impact(energy_j: float | UValue, duration_s: float, ctx: ImpactConte
     """
     if isinstance(energy_j, UValue):
         if not (math.isfinite(energy_j.high) and energy_j.low >= 0):
-            raise InvalidValueError(f"energy must be a finite number of J >= 0, got {energy_j}")
+            raise InvalidValueError(f"{named('energy_j')} must be a finite number of J >= 0, "
+                                    f"got {energy_j}")
         e_j = energy_j.with_unit("J")
     else:
         if isinstance(energy_j, bool) or not isinstance(energy_j, (int, float)) \
                 or not math.isfinite(energy_j) or energy_j < 0:
-            raise InvalidValueError(f"energy must be a finite number of J >= 0, got {energy_j!r}")
+            raise InvalidValueError(f"{named('energy_j')} must be a finite number of J >= 0, "
+                                    f"got {energy_j!r}")
         e_j = UValue.exact(float(energy_j), "J", ("measured or estimated energy",), kind="input")
-    t_s = _positive("duration", duration_s, "a finite number of seconds > 0")
+    t_s = _positive("duration_s", duration_s, "a finite number of seconds > 0")
     if queries is not None and (isinstance(queries, bool) or not isinstance(queries, int)
                                 or queries <= 0):
-        raise InvalidValueError(f"queries must be a whole number > 0, got {queries!r}")
+        raise InvalidValueError(f"{named('queries')} must be a whole number > 0, "
+                                f"got {queries!r}")
 
     kwh = use.energy_kwh(e_j)
     use_g = use.use_phase_gco2e(kwh, ctx.grid_gco2e_per_kwh, ctx.pue)

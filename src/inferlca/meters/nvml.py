@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from inferlca.errors import InvalidValueError, MeterUnavailableError
+from inferlca.errors import InvalidValueError, MeterUnavailableError, named
 from inferlca.meters.base import PowerMeter, Reading
 
 #: Field id of the instant power (``pynvml.NVML_FI_DEV_POWER_INSTANT``).
@@ -44,12 +44,12 @@ def parse_gpus(gpus: Any) -> list[int] | None:
         try:
             idx = int(str(item).strip())
         except ValueError:
-            raise InvalidValueError(f"--gpus takes GPU indices like 0,1; got {gpus!r}") from None
+            raise InvalidValueError(f"{named('gpus')} takes GPU indices like 0,1; got {gpus!r}") from None
         if idx < 0:
             raise InvalidValueError(f"GPU index must be >= 0, got {idx}")
         out.append(idx)
     if not out or len(set(out)) != len(out):
-        raise InvalidValueError(f"--gpus needs distinct GPU indices like 0,1; got {gpus!r}")
+        raise InvalidValueError(f"{named('gpus')} needs distinct GPU indices like 0,1; got {gpus!r}")
     return out
 
 

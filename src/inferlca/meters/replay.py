@@ -33,6 +33,7 @@ from inferlca.errors import (
     InvalidValueError,
     MeterUnavailableError,
     UnknownNameError,
+    named,
 )
 from inferlca.meters.base import PowerMeter, Reading
 from inferlca.meters.tegrastats import (
@@ -322,7 +323,7 @@ def parse_dmon(text: str, path: object = "<dmon>", interval_s: float | None = No
                 raise InputFileError(
                     path,
                     f"not nvidia-smi dmon output (a CSV line: {s[:60]!r}); "
-                    "try --format nvidia-smi or --format auto",
+                    f"try {named('fmt')} nvidia-smi or {named('fmt')} auto",
                     line=no,
                 )
             if not s[:1].isdigit():

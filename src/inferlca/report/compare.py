@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inferlca.errors import UsageError
+from inferlca.errors import UsageError, named
 from inferlca.report.data import (
     IncomparableRunsError,
     RunView,
@@ -140,7 +140,8 @@ def compare_runs(a: RunView, b: RunView) -> Comparison:
         raise IncomparableRunsError(
             f"runs cannot be compared: {a.short_id} is {a.workload}/{a.scenario} and "
             f"{b.short_id} is {b.workload}/{b.scenario}; compare runs of the same workload and "
-            "scenario (pass --workload/--scenario with device names)")
+            f"scenario (choose them with {named('workload')} and {named('scenario')}, with "
+            "device names)")
     if a.run_id == b.run_id:
         raise UsageError(f"A and B are the same run ({a.short_id}, {a.device_name}); name two "
                          "different runs or devices (`inferlca results` lists them)")

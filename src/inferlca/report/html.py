@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from inferlca.errors import UsageError
+from inferlca.errors import UsageError, named
 from inferlca.report import plots
 from inferlca.report.data import RunView, device_order, latest_per_device
 from inferlca.report.tables import results_tables, runs_rows
@@ -71,7 +71,7 @@ def ensure_writable_dir(out_dir: Path) -> Path:
         if exc.errno in (errno.ENOTDIR, errno.EEXIST):
             why = "a path component is a file, not a folder"
         raise OutputFolderError(f"cannot write the report to {str(out_dir)!r}: {why}; "
-                                "pass --out with a writable folder") from None
+                                f"pass {named('out')} with a writable folder") from None
     return out_dir
 
 

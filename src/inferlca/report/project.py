@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from inferlca.errors import InvalidValueError
+from inferlca.errors import InvalidValueError, named
 from inferlca.report.data import RunView
 from inferlca.uncertainty import UValue
 from inferlca.units import G_PER_KG, S_PER_DAY, S_PER_YEAR
@@ -68,7 +68,7 @@ class Projection:
 
 def _check_positive(name: str, x: float) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x <= 0:
-        raise InvalidValueError(f"{name} must be a positive number, got {x!r}")
+        raise InvalidValueError(f"{named(name)} must be a positive number, got {x!r}")
     return float(x)
 
 
@@ -81,9 +81,9 @@ def project(run: RunView, users: float, queries_per_user: float, days: float = 1
         queries_per_user: queries each user sends per day (> 0).
         days: the period to total over, in days (> 0); per-day and per-year totals are always given.
     """
-    users = _check_positive("--users", users)
-    queries_per_user = _check_positive("--queries-per-user", queries_per_user)
-    days = _check_positive("--days", days)
+    users = _check_positive("users", users)
+    queries_per_user = _check_positive("queries_per_user", queries_per_user)
+    days = _check_positive("days", days)
     per_query = run.gwp_per_query_g()
     if per_query is None:
         raise InvalidValueError(f"run {run.short_id} ({run.device_name}) has no impact figures to "

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inferlca.errors import InvalidValueError, UsageError
+from inferlca.errors import InvalidValueError, UsageError, named
 from inferlca.report.data import EmptyStoreError, RunView, latest_per_device
 
 
@@ -62,11 +62,11 @@ class Recommendation:
                 "excluded": [c.to_dict() for c in self.excluded], "notes": list(self.notes)}
 
 
-def _only(values: set[str], name: str, flag: str) -> str:
+def _only(values: set[str], name: str) -> str:
     if len(values) == 1:
         return next(iter(values))
     raise UsageError(f"the store has several {name}s ({', '.join(sorted(values))}); "
-                     f"choose one with {flag}")
+                     f"choose one with {named(name)}")
 
 
 def recommend(runs: Sequence[RunView], latency_p99_ms: float, *, workload: str | None = None,
@@ -74,7 +74,8 @@ def recommend(runs: Sequence[RunView], latency_p99_ms: float, *, workload: str |
     """Rank the devices that meet ``latency_p99_ms`` by GWP per query (lowest first)."""
     if (isinstance(latency_p99_ms, bool) or not isinstance(latency_p99_ms, (int, float))
             or not math.isfinite(latency_p99_ms) or latency_p99_ms <= 0):
-        raise InvalidValueError(f"--latency-p99-ms must be a positive number, got {latency_p99_ms!r}")
+        raise InvalidValueError(f"{named('latency_p99_ms')} must be a positive number, "
+                                f"got {latency_p99_ms!r}")
     if not runs:
         raise EmptyStoreError("the results store has no complete runs; run `inferlca run` first")
     sel = list(runs)
@@ -83,14 +84,14 @@ def recommend(runs: Sequence[RunView], latency_p99_ms: float, *, workload: str |
         if not sel:
             raise EmptyStoreError(f"no runs with workload {workload!r}; workloads in the store: "
                                   f"{', '.join(sorted({v.workload for v in runs}))}")
-    wl = _only({v.workload for v in sel}, "workload", "--workload")
+    wl = _only({v.workload for v in sel}, "workload")
     if scenario is not None:
         sel2 = [v for v in sel if v.scenario == scenario]
         if not sel2:
             raise EmptyStoreError(f"no {wl} runs with scenario {scenario!r}; scenarios: "
                                   f"{', '.join(sorted({v.scenario for v in sel}))}")
         sel = sel2
-    sc = _only({v.scenario for v in sel}, "scenario", "--scenario")
+    sc = _only({v.scenario for v in sel}, "scenario")
     if queries is not None:
         sel = [v for v in sel if v.queries == queries]
         if not sel:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from inferlca.errors import UnknownNameError, UsageError
+from inferlca.errors import UnknownNameError, UsageError, named
 from inferlca.store.records import RunRecord
 
 FORMATS = ("csv", "json", "parquet")
@@ -321,12 +321,12 @@ def _arrow_table(table: Table) -> Any:
 def _check_out_dir(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"cannot write the export into {out}: it is a file; for csv and parquet "
-                         f"--out names a folder (one file per table)")
+                         f"{named('out')} names a folder (one file per table)")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the export folder {out} ({exc.strerror or exc}); "
-                         f"choose a writable --out PATH") from None
+                         f"choose a writable {named('out')} PATH") from None
     if not os.access(out, os.W_OK):
         raise UsageError(f"cannot write into the export folder {out}: permission denied")
 
@@ -370,7 +370,7 @@ def write_tables(tables: Mapping[str, Table], fmt: str, out: str | os.PathLike[s
             target.write_text(text + "\n")
         except OSError as exc:
             raise UsageError(f"cannot write the export to {target} ({exc.strerror or exc}); "
-                             f"choose a writable --out PATH") from None
+                             f"choose a writable {named('out')} PATH") from None
         return [target]
 
     _check_out_dir(target)
@@ -387,7 +387,7 @@ def write_tables(tables: Mapping[str, Table], fmt: str, out: str | os.PathLike[s
                 _write_parquet(table, path)
         except OSError as exc:
             raise UsageError(f"cannot write {path} ({exc.strerror or exc}); choose a writable "
-                             f"--out PATH") from None
+                             f"{named('out')} PATH") from None
         written.append(path)
     return written
 

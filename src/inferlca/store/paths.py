@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from inferlca.errors import StoreError
+from inferlca.errors import StoreError, named
 
 ENV_VAR = "INFERLCA_STORE"
 DEFAULT_FILENAME = "inferlca.db"
@@ -42,15 +42,15 @@ def writable_path(path: str | os.PathLike[str] | None) -> Path:
                          f"give a file path such as ./{DEFAULT_FILENAME}")
     if parent.exists() and not parent.is_dir():
         raise StoreError(f"cannot create the results store at {p}: {parent} is a file, not a "
-                         f"folder; choose a writable --store PATH")
+                         f"folder; choose a writable {named('store')} PATH")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the results store at {p}: the folder {parent} cannot "
-                         f"be created ({exc.strerror or exc}); choose a writable --store PATH") from None
+                         f"be created ({exc.strerror or exc}); choose a writable {named('store')} PATH") from None
     if not parent.is_dir():
         raise StoreError(f"cannot create the results store at {p}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise StoreError(f"cannot write the results store at {p}: permission denied; "
-                         f"choose a writable --store PATH (or set {ENV_VAR})")
+                         f"choose a writable {named('store')} PATH (or set {ENV_VAR})")
     return p

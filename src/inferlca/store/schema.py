@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from inferlca.errors import StoreError
+from inferlca.errors import StoreError, named
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -178,7 +178,7 @@ def check_version(conn: sqlite3.Connection, path: Path | None) -> int:
     if "schema_version" not in found:
         if found:
             raise StoreError(f"{path} is an SQLite file but not an inferlca results store "
-                             f"(it has tables {', '.join(sorted(found)[:5])}); give another --store PATH")
+                             f"(it has tables {', '.join(sorted(found)[:5])}); give another {named('store')} PATH")
         return 0
     version = schema_version(conn)
     if version > SCHEMA_VERSION:

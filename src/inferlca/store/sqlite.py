@@ -52,6 +52,7 @@ from inferlca.errors import (
     StoreError,
     UnknownNameError,
     UsageError,
+    named,
 )
 from inferlca.store.arrays import decode as decode_array
 from inferlca.store.arrays import encode as encode_array
@@ -135,7 +136,7 @@ class Store:
                                    timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create the results store at {p}: {exc}; "
-                             f"choose a writable --store PATH") from None
+                             f"choose a writable {named('store')} PATH") from None
         store = Store(conn, p)
         try:
             with store._lock:
@@ -145,7 +146,7 @@ class Store:
             msg = str(exc)
             if "not a database" in msg or "malformed" in msg:
                 raise StoreError(f"{p} is not an inferlca results store ({msg}); give another "
-                                 f"--store PATH") from None
+                                 f"{named('store')} PATH") from None
             raise StoreError(f"cannot write the results store at {p}: {msg}") from None
         except BaseException:
             store.close()
@@ -164,7 +165,7 @@ class Store:
         p = usable_path(path)
         if not p.exists():
             raise StoreError(f"no results store at {p}; run `inferlca run` first, or give "
-                             f"--store PATH (or set {ENV_VAR})")
+                             f"{named('store')} PATH (or set {ENV_VAR})")
         try:
             conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True,
                                    isolation_level=None, check_same_thread=False,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, require
+from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, named, require
 from inferlca.workloads.backends import ModelSource, check_backend_precision, open_backend
 from inferlca.workloads.base import (
     SYNTHETIC_WEIGHTS_NOTE,
@@ -112,10 +112,11 @@ class BertSquad(BaseWorkload):
                 raise InputFileError(ds, "dataset file does not exist; expected a SQuAD v1.1 "
                                          "JSON file (e.g. dev-v1.1.json)")
         if spec.accuracy and (self.synthetic_weights or spec.dataset is None):
-            missing = " and ".join(x for x, ok in (("--weights", not self.synthetic_weights),
-                                                   ("--dataset", spec.dataset is not None))
+            missing = " and ".join(named(x) for x, ok in (("weights", not self.synthetic_weights),
+                                                          ("dataset", spec.dataset is not None))
                                    if not ok)
-            raise InvalidValueError(f"--accuracy needs real weights and SQuAD data; give {missing}")
+            raise InvalidValueError(f"{named('accuracy')} needs real weights and SQuAD data; "
+                                    f"give {missing}")
         if spec.precision == "int8":
             raise InvalidValueError("precision int8 is not supported by the BERT workloads; "
                                     "accepted: fp32, fp16, bf16")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, require
+from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, named, require
 from inferlca.workloads.backends import ModelSource, check_backend_precision, open_backend
 from inferlca.workloads.base import BaseWorkload, WorkloadFacts, warm_imports
 from inferlca.workloads.bert_squad import check_weights_dir
@@ -107,9 +107,10 @@ class MiniLMEmbed(BaseWorkload):
             raise UnknownNameError(
                 "preset", spec.preset, ("minilm",),
                 hint="for minilm-embed: it has one size, the real all-MiniLM-L6-v2 weights "
-                     "(6 layers, hidden 384, already small); omit --preset (known: minilm)")
+                     f"(6 layers, hidden 384, already small); omit {named('preset')} (known: minilm)")
         if spec.accuracy:
-            raise InvalidValueError("--accuracy is not available for minilm-embed (no labels)")
+            raise InvalidValueError(f"{named('accuracy')} is not available for minilm-embed "
+                                    "(no labels)")
         if spec.precision == "int8":
             raise InvalidValueError("precision int8 is not supported by minilm-embed; "
                                     "accepted: fp32, fp16, bf16")

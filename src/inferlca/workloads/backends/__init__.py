@@ -75,7 +75,7 @@ def default_threads(threads: int | None) -> int:
 
 def check_backend_precision(backend: str, precision: str) -> None:
     """Refuse early, before any work, a precision the chosen backend cannot run."""
-    from inferlca.errors import InvalidValueError
+    from inferlca.errors import InvalidValueError, named
 
     if precision == "int8":
         raise InvalidValueError("precision int8 is not supported by the torch and onnxruntime "
@@ -83,7 +83,7 @@ def check_backend_precision(backend: str, precision: str) -> None:
     if backend == "onnxruntime" and precision != "fp32":
         raise InvalidValueError(
             f"precision {precision} is not available with the onnxruntime backend (it runs "
-            "the fp32 export); accepted: fp32, or use --backend torch for fp16/bf16")
+            f"the fp32 export); accepted: fp32, or use {named('backend')} torch for fp16/bf16")
 
 
 def open_backend(name: str, source: ModelSource, precision: str = "fp32",

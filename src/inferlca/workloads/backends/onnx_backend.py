@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inferlca.errors import InvalidValueError, require
+from inferlca.errors import InvalidValueError, named, require
 from inferlca.workloads.backends import ModelSource
 from inferlca.workloads.cache import cache_dir, cache_key
 
@@ -68,7 +68,8 @@ class OrtBackend:
         if precision != "fp32":
             raise InvalidValueError(
                 f"precision {precision} is not available with the onnxruntime backend (it runs "
-                "the fp32 export); accepted: fp32, or use --backend torch for fp16/bf16")
+                f"the fp32 export); accepted: fp32, or use {named('backend')} torch for "
+                "fp16/bf16")
         self.precision = precision
         self.threads = threads
         self.path, self.exported_now = export_onnx(source)
