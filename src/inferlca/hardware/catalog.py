@@ -73,6 +73,10 @@ class Device:
         notes: caveats, conflicts between sources and decisions.
         threads: hardware threads of a CPU package (cores x SMT), used to give a VM that sees
             only some of them its share of the TDP.
+        archetype: the archetype id when this device stands for an unknown part (a flagged,
+            wide-interval footprint; see :mod:`inferlca.hardware.archetypes`), else ``None``.
+        share: the fraction of the package this machine is charged for (a VM seeing some of
+            the hardware threads); ``None`` for the whole device.
     """
 
     id: str
@@ -97,6 +101,8 @@ class Device:
     die_area_high_mm2: float | None = None
     dies: tuple[Die, ...] = field(default=())
     threads: int | None = None
+    archetype: str | None = None
+    share: float | None = None
 
     @property
     def die_list(self) -> tuple[Die, ...]:
@@ -131,6 +137,8 @@ class Device:
             "release_year": self.release_year,
             "sources": dict(self.sources),
             "notes": self.notes,
+            "archetype": self.archetype,
+            "share": self.share,
         }
 
 

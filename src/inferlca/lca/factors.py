@@ -17,8 +17,10 @@ dataset in the same way). Interpolated and nearest-node values come with a warni
 
 Memory (``lca/data/memory_types.csv``, ``memory_family_factors.csv``): per memory type the seed
 study's per-GB factor (nominal), chip family and density; the per-GB interval is the spread of
-the study's value, the values for the type's chip family (ACT / SK hynix) and the generic DRAM
-values (LLMCarbon, Groeger 2021). Types the study lacks map to the nearest listed type, with a note.
+the study's value, the values for the type's chip family (ACT / SK hynix), the generic DRAM
+values (LLMCarbon, Groeger 2021) and the type's own rows (BoaviztAPI's VRAM die model applied to a
+card of that type: a high end). Types no source measures (HBM3/HBM3e, GDDR6X/GDDR7, LPDDR5X) are
+rows of their own marked EXTRAPOLATED, with the type they are extrapolated from. Types the study lacks map to the nearest listed type, with a note.
 """
 
 from __future__ import annotations
@@ -293,7 +295,8 @@ def per_gb_factor(name: str) -> tuple[UValue, tuple[str, ...]]:
     spread with the chip family's ACT values and the generic DRAM values."""
     mt, notes = memory_type(name)
     _, _, fams = _memory_tables()
-    used = [f for f in fams if f.chip_family in (mt.chip_family, "*")]
+    used = [f for f in fams if f.chip_family in (mt.chip_family, "*")
+            or f.chip_family.lower() == mt.memory_type.lower()]
     samples = [mt.kgco2e_per_gb] + [f.kgco2e_per_gb for f in used]
     cites = (f"{mt.memory_type} {mt.kgco2e_per_gb:g} {KG_PER_GB}: {mt.source}",) + tuple(
         f"{f.technology} {f.kgco2e_per_gb:g} {KG_PER_GB}: {f.source}" for f in used)
