@@ -41,6 +41,7 @@ class RunSpec:
     pue: str | None = None                  # number or interval text; None = default by category
     lifetime_years: str | None = None       # number or interval text; None = default (7)
     memory_method: str = "per-gb"
+    scope: str = "chip"                     # manufacturing scope: chip, card or server-share
     weights: str | None = None              # local Hugging Face folder; None = seeded random
     dataset: str | None = None              # SQuAD v1.1 JSON; None = synthetic samples
     accuracy: bool = False
@@ -86,6 +87,9 @@ class RunSpec:
         if self.memory_method not in ("per-gb", "area"):
             raise UnknownNameError("memory method", self.memory_method, ("per-gb", "area"),
                                    hint=_known(("per-gb", "area")))
+        from inferlca.lca.embodied import check_scope
+
+        check_scope(self.scope)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -212,7 +212,7 @@ def impact_context(spec: RunSpec, device: Any) -> Any:
     return ImpactContext.resolve(
         device, region=spec.region,
         grid=spec.grid_gco2e_per_kwh, pue=spec.pue, lifetime_years=spec.lifetime_years,
-        memory_method=spec.memory_method)
+        memory_method=spec.memory_method, scope=getattr(spec, "scope", "chip"))
 
 
 def per_query_count(spec: RunSpec, plan: ScenarioPlan | None, completed_samples: int,
