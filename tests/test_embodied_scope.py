@@ -140,3 +140,21 @@ def test_every_number_in_the_catalog_has_a_source():
         for group, cols in groups.items():
             if any((row.get(c) or "").strip() for c in cols):
                 assert (row.get(f"src_{group}") or "").strip(), (row["id"], group)
+
+
+@pytest.mark.parametrize(("device", "study_f"), [("jetson-agx-xavier-32gb", 17.0),
+                                                 ("a100-sxm4-40gb", 31.0)])
+def test_pirson_node_source_reproduces_the_study_within_10_percent(device, study_f):
+    e = embodied_footprint(CAT.get(device), node_source="pirson")
+    assert e.total_kg.value == pytest.approx(study_f, rel=0.10)
+    assert any("pirson" in s for s in e.sources)
+
+
+def test_pirson_is_not_averaged_into_the_default_spread():
+    from inferlca.lca.factors import node_factor, source_values
+
+    assert "pirson" not in [s.source_id for s in source_values(7.0)]
+    default, _ = node_factor(7.0)
+    assert not any(s.startswith("pirson") for s in default.sources)
+    with pytest.raises(UnknownNameError):
+        node_factor(7.0, "pirsonn")

@@ -97,7 +97,7 @@ def test_single_source_for_sensitivity():
         node_factor(5, "nowhere")
     rng = node_factor_range(5)
     assert rng.low.source_id == "imec" and rng.high.source_id == "act"
-    assert set(node_factor_sources()) == {"act", "imec", "eco-chip", "llmcarbon", "uba"}
+    assert set(node_factor_sources()) == {"act", "imec", "eco-chip", "llmcarbon", "uba", "pirson"}
 
 
 @given(st.floats(min_value=2.0, max_value=90.0, allow_nan=False))

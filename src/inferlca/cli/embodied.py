@@ -57,7 +57,8 @@ def embodied_cmd(
     node_source: str | None = typer.Option(
         None, "--node-source",
         help="Use one per-node factor source only: low, high, or a source id "
-             "(act, imec, eco-chip, llmcarbon, uba). Default: the spread of all."),
+             "(act, imec, eco-chip, llmcarbon, uba, pirson: the seed study's own values). "
+             "Default: the spread of all but pirson."),
     packaging: bool = typer.Option(False, "--packaging",
                                    help="Add ACT's packaging overhead (0.15 kgCO2e per die)."),
     scope: str = typer.Option(

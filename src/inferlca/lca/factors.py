@@ -40,6 +40,11 @@ INTERPOLATED_WIDEN = 0.10
 #: widening, either side, of a value taken from a source's nearest node (outside its range)
 NEAREST_WIDEN = 0.25
 
+#: sources selectable with ``node_source`` but never part of the default spread: ``pirson`` holds
+#: the values the seed study used, recovered from its reported footprints (not an independent
+#: measurement, so averaging it in would count the study twice)
+SELECT_ONLY_SOURCES = ("pirson",)
+
 KG_PER_CM2 = "kgCO2e/cm2"
 KG_PER_GB = "kgCO2e/GB"
 
@@ -134,11 +139,14 @@ def _check_node(node_nm: float) -> None:
         raise InvalidValueError(f"process node must be a positive number of nm, got {node_nm!r}")
 
 
-def source_values(node_nm: float) -> list[SourceFactor]:
-    """Every source's value at ``node_nm`` (exact, interpolated, nearest or node-independent)."""
+def source_values(node_nm: float, include: tuple[str, ...] = ()) -> list[SourceFactor]:
+    """Every source's value at ``node_nm`` (exact, interpolated, nearest or node-independent);
+    the :data:`SELECT_ONLY_SOURCES` only when named in ``include``."""
     _check_node(node_nm)
     by_source: dict[str, list[NodeFactorRow]] = {}
     for row in node_factor_rows():
+        if row.source_id in SELECT_ONLY_SOURCES and row.source_id not in include:
+            continue
         by_source.setdefault(row.source_id, []).append(row)
     out = []
     for sid, rows in by_source.items():
@@ -179,7 +187,7 @@ def node_factor(node_nm: float, source: str | None = None) -> tuple[UValue, tupl
     Returns:
         ``(factor, notes)``: ``factor`` carries the citations in ``sources``.
     """
-    values = source_values(node_nm)
+    values = source_values(node_nm, (source,) if source in SELECT_ONLY_SOURCES else ())
     notes = tuple(f"per-node factor at {node_nm:g} nm: {sv.describe()}"
                   for sv in values if sv.method in ("interpolated", "nearest"))
     if source is not None:
