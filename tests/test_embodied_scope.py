@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -158,3 +159,30 @@ def test_pirson_is_not_averaged_into_the_default_spread():
     assert not any(s.startswith("pirson") for s in default.sources)
     with pytest.raises(UnknownNameError):
         node_factor(7.0, "pirsonn")
+
+
+@pytest.mark.parametrize(("fname", "arch"), [("xeon_vm.txt", "intel-server"),
+                                             ("epyc_vm.txt", "amd-server")])
+def test_run_on_a_cloud_vm_gets_a_flagged_archetype_footprint(cli, tmp_path, monkeypatch,
+                                                               fname, arch):
+    import inferlca.hardware.detect as detect
+
+    real = detect.detect_device
+
+    def recorded(**kw):  # the real detection, reading a recorded VM's /proc/cpuinfo
+        kw.update(use_nvml=False, device_tree_model=NONE, cpuinfo=DATA / fname,
+                  chassis_type=NONE)
+        return real(**kw)
+
+    monkeypatch.setattr(detect, "detect_device", recorded)
+    res = cli("run", "-w", "null", "-n", "4", "-r", "1", "--store", tmp_path / "r.db",
+              "--logs-dir", tmp_path / "logs", "--json")
+    assert res.code == 0, res.err
+    out = res.json()
+    imp = out["repetitions"][0]["impact"]
+    assert imp["scope"] == "chip"
+    assert imp["device_embodied_kgco2e"]["value"] > 0 and imp["device_embodied_kgco2e"]["low"] > 0
+    assert imp["embodied_gco2e"]["value"] > 0 and imp["total_gco2e"]["value"] > 0
+    assert imp["pue"]["value"] == 1.5  # a VM: datacenter PUE, flagged as assumed
+    text = json.dumps(out)
+    assert "ARCHETYPE" in text and arch in text and "ASSUMED" in text

@@ -75,7 +75,8 @@ def print_outcome(outcome: Any) -> None:
     measured = "measured" if outcome.measured else "ESTIMATED"
     spec = outcome.spec
     title = (f"{spec.workload} · {spec.scenario} · {outcome.device_name} · "
-             f"{outcome.meter} meter ({measured}) · {s.get('repetitions', 0)} repetition(s)")
+             f"{outcome.meter} meter ({measured}) · {s.get('repetitions', 0)} repetition(s) · "
+             f"manufacturing scope {getattr(spec, 'scope', 'chip')}")
     t = Table(title=title, title_justify="left")
     t.add_column("metric")
     for col in ("mean", "std", "95% interval"):
