@@ -186,3 +186,34 @@ def test_run_on_a_cloud_vm_gets_a_flagged_archetype_footprint(cli, tmp_path, mon
     assert imp["pue"]["value"] == 1.5  # a VM: datacenter PUE, flagged as assumed
     text = json.dumps(out)
     assert "ARCHETYPE" in text and arch in text and "ASSUMED" in text
+
+
+def test_good_die_basis_golden_a100():
+    from inferlca.lca.factors import die_yield
+
+    y = (1 + 8.26 * 0.10 / 10) ** -10                      # 0.45219, D0 7 nm = 0.10 /cm2
+    assert die_yield(8.26, 7)[0] == pytest.approx(y)
+    act, eco = 2.318 * 0.875 / y, 2.613 / y                 # ACT's 0.875 undone; ECO-CHIP / Y
+    e = embodied_footprint(CAT.get("a100-sxm4-40gb"), node_basis="good-die")
+    assert e.node_factor.value == pytest.approx((act + eco) / 2)    # 5.132 kg/cm2
+    assert e.processor_kg.value == pytest.approx(8.26 * (act + eco) / 2)   # 42.39 kg
+    # low end: LLMCarbon 1.6 kg/cm2 (basis unstated: kept apart from the nominal)
+    assert e.node_factor.low == pytest.approx(1.6)
+    assert e.node_factor.high == pytest.approx(eco)
+    assert e.to_dict()["node_basis"] == "good-die"
+    assert any("lower bound" in n for n in e.notes) and any("kept apart" in n for n in e.notes)
+    # CarbonSet's A100 die, 68 [33 - 281] kg, now overlaps our die interval
+    assert e.processor_kg.high >= 33
+
+
+def test_bad_node_basis():
+    with pytest.raises(UnknownNameError, match="node basis"):
+        embodied_footprint(CAT.get("t4"), node_basis="per-wafer")
+
+
+@pytest.mark.parametrize("dev", [d for d in CAT if d.die_list])
+def test_good_die_nominal_inside_its_interval_and_above_as_published(dev):
+    g = embodied_footprint(dev, node_basis="good-die")
+    assert g.node_factor.low <= g.node_factor.value <= g.node_factor.high
+    assert g.processor_kg.low <= g.processor_kg.value <= g.processor_kg.high
+    assert g.processor_kg.value > 0

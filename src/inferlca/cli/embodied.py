@@ -14,7 +14,7 @@ from inferlca.lca.factors import node_factor_range
 
 
 def _all_devices(category: str | None, node_source: str | None, packaging: bool,
-                 as_json: bool, scope: str = "chip") -> None:
+                 as_json: bool, scope: str = "chip", node_basis: str = "as-published") -> None:
     """Both memory methods for every device of the catalog (or of one category)."""
     from inferlca.lca.embodied import EmbodiedUnavailableError
 
@@ -22,9 +22,9 @@ def _all_devices(category: str | None, node_source: str | None, packaging: bool,
     for dev in get_catalog().devices(category=category):
         try:
             per_gb = embodied_footprint(dev, "per-gb", node_source=node_source, packaging=packaging,
-                                        scope=scope)
+                                        scope=scope, node_basis=node_basis)
             area = embodied_footprint(dev, "area", node_source=node_source, packaging=packaging,
-                                      scope=scope)
+                                      scope=scope, node_basis=node_basis)
         except EmbodiedUnavailableError as exc:
             rows.append((dev, None, None, str(exc)))
             continue
@@ -66,6 +66,11 @@ def embodied_cmd(
         help="What the footprint covers: chip (default: dies + memory, the study's method), "
              "card (adds packaging and board; a vendor PCF where published) or server-share "
              "(adds the device's share of its host)."),
+    node_basis: str = typer.Option(
+        "as-published", "--node-basis",
+        help="Per-node factors: as-published (default: the study's mean of the sources) or "
+             "good-die (every source per cm2 of good die, the die's own yield included; lower "
+             "bounds and unstated bases kept out of the nominal)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Manufacturing footprint F = F_proc + F_mem of a device, in kgCO2e [low - high]."""
@@ -73,24 +78,24 @@ def embodied_cmd(
     if all_devices:
         if device is not None:
             raise InvalidValueError("give either a DEVICE or --all, not both")
-        _all_devices(category, node_source, packaging, as_json, scope)
+        _all_devices(category, node_source, packaging, as_json, scope, node_basis)
         return
     if device is None:
         raise InvalidValueError("give a DEVICE (see `inferlca hardware list`) or --all")
     dev = get_catalog().get(device)
     emb = embodied_footprint(dev, memory_method, node_source=node_source, packaging=packaging,
-                             scope=scope)
+                             scope=scope, node_basis=node_basis)
     if as_json:
         print_json(emb.to_dict())
         return
     table = Table(title=f"Embodied footprint of {dev.name}, scope {scope}: {emb.scope_label} "
-                        f"(memory method: {memory_method})")
+                        f"(memory method: {memory_method}, node basis: {node_basis})")
     for col in ("term", "formula", "value [low - high]"):
         table.add_column(col, overflow="fold")
     table.add_row("die area", "sum of dies", emb.die_area_cm2.format("cm2"))
     table.add_row("per-node factor", f"I_proc({dev.process_node_nm:g} nm)",
                   emb.node_factor.format("kgCO2e/cm2"))
-    if node_source is None and dev.process_node_nm is not None:
+    if node_source is None and dev.process_node_nm is not None and node_basis == "as-published":
         rng = node_factor_range(dev.process_node_nm)
         table.add_row("  by source", "mean of sources; spread", ", ".join(
             f"{s.source_id} {s.value:.3g}" + ("" if s.method in ("exact", "node-independent")

@@ -40,9 +40,11 @@ from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError
 from inferlca.hardware.catalog import Device
 from inferlca.lca.factors import (
     KG_PER_CM2,
+    NODE_BASES,
     NodeFactorRange,
     memory_type,
     node_factor,
+    node_factor_good_die,
     node_factor_range,
     per_gb_factor,
 )
@@ -202,6 +204,7 @@ class Embodied:
     basis: str = "bottom-up"
     published: tuple[Published, ...] = ()
     archetype: str | None = None
+    node_basis: str = "as-published"
 
     @property
     def scope_label(self) -> str:
@@ -214,6 +217,7 @@ class Embodied:
             "scope": self.scope,
             "scope_label": self.scope_label,
             "basis": self.basis,
+            "node_basis": self.node_basis,
             "archetype": self.archetype,
             "components": [c.to_dict() for c in self.components],
             "published": [p.to_dict() for p in self.published],
@@ -253,7 +257,7 @@ def _die_areas(device: Device) -> list[tuple[int, UValue, float]]:
 
 def embodied_footprint(device: Device, memory_method: str = "per-gb", *,
                        node_source: str | None = None, packaging: bool = False,
-                       scope: str = DEFAULT_SCOPE) -> Embodied:
+                       scope: str = DEFAULT_SCOPE, node_basis: str = "as-published") -> Embodied:
     """The manufacturing footprint ``F = F_proc + F_mem`` of ``device``, in kgCO2e.
 
     Args:
@@ -264,6 +268,10 @@ def embodied_footprint(device: Device, memory_method: str = "per-gb", *,
         packaging: add ACT's packaging overhead (0.15 kgCO2e per logic die); off by default
             (the ``card`` scope always counts it).
         scope: ``chip`` (default), ``card`` or ``server-share`` (see the module docstring).
+        node_basis: ``as-published`` (default: the seed study's mean of the sources as they
+            publish them, which reproduces its figures) or ``good-die`` (every source brought to
+            kgCO2e per cm2 of good die with each die's own yield, lower bounds and sources of
+            unstated basis kept out of the nominal; :func:`inferlca.lca.factors.node_factor_good_die`).
 
     Raises:
         EmbodiedUnavailableError: the catalog lacks the die area (exit code 2 from the CLI).
@@ -273,6 +281,9 @@ def embodied_footprint(device: Device, memory_method: str = "per-gb", *,
         raise UnknownNameError("memory method", memory_method, MEMORY_METHODS,
                                f"(accepted: {', '.join(MEMORY_METHODS)})")
     check_scope(scope)
+    if node_basis not in NODE_BASES:
+        raise UnknownNameError("node basis", node_basis, NODE_BASES,
+                               f"(accepted: {', '.join(NODE_BASES)})")
     notes: list[str] = []
     sources: dict[str, None] = {}
 
@@ -288,8 +299,14 @@ def embodied_footprint(device: Device, memory_method: str = "per-gb", *,
     processor = UValue.exact(0.0, KG, kind="derived")
     area_total = UValue.exact(0.0, "cm2", kind="derived")
     n_dies = 0
+    largest: tuple[float, UValue] | None = None
     for count, area_cm2, node_nm in _die_areas(device):
-        factor, fnotes = node_factor(node_nm, node_source)
+        if node_basis == "good-die":
+            factor, fnotes = node_factor_good_die(node_nm, area_cm2.value, node_source)
+            if largest is None or area_cm2.value > largest[0]:
+                largest = (area_cm2.value, factor)
+        else:
+            factor, fnotes = node_factor(node_nm, node_source)
         note(fnotes)
         processor = processor + area_cm2 * factor * count
         area_total = area_total + area_cm2 * count
@@ -298,8 +315,11 @@ def embodied_footprint(device: Device, memory_method: str = "per-gb", *,
         sources.update(dict.fromkeys(factor.sources))
     processor = processor.with_unit(KG)
     area_total = area_total.with_unit("cm2")
-    main_factor, _ = node_factor(device.process_node_nm or device.die_list[0].process_node_nm,
-                                 node_source)
+    if largest is not None:
+        main_factor = largest[1]   # good-die basis: the factor of the largest die
+    else:
+        main_factor, _ = node_factor(
+            device.process_node_nm or device.die_list[0].process_node_nm, node_source)
 
     memory_factor: UValue | None = None
     if device.memory_gb is None or device.memory_type is None:
@@ -402,7 +422,7 @@ def embodied_footprint(device: Device, memory_method: str = "per-gb", *,
         node_factor=main_factor.with_unit(KG_PER_CM2), memory_factor=memory_factor,
         packaging_kg=packaging_kg, node_source=node_source, sources=tuple(sources),
         notes=tuple(notes), scope=scope, components=tuple(components), basis=basis,
-        published=published, archetype=device.archetype)
+        published=published, archetype=device.archetype, node_basis=node_basis)
 
 
 def area_cm2_sources(device: Device) -> list[str]:

@@ -92,7 +92,7 @@ class ImpactContext:
                 grid: Numeric | None = None, pue: Numeric | None = None,
                 lifetime_years: Numeric | None = None, memory_method: str = "per-gb", *,
                 node_source: str | None = None, packaging: bool = False,
-                scope: str = DEFAULT_SCOPE) -> ImpactContext:
+                scope: str = DEFAULT_SCOPE, node_basis: str = "as-published") -> ImpactContext:
         """Fill in the defaults.
 
         Args:
@@ -106,6 +106,7 @@ class ImpactContext:
             packaging: add the optional packaging overhead to the embodied footprint.
             scope: what the manufacturing footprint covers: ``chip`` (default), ``card`` or
                 ``server-share`` (see :mod:`inferlca.lca.embodied`).
+            node_basis: ``as-published`` (default) or ``good-die`` per-node factors.
         """
         notes: list[str] = []
         check_scope(scope)
@@ -141,7 +142,8 @@ class ImpactContext:
         else:
             try:
                 embodied = embodied_footprint(device, memory_method, node_source=node_source,
-                                              packaging=packaging, scope=scope)
+                                              packaging=packaging, scope=scope,
+                                              node_basis=node_basis)
                 notes.extend(embodied.notes)
             except EmbodiedUnavailableError as exc:
                 notes.append(f"{exc}; embodied emissions not counted (zero)")
