@@ -217,3 +217,24 @@ def test_good_die_nominal_inside_its_interval_and_above_as_published(dev):
     assert g.node_factor.low <= g.node_factor.value <= g.node_factor.high
     assert g.processor_kg.low <= g.processor_kg.value <= g.processor_kg.high
     assert g.processor_kg.value > 0
+
+
+def test_cli_scope_and_archetypes(cli):
+    r = cli("embodied", "h100-sxm5-80gb", "--scope", "card", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["scope"] == "card" and [c["component"] for c in d["components"]] == [
+        "dies", "memory", "package", "board"]
+    assert 164 <= d["embodied_kgco2e"]["value"] <= 575.2
+    chip = cli("embodied", "h100-sxm5-80gb", "--scope", "chip", "--json").json()
+    assert chip["embodied_kgco2e"]["value"] == pytest.approx(39.7127, rel=1e-4)
+    for bad in (["--scope", "rack"], ["--node-source", "nowhere"], ["--node-basis", "x"]):
+        r = cli("embodied", "t4", *bad)
+        assert r.code == 2 and "accepted" in r.err and "Traceback" not in r.err
+    r = cli("embodied", "rtx-4090", "--scope", "server-share")
+    assert r.code == 2 and "component 'host'" in r.err
+    r = cli("impact", "--device", "t4", "--energy-wh", "1", "--duration-s", "10",
+            "--scope", "server-share", "--json")
+    assert r.code == 0 and r.json()["scope"] == "server-share"
+    r = cli("hardware", "archetypes", "--json")
+    assert r.code == 0 and {a["id"] for a in r.json()} >= {"intel-server", "amd-server"}

@@ -54,6 +54,7 @@ class Detected:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "device_id": self.device.id if self.device else None,
+                "archetype": self.device.archetype if self.device else None,
                 "source": self.source, "notes": list(self.notes)}
 
 
