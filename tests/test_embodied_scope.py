@@ -165,7 +165,7 @@ def test_pirson_is_not_averaged_into_the_default_spread():
                                              ("epyc_vm.txt", "amd-server")])
 def test_run_on_a_cloud_vm_gets_a_flagged_archetype_footprint(cli, tmp_path, monkeypatch,
                                                                fname, arch):
-    import inferlca.hardware.detect as detect
+    from inferlca.hardware import detect
 
     real = detect.detect_device
 

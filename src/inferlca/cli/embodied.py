@@ -16,9 +16,10 @@ from inferlca.lca.factors import node_factor_range
 def _all_devices(category: str | None, node_source: str | None, packaging: bool,
                  as_json: bool, scope: str = "chip", node_basis: str = "as-published") -> None:
     """Both memory methods for every device of the catalog (or of one category)."""
-    from inferlca.lca.embodied import EmbodiedUnavailableError
+    from inferlca.hardware.catalog import Device
+    from inferlca.lca.embodied import Embodied, EmbodiedUnavailableError
 
-    rows = []
+    rows: list[tuple[Device, Embodied | None, Embodied | None, str]] = []
     for dev in get_catalog().devices(category=category):
         try:
             per_gb = embodied_footprint(dev, "per-gb", node_source=node_source, packaging=packaging,

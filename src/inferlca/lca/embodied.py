@@ -159,8 +159,7 @@ def _row(scope: str, component: str, applies_to: str) -> ScopeRow | None:
 
 
 def _row_value(r: ScopeRow, times: float = 1.0) -> UValue:
-    kind = "default"
-    return UValue(r.value * times, r.low * times, r.high * times, KG, (r.source,), kind)
+    return UValue(r.value * times, r.low * times, r.high * times, KG, (r.source,), "default")
 
 
 class EmbodiedUnavailableError(InvalidValueError):

@@ -251,8 +251,8 @@ def die_yield(area_cm2: float, node_nm: float) -> tuple[float, DefectDensity, tu
     dd = min(defect_densities(), key=lambda d: (abs(d.node_nm - node_nm), d.node_nm))
     notes: tuple[str, ...] = ()
     if not math.isclose(dd.node_nm, node_nm):
-        notes = (f"defect density at {node_nm:g} nm: the {dd.node_nm:g} nm value "
-                 f"{dd.d0_per_cm2:g}/cm2 (nearest listed node)",)
+        notes = ((f"defect density at {node_nm:g} nm: the {dd.node_nm:g} nm value "
+                  f"{dd.d0_per_cm2:g}/cm2 (nearest listed node)"),)
     y = (1.0 + area_cm2 * dd.d0_per_cm2 / dd.alpha) ** -dd.alpha
     return y, dd, notes
 
