@@ -238,3 +238,18 @@ def test_cli_scope_and_archetypes(cli):
     assert r.code == 0 and r.json()["scope"] == "server-share"
     r = cli("hardware", "archetypes", "--json")
     assert r.code == 0 and {a["id"] for a in r.json()} >= {"intel-server", "amd-server"}
+
+
+def test_cli_archetype(cli):
+    r = cli("embodied", "--archetype", "intel-server", "--cpu", "Intel(R) Xeon(R) Processor",
+            "--threads", "2", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["archetype"] == "intel-server" and d["embodied_kgco2e"]["value"] > 0
+    full = cli("embodied", "xeon-platinum-8480plus", "--json").json()
+    assert d["processor_kgco2e"]["value"] == pytest.approx(
+        full["processor_kgco2e"]["value"] * 2 / 112)
+    r = cli("embodied", "--archetype", "amd-server", "--cpu", "AMD EPYC 9654 96-Core Processor")
+    assert r.code == 2 and "real catalog entry" in r.err and "epyc-9654" in r.err
+    r = cli("embodied", "--archetype", "arm-server")
+    assert r.code == 2 and "archetype" in r.err

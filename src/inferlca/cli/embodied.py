@@ -72,6 +72,15 @@ def embodied_cmd(
         help="Per-node factors: as-published (default: the study's mean of the sources) or "
              "good-die (every source per cm2 of good die, the die's own yield included; lower "
              "bounds and unstated bases kept out of the nominal)."),
+    archetype: str | None = typer.Option(
+        None, "--archetype", help="Footprint of an archetype (see `inferlca hardware archetypes`) "
+        "instead of a catalog DEVICE, e.g. for a CPU the catalog lacks."),
+    cpu_name: str | None = typer.Option(
+        None, "--cpu", help="With --archetype: the CPU's model name (refused when the catalog "
+        "has a real entry for it)."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="With --archetype: hardware threads this machine sees (a VM is "
+        "charged that share of the package)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Manufacturing footprint F = F_proc + F_mem of a device, in kgCO2e [low - high]."""
@@ -81,9 +90,20 @@ def embodied_cmd(
             raise InvalidValueError("give either a DEVICE or --all, not both")
         _all_devices(category, node_source, packaging, as_json, scope, node_basis)
         return
-    if device is None:
+    if archetype is not None:
+        from inferlca.hardware.archetypes import archetype_device
+
+        if device is not None:
+            raise InvalidValueError("give either a DEVICE or --archetype, not both")
+        if threads is not None and threads < 1:
+            raise InvalidValueError(f"--threads must be a whole number >= 1, got {threads}")
+        dev = archetype_device(archetype, cpu_name, visible_threads=threads)
+    elif cpu_name is not None or threads is not None:
+        raise InvalidValueError("--cpu and --threads go with --archetype")
+    elif device is None:
         raise InvalidValueError("give a DEVICE (see `inferlca hardware list`) or --all")
-    dev = get_catalog().get(device)
+    else:
+        dev = get_catalog().get(device)
     emb = embodied_footprint(dev, memory_method, node_source=node_source, packaging=packaging,
                              scope=scope, node_basis=node_basis)
     if as_json:
