@@ -106,7 +106,7 @@ def test_lookup_is_case_and_punctuation_insensitive(name, expected):
 
 def test_unknown_device_suggests():
     with pytest.raises(UnknownNameError) as ei:
-        CAT.get("h10")
+        CAT.get("h100x")  # ("h10" now suggests the A10 / A10G first)
     assert "did you mean" in str(ei.value) and "H100" in str(ei.value)
     assert ei.value.exit_code == 2
     assert CAT.find("no such gpu") is None

@@ -116,9 +116,12 @@ def test_jetson_without_meminfo_assumes_the_largest_with_a_note():
 
 
 def test_generic_vm_cpu_is_not_matched(tmp_path):
+    # no real part matches a generic name: the machine gets a flagged archetype, not a catalog
+    # entry (issue 14: never a silent zero)
     det = detect_device(use_nvml=False, **_files(tmp_path, cpu="Intel(R) Xeon(R) Processor"))
-    assert det.name == "Intel(R) Xeon(R) Processor" and det.device is None
-    assert any("not in the catalog" in n for n in det.notes)
+    assert det.name == "Intel(R) Xeon(R) Processor" and det.device is not None
+    assert det.device.archetype == "intel-server" and det.device.id.startswith("archetype-")
+    assert any("not in the catalog" in n and "ARCHETYPE" in n for n in det.notes)
 
 
 def test_cpu_containment_match():

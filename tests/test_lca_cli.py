@@ -57,7 +57,7 @@ def test_impact_json_contract_and_values(cli):
             "--queries", "16", "--json")
     assert r.code == 0, r.err
     d = r.json()
-    assert list(d) == ["use_gco2e", "embodied_gco2e", "total_gco2e", "per_query_gco2e",
+    assert list(d) == ["scope", "use_gco2e", "embodied_gco2e", "total_gco2e", "per_query_gco2e",
                        "allocation", "device_embodied_kgco2e", "energy_kwh",
                        "grid_gco2e_per_kwh", "pue", "lifetime_years", "sources"]
     # 10 Wh = 0.01 kWh; use = 0.01 x 79.1 x 1.5 = 1.1865 g

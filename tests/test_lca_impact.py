@@ -90,7 +90,8 @@ def test_to_dict_has_exactly_the_contract_keys():
     imp = compute_impact(1000.0, 1.0, ImpactContext.resolve("t4"), queries=4)
     d = imp.to_dict()
     assert tuple(d) == IMPACT_KEYS
-    for k in IMPACT_KEYS[:-1]:
+    assert d["scope"] == "chip"  # the default scope, named in every impact output
+    for k in IMPACT_KEYS[1:-1]:
         assert set(d[k]) == {"value", "low", "high"}
     assert isinstance(d["sources"], list) and d["sources"]
     full = imp.to_full_dict()

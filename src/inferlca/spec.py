@@ -104,6 +104,7 @@ class RunSpec:
     pue: str | None = None                  # number or interval text; None = default by category
     lifetime_years: str | None = None       # number or interval text; None = default (7)
     memory_method: str = "per-gb"
+    scope: str = "chip"                     # manufacturing scope: chip, card or server-share
     weights: str | None = None              # local Hugging Face folder; None = seeded random
     dataset: str | None = None              # SQuAD v1.1 JSON; None = synthetic samples
     accuracy: bool = False
@@ -155,6 +156,9 @@ class RunSpec:
             if v is not None:
                 parse_bounded(name, v, bounds)  # number or interval text within bounds
         self._check_names()
+        from inferlca.lca.embodied import check_scope
+
+        check_scope(self.scope)
         return self
 
     def _check_names(self) -> None:

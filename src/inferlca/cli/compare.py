@@ -19,24 +19,29 @@ def register(app: typer.Typer) -> None:
         workload: Annotated[str | None, typer.Option("--workload", help="With device names: this workload.")] = None,
         scenario: Annotated[str | None, typer.Option("--scenario", help="With device names: this scenario.")] = None,
         queries: Annotated[int | None, typer.Option("--queries", help="With device names: this query count.")] = None,
+        allow_mixed_scope: Annotated[bool, typer.Option(
+            "--allow-mixed-scope", help="Compare runs whose manufacturing scopes differ "
+            "(refused by default: the ratio would mix what is counted).")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     ) -> None:
         """How many times A's CO2e, energy and p99 latency per query are B's (with intervals)."""
         from rich.markup import escape
         from rich.table import Table
 
-        from inferlca.report.compare import compare
+        from inferlca.report.compare import compare, run_scope
         from inferlca.report.data import load_runs, open_store_for_reading
 
         with open_store_for_reading(store) as st:
             runs = load_runs(st)
-        c = compare(runs, a, b, workload=workload, scenario=scenario, queries=queries)
+        c = compare(runs, a, b, workload=workload, scenario=scenario, queries=queries,
+                    allow_mixed_scope=allow_mixed_scope)
         if as_json:
             print_json(c.to_dict())
             return
         table = Table(title=f"A = {escape(c.a.device_name)} ({c.a.short_id}), "
                             f"B = {escape(c.b.device_name)} ({c.b.short_id}): "
-                            f"{escape(c.a.workload)}, {escape(c.a.scenario)}")
+                            f"{escape(c.a.workload)}, {escape(c.a.scenario)}, manufacturing "
+                            f"scope A {run_scope(c.a)} / B {run_scope(c.b)}")
         for col in ("per query", "A", "B", "A / B"):
             table.add_column(col, justify="left" if col == "per query" else "right")
         units = {"gwp_per_query": (1e3, "mgCO2e"), "energy_per_query": (1.0, "J"),

@@ -133,6 +133,8 @@ def estimate_cmd(
                                           "./inferlca.db."),
     memory_method: str = typer.Option("per-gb", "--memory-method", help="Embodied memory "
                                       "method: per-gb (default) or area."),
+    scope: str = typer.Option("chip", "--scope", help="Manufacturing scope: chip (default: dies "
+                              "+ memory, the study's method), card or server-share."),
     save: bool = typer.Option(False, "--save", help="Store each device's estimate as a run of "
                               "kind 'estimated'."),
     workload: str | None = typer.Option(None, "--workload", help="Workload name for stored "
@@ -184,7 +186,7 @@ def estimate_cmd(
             pue=None if pue is None else parse_bounded("pue", pue, PUE_BOUNDS),
             lifetime_years=None if lifetime_years is None
             else parse_bounded("lifetime_years", lifetime_years, LIFETIME_BOUNDS),
-            memory_method=memory_method, store=store, catalog=catalog)
+            memory_method=memory_method, store=store, catalog=catalog, scope=scope)
         run_ids = save_estimates(store, result, workload=workload, region=region,
                                  label=label) if save and store is not None else []
     finally:
@@ -234,7 +236,8 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
     console.print(head)
 
     t = Table(title=f"Estimates ({result.method} count, {cost.precision}, "
-                    f"{result.devices[0].power_model} power model, "
+                    f"{result.devices[0].power_model} power model, manufacturing scope "
+                    f"{getattr(result.devices[0].impact, 'scope', 'chip')}, "
                     f"{result.devices[0].queries} quer{'y' if result.devices[0].queries == 1 else 'ies'})",
               title_justify="left")
     t.add_column("")

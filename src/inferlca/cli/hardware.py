@@ -117,6 +117,30 @@ def show_cmd(
     console.print(table)
 
 
+@hardware_app.command("archetypes")
+def archetypes_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """The archetypes an unknown CPU is charged as (flagged, wide interval)."""
+    from inferlca.hardware.archetypes import archetypes
+
+    rows = list(archetypes().values())
+    if as_json:
+        print_json([{"id": a.id, "name": a.name, "vendor": a.vendor, "class": a.cls,
+                     "category": a.category, "base_device": a.base_device,
+                     "die_area_factor": [1 - a.widen, 1 + a.widen], "source": a.source,
+                     "note": a.note} for a in rows])
+        return
+    table = Table(title=f"{len(rows)} archetypes for CPUs not in the catalog (a VM is charged "
+                        "its share of the hardware threads of a server archetype)")
+    for col in ("id", "class", "category", "based on", "die area x", "note"):
+        table.add_column(col, overflow="fold")
+    for a in rows:
+        table.add_row(a.id, a.cls, a.category, a.base_device,
+                      f"{1 - a.widen:g} - {1 + a.widen:g}", a.note)
+    console.print(table)
+
+
 @hardware_app.command("detect")
 def detect_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
@@ -129,7 +153,9 @@ def detect_cmd(
         print_json(det.to_dict())
         return
     console.print(f"detected: [bold]{det.name}[/bold] (from {det.source})")
-    console.print(f"catalog device: {det.device.id if det.device else 'none'}")
+    console.print(f"catalog device: {det.device.id if det.device else 'none'}"
+                  + (f" (ARCHETYPE {det.device.archetype})" if det.device is not None
+                     and det.device.archetype else ""))
     for n in det.notes:
         console.print(f"note: {escape(n)}", highlight=False)
 

@@ -27,6 +27,8 @@ def impact_cmd(
     lifetime_years: str | None = typer.Option(
         None, "--lifetime-years", help="Device lifetime in years, or an interval 4..7 (default 7)."),
     memory_method: str = typer.Option("per-gb", "--memory-method", help="per-gb (default) or area."),
+    scope: str = typer.Option("chip", "--scope", help="Manufacturing scope: chip (default: dies + "
+                              "memory, the study's method), card or server-share."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Impact I = C x EGM x PUE + (t / lifetime) x F, per workload and per query."""
@@ -52,7 +54,8 @@ def impact_cmd(
     else:
         dev = get_catalog().get(device)
     ctx = ImpactContext.resolve(dev, region=region, grid=grid, pue=pue,
-                                lifetime_years=lifetime_years, memory_method=memory_method)
+                                lifetime_years=lifetime_years, memory_method=memory_method,
+                                scope=scope)
     energy_j = energy.scaled(J_PER_WH, "J")
     if energy.is_exact:
         imp = compute_impact(energy_j.value, duration_s, ctx, queries)
@@ -65,7 +68,8 @@ def impact_cmd(
         return
 
     where = ctx.region_name if ctx.region == "custom" else f"{ctx.region_name} ({ctx.region})"
-    table = Table(title=f"Impact on {dev.name if dev else 'an unknown device'}, grid: {where}")
+    table = Table(title=f"Impact on {dev.name if dev else 'an unknown device'}, grid: {where}, "
+                        f"manufacturing scope: {ctx.scope}")
     for col in ("quantity", "formula", "value [low - high]", "kind"):
         table.add_column(col, overflow="fold")
     rows = [
@@ -77,7 +81,7 @@ def impact_cmd(
         ("use phase", "C x EGM x PUE", imp.use_gco2e, "gCO2e", "derived"),
         ("lifetime", "", imp.lifetime_years, "years", imp.lifetime_years.kind),
         ("allocation a(t)", f"{duration_s:g} s / lifetime", imp.allocation, "", "derived"),
-        ("device footprint F", f"memory method {memory_method}", imp.device_embodied_kgco2e,
+        ("device footprint F", f"scope {ctx.scope}, memory method {memory_method}", imp.device_embodied_kgco2e,
          "kgCO2e", "derived" if imp.embodied_available else "unavailable"),
         ("embodied", "a(t) x F", imp.embodied_gco2e, "gCO2e", "derived"),
         ("[bold]total[/bold]", "use + embodied", imp.total_gco2e, "gCO2e", "derived"),

@@ -76,7 +76,8 @@ def print_outcome(outcome: Any) -> None:
     measured = "measured" if outcome.measured else "ESTIMATED"
     spec = outcome.spec
     title = (f"{spec.workload} · {spec.scenario} · {outcome.device_name} · "
-             f"{outcome.meter} meter ({measured}) · {s.get('repetitions', 0)} repetition(s)")
+             f"{outcome.meter} meter ({measured}) · {s.get('repetitions', 0)} repetition(s) · "
+             f"manufacturing scope {getattr(spec, 'scope', 'chip')}")
     t = Table(title=title, title_justify="left")
     t.add_column("metric")
     for col in ("mean", "std", "95% interval"):
@@ -210,6 +211,8 @@ def register(app: typer.Typer) -> None:
             None, "--lifetime-years", help="Device lifetime in years (> 0), e.g. 5..7."),
         lifetime_old: str | None = old_spelling("--lifetime"),
         memory_method: str = typer.Option(d.memory_method, help="per-gb or area."),
+        scope: str = typer.Option(d.scope, "--scope", help="Manufacturing scope: chip (default: "
+                                  "dies + memory, the study's method), card or server-share."),
         weights: str | None = typer.Option(None, help="Hugging Face model folder."),
         dataset: str | None = typer.Option(None, help="SQuAD v1.1 JSON file."),
         accuracy: bool = typer.Option(False, "--accuracy",
@@ -264,7 +267,7 @@ def register(app: typer.Typer) -> None:
             repetitions=repetitions, device=device, meter=meter, period_ms=period_ms,
             idle_baseline_s=idle_baseline_s, cooldown_s=cooldown_s, region=region,
             grid_gco2e_per_kwh=grid_gco2e_per_kwh, pue=pue, lifetime_years=lifetime_years,
-            memory_method=memory_method, weights=weights, dataset=dataset, accuracy=accuracy,
+            memory_method=memory_method, scope=scope, weights=weights, dataset=dataset, accuracy=accuracy,
             precision=precision, threads=threads, seed=seed, samples_per_query=samples_per_query,
             target_qps=target_qps, offline_samples=offline_samples,
             mlperf_compliant=mlperf_compliant, users=users, think_time_s=think_time_s,

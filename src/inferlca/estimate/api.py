@@ -67,7 +67,7 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
              tdp_w: float | None = None, region: str | None = "FR", grid: UValue | None = None,
              pue: UValue | None = None, lifetime_years: UValue | None = None,
              memory_method: str = "per-gb", store: Any = None, catalog: Any = None,
-             with_impact: bool = True) -> EstimateResult:
+             with_impact: bool = True, scope: str = "chip") -> EstimateResult:
     """Estimate one query (and ``queries``) of ``model`` on each of ``devices``.
 
     ``peak_flops``, ``bandwidth_gbs`` and ``tdp_w`` fill values the catalog lacks; with a single
@@ -110,7 +110,7 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
 
             ctx = ImpactContext.resolve(dev, region=region or "FR", grid=grid, pue=pue,
                                         lifetime_years=lifetime_years,
-                                        memory_method=memory_method)
+                                        memory_method=memory_method, scope=scope)
         results.append(estimate_device(
             costs[method], dev, efficiency=eff, efficiency_source=eff_note,
             power_model=power_model, idle_fraction=idle_fraction, queries=queries,

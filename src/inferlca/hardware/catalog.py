@@ -73,6 +73,10 @@ class Device:
         notes: caveats, conflicts between sources and decisions.
         threads: hardware threads of a CPU package (cores x SMT), used to give a VM that sees
             only some of them its share of the TDP.
+        archetype: the archetype id when this device stands for an unknown part (a flagged,
+            wide-interval footprint; see :mod:`inferlca.hardware.archetypes`), else ``None``.
+        share: the fraction of the package this machine is charged for (a VM seeing some of
+            the hardware threads); ``None`` for the whole device.
     """
 
     id: str
@@ -97,6 +101,8 @@ class Device:
     die_area_high_mm2: float | None = None
     dies: tuple[Die, ...] = field(default=())
     threads: int | None = None
+    archetype: str | None = None
+    share: float | None = None
 
     @property
     def die_list(self) -> tuple[Die, ...]:
@@ -131,6 +137,8 @@ class Device:
             "release_year": self.release_year,
             "sources": dict(self.sources),
             "notes": self.notes,
+            "archetype": self.archetype,
+            "share": self.share,
         }
 
 
@@ -290,3 +298,26 @@ def parse_devices(text: str, citations: dict[str, str] | None = None) -> list[De
 def get_catalog() -> Catalog:
     """The catalog shipped with inferlca (read once, on first use)."""
     return Catalog(parse_devices(_read_data("devices.csv")))
+
+
+def match_cpu(model_name: str, catalog: Catalog) -> Device | None:
+    """The catalog CPU for a ``/proc/cpuinfo`` model name, or ``None``.
+
+    Exact alias match first; then an alias contained in the name (``"AMD EPYC 9654 96-Core
+    Processor"`` contains ``"EPYC 9654"``). A generic name such as ``"Intel(R) Xeon(R)
+    Processor"`` (what many virtual machines report) matches nothing: there is no part to source.
+    """
+    cat = catalog
+    dev = cat.find(model_name)
+    if dev is not None:
+        return dev
+    key = normalize_name(model_name)
+    best: tuple[int, Device] | None = None
+    for d in cat.devices(kind="cpu"):
+        for alias in (d.name, *d.aliases):
+            a = normalize_name(alias)
+            # a short alias such as "genoa" must not match by accident: require a model number
+            plausible = len(a) >= 6 and any(ch.isdigit() for ch in a) and a in key
+            if plausible and (best is None or len(a) > best[0]):
+                best = (len(a), d)
+    return best[1] if best else None

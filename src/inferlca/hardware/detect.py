@@ -18,11 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inferlca.hardware.archetypes import archetype_device, choose_archetype
 from inferlca.hardware.catalog import Catalog, Device, get_catalog, normalize_name
+from inferlca.hardware.catalog import match_cpu as _match_cpu
 
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
 CPUINFO = Path("/proc/cpuinfo")
 MEMINFO = Path("/proc/meminfo")
+CHASSIS_TYPE = Path("/sys/class/dmi/id/chassis_type")
+#: SMBIOS chassis types of portable machines (laptop, notebook, sub-notebook, convertible...)
+LAPTOP_CHASSIS = {8, 9, 10, 14, 31, 32}
 
 # Jetson families told apart by memory: (substrings that must all be in the normalized model string,
 # [(minimum MemTotal in GB, device id), ...] from the largest module down). A module reports a
@@ -49,6 +54,7 @@ class Detected:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "device_id": self.device.id if self.device else None,
+                "archetype": self.device.archetype if self.device else None,
                 "source": self.source, "notes": list(self.notes)}
 
 
@@ -127,31 +133,30 @@ def cpu_model_name(cpuinfo_path: Path = CPUINFO) -> str | None:
 
 
 def match_cpu(model_name: str, catalog: Catalog | None = None) -> Device | None:
-    """The catalog CPU for a ``/proc/cpuinfo`` model name, or ``None``.
+    """The catalog CPU for a ``/proc/cpuinfo`` model name, or ``None`` (see
+    :func:`inferlca.hardware.catalog.match_cpu`)."""
+    return _match_cpu(model_name, catalog or get_catalog())
 
-    Exact alias match first; then an alias contained in the name (``"AMD EPYC 9654 96-Core
-    Processor"`` contains ``"EPYC 9654"``). A generic name such as ``"Intel(R) Xeon(R)
-    Processor"`` (what many virtual machines report) matches nothing: there is no part to source.
-    """
-    cat = catalog or get_catalog()
-    dev = cat.find(model_name)
-    if dev is not None:
-        return dev
-    key = normalize_name(model_name)
-    best: tuple[int, Device] | None = None
-    for d in cat.devices(kind="cpu"):
-        for alias in (d.name, *d.aliases):
-            a = normalize_name(alias)
-            # a short alias such as "genoa" must not match by accident: require a model number
-            plausible = len(a) >= 6 and any(ch.isdigit() for ch in a) and a in key
-            if plausible and (best is None or len(a) > best[0]):
-                best = (len(a), d)
-    return best[1] if best else None
+
+def cpu_threads_and_virtual(cpuinfo_path: Path = CPUINFO) -> tuple[int | None, bool]:
+    """Hardware threads this machine sees (``processor`` entries of ``/proc/cpuinfo``) and
+    whether it runs under a hypervisor (the ``hypervisor`` CPU flag: a VM)."""
+    text = _read_text(Path(cpuinfo_path)) or ""
+    n = len(re.findall(r"^processor\s*:", text, re.MULTILINE))
+    virtual = bool(re.search(r"^flags\s*:.*\bhypervisor\b", text, re.MULTILINE))
+    return (n or None), virtual
+
+
+def is_laptop(chassis_path: Path = CHASSIS_TYPE) -> bool:
+    """Whether the SMBIOS chassis type says portable."""
+    raw = (_read_text(Path(chassis_path)) or "").strip()
+    return raw.isdigit() and int(raw) in LAPTOP_CHASSIS
 
 
 def detect_device(*, nvml: Any = None, gpu_index: int = 0, use_nvml: bool = True,
                   device_tree_model: Path = DEVICE_TREE_MODEL, cpuinfo: Path = CPUINFO,
-                  meminfo: Path = MEMINFO, catalog: Catalog | None = None) -> Detected:
+                  meminfo: Path = MEMINFO, catalog: Catalog | None = None,
+                  chassis_type: Path = CHASSIS_TYPE) -> Detected:
     """Detect the device of this machine (see the module docstring for the order).
 
     Args:
@@ -162,10 +167,13 @@ def detect_device(*, nvml: Any = None, gpu_index: int = 0, use_nvml: bool = True
         cpuinfo: path of ``/proc/cpuinfo``.
         meminfo: path of ``/proc/meminfo`` (Jetson module variant).
         catalog: the catalog to match against (default: the shipped one).
+        chassis_type: path of the SMBIOS chassis type (laptop or not).
 
     Returns:
-        a :class:`Detected`; ``device`` is ``None`` when the name is not in the catalog, and
-        ``source`` is ``"none"`` when nothing could be read at all.
+        a :class:`Detected`; ``device`` is ``None`` when a GPU or board name is not in the
+        catalog, and ``source`` is ``"none"`` when nothing could be read at all. An unknown CPU
+        gets an archetype device (``device.archetype`` set, flagged in the notes): a server
+        archetype charged by its share of hardware threads on a VM, else desktop or laptop.
     """
     cat = catalog or get_catalog()
     notes: list[str] = []
@@ -192,8 +200,17 @@ def detect_device(*, nvml: Any = None, gpu_index: int = 0, use_nvml: bool = True
     if cpu:
         dev = match_cpu(cpu, cat)
         if dev is None:
-            notes.append(f"CPU {cpu!r} is not in the catalog (no sourced die area): "
-                         "embodied footprint unavailable; pass --device to choose one")
+            threads, virtual = cpu_threads_and_virtual(cpuinfo)
+            arch, anotes = choose_archetype(cpu, virtual=virtual, laptop=is_laptop(chassis_type))
+            notes.extend(anotes)
+            dev = archetype_device(arch.id, cpu, visible_threads=threads if arch.cls == "server"
+                                   else None, virtual=virtual, catalog=cat)
+            notes.append(f"CPU {cpu!r} is not in the catalog: ARCHETYPE footprint {arch.id} "
+                         f"({'cloud VM, ' if virtual else ''}{dev.notes}); pass --device to "
+                         "choose a real device")
+            if virtual:
+                notes.append("virtual machine detected (hypervisor flag): datacenter PUE "
+                             "ASSUMED")
         return Detected(cpu, dev, str(cpuinfo), tuple(notes))
     notes.append("no NVML GPU, no device-tree model, no readable /proc/cpuinfo")
     return Detected("unknown", None, "none", tuple(notes))

@@ -17,8 +17,10 @@ dataset in the same way). Interpolated and nearest-node values come with a warni
 
 Memory (``lca/data/memory_types.csv``, ``memory_family_factors.csv``): per memory type the seed
 study's per-GB factor (nominal), chip family and density; the per-GB interval is the spread of
-the study's value, the values for the type's chip family (ACT / SK hynix) and the generic DRAM
-values (LLMCarbon, Groeger 2021). Types the study lacks map to the nearest listed type, with a note.
+the study's value, the values for the type's chip family (ACT / SK hynix), the generic DRAM
+values (LLMCarbon, Groeger 2021) and the type's own rows (BoaviztAPI's VRAM die model applied to a
+card of that type: a high end). Types no source measures (HBM3/HBM3e, GDDR6X/GDDR7, LPDDR5X) are
+rows of their own marked EXTRAPOLATED, with the type they are extrapolated from. Types the study lacks map to the nearest listed type, with a note.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ from inferlca.uncertainty import UValue
 INTERPOLATED_WIDEN = 0.10
 #: widening, either side, of a value taken from a source's nearest node (outside its range)
 NEAREST_WIDEN = 0.25
+
+#: sources selectable with ``node_source`` but never part of the default spread: ``pirson`` holds
+#: the values the seed study used, recovered from its reported footprints (not an independent
+#: measurement, so averaging it in would count the study twice)
+SELECT_ONLY_SOURCES = ("pirson",)
 
 KG_PER_CM2 = "kgCO2e/cm2"
 KG_PER_GB = "kgCO2e/GB"
@@ -57,6 +64,7 @@ class NodeFactorRow:
     area_basis: str
     source: str
     note: str
+    yield_basis: str = "unstated"
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,7 @@ class SourceFactor:
     widen: float
     from_nodes: tuple[float, ...]
     citation: str
+    yield_basis: str = "unstated"
 
     @property
     def low(self) -> float:
@@ -115,7 +124,8 @@ def node_factor_rows() -> tuple[NodeFactorRow, ...]:
                 kgco2e_per_cm2=float(r["kgco2e_per_cm2"]),
                 area_basis=r["area_basis"].strip(),
                 source=r["source"].strip(),
-                note=(r.get("note") or "").strip()))
+                note=(r.get("note") or "").strip(),
+                yield_basis=(r.get("yield_basis") or "unstated").strip()))
         except ValueError as exc:
             raise InputFileError("node_factors.csv", str(exc), i) from None
     return tuple(rows)
@@ -132,24 +142,28 @@ def _check_node(node_nm: float) -> None:
         raise InvalidValueError(f"process node must be a positive number of nm, got {node_nm!r}")
 
 
-def source_values(node_nm: float) -> list[SourceFactor]:
-    """Every source's value at ``node_nm`` (exact, interpolated, nearest or node-independent)."""
+def source_values(node_nm: float, include: tuple[str, ...] = ()) -> list[SourceFactor]:
+    """Every source's value at ``node_nm`` (exact, interpolated, nearest or node-independent);
+    the :data:`SELECT_ONLY_SOURCES` only when named in ``include``."""
     _check_node(node_nm)
     by_source: dict[str, list[NodeFactorRow]] = {}
     for row in node_factor_rows():
+        if row.source_id in SELECT_ONLY_SOURCES and row.source_id not in include:
+            continue
         by_source.setdefault(row.source_id, []).append(row)
     out = []
     for sid, rows in by_source.items():
         citation = rows[0].source
+        yb = rows[0].yield_basis
         generic = [r for r in rows if r.node_nm is None]
         if generic:
             out.append(SourceFactor(sid, node_nm, generic[0].kgco2e_per_cm2, "node-independent",
-                                    0.0, (), citation))
+                                    0.0, (), citation, yb))
             continue
         pts = sorted((float(r.node_nm), r.kgco2e_per_cm2) for r in rows if r.node_nm is not None)
         exact = [v for n, v in pts if math.isclose(n, node_nm)]
         if exact:
-            out.append(SourceFactor(sid, node_nm, exact[0], "exact", 0.0, (node_nm,), citation))
+            out.append(SourceFactor(sid, node_nm, exact[0], "exact", 0.0, (node_nm,), citation, yb))
             continue
         lower = [(n, v) for n, v in pts if n < node_nm]
         upper = [(n, v) for n, v in pts if n > node_nm]
@@ -157,10 +171,10 @@ def source_values(node_nm: float) -> list[SourceFactor]:
             (n0, v0), (n1, v1) = lower[-1], upper[0]
             value = v0 + (v1 - v0) * (node_nm - n0) / (n1 - n0)
             out.append(SourceFactor(sid, node_nm, value, "interpolated", INTERPOLATED_WIDEN,
-                                    (n0, n1), citation))
+                                    (n0, n1), citation, yb))
         else:
             n, v = (upper[0] if upper else lower[-1])
-            out.append(SourceFactor(sid, node_nm, v, "nearest", NEAREST_WIDEN, (n,), citation))
+            out.append(SourceFactor(sid, node_nm, v, "nearest", NEAREST_WIDEN, (n,), citation, yb))
     return out
 
 
@@ -177,7 +191,7 @@ def node_factor(node_nm: float, source: str | None = None) -> tuple[UValue, tupl
     Returns:
         ``(factor, notes)``: ``factor`` carries the citations in ``sources``.
     """
-    values = source_values(node_nm)
+    values = source_values(node_nm, (source,) if source in SELECT_ONLY_SOURCES else ())
     notes = tuple(f"per-node factor at {node_nm:g} nm: {sv.describe()}"
                   for sv in values if sv.method in ("interpolated", "nearest"))
     if source is not None:
@@ -200,6 +214,117 @@ def node_factor(node_nm: float, source: str | None = None) -> tuple[UValue, tupl
     high = max(s.high for s in values)
     cites = tuple(f"{s.source_id}: {s.citation}" for s in values)
     return UValue(nominal, min(low, nominal), max(high, nominal), KG_PER_CM2, cites, "default"), notes
+
+
+# --- one basis: kgCO2e per cm2 of good die, yield included ------------------------------------
+
+#: how the per-node factors are combined: ``as-published`` (the seed study's way: every source's
+#: figure as published, nominal = their mean) or ``good-die`` (every figure brought to kgCO2e per
+#: cm2 of good die with the die's own yield; see :func:`node_factor_good_die`)
+NODE_BASES = ("as-published", "good-die")
+
+
+@dataclass(frozen=True)
+class DefectDensity:
+    node_nm: float
+    d0_per_cm2: float
+    alpha: float
+    source: str
+
+
+@lru_cache(maxsize=1)
+def defect_densities() -> tuple[DefectDensity, ...]:
+    """The rows of ``lca/data/defect_density.csv`` (sorted by node)."""
+    rows = [DefectDensity(float(r["node_nm"]), float(r["d0_per_cm2"]), float(r["alpha"]),
+                          r["source"].strip())
+            for r in csv.DictReader(io.StringIO(_read("defect_density.csv")))]
+    return tuple(sorted(rows, key=lambda d: d.node_nm))
+
+
+def die_yield(area_cm2: float, node_nm: float) -> tuple[float, DefectDensity, tuple[str, ...]]:
+    """Negative-binomial die yield ``Y = (1 + A x D0 / alpha) ^ -alpha`` of a die of ``area_cm2``
+    at ``node_nm`` (D0 and alpha from ``defect_density.csv``; the nearest listed node when the
+    node is not listed, with a note)."""
+    _check_node(node_nm)
+    if not (area_cm2 > 0 and math.isfinite(area_cm2)):
+        raise InvalidValueError(f"die area must be a positive number of cm2, got {area_cm2!r}")
+    dd = min(defect_densities(), key=lambda d: (abs(d.node_nm - node_nm), d.node_nm))
+    notes: tuple[str, ...] = ()
+    if not math.isclose(dd.node_nm, node_nm):
+        notes = ((f"defect density at {node_nm:g} nm: the {dd.node_nm:g} nm value "
+                  f"{dd.d0_per_cm2:g}/cm2 (nearest listed node)"),)
+    y = (1.0 + area_cm2 * dd.d0_per_cm2 / dd.alpha) ** -dd.alpha
+    return y, dd, notes
+
+
+def _to_good_die(sv: SourceFactor, y: float) -> float | None:
+    """A source's value in kgCO2e per cm2 of good die at yield ``y``; ``None`` when its basis is
+    not stated (kept apart)."""
+    basis = sv.yield_basis
+    if basis.startswith("fixed-yield"):
+        return sv.value * float(basis.split()[1]) / y   # undo the source's fixed yield
+    if basis.startswith("before-yield"):
+        return sv.value / y
+    return None
+
+
+def node_factor_good_die(node_nm: float, die_area_cm2: float, source: str | None = None
+                         ) -> tuple[UValue, tuple[str, ...]]:
+    """The per-node factor in kgCO2e per cm2 of **good die** for a die of ``die_area_cm2``.
+
+    Each source is brought to that basis with the die's own yield (:func:`die_yield`): ACT's
+    fixed 0.875 yield is undone and replaced; ECO-CHIP's and imec's figures (before yield) are
+    divided by the yield. Sources whose basis is not stated (LLMCarbon, Groeger/UBA) are kept
+    apart: they widen the interval but never enter the nominal. imec.netzero (Scope 1+2, no
+    materials) is a lower bound: shown in the interval, never averaged in. The nominal is the mean
+    of the complete, known-basis sources (ACT and ECO-CHIP): it lies inside the interval because
+    the interval spans every source. ``source`` picks one source (rebased when its basis is
+    known), as :func:`node_factor` does.
+    """
+    y, dd, ynotes = die_yield(die_area_cm2, node_nm)
+    include = (source,) if source in SELECT_ONLY_SOURCES else ()
+    values = source_values(node_nm, include)
+    notes = list(ynotes) + [f"per-node factor at {node_nm:g} nm: {sv.describe()}"
+                            for sv in values if sv.method in ("interpolated", "nearest")]
+    yield_cite = (f"die yield {y:.3f} for {die_area_cm2:.3g} cm2 (negative binomial, D0 "
+                  f"{dd.d0_per_cm2:g}/cm2, alpha {dd.alpha:g}): {dd.source}")
+    rebased = []
+    for sv in values:
+        g = _to_good_die(sv, y)
+        rebased.append((sv, g if g is not None else sv.value, g is not None))
+    if source is not None:
+        if source == "low":
+            pick = min(rebased, key=lambda t: t[1])
+        elif source == "high":
+            pick = max(rebased, key=lambda t: t[1])
+        else:
+            match = [t for t in rebased if t[0].source_id == source]
+            if not match:
+                accepted = ["low", "high", *node_factor_sources()]
+                raise UnknownNameError("node-factor source", source, accepted,
+                                       f"(accepted: {', '.join(accepted)})")
+            pick = match[0]
+        sv, v, known = pick
+        cites = (f"{sv.source_id}: {sv.citation}",) + ((yield_cite,) if known else ())
+        return UValue.exact(v, KG_PER_CM2, cites, kind="default"), tuple(
+            n for n in notes if f": {sv.source_id}:" in n or n.startswith("defect"))
+    core = [v for sv, v, known in rebased if known and "lower-bound" not in sv.yield_basis]
+    if not core:  # pragma: no cover - ACT covers every node (nearest value at worst)
+        raise InvalidValueError(f"no known-basis per-node factor at {node_nm:g} nm")
+    nominal = sum(core) / len(core)
+    low = min(v * (1 - sv.widen) for sv, v, _ in rebased)
+    high = max(v * (1 + sv.widen) for sv, v, _ in rebased)
+    apart = [sv.source_id for sv, _, known in rebased if not known]
+    bound = [sv.source_id for sv, _, known in rebased if known and "lower-bound" in sv.yield_basis]
+    if apart:
+        notes.append(f"good-die basis: {', '.join(apart)} kept apart (area basis not stated): "
+                     "interval only, not in the nominal")
+    if bound:
+        notes.append(f"good-die basis: {', '.join(bound)} is a lower bound (Scope 1+2, no "
+                     "materials): interval only, not in the nominal")
+    cites = tuple(f"{sv.source_id}: {sv.citation}" for sv, _, _ in rebased) + (yield_cite,)
+    return (UValue(nominal, min(low, nominal), max(high, nominal), KG_PER_CM2, cites, "default"),
+            tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -293,7 +418,8 @@ def per_gb_factor(name: str) -> tuple[UValue, tuple[str, ...]]:
     spread with the chip family's ACT values and the generic DRAM values."""
     mt, notes = memory_type(name)
     _, _, fams = _memory_tables()
-    used = [f for f in fams if f.chip_family in (mt.chip_family, "*")]
+    used = [f for f in fams if f.chip_family in (mt.chip_family, "*")
+            or f.chip_family.lower() == mt.memory_type.lower()]
     samples = [mt.kgco2e_per_gb] + [f.kgco2e_per_gb for f in used]
     cites = (f"{mt.memory_type} {mt.kgco2e_per_gb:g} {KG_PER_GB}: {mt.source}",) + tuple(
         f"{f.technology} {f.kgco2e_per_gb:g} {KG_PER_GB}: {f.source}" for f in used)

@@ -21,17 +21,20 @@ from inferlca.lca.defaults import (
     default_pue,
 )
 from inferlca.lca.embodied import (
+    DEFAULT_SCOPE,
     KG,
     MEMORY_METHODS,
     Embodied,
     EmbodiedUnavailableError,
+    check_scope,
     embodied_footprint,
 )
 from inferlca.lca.grid import DEFAULT_REGION, G_PER_KWH, custom_grid, get_region
 from inferlca.uncertainty import UValue, parse_bounded
 
 #: the keys of :meth:`Impact.to_dict` and of ``inferlca impact --json``
-IMPACT_KEYS = ("use_gco2e", "embodied_gco2e", "total_gco2e", "per_query_gco2e", "allocation",
+IMPACT_KEYS = ("scope", "use_gco2e", "embodied_gco2e", "total_gco2e", "per_query_gco2e",
+               "allocation",
                "device_embodied_kgco2e", "energy_kwh", "grid_gco2e_per_kwh", "pue",
                "lifetime_years", "sources")
 
@@ -63,6 +66,7 @@ class ImpactContext:
     memory_method: str = "per-gb"
     embodied: Embodied | None = None
     notes: tuple[str, ...] = ()
+    scope: str = DEFAULT_SCOPE
 
     @property
     def embodied_available(self) -> bool:
@@ -72,7 +76,8 @@ class ImpactContext:
     def resolve(cls, device: Device | str | None, region: str | None = DEFAULT_REGION,
                 grid: Numeric | None = None, pue: Numeric | None = None,
                 lifetime_years: Numeric | None = None, memory_method: str = "per-gb", *,
-                node_source: str | None = None, packaging: bool = False) -> ImpactContext:
+                node_source: str | None = None, packaging: bool = False,
+                scope: str = DEFAULT_SCOPE, node_basis: str = "as-published") -> ImpactContext:
         """Fill in the defaults.
 
         Args:
@@ -84,8 +89,12 @@ class ImpactContext:
             memory_method: ``per-gb`` or ``area`` for the embodied memory term.
             node_source: per-node factor source for sensitivity (``low``, ``high``, a source id).
             packaging: add the optional packaging overhead to the embodied footprint.
+            scope: what the manufacturing footprint covers: ``chip`` (default), ``card`` or
+                ``server-share`` (see :mod:`inferlca.lca.embodied`).
+            node_basis: ``as-published`` (default) or ``good-die`` per-node factors.
         """
         notes: list[str] = []
+        check_scope(scope)
         if isinstance(device, str):
             device = get_catalog().get(device)
         if memory_method not in MEMORY_METHODS:
@@ -101,6 +110,9 @@ class ImpactContext:
             pue_v = default_pue(device.category if device else None)
             if device is None:
                 notes.append("device unknown: PUE 1.0 assumed (no facility overhead)")
+            elif device.archetype is not None:
+                notes.append(f"PUE {pue_v.value:g} ASSUMED from the archetype's category "
+                             f"({device.category}: {device.archetype})")
         else:
             pue_v = parse_bounded("pue", pue, PUE_BOUNDS)
         if lifetime_years is None:
@@ -113,13 +125,14 @@ class ImpactContext:
         else:
             try:
                 embodied = embodied_footprint(device, memory_method, node_source=node_source,
-                                              packaging=packaging)
+                                              packaging=packaging, scope=scope,
+                                              node_basis=node_basis)
                 notes.extend(embodied.notes)
             except EmbodiedUnavailableError as exc:
                 notes.append(f"{exc}; embodied emissions not counted (zero)")
         return cls(device, region_code, region_name, grid_v.with_unit(G_PER_KWH),
                    pue_v.with_unit(""), life_v.with_unit("years"), memory_method, embodied,
-                   tuple(notes))
+                   tuple(notes), scope)
 
 
 @dataclass(frozen=True)
@@ -145,11 +158,13 @@ class Impact:
     memory_method: str
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    scope: str = DEFAULT_SCOPE
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``inferlca impact --json`` (the keys of :data:`IMPACT_KEYS`;
         ``per_query_gco2e`` only when the number of queries is known)."""
         d: dict[str, Any] = {
+            "scope": self.scope,
             "use_gco2e": self.use_gco2e.to_dict(),
             "embodied_gco2e": self.embodied_gco2e.to_dict(),
             "total_gco2e": self.total_gco2e.to_dict(),
@@ -178,7 +193,7 @@ class Impact:
         return {"steps": steps, "duration_s": self.duration_s, "queries": self.queries,
                 "embodied_available": self.embodied_available, "device": self.device_id,
                 "region": self.region, "memory_method": self.memory_method,
-                "sources": list(self.sources), "notes": list(self.notes)}
+                "scope": self.scope, "sources": list(self.sources), "notes": list(self.notes)}
 
 
 def _positive(name: str, value: float, accepted: str) -> float:
@@ -240,4 +255,4 @@ def compute_impact(energy_j: float | UValue, duration_s: float, ctx: ImpactConte
         device_embodied_kgco2e=device_kg.with_unit(KG), embodied_gco2e=emb_g,
         total_gco2e=total, per_query_gco2e=per_q, embodied_available=ctx.embodied is not None,
         device_id=ctx.device.id if ctx.device else None, region=ctx.region,
-        memory_method=ctx.memory_method, sources=sources, notes=ctx.notes)
+        memory_method=ctx.memory_method, sources=sources, notes=ctx.notes, scope=ctx.scope)

@@ -212,7 +212,7 @@ def impact_context(spec: RunSpec, device: Any) -> Any:
     return ImpactContext.resolve(
         device, region=spec.region,
         grid=spec.grid_gco2e_per_kwh, pue=spec.pue, lifetime_years=spec.lifetime_years,
-        memory_method=spec.memory_method)
+        memory_method=spec.memory_method, scope=getattr(spec, "scope", "chip"))
 
 
 def per_query_count(spec: RunSpec, plan: ScenarioPlan | None, completed_samples: int,
@@ -418,6 +418,9 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
         notes.append(f"device {dev.name!r} ({dev.source}) is not in the catalog: energy and "
                      "use-phase GWP are reported, embodied impact needs --device NAME "
                      "(see 'inferlca hardware list')")
+    # an archetype footprint or an assumed PUE is flagged in the run's notes (issue 14)
+    notes.extend(n for n in getattr(ctx, "notes", ()) if ("ARCHETYPE" in n or "ASSUMED" in n)
+                 and n not in notes)
     if dev.declared_elsewhere:
         notes.append(f"--device {spec.device!r} declares {dev.name}, but this machine detects "
                      f"{dev.detected_name!r}: energy and latency are this machine's, the impact "

@@ -101,7 +101,7 @@ class Comparison:
         def run(v: RunView) -> dict[str, Any]:
             return {"run_id": v.run_id, "device": v.device_name, "workload": v.workload,
                     "scenario": v.scenario, "queries": v.queries, "estimated": v.estimated,
-                    "label": v.label}
+                    "label": v.label, "scope": run_scope(v)}
         return {"a": run(self.a), "b": run(self.b),
                 "ratios": {r.key: r.to_dict() for r in self.ratios},
                 "sentences": self.sentences(), "notes": list(self.notes)}
@@ -134,8 +134,14 @@ def resolve(runs: Sequence[RunView], ref: str, *, workload: str | None = None,
     return max(sel, key=lambda v: (v.created, v.run_id))
 
 
-def compare_runs(a: RunView, b: RunView) -> Comparison:
-    """Ratios A / B per query; refuses runs of different workloads or scenarios."""
+def run_scope(v: RunView) -> str:
+    """The manufacturing scope of a run (runs stored before scopes existed are ``chip``)."""
+    return str(v.spec.get("scope") or "chip")
+
+
+def compare_runs(a: RunView, b: RunView, *, allow_mixed_scope: bool = False) -> Comparison:
+    """Ratios A / B per query; refuses runs of different workloads or scenarios, and of
+    different manufacturing scopes unless ``allow_mixed_scope``."""
     if a.workload != b.workload or a.scenario != b.scenario:
         raise IncomparableRunsError(
             f"runs cannot be compared: {a.short_id} is {a.workload}/{a.scenario} and "
@@ -146,6 +152,14 @@ def compare_runs(a: RunView, b: RunView) -> Comparison:
         raise UsageError(f"A and B are the same run ({a.short_id}, {a.device_name}); name two "
                          "different runs or devices (`inferlca results` lists them)")
     notes = []
+    if run_scope(a) != run_scope(b):
+        if not allow_mixed_scope:
+            raise IncomparableRunsError(
+                f"runs cannot be compared: {a.short_id} counts the manufacturing footprint at "
+                f"scope {run_scope(a)} and {b.short_id} at scope {run_scope(b)}; re-run one with "
+                "the other's --scope, or pass --allow-mixed-scope to compare anyway")
+        notes.append(f"manufacturing scopes differ (A: {run_scope(a)}, B: {run_scope(b)}): the "
+                     "CO2e ratios mix what is counted")
     for v, name in ((a, "A"), (b, "B")):
         emb = v.impact("device_embodied_kgco2e")
         if v.impact("total_gco2e") is not None and (emb is None or emb.value == 0):
@@ -165,7 +179,8 @@ def compare_runs(a: RunView, b: RunView) -> Comparison:
 
 
 def compare(runs: Sequence[RunView], ref_a: str, ref_b: str, *, workload: str | None = None,
-            scenario: str | None = None, queries: int | None = None) -> Comparison:
+            scenario: str | None = None, queries: int | None = None,
+            allow_mixed_scope: bool = False) -> Comparison:
     """Resolve both references, picking for device names their latest runs of a shared condition."""
     if not runs:
         from inferlca.report.data import EmptyStoreError
@@ -180,4 +195,4 @@ def compare(runs: Sequence[RunView], ref_a: str, ref_b: str, *, workload: str | 
             b = resolve(runs, ref_b, queries=queries)
     else:
         b = resolve(runs, ref_b, workload=workload, scenario=scenario, queries=queries)
-    return compare_runs(a, b)
+    return compare_runs(a, b, allow_mixed_scope=allow_mixed_scope)

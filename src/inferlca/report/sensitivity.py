@@ -66,7 +66,8 @@ def _settings(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The run's own impact settings, as :meth:`ImpactContext.resolve` takes them."""
     return {"region": spec.get("region") or "FR", "grid": spec.get("grid_gco2e_per_kwh"),
             "pue": spec.get("pue"), "lifetime_years": spec.get("lifetime_years"),
-            "memory_method": spec.get("memory_method") or "per-gb"}
+            "memory_method": spec.get("memory_method") or "per-gb",
+            "scope": spec.get("scope") or "chip"}
 
 
 def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,

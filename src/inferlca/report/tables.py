@@ -38,11 +38,13 @@ class ResultsTable:
     cells: dict[tuple[str, int], Cell]
     unit: str = "gCO2e"
     scale: float = 1.0  # display value = gCO2e * scale
+    scope: str = "chip"  # manufacturing scope of every run in the table
 
     @property
     def title(self) -> str:
         b = f", backend {self.backend}" if self.backend else ""
-        return f"GWP per workload ({self.unit}): {self.workload}, {self.scenario}{b}"
+        return (f"GWP per workload ({self.unit}): {self.workload}, {self.scenario}{b}, "
+                f"manufacturing scope {self.scope}")
 
     def text(self, device: str, queries: int) -> str:
         """The cell as displayed: value [low - high] in :attr:`unit`, or ``-``."""
@@ -51,7 +53,7 @@ class ResultsTable:
 
     def to_dict(self) -> dict[str, Any]:
         return {"workload": self.workload, "scenario": self.scenario, "backend": self.backend,
-                "query_counts": list(self.query_counts),
+                "scope": self.scope, "query_counts": list(self.query_counts),
                 "rows": [{"device": d, "category": self.categories.get(d),
                           "cells": {str(q): {**c.gwp_g.to_dict(), "estimated": c.estimated,
                                              "lowest": c.lowest, "runs": list(c.runs),
@@ -79,19 +81,24 @@ def results_tables(runs: Sequence[RunView]) -> list[ResultsTable]:
     any of its runs is. The lowest nominal GWP of each query count (column) is marked, among the cells with a
     manufacturing footprint when there are any (a use-phase-only total is not comparable).
     """
-    groups: dict[tuple[str, str, str | None], list[RunView]] = defaultdict(list)
+    groups: dict[tuple[str, str, str | None, str], list[RunView]] = defaultdict(list)
     usable = [v for v in runs if v.impact("total_gco2e") is not None and v.queries]
+
+    def scope_of(v: RunView) -> str:  # runs of different manufacturing scopes never share a table
+        return str(v.spec.get("scope") or "chip")
+
     for v in usable:
         if not v.estimated:
-            groups[(v.workload, v.scenario, v.backend)].append(v)
+            groups[(v.workload, v.scenario, v.backend, scope_of(v))].append(v)
     # an estimate has no backend of its own: it joins every table of its workload and scenario
     for v in usable:
         if v.estimated:
-            keys = [k for k in groups if k[:2] == (v.workload, v.scenario)]
-            for k in keys or [(v.workload, v.scenario, None)]:
+            keys = [k for k in groups if (k[0], k[1], k[3]) == (v.workload, v.scenario,
+                                                               scope_of(v))]
+            for k in keys or [(v.workload, v.scenario, None, scope_of(v))]:
                 groups[k].append(v)
     tables = []
-    for (wl, sc, be), vs in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+    for (wl, sc, be, scope), vs in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
         per: dict[tuple[str, int], list[RunView]] = defaultdict(list)
         for v in vs:
             per[(v.device_name, int(v.queries or 0))].append(v)
@@ -115,7 +122,7 @@ def results_tables(runs: Sequence[RunView]) -> list[ResultsTable]:
         cats = {v.device_name: v.category for v in vs}
         values = sorted(c.gwp_g.value for c in cells.values())
         unit, scale = ("mgCO2e", 1e3) if values[len(values) // 2] < 0.1 else ("gCO2e", 1.0)
-        tables.append(ResultsTable(wl, sc, be, qcounts, devices, cats, cells, unit, scale))
+        tables.append(ResultsTable(wl, sc, be, qcounts, devices, cats, cells, unit, scale, scope))
     return tables
 
 
