@@ -12,8 +12,9 @@ torch, no LoadGen, no matplotlib until they are used)::
 
     outcome = inferlca.run_benchmark(inferlca.RunSpec(workload="null", queries=8, repetitions=1))
 
-Layers, from the bottom: uncertainty/units/errors -> hardware -> lca -> meters/traces ->
-estimate -> workloads/loadgen -> store -> report -> campaign -> cli.
+Layers, from the bottom: errors/units/uncertainty/spec/stats -> hardware -> lca -> traces ->
+meters -> store -> estimate -> workloads -> loadgen -> report -> campaign -> cli
+(docs/CONTRACTS.md, checked by tests/test_import_layers.py).
 """
 
 from __future__ import annotations
