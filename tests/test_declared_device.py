@@ -31,13 +31,14 @@ def test_a_declared_cpu_on_an_unknown_cpu_is_taken_at_its_word():
 
     cat = get_catalog()
     xeon, t4, orin = (cat.get(d) for d in ("xeon-platinum-8480plus", "t4", "jetson-agx-orin-64gb"))
-    generic = dict(detected_name="Intel(R) Xeon(R) Processor", detected_id=None,
-                   detected_source="cpuinfo")
+    generic = {"detected_name": "Intel(R) Xeon(R) Processor", "detected_id": None,
+               "detected_source": "cpuinfo"}
     assert not _Device(xeon.name, xeon, "--device", **generic).declared_elsewhere
     assert _Device(t4.name, t4, "--device", **generic).declared_elsewhere
     assert _Device(orin.name, orin, "--device", **generic).declared_elsewhere
     # detection that found a catalog device settles it by id
-    on_orin = dict(detected_name="Jetson AGX Orin", detected_id=orin.id, detected_source="device-tree")
+    on_orin = {"detected_name": "Jetson AGX Orin", "detected_id": orin.id,
+               "detected_source": "device-tree"}
     assert not _Device(orin.name, orin, "--device", **on_orin).declared_elsewhere
     assert _Device(t4.name, t4, "--device", **on_orin).declared_elsewhere
     # detection alone (no --device) is never "elsewhere"

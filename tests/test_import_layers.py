@@ -119,10 +119,10 @@ def circles(graph: dict[str, dict[str, int]]) -> list[frozenset[str]]:
     on_stack: set[str] = set()
     found: list[frozenset[str]] = []
     counter = 0
-    for root in graph:
+    for root, targets in graph.items():
         if root in index:
             continue
-        work: list[tuple[str, Iterator[str]]] = [(root, iter(graph[root]))]
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(targets))]
         index[root] = low[root] = counter
         counter += 1
         stack.append(root)

@@ -57,7 +57,8 @@ _LAZY: dict[str, str] = {
     "build_report": "inferlca.report.html",
 }
 
-__all__ = ["InferlcaError", "RunSpec", "UValue", "UsageError", "__version__", *_LAZY]
+__all__ = ["InferlcaError", "RunSpec", "UValue", "UsageError", "__version__"]
+__all__ += list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

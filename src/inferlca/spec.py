@@ -7,6 +7,7 @@ stored, compared and read back from a campaign file.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -64,7 +65,7 @@ class RunSpec:
     label: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> "RunSpec":
+    def validate(self) -> RunSpec:
         if self.scenario not in SCENARIOS:
             raise UnknownNameError("scenario", self.scenario, SCENARIOS, hint=_known(SCENARIOS))
         if self.backend not in BACKENDS:
@@ -77,11 +78,11 @@ class RunSpec:
                 raise InvalidValueError(f"{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
         for name in ("period_ms", "target_qps", "duration_s"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0 and v == v):
+            if not (isinstance(v, (int, float)) and v > 0 and not math.isnan(v)):
                 raise InvalidValueError(f"{name.replace('_', '-')} must be a positive number, got {v!r}")
         for name in ("idle_baseline_s", "cooldown_s", "think_time_s"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v >= 0 and v == v):
+            if not (isinstance(v, (int, float)) and v >= 0 and not math.isnan(v)):
                 raise InvalidValueError(f"{name.replace('_', '-')} must be >= 0, got {v!r}")
         if self.memory_method not in ("per-gb", "area"):
             raise UnknownNameError("memory method", self.memory_method, ("per-gb", "area"),
@@ -92,7 +93,7 @@ class RunSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunSpec":
+    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
         known = {f.name for f in fields(cls)}
         unknown = [k for k in d if k not in known]
         if unknown:

@@ -8,8 +8,8 @@ from rich.table import Table
 
 from inferlca.cli._common import console, err_console, print_json
 from inferlca.errors import InvalidValueError
-from inferlca.hardware.catalog import get_catalog
-from inferlca.lca.embodied import embodied_footprint
+from inferlca.hardware.catalog import Device, get_catalog
+from inferlca.lca.embodied import Embodied, embodied_footprint
 from inferlca.lca.factors import node_factor_range
 
 
@@ -18,7 +18,7 @@ def _all_devices(category: str | None, node_source: str | None, packaging: bool,
     """Both memory methods for every device of the catalog (or of one category)."""
     from inferlca.lca.embodied import EmbodiedUnavailableError
 
-    rows = []
+    rows: list[tuple[Device, Embodied | None, Embodied | None, str]] = []
     for dev in get_catalog().devices(category=category):
         try:
             per_gb = embodied_footprint(dev, "per-gb", node_source=node_source, packaging=packaging)

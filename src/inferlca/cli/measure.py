@@ -52,9 +52,9 @@ def measure_cmd(
     from inferlca.cli._power import impact_for, render_summary
     from inferlca.meters.registry import open_meter
     from inferlca.meters.sampler import Sampler
+    from inferlca.meters.summary import summarize
     from inferlca.traces.energy import window_of
     from inferlca.traces.io import write_trace
-    from inferlca.meters.summary import summarize
 
     if not command:
         raise UsageError(

@@ -39,9 +39,9 @@ def import_cmd(
     from inferlca.cli._power import impact_for, render_summary
     from inferlca.errors import InvalidValueError
     from inferlca.meters.replay import import_trace
+    from inferlca.meters.summary import summarize
     from inferlca.traces.energy import window_of
     from inferlca.traces.io import write_trace
-    from inferlca.meters.summary import summarize
 
     positive_float("--interval-ms", interval_ms)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):

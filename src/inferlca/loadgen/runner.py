@@ -489,11 +489,11 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
                          else None, str(run_logs), workload.facts().to_dict(), status)
     state.emit("done", outcome=outcome)
     if status != "complete":
-        exc = RunInterrupted(
+        interrupted = RunInterrupted(
             f"interrupted: {len(state.reps)} of {spec.repetitions} repetition(s) kept"
             + (f", run {state.run_id} stored as incomplete" if state.run_id else ""))
-        exc.outcome = outcome  # type: ignore[attr-defined]  # what was measured, for the CLI
-        raise exc
+        interrupted.outcome = outcome  # type: ignore[attr-defined]  # what was measured, for the CLI
+        raise interrupted
     return outcome
 
 
