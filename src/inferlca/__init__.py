@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "get_catalog": "inferlca.hardware.catalog",
     "Device": "inferlca.hardware.catalog",
     "detect_device": "inferlca.hardware.detect",
+    "resolve_device": "inferlca.hardware.resolve",
     "embodied_footprint": "inferlca.lca.embodied",
     "grid_intensity": "inferlca.lca.grid",
     "ImpactContext": "inferlca.lca.impact",
@@ -46,6 +47,7 @@ _LAZY: dict[str, str] = {
     "energy_j": "inferlca.traces.energy",
     "phase_energies_j": "inferlca.traces.energy",
     "import_trace": "inferlca.meters.replay",
+    "measure_command": "inferlca.meters.measure",
     # estimating
     "estimate": "inferlca.estimate.api",
     "save_estimates": "inferlca.estimate.api",
