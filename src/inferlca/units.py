@@ -5,6 +5,8 @@ whether two labels agree) is at the end of this module."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from inferlca.errors import InvalidValueError
 
 J_PER_WH = 3600.0
@@ -46,6 +48,7 @@ def years_to_s(years: float) -> float:
 UnitPowers = tuple[tuple[str, int], ...]
 
 
+@lru_cache(maxsize=1024)  # pure function of a few distinct labels
 def parse_unit(unit: str) -> UnitPowers:
     """``"gCO2e/kWh"`` -> ``(("gCO2e", 1), ("kWh", -1))``; ``""`` and ``"1"`` -> ``()``.
 
@@ -98,17 +101,20 @@ def format_unit(powers: UnitPowers) -> str:
     return ("*".join(num) or "1") + "/" + "/".join(den)
 
 
+@lru_cache(maxsize=1024)  # pure function of a few distinct labels
 def same_unit(a: str, b: str) -> bool:
     """Whether two labels name the same unit (``"W*s"`` and ``"s*W"`` do; ``"J"`` and ``"W*s"``
     do not: names are not converted)."""
     return a == b or dict(parse_unit(a)) == dict(parse_unit(b))
 
 
+@lru_cache(maxsize=1024)  # pure function of a few distinct labels
 def multiply_units(a: str, b: str) -> str:
     """The unit of a product: ``"gCO2e/kWh" * "kWh"`` -> ``"gCO2e"``."""
     return _combine(a, b, 1)
 
 
+@lru_cache(maxsize=1024)  # pure function of a few distinct labels
 def divide_units(a: str, b: str) -> str:
     """The unit of a quotient: ``"gCO2e" / "kWh"`` -> ``"gCO2e/kWh"``; ``"s" / "s"`` -> ``""``."""
     return _combine(a, b, -1)
