@@ -49,7 +49,8 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 @pytest.fixture
 def cli_subprocess():
     def _run(*args: str, timeout: float = 600, cwd: str | os.PathLike | None = None, **env: str):
-        p = subprocess.run([sys.executable, "-m", "inferlca", *map(str, args)], capture_output=True,
+        p = subprocess.run([sys.executable, "-m", "inferlca", *map(str, args)], check=False,
+                           capture_output=True,
                            text=True, timeout=timeout, env=subprocess_env(**env), cwd=cwd)
         return CliResult(p.returncode, p.stdout, p.stderr)
 

@@ -1,8 +1,9 @@
-"""The in-process entry point survives command discovery (a command module may be named `run`)."""
+"""The in-process entry point survives command discovery: no command module shadows a name of
+the `inferlca.cli` package (importing `cli/<name>.py` sets the attribute `<name>` of the package)."""
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 
 
 def test_run_stays_callable_after_commands_load(cli):
@@ -11,6 +12,6 @@ def test_run_stays_callable_after_commands_load(cli):
 
     assert callable(inferlca.cli.run)
     assert cli("--version").code == 0  # a second in-process call still works
-    # with the `inferlca run` command present (cli/run.py), its module stays importable
-    if importlib.util.find_spec("inferlca.cli.run") is not None:
-        assert importlib.import_module("inferlca.cli.run").__name__ == "inferlca.cli.run"
+    # a command module named like a name of the package would replace it when discovered
+    modules = {m.name for m in pkgutil.iter_modules(inferlca.cli.__path__)}
+    assert not modules & {"run", "main", "app"}, "rename the command module (e.g. run_command.py)"

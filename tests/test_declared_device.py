@@ -27,18 +27,19 @@ def test_a_declared_cpu_on_an_unknown_cpu_is_taken_at_its_word():
     # a VM reports a generic "Intel(R) Xeon(R) Processor": declaring the catalog Xeon is the
     # intended use (embodied impact needs it), declaring a GPU or a Jetson is not believable
     from inferlca.hardware.catalog import get_catalog
-    from inferlca.loadgen.runner import _Device
+    from inferlca.hardware.resolve import ResolvedDevice
 
     cat = get_catalog()
     xeon, t4, orin = (cat.get(d) for d in ("xeon-platinum-8480plus", "t4", "jetson-agx-orin-64gb"))
-    generic = dict(detected_name="Intel(R) Xeon(R) Processor", detected_id=None,
-                   detected_source="cpuinfo")
-    assert not _Device(xeon.name, xeon, "--device", **generic).declared_elsewhere
-    assert _Device(t4.name, t4, "--device", **generic).declared_elsewhere
-    assert _Device(orin.name, orin, "--device", **generic).declared_elsewhere
+    generic = {"detected_name": "Intel(R) Xeon(R) Processor", "detected_id": None,
+               "detected_source": "cpuinfo"}
+    assert not ResolvedDevice(xeon.name, xeon, "declared", **generic).declared_elsewhere
+    assert ResolvedDevice(t4.name, t4, "declared", **generic).declared_elsewhere
+    assert ResolvedDevice(orin.name, orin, "declared", **generic).declared_elsewhere
     # detection that found a catalog device settles it by id
-    on_orin = dict(detected_name="Jetson AGX Orin", detected_id=orin.id, detected_source="device-tree")
-    assert not _Device(orin.name, orin, "--device", **on_orin).declared_elsewhere
-    assert _Device(t4.name, t4, "--device", **on_orin).declared_elsewhere
+    on_orin = {"detected_name": "Jetson AGX Orin", "detected_id": orin.id,
+               "detected_source": "device-tree"}
+    assert not ResolvedDevice(orin.name, orin, "declared", **on_orin).declared_elsewhere
+    assert ResolvedDevice(t4.name, t4, "declared", **on_orin).declared_elsewhere
     # detection alone (no --device) is never "elsewhere"
-    assert not _Device("Intel(R) Xeon(R) Processor", None, "/proc/cpuinfo").declared_elsewhere
+    assert not ResolvedDevice("Intel(R) Xeon(R) Processor", None, "/proc/cpuinfo").declared_elsewhere

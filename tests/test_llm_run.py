@@ -8,10 +8,9 @@ constant 50 W (a fake at the vendor boundary): every energy then has a value com
 
 from __future__ import annotations
 
-import signal
-
 import json
 import math
+import signal
 
 import numpy as np
 import pytest
@@ -220,7 +219,7 @@ def test_ctrl_c_keeps_an_incomplete_run(tmp_path, cli_subprocess):
         [sys.executable, "-m", "inferlca", "run", "-w", "llm-generate", "--preset", "tiny",
          "-n", "100000", "-r", "2", "--max-new-tokens", "8", "--meter", "modelled",
          "--store", str(db), "--logs-dir", str(tmp_path / "logs")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)  # noqa: PLW1509 - the child only calls signal.signal (async-signal-safe)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:

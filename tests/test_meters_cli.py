@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-
 import sys
 from pathlib import Path
 
@@ -202,7 +201,7 @@ def test_measure_ctrl_c_keeps_the_measurement(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-    preexec_fn=_default_sigint)
+    preexec_fn=_default_sigint)  # noqa: PLW1509 - the child only calls signal.signal (async-signal-safe)
     _time.sleep(3.0)  # python start-up + imports before the child runs
     p.send_signal(signal.SIGINT)
     stdout, stderr = p.communicate(timeout=60)

@@ -230,7 +230,7 @@ def test_forced_wrong_format_says_so(cli):
 def test_ctrl_c_during_the_idle_baseline_keeps_the_idle_trace(cli, tmp_path, monkeypatch):
     import types
 
-    from inferlca.cli import measure as measure_mod
+    from inferlca.meters import measure as measure_mod
     from inferlca.traces.io import read_csv
 
     def interrupted_sleep(s):

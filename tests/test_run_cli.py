@@ -127,8 +127,8 @@ def test_table_output(cli, tmp_path):
 @pytest.mark.parametrize("args,expected", [
     (["-w", "bert-huge"], "unknown workload 'bert-huge'"),
     (["--backend", "tensorrt"], "unknown backend 'tensorrt' (known: auto, torch, onnxruntime)"),
-    (["-s", "burst"], "unknown scenario 'burst' (known: single-stream, multi-stream, server, "
-                      "offline, interactive)"),
+    (["-s", "burst"], ("unknown scenario 'burst' (known: single-stream, multi-stream, server, "
+                       "offline, interactive)")),
     (["-n", "0"], "queries must be an integer >= 1"),
     (["--precision", "fp8"], "(known: fp32, fp16, bf16, int8)"),
     (["--target-qps", "-1"], "target-qps"),
@@ -191,7 +191,7 @@ def test_sigint_keeps_incomplete_run_with_trace(tmp_path, cli_subprocess):
     proc = subprocess.Popen(
         [sys.executable, "-m", "inferlca", "run", "-w", "bert-base-squad", *TINY, "-n", "100000",
          "-r", "2", "--store", str(db), "--logs-dir", str(tmp_path / "logs"), "--json"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)  # noqa: PLW1509 - the child only calls signal.signal (async-signal-safe)
     try:
         # wait until the LoadGen test is under way: its trace file appears in the logs folder
         deadline = time.monotonic() + 240

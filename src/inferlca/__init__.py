@@ -12,8 +12,9 @@ torch, no LoadGen, no matplotlib until they are used)::
 
     outcome = inferlca.run_benchmark(inferlca.RunSpec(workload="null", queries=8, repetitions=1))
 
-Layers, from the bottom: uncertainty/units/errors -> hardware -> lca -> meters/traces ->
-estimate -> workloads/loadgen -> store -> report -> campaign -> cli.
+Layers, from the bottom: errors/units/uncertainty/stats -> hardware -> lca -> traces ->
+meters -> store -> spec -> estimate -> workloads -> loadgen -> report -> campaign -> cli
+(docs/CONTRACTS.md, checked by tests/test_import_layers.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import importlib
 from typing import Any
 
 from inferlca.errors import InferlcaError, UsageError
-from inferlca.spec import RunSpec
 from inferlca.uncertainty import UValue
 
 __version__ = "0.1.0"
@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "get_catalog": "inferlca.hardware.catalog",
     "Device": "inferlca.hardware.catalog",
     "detect_device": "inferlca.hardware.detect",
+    "resolve_device": "inferlca.hardware.resolve",
     "embodied_footprint": "inferlca.lca.embodied",
     "grid_intensity": "inferlca.lca.grid",
     "ImpactContext": "inferlca.lca.impact",
@@ -45,10 +46,12 @@ _LAZY: dict[str, str] = {
     "energy_j": "inferlca.traces.energy",
     "phase_energies_j": "inferlca.traces.energy",
     "import_trace": "inferlca.meters.replay",
+    "measure_command": "inferlca.meters.measure",
     # estimating
     "estimate": "inferlca.estimate.api",
     "save_estimates": "inferlca.estimate.api",
     # running and storing
+    "RunSpec": "inferlca.spec",
     "run_benchmark": "inferlca.loadgen.runner",
     "Store": "inferlca.store.sqlite",
     "summarize": "inferlca.stats",
@@ -56,7 +59,8 @@ _LAZY: dict[str, str] = {
     "build_report": "inferlca.report.html",
 }
 
-__all__ = ["InferlcaError", "RunSpec", "UValue", "UsageError", "__version__", *_LAZY]
+__all__ = ["InferlcaError", "UValue", "UsageError", "__version__"]
+__all__ += list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ working), never a traceback::
     │   └── MeterReadError             one read failed (becomes a gap in the trace, not a zero)
     ├── DependencyMissingError         an optional extra is not installed; exit 2
     ├── StoreError                     the results store cannot be opened or written; exit 2
+    ├── UnitError                      uncertain values of different units added or compared
     └── RunInterrupted                 Ctrl-C during a run; what was measured is kept; exit 130
 
 Vendor errors (NVML, file system, LoadGen) are translated into these at the edge, once.
@@ -160,6 +161,11 @@ class StoreError(InferlcaError):
     """The results store cannot be opened, migrated or written."""
 
     exit_code = 2
+
+
+class UnitError(InferlcaError):
+    """Two uncertain values whose units differ were added or subtracted (``1 gCO2e + 1 kgCO2e``):
+    a defect of the computation, not of the input; convert one with ``UValue.scaled`` first."""
 
 
 class RunInterrupted(InferlcaError):

@@ -114,10 +114,6 @@ def describe(values: Iterable[float]) -> dict[str, float | int | None]:
     return {"mean": mean, "std": std, "ci95_low": low, "ci95_high": mean + half, "n": n}
 
 
-def _is_interval(d: Any) -> bool:
-    return isinstance(d, Mapping) and {"value", "low", "high"} <= set(d)
-
-
 def _mean_of(values: Sequence[Any]) -> Any:
     """The mean of the same impact field across repetitions (recursive over dicts)."""
     present = [v for v in values if v is not None]

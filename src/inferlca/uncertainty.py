@@ -11,6 +11,19 @@ so interval arithmetic on them is monotonic and each operation is written once h
 
 So an allocation ``t / lifetime`` takes its *low* end from the *longest* lifetime.
 
+``a - b`` -> [a.low - b.high, a.high - b.low] (no sign rule: a difference may reach below zero).
+
+Units are checked (:mod:`inferlca.units` holds the algebra of unit labels):
+
+* ``a + b`` and ``a - b`` need the same unit (``"W*s"`` and ``"s*W"`` are the same; ``"gCO2e"`` and
+  ``"kgCO2e"`` are not, nor ``"J"`` and ``"W*s"``): otherwise :class:`~inferlca.errors.UnitError`.
+  A dimensionless value (unit ``""``) adds only to a dimensionless value. A plain number is
+  dimensionless, except ``0``, which adds to any unit (so ``sum()`` of values works).
+* ``a * b`` and ``a / b`` of two values give the product / quotient unit, common factors cancelled
+  (``gCO2e/kWh * kWh -> gCO2e``, ``W * s -> W*s``, ``s / s -> ""``); a plain number is
+  dimensionless (``a * 2`` keeps ``a``'s unit, ``1 / a`` has unit ``1/unit``).
+* a conversion between named units is explicit: ``a.scaled(1e-3, "kgCO2e")``.
+
 Provenance travels with the value: ``sources`` (the union of the operands' sources) and ``kind``
 (``input`` given by the user, ``default`` chosen by inferlca, ``derived`` computed).
 """
@@ -22,7 +35,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from inferlca.errors import InvalidValueError, named
+from inferlca.errors import InvalidValueError, UnitError, named
+from inferlca.units import divide_units, multiply_units, same_unit
 
 Kind = Literal["input", "default", "derived"]
 Number = int | float
@@ -45,7 +59,8 @@ class UValue:
         value: the nominal value.
         low: the lower end of the interval (``low <= value``).
         high: the upper end of the interval (``value <= high``).
-        unit: a unit label for display, e.g. ``"gCO2e"``; arithmetic does not infer units.
+        unit: the unit label, e.g. ``"gCO2e"``, ``"gCO2e/kWh"``; ``""`` is dimensionless. Sums
+            check it and products derive it (see the module docstring).
         sources: where the number comes from (citations, or ``"user input"``).
         kind: ``input``, ``default`` or ``derived``.
     """
@@ -139,16 +154,41 @@ class UValue:
                       self.unit if unit is None else unit, sources, "derived")
 
     def __add__(self, other: UValue | Number) -> UValue:
-        o = _coerce(other)
+        o = self._addend(other, "+")
         return self._derive(self.value + o.value, self.low + o.low, self.high + o.high, o)
 
     __radd__ = __add__
+
+    def __sub__(self, other: UValue | Number) -> UValue:
+        o = self._addend(other, "-")
+        return self._derive(self.value - o.value, self.low - o.high, self.high - o.low, o)
+
+    def __rsub__(self, other: Number) -> UValue:
+        return self._addend(other, "-") - self
+
+    def _addend(self, other: UValue | Number, op: str) -> UValue:
+        """``other`` as a value of this one's unit, or UnitError (see the module docstring)."""
+        if isinstance(other, UValue):
+            if not same_unit(self.unit, other.unit):
+                raise UnitError(
+                    f"cannot {'add' if op == '+' else 'subtract'} values of different units: "
+                    f"{self.format()} {op} {other.format()}"
+                    + ("" if self.unit and other.unit else
+                       " (a dimensionless value adds only to a dimensionless one)"))
+            return other
+        o = _coerce(other)
+        if o.value != 0 and self.unit:
+            raise UnitError(f"cannot {'add' if op == '+' else 'subtract'} the plain number "
+                            f"{o.value:g} {'to' if op == '+' else 'from'} {self.format()}: give it "
+                            f"a unit (UValue.exact({o.value:g}, {self.unit!r}))")
+        return replace(o, unit=self.unit)
 
     def __mul__(self, other: UValue | Number) -> UValue:
         if isinstance(other, UValue):
             _require_non_negative(self, other)
             return self._derive(self.value * other.value, self.low * other.low,
-                                self.high * other.high, other, unit="")
+                                self.high * other.high, other,
+                                unit=multiply_units(self.unit, other.unit))
         k = float(other)
         return self._derive(self.value * k, self.low * k, self.high * k)
 
@@ -160,7 +200,8 @@ class UValue:
             if other.low <= 0:
                 raise InvalidValueError("division by an uncertain value whose interval reaches 0")
             return self._derive(self.value / other.value, self.low / other.high,
-                                self.high / other.low, other, unit="")
+                                self.high / other.low, other,
+                                unit=divide_units(self.unit, other.unit))
         k = float(other)
         if k == 0:
             raise InvalidValueError("division by zero")

@@ -9,9 +9,8 @@ unschedulable report, failures recorded, resume, and an unreachable address.
 
 from __future__ import annotations
 
-import signal
-
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -282,7 +281,7 @@ def test_ctrl_c_on_a_ray_campaign_keeps_running_cells_and_cancels_the_rest(ray_c
     child = subprocess.Popen([sys.executable, "-m", "inferlca", "campaign", "run", str(f),
                               "--store", str(store), "--ray", cluster.address, "--json"],
                              env=dict(os.environ), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+                             stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)  # noqa: PLW1509 - the child only calls signal.signal (async-signal-safe)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None:

@@ -233,7 +233,7 @@ def test_tradeoff_front_leaves_out_use_phase_only_points(make_run):
     fig = plots.tradeoff_figure([full_fast, full_slow, partial])
     ax = fig.axes[0]
     step = next(ln for ln in ax.get_lines() if ln.get_label() == "Pareto front")
-    xs = sorted(set(float(x) for x in step.get_xdata()))
+    xs = sorted({float(x) for x in step.get_xdata()})
     assert xs == pytest.approx([5.0, 25.0])  # the two full totals, not the 15 ms partial one
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(t.startswith("gtx-1650") and "use phase only" in t for t in labels)

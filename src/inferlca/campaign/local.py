@@ -96,12 +96,9 @@ def default_runner() -> CellRunner:
 
 def detect_local_device() -> str | None:
     """Catalog id of this machine's device, or None when detection finds no catalog device."""
-    try:
-        from inferlca.hardware.detect import detect_device
-    except ImportError:  # pragma: no cover - the hardware layer is part of the package
-        return None
-    det = detect_device()
-    return str(det.device.id) if det.device is not None else None
+    from inferlca.hardware.resolve import resolve_device
+
+    return resolve_device().id
 
 
 def failure_reason(exc: BaseException) -> str:

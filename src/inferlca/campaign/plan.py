@@ -146,12 +146,9 @@ def from_roofline(cell: Cell) -> CellEstimate | None:
     """Estimate from the roofline model (a lower bound), when the workload and device allow it."""
     if cell.device is None:
         return None
-    try:
-        from inferlca.estimate.api import estimate
-        from inferlca.hardware.catalog import get_catalog
-    except ImportError:  # pragma: no cover - the estimator is part of the package
-        return None
     from inferlca.errors import InferlcaError
+    from inferlca.estimate.api import estimate
+    from inferlca.hardware.catalog import get_catalog
 
     s = cell.spec
     facts, lengths = _model_of(s)

@@ -274,10 +274,7 @@ def run_ray(campaign: Campaign, store: Any, address: str | None, *, store_path: 
 def _cluster_devices(ray: Any, resolve_accelerator: Callable[[str], str | None] | None) -> dict[str, str]:
     names = {k for k, v in ray.cluster_resources().items() if v > 0}
     if resolve_accelerator is None and any(n.startswith(ACCELERATOR_PREFIX) for n in names):
-        try:
-            resolve_accelerator = catalog_accelerator_resolver()
-        except ImportError:  # pragma: no cover - the catalog is part of the package
-            resolve_accelerator = None
+        resolve_accelerator = catalog_accelerator_resolver()
     return device_resources(names, resolve_accelerator)
 
 

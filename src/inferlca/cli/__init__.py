@@ -39,9 +39,8 @@ def _load_commands() -> None:
     global _loaded
     if _loaded:
         return
-    # importing a command module sets it as an attribute of this package: the module of
-    # `inferlca run` (cli/run.py) would then hide the function `run` below; keep the function
-    entry = globals()["run"]
+    # importing a command module sets it as an attribute of this package, so no command module
+    # may be named like a name of this package (`run`, `main`, `app`: see test_cli_entry.py)
     for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if mod.name.startswith("_"):
             continue
@@ -49,7 +48,6 @@ def _load_commands() -> None:
         register = getattr(module, "register", None)
         if register is not None:
             register(app)
-    globals()["run"] = entry
     _loaded = True
 
 

@@ -21,15 +21,12 @@ def _default(o: Any) -> Any:
         return o.to_dict()
     if hasattr(o, "to_dict"):
         return o.to_dict()
-    try:
-        import numpy as np
+    import numpy as np  # a dependency; imported here so that the CLI starts without it
 
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
     if isinstance(o, (set, tuple)):
         return list(o)
     return str(o)

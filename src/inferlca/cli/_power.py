@@ -1,4 +1,5 @@
-"""Shared rendering of power summaries for `inferlca measure` and `inferlca trace import`."""
+"""Shared rendering of power summaries for `inferlca measure` and `inferlca trace import`
+(the measuring and the GWP are :mod:`inferlca.meters.measure`'s)."""
 
 from __future__ import annotations
 
@@ -8,77 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, err_console
-from inferlca.hardware.catalog import Device
 from inferlca.units import J_PER_WH
-
-
-def impact_for(
-    energy_j: float,
-    duration_s: float,
-    device: str | None,
-    region: str | None,
-    detected_from_trace: str | None = None,
-    energy_interval_j: dict[str, float] | None = None,
-    detect_local: bool = True,
-) -> tuple[dict[str, Any] | None, list[str]]:
-    """GWP of a measured energy through the impact core; ``(impact dict or None, notes)``.
-
-    Without ``device``: the device named in the trace, else (``detect_local``, for a measurement
-    made here) this machine's detected device; an imported log recorded elsewhere passes
-    ``detect_local=False`` and stays with an unknown device rather than take this machine's.
-    """
-    from inferlca.hardware.catalog import get_catalog
-    from inferlca.lca.impact import ImpactContext, compute_impact
-    from inferlca.uncertainty import UValue
-
-    notes: list[str] = []
-    dev: Device | None
-    if not (energy_j > 0 and duration_s > 0):
-        return None, ["GWP not computed: the energy or the duration is zero or unknown"]
-    if device is not None:
-        dev = get_catalog().get(device)
-    elif detected_from_trace:
-        dev = get_catalog().find(detected_from_trace)
-        notes.append(
-            f"device from the trace: {detected_from_trace}"
-            + ("" if dev else " (not in the catalog)")
-        )
-    elif not detect_local:
-        dev = None
-        notes.append(
-            "no device: the log names none and --device was not given (this machine's device "
-            "is not used for a log recorded elsewhere); give --device for the embodied part"
-        )
-    else:
-        from inferlca.hardware.detect import detect_device
-
-        det = detect_device()
-        dev = det.device
-        notes.append(
-            f"device detected from {det.source}: {det.name}"
-            + ("" if dev else " (not in the catalog)")
-        )
-    ctx = ImpactContext.resolve(dev, region=region)
-    if (
-        energy_interval_j
-        and energy_interval_j["low"] > 0
-        and energy_interval_j["high"] > energy_interval_j["low"]
-    ):
-        e = UValue(
-            energy_j,
-            energy_interval_j["low"],
-            energy_interval_j["high"],
-            "J",
-            ("modelled energy; interval from the idle-share range",),
-            kind="derived",
-        )
-        imp = compute_impact(e, duration_s, ctx)
-    else:
-        imp = compute_impact(energy_j, duration_s, ctx)
-    d = imp.to_dict()
-    d["device"] = dev.id if dev else None
-    d["region"] = ctx.region
-    return d, notes + list(imp.notes)
 
 
 def _fmt(x: float | None, unit: str = "", digits: int = 4) -> str:

@@ -8,16 +8,15 @@ from rich.table import Table
 
 from inferlca.cli._common import console, err_console, print_json
 from inferlca.errors import InvalidValueError
-from inferlca.hardware.catalog import get_catalog
-from inferlca.lca.embodied import SCOPE_LABELS, check_scope, embodied_footprint
+from inferlca.hardware.catalog import Device, get_catalog
+from inferlca.lca.embodied import SCOPE_LABELS, Embodied, check_scope, embodied_footprint
 from inferlca.lca.factors import node_factor_range
 
 
 def _all_devices(category: str | None, node_source: str | None, packaging: bool,
                  as_json: bool, scope: str = "chip", node_basis: str = "as-published") -> None:
     """Both memory methods for every device of the catalog (or of one category)."""
-    from inferlca.hardware.catalog import Device
-    from inferlca.lca.embodied import Embodied, EmbodiedUnavailableError
+    from inferlca.lca.embodied import EmbodiedUnavailableError
 
     rows: list[tuple[Device, Embodied | None, Embodied | None, str]] = []
     for dev in get_catalog().devices(category=category):

@@ -33,7 +33,7 @@ def impact_cmd(
 ) -> None:
     """Impact I = C x EGM x PUE + (t / lifetime) x F, per workload and per query."""
     from inferlca.cli._common import positive_float
-    from inferlca.hardware.catalog import get_catalog
+    from inferlca.hardware.resolve import resolve_device
     from inferlca.lca.impact import ImpactContext, compute_impact
 
     if region is not None and grid is not None:
@@ -43,16 +43,8 @@ def impact_cmd(
     positive_float("--duration-s", duration_s)
     if queries is not None and queries <= 0:
         raise InvalidValueError(f"--queries must be a whole number > 0, got {queries}")
-    notes: list[str] = []
-    if device is None:
-        from inferlca.hardware.detect import detect_device
-
-        det = detect_device()
-        dev = det.device
-        notes.append(f"device detected from {det.source}: {det.name}"
-                     + ("" if dev else " (not in the catalog)"))
-    else:
-        dev = get_catalog().get(device)
+    resolved = resolve_device(device)  # the declared device, else this machine's
+    dev, notes = resolved.device, list(resolved.notes)
     ctx = ImpactContext.resolve(dev, region=region, grid=grid, pue=pue,
                                 lifetime_years=lifetime_years, memory_method=memory_method,
                                 scope=scope)

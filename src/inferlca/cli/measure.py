@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import typer
 
-from inferlca.cli._common import positive_float, print_json
+from inferlca.cli._common import console, positive_float, print_json
 from inferlca.errors import InvalidValueError, RunInterrupted, UsageError
 
 
@@ -49,12 +46,8 @@ def measure_cmd(
 ) -> None:
     """Run CMD, sample power the whole time, print energy (J, Wh), power per channel, diagnostics
     and GWP; the command's exit code is passed through."""
-    from inferlca.cli._power import impact_for, render_summary
-    from inferlca.meters.registry import open_meter
-    from inferlca.meters.sampler import Sampler
-    from inferlca.traces.energy import window_of
-    from inferlca.traces.io import write_trace
-    from inferlca.meters.summary import summarize
+    from inferlca.cli._power import render_summary
+    from inferlca.meters.measure import measure_command
 
     if not command:
         raise UsageError(
@@ -69,161 +62,26 @@ def measure_cmd(
         raise UsageError(
             "--replay FILE goes with --meter replay (and --meter replay needs --replay FILE)"
         )
-    # Everything that can be checked is checked before the command runs: a long workload must
-    # not be lost to a typo in --device or --region found only when computing GWP.
-    if gpus is not None:
-        from inferlca.meters.nvml import parse_gpus
-
-        parse_gpus(gpus)
-    if device is not None:
-        from inferlca.hardware.catalog import get_catalog
-
-        get_catalog().get(device)
-    if region is not None:
-        from inferlca.lca.grid import get_region
-
-        get_region(region)
-    _check_command(command[0])
-    extra = {"path": replay} if replay is not None else {}
-    pm = open_meter(
-        meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0, **extra
+    result = measure_command(
+        command, meter=meter, period_s=period_ms / 1000.0, idle_baseline_s=idle_baseline_s,
+        device=device, region=region, gpus=gpus, cpu_tdp_w=cpu_tdp, replay=replay, out=out,
+        capture_output=as_json,
     )
-    if gpus is not None and pm.name != "nvml":
-        pm.close()
-        raise UsageError(
-            f"--gpus selects NVIDIA GPUs and goes with the nvml meter; the meter here is "
-            f"{pm.name!r} (see `inferlca meters`)"
-        )
-    sampler = Sampler(pm, period_s=period_ms / 1000.0, close_meter=True)
-    code: int | None = None
-    interrupted = baseline_cut = False
-    captured = b""
-    with warnings.catch_warnings(), sampler:
-        warnings.simplefilter("ignore", RuntimeWarning)  # failed reads are reported in the summary
-        if idle_baseline_s > 0:
-            sampler.mark("idle")
-            try:
-                time.sleep(idle_baseline_s)
-            except KeyboardInterrupt:
-                baseline_cut = True
-        if not baseline_cut:
-            sampler.mark("run")
-            try:
-                proc = subprocess.Popen(list(command), stdout=subprocess.PIPE if as_json else None)
-            except FileNotFoundError:
-                raise UsageError(f"command not found: {command[0]!r}") from None
-            except PermissionError:
-                raise UsageError(f"command not executable: {command[0]!r}") from None
-            try:
-                captured = proc.communicate()[0] or b""
-            except KeyboardInterrupt:
-                interrupted = True
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            code = proc.returncode
-            sampler.mark("end")
-    trace = sampler.trace
-    if baseline_cut:  # Ctrl-C before the command started: keep the idle trace and say so
-        trace.meta["incomplete"] = True
-        trace.meta["command"] = list(command)
-        if out is not None:
-            write_trace(trace, out)
-        raise RunInterrupted(
-            "interrupted during the idle baseline: the command did not run"
-            + (f"; the idle trace is kept in {out}" if out else "")
-        )
-    if interrupted:
-        trace.meta["incomplete"] = True
-    if captured:
-        sys.stderr.write(captured.decode(errors="replace"))
+    if result.stdout:  # with --json the command's stdout goes to stderr, after it ends
+        sys.stderr.write(result.stdout.decode(errors="replace"))
         sys.stderr.flush()
-    trace.meta["command"] = list(command)
-    trace.meta["exit_code"] = code
-    start_s, end_s = window_of(trace, "run")
-    summary = summarize(trace, start_s, end_s, idle_phase="idle" if idle_baseline_s > 0 else None)
-    if out is not None:
-        write_trace(trace, out)
-    e = summary["energy"]["energy_j"] or 0.0
-    impact, notes = impact_for(
-        e, summary["duration_s"], device, region, energy_interval_j=summary.get("energy_interval_j")
-    )
-    if trace.estimated:
-        notes.insert(
-            0,
-            f"ESTIMATED: {trace.meta.get('model', 'modelled meter')}; max power "
-            f"{trace.meta.get('max_power_w', float('nan')):.3g} W"
-            + (
-                " [{:.3g} - {:.3g} W]".format(*trace.meta["max_power_range_w"])
-                if trace.meta.get("max_power_range_w")
-                else ""
-            )
-            + f" from {trace.meta.get('max_power_source')}; idle share "
-            f"{trace.meta.get('idle_share', 0):.3f}",
-        )
     if as_json:
-        print_json(
-            {
-                "command": list(command),
-                "exit_code": shell_exit_code(code) if code is not None else None,
-                "killed_by_signal": -code if code is not None and code < 0 else None,
-                "interrupted": interrupted,
-                **summary,
-                "impact": impact,
-                "notes": notes,
-                "trace_file": str(out) if out else None,
-            }
-        )
+        print_json(result.to_dict())
     else:
-        render_summary(
-            f"inferlca measure: {' '.join(command)} ({_status(code)})", summary, impact, notes
-        )
+        render_summary(f"inferlca measure: {' '.join(command)} ({result.status})",
+                       result.summary, result.impact, result.notes)
         if out is not None:
-            from inferlca.cli._common import console
-
             console.print(f"trace written to {out}", highlight=False)
-    if interrupted:
+    if result.interrupted:
         raise RunInterrupted(
             "interrupted; what was measured is shown above" + (f" and kept in {out}" if out else "")
         )
-    raise typer.Exit(shell_exit_code(code))
-
-
-def _check_command(exe: str) -> None:
-    """Fail before the meter opens and the idle baseline runs if the command cannot start."""
-    import os
-    import shutil
-
-    if os.sep in exe:
-        if not os.path.exists(exe):
-            raise UsageError(f"command not found: {exe!r}")
-        if os.path.isdir(exe) or not os.access(exe, os.X_OK):
-            raise UsageError(f"command not executable: {exe!r}")
-    elif shutil.which(exe) is None:
-        raise UsageError(f"command not found: {exe!r} (not on PATH)")
-
-
-def shell_exit_code(returncode: int | None) -> int:
-    """The command's exit code as a shell reports it: a child killed by signal N (Python's
-    returncode -N) gives 128 + N, as ``sh`` would, not the wrapped 256 - N."""
-    if not returncode:
-        return 0
-    return 128 - returncode if returncode < 0 else returncode
-
-
-def _status(code: int | None) -> str:
-    if code is not None and code < 0:
-        import signal
-
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"killed by {name}, exit code {128 - code}"
-    return f"exit code {code}"
+    raise typer.Exit(result.exit_code)
 
 
 def register(app: typer.Typer) -> None:

@@ -36,12 +36,14 @@ def import_cmd(
 ) -> None:
     """Turn a recorded power log into energy (J, Wh), power per channel, diagnostics and GWP."""
     from inferlca.cli._common import positive_float
-    from inferlca.cli._power import impact_for, render_summary
+    from inferlca.cli._power import render_summary
     from inferlca.errors import InvalidValueError
+    from inferlca.hardware.resolve import resolve_device
+    from inferlca.meters.measure import measured_impact
     from inferlca.meters.replay import import_trace
+    from inferlca.meters.summary import summarize
     from inferlca.traces.energy import window_of
     from inferlca.traces.io import write_trace
-    from inferlca.meters.summary import summarize
 
     positive_float("--interval-ms", interval_ms)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -51,16 +53,10 @@ def import_cmd(
     if phase:
         start_s, end_s = window_of(trace, phase)
     summary = summarize(trace, start_s, end_s, idle_phase="idle")
-    e = summary["energy"]["energy_j"] or 0.0
-    impact, notes = impact_for(
-        e,
-        summary["duration_s"],
-        device,
-        region,
-        detected_from_trace=trace.meta.get("device_name") if device is None else None,
-        energy_interval_j=summary.get("energy_interval_j"),
-        detect_local=False,
-    )
+    # a log recorded elsewhere: the declared device, else the one the log names, never this
+    # machine's
+    resolved = resolve_device(device, trace.meta.get("device_name"), detect_local=False)
+    impact, notes = measured_impact(summary, resolved, region)
     if interval_ms is not None and trace.meta.get("format") in ("inferlca", "nvidia-smi"):
         notes.append(
             f"--interval-ms ignored: a {trace.meta.get('format')} trace has its own timestamps"

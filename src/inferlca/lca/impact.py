@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferlca.errors import InvalidValueError, UnknownNameError, named
+from inferlca.errors import InvalidValueError, UnitError, UnknownNameError, named
 from inferlca.hardware.catalog import Device, get_catalog
 from inferlca.lca import use
 from inferlca.lca.defaults import (
@@ -222,6 +222,9 @@ def compute_impact(energy_j: float | UValue, duration_s: float, ctx: ImpactConte
         if not (math.isfinite(energy_j.high) and energy_j.low >= 0):
             raise InvalidValueError(f"{named('energy_j')} must be a finite number of J >= 0, "
                                     f"got {energy_j}")
+        if energy_j.unit not in ("", "J"):  # a value without a unit is read in J, as a number is
+            raise UnitError(f"energy must be in J, got {energy_j.format()}: convert it first "
+                            "(e.g. energy.scaled(3600, 'J') for Wh)")
         e_j = energy_j.with_unit("J")
     else:
         if isinstance(energy_j, bool) or not isinstance(energy_j, (int, float)) \

@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from inferlca.errors import InferlcaError, RunInterrupted
+from inferlca.hardware.resolve import ResolvedDevice
+from inferlca.hardware.resolve import resolve_device as resolve_hardware
 from inferlca.loadgen import logs
 from inferlca.loadgen.scenarios import ScenarioPlan, plan_scenario, test_settings
 from inferlca.loadgen.sut import WorkloadQSL, WorkloadSUT
@@ -156,53 +158,11 @@ def environment(spec: RunSpec) -> dict[str, Any]:
     return env
 
 
-@dataclass
-class _Device:
-    name: str
-    device: Any  # catalog Device or None
-    source: str
-    #: what detection finds on this machine, when ``--device`` declared something else
-    detected_name: str | None = None
-    detected_id: str | None = None
-    detected_source: str | None = None
-
-    @property
-    def declared_elsewhere(self) -> bool:
-        """``--device`` names hardware other than what this machine detects (e.g. ``--device t4``
-        on a CPU-only machine): the run measured this machine, not the declared device.
-
-        Detection that finds a catalog device settles it by id. When it finds only an unknown CPU
-        (a VM's generic model name), declaring a catalog CPU is taken at its word, but declaring
-        a GPU or a Jetson module is not: no accelerator was seen.
-        """
-        if self.source != "--device" or self.detected_name is None:
-            return False
-        if self.detected_id is not None:
-            return getattr(self.device, "id", None) != self.detected_id
-        return getattr(self.device, "kind", None) != "cpu" and self.detected_source not in (
-            "nvml", "device-tree")
-
-
-def resolve_device(spec: RunSpec) -> _Device:
-    """The catalog device given with ``--device`` (unknown -> UnknownNameError), else detected.
-
-    With ``--device``, detection still runs so the run records the hardware it really ran on.
-    """
-    from inferlca.hardware.detect import detect_device
-
-    if spec.device:
-        from inferlca.hardware.catalog import get_catalog
-
-        dev = get_catalog().get(spec.device)
-        try:
-            det = detect_device()
-        except Exception:  # detection is informative here; the declared device stands
-            return _Device(dev.name, dev, "--device")
-        kind = "nvml" if det.source == "nvml" else (
-            "device-tree" if "device-tree" in str(det.source) else "cpuinfo")
-        return _Device(dev.name, dev, "--device", det.name, getattr(det.device, "id", None), kind)
-    det = detect_device()
-    return _Device(det.name, det.device, det.source)
+def resolve_device(spec: RunSpec) -> ResolvedDevice:
+    """The device of the run (:func:`inferlca.hardware.resolve.resolve_device`): the declared
+    catalog device (unknown -> UnknownNameError), cross-checked against this machine so the run
+    records the hardware it really ran on; else the detected one."""
+    return resolve_hardware(spec.device or None, cross_check=True)
 
 
 def impact_context(spec: RunSpec, device: Any) -> Any:
@@ -409,7 +369,7 @@ def run_benchmark(spec: RunSpec, store: Store | None = None, progress: Progress 
                 meter.close()
 
 
-def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) -> RunOutcome:
+def _run(state: _Run, workload: Workload, dev: ResolvedDevice, ctx: Any, meter: Any) -> RunOutcome:
     spec, store = state.spec, state.store
     measured = not bool(getattr(meter, "estimated", False))
     notes = state.notes
@@ -491,11 +451,11 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
                          else None, str(run_logs), workload.facts().to_dict(), status)
     state.emit("done", outcome=outcome)
     if status != "complete":
-        exc = RunInterrupted(
+        interrupted = RunInterrupted(
             f"interrupted: {len(state.reps)} of {spec.repetitions} repetition(s) kept"
             + (f", run {state.run_id} stored as incomplete" if state.run_id else ""))
-        exc.outcome = outcome  # type: ignore[attr-defined]  # what was measured, for the CLI
-        raise exc
+        interrupted.outcome = outcome  # type: ignore[attr-defined]  # what was measured, for the CLI
+        raise interrupted
     return outcome
 
 

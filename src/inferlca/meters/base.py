@@ -15,7 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 @dataclass
@@ -98,7 +101,7 @@ class PowerMeter:
     def close(self) -> None:
         """Release the vendor handle or subprocess."""
 
-    def __enter__(self) -> PowerMeter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -224,11 +224,9 @@ def _catalog_cpu_tdp(device: Any) -> tuple[float | None, str | None, int | None]
     """TDP and hardware threads of this machine's CPU from the hardware catalog: ``device`` (a
     catalog CPU or its name) when given, else the CPU detected from ``/proc/cpuinfo``. A GPU
     device is not a CPU TDP."""
-    try:
-        from inferlca.hardware.catalog import get_catalog
-        from inferlca.hardware.detect import detect_device
-    except ImportError:  # pragma: no cover - the hardware layer ships with the package
-        return None, None, None
+    from inferlca.hardware.catalog import get_catalog
+    from inferlca.hardware.detect import detect_device
+
     name: str | None
     if isinstance(device, str):
         dev = get_catalog().find(device)

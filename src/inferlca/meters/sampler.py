@@ -17,7 +17,7 @@ import math
 import threading
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,8 +25,12 @@ from inferlca.errors import InvalidValueError
 from inferlca.meters.base import PowerMeter, Reading
 from inferlca.traces.trace import Gap, Mark, PowerTrace
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 #: Shortest period accepted (1 ms): below that the Python thread cannot keep a grid.
 MIN_PERIOD_S = 0.001
+
 
 
 class Sampler:
@@ -97,8 +101,9 @@ class Sampler:
         self._trace = self._build()
         return self._trace
 
-    def __enter__(self) -> Sampler:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         # KeyboardInterrupt included: stop cleanly, keep the data, let the exception go on.

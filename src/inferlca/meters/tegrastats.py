@@ -33,7 +33,6 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 from inferlca.errors import InputFileError, InvalidValueError, MeterUnavailableError
@@ -337,11 +336,3 @@ class TegrastatsMeter(PowerMeter):
                 proc.kill()
                 proc.wait()
 
-
-def read_log_file(path: str | os.PathLike[str]) -> TegraLog:
-    p = Path(path)
-    try:
-        text = p.read_text(errors="replace")
-    except OSError as exc:
-        raise InputFileError(p, f"cannot read: {exc.strerror or exc}") from None
-    return parse_log(text, p)

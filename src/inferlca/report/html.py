@@ -289,10 +289,8 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
         n_replayed = sum(1 for v in runs if str(v.environment.get("replayed_from", "")) in logs)
         replay_notes.append(f"{n_replayed} runs are replayed fixtures (power from the recorded "
                             f"logs {', '.join(logs)}; query timing synthetic), not live runs.")
-    try:
-        from inferlca import __version__ as version
-    except ImportError:  # pragma: no cover
-        version = "?"
+    from inferlca import __version__ as version
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("inferlca.report", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined)

@@ -58,12 +58,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, UsageError, require
 from inferlca.workloads.base import BaseWorkload, StreamResult, WorkloadFacts
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 log = logging.getLogger(__name__)
 
@@ -795,6 +798,7 @@ class RunningBatch:
 BATCHING_MODES = ("static", "continuous")
 
 
+
 class BatchScheduler:
     """Batching of concurrent requests on one worker thread, static or continuous.
 
@@ -876,8 +880,9 @@ class BatchScheduler:
             self._thread.join()
             self._thread = None
 
-    def __enter__(self) -> BatchScheduler:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

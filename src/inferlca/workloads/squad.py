@@ -471,7 +471,8 @@ def _project_answer(pred_tokens_text: str, orig_text: str, tokenizer: WordPieceT
     return orig_text[start:end + 1]
 
 
-def postprocess(squad: SquadSet, start_logits: Sequence[np.ndarray], end_logits: Sequence[np.ndarray],
+def postprocess(squad: SquadSet, start_logits: Sequence[np.ndarray] | np.ndarray,
+                end_logits: Sequence[np.ndarray] | np.ndarray,
                 tokenizer: WordPieceTokenizer | None = None, n_best: int = N_BEST,
                 max_answer_len: int = MAX_ANSWER_LEN) -> dict[str, str]:
     """Best answer text per question id from the logits of every feature (same order as features)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from inferlca.errors import InvalidValueError, named, require
-from inferlca.workloads.backends import ModelSource
+from inferlca.workloads.backends.base import ModelSource
 from inferlca.workloads.cache import cache_dir, cache_key
 
 OPSET = 17

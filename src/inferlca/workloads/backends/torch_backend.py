@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from inferlca.errors import InvalidValueError, require
-from inferlca.workloads.backends import ModelSource
+from inferlca.workloads.backends.base import ModelSource
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
