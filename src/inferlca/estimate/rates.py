@@ -103,9 +103,11 @@ def default_precision(device: Any) -> tuple[str, str]:
 
 
 def describe_rates(device: Any) -> str:
-    """``fp32 19.5 TFLOP/s, fp16 312 TFLOP/s, ...`` for error messages."""
+    """``fp32 19.5, fp16 312 (TFLOP/s)`` for error messages, or ``none``."""
     rs = rates_for(device)
-    return ", ".join(f"{p} {r.dense / 1e12:g} T" for p, r in rs.items()) or "none"
+    if not rs:
+        return "none"
+    return ", ".join(f"{p} {r.dense / 1e12:g}" for p, r in rs.items()) + " (TFLOP/s)"
 
 
 __all__ = ["BYTES_PER_VALUE", "PRECISIONS", "Rate", "bytes_per_value", "check_precision",
