@@ -98,8 +98,9 @@ def default_precision(device: Any) -> tuple[str, str]:
     """The precision the device class usually serves at, and why (see the module docstring)."""
     kind = getattr(device, "kind", None) or "gpu"
     if kind != "cpu" and "fp16" in rates_for(device):
-        return "fp16", f"default for a {getattr(device, 'category', '') or kind} {kind} (FP16 serving)"
-    return "fp32", f"default for a {kind} without a half-precision rate"
+        cat = getattr(device, "category", "") or ""
+        return "fp16", f"the usual serving precision of {cat} {kind}s".replace("  ", " ")
+    return "fp32", f"default for {kind}s without a half-precision rate"
 
 
 def describe_rates(device: Any) -> str:
