@@ -201,8 +201,8 @@ def test_config_json_model(cli, tmp_path: Path) -> None:
     (["--model", "bert-large", "--device", "t4", "--seq-len", "600"], "exceeds the 512 positions"),
     # the T4 has an INT8 rate since issue 13; the GTX 1080 Ti (no tensor cores) has none
     (["--model", "gpt2", "--device", "gtx-1080-ti", "--precision", "int8"],
-     "lacks int8 peak FLOP/s (catalog has: fp32 11.34 (TFLOP/s); pick one of those with "
-     "--precision, or give --peak-flops"),
+     ("lacks int8 peak FLOP/s (catalog has: fp32 11.34 (TFLOP/s); pick one of those with "
+      "--precision, or give --peak-flops")),
     (["--model", "gpt2", "--device", "epyc-9654"], "give --bandwidth-gbs"),
     (["--model", "gpt2", "--device", "t4", "--method", "exact"], "unknown estimate method"),
     (["--model", "gpt2", "--device", "t4", "--efficiency", "0"], "--efficiency must be > 0"),

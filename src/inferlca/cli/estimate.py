@@ -80,7 +80,7 @@ def calibrate_cmd(
 
 
 def validate_cmd(
-    published: Path | None = typer.Option(None, "--published", help="CSV of published results "
+    published: Path | None = typer.Option(None, "--published", help="CSV of published results "  # noqa: B008
                                           "(columns as the shipped data file; every row needs a "
                                           "source and a unit). Default: the shipped file."),
     traffic: str = typer.Option("fused", "--traffic", help="Byte count: fused (default) or "
@@ -116,10 +116,12 @@ def validate_cmd(
                   f"{r.ratio_uncalibrated:.3g}{flag}", cal, "-" if rc is None else f"{rc:.3g}",
                   escape(r.calibration_note))
     console.print(t)
-    u, c = rep.mean_abs_log(False), rep.mean_abs_log(True)
-    if u is not None:
-        console.print(f"median |ln(estimate / published)|: uncalibrated {u:.3f} (x{math.exp(u):.2f})"
-                      + ("" if c is None else f", calibrated {c:.3f} (x{math.exp(c):.2f})"))
+    err_u, err_c = rep.mean_abs_log(False), rep.mean_abs_log(True)
+    if err_u is not None:
+        console.print(f"median |ln(estimate / published)|: uncalibrated {err_u:.3f} "
+                      f"(x{math.exp(err_u):.2f})" + ("" if err_c is None else
+                                                    f", calibrated {err_c:.3f} "
+                                                    f"(x{math.exp(err_c):.2f})"))
     for s_ in rep.skipped:
         console.print(f"[dim]skipped: {escape(s_)}[/dim]")
 
@@ -145,7 +147,7 @@ def estimate_cmd(
                                      "bert-large, gpt2, starcoder, llama-3-8b, mistral-7b, "
                                      "minilm-l6, tiny-gpt2, llm-tiny) or a Hugging Face "
                                      "config.json (or its folder)."),
-    device: list[str] | None = typer.Option(None, "--device", "-d", help="Catalog device "
+    device: list[str] | None = typer.Option(None, "--device", "-d", help="Catalog device "  # noqa: B008
                                             "(repeat for several)."),
     method: str = typer.Option("faithful", "--method", help="FLOP count: thesis (the study's "
                                "lower bound) or faithful (every matrix product, KV cache)."),
@@ -213,7 +215,7 @@ def estimate_cmd(
                                         "estimates (default: the measured workload of the "
                                         "model, e.g. bert-large-squad)."),
     label: str | None = typer.Option(None, "--label", help="Label of stored estimates."),
-    plot: Path | None = typer.Option(None, "--plot", help="Folder for the roofline figure "
+    plot: Path | None = typer.Option(None, "--plot", help="Folder for the roofline figure "  # noqa: B008
                                      "(PNG and SVG)."),
     as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
 ) -> None:

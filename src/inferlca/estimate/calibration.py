@@ -297,10 +297,12 @@ def calibrate(store: Any, catalog: Any, method: str = "faithful",
             if t_out:
                 lengths["tokens_out"] = max(1, round(t_out))
         try:
-            cost = query_cost(model, method, prec, **lengths)
-            given = {k: v for k, v in (overrides or {}).get(device.id, {}).items()
-                     if v is not None}
-            roof = roof_for(device, prec, **given)
+            cost = query_cost(model, method, prec, seq_len=lengths.get("seq_len"),
+                              tokens_in=lengths.get("tokens_in"),
+                              tokens_out=lengths.get("tokens_out"))
+            given = (overrides or {}).get(device.id, {})
+            roof = roof_for(device, prec, peak_flops=given.get("peak_flops"),
+                            bandwidth_gbs=given.get("bandwidth_gbs"), tdp_w=given.get("tdp_w"))
         except InferlcaError as exc:
             cal.skipped.append(f"{tag}: {exc}")
             continue

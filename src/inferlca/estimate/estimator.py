@@ -265,7 +265,13 @@ def estimate_device(cost: QueryCost, device: DeviceLike, *, efficiency: UValue |
     if impact_context is not None:
         from inferlca.lca.impact import compute_impact
 
-        # the compute phase, as the study's estimate (the whole run is in ``phases``)
-        est.impact = compute_impact((est.energy_j * queries).with_unit("J"), t_lb / eff.value
-                                    * n_pass, impact_context, queries)
+        # the compute phase, as the study's estimate; with the load (and idle) phases, the
+        # whole run, as the study counted measured runs
+        energy_run = (est.energy_j * queries).with_unit("J")
+        duration = t_lb / eff.value * n_pass
+        for ph in ("load", "idle"):
+            if ph in phases:
+                energy_run = (energy_run + phases[ph]["energy_j"]).with_unit("J")
+                duration += phases[ph]["duration_s"].value
+        est.impact = compute_impact(energy_run, duration, impact_context, queries)
     return est

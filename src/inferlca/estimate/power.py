@@ -92,7 +92,7 @@ def idle_power_w(device_id: str, tdp_w: float,
     row = _idle_rows().get(device_id)
     if idle_fraction is None and row is not None:
         w = float(row["idle_w"])
-        return UValue.exact(w, "W", (row["source"],), "measured"), f"recorded idle {w:g} W"
+        return UValue.exact(w, "W", (row["source"],), "input"), f"recorded idle {w:g} W"
     frac = idle_fraction if idle_fraction is not None else idle_fraction_default()
     how = "--idle-fraction" if idle_fraction is not None else (
         "no recorded idle power for this device: default fraction of TDP")

@@ -72,16 +72,16 @@ class Published:
     note: str = ""
 
 
-def _opt_int(row: dict[str, str], key: str, where: str) -> int | None:
+def _opt_int(row: dict[str, str], key: str, name: str, line: int) -> int | None:
     v = (row.get(key) or "").strip()
     if not v:
         return None
     try:
         n = int(v)
     except ValueError:
-        raise InputFileError(f"{where}: {key} must be an integer, got {v!r}") from None
+        raise InputFileError(name, f"{key} must be an integer, got {v!r}", line) from None
     if n < 1:
-        raise InputFileError(f"{where}: {key} must be >= 1, got {n}")
+        raise InputFileError(name, f"{key} must be >= 1, got {n}", line)
     return n
 
 
@@ -99,49 +99,48 @@ def load_published(path: str | Path | None = None) -> list[Published]:
     else:
         p = Path(path)
         if not p.is_file():
-            raise InputFileError(f"published-results file {str(p)!r} not found")
+            raise InputFileError(str(p), "published-results file not found")
         text = p.read_text("utf-8")
         name = p.name
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
-        raise InputFileError(f"{name}: missing column(s) {', '.join(missing)} (needed: "
+        raise InputFileError(name, f"missing column(s) {', '.join(missing)} (needed: "
                              f"{', '.join(REQUIRED)})")
     out: list[Published] = []
     seen: set[str] = set()
     for i, row in enumerate(reader, start=2):
-        where = f"{name} line {i}"
         rid = (row.get("id") or "").strip() or f"line-{i}"
         if not (row.get("source") or "").strip():
-            raise InputFileError(f"{where} ({rid}): no source; every published figure needs "
-                                 "where it was published")
+            raise InputFileError(name, f"({rid}) no source; every published figure needs "
+                                 "where it was published", i)
         unit = (row.get("unit") or "").strip()
         if not unit:
-            raise InputFileError(f"{where} ({rid}): no unit; give one of {', '.join(UNITS)}")
+            raise InputFileError(name, f"({rid}) no unit; give one of {', '.join(UNITS)}", i)
         if unit not in UNITS:
-            raise InputFileError(f"{where} ({rid}): unknown unit {unit!r}; use one of "
-                                 f"{', '.join(UNITS)}")
+            raise InputFileError(name, f"({rid}) unknown unit {unit!r}; use one of "
+                                 f"{', '.join(UNITS)}", i)
         kind = (row.get("kind") or "").strip()
         if kind not in KINDS:
-            raise InputFileError(f"{where} ({rid}): kind must be one of {', '.join(KINDS)}, "
-                                 f"got {kind!r}")
+            raise InputFileError(name, f"({rid}) kind must be one of {', '.join(KINDS)}, "
+                                 f"got {kind!r}", i)
         if UNITS[unit][0] != kind:
-            raise InputFileError(f"{where} ({rid}): unit {unit} does not measure {kind}")
+            raise InputFileError(name, f"({rid}) unit {unit} does not measure {kind}", i)
         try:
             value = float(row["value"])
         except (TypeError, ValueError):
-            raise InputFileError(f"{where} ({rid}): value must be a number, got "
-                                 f"{row.get('value')!r}") from None
+            raise InputFileError(name, f"({rid}) value must be a number, got "
+                                 f"{row.get('value')!r}", i) from None
         if not (math.isfinite(value) and value > 0):
-            raise InputFileError(f"{where} ({rid}): value must be > 0, got {value}")
+            raise InputFileError(name, f"({rid}) value must be > 0, got {value}", i)
         if rid in seen:
-            raise InputFileError(f"{where}: duplicate id {rid!r}")
+            raise InputFileError(name, f"duplicate id {rid!r}", i)
         seen.add(rid)
         out.append(Published(
             rid, kind, row["model"].strip(), row["device_id"].strip(), row["precision"].strip(),
-            (row.get("scenario") or "").strip(), _opt_int(row, "seq_len", where),
-            _opt_int(row, "tokens_in", where), _opt_int(row, "tokens_out", where),
-            _opt_int(row, "concurrency", where) or 1, (row.get("statistic") or "mean").strip(),
+            (row.get("scenario") or "").strip(), _opt_int(row, "seq_len", name, i),
+            _opt_int(row, "tokens_in", name, i), _opt_int(row, "tokens_out", name, i),
+            _opt_int(row, "concurrency", name, i) or 1, (row.get("statistic") or "mean").strip(),
             value, unit, value * UNITS[unit][1], row["source"].strip(),
             (row.get("note") or "").strip()))
     return out
