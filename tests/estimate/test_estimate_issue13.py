@@ -300,3 +300,24 @@ def test_study_starcoder_golden_gco2e(cli) -> None:
         assert imp["total_gco2e"]["value"] == pytest.approx(total)
         # the hand-computed use phase: 0.0077159 g (Xavier) and 0.0111583 g (A100)
         assert use == pytest.approx(0.0077159 if pue == "1.0" else 0.0111583, rel=1e-4)
+
+
+def test_calibrate_on_published_gives_an_expected_value_with_interval(cli) -> None:
+    lb = cli("estimate", "-m", "bert-large", "-d", "jetson-agx-orin-32gb", "--precision", "int8",
+             "--json").json()["devices"][0]
+    assert lb["kind"] == "lower bound"
+    r = cli("estimate", "-m", "bert-large", "-d", "jetson-agx-orin-32gb", "--precision", "int8",
+            "--calibrate-on", "published", "--json")
+    d = r.json()["devices"][0]
+    assert d["kind"] == "expected" and "published latency results of edge devices" in \
+        d["efficiency_source"]
+    # edge class: the three edge devices' mean-latency efficiencies (bound / published)
+    rep = validate([p for p in load_published() if p.kind == "latency"
+                    and p.statistic == "mean"], CAT)
+    effs = [x.efficiency for x in rep.rows if x.device_class == "edge"]
+    geo = math.exp(sum(map(math.log, effs)) / len(effs))
+    assert d["efficiency"]["value"] == pytest.approx(geo)
+    assert (d["efficiency"]["low"], d["efficiency"]["high"]) == pytest.approx((min(effs), max(effs)))
+    assert d["time_per_query_s"]["value"] == pytest.approx(lb["time_per_query_s"]["value"] / geo)
+    bad = cli("estimate", "-m", "bert-large", "-d", "t4", "--calibrate-on", "magic")
+    assert bad.code == 2 and "--calibrate-on takes 'published'" in bad.err

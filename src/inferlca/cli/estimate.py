@@ -173,6 +173,13 @@ def estimate_cmd(
                                         "GB/s, number or interval (default by device class)."),
     idle_s: float = typer.Option(0.0, "--idle-s", help="Seconds of idle in the run (with "
                                  "--whole-run)."),
+    calibrate_on: str | None = typer.Option(None, "--calibrate-on", help="'published': fit the "
+                                            "efficiency on the published results (MLPerf "
+                                            "latencies for encoders, ML.ENERGY energy per token "
+                                            "for decoders; --published FILE to use yours) "
+                                            "instead of --store runs."),
+    published: str | None = typer.Option(None, "--published", help="Published-results CSV "
+                                         "for --calibrate-on published."),
     tokens_in: int | None = typer.Option(None, "--tokens-in", help="Decoder prompt tokens "
                                          "(default 128)."),
     tokens_out: int | None = typer.Option(None, "--tokens-out", help="Decoder generated tokens "
@@ -240,6 +247,17 @@ def estimate_cmd(
     catalog = get_catalog()
     devices = [catalog.get(d) for d in dict.fromkeys(device)]
     load_bw = parse_uncertain("--load-gbs", load_gbs, "GB/s")
+    pub_cal = None
+    if calibrate_on is not None:
+        if calibrate_on != "published":
+            raise InvalidValueError(f"--calibrate-on takes 'published', got {calibrate_on!r}")
+        if efficiency is not None or store_path:
+            raise InvalidValueError("--calibrate-on published replaces --efficiency and --store "
+                                    "calibration: give one of them")
+        from inferlca.estimate.models import load_model
+        from inferlca.estimate.published import published_calibration
+
+        pub_cal = published_calibration(load_model(model).arch, published, traffic)
     eff = parse_uncertain("--efficiency", efficiency)
     if eff is not None and eff.high > 1:
         raise InvalidValueError(f"--efficiency must lie in (0, 1], got {efficiency!r}")
@@ -264,7 +282,8 @@ def estimate_cmd(
             pue=parse_uncertain("--pue", pue, minimum=1.0, allow_equal=True),
             lifetime_years=parse_uncertain("--lifetime-years", lifetime, "y"),
             memory_method=memory_method, store=store, catalog=catalog, traffic=traffic,
-            batch=batch, sparse=sparse, whole_run=whole_run, load_gbs=load_bw, idle_s=idle_s)
+            batch=batch, sparse=sparse, whole_run=whole_run, load_gbs=load_bw, idle_s=idle_s,
+            calibration=pub_cal)
         run_ids = save_estimates(store, result, workload=workload, region=region,
                                  label=label) if save and store is not None else []
     finally:

@@ -220,10 +220,10 @@ def estimate_device(cost: QueryCost, device: DeviceLike, *, efficiency: UValue |
                               / b).with_unit("J")}
     notes = list(cost.notes)
     notes.append(f"{roof.device_name}: idle power {idle_w.format('W')} ({idle_note})")
-    if eff.high > 1:
+    if eff.value > 1:
         notes.append(f"{roof.device_name}: calibrated efficiency {eff.format()} exceeds 1: the "
-                     "published/measured runs beat this roofline bound by up to "
-                     f"x{eff.high:.3g} (a model error: peak, traffic or length assumptions), "
+                     "published/measured runs beat this roofline bound by "
+                     f"x{eff.value:.3g} (a model error: peak, traffic or length assumptions), "
                      "kept, not clipped")
     if sparse:
         notes.append(f"{roof.device_name}: 2:4 structured-sparsity rate used (--sparse); "

@@ -312,5 +312,53 @@ def calibration_from_published(points: list[Published], catalog: Any, kind: str,
     return out
 
 
-__all__ = ["KINDS", "UNITS", "Published", "Validation", "ValidationReport",
-           "calibration_from_published", "load_published", "validate"]
+
+
+@dataclass
+class PublishedCalibration:
+    """Efficiencies fitted on published results, applied like a store calibration.
+
+    Latency rows calibrate encoders, energy-per-token rows decoders; a device with rows of its
+    own uses them, else its device class's, else nothing (the lower bound stays).
+    """
+
+    kind: str
+    fits: dict[str, UValue]
+    n_points: int
+    pairs: list[Any] = field(default_factory=list)   # no store pairs (the CLI prints none)
+
+    def efficiency_for(self, device_id: str, category: str,
+                       kind: str = "gpu") -> tuple[UValue, str] | None:
+        from inferlca.estimate.calibration import device_class
+
+        own = self.fits.get(device_id)
+        if own is not None:
+            return own, (f"calibrated on published {self.kind} results of this device "
+                         f"(interval: their spread, or x/÷ 2 for one)")
+        klass = device_class(category, kind)
+        cls = self.fits.get(f"class:{klass}")
+        if cls is not None:
+            return cls, (f"calibrated on published {self.kind} results of {klass} devices "
+                         "(this device has none of its own)")
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": "published results", "kind": self.kind, "points": self.n_points,
+                "fits": {k: v.to_dict() for k, v in self.fits.items()}, "pairs": []}
+
+
+def published_calibration(arch: str, path: str | Path | None = None,
+                          traffic: str = "fused") -> PublishedCalibration:
+    """The calibration for a model of ``arch`` (``encoder``: latency means; ``decoder``: energy
+    per token) from the published-results file."""
+    from inferlca.hardware.catalog import get_catalog
+
+    points = load_published(path)
+    kind = "latency" if arch == "encoder" else "energy_per_token"
+    fits = calibration_from_published(points, get_catalog(), kind, "mean", traffic=traffic)
+    return PublishedCalibration(kind, fits, sum(1 for p in points if p.kind == kind))
+
+
+__all__ = ["KINDS", "UNITS", "Published", "PublishedCalibration", "Validation",
+           "ValidationReport", "calibration_from_published", "load_published",
+           "published_calibration", "validate"]
