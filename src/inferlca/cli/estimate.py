@@ -355,8 +355,11 @@ def _print_serving(serving: dict[str, list[Any]]) -> None:
 
     for name, pts in serving.items():
         p0 = pts[0]
+        kv_kb = p0.memory.kv_bytes_per_token / 1e3
         t = Table(title=f"{name}: continuous batching, {p0.precision}, prompt {p0.tokens_in} / "
-                        f"output {p0.tokens_out} tokens (steady state)", title_justify="left")
+                        f"output {p0.tokens_out} tokens (steady state); KV cache {kv_kb:.4g} "
+                        f"kB/token, at most {p0.memory.max_batch} sequences fit",
+                  title_justify="left")
         for c in ("concurrency", "decode step", "bound", "TPOT", "tokens/s (device)",
                   "energy / output token", "memory"):
             t.add_column(c, justify="right")
