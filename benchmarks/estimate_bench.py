@@ -66,6 +66,22 @@ def main() -> None:
     print(f"bert-large with GWP on {len(devices)} catalog devices: {t_all * 1e3:.1f} ms "
           f"({t_all / t_one:.1f}x one device, {t_one * 1e3:.1f} ms)")
 
+    # issue 13: a concurrency sweep against one point, and the published-results validation
+    from inferlca.estimate.published import load_published, validate
+    from inferlca.estimate.serving import serving_curve, serving_point
+    from inferlca.uncertainty import UValue
+
+    h100 = cat.get("h100-sxm5-80gb")
+    kw = {"tokens_in": 512, "tokens_out": 717, "efficiency": UValue.exact(1.0)}
+    t_pt = _best(lambda: serving_point(model, h100, "fp16", 64, **kw))
+    sweep = [1, 2, 4, 8, 16, 32, 64, 128]
+    t_sw = _best(lambda: serving_curve(model, h100, "fp16", sweep, **kw))
+    print(f"serving steady state: one point {t_pt * 1e6:.1f} us, {len(sweep)}-point sweep "
+          f"{t_sw * 1e6:.1f} us (ratio {t_sw / t_pt:.1f}x)")
+    points = load_published()
+    t_val = _best(lambda: validate(points, cat), repeat=3)
+    print(f"validate {len(points)} published results (leave-one-out): {t_val * 1e3:.1f} ms")
+
 
 if __name__ == "__main__":
     main()

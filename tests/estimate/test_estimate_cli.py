@@ -15,7 +15,8 @@ from inferlca.store.sqlite import Store
 def test_study_starcoder_xavier_vs_a100(cli) -> None:
     """The seed study's roofline case (docs/method.md): StarCoder, FP32 weights, thesis count over the 8192 positions."""
     r = cli("estimate", "--model", "starcoder", "--device", "jetson-agx-xavier-32gb",
-            "--device", "a100-sxm4-40gb", "--method", "thesis", "--seq-len", "8192", "--json")
+            "--device", "a100-sxm4-40gb", "--method", "thesis", "--seq-len", "8192",
+            "--precision", "fp32", "--json")
     assert r.code == 0, r.err
     out = r.json()
     thesis = out["costs"]["thesis"]
@@ -97,8 +98,9 @@ def _measured_run(store: Store, device_id: str, name: str, latency_s: float, ene
 
 
 def test_calibration_fits_per_class_and_applies_to_unmeasured(cli, tmp_path: Path) -> None:
-    lb = {d: cli("estimate", "--model", "bert-large", "--device", d, "--json").json()["devices"][0]
-          for d in ("t4", "a100-pcie-40gb")}
+    # the measured runs below are fp32 (RunSpec's default), so is the bound they are set beside
+    lb = {d: cli("estimate", "--model", "bert-large", "--device", d, "--precision", "fp32",
+                 "--json").json()["devices"][0] for d in ("t4", "a100-pcie-40gb")}
     db = tmp_path / "runs.db"
     with Store.open(db) as store:
         # T4 ran at a quarter of its roof, the A100 at half (measured latency = bound / e)
@@ -109,7 +111,8 @@ def test_calibration_fits_per_class_and_applies_to_unmeasured(cli, tmp_path: Pat
                       energy_j=lb["a100-pcie-40gb"]["energy_per_query_j"]["tdp"]["value"])
         _measured_run(store, "t4", "NVIDIA Tesla T4", 1.0, 1.0, workload="null")  # no model: skipped
     r = cli("estimate", "--model", "bert-large", "--device", "t4", "--device", "l4",
-            "--device", "jetson-agx-orin-64gb", "--store", str(db), "--json")
+            "--device", "jetson-agx-orin-64gb", "--store", str(db), "--precision", "fp32",
+            "--json")
     assert r.code == 0, r.err
     out = r.json()
     cal = out["calibration"]
@@ -196,8 +199,10 @@ def test_config_json_model(cli, tmp_path: Path) -> None:
     (["--model", "gpt2", "--device", "t4", "--tokens-in", "-5"], "--tokens-in must be"),
     (["--model", "bert-large", "--device", "t4", "--seq-len", "0"], "--seq-len must be"),
     (["--model", "bert-large", "--device", "t4", "--seq-len", "600"], "exceeds the 512 positions"),
-    (["--model", "gpt2", "--device", "t4", "--precision", "int8"],
-     "lacks int8 peak FLOP/s (catalog has: fp16, fp32; give --peak-flops"),
+    # the T4 has an INT8 rate since issue 13; the GTX 1080 Ti (no tensor cores) has none
+    (["--model", "gpt2", "--device", "gtx-1080-ti", "--precision", "int8"],
+     ("lacks int8 peak FLOP/s (catalog has: fp32 11.34 (TFLOP/s); pick one of those with "
+      "--precision, or give --peak-flops")),
     (["--model", "gpt2", "--device", "epyc-9654"], "give --bandwidth-gbs"),
     (["--model", "gpt2", "--device", "t4", "--method", "exact"], "unknown estimate method"),
     (["--model", "gpt2", "--device", "t4", "--efficiency", "0"], "--efficiency must be > 0"),
@@ -250,8 +255,9 @@ def test_model_for_run_maps_the_measured_workloads() -> None:
 
 
 def test_decoder_runs_calibrate_through_ttft_and_tpot(cli, tmp_path: Path) -> None:
+    # measured runs are fp32 (RunSpec's default): so is the bound they are set beside
     est = cli("estimate", "--model", "gpt2", "--device", "t4", "--tokens-in", "32",
-              "--tokens-out", "9", "--json").json()["devices"][0]
+              "--tokens-out", "9", "--precision", "fp32", "--json").json()["devices"][0]
     db = tmp_path / "runs.db"
     with Store.open(db) as store:
         rid = store.create_run(RunSpec(workload="llm-generate", preset="gpt2", max_new_tokens=9),
@@ -263,7 +269,7 @@ def test_decoder_runs_calibrate_through_ttft_and_tpot(cli, tmp_path: Path) -> No
             "tpot_p50_s": 3 * est["tpot_s"]["value"], "energy_per_token_j": 0.5})
         store.finish_run(rid, "complete")
     out = cli("estimate", "--model", "gpt2", "--device", "t4", "--tokens-in", "32",
-              "--tokens-out", "9", "--store", str(db), "--json").json()
+              "--tokens-out", "9", "--store", str(db), "--precision", "fp32", "--json").json()
     (pair,) = out["calibration"]["pairs"]
     # ttft + (9 - 1) tpot, measured over estimated
     assert pair["time_ratio"] == pytest.approx(3.0)
@@ -273,7 +279,8 @@ def test_decoder_runs_calibrate_through_ttft_and_tpot(cli, tmp_path: Path) -> No
 
 
 def test_calibrate_command_lists_pairs_and_fits(cli, tmp_path: Path) -> None:
-    lb = cli("estimate", "--model", "bert-large", "--device", "l4", "--json").json()["devices"][0]
+    lb = cli("estimate", "--model", "bert-large", "--device", "l4", "--precision", "fp32",
+             "--json").json()["devices"][0]
     db = tmp_path / "runs.db"
     with Store.open(db) as store:
         _measured_run(store, "l4", "NVIDIA L4", lb["time_per_query_s"]["value"] * 5, 1.0)
@@ -296,12 +303,13 @@ def test_calibrate_command_lists_pairs_and_fits(cli, tmp_path: Path) -> None:
 
 
 def test_figure_shows_measured_runs(cli, tmp_path: Path) -> None:
-    lb = cli("estimate", "--model", "bert-large", "--device", "t4", "--json").json()["devices"][0]
+    lb = cli("estimate", "--model", "bert-large", "--device", "t4", "--precision", "fp32",
+             "--json").json()["devices"][0]
     db = tmp_path / "runs.db"
     with Store.open(db) as store:
         rid = _measured_run(store, "t4", "NVIDIA Tesla T4", lb["time_per_query_s"]["value"] * 4, 1.0)
     r = cli("estimate", "--model", "bert-large", "--device", "t4", "--store", str(db),
-            "--plot", str(tmp_path / "fig"), "--json")
+            "--plot", str(tmp_path / "fig"), "--precision", "fp32", "--json")
     (pair,) = r.json()["calibration"]["pairs"]
     # achieved FLOP/s = FLOPs / measured time = a quarter of the attainable (compute roof)
     assert pair["achieved_flops"] == pytest.approx(pair["flops"] / pair["measured_time_s"])

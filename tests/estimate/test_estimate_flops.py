@@ -22,7 +22,8 @@ def test_tiny_layer_params_by_hand() -> None:
 
 
 def test_tiny_faithful_prefill_and_decode_golden() -> None:
-    c = query_cost(TINY, "faithful", "fp32", tokens_in=8, tokens_out=4)
+    # the per-kernel (unfused) traffic count, kept as an option (--traffic unfused)
+    c = query_cost(TINY, "faithful", "fp32", tokens_in=8, tokens_out=4, traffic="unfused")
     pre, step = c.passes["prefill"], c.passes["decode_step"]
 
     # prefill, q = c = 8, per layer:
@@ -55,6 +56,46 @@ def test_tiny_faithful_prefill_and_decode_golden() -> None:
     assert c.bytes == 750_752 + 3 * 681_248 == 2_794_496
 
 
+def test_tiny_fused_traffic_golden() -> None:
+    """Fused kernels: only each layer's input and output reach memory; FLOPs unchanged."""
+    c = query_cost(TINY, "faithful", "fp32", tokens_in=8, tokens_out=4)
+    assert c.traffic == "fused"
+    pre, step = c.passes["prefill"], c.passes["decode_step"]
+    assert pre.flops == 1_733_632 and step.flops == 329_728
+    # per layer 2 * q * d = 2*8*64 = 1,024 values (scores stay on chip); 2 layers + head 1,064
+    assert pre.activation_bytes == 4 * (2 * 1_024 + 1_064) == 12_448
+    assert step.activation_bytes == 4 * (2 * 128 + 1_064) == 5_280
+    assert pre.weight_bytes == 660_480 and pre.kv_read_bytes == 8_192
+
+
+def test_bert_large_384_fused_golden() -> None:
+    c = query_cost(BERT_LARGE, "faithful", "fp32", seq_len=384)
+    p = c.passes["sequence"]
+    assert c.flops == 246_423_748_608
+    # 24 layers * 2 * 384 * 1024 values in and out
+    assert p.activation_bytes == 4 * 24 * 786_432 == 75_497_472
+    assert c.bytes == 1_213_956_096 + 75_497_472 + 2 * 75_497_472 == 1_440_448_512
+
+
+def test_batch_reads_weights_once() -> None:
+    one = query_cost(BERT_LARGE, "faithful", "int8", seq_len=128)
+    eight = query_cost(BERT_LARGE, "faithful", "int8", seq_len=128, batch=8)
+    p1, p8 = one.passes["sequence"], eight.passes["sequence"]
+    assert p8.flops == 8 * p1.flops and eight.flops == one.flops  # per query
+    assert p8.activation_bytes == 8 * p1.activation_bytes
+    layer_weights = 24 * BERT_LARGE.layer_params()
+    assert p8.weight_bytes - p1.weight_bytes == 7 * 128 * 1024 * 3  # embedding rows per sequence
+    assert p8.weight_bytes < 1.1 * layer_weights
+    assert eight.bytes < one.bytes  # the shared weight read is divided over 8 queries
+
+
+def test_new_precisions_bytes() -> None:
+    fp16 = query_cost(BERT_LARGE, "faithful", "fp16")
+    assert query_cost(BERT_LARGE, "faithful", "fp8").bytes == fp16.bytes / 2
+    assert query_cost(BERT_LARGE, "faithful", "int4").bytes == fp16.bytes / 4
+    assert query_cost(BERT_LARGE, "faithful", "tf32").bytes == fp16.bytes * 2
+
+
 def test_tiny_thesis_golden() -> None:
     c = query_cost(TINY, "thesis", "fp32", tokens_in=8, tokens_out=4)
     # l = 8 + 4 = 12: 2 layers * (12^2*64 + 2*256*64) = 2 * (9,216 + 32,768)
@@ -63,7 +104,7 @@ def test_tiny_thesis_golden() -> None:
 
 
 def test_bert_large_384_faithful_golden() -> None:
-    c = query_cost(BERT_LARGE, "faithful", "fp32", seq_len=384)
+    c = query_cost(BERT_LARGE, "faithful", "fp32", seq_len=384, traffic="unfused")
     s, d, f = 384, 1024, 4096
     # per layer: 8 s d^2 (QKV + out) + 4 s^2 d (scores + mix) + 4 s d f (FFN)
     per_layer = 8 * s * d * d + 4 * s * s * d + 4 * s * d * f
@@ -140,4 +181,4 @@ def test_encoder_rejects_tokens_out_and_bad_names() -> None:
     with pytest.raises(UnknownNameError):
         query_cost(BERT_LARGE, method="exact")
     with pytest.raises(UnknownNameError):
-        query_cost(BERT_LARGE, precision="fp8")
+        query_cost(BERT_LARGE, precision="fp6")

@@ -28,7 +28,7 @@ def test_measured_workload_names_are_models(cli) -> None:
 @pytest.mark.parametrize("args,accepted", [
     (["--method", "x"], "(accepted: thesis, faithful)"),
     (["--power-model", "x"], "(accepted: tdp, utilisation)"),
-    (["--precision", "fp64"], "(accepted: fp32, fp16, bf16, int8)"),
+    (["--precision", "fp64"], "(accepted: fp32, tf32, fp16, bf16, fp8, int8, int4)"),
 ])
 def test_unknown_names_list_what_is_accepted(cli, args, accepted) -> None:
     r = cli("estimate", "-m", "bert-large", "-d", "h100", *args)
@@ -41,7 +41,9 @@ def test_calibration_energy_is_the_compute_phase(cli, tmp_path) -> None:
     from inferlca.spec import RunSpec
     from inferlca.store.sqlite import Store
 
-    lb = cli("estimate", "-m", "bert-large", "-d", "l4", "--json").json()["devices"][0]
+    # the measured run is fp32 (RunSpec's default), so is the bound
+    lb = cli("estimate", "-m", "bert-large", "-d", "l4", "--precision", "fp32",
+             "--json").json()["devices"][0]
     e_lb = lb["energy_per_query_j"]["tdp"]["value"]
     db = tmp_path / "runs.db"
     with Store.open(db) as store:

@@ -98,18 +98,22 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def invoked_command(args: list[str]) -> Any:
-    """The (sub)command a command line runs, e.g. ``campaign plan``; None if there is none."""
+    """The (sub)command a command line runs, e.g. ``campaign plan``; a group that runs as a
+    command itself (``estimate --model ...``, whose options are the group's) is returned as such;
+    None if there is none."""
     _load_commands()
-    cmd: Any = typer.main.get_command(app)
+    top: Any = typer.main.get_command(app)
+    cmd = top
     for a in args:
         if not hasattr(cmd, "commands"):  # a command, not a group
             break
         if a.startswith("-"):
             continue
-        cmd = cmd.commands.get(a)
-        if cmd is None:
-            return None
-    return None if hasattr(cmd, "commands") else cmd
+        sub = cmd.commands.get(a)
+        if sub is None:  # an argument of the group's own callback, or an unknown name
+            break
+        cmd = sub
+    return None if cmd is top else cmd
 
 
 def main() -> None:

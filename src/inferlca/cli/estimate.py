@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,17 @@ from inferlca.cli._common import (
 
 
 def register(app: typer.Typer) -> None:
-    app.command("estimate", help=(
+    est = typer.Typer(invoke_without_command=True, no_args_is_help=False, help=(
         "Estimate time, energy and GWP of one query of a model on catalog devices with the "
-        "roofline model (FLOPs and bytes by the 'thesis' and 'faithful' counts), calibrated "
-        "against measured runs when --store holds some."))(estimate_cmd)
+        "roofline model (FLOPs and bytes by the 'thesis' and 'faithful' counts), at the "
+        "device's serving precision, calibrated against measured runs when --store holds some. "
+        "`estimate validate` sets published measurements beside the estimates."))
+    est.callback(invoke_without_command=True)(estimate_cmd)
+    est.command("validate", help=(
+        "For every published result (MLPerf Inference, ML.ENERGY; or --published FILE): the "
+        "estimate, the published value and their ratio, uncalibrated (efficiency 1) and "
+        "calibrated leave-one-out, and the median absolute log error."))(validate_cmd)
+    app.add_typer(est, name="estimate")
     app.command("calibrate", help=(
         "How far roofline estimates were from the measured runs of a results store: measured / "
         "estimated time and energy per run, and the efficiency fitted per device class."))(
@@ -87,15 +95,107 @@ def calibrate_cmd(
         console.print(f"[dim]skipped: {reason}[/dim]")
 
 
+def validate_cmd(
+    published: Path | None = typer.Option(None, "--published", help="CSV of published results "
+                                          "(columns as the shipped data file; every row needs a "
+                                          "source and a unit). Default: the shipped file."),
+    traffic: str = typer.Option("fused", "--traffic", help="Byte count: fused (default) or "
+                                "unfused kernels."),
+    as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
+) -> None:
+    from rich.table import Table
+
+    from inferlca.estimate.published import load_published, validate
+    from inferlca.hardware.catalog import get_catalog
+
+    points = load_published(published)
+    rep = validate(points, get_catalog(), traffic=traffic)
+    if as_json:
+        print_json(rep.to_dict())
+        return
+    t = Table(title="Published results beside the estimates (ratio = estimate / published; "
+                    "calibrated: fitted on the other results only)", title_justify="left")
+    for c in ("result", "device", "prec.", "stat.", "published", "bound (e=1)", "ratio",
+              "calibrated", "ratio", "calibrated on"):
+        t.add_column(c, justify="left" if c in ("result", "device", "calibrated on") else
+                     "right")
+    for r in rep.rows:
+        p = r.point
+        scale = 1e3 if p.kind == "latency" else 1.0
+        unit = "ms" if p.kind == "latency" else "J/tok"
+        flag = "" if r.bound_holds is not False else " [red]model error: beat the bound[/red]"
+        cal = (f"{r.calibrated.value * scale:.4g} [{r.calibrated.low * scale:.3g}-"
+               f"{r.calibrated.high * scale:.3g}]" if r.calibrated else "-")
+        rc = r.ratio_calibrated
+        t.add_row(escape(p.id), escape(r.device_name), p.precision, p.statistic,
+                  f"{p.value_si * scale:.4g} {unit}", f"{r.bound_si * scale:.4g}",
+                  f"{r.ratio_uncalibrated:.3g}{flag}", cal, "-" if rc is None else f"{rc:.3g}",
+                  escape(r.calibration_note))
+    console.print(t)
+    err_u, err_c = rep.mean_abs_log(False), rep.mean_abs_log(True)
+    if err_u is not None:
+        console.print(f"median |ln(estimate / published)|: uncalibrated {err_u:.3f} "
+                      f"(x{math.exp(err_u):.2f})" + ("" if err_c is None else
+                                                    f", calibrated {err_c:.3f} "
+                                                    f"(x{math.exp(err_c):.2f})"))
+    for s_ in rep.skipped:
+        console.print(f"[dim]skipped: {escape(s_)}[/dim]")
+
+
+def _int_list(name: str, text: str | None) -> list[int] | None:
+    from inferlca.errors import InvalidValueError
+
+    if text is None:
+        return None
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise InvalidValueError(f"{name} takes integers >= 1 separated by commas (e.g. "
+                                    f"1,8,32,64), got {text!r}")
+        out.append(int(part))
+    return out
+
+
 def estimate_cmd(
-    model: str = typer.Option(..., "--model", "-m", help="Preset (bert-base, bert-large, gpt2, "
-                              "starcoder, llama-3-8b, mistral-7b, minilm-l6, tiny-gpt2, llm-tiny) "
-                              "or a Hugging Face config.json (or its folder)."),
-    device: list[str] = typer.Option(..., "--device", "-d", help="Catalog device (repeat for "
-                                     "several)."),
+    ctx: typer.Context,
+    model: str | None = typer.Option(None, "--model", "-m", help="Preset (bert-base, "
+                                     "bert-large, gpt2, starcoder, llama-3-8b, mistral-7b, "
+                                     "minilm-l6, tiny-gpt2, llm-tiny) or a Hugging Face "
+                                     "config.json (or its folder)."),
+    device: list[str] | None = typer.Option(None, "--device", "-d", help="Catalog device "
+                                            "(repeat for several)."),
     method: str = typer.Option("faithful", "--method", help="FLOP count: thesis (the study's "
                                "lower bound) or faithful (every matrix product, KV cache)."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, fp16, bf16 or int8."),
+    precision: str | None = typer.Option(None, "--precision", help="fp32, tf32, fp16, bf16, "
+                                         "fp8, int8 or int4 (weights, activations and KV cache "
+                                         "alike). Default: the device's usual serving "
+                                         "precision (fp16 on GPUs and Jetson modules, fp32 on "
+                                         "CPUs), printed."),
+    traffic: str = typer.Option("fused", "--traffic", help="Bytes moved: fused kernels "
+                                "(weights once, layer inputs/outputs, attention on chip; "
+                                "default) or unfused (every kernel reads and writes memory)."),
+    sparse: bool = typer.Option(False, "--sparse", help="Use the 2:4 structured-sparsity rate "
+                                "(needs a pruned model; never the default)."),
+    batch: int | None = typer.Option(None, "--batch", help="Encoders: sequences per pass "
+                                     "(weights read once for all)."),
+    concurrency: str | None = typer.Option(None, "--concurrency", help="Decoders: concurrent "
+                                           "sequences under continuous batching, one or a sweep "
+                                           "(e.g. 1,8,32,64): energy per output token at each."),
+    whole_run: bool = typer.Option(False, "--whole-run", help="Add the load phase (weights "
+                                   "read from storage at idle power) and --idle-s to the "
+                                   "compute phase, as a measured run has."),
+    load_gbs: str | None = typer.Option(None, "--load-gbs", help="Weight loading bandwidth "
+                                        "GB/s, number or interval (default by device class)."),
+    idle_s: float = typer.Option(0.0, "--idle-s", help="Seconds of idle in the run (with "
+                                 "--whole-run)."),
+    calibrate_on: str | None = typer.Option(None, "--calibrate-on", help="'published': fit the "
+                                            "efficiency on the published results (MLPerf "
+                                            "latencies for encoders, ML.ENERGY energy per token "
+                                            "for decoders; --published FILE to use yours) "
+                                            "instead of --store runs."),
+    published: str | None = typer.Option(None, "--published", help="Published-results CSV "
+                                         "for --calibrate-on published."),
     tokens_in: int | None = typer.Option(None, "--tokens-in", help="Decoder prompt tokens "
                                          "(default 128)."),
     tokens_out: int | None = typer.Option(None, "--tokens-out", help="Decoder generated tokens "
@@ -152,16 +252,35 @@ def estimate_cmd(
     from inferlca.lca.grid import custom_grid
     from inferlca.uncertainty import parse_bounded
 
+    if ctx.invoked_subcommand is not None:
+        return
+    if model is None or not device:
+        raise InvalidValueError("give --model M and at least one --device D "
+                                "(or a subcommand: `inferlca estimate validate`)")
     lifetime_years = use_old_spelling("lifetime_years", lifetime_years, lifetime_old)
     for name, v in (("--tokens-in", tokens_in), ("--tokens-out", tokens_out),
-                    ("--seq-len", seq_len), ("--queries", queries)):
+                    ("--seq-len", seq_len), ("--queries", queries), ("--batch", batch)):
         if v is not None and v < 1:
             raise InvalidValueError(f"{name} must be an integer >= 1, got {v}")
     positive_float("--peak-flops", peak_flops)
     positive_float("--bandwidth-gbs", bandwidth_gbs)
     positive_float("--tdp", tdp_w)
+    positive_float("--idle-s", idle_s, allow_zero=True)
+    conc = _int_list("--concurrency", concurrency)
     catalog = get_catalog()
     devices = [catalog.get(d) for d in dict.fromkeys(device)]
+    load_bw = parse_uncertain("--load-gbs", load_gbs, "GB/s")
+    pub_cal = None
+    if calibrate_on is not None:
+        if calibrate_on != "published":
+            raise InvalidValueError(f"--calibrate-on takes 'published', got {calibrate_on!r}")
+        if efficiency is not None or store_path:
+            raise InvalidValueError("--calibrate-on published replaces --efficiency and --store "
+                                    "calibration: give one of them")
+        from inferlca.estimate.models import load_model
+        from inferlca.estimate.published import published_calibration
+
+        pub_cal = published_calibration(load_model(model).arch, published, traffic)
     eff = parse_uncertain("--efficiency", efficiency)
     if eff is not None and eff.high > 1:
         raise InvalidValueError(f"--efficiency must lie in (0, 1], got {efficiency!r}")
@@ -186,26 +305,100 @@ def estimate_cmd(
             pue=None if pue is None else parse_bounded("pue", pue, PUE_BOUNDS),
             lifetime_years=None if lifetime_years is None
             else parse_bounded("lifetime_years", lifetime_years, LIFETIME_BOUNDS),
-            memory_method=memory_method, store=store, catalog=catalog, scope=scope)
+            memory_method=memory_method, store=store, catalog=catalog, scope=scope, traffic=traffic,
+            batch=batch, sparse=sparse, whole_run=whole_run, load_gbs=load_bw, idle_s=idle_s,
+            calibration=pub_cal)
         run_ids = save_estimates(store, result, workload=workload, region=region,
                                  label=label) if save and store is not None else []
     finally:
         if store is not None:
             store.close()
+    serving: dict[str, list[Any]] = {}
+    if conc is not None:
+        serving = _serving(result, conc, power_model, idle, peak_flops, bandwidth_gbs, tdp_w)
     figures: list[Path] = []
+    if plot is not None and serving:
+        from inferlca.estimate.serving import plot_serving
+
+        figures += plot_serving(serving, plot, stem=f"serving-{result.model.name}")
     if plot is not None:
         from inferlca.report.roofline_plot import plot_roofline
 
         pairs = result.calibration.pairs if result.calibration else []
-        figures = plot_roofline(result.devices, plot, stem=f"roofline-{result.model.name}",
-                                measured=[p for p in pairs if p.model == result.model.name])
+        fitting = [d for d in result.devices if d.fits or d.cost.method == "thesis"]
+        if fitting:
+            figures += plot_roofline(fitting, plot, stem=f"roofline-{result.model.name}",
+                                     measured=[p for p in pairs
+                                               if p.model == result.model.name])
     if as_json:
         out = result.to_dict()
         out["saved_run_ids"] = run_ids
         out["figures"] = [str(p) for p in figures]
+        if serving:
+            out["serving"] = {k: [p.to_dict() for p in v] for k, v in serving.items()}
         print_json(out)
         return
     _print_tables(result, run_ids, figures)
+    if serving:
+        _print_serving(serving)
+
+
+def _serving(result: Any, conc: list[int], power_model: str, idle: Any,
+             peak_flops: float | None, bandwidth_gbs: float | None,
+             tdp_w: float | None) -> dict[str, list[Any]]:
+    from inferlca.errors import InvalidValueError
+    from inferlca.estimate.serving import serving_curve
+
+    m = result.model
+    if m.arch != "decoder":
+        raise InvalidValueError(f"{m.name} is an encoder: --concurrency applies to decoders; "
+                                "give encoders --batch")
+    out: dict[str, list[Any]] = {}
+    single = len(result.devices) == 1
+    for d in result.devices:
+        c = d.cost
+        kw = {"peak_flops": peak_flops, "bandwidth_gbs": bandwidth_gbs, "tdp_w": tdp_w} if single \
+            else {}
+        pts = serving_curve(m, d.device, c.precision, conc, tokens_in=c.tokens_in or 128,
+                            tokens_out=max(2, c.tokens_out or 128), efficiency=d.efficiency,
+                            power_model=power_model, traffic=c.traffic, idle_fraction=idle,
+                            **{k: v for k, v in kw.items() if v is not None})
+        bad = [p for p in pts if not p.fits]
+        if bad and len(conc) == 1:
+            b = bad[0]
+            raise InvalidValueError(
+                f"--concurrency {b.concurrency} does not fit {d.roof.device_name} at "
+                f"{c.precision}: {b.memory.summary()}; at most {b.memory.max_batch} "
+                "concurrent sequence(s) fit")
+        out[d.roof.device_name] = pts
+    return out
+
+
+def _print_serving(serving: dict[str, list[Any]]) -> None:
+    from rich.table import Table
+
+    for name, pts in serving.items():
+        p0 = pts[0]
+        kv_kb = p0.memory.kv_bytes_per_token / 1e3
+        t = Table(title=f"{name}: continuous batching, {p0.precision}, prompt {p0.tokens_in} / "
+                        f"output {p0.tokens_out} tokens (steady state); KV cache {kv_kb:.4g} "
+                        f"kB/token, at most {p0.memory.max_batch} sequences fit",
+                  title_justify="left")
+        for c in ("concurrency", "decode step", "bound", "TPOT", "tokens/s (device)",
+                  "energy / output token", "memory"):
+            t.add_column(c, justify="right")
+        for p in pts:
+            if not p.fits:
+                t.add_row(str(p.concurrency), "-", "-", "-", "-", "does not fit",
+                          f"{p.memory.need_bytes / 1e9:.4g} GB > "
+                          f"{(p.memory.capacity_bytes or 0) / 1e9:.4g} GB "
+                          f"(max {p.memory.max_batch})")
+                continue
+            t.add_row(str(p.concurrency), p.step_s.format("s"), p.step_bound,
+                      p.tpot_s.format("s"), p.tokens_per_s.format("token/s"),
+                      p.energy_per_token_j.format("J"),
+                      f"{p.memory.need_bytes / 1e9:.4g} GB")
+        console.print(t)
 
 
 def _num(x: float, unit: str = "", digits: int = 3) -> str:
@@ -235,38 +428,59 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
                            for c in result.costs.values()))
     console.print(head)
 
-    t = Table(title=f"Estimates ({result.method} count, {cost.precision}, "
-                    f"{result.devices[0].power_model} power model, manufacturing scope "
-                    f"{getattr(result.devices[0].impact, 'scope', 'chip')}, "
-                    f"{result.devices[0].queries} quer{'y' if result.devices[0].queries == 1 else 'ies'})",
+    ds = result.devices
+    t = Table(title=f"Estimates ({result.method} count, {cost.precision}, {cost.traffic} traffic, "
+                    f"{ds[0].power_model} power model, manufacturing scope "
+                    f"{getattr(ds[0].impact, 'scope', 'chip')}, {ds[0].queries} "
+                    f"quer{'y' if ds[0].queries == 1 else 'ies'}"
+                    + (f", batch {cost.batch}" if cost.batch > 1 else "") + ")",
               title_justify="left")
     t.add_column("")
-    for est in result.devices:
+    for est in ds:
         t.add_column(est.roof.device_name, justify="right")
 
     def row(label: str, values: list[str]) -> None:
         t.add_row(label, *values)
 
-    ds = result.devices
+    def ok(e: Any) -> bool:
+        return bool(e.fits or e.cost.method == "thesis")
+
+    def v(e: Any, text: str) -> str:
+        return text if ok(e) else "[red]does not fit[/red]"
+
+    row("precision", [e.cost.precision + (" (sparse)" if e.roof.sparse else "") for e in ds])
     row("peak / bandwidth", [f"{_num(e.roof.peak_flops, 'FLOP/s')} / "
                              f"{_num(e.roof.bandwidth_bps / 1e9, 'GB/s', 4)}" for e in ds])
     row("ridge", [_num(e.roof.ridge_intensity, "FLOP/B") for e in ds])
+    row("memory", [("?" if e.memory is None or e.memory.capacity_bytes is None else
+                    f"{e.memory.need_bytes / 1e9:.3g} of {e.memory.capacity_bytes / 1e9:.3g} GB"
+                    + ("" if e.fits else " [red]NO FIT[/red]")) for e in ds])
     row("bound", [e.bound for e in ds])
     row("efficiency", [e.efficiency.format() for e in ds])
-    row("time / query", [e.time_per_query_s.format("s") for e in ds])
+    row("time / query is", [e.kind for e in ds])
+    row("time / query", [v(e, e.time_per_query_s.format("s")) for e in ds])
     if any(e.ttft_s is not None for e in ds):
-        row("TTFT", [e.ttft_s.format("s") if e.ttft_s else "-" for e in ds])
-        row("TPOT", [e.tpot_s.format("s") if e.tpot_s else "-" for e in ds])
+        row("TTFT", [v(e, e.ttft_s.format("s")) if e.ttft_s else "-" for e in ds])
+        row("TPOT", [v(e, e.tpot_s.format("s")) if e.tpot_s else "-" for e in ds])
     row("power (TDP)", [e.power_w["tdp"].format("W") for e in ds])
     row("power (utilisation)", [e.power_w["utilisation"].format("W") for e in ds])
-    row("energy / query (TDP)", [e.energy_per_query_j["tdp"].format("J") for e in ds])
-    row("energy / query (util.)", [e.energy_per_query_j["utilisation"].format("J") for e in ds])
+    row("energy / query (TDP)", [v(e, e.energy_per_query_j["tdp"].format("J")) for e in ds])
+    row("energy / query (util.)", [v(e, e.energy_per_query_j["utilisation"].format("J"))
+                                   for e in ds])
+    if any("load" in e.phases for e in ds):
+        for ph in ("load", "compute", "idle"):
+            if any(ph in e.phases for e in ds):
+                row(f"{ph}: time", [v(e, e.phases[ph]["duration_s"].format("s"))
+                                    if ph in e.phases else "-" for e in ds])
+                row(f"{ph}: energy", [v(e, e.phases[ph]["energy_j"].format("J"))
+                                      if ph in e.phases else "-" for e in ds])
     if all(e.impact is not None for e in ds):
         from inferlca.uncertainty import UValue
 
         def g(e: Any, key: str) -> str:
-            v = e.impact.to_dict()[key]
-            return UValue.from_dict(v).format("gCO2e") if isinstance(v, dict) else str(v)
+            val = e.impact.to_dict()[key]
+            return v(e, UValue.from_dict(val).format("gCO2e") if isinstance(val, dict)
+                     else str(val))
 
         row("GWP use (workload)", [g(e, "use_gco2e") for e in ds])
         row("GWP embodied (workload)", [g(e, "embodied_gco2e") for e in ds])
@@ -274,7 +488,8 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
         row("GWP per query", [g(e, "per_query_gco2e") for e in ds])
     console.print(t)
     notes = sorted({n for e in ds for n in e.notes} | {f"{e.roof.device_name}: efficiency "
-                                                       f"{e.efficiency_source}" for e in ds})
+                                                       f"{e.efficiency_source}" for e in ds}
+                   | set(result.notes))
     for n in notes:
         console.print(f"[dim]note: {escape(n)}[/dim]")
     cal = result.calibration
@@ -296,6 +511,7 @@ def _print_calibration(cal: Any) -> None:
             ct.add_column(c, justify="right" if "ratio" in c or c == "efficiency" else "left")
         for p in cal.pairs:
             er = p.energy_ratio
-            ct.add_row(p.run_id[:8], p.device_name, p.workload, f"{p.time_ratio:.3g}",
+            flag = " [red](beat the bound: model error)[/red]" if p.beats_bound else ""
+            ct.add_row(p.run_id[:8], p.device_name, p.workload, f"{p.time_ratio:.3g}{flag}",
                        "-" if er is None else f"{er:.3g}", f"{p.efficiency:.3g}")
         console.print(ct)

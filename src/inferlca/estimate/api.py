@@ -60,20 +60,32 @@ class EstimateResult:
 
 
 def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "faithful",
-             precision: str = "fp32", seq_len: int | None = None, tokens_in: int | None = None,
-             tokens_out: int | None = None, queries: int = 1, efficiency: UValue | None = None,
-             power_model: str = "tdp", idle_fraction: UValue | None = None,
-             peak_flops: float | None = None, bandwidth_gbs: float | None = None,
-             tdp_w: float | None = None, region: str | None = "FR", grid: UValue | None = None,
-             pue: UValue | None = None, lifetime_years: UValue | None = None,
-             memory_method: str = "per-gb", store: Any = None, catalog: Any = None,
-             with_impact: bool = True, scope: str = "chip") -> EstimateResult:
+             precision: str | None = None, seq_len: int | None = None,
+             tokens_in: int | None = None, tokens_out: int | None = None, queries: int = 1,
+             efficiency: UValue | None = None, power_model: str = "tdp",
+             idle_fraction: UValue | None = None, peak_flops: float | None = None,
+             bandwidth_gbs: float | None = None, tdp_w: float | None = None,
+             region: str | None = "FR", grid: UValue | None = None, pue: UValue | None = None,
+             lifetime_years: UValue | None = None, memory_method: str = "per-gb",
+             store: Any = None, catalog: Any = None, with_impact: bool = True,
+             traffic: str = "fused", batch: int | None = None, sparse: bool = False,
+             whole_run: bool = False, load_gbs: UValue | None = None,
+             idle_s: float = 0.0, calibration: Any = None, scope: str = "chip") -> EstimateResult:
     """Estimate one query (and ``queries``) of ``model`` on each of ``devices``.
 
-    ``peak_flops``, ``bandwidth_gbs`` and ``tdp_w`` fill values the catalog lacks; with a single
-    device they also override the catalog's. With a ``store`` and no ``efficiency``, measured runs
-    calibrate the efficiency (see :mod:`inferlca.estimate.calibration`).
+    ``precision`` None: each device's usual serving precision (:func:`rates.default_precision`,
+    said in the notes). ``batch``: sequences per pass for encoders (a batch the device memory
+    cannot hold is an error saying how much it needs). ``whole_run`` adds the load phase (and
+    ``idle_s`` of idle) to the compute phase. ``peak_flops``, ``bandwidth_gbs`` and ``tdp_w``
+    fill values the catalog lacks; with a single device they also override the catalog's. With a
+    ``store`` and no ``efficiency``, measured runs calibrate the efficiency (see
+    :mod:`inferlca.estimate.calibration`); ``calibration`` passes a fit made elsewhere (e.g. on
+    published results).
     """
+    from inferlca.estimate.flops import check_traffic
+    from inferlca.estimate.memory import check_memory
+    from inferlca.estimate.rates import check_precision, default_precision, peak_for
+
     facts = model if isinstance(model, ModelFacts) else load_model(model)
     if method not in METHODS:
         from inferlca.errors import UnknownNameError
@@ -82,20 +94,51 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
                                f"(accepted: {', '.join(METHODS)})")
     if not devices:
         raise InvalidValueError(f"give at least one device ({named('devices')})")
+    check_traffic(traffic)
+    if precision is not None:
+        check_precision(precision)
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise InvalidValueError(f"{named('batch')} must be an integer >= 1, got {batch!r}")
+    if batch is not None and batch > 1 and facts.arch == "decoder":
+        raise InvalidValueError(f"{facts.name} is a decoder: give its concurrent sequences with "
+                                f"{named('concurrency')} (continuous batching), not {named('batch')}")
     lengths = {"seq_len": seq_len, "tokens_in": tokens_in, "tokens_out": tokens_out}
-    costs = {m: query_cost(facts, m, precision, **lengths) for m in METHODS}
+    precisions: dict[str, tuple[str, str]] = {}
+    for dev in devices:
+        precisions[dev.id] = ((precision, "--precision") if precision is not None
+                              else default_precision(dev))
+    shown = precisions[devices[0].id][0]
+    costs = {m: query_cost(facts, m, shown, traffic=traffic, batch=batch or 1, **lengths)
+             for m in METHODS}
     single = len(devices) == 1
     roof_overrides = {dev.id: {
-        "peak_flops": peak_flops if single or not (dev.peak_flops or {}).get(precision) else None,
+        "peak_flops": peak_flops if single or peak_for(dev, precisions[dev.id][0]) is None
+        else None,
         "bandwidth_gbs": bandwidth_gbs if single or not dev.bandwidth_gbs else None,
         "tdp_w": tdp_w if single or not dev.tdp_w else None,
     } for dev in devices}
-    cal = None
-    if store is not None and efficiency is None and catalog is not None:
+    cal = calibration
+    if cal is None and store is not None and efficiency is None and catalog is not None:
         # the values the user gave for a device also place its measured runs under a roof
         cal = calibrate(store, catalog, method=method, overrides=roof_overrides)
     results: list[DeviceEstimate] = []
+    notes: list[str] = []
     for dev in devices:
+        prec, why = precisions[dev.id]
+        notes.append(f"{dev.name}: precision {prec} ({why})")
+        cost = costs[method] if prec == shown else query_cost(
+            facts, method, prec, traffic=traffic, batch=batch or 1, **lengths)
+        if facts.arch == "decoder":
+            t_in = cost.tokens_in or 1
+            t_out = cost.tokens_out or 1
+            mem = check_memory(facts, dev, prec, tokens=t_in, context=t_in + t_out, batch=1)
+        else:
+            s_len = cost.seq_len or 1
+            mem = check_memory(facts, dev, prec, tokens=s_len, context=s_len, batch=batch or 1)
+        if batch is not None and batch > 1 and mem.fits is False:
+            raise InvalidValueError(
+                f"--batch {batch} does not fit {dev.name} at {prec}: {mem.summary()}; at most "
+                f"{mem.max_batch} fit")
         eff, eff_note = efficiency, "user input (--efficiency)"
         if eff is None and cal is not None:
             found = cal.efficiency_for(dev.id, dev.category or "", dev.kind or "gpu")
@@ -112,28 +155,40 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
                                         lifetime_years=lifetime_years,
                                         memory_method=memory_method, scope=scope)
         results.append(estimate_device(
-            costs[method], dev, efficiency=eff, efficiency_source=eff_note,
+            cost, dev, efficiency=eff, efficiency_source=eff_note,
             power_model=power_model, idle_fraction=idle_fraction, queries=queries,
-            impact_context=ctx, **overrides))
-    return EstimateResult(facts, method, costs, results, cal)
+            impact_context=ctx, sparse=sparse, memory=mem, load_gbs=load_gbs, idle_s=idle_s,
+            with_load=whole_run, **overrides))
+    return EstimateResult(facts, method, costs, results, cal, notes)
 
 
 def save_estimates(store: Any, result: EstimateResult, *, workload: str | None = None,
                    region: str | None = "FR", label: str | None = None) -> list[str]:
     """Store each device's estimate as a complete run of kind ``estimated``; return the run ids."""
+    from inferlca.spec import PRECISIONS as SPEC_PRECISIONS
     from inferlca.spec import RunSpec
     from inferlca.stats import summarize
 
-    facts, cost = result.model, result.cost
+    facts = result.model
+    for est in result.devices:
+        if est.cost.precision not in SPEC_PRECISIONS:
+            raise InvalidValueError(
+                f"--save stores runs at {', '.join(SPEC_PRECISIONS)} (the run spec's precisions);"
+                f" {est.roof.device_name} is estimated at {est.cost.precision}: drop --save or "
+                "pick one of those with --precision")
     default_workload, preset = MODEL_WORKLOADS.get(facts.name, (facts.name, None))
     ids: list[str] = []
     for est in result.devices:
+        if not est.fits and est.cost.method != "thesis":
+            continue  # it cannot run there: nothing to store as if it did
+        cost = est.cost
         estimate_facts = {
             "model": facts.name, "method": cost.method, "precision": cost.precision,
             "seq_len": cost.seq_len, "tokens_in": cost.tokens_in, "tokens_out": cost.tokens_out,
             "efficiency": est.efficiency.to_dict(), "efficiency_source": est.efficiency_source,
             "power_model": est.power_model, "flops": cost.flops, "bytes": cost.bytes,
-            "bound": est.bound, "roof": est.roof.to_dict(),
+            "bound": est.bound, "roof": est.roof.to_dict(), "traffic": cost.traffic,
+            "batch": cost.batch, "kind": est.kind,
         }
         spec = RunSpec(workload=workload or default_workload, device=est.roof.device_id,
                        queries=est.queries, repetitions=1, meter="roofline",

@@ -20,16 +20,26 @@ new tokens against a context of ``c`` tokens, per layer::
 and the LM head ``2 d vocab`` per token whose logits are needed (decoders). Element-wise work
 (softmax, norms, activations, bias adds) is left out: it is well under 1 % of the FLOPs.
 
-Bytes of a pass, at ``bytes_per_value`` of the precision (fp32 4, fp16/bf16 2, int8 1) for
-weights, activations and the KV cache alike:
+Bytes of a pass, at ``bytes_per_value`` of the precision (fp32/tf32 4, fp16/bf16 2, fp8/int8 1,
+int4 0.5) for weights, activations and the KV cache alike, under one of two traffic models:
 
-* weights: every layer parameter read once per pass, the embedding rows looked up (token, learned
-  position and token type rows of the new tokens), and for decoders the final norm and the whole
-  LM head matrix;
-* activations, per layer: each matrix product reads its input and writes its output
-  (``q (4 d + 4 q_dim + 2 f) + 2 heads q c`` values, the attention probabilities included);
-* keys and values, per layer: the pass reads ``2 c kv_dim`` values and writes ``2 q kv_dim`` (the
-  KV cache of a decoder; multi-query and grouped-query attention shrink ``kv_dim``).
+* weights (both): every layer parameter read once per pass, the embedding rows looked up (token,
+  learned position and token type rows of the new tokens), and for decoders the final norm and
+  the whole LM head matrix;
+* activations, ``fused`` (the default, what TensorRT, FlashAttention and vLLM kernels do): each
+  layer reads its input and writes its output (``2 q d`` values per sequence); the attention
+  scores stay in on-chip memory (tiled attention keeps one tile of ``q x c`` there, so they never
+  reach DRAM whatever the length) and element-wise work is fused into the matrix products;
+* activations, ``unfused`` (every kernel on its own, the count before issue 13): each matrix
+  product reads its input and writes its output (``q (4 d + 4 q_dim + 2 f) + 2 heads q c``
+  values, the attention probabilities included);
+* keys and values (both), per layer: the pass reads ``2 c kv_dim`` values and writes
+  ``2 q kv_dim`` (the KV cache of a decoder; multi-query and grouped-query attention shrink
+  ``kv_dim``).
+
+A pass over a **batch** of ``B`` sequences (encoders: ``--batch``; a decode step of ``B``
+concurrent sequences) reads the weights once and multiplies FLOPs, activations and keys/values by
+``B``: that is where batching gains.
 
 An encoder query is one pass with ``q = c = seq_len``. A decoder query is a **prefill** pass
 (``q = c = tokens_in``, logits of the last token only, which yields the first output token) and
@@ -45,10 +55,11 @@ from typing import Any, Literal
 
 from inferlca.errors import InvalidValueError, UnknownNameError, named
 from inferlca.estimate.models import ModelFacts
+from inferlca.estimate.rates import BYTES_PER_VALUE, check_precision
 
 Method = Literal["thesis", "faithful"]
 METHODS: tuple[str, ...] = ("thesis", "faithful")
-BYTES_PER_VALUE: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+TRAFFIC_MODELS: tuple[str, ...] = ("fused", "unfused")
 
 #: Defaults when the user gives no lengths: MLPerf's BERT SQuAD sequence length, and a short chat
 #: turn for decoders.
@@ -114,16 +125,18 @@ class QueryCost:
     passes: dict[str, PassCost]
     decode_steps: int = 0
     notes: tuple[str, ...] = field(default=())
+    traffic: str = "fused"
+    batch: int = 1
 
     @property
     def flops(self) -> float:
-        """FLOPs of the whole query."""
-        return sum(p.flops * self._repeat(n) for n, p in self.passes.items())
+        """FLOPs of one query (a batched pass's FLOPs shared over its ``batch`` queries)."""
+        return sum(p.flops * self._repeat(n) for n, p in self.passes.items()) / self.batch
 
     @property
     def bytes(self) -> float:
-        """Bytes moved by the whole query."""
-        return sum(p.bytes * self._repeat(n) for n, p in self.passes.items())
+        """Bytes moved per query (the weights read once per batch are shared)."""
+        return sum(p.bytes * self._repeat(n) for n, p in self.passes.items()) / self.batch
 
     @property
     def intensity(self) -> float:
@@ -134,7 +147,7 @@ class QueryCost:
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model.name, "method": self.method, "precision": self.precision,
-                "seq_len": self.seq_len, "tokens_in": self.tokens_in,
+                "traffic": self.traffic, "batch": self.batch, "seq_len": self.seq_len, "tokens_in": self.tokens_in,
                 "tokens_out": self.tokens_out, "flops": self.flops, "bytes": self.bytes,
                 "intensity_flop_per_byte": self.intensity, "decode_steps": self.decode_steps,
                 "passes": {k: p.to_dict() for k, p in self.passes.items()},
@@ -149,12 +162,8 @@ def _positive_int(name: str, v: int | None) -> int | None:
     return v
 
 
-def bytes_per_value(precision: str) -> int:
-    try:
-        return BYTES_PER_VALUE[precision]
-    except KeyError:
-        raise UnknownNameError("precision", precision, BYTES_PER_VALUE,
-                               f"(accepted: {', '.join(BYTES_PER_VALUE)})") from None
+def bytes_per_value(precision: str) -> float:
+    return BYTES_PER_VALUE[check_precision(precision)]
 
 
 def thesis_cost(model: ModelFacts, l_tokens: int, precision: str = "fp32") -> PassCost:
@@ -167,14 +176,18 @@ def thesis_cost(model: ModelFacts, l_tokens: int, precision: str = "fp32") -> Pa
 
 
 def faithful_pass(model: ModelFacts, new_tokens: float, context_tokens: float,
-                  precision: str = "fp32", logits_tokens: float = 0.0, name: str = "pass") -> PassCost:
+                  precision: str = "fp32", logits_tokens: float = 0.0, name: str = "pass",
+                  traffic: str = "fused", batch: int = 1) -> PassCost:
     """Every matrix product of a pass over ``new_tokens`` against ``context_tokens``.
 
     Args:
-        new_tokens: q, tokens processed by this pass.
+        new_tokens: q, tokens processed by this pass (per sequence).
         context_tokens: c, tokens attended to (the new ones included).
         logits_tokens: tokens whose LM-head logits are computed (decoders; 0 for encoders).
+        traffic: ``fused`` or ``unfused`` activation traffic (see the module docstring).
+        batch: sequences in the pass; the weights are read once for all of them.
     """
+    check_traffic(traffic)
     b = bytes_per_value(precision)
     q, c = float(new_tokens), float(context_tokens)
     d, f, h = model.hidden, model.ffn, model.heads
@@ -183,12 +196,15 @@ def faithful_pass(model: ModelFacts, new_tokens: float, context_tokens: float,
 
     layer_flops = (2 * q * d * (qd + 2 * kvd) + 2 * q * c * qd + 2 * q * c * qd
                    + 2 * q * qd * d + 2 * q * d * f * ffn_mats)
-    layer_act = q * (4 * d + 4 * qd + 2 * f) + 2 * h * q * c
+    if traffic == "unfused":
+        layer_act = q * (4 * d + 4 * qd + 2 * f) + 2 * h * q * c
+    else:
+        layer_act = 2 * q * d
     layer_kv_read = 2 * c * kvd
     layer_kv_write = 2 * q * kvd
 
     tables = 1 + (1 if model.learned_positions else 0) + (1 if model.token_types else 0)
-    weight_values = model.layers * model.layer_params() + q * d * tables
+    weight_values = model.layers * model.layer_params() + batch * q * d * tables
     flops = model.layers * layer_flops
     act = model.layers * layer_act
     if model.arch == "decoder":
@@ -196,14 +212,26 @@ def faithful_pass(model: ModelFacts, new_tokens: float, context_tokens: float,
         weight_values += final_norm + model.vocab * d
         flops += 2 * d * model.vocab * logits_tokens
         act += (d + model.vocab) * logits_tokens
-    return PassCost(name, flops, weight_values * b, act * b, model.layers * layer_kv_read * b,
-                    model.layers * layer_kv_write * b, q, c)
+    return PassCost(name, flops * batch, weight_values * b, act * b * batch,
+                    model.layers * layer_kv_read * b * batch,
+                    model.layers * layer_kv_write * b * batch, q, c)
+
+
+def check_traffic(traffic: str) -> str:
+    if traffic not in TRAFFIC_MODELS:
+        raise UnknownNameError("traffic model", traffic, TRAFFIC_MODELS,
+                               f"(accepted: {', '.join(TRAFFIC_MODELS)})")
+    return traffic
 
 
 def query_cost(model: ModelFacts, method: str = "faithful", precision: str = "fp32", *,
                seq_len: int | None = None, tokens_in: int | None = None,
-               tokens_out: int | None = None) -> QueryCost:
-    """FLOPs and bytes of one query (batch of one).
+               tokens_out: int | None = None, traffic: str = "fused",
+               batch: int = 1) -> QueryCost:
+    """FLOPs and bytes of one query; for encoders optionally a pass over ``batch`` queries.
+
+    Decoders are costed one request at a time here (their concurrency is the serving model's,
+    :mod:`inferlca.estimate.serving`).
 
     Encoders use ``seq_len`` (default 384, MLPerf's BERT setting, clipped to the model's
     positions). Decoders use ``tokens_in`` (prompt) and ``tokens_out`` (generated), default 128
@@ -219,6 +247,8 @@ def query_cost(model: ModelFacts, method: str = "faithful", precision: str = "fp
         raise UnknownNameError("estimate method", method, METHODS,
                                f"(accepted: {', '.join(METHODS)})")
     bytes_per_value(precision)
+    check_traffic(traffic)
+    batch = _positive_int("batch", batch) or 1
     seq_len = _positive_int("seq_len", seq_len)
     tokens_in = _positive_int("tokens_in", tokens_in)
     tokens_out = _positive_int("tokens_out", tokens_out)
@@ -233,9 +263,11 @@ def query_cost(model: ModelFacts, method: str = "faithful", precision: str = "fp
         _check_positions(model, s, named("seq_len"))
         if method == "thesis":
             return QueryCost(model, method, precision, s, None, None,
-                             {"query": thesis_cost(model, s, precision)}, notes=tuple(notes))
-        p = faithful_pass(model, s, s, precision, name="sequence")
-        return QueryCost(model, method, precision, s, None, None, {"sequence": p})
+                             {"query": thesis_cost(model, s, precision)}, notes=tuple(notes),
+                             traffic=traffic)
+        p = faithful_pass(model, s, s, precision, name="sequence", traffic=traffic, batch=batch)
+        return QueryCost(model, method, precision, s, None, None, {"sequence": p},
+                         traffic=traffic, batch=batch)
 
     if seq_len is not None:
         # for a decoder, --seq-len is the context the query reaches: prompt + generated tokens
@@ -258,18 +290,21 @@ def query_cost(model: ModelFacts, method: str = "faithful", precision: str = "fp
         l_tokens = t_in + t_out
         notes.append(f"thesis: one pass over l = {l_tokens} tokens; no prefill/decode split")
         return QueryCost(model, method, precision, l_tokens, t_in, t_out,
-                         {"query": thesis_cost(model, l_tokens, precision)}, notes=tuple(notes))
-    prefill = faithful_pass(model, t_in, t_in, precision, logits_tokens=1, name="prefill")
+                         {"query": thesis_cost(model, l_tokens, precision)}, notes=tuple(notes),
+                         traffic=traffic)
+    prefill = faithful_pass(model, t_in, t_in, precision, logits_tokens=1, name="prefill",
+                            traffic=traffic)
     steps = t_out - 1
     mean_context = t_in + t_out / 2  # mean of t_in + j for j = 1 .. t_out - 1
     if steps == 0:
         notes.append("tokens-out 1: the prefill yields the only token; the decode step shown is "
                      "the next one, not counted in the query")
         mean_context = t_in + 1
-    step = faithful_pass(model, 1, mean_context, precision, logits_tokens=1, name="decode_step")
+    step = faithful_pass(model, 1, mean_context, precision, logits_tokens=1, name="decode_step",
+                         traffic=traffic)
     return QueryCost(model, method, precision, None, t_in, t_out,
                      {"prefill": prefill, "decode_step": step}, decode_steps=steps,
-                     notes=tuple(notes))
+                     notes=tuple(notes), traffic=traffic)
 
 
 def _check_positions(model: ModelFacts, n: int, what: str) -> None:

@@ -66,3 +66,48 @@ def utilisation_power_w(tdp_w: float, utilisation: UValue,
     return UValue(p(idle_fraction.value, utilisation.value), p(idle_fraction.low, utilisation.low),
                   p(idle_fraction.high, utilisation.high), "W",
                   (*utilisation.sources, *idle_fraction.sources), "derived")
+
+
+def _read_csv(name: str) -> list[dict[str, str]]:
+    import csv
+    from importlib import resources
+
+    text = resources.files("inferlca.estimate").joinpath(f"data/{name}").read_text("utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+@functools.cache
+def _idle_rows() -> dict[str, dict[str, str]]:
+    return {r["device_id"]: r for r in _read_csv("device_idle.csv")}
+
+
+def idle_power_w(device_id: str, tdp_w: float,
+                 idle_fraction: UValue | None = None) -> tuple[UValue, str]:
+    """Idle power of a device (W) and where it comes from.
+
+    A recorded idle power (``data/device_idle.csv``, per device, sourced) wins; else the user's
+    ``idle_fraction`` x TDP; else the default fraction (:func:`idle_fraction_default`) x TDP,
+    said so in the note.
+    """
+    row = _idle_rows().get(device_id)
+    if idle_fraction is None and row is not None:
+        w = float(row["idle_w"])
+        return UValue.exact(w, "W", (row["source"],), "input"), f"recorded idle {w:g} W"
+    frac = idle_fraction if idle_fraction is not None else idle_fraction_default()
+    how = "--idle-fraction" if idle_fraction is not None else (
+        "no recorded idle power for this device: default fraction of TDP")
+    return (frac * tdp_w).with_unit("W"), f"{how} ({frac.format()} x {tdp_w:g} W)"
+
+
+@functools.cache
+def _load_rows() -> dict[str, dict[str, str]]:
+    return {r["category"]: r for r in _read_csv("load_bandwidth.csv")}
+
+
+def load_bandwidth_gbs(category: str | None) -> tuple[UValue, str]:
+    """Bandwidth at which weights load (GB/s) for a device class, with its source."""
+    rows = _load_rows()
+    r = rows.get(category or "", rows["default"])
+    v = UValue(float(r["load_gbs"]), float(r["load_gbs_low"]), float(r["load_gbs_high"]),
+               "GB/s", (r["source"],), "default")
+    return v, f"{r['source']}: {r['note']}"

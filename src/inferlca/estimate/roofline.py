@@ -52,6 +52,8 @@ class Roof:
     bandwidth_bps: float
     tdp_w: float
     given: tuple[str, ...] = field(default=())
+    peak_source: str = ""
+    sparse: bool = False
 
     @property
     def ridge_intensity(self) -> float:
@@ -67,20 +69,27 @@ class Roof:
                 "category": self.category, "precision": self.precision,
                 "peak_flops": self.peak_flops, "bandwidth_gbs": self.bandwidth_bps / 1e9,
                 "tdp_w": self.tdp_w, "ridge_flop_per_byte": self.ridge_intensity,
-                "given_by_user": list(self.given)}
+                "given_by_user": list(self.given), "peak_source": self.peak_source,
+                "sparse": self.sparse}
 
 
 def roof_for(device: DeviceLike, precision: str, *, peak_flops: float | None = None,
-             bandwidth_gbs: float | None = None, tdp_w: float | None = None) -> Roof:
-    """Take a device's roof from the catalog, filling or overriding values the user gave.
+             bandwidth_gbs: float | None = None, tdp_w: float | None = None,
+             sparse: bool = False) -> Roof:
+    """Take a device's roof from the rates file and the catalog, filling or overriding values the
+    user gave. The peak is the dense rate at ``precision`` (:mod:`inferlca.estimate.rates`); the
+    2:4 sparse rate only with ``sparse``.
 
     Raises:
-        InvalidValueError: a value is missing from the catalog and was not given; the message
-            names each missing value and the option that supplies it.
+        InvalidValueError: a value is missing and was not given; the message names each missing
+            value, the rates the device has, and the option that supplies it.
     """
+    from inferlca.estimate.rates import describe_rates, peak_for
+
     given: list[str] = []
-    peaks = dict(getattr(device, "peak_flops", None) or {})
-    peak = peaks.get(precision)
+    rate = peak_for(device, precision, sparse=sparse)
+    peak = rate.dense if rate is not None else None
+    peak_source = rate.source if rate is not None else ""
     if peak_flops is not None:
         peak = _check_positive("peak_flops", peak_flops)
         given.append("peak_flops")
@@ -94,9 +103,10 @@ def roof_for(device: DeviceLike, precision: str, *, peak_flops: float | None = N
         given.append("tdp_w")
     missing = []
     if not peak:
-        have = ", ".join(sorted(k for k, v in peaks.items() if v)) or "none"
-        missing.append(f"{precision} peak FLOP/s (catalog has: {have}; give {named('peak_flops')}, "
-                       "in FLOP/s, e.g. 1.41e12)")
+        kind = "sparse " if sparse else ""
+        missing.append(f"{kind}{precision} peak FLOP/s (catalog has: {describe_rates(device)}; "
+                       f"pick one of those with {named('precision')}, or give {named('peak_flops')} in FLOP/s, "
+                       "e.g. 1.41e12)")
     if not bw:
         missing.append(f"memory bandwidth (give {named('bandwidth_gbs')}, in GB/s, e.g. 136.5)")
     if not tdp:
@@ -104,8 +114,10 @@ def roof_for(device: DeviceLike, precision: str, *, peak_flops: float | None = N
     if missing:
         raise InvalidValueError(f"device {device.name!r} lacks " + "; ".join(missing))
     assert peak is not None and bw is not None and tdp is not None
+    if "peak_flops" in given:
+        peak_source = "user input (--peak-flops)"
     return Roof(device.id, device.name, getattr(device, "category", "") or "", precision,
-                float(peak), float(bw) * 1e9, float(tdp), tuple(given))
+                float(peak), float(bw) * 1e9, float(tdp), tuple(given), peak_source, sparse)
 
 
 def _check_positive(option: str, v: float) -> float:
