@@ -19,15 +19,20 @@ estimate -> workloads/loadgen -> store -> report -> campaign -> cli.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferlca.errors import InferlcaError, UsageError
-from inferlca.spec import RunSpec
-from inferlca.uncertainty import UValue
+
+if TYPE_CHECKING:  # the lazily loaded names, for type checkers
+    from inferlca.spec import RunSpec as RunSpec
+    from inferlca.uncertainty import UValue as UValue
 
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    # the run specification (pydantic: loaded on first use)
+    "RunSpec": "inferlca.spec",
+    "UValue": "inferlca.uncertainty",
     # hardware and life-cycle core
     "get_catalog": "inferlca.hardware.catalog",
     "Device": "inferlca.hardware.catalog",
@@ -56,7 +61,8 @@ _LAZY: dict[str, str] = {
     "build_report": "inferlca.report.html",
 }
 
-__all__ = ["InferlcaError", "RunSpec", "UValue", "UsageError", "__version__", *_LAZY]
+__all__ = ["InferlcaError", "UsageError", "__version__"]
+__all__ += list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
