@@ -15,6 +15,8 @@ from inferlca.errors import InvalidValueError, UnknownNameError
 SCENARIOS = ("single-stream", "multi-stream", "server", "offline", "interactive")
 BACKENDS = ("auto", "torch", "onnxruntime")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+#: where the power sampler runs (inferlca.meters.sampler.SAMPLER_KINDS)
+SAMPLERS = ("process", "thread")
 
 
 def _known(names: tuple[str, ...]) -> str:
@@ -34,6 +36,7 @@ class RunSpec:
     device: str | None = None          # catalog id/name; None = auto-detect
     meter: str = "auto"
     period_ms: float = 10.0
+    sampler: str = "process"              # process (own low-priority process) or thread
     idle_baseline_s: float = 0.0
     cooldown_s: float = 0.0
     region: str = "FR"
@@ -69,6 +72,8 @@ class RunSpec:
             raise UnknownNameError("scenario", self.scenario, SCENARIOS, hint=_known(SCENARIOS))
         if self.backend not in BACKENDS:
             raise UnknownNameError("backend", self.backend, BACKENDS, hint=_known(BACKENDS))
+        if self.sampler not in SAMPLERS:
+            raise UnknownNameError("sampler", str(self.sampler), SAMPLERS, hint=_known(SAMPLERS))
         if self.precision not in PRECISIONS:
             raise UnknownNameError("precision", self.precision, PRECISIONS, hint=_known(PRECISIONS))
         for name in ("queries", "repetitions", "samples_per_query", "users", "max_new_tokens"):

@@ -24,6 +24,10 @@ def measure_cmd(
     period_ms: float = typer.Option(
         10.0, "--period-ms", help="Sampling period in ms (>= 1; default 10)."
     ),
+    sampler_kind: str = typer.Option(
+        "process", "--sampler", help="process (a separate low-priority process; falls back to "
+        "a thread, flagged) or thread."
+    ),
     idle_baseline_s: float = typer.Option(
         0.0,
         "--idle-baseline-s",
@@ -51,7 +55,7 @@ def measure_cmd(
     and GWP; the command's exit code is passed through."""
     from inferlca.cli._power import impact_for, render_summary
     from inferlca.meters.registry import open_meter
-    from inferlca.meters.sampler import Sampler
+    from inferlca.meters.sampler import check_sampler_kind, open_sampler
     from inferlca.traces.energy import window_of
     from inferlca.traces.io import write_trace
     from inferlca.meters.summary import summarize
@@ -61,6 +65,7 @@ def measure_cmd(
             "no command to measure; usage: inferlca measure [OPTIONS] -- CMD [ARGS...]"
         )
     positive_float("--period-ms", period_ms)
+    check_sampler_kind(sampler_kind)
     positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True)
     positive_float("--cpu-tdp", cpu_tdp)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -94,7 +99,7 @@ def measure_cmd(
             f"--gpus selects NVIDIA GPUs and goes with the nvml meter; the meter here is "
             f"{pm.name!r} (see `inferlca meters`)"
         )
-    sampler = Sampler(pm, period_s=period_ms / 1000.0, close_meter=True)
+    sampler = open_sampler(pm, period_s=period_ms / 1000.0, close_meter=True, kind=sampler_kind)
     code: int | None = None
     interrupted = baseline_cut = False
     captured = b""

@@ -539,7 +539,7 @@ def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> di
 
 def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, log_dir: Path,
                 stop: threading.Event) -> RepetitionResult:
-    from inferlca.meters.sampler import Sampler
+    from inferlca.meters.sampler import open_sampler
 
     spec = state.spec
     lg_run: LoadgenRun | None = None
@@ -553,7 +553,7 @@ def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, l
     def on_done(n: int) -> None:
         state.emit("samples", n=n, total=expected)
 
-    sampler = Sampler(meter, period_s=spec.period_ms / 1000.0)
+    sampler = open_sampler(meter, period_s=spec.period_ms / 1000.0, kind=spec.sampler)
     interrupted = False
     try:
         with sampler:

@@ -661,6 +661,14 @@ def _reasons_at(reasons: list[tuple[int, dict[str | None, str]]], row: int
     return current
 
 
+def check_sampler_kind(kind: str) -> None:
+    """Raise :class:`~inferlca.errors.UnknownNameError` (exit code 2) unless ``kind`` is a
+    :data:`SAMPLER_KINDS` value."""
+    if kind not in SAMPLER_KINDS:
+        raise UnknownNameError("sampler", str(kind), SAMPLER_KINDS,
+                               hint=f"(accepted: {', '.join(SAMPLER_KINDS)})")
+
+
 def open_sampler(
     meter: PowerMeter,
     period_s: float = 0.01,
@@ -674,9 +682,7 @@ def open_sampler(
     Raises:
         UnknownNameError: ``kind`` is neither (a usage error: exit code 2).
     """
-    if kind not in SAMPLER_KINDS:
-        raise UnknownNameError("sampler", str(kind), SAMPLER_KINDS,
-                               hint=f"(accepted: {', '.join(SAMPLER_KINDS)})")
+    check_sampler_kind(kind)
     if kind == "thread":
         return Sampler(meter, period_s=period_s, close_meter=close_meter)
     return ProcessSampler(meter, period_s=period_s, close_meter=close_meter, **process_options)
