@@ -67,7 +67,7 @@ class RunSpec:
     label: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> "RunSpec":
+    def validate(self) -> RunSpec:
         if self.scenario not in SCENARIOS:
             raise UnknownNameError("scenario", self.scenario, SCENARIOS, hint=_known(SCENARIOS))
         if self.backend not in BACKENDS:
@@ -97,7 +97,7 @@ class RunSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunSpec":
+    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
         known = {f.name for f in fields(cls)}
         unknown = [k for k in d if k not in known]
         if unknown:

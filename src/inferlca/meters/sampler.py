@@ -305,8 +305,9 @@ class ProcessSampler(Sampler):
         meter: an open meter (its own reads are not used while the process runs).
         period_s: requested period in seconds (>= 1 ms).
         close_meter: close ``meter`` when the sampler stops.
-        priority: ``idle`` (nice 19 and SCHED_IDLE where allowed; default), ``nice`` (nice 19)
-            or ``normal``.
+        priority: ``nice`` (nice 19, the lowest ordinary priority; default), ``idle`` (nice 19
+            and SCHED_IDLE where allowed: runs only when a CPU is otherwise free, so a workload
+            on every core starves it) or ``normal``.
         cpu: pin the sampler process to this CPU (None: any).
         capacity: ring rows (default: 120 s of samples, at least 4096).
         start_timeout_s: longest wait for the process's first sample before falling back.
@@ -317,7 +318,7 @@ class ProcessSampler(Sampler):
         meter: PowerMeter,
         period_s: float = 0.01,
         close_meter: bool = False,
-        priority: str = "idle",
+        priority: str = "nice",
         cpu: int | None = None,
         capacity: int | None = None,
         start_timeout_s: float = 30.0,
@@ -347,6 +348,7 @@ class ProcessSampler(Sampler):
         self._stderr: Any = None
         self._child_facts: dict[str, Any] = {}
         self._died: str | None = None
+        self.rows_written = 0
 
     # ---- life cycle -------------------------------------------------------------------------
     def start(self) -> Sampler:
@@ -379,6 +381,7 @@ class ProcessSampler(Sampler):
         t_stop = time.monotonic()
         self._finish_process()
         self._copy()
+        self.rows_written = self._n_copied  # every row the process wrote: kept + dropped
         self._assemble(t_stop)
         self._cleanup()
         if self.close_meter:

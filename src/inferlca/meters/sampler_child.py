@@ -128,7 +128,7 @@ def run(job: dict[str, Any], messages: Any) -> int:
         messages.write(json.dumps(obj) + "\n")
         messages.flush()
 
-    say({"priority": lower_priority(job.get("priority", "idle"))})
+    say({"priority": lower_priority(job.get("priority", "nice"))})
     cpu = job.get("cpu")
     if cpu is not None:
         try:
