@@ -190,3 +190,21 @@ def test_bad_process_options():
         ProcessSampler(replay_meter(), cpu=-1)
     with pytest.raises(InvalidValueError):
         ProcessSampler(replay_meter(), capacity=3)
+
+
+def test_cli_unknown_sampler_is_exit_2_before_anything_runs(cli, tmp_path):
+    marker = tmp_path / "ran"
+    res = cli("measure", "--meter", "modelled", "--sampler", "thred", "--", "touch", str(marker))
+    assert res.code == 2 and "unknown sampler 'thred'" in res.err and "thread" in res.err
+    assert not marker.exists()
+    res = cli("run", "--workload", "null", "--sampler", "proc", "--store", str(tmp_path / "x.db"))
+    assert res.code == 2 and "unknown sampler 'proc'" in res.err
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_cli_measure_reports_the_process_sampler(cli):
+    res = cli("measure", "--meter", "modelled", "--period-ms", "5", "--json", "--", "sleep", "0.2")
+    assert res.code == 0
+    out = res.json()
+    assert out["samples"] >= 5
+    assert out["sampler"] == "process" and out["missed_ticks"] is not None

@@ -521,9 +521,10 @@ def _save_beside_logs(rep: RepetitionResult, folder: Path) -> None:
 
 def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> dict[str, Any]:
     from inferlca.stats import summarize
+    from inferlca.traces.diagnostics import sampling_notes
 
     reps = state.reps
-    notes = list(state.notes)
+    notes = list(state.notes) + sampling_notes([r.trace for r in reps])  # slow/dead sampler...
     invalid = [r.loadgen.get("validity", {}).get("text") for r in reps
                if r.loadgen.get("validity") and not r.loadgen["validity"].get("valid")]
     if invalid:
