@@ -349,6 +349,8 @@ class ProcessSampler(Sampler):
         self._child_facts: dict[str, Any] = {}
         self._died: str | None = None
         self.rows_written = 0
+        self.sampler_cpu_s: float | None = None
+        self._cpu_at_start_us = 0
 
     # ---- life cycle -------------------------------------------------------------------------
     def start(self) -> Sampler:
@@ -378,10 +380,15 @@ class ProcessSampler(Sampler):
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        from inferlca.meters import sampler_child as child
+
         t_stop = time.monotonic()
         self._finish_process()
         self._copy()
         self.rows_written = self._n_copied  # every row the process wrote: kept + dropped
+        if self._header is not None:
+            #: CPU seconds the sampler process spent sampling (its start-up excluded)
+            self.sampler_cpu_s = (int(self._header[child.H_CPU_US]) - self._cpu_at_start_us) / 1e6
         self._assemble(t_stop)
         self._cleanup()
         if self.close_meter:
@@ -462,6 +469,7 @@ class ProcessSampler(Sampler):
                 why = why or f"no first sample within {self.start_timeout_s:g} s"
             return why or f"the sampler process exited with code {self._proc.returncode}"
         self._t0 = float(self._rows[0, child.COL_T])  # the first sample is the trace's t = 0
+        self._cpu_at_start_us = int(self._header[child.H_CPU_US])  # start-up (imports) excluded
         return None
 
     def _finish_process(self) -> None:
@@ -562,6 +570,9 @@ class ProcessSampler(Sampler):
         if self.cpu is not None:
             meta["sampler_cpu"] = self._child_facts.get("cpu", self._child_facts.get("cpu_error"))
         meta["dropped_readings"] = self._dropped
+        if self.sampler_cpu_s is not None and trace.duration_s > 0:
+            meta["sampler_cpu_s"] = self.sampler_cpu_s
+            meta["sampler_cpu_share"] = self.sampler_cpu_s / trace.duration_s  # of one core
         new_gaps = []
         if self._dropped:
             t = trace.t_s

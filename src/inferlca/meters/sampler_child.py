@@ -41,6 +41,7 @@ H_STATE = 1  # one of the states below
 H_MISSED = 2  # grid ticks skipped because a read overran
 H_PID = 3  # the sampler process id
 H_MSGS_DROPPED = 4  # error messages not written (cap reached)
+H_CPU_US = 5  # the sampler process's own CPU time (user + system), microseconds, after each row
 #: states
 STARTING, RUNNING, STOP, DONE, FAILED = 0, 1, 2, 3, 4
 #: columns before the channels: the middle of the read (monotonic s) and its duration
@@ -175,6 +176,7 @@ def run(job: dict[str, Any], messages: Any) -> int:
                 header[H_MSGS_DROPPED] += 1
         state["count"] = k + 1
         header[H_COUNT] = k + 1  # after the row: the parent reads only counted rows
+        header[H_CPU_US] = int(time.process_time() * 1e6)
 
     try:
         start = time.monotonic()
