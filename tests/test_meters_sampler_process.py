@@ -208,3 +208,19 @@ def test_cli_measure_reports_the_process_sampler(cli):
     out = res.json()
     assert out["samples"] >= 5
     assert out["sampler"] == "process" and out["missed_ticks"] is not None
+
+
+def test_campaign_cell_ids_do_not_move_for_the_default_sampler():
+    from inferlca.campaign.spec import cell_id_of
+
+    default = RunSpec(workload="null", queries=3)
+    # the id of a spec as it was before RunSpec had a sampler field (hash of its dict without it)
+    import hashlib
+    import json
+
+    d = default.to_dict()
+    d.pop("label"), d.pop("sampler")
+    before = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
+                            .encode("utf-8")).hexdigest()[:12]
+    assert cell_id_of(default) == before
+    assert cell_id_of(RunSpec(workload="null", queries=3, sampler="thread")) != before
