@@ -93,6 +93,8 @@ def test_modules_for_a_command_line():
     assert cli._modules_for(["run", "--workload", "null"]) == ["run_command"]
     assert cli._modules_for(["--help"]) is None  # help lists every command
     assert cli._modules_for(["--version", "--help"]) is None
+    assert cli._modules_for(["--help", "grid"]) is None  # still the root's help
+    assert cli._modules_for(["grid", "--help"]) == ["grid"]
     assert cli._modules_for(["hardwre"]) is None  # unknown: click suggests among all
 
 

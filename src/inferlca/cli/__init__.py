@@ -104,11 +104,12 @@ def _modules_for(args: list[str] | None) -> list[str] | None:
     """The modules needed for ``args``: [] for ``--version``, one for a known command, else all."""
     if args is None:
         return None
-    command = next((a for a in args if not a.startswith("-")), None)
-    if command is None:
-        if "--version" in args and not {"--help", "-h"} & set(args):
+    at = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
+    if at is None or {"--help", "-h"} & set(args[:at]):
+        if at is None and "--version" in args and not {"--help", "-h"} & set(args):
             return []
-        return None  # help: every command is listed
+        return None  # the root's help: every command is listed
+    command = args[at]
     module = COMMAND_MODULES.get(command)
     if module is None or module not in command_modules():
         return None  # unknown command: let click list them all and suggest one
