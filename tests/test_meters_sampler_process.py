@@ -224,3 +224,24 @@ def test_campaign_cell_ids_do_not_move_for_the_default_sampler():
                             .encode("utf-8")).hexdigest()[:12]
     assert cell_id_of(default) == before
     assert cell_id_of(RunSpec(workload="null", queries=3, sampler="thread")) != before
+
+
+def test_ring_layout_and_reasons_lookup():
+    from inferlca.meters import sampler_child as child
+    from inferlca.meters.sampler import _reasons_at
+
+    # header 8 x int64, then rows of t, read time, 2 channels, 1 counter, failed flag
+    assert child.row_width(2, 1) == 6
+    assert child.ring_bytes(100, 2, 1) == 8 * 8 + 8 * 100 * 6
+    buf = bytearray(child.ring_bytes(4, 2, 1))
+    header, rows = child.ring_views(buf, 4, 2, 1)
+    rows[3] = [1.0, 2.0, 3.0, 4.0, 5.0, 1.0]
+    header[child.H_COUNT] = 7
+    assert int.from_bytes(buf[0:8], "little") == 7
+    assert np.frombuffer(bytes(buf[64 + 3 * 48: 64 + 4 * 48]), dtype=np.float64).tolist() == [
+        1.0, 2.0, 3.0, 4.0, 5.0, 1.0]
+    msgs = [(2, {None: "down"}), (5, {"a": "flaky"}), (9, {})]
+    assert _reasons_at(msgs, 1) == {}
+    assert _reasons_at(msgs, 2) == {None: "down"}
+    assert _reasons_at(msgs, 8) == {"a": "flaky"}
+    assert _reasons_at(msgs, 100) == {}
