@@ -374,7 +374,8 @@ class ProcessSampler(Sampler):
             return self._trace
         if self.kind != "process":
             trace = super().stop(incomplete)
-            trace.meta["sampler_fallback"] = self.fallback_reason
+            if self.fallback_reason is not None:
+                trace.meta["sampler_fallback"] = self.fallback_reason
             return trace
         self._incomplete = self._incomplete or incomplete
         self._stop.set()
