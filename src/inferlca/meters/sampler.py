@@ -356,7 +356,11 @@ class ProcessSampler(Sampler):
     def start(self) -> Sampler:
         if self._thread is not None or self._proc is not None:
             raise RuntimeError("sampler already started")
-        reason = self._start_process()
+        try:
+            reason = self._start_process()
+        except BaseException:  # Ctrl-C while the process starts: leave nothing behind
+            self._abandon_process()
+            raise
         if reason is not None:
             self._cleanup()
             self.fallback_reason = reason
@@ -472,6 +476,16 @@ class ProcessSampler(Sampler):
         self._t0 = float(self._rows[0, child.COL_T])  # the first sample is the trace's t = 0
         self._cpu_at_start_us = int(self._header[child.H_CPU_US])  # start-up (imports) excluded
         return None
+
+    def _abandon_process(self) -> None:
+        """Kill a sampler process that is still starting and free its ring."""
+        import contextlib
+
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(Exception):
+                self._proc.kill()
+                self._proc.wait(timeout=5)
+        self._cleanup()
 
     def _finish_process(self) -> None:
         """Ask for the last sample and wait for the process; record it if it died."""

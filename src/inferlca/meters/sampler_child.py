@@ -28,11 +28,13 @@ import math
 import os
 import pickle
 import signal
+import struct
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 #: header slots (int64)
 HEADER_SLOTS = 8
@@ -64,7 +66,10 @@ def ring_bytes(capacity: int, n_channels: int, n_counters: int) -> int:
 
 def ring_views(buf: Any, capacity: int, n_channels: int, n_counters: int
                ) -> tuple[np.ndarray, np.ndarray]:
-    """``(header, rows)`` numpy views over a ring buffer."""
+    """``(header, rows)`` numpy views over a ring buffer (the reading side; the sampler process
+    itself writes with :mod:`struct`, so that it starts without importing numpy)."""
+    import numpy as np
+
     header = np.ndarray((HEADER_SLOTS,), dtype=np.int64, buffer=buf, offset=0)
     rows = np.ndarray((capacity, row_width(n_channels, n_counters)), dtype=np.float64, buffer=buf,
                       offset=8 * HEADER_SLOTS)
@@ -122,8 +127,16 @@ def run(job: dict[str, Any], messages: Any) -> int:
     capacity = int(job["capacity"])
     period = float(job["period_s"])
     buf = _attach(job["shm_name"], ring_bytes(capacity, len(channels), len(counters)))
-    header, rows = ring_views(buf, capacity, len(channels), len(counters))
-    header[H_PID] = os.getpid()
+    row_fmt = f"={row_width(len(channels), len(counters))}d"
+    row_bytes = struct.calcsize(row_fmt)
+
+    def put(slot: int, value: int) -> None:
+        struct.pack_into("=q", buf, 8 * slot, value)
+
+    def get(slot: int) -> int:
+        return int(struct.unpack_from("=q", buf, 8 * slot)[0])
+
+    put(H_PID, os.getpid())
 
     def say(obj: dict[str, Any]) -> None:
         messages.write(json.dumps(obj) + "\n")
@@ -141,12 +154,12 @@ def run(job: dict[str, Any], messages: Any) -> int:
         meter = meter_class(job["meter"])(**job["options"])
     except Exception as exc:  # noqa: BLE001 - any failure to open is reported to the parent
         say({"fatal": f"cannot open meter {job['meter']!r} here: {type(exc).__name__}: {exc}"})
-        header[H_STATE] = FAILED
+        put(H_STATE, FAILED)
         return 3
     if list(meter.channels) != channels or list(meter.counter_channels) != counters:
         say({"fatal": f"meter {job['meter']!r} opened with channels {meter.channels} here, "
                       f"{channels} in the measured process"})
-        header[H_STATE] = FAILED
+        put(H_STATE, FAILED)
         meter.close()
         return 3
 
@@ -162,10 +175,11 @@ def run(job: dict[str, Any], messages: Any) -> int:
             r = Reading.failed(channels, f"{type(exc).__name__}: {exc}", counters)
         after = time.monotonic()
         k = state["count"]
-        rows[k % capacity] = [0.5 * (before + after), after - before,
-                              *[r.power_w.get(c, nan) for c in channels],
-                              *[r.energy_j.get(c, nan) for c in counters],
-                              1.0 if r.errors else 0.0]
+        struct.pack_into(row_fmt, buf, 8 * HEADER_SLOTS + (k % capacity) * row_bytes,
+                         0.5 * (before + after), after - before,
+                         *[r.power_w.get(c, nan) for c in channels],
+                         *[r.energy_j.get(c, nan) for c in counters],
+                         1.0 if r.errors else 0.0)
         errors = {("*" if key is None else key): why for key, why in r.errors.items()}
         if errors != state["errors"]:
             state["errors"] = errors
@@ -173,24 +187,24 @@ def run(job: dict[str, Any], messages: Any) -> int:
                 say({"row": k, "errors": errors})
                 state["messages"] += 1
             else:
-                header[H_MSGS_DROPPED] += 1
+                put(H_MSGS_DROPPED, get(H_MSGS_DROPPED) + 1)
         state["count"] = k + 1
-        header[H_COUNT] = k + 1  # after the row: the parent reads only counted rows
-        header[H_CPU_US] = int(time.process_time() * 1e6)
+        put(H_COUNT, k + 1)  # after the row: the parent reads only counted rows
+        put(H_CPU_US, int(time.process_time() * 1e6))
 
     try:
         start = time.monotonic()
         take()  # the first sample: the trace's t = 0
-        header[H_STATE] = RUNNING
+        put(H_STATE, RUNNING)
         k = 1
         missed = 0
         while True:
             target = start + k * period
             delay = target - time.monotonic()
-            while delay > 0 and header[H_STATE] != STOP:
+            while delay > 0 and get(H_STATE) != STOP:
                 time.sleep(min(delay, MAX_SLEEP_S))
                 delay = target - time.monotonic()
-            stopping = header[H_STATE] == STOP
+            stopping = get(H_STATE) == STOP
             if os.getppid() != parent:  # the measured process is gone: nobody will read this
                 return 4
             take()  # after a stop request: the last sample, closing the window
@@ -201,9 +215,9 @@ def run(job: dict[str, Any], messages: Any) -> int:
             if late > 0:  # overran one or more ticks: skip them rather than bunch reads
                 skipped = int(late // period) + 1
                 missed += skipped
-                header[H_MISSED] = missed
+                put(H_MISSED, missed)
                 k += skipped
-        header[H_STATE] = DONE
+        put(H_STATE, DONE)
         return 0
     finally:
         meter.close()
