@@ -17,6 +17,8 @@ from inferlca.uncertainty import parse_bounded
 SCENARIOS = ("single-stream", "multi-stream", "server", "offline", "interactive")
 BACKENDS = ("auto", "torch", "onnxruntime")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+#: where the power sampler runs (inferlca.meters.sampler.SAMPLER_KINDS)
+SAMPLERS = ("process", "thread")
 
 
 def _known(names: tuple[str, ...]) -> str:
@@ -97,6 +99,7 @@ class RunSpec:
     device: str | None = None          # catalog id/name; None = auto-detect
     meter: str = "auto"
     period_ms: float = 10.0
+    sampler: str = "process"              # process (own low-priority process) or thread
     idle_baseline_s: float = 0.0
     cooldown_s: float = 0.0
     region: str = "FR"
@@ -145,6 +148,8 @@ class RunSpec:
             raise UnknownNameError("scenario", self.scenario, SCENARIOS, hint=_known(SCENARIOS))
         if self.backend not in BACKENDS:
             raise UnknownNameError("backend", self.backend, BACKENDS, hint=_known(BACKENDS))
+        if self.sampler not in SAMPLERS:
+            raise UnknownNameError("sampler", str(self.sampler), SAMPLERS, hint=_known(SAMPLERS))
         if self.precision not in PRECISIONS:
             raise UnknownNameError("precision", self.precision, PRECISIONS, hint=_known(PRECISIONS))
         if self.memory_method not in MEMORY_METHODS:

@@ -156,6 +156,8 @@ def cell_id_of(spec: RunSpec) -> str:
     d = spec.to_dict()
     for k in _ID_EXCLUDED:
         d.pop(k, None)
+    if d.get("sampler") == "process":  # the default (issue 16): cells defined before keep their id
+        d.pop("sampler")
     extra = dict(d.get("extra") or {})
     extra.pop(_EXTRA_CELL_KEY, None)
     d["extra"] = extra

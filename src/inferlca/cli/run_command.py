@@ -200,6 +200,9 @@ def register(app: typer.Typer) -> None:
         device: str | None = typer.Option(None, help="Catalog device; default: auto-detect."),
         meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..."),
         period_ms: float = typer.Option(d.period_ms, help="Power sampling period (ms)."),
+        sampler: str = typer.Option(d.sampler, "--sampler",
+                                    help="process (a separate low-priority process; falls back "
+                                         "to a thread, flagged) or thread."),
         idle_baseline_s: float = typer.Option(d.idle_baseline_s,
                                               help="Idle phase measured before loading (s)."),
         cooldown_s: float = typer.Option(d.cooldown_s, help="Pause between repetitions (s)."),
@@ -264,7 +267,7 @@ def register(app: typer.Typer) -> None:
         # every field rule is RunSpec.validate's (the same checks as a campaign file's cells)
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,
-            repetitions=repetitions, device=device, meter=meter, period_ms=period_ms,
+            repetitions=repetitions, device=device, meter=meter, period_ms=period_ms, sampler=sampler,
             idle_baseline_s=idle_baseline_s, cooldown_s=cooldown_s, region=region,
             grid_gco2e_per_kwh=grid_gco2e_per_kwh, pue=pue, lifetime_years=lifetime_years,
             memory_method=memory_method, scope=scope, weights=weights, dataset=dataset, accuracy=accuracy,

@@ -461,9 +461,10 @@ def _run(state: _Run, workload: Workload, dev: ResolvedDevice, ctx: Any, meter: 
 
 def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> dict[str, Any]:
     from inferlca.stats import summarize
+    from inferlca.traces.diagnostics import sampling_notes
 
     reps = state.reps
-    notes = list(state.notes)
+    notes = list(state.notes) + sampling_notes([r.trace for r in reps])  # slow/dead sampler...
     invalid = [r.loadgen.get("validity", {}).get("text") for r in reps
                if r.loadgen.get("validity") and not r.loadgen["validity"].get("valid")]
     if invalid:
@@ -479,7 +480,7 @@ def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> di
 
 def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, log_dir: Path,
                 stop: threading.Event) -> RepetitionResult:
-    from inferlca.meters.sampler import Sampler
+    from inferlca.meters.sampler import open_sampler
 
     spec = state.spec
     lg_run: LoadgenRun | None = None
@@ -493,7 +494,7 @@ def _repetition(state: _Run, workload: Workload, meter: Any, ctx: Any, k: int, l
     def on_done(n: int) -> None:
         state.emit("samples", n=n, total=expected)
 
-    sampler = Sampler(meter, period_s=spec.period_ms / 1000.0)
+    sampler = open_sampler(meter, period_s=spec.period_ms / 1000.0, kind=spec.sampler)
     interrupted = False
     try:
         with sampler:
