@@ -247,7 +247,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         from inferlca.cli._common import err_console, parse_uncertain, positive_float, print_json
-        from inferlca.cli._tokens import generation_extra
+        from inferlca.cli._tokens import llm_options
         from inferlca.loadgen.runner import run_benchmark
         from inferlca.store.sqlite import Store
 
@@ -264,10 +264,9 @@ def register(app: typer.Typer) -> None:
             from inferlca.errors import InvalidValueError
 
             raise InvalidValueError(f"offline-samples must be an integer >= 1, got {offline_samples}")
-        extra = generation_extra(sampling, temperature, top_k, prompt_len, prompt_overflow,
-                                 max_batch, batching)
-        if recalibrate:
-            extra["recalibrate"] = True
+        llm = llm_options(sampling, temperature, top_k, prompt_len, prompt_overflow, max_batch,
+                          batching)
+        extra: dict[str, Any] = {"recalibrate": True} if recalibrate else {}
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,
             repetitions=repetitions, device=device, meter=meter, period_ms=period_ms,
@@ -278,8 +277,7 @@ def register(app: typer.Typer) -> None:
             target_qps=target_qps, offline_samples=offline_samples,
             mlperf_compliant=mlperf_compliant, users=users, think_time_s=think_time_s,
             duration_s=duration_s, max_new_tokens=max_new_tokens, prompts=prompts, preset=preset,
-            label=label,
-            extra=extra).validate()
+            label=label, extra=extra, llm=llm).validate()
         if threads is not None and threads < 1:
             from inferlca.errors import InvalidValueError
 
