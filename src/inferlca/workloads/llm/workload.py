@@ -146,8 +146,8 @@ class LLMGenerate(BaseWorkload):
         self._steps: list[Step] = []
         self._results_lock = threading.Lock()
         self._prepared = False
-        self.precision = getattr(spec, "precision", "fp32") if spec is not None else "fp32"
-        backend = getattr(spec, "backend", "auto") if spec is not None else "auto"
+        self.precision = spec.precision if spec is not None else "fp32"
+        backend = spec.backend if spec is not None else "auto"
         if self.precision not in TORCH_DTYPES:
             raise InvalidValueError(f"llm-generate runs in {', '.join(TORCH_DTYPES)}, not "
                                     f"{self.precision!r}")
