@@ -39,6 +39,7 @@ from inferlca.loadgen.logs import read_detail
 from inferlca.loadgen.runner import run_loadgen_test
 from inferlca.loadgen.scenarios import plan_scenario
 from inferlca.spec import RunSpec
+from inferlca.workloads.base import BaseWorkload
 from inferlca.workloads.registry import make_workload
 
 
@@ -83,14 +84,14 @@ def ours_null_qps(n: int, outdir: Path) -> float:
     return float(run.detail["result_qps_with_loadgen_overhead"])
 
 
-class TimedWorkload:
+class TimedWorkload(BaseWorkload):
     """Wraps a loaded workload; records how long each ``run`` (the raw forward) takes, so LoadGen's
     latency of a query and the model's own time for that very query are measured together."""
 
     def __init__(self, inner) -> None:
+        super().__init__()
         self.inner = inner
         self.name = inner.name
-        self.streaming = False
         self.forward_s: list[float] = []
 
     @property

@@ -22,7 +22,19 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["describe", "student_t_two_sided", "summarize", "t_quantile"]
+__all__ = ["describe", "loadgen_percentile", "student_t_two_sided", "summarize", "t_quantile"]
+
+
+def loadgen_percentile(values: Sequence[float] | Any, p: float) -> float:
+    """LoadGen's percentile rule (``results.cc``): the value at index ``min(floor(n * p), n - 1)``
+    of the sorted values, ``p`` in [0, 1]; NaN for no values. Query latencies and the per-request
+    token latencies of decoder LLMs use it alike, so they compare with LoadGen's summary."""
+    import numpy as np
+
+    v = np.sort(np.asarray(values, dtype=np.float64))
+    if v.size == 0:
+        return math.nan
+    return float(v[min(math.floor(v.size * p), v.size - 1)])
 
 
 def student_t_two_sided(t: float, df: int) -> float:

@@ -255,15 +255,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         from inferlca.cli._common import err_console, print_json, use_old_spelling
-        from inferlca.cli._tokens import generation_extra
+        from inferlca.cli._tokens import llm_options
         from inferlca.loadgen.runner import run_benchmark
         from inferlca.store.sqlite import Store
 
         lifetime_years = use_old_spelling("lifetime_years", lifetime_years, lifetime_old)
-        extra = generation_extra(sampling, temperature, top_k, prompt_len, prompt_overflow,
-                                 max_batch, batching)
-        if recalibrate:
-            extra["recalibrate"] = True
+        llm = llm_options(sampling, temperature, top_k, prompt_len, prompt_overflow, max_batch,
+                          batching)
+        extra: dict[str, Any] = {"recalibrate": True} if recalibrate else {}
         # every field rule is RunSpec.validate's (the same checks as a campaign file's cells)
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,
@@ -275,8 +274,7 @@ def register(app: typer.Typer) -> None:
             target_qps=target_qps, offline_samples=offline_samples,
             mlperf_compliant=mlperf_compliant, users=users, think_time_s=think_time_s,
             duration_s=duration_s, max_new_tokens=max_new_tokens, prompts=prompts, preset=preset,
-            label=label,
-            extra=extra).validate()
+            label=label, extra=extra, llm=llm).validate()
         from inferlca.workloads.registry import workload_class
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
