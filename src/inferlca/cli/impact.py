@@ -27,15 +27,20 @@ def impact_cmd(
     lifetime_years: str | None = typer.Option(
         None, "--lifetime-years", help="Device lifetime in years, or an interval 4..7 (default 7)."),
     memory_method: str = typer.Option("per-gb", "--memory-method", help="per-gb (default) or area."),
+    criteria: str | None = typer.Option(
+        None, "--criteria", help="Criteria to give, comma-separated: gwp,water,pe,adpe "
+        "(default: gwp only, as before)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Impact I = C x EGM x PUE + (t / lifetime) x F, per workload and per query."""
     from inferlca.cli._common import positive_float
     from inferlca.hardware.catalog import get_catalog
+    from inferlca.lca.criteria import compute_criteria, parse_criteria
     from inferlca.lca.impact import ImpactContext, compute_impact
 
     if region is not None and grid is not None:
         raise InvalidValueError("give either --region or --grid, not both")
+    wanted = parse_criteria(criteria) if criteria is not None else None
     energy = parse_uncertain("--energy-wh", energy_wh, "Wh")
     assert energy is not None
     positive_float("--duration-s", duration_s)
@@ -58,8 +63,12 @@ def impact_cmd(
         imp = compute_impact(energy_j.value, duration_s, ctx, queries)
     else:
         imp = compute_impact(energy_j, duration_s, ctx, queries)
+    crit = compute_criteria(imp, ctx, wanted) if wanted else None
     if as_json:
-        print_json(imp.to_dict())
+        out = imp.to_dict()
+        if crit is not None:
+            out["criteria"] = {k: c.to_dict() for k, c in crit.items()}
+        print_json(out)
         for n in [*notes, *imp.notes]:
             err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
         return
@@ -87,6 +96,17 @@ def impact_cmd(
     for name, formula, value, unit, kind in rows:
         table.add_row(name, formula, value.format(unit), kind)
     console.print(table)
+    if crit is not None:
+        ct = Table(title="Criteria (use phase + manufacturing share)")
+        for col in ("criterion", "use", "manufacturing", "total [low - high]", "scope"):
+            ct.add_column(col, overflow="fold")
+        for c in crit.values():
+            tot = c.total
+            ct.add_row(f"{c.name} ({c.unit})", c.use.format(c.unit) if c.use else "no data",
+                       c.manufacturing.format(c.unit) if c.manufacturing else "no data",
+                       tot.format(c.unit) if tot else "no data", c.scope or "-")
+            notes.extend(f"{c.name}: {n}" for n in c.notes)
+        console.print(ct)
     for n in [*notes, *imp.notes]:
         err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
     console.print(f"{len(imp.sources)} sources (see --json for the list)", highlight=False)
