@@ -75,27 +75,27 @@ def test_units_and_time_zones(tmp_path):
 
 
 @pytest.mark.parametrize("body,kwargs,message", [
-    ("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T09:00,1\n"
-     "2026-03-01T10:00,1\n2026-03-01T11:00,2\n2026-03-01T13:00,3\n", {},
+    (("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T09:00,1\n"
+     "2026-03-01T10:00,1\n2026-03-01T11:00,2\n2026-03-01T13:00,3\n"), {},
      "gap between 2026-03-01 11:00:00 UTC and 2026-03-01 13:00:00 UTC"),
-    ("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T11:00,1\n"
-     "2026-03-01T10:00,2\n", {}, "earlier than the line before"),
-    ("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,1\n"
-     "2026-03-01T10:00,2\n", {}, "repeated (overlapping)"),
-    ("# unit: furlongs\n# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,1\n"
-     "2026-03-01T11:00,2\n", {}, "unknown unit 'furlongs'"),
+    (("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T11:00,1\n"
+     "2026-03-01T10:00,2\n"), {}, "earlier than the line before"),
+    (("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,1\n"
+     "2026-03-01T10:00,2\n"), {}, "repeated (overlapping)"),
+    (("# unit: furlongs\n# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,1\n"
+     "2026-03-01T11:00,2\n"), {}, "unknown unit 'furlongs'"),
     ("# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,1\n2026-03-01T11:00,2\n", {},
      "unit of the intensities is not stated"),
-    ("# unit: gCO2e/kWh\n# timezone: Mars/Olympus\ntimestamp,average\n2026-03-01T10:00,1\n"
-     "2026-03-01T11:00,2\n", {}, "unknown time zone 'Mars/Olympus'"),
+    (("# unit: gCO2e/kWh\n# timezone: Mars/Olympus\ntimestamp,average\n2026-03-01T10:00,1\n"
+     "2026-03-01T11:00,2\n"), {}, "unknown time zone 'Mars/Olympus'"),
     ("# unit: gCO2e/kWh\ntimestamp,average\n2026-03-01T10:00,1\n2026-03-01T11:00,2\n", {},
      "no offset and the file states no time zone"),
-    ("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,1\n"
-     "2026-03-01T13:00,2\n", {}, "hourly or finer"),
-    ("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,1\n"
-     "2026-03-01T11:00,2\n", {"signal": "marginal"}, "no 'marginal' column"),
-    ("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,x\n"
-     "2026-03-01T11:00,2\n", {}, "line 4"),
+    (("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,1\n"
+     "2026-03-01T13:00,2\n"), {}, "hourly or finer"),
+    (("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,1\n"
+     "2026-03-01T11:00,2\n"), {"signal": "marginal"}, "no 'marginal' column"),
+    (("# unit: gCO2e/kWh\n# timezone: UTC\ntimestamp,average\n2026-03-01T10:00,x\n"
+     "2026-03-01T11:00,2\n"), {}, "line 4"),
 ])
 def test_bad_grid_files(tmp_path, body, kwargs, message):
     with pytest.raises((InputFileError, InvalidValueError)) as info:
