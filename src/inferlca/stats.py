@@ -137,9 +137,12 @@ def combine_intervals(intervals: Sequence[Mapping[str, Any]]) -> dict[str, float
     makes the interval agree with the interval of the mean energy the metrics show. With one
     repetition the result is that repetition's interval. ``None`` when no finite value exists.
     """
-    rows = [(_finite(d.get("value")), _finite(d.get("low")), _finite(d.get("high")))
-            for d in intervals if _is_interval(d)]
-    rows = [(v, lo, hi) for v, lo, hi in rows if v is not None and lo is not None and hi is not None]
+    rows: list[tuple[float, float, float]] = []
+    for d in intervals:
+        if _is_interval(d):
+            v, lo, hi = _finite(d.get("value")), _finite(d.get("low")), _finite(d.get("high"))
+            if v is not None and lo is not None and hi is not None:
+                rows.append((v, lo, hi))
     if not rows:
         return None
     value = math.fsum(r[0] for r in rows) / len(rows)

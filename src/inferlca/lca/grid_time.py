@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+
+from numpy.typing import ArrayLike
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -217,7 +218,7 @@ def _weights(t_s: np.ndarray, power_w: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return e, 0.5 * (t_s[1:] + t_s[:-1])
 
 
-def _check_timeline(t_s: Sequence[float], power_w: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _check_timeline(t_s: ArrayLike, power_w: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(t_s, dtype=float)
     p = np.asarray(power_w, dtype=float)
     if t.ndim != 1 or t.shape != p.shape or t.size < 2:
@@ -228,8 +229,8 @@ def _check_timeline(t_s: Sequence[float], power_w: Sequence[float]) -> tuple[np.
     return t, np.clip(p, 0.0, None)
 
 
-def integrate(series: GridSeries, t0_unix_s: float, t_s: Sequence[float],
-              power_w: Sequence[float]) -> TimedIntensity:
+def integrate(series: GridSeries, t0_unix_s: float, t_s: ArrayLike,
+              power_w: ArrayLike) -> TimedIntensity:
     """The energy-weighted intensity over a run, sample by sample.
 
     Args:
@@ -275,8 +276,8 @@ def constant_power_timeline(duration_s: float, n: int = 3601) -> tuple[np.ndarra
     return np.linspace(0.0, duration_s, n), np.ones(n)
 
 
-def day_extremes(series: GridSeries, t0_unix_s: float, t_s: Sequence[float],
-                 power_w: Sequence[float]) -> dict[str, Any] | None:
+def day_extremes(series: GridSeries, t0_unix_s: float, t_s: ArrayLike,
+                 power_w: ArrayLike) -> dict[str, Any] | None:
     """The same run started at each whole hour of the UTC day it started in, where the file
     covers it: the best and the worst hour (``None`` when no hour of that day is covered)."""
     t, p = _check_timeline(t_s, power_w)
