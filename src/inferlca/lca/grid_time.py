@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import csv
 import math
-
-from numpy.typing import ArrayLike
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from inferlca.errors import InputFileError, InvalidValueError
 
