@@ -102,3 +102,15 @@ def test_shared_inputs_are_drawn_once_and_seed_reproduces():
 def test_bad_samples_or_seed(samples, seed):
     with pytest.raises(InvalidValueError):
         check_samples_seed(samples, seed)
+
+
+@pytest.mark.parametrize("df", [1.0, 2.0, 5.0])
+def test_student_t_draws_match_the_quantiles(df):
+    """The closed forms (df 1, 2) and the general sampler give Student's t: the 97.5 % quantile
+    of the draws matches t(0.975, df) of inferlca.stats (12.706, 4.303, 2.571)."""
+    from inferlca.lca.montecarlo import student_t_draws
+    from inferlca.stats import t_quantile
+
+    x = student_t_draws(np.random.default_rng(5), df, (1, 400_000))[0]
+    assert np.quantile(x, 0.975) == pytest.approx(t_quantile(0.975, int(df)), rel=0.03)
+    assert np.median(x) == pytest.approx(0.0, abs=0.01)

@@ -188,11 +188,23 @@ class Draws:
         varying = scale[:, 0] > 0
         for d in np.unique(df[varying, 0]):  # one scalar-df call per repetition count: faster
             rows = np.nonzero(varying & (df[:, 0] == d))[0]
-            out[rows] = self.rng.standard_t(d, size=(rows.size, self.n))
+            out[rows] = student_t_draws(self.rng, float(d), (rows.size, self.n))
         out *= scale
         out += mean
         np.clip(out, lo, hi, out=out)
         return out
+
+
+def student_t_draws(rng: np.random.Generator, df: float, size: tuple[int, int]) -> np.ndarray:
+    """Student's t draws; for 1 and 2 degrees of freedom (2 and 3 repetitions, the usual counts)
+    by their closed-form inverse CDF, ``tan(pi (u - 1/2))`` and ``(2u - 1) / sqrt(2 u (1 - u))``,
+    several times faster than the general sampler."""
+    if df == 1.0:
+        return np.tan(np.pi * (rng.random(size) - 0.5))
+    if df == 2.0:
+        u = rng.random(size)
+        return (2.0 * u - 1.0) / np.sqrt(2.0 * u * (1.0 - u))
+    return rng.standard_t(df, size=size)
 
 
 def triangular_draws(u: np.ndarray, low: Any, mode: Any, high: Any) -> np.ndarray:
@@ -249,3 +261,16 @@ def summarize(samples: np.ndarray) -> dict[str, Any]:
 def prob_less(a: np.ndarray, b: np.ndarray) -> float:
     """P(A < B) from paired draws (ties count half)."""
     return float(np.mean(a < b) + 0.5 * np.mean(a == b))
+
+
+def simulate_summary(inputs: Sequence[MCInputs], draws: Draws, chunk: int = 32,
+                     ) -> dict[str, Any]:
+    """:func:`summarize` of :func:`simulate` for many workloads, ``chunk`` workloads at a time
+    (arrays that stay in the CPU cache instead of one ``len(inputs) x n`` block: several times
+    faster for a thousand runs); shared inputs are still drawn once for all."""
+    parts = [summarize(simulate(inputs[i:i + chunk], draws))
+             for i in range(0, len(inputs), chunk)]
+    if not parts:
+        return {"samples": draws.n}
+    return {k: (parts[0][k] if k == "samples" else np.concatenate([p[k] for p in parts]))
+            for k in parts[0]}
