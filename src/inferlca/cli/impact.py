@@ -30,6 +30,9 @@ def impact_cmd(
     criteria: str | None = typer.Option(
         None, "--criteria", help="Criteria to give, comma-separated: gwp,water,pe,adpe "
         "(default: gwp only, as before)."),
+    grid_year: str | None = typer.Option(
+        None, "--grid-year", help="Grid intensity of this year (the region's rows of that year; "
+        "see `inferlca grid show REGION`)."),
     grid_file: str | None = typer.Option(
         None, "--grid-file", help="Time-varying grid intensity: a timestamped CSV, hourly or "
         "finer (see docs/lca.md); needs --start."),
@@ -75,6 +78,16 @@ def impact_cmd(
         dev = get_catalog().get(device)
     ctx = ImpactContext.resolve(dev, region=region, grid=grid, pue=pue,
                                 lifetime_years=lifetime_years, memory_method=memory_method)
+    if grid_year is not None:
+        if grid is not None or grid_file is not None:
+            raise InvalidValueError("--grid-year picks a year of --region; not with --grid or "
+                                    "--grid-file")
+        import dataclasses
+
+        from inferlca.lca.grid import G_PER_KWH, get_region
+
+        reg_y = get_region(region or "FR").for_year(grid_year)
+        ctx = dataclasses.replace(ctx, grid_gco2e_per_kwh=reg_y.intensity.with_unit(G_PER_KWH))
     timed = None
     if grid_file is not None and start is not None:
         import dataclasses
