@@ -36,3 +36,30 @@ def test_compare_cli_bad_samples_exit_2(cli, sample_store, args, message):
     path, _ = sample_store
     r = cli("compare", "A100 40GB PCIe", "Orin", "--store", path, *args)
     assert r.code == 2 and message in r.err and "Traceback" not in r.err
+
+
+def test_compare_cli_criteria(cli, sample_store):
+    """`compare --criteria`: each criterion per query for A and B under the run interval rule;
+    GWP is the CO2e per query the comparison already shows."""
+    path, _ = sample_store
+    r = cli("compare", "A100 40GB PCIe", "Orin", "--store", path, "--queries", "64",
+            "--criteria", "gwp,water,pe,adpe", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    crit = d["criteria"]
+    assert list(crit) == ["gwp", "water", "pe", "adpe"]
+    g = d["ratios"]["gwp_per_query"]
+    for side in ("a", "b"):
+        assert crit["gwp"][side]["value"] == pytest.approx(g[side]["value"])
+        assert crit["gwp"][side]["low"] == pytest.approx(g[side]["low"])
+        assert crit["gwp"][side]["high"] == pytest.approx(g[side]["high"])
+        for name, unit in (("water", "L"), ("pe", "MJ"), ("adpe", "kgSbeq")):
+            c = crit[name][side]
+            assert c["unit"] == unit and c["value"] is not None and c["low"] <= c["value"] <= c["high"]
+            assert c["sources"]
+    # the A100 has sourced manufacturing PE, ADPe and water; the Orin does not (use phase only)
+    assert crit["pe"]["a"]["scope"] == "use+manufacturing"
+    assert crit["pe"]["b"]["scope"] == "use" and any("no sourced" in n for n in crit["pe"]["b"]["notes"])
+    r = cli("compare", "A100 40GB PCIe", "Orin", "--store", path, "--queries", "64",
+            "--criteria", "gwp,h2o")
+    assert r.code == 2 and "unknown criterion 'h2o'" in r.err

@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
             "--samples", help="Monte Carlo draws (e.g. 10000): medians, percentiles and "
             "P(A < B) of CO2e per query.")] = None,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the Monte Carlo draws (>= 0).")] = 0,
+        criteria: Annotated[str | None, typer.Option(
+            "--criteria", help="Also compare these criteria per query: gwp,water,pe,adpe.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     ) -> None:
         """How many times A's CO2e, energy and p99 latency per query are B's (with intervals)."""
@@ -35,6 +37,11 @@ def register(app: typer.Typer) -> None:
         with open_store_for_reading(store) as st:
             runs = load_runs(st)
         mc = None
+        wanted = None
+        if criteria is not None:
+            from inferlca.lca.criteria import parse_criteria
+
+            wanted = parse_criteria(criteria)
         if samples is not None:
             from inferlca.lca.montecarlo import check_samples_seed
 
@@ -42,8 +49,11 @@ def register(app: typer.Typer) -> None:
         c = compare(runs, a, b, workload=workload, scenario=scenario, queries=queries)
         if samples is not None:
             mc = _monte_carlo(c.a, c.b, samples, seed)
+        crit = _criteria(c.a, c.b, wanted) if wanted else None
         if as_json:
             out = c.to_dict()
+            if crit is not None:
+                out["criteria"] = crit
             if mc is not None:
                 out["monte_carlo"] = mc
             print_json(out)
@@ -62,6 +72,19 @@ def register(app: typer.Typer) -> None:
                           (r.b * k).format(u) if r.b else "n/a",
                           r.ratio.format("x") if r.ratio else "n/a")
         console.print(table)
+        if crit is not None:
+            ct = Table(title="Criteria per query (use + manufacturing where sourced)")
+            for col in ("criterion", "A", "B", "A / B"):
+                ct.add_column(col, justify="left" if col == "criterion" else "right")
+            for name, row in crit.items():
+                def cell(d: dict[str, Any]) -> str:
+                    return "no data" if d["value"] is None else \
+                        f"{d['value']:.3g} [{d['low']:.3g} - {d['high']:.3g}] {d['unit']}"
+                r_ = row["ratio"]
+                ct.add_row(name, cell(row["a"]), cell(row["b"]),
+                           "n/a" if r_ is None else
+                           f"{r_['value']:.3g} [{r_['low']:.3g} - {r_['high']:.3g}]")
+            console.print(ct)
         for s in c.sentences():
             console.print(escape(s))
         if mc is not None:
@@ -95,3 +118,19 @@ def _monte_carlo(a: Any, b: Any, samples: int, seed: int) -> dict[str, Any]:
             "distributions": "triangular on grid, PUE, lifetime and footprint intervals; "
                              "energy and duration: mean + s/sqrt(n) x Student t(n-1), within "
                              "the run interval; shared inputs drawn once"}
+
+
+def _criteria(a: Any, b: Any, wanted: tuple[str, ...]) -> dict[str, Any]:
+    """Each criterion per query for both runs (the run interval rule) and their ratio."""
+    from inferlca.lca.criteria import run_criteria
+
+    ca, cb = run_criteria(a, wanted), run_criteria(b, wanted)
+    out: dict[str, Any] = {}
+    for name in wanted:
+        x, y = ca[name], cb[name]
+        ratio = None
+        if x["value"] is not None and y["value"] is not None and y["low"] and y["low"] > 0:
+            ratio = {"value": x["value"] / y["value"], "low": x["low"] / y["high"],
+                     "high": x["high"] / y["low"]}
+        out[name] = {"a": x, "b": y, "ratio": ratio}
+    return out

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -192,33 +193,103 @@ def compute_criteria(impact: Any, ctx: Any, criteria: tuple[str, ...] = CRITERIA
             PUE).
         criteria: names from :data:`CRITERIA` (see :func:`parse_criteria`).
     """
+    return _criteria(impact.energy_kwh, impact.pue, impact.allocation, impact.use_gco2e,
+                     impact.embodied_gco2e if impact.embodied_available else None,
+                     impact.queries, tuple(impact.sources), getattr(ctx, "device", None),
+                     ctx.region, criteria)
+
+
+def criteria_from_stored(impact: Mapping[str, Any], device: Any, region: str | None,
+                         queries: int | None, criteria: tuple[str, ...] = CRITERIA,
+                         ) -> dict[str, Criterion] | None:
+    """The criteria of a stored repetition from its impact dict (``Impact.to_dict()``), the
+    run's device (catalog :class:`Device` or ``None``) and grid region (``None``: custom grid).
+    ``None`` when the dict lacks the energy, PUE or allocation."""
+    def uv(key: str, unit: str = "") -> UValue | None:
+        d = impact.get(key)
+        if isinstance(d, Mapping) and {"value", "low", "high"} <= set(d):
+            return UValue(float(d["value"]), float(d["low"]), float(d["high"]), unit)
+        return None
+
+    kwh, pue, alloc = uv("energy_kwh", "kWh"), uv("pue"), uv("allocation")
+    use_g = uv("use_gco2e", "gCO2e")
+    if kwh is None or pue is None or alloc is None or use_g is None:
+        return None
+    foot = uv("device_embodied_kgco2e")
+    emb = uv("embodied_gco2e", "gCO2e") if foot is not None and foot.value > 0 else None
+    srcs = tuple(str(x) for x in impact.get("sources") or () if isinstance(x, str))
+    return _criteria(kwh, pue, alloc, use_g, emb, queries, srcs, device, region or "custom",
+                     criteria)
+
+
+def run_criteria(run: Any, criteria: tuple[str, ...] = CRITERIA) -> dict[str, dict[str, Any]]:
+    """A stored run's criteria (a report ``RunView``): each repetition's criteria from its impact
+    dict, combined by the run interval rule (:func:`inferlca.stats.combine_intervals`), per
+    query when the run has a query count. A criterion without data is ``value: None`` with the
+    notes of its repetitions."""
+    from inferlca.hardware.catalog import get_catalog
+    from inferlca.stats import combine_intervals
+
+    device = None
+    if getattr(run, "device_id", None):
+        try:
+            device = get_catalog().get(run.device_id)
+        except UnknownNameError:  # a device no longer in the catalog: no category or manufacturing
+            device = None
+    spec = getattr(run, "spec", {}) or {}
+    region = None if spec.get("grid_gco2e_per_kwh") is not None else (spec.get("region") or "FR")
+    per_rep = [criteria_from_stored(r.impact, device, region, None, criteria)
+               for r in run.repetitions if r.impact]
+    per_rep_ok = [c for c in per_rep if c is not None]
+    q = run.queries or None
+    out: dict[str, dict[str, Any]] = {}
+    for name in criteria:
+        crits = [c[name] for c in per_rep_ok]
+        totals = [c.total.to_dict() for c in crits if c.total is not None]
+        comb = combine_intervals(totals) if totals and len(totals) == len(crits) else None
+        notes = list(dict.fromkeys(n for c in crits for n in c.notes))
+        if not per_rep_ok:
+            notes.append("no repetition with a stored impact")
+        d: dict[str, Any] = {"criterion": name, "name": NAMES[name], "unit": UNITS[name],
+                             "value": None, "low": None, "high": None,
+                             "scope": crits[0].scope if crits else None}
+        if comb is not None:
+            k = 1.0 / q if q else 1.0
+            d.update(value=comb["value"] * k, low=comb["low"] * k, high=comb["high"] * k,
+                     per="query" if q else "run")
+        d["sources"] = list(dict.fromkeys(s for c in crits for s in c.sources))
+        d["notes"] = notes
+        out[name] = d
+    return out
+
+
+def _criteria(kwh: UValue, pue: UValue, alloc: UValue, use_g: UValue, emb_g: UValue | None,
+              queries: int | None, gwp_sources: tuple[str, ...], device: Any, region: str,
+              criteria: tuple[str, ...]) -> dict[str, Criterion]:
     out: dict[str, Criterion] = {}
-    device = getattr(ctx, "device", None)
     device_id = getattr(device, "id", None)
     category = getattr(device, "category", None)
     factors = None
     region_reason = ""
-    if ctx.region == "custom":
+    if region == "custom":
         region_reason = ("a custom grid intensity has no {what} factor; give a region "
                          "(--region) for it")
     else:
         from inferlca.lca.grid import get_region
 
-        factors = grid_factors(get_region(ctx.region).iso3)
+        factors = grid_factors(get_region(region).iso3)
         if factors is None:
-            region_reason = (f"no {{what}} factor for region {ctx.region} in "
+            region_reason = (f"no {{what}} factor for region {region} in "
                              "lca/data/criteria_grid.csv")
-    kwh, pue, alloc = impact.energy_kwh, impact.pue, impact.allocation
     for name in criteria:
         unit = UNITS[name]
         notes: list[str] = []
         if name == "gwp":
-            manu = impact.embodied_gco2e if impact.embodied_available else None
-            if manu is None:
+            if emb_g is None:
                 notes.append("manufacturing: no embodied footprint for this device")
-            out[name] = Criterion(name, unit, impact.use_gco2e.with_unit(unit),
-                                  manu.with_unit(unit) if manu is not None else None,
-                                  impact.queries, tuple(impact.sources), tuple(notes))
+            out[name] = Criterion(name, unit, use_g.with_unit(unit),
+                                  emb_g.with_unit(unit) if emb_g is not None else None,
+                                  queries, gwp_sources, tuple(notes))
             continue
         use: UValue | None = None
         if factors is None:
@@ -245,7 +316,7 @@ def compute_criteria(impact: Any, ctx: Any, criteria: tuple[str, ...] = CRITERIA
             notes.append(f"manufacturing: no sourced {NAMES[name]} figure for "
                          f"{device_id or 'an unknown device'}; use phase only")
         srcs = _sources(*(x for x in (use, manu) if x is not None))
-        out[name] = Criterion(name, unit, use, manu, impact.queries, srcs, tuple(notes))
+        out[name] = Criterion(name, unit, use, manu, queries, srcs, tuple(notes))
     return out
 
 
