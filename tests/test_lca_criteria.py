@@ -124,3 +124,18 @@ def test_every_criterion_has_a_unit():
     from inferlca.lca.criteria import UNITS
 
     assert set(UNITS) == set(CRITERIA)
+
+
+def test_estimate_cli_criteria(cli):
+    """`estimate --criteria`: each device's criteria from its estimated energy (hand check of
+    PE on the T4 in Germany: kWh x PUE 1.5 x 8.7477 MJ/kWh)."""
+    r = cli("estimate", "--model", "bert-large", "--device", "t4", "--device", "a100-sxm4-40gb",
+            "--region", "DE", "--criteria", "pe,water", "--json")
+    assert r.code == 0, r.err
+    t4, a100 = r.json()["devices"]
+    kwh = t4["impact"]["energy_kwh"]["value"]
+    assert t4["criteria"]["pe"]["value"] == pytest.approx(kwh * 1.5 * 8.7477)
+    assert t4["criteria"]["pe"]["scope"] == "use"
+    assert a100["criteria"]["water"]["scope"] == "use+manufacturing"
+    r = cli("estimate", "--model", "bert-large", "--device", "t4", "--criteria", "gwp,h2o")
+    assert r.code == 2 and "unknown criterion" in r.err

@@ -141,15 +141,19 @@ def estimate_cmd(
     label: str | None = typer.Option(None, "--label", help="Label of stored estimates."),
     plot: Path | None = typer.Option(None, "--plot", help="Folder for the roofline figure "
                                      "(PNG and SVG)."),
+    criteria: str | None = typer.Option(
+        None, "--criteria", help="Also give these criteria per device: gwp,water,pe,adpe."),
     as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
 ) -> None:
     from inferlca.errors import InvalidValueError
     from inferlca.estimate.api import estimate, save_estimates
+    from inferlca.lca.criteria import parse_criteria
     from inferlca.hardware.catalog import get_catalog
     from inferlca.lca.defaults import LIFETIME_BOUNDS, PUE_BOUNDS
     from inferlca.lca.grid import custom_grid
     from inferlca.uncertainty import parse_bounded
 
+    wanted = parse_criteria(criteria) if criteria is not None else None
     lifetime_years = use_old_spelling("lifetime_years", lifetime_years, lifetime_old)
     for name, v in (("--tokens-in", tokens_in), ("--tokens-out", tokens_out),
                     ("--seq-len", seq_len), ("--queries", queries)):
@@ -197,13 +201,44 @@ def estimate_cmd(
         pairs = result.calibration.pairs if result.calibration else []
         figures = plot_roofline(result.devices, plot, stem=f"roofline-{result.model.name}",
                                 measured=[p for p in pairs if p.model == result.model.name])
+    crit = _criteria(result, wanted, region, grid) if wanted else None
     if as_json:
         out = result.to_dict()
+        if crit is not None:
+            for d, c in zip(out["devices"], crit):
+                d["criteria"] = c
         out["saved_run_ids"] = run_ids
         out["figures"] = [str(p) for p in figures]
         print_json(out)
         return
     _print_tables(result, run_ids, figures)
+    if crit is not None:
+        for e, c in zip(result.devices, crit):
+            if c is None:
+                continue
+            cells = [f"{k} " + ("no data" if v["value"] is None else
+                                f"{v['value']:.3g} [{v['low']:.3g} - {v['high']:.3g}] {v['unit']}")
+                     for k, v in c.items()]
+            console.print(f"{getattr(e.device, 'name', e.device)}: " + "; ".join(cells),
+                          highlight=False)
+
+
+def _criteria(result: Any, wanted: tuple[str, ...], region: str | None,
+              grid: str | None) -> list[dict[str, Any] | None]:
+    """Each device's criteria from its estimated impact (estimated, like the energy)."""
+    from types import SimpleNamespace
+
+    from inferlca.lca.criteria import compute_criteria
+
+    out: list[dict[str, Any] | None] = []
+    for e in result.devices:
+        if e.impact is None:
+            out.append(None)
+            continue
+        ctx = SimpleNamespace(device=e.device, region="custom" if grid is not None
+                              else (region or "FR"))
+        out.append({k: c.to_dict() for k, c in compute_criteria(e.impact, ctx, wanted).items()})
+    return out
 
 
 def _num(x: float, unit: str = "", digits: int = 3) -> str:
