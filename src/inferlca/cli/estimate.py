@@ -147,8 +147,8 @@ def estimate_cmd(
 ) -> None:
     from inferlca.errors import InvalidValueError
     from inferlca.estimate.api import estimate, save_estimates
-    from inferlca.lca.criteria import parse_criteria
     from inferlca.hardware.catalog import get_catalog
+    from inferlca.lca.criteria import parse_criteria
     from inferlca.lca.defaults import LIFETIME_BOUNDS, PUE_BOUNDS
     from inferlca.lca.grid import custom_grid
     from inferlca.uncertainty import parse_bounded
