@@ -139,3 +139,24 @@ def test_estimate_cli_criteria(cli):
     assert a100["criteria"]["water"]["scope"] == "use+manufacturing"
     r = cli("estimate", "--model", "bert-large", "--device", "t4", "--criteria", "gwp,h2o")
     assert r.code == 2 and "unknown criterion" in r.err
+
+
+def test_run_cli_criteria(cli, tmp_path):
+    """`run --criteria` on the null workload (a real run, modelled or real meter): the run's
+    criteria per query; PE per query = the mean repetition's kWh x PUE x 9.3135 MJ/kWh (France)
+    divided by the queries, within the run interval."""
+    r = cli("run", "-w", "null", "-n", "8", "-r", "2", "--device", "t4", "--store",
+            tmp_path / "c.db", "--logs-dir", tmp_path / "logs", "--criteria", "pe,water",
+            "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    pe = d["criteria"]["pe"]
+    assert pe["unit"] == "MJ" and pe["per"] == "query" and pe["scope"] == "use"
+    kwh = [rep["impact"]["energy_kwh"]["value"] for rep in d["repetitions"]]
+    pue = d["repetitions"][0]["impact"]["pue"]["value"]
+    assert pe["value"] == pytest.approx(sum(kwh) / len(kwh) * pue * 9.3135 / 8)
+    assert pe["low"] <= min(kwh) * 1.08 * 9.3135 / 8 + 1e-18
+    assert d["criteria"]["water"]["value"] is not None
+    r = cli("run", "-w", "null", "-n", "8", "-r", "1", "--store", tmp_path / "c.db",
+            "--criteria", "co2")
+    assert r.code == 2 and "unknown criterion" in r.err
