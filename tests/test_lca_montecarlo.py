@@ -114,3 +114,25 @@ def test_student_t_draws_match_the_quantiles(df):
     x = student_t_draws(np.random.default_rng(5), df, (1, 400_000))[0]
     assert np.quantile(x, 0.975) == pytest.approx(t_quantile(0.975, int(df)), rel=0.03)
     assert np.median(x) == pytest.approx(0.0, abs=0.01)
+
+
+def test_impact_cli_samples(cli):
+    """`impact --samples`: median and percentiles inside the interval of the same command, per
+    query = total / queries, the same seed gives the same numbers; bad numbers exit 2."""
+    args = ("impact", "--device", "t4", "--energy-wh", "1..1.2", "--duration-s", "10",
+            "--queries", "4", "--samples", "20000", "--seed", "3", "--json")
+    r = cli(*args)
+    assert r.code == 0, r.err
+    d = r.json()
+    mc, tot = d["monte_carlo"], d["total_gco2e"]
+    assert tot["low"] <= mc["total"]["p2_5"] <= mc["total"]["median"] <= mc["total"]["p97_5"] \
+        <= tot["high"]
+    assert mc["per_query"]["median"] == pytest.approx(mc["total"]["median"] / 4)
+    assert cli(*args).json()["monte_carlo"] == mc
+    r = cli("impact", "--device", "t4", "--energy-wh", "1", "--duration-s", "10", "--samples", "0")
+    assert r.code == 2 and "--samples" in r.err and "Traceback" not in r.err
+    r = cli("impact", "--device", "t4", "--energy-wh", "1", "--duration-s", "10", "--samples",
+            "10", "--seed", "-1")
+    assert r.code == 2 and "--seed" in r.err
+    r = cli("impact", "--device", "t4", "--energy-wh", "1", "--duration-s", "10", "--samples", "50")
+    assert r.code == 0 and "(p2.5" in r.out

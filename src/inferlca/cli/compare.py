@@ -91,10 +91,11 @@ def register(app: typer.Typer) -> None:
             ma, mb = mc["a"], mc["b"]
             console.print(
                 f"Monte Carlo ({samples:,} draws, seed {seed}): CO2e per query A median "
-                f"{ma['median'] * 1e3:.3g} mgCO2e [p2.5 {ma['p2_5'] * 1e3:.3g} - p97.5 "
-                f"{ma['p97_5'] * 1e3:.3g}], B median {mb['median'] * 1e3:.3g} mgCO2e "
-                f"[{mb['p2_5'] * 1e3:.3g} - {mb['p97_5'] * 1e3:.3g}]; "
-                f"P(A emits less than B) = {mc['p_a_less_than_b']:.3f}", highlight=False)
+                f"{ma['median'] * 1e3:.3g} mgCO2e (p2.5 {ma['p2_5'] * 1e3:.3g} - p97.5 "
+                f"{ma['p97_5'] * 1e3:.3g}), B median {mb['median'] * 1e3:.3g} mgCO2e "
+                f"({mb['p2_5'] * 1e3:.3g} - {mb['p97_5'] * 1e3:.3g}); "
+                f"P(A emits less than B) = {mc['p_a_less_than_b']:.3f}", highlight=False,
+                soft_wrap=True)
         for n in c.notes:
             console.print(f"[yellow]note:[/] {escape(n)}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -45,6 +47,10 @@ def impact_cmd(
                                        help="Time zone of the grid file's naive timestamps."),
     grid_signal: str = typer.Option("average", "--grid-signal",
                                     help="average (default) or marginal intensity of the file."),
+    samples: int | None = typer.Option(
+        None, "--samples", help="Monte Carlo draws: median and percentiles of the total "
+        "(and per query) beside the interval."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo draws (>= 0)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Impact I = C x EGM x PUE + (t / lifetime) x F, per workload and per query."""
@@ -61,6 +67,10 @@ def impact_cmd(
         raise InvalidValueError("--grid-file needs --start (the wall-clock start of the "
                                 "workload, ISO 8601 with offset, e.g. 2026-03-01T10:59:50Z)")
     wanted = parse_criteria(criteria) if criteria is not None else None
+    if samples is not None:
+        from inferlca.lca.montecarlo import check_samples_seed
+
+        check_samples_seed(samples, seed)
     energy = parse_uncertain("--energy-wh", energy_wh, "Wh")
     assert energy is not None
     positive_float("--duration-s", duration_s)
@@ -110,12 +120,15 @@ def impact_cmd(
     else:
         imp = compute_impact(energy_j, duration_s, ctx, queries)
     crit = compute_criteria(imp, ctx, wanted) if wanted else None
+    mc = _monte_carlo(imp, ctx, duration_s, queries, samples, seed) if samples else None
     if as_json:
         out = imp.to_dict()
         if crit is not None:
             out["criteria"] = {k: c.to_dict() for k, c in crit.items()}
         if timed is not None:
             out["grid_in_time"] = timed.to_dict()
+        if mc is not None:
+            out["monte_carlo"] = mc
         print_json(out)
         for n in [*notes, *imp.notes]:
             err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
@@ -155,9 +168,30 @@ def impact_cmd(
                        tot.format(c.unit) if tot else "no data", c.scope or "-")
             notes.extend(f"{c.name}: {n}" for n in c.notes)
         console.print(ct)
+    if mc is not None:
+        m = mc["total"]
+        console.print(f"Monte Carlo ({samples:,} draws, seed {seed}): total median "
+                      f"{m['median']:.4g} gCO2e (p2.5 {m['p2_5']:.4g} - p97.5 {m['p97_5']:.4g})",
+                      highlight=False, soft_wrap=True)
     for n in [*notes, *imp.notes]:
         err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
     console.print(f"{len(imp.sources)} sources (see --json for the list)", highlight=False)
+
+
+def _monte_carlo(imp: Any, ctx: Any, duration_s: float, queries: int | None, samples: int,
+                 seed: int) -> dict[str, Any]:
+    from inferlca.lca.montecarlo import Draws, MCInputs, Spread, simulate, summarize
+    from inferlca.uncertainty import UValue
+
+    foot = imp.device_embodied_kgco2e if imp.embodied_available else UValue.exact(0.0)
+    inp = MCInputs(imp.energy_j, Spread.exact(duration_s), ctx.grid_gco2e_per_kwh, ctx.pue,
+                   ctx.lifetime_years, foot, None)
+    x = simulate([inp], Draws(samples, seed))[0]
+    out: dict[str, Any] = {"samples": samples, "seed": seed, "unit": "gCO2e",
+                           "total": summarize(x)}
+    if queries:
+        out["per_query"] = summarize(x / queries)
+    return out
 
 
 def _parse_start(text: str) -> float:

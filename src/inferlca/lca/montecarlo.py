@@ -88,7 +88,7 @@ class Spread:
 class MCInputs:
     """The inputs of one workload's impact (see the module docstring)."""
 
-    energy_j: Spread
+    energy_j: Spread | UValue  # a given interval (no repetitions) is triangular
     duration_s: Spread
     grid_gco2e_per_kwh: UValue
     pue: UValue
@@ -98,7 +98,7 @@ class MCInputs:
 
     def interval_total_g(self) -> UValue:
         """The interval arithmetic's ``total`` (or per query) on the same inputs."""
-        e = self.energy_j.uvalue("J")
+        e = self.energy_j.uvalue("J") if isinstance(self.energy_j, Spread) else self.energy_j
         t = self.duration_s.uvalue("s")
         use = (e.value * self.grid_gco2e_per_kwh.value * self.pue.value / J_PER_KWH,
                e.low * self.grid_gco2e_per_kwh.low * self.pue.low / J_PER_KWH,
@@ -224,7 +224,13 @@ def simulate(inputs: Sequence[MCInputs], draws: Draws) -> np.ndarray:
     ``queries``)."""
     if not inputs:
         return np.zeros((0, draws.n))
-    e = draws.spread_many([i.energy_j for i in inputs])
+    if all(isinstance(i.energy_j, Spread) for i in inputs):
+        e = draws.spread_many([i.energy_j for i in inputs])  # type: ignore[misc]
+    else:  # a given energy interval (``impact --energy-wh 10..12``): triangular, own draws
+        e = np.stack([draws.spread_many([i.energy_j])[0] if isinstance(i.energy_j, Spread)
+                      else triangular_draws(draws.rng.random(draws.n), i.energy_j.low,
+                                            i.energy_j.value, i.energy_j.high)
+                      for i in inputs])
     t = draws.spread_many([i.duration_s for i in inputs])
     grid = draws.triangular_many("grid", [i.grid_gco2e_per_kwh for i in inputs])
     pue = draws.triangular_many("pue", [i.pue for i in inputs])
