@@ -252,9 +252,14 @@ def register(app: typer.Typer) -> None:
         store: str | None = typer.Option(None, "--store",
                                          help="Results store (SQLite file). Default: $INFERLCA_STORE, else ./inferlca.db."),
         logs_dir: str | None = typer.Option(None, help="Where LoadGen logs go."),
+        criteria: str | None = typer.Option(
+            None, "--criteria", help="Also give these criteria per query: gwp,water,pe,adpe."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         from inferlca.cli._common import err_console, print_json, use_old_spelling
+        from inferlca.lca.criteria import parse_criteria
+
+        wanted = parse_criteria(criteria) if criteria is not None else None
         from inferlca.cli._tokens import llm_options
         from inferlca.loadgen.runner import run_benchmark
         from inferlca.store.sqlite import Store
@@ -292,7 +297,40 @@ def register(app: typer.Typer) -> None:
                     else:
                         print_outcome(partial)
                 raise
+        crit = _outcome_criteria(outcome, wanted) if wanted else None
         if as_json:
-            print_json(outcome.to_dict())
+            out = outcome.to_dict()
+            if crit is not None:
+                out["criteria"] = crit
+            print_json(out)
         else:
             print_outcome(outcome)
+            from inferlca.cli._common import console
+
+            for name, c in (crit or {}).items():
+                console.print(f"{name} per {c.get('per', 'query')}: " + (
+                    "no data" if c["value"] is None else
+                    f"{c['value']:.3g} [{c['low']:.3g} - {c['high']:.3g}] {c['unit']}")
+                    + (f" ({c['scope']})" if c["scope"] else "")
+                    + "".join(f"; {n}" for n in c["notes"]), highlight=False)
+
+
+def _outcome_criteria(outcome: Any, wanted: tuple[str, ...]) -> dict[str, Any]:
+    """The run's criteria per query (``lca.criteria.run_criteria`` on its repetitions)."""
+    from types import SimpleNamespace
+
+    from inferlca.lca.criteria import run_criteria
+
+    spec = outcome.spec
+    reps = [SimpleNamespace(impact=r.impact) for r in outcome.repetitions]
+    queries = None  # the repetitions' own query count: total / per query of their impact
+    for r in outcome.repetitions:
+        imp = r.impact or {}
+        tot, per = imp.get("total_gco2e") or {}, imp.get("per_query_gco2e") or {}
+        if per.get("value"):
+            queries = max(1, round(tot["value"] / per["value"]))
+            break
+    view = SimpleNamespace(device_id=outcome.device_id, repetitions=reps, queries=queries,
+                           spec={"region": spec.region,
+                                 "grid_gco2e_per_kwh": spec.grid_gco2e_per_kwh})
+    return run_criteria(view, wanted)

@@ -84,6 +84,7 @@ class Sampler:
         if self._thread is not None:
             raise RuntimeError("sampler already started")
         self._t0 = time.monotonic()
+        self._t0_unix = time.time()  # the wall-clock origin of t_s (grid intensity in time)
         self._take()  # first sample at t = 0, in the caller's thread, so the trace starts now
         self._thread = threading.Thread(target=self._loop, name="inferlca-sampler", daemon=True)
         self._thread.start()
@@ -211,6 +212,7 @@ class Sampler:
         meta.update(
             {
                 "t0_monotonic_s": self._t0,
+                "t0_unix_s": getattr(self, "_t0_unix", None),
                 "samples": int(t.size),
                 "missed_ticks": self._missed_ticks,
                 "sampler": self.kind,
