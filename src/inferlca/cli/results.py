@@ -11,7 +11,7 @@ from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP, fmt_interval, fmt_number
-from inferlca.store.export import loadgen_valid
+from inferlca.store.export import EMBODIED_KEYS, embodied_missing, loadgen_valid
 from inferlca.store.records import RunRecord
 from inferlca.store.sqlite import Store
 
@@ -143,17 +143,30 @@ def _metrics_table(run: RunRecord) -> Table:
 
 
 def _impact_table(impact: dict[str, Any]) -> Table:
-    table = Table(title="impact (mean over repetitions of value, low and high)", title_justify="left")
+    """The impact figures; embodied figures of a device without a footprint read ``n/a`` (the
+    reason in a note below the table), and totals then say they are the use phase only."""
+    missing = embodied_missing(impact)
+    table = Table(title="impact (mean over repetitions of value, low and high)", title_justify="left",
+                  caption=f"n/a: {missing}; totals are the use phase only" if missing else None,
+                  caption_justify="left")
     table.add_column("figure")
     table.add_column(escape("value [low - high]"), justify="right")
     for key, v in impact.items():
         if key == "sources":
             continue
+        if missing and key in EMBODIED_KEYS:
+            table.add_row(escape(key), "n/a")
+            continue
+        if missing and key in ("total_gco2e", "per_query_gco2e") and isinstance(v, dict):
+            table.add_row(escape(f"{key} (use only)"), escape(fmt_interval(v)))
+            continue
         if isinstance(v, dict) and {"value", "low", "high"} <= set(v):
             table.add_row(escape(key), escape(fmt_interval(v)))
         elif isinstance(v, dict):
             for sub, sv in v.items():
-                if isinstance(sv, dict) and {"value", "low", "high"} <= set(sv):
+                if missing and sub in EMBODIED_KEYS:
+                    table.add_row(escape(f"{key}.{sub}"), "n/a")
+                elif isinstance(sv, dict) and {"value", "low", "high"} <= set(sv):
                     table.add_row(escape(f"{key}.{sub}"), escape(fmt_interval(sv)))
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
             table.add_row(escape(key), fmt_number(float(v)))
@@ -213,8 +226,19 @@ def results_show(
     impact = (run.summary or {}).get("impact")
     if impact:
         console.print(_impact_table(impact))
+        from inferlca.report.data import device_category
+        from inferlca.report.summary import context_rows
+
+        for label, text in context_rows(run.spec or {}, impact,
+                                        device_category(run.device_id, run.device_name)):
+            console.print(f"  {label + ':':<10} {escape(text)}", highlight=False)
     if run.repetitions:
         console.print(_repetitions_table(run))
+        from inferlca.report.summary import outlier_repetitions
+
+        for note in outlier_repetitions([(r.index, r.metrics.get("duration_s"))
+                                         for r in run.repetitions if r.status == "complete"]):
+            console.print(f"[yellow]outlier:[/] {escape(note)}", highlight=False)
     for note in run.notes:
         console.print(f"[yellow]note:[/] {escape(str(note))}", highlight=False)
     sources = (impact or {}).get("sources") if impact else None

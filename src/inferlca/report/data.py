@@ -152,6 +152,15 @@ class RunView:
         return UValue(sum(v.value for v in vals) / n, sum(v.low for v in vals) / n,
                       sum(v.high for v in vals) / n, unit)
 
+    @property
+    def embodied_missing(self) -> str | None:
+        """Why this run has no embodied figures (no manufacturing footprint), or ``None``."""
+        from inferlca.store.export import embodied_missing
+
+        imp = self.summary.get("impact") or next((r.impact for r in self.repetitions
+                                                  if r.impact), None)
+        return embodied_missing(imp)
+
     def impact_sources(self) -> list[str]:
         """Every source named by the run's impacts (summary and repetitions), deduplicated."""
         found: dict[str, None] = {}
