@@ -28,13 +28,13 @@ def export(
     scenario: str | None = typer.Option(None, "--scenario", help="Only runs of this scenario."),
     kind: str | None = typer.Option(None, "--kind", help="measured or estimated."),
     status: str | None = typer.Option(None, "--status", help="complete, incomplete, failed or running."),
-    tables: str = typer.Option(",".join(TABLES), "--tables",
-                               help="Comma-separated tables to write."),
+    tables: str = typer.Option(",".join(TABLES), "--tables", show_default=False,
+                               help=f"Comma-separated tables to write (default: all, "
+                                    f"{', '.join(TABLES)})."),
     no_traces: bool = typer.Option(False, "--no-traces", help="Leave the (large) traces table out."),
     json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
-    """Export runs: one row per run with its figures; repetitions, traces, latencies and series
-    as separate tables."""
+    """Export runs (one row each) and their repetitions, traces, latencies and series."""
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise UnknownNameError("export format", fmt, FORMATS, hint=f"(accepted: {', '.join(FORMATS)})")

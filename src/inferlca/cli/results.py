@@ -23,9 +23,18 @@ results_app = typer.Typer(
 )
 
 
-def _per_query_mg(run: RunRecord) -> str:
-    impact = (run.summary or {}).get("impact") or {}
-    return fmt_interval(impact.get("per_query_gco2e"), scale=1000.0)
+def _per_query_g(run: RunRecord) -> Any:
+    return ((run.summary or {}).get("impact") or {}).get("per_query_gco2e")
+
+
+def _per_query(run: RunRecord, scale: float, interval: bool) -> str:
+    """GWP per query in the listing's unit: with its interval on a wide terminal, the nominal
+    value on a narrow one; ``(use)`` marks a use-phase-only total (no footprint)."""
+    v = _per_query_g(run)
+    if not isinstance(v, dict) or v.get("value") is None:
+        return "n/a"
+    text = fmt_interval(v, scale=scale) if interval else fmt_number(v["value"] * scale)
+    return text + (" (use)" if embodied_missing((run.summary or {}).get("impact")) else "")
 
 
 def _status(run: RunRecord) -> str:
@@ -57,8 +66,12 @@ def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> T
     columns += [("q", {"justify": "right"})]
     if wide:
         columns.append(("reps", {"justify": "right"}))
+    from inferlca.report.style import gwp_unit
+
+    unit = gwp_unit([v["value"] for r in runs if isinstance(v := _per_query_g(r), dict)
+                     and isinstance(v.get("value"), (int, float))])
     columns += [("status", {}), ("J/query", {"justify": "right"}), ("p99 ms", {"justify": "right"}),
-                ("mgCO2e/query", {"justify": "right"})]
+                (f"{unit.name}/q", {"justify": "right", "no_wrap": not wide})]
     if show_labels:
         columns.append(("label", {"overflow": "fold"}))
     for name, kw in columns:
@@ -75,7 +88,7 @@ def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> T
         if wide:
             row.append(_reps(r))
         row += [status, fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s")),
-                _per_query_mg(r)]
+                _per_query(r, unit.scale, wide)]
         if show_labels:
             row.append(escape(r.label or ""))
         table.add_row(*row)
@@ -112,6 +125,8 @@ def results_list(
             else f"no runs yet in {path}; start one with `inferlca run`", markup=False)
         return
     console.print(runs_table(runs, escape(f"{len(runs)} run(s) in {path}")))
+    console.print("[dim]/q: GWP per query (use: use phase only, the device has no manufacturing "
+                  "footprint)[/]")
     console.print("[dim]details: inferlca results show RUN_ID (a prefix of the id is enough)[/]")
 
 

@@ -305,7 +305,7 @@ def gwp_figures(runs: Sequence[RunView], unit: style.Unit | None = None) -> dict
         colors = device_colors(devices)
         est = {v.device_name: v.estimated for v in vs}
         has_emb = {d for (d, _), xs in emb.items() if any(x > 0 for x in xs)}
-        no_emb = {d: " (embodied n/a: no footprint)" for d in devices if d not in has_emb}
+        no_emb = {d: " (no embodied footprint: n/a)" for d in devices if d not in has_emb}
         panels = [(use, "use phase")]
         if has_emb:
             panels.append((emb, "embodied (allocated)"))
