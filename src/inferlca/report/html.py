@@ -122,15 +122,17 @@ def assumptions(runs: Sequence[RunView]) -> list[dict[str, str]]:
         imp = v.summary.get("impact") or next((r.impact for r in v.repetitions if r.impact), None)
         if not imp:
             continue
-        region = v.spec.get("region") or "?"
-        grid = v.spec.get("grid_gco2e_per_kwh")
+        from inferlca.report.summary import grid_text, lifetime_text, pue_text
+
+        missing = v.embodied_missing
         row = {
             "device": v.device_name,
-            "grid": f"{region if not grid else 'user value'}: {_fmt_uv(imp.get('grid_gco2e_per_kwh'))}",
-            "pue": _fmt_uv(imp.get("pue")),
-            "lifetime": _fmt_uv(imp.get("lifetime_years")),
+            "grid": grid_text(v.spec, imp),
+            "pue": pue_text(v.spec, imp, v.category),
+            "lifetime": lifetime_text(v.spec, imp),
             "memory_method": str(v.spec.get("memory_method", "per-gb")),
-            "footprint": _fmt_uv(imp.get("device_embodied_kgco2e")),
+            "footprint": f"n/a ({missing})" if missing
+            else _fmt_uv(imp.get("device_embodied_kgco2e")),
             "allocation": _fmt_uv(imp.get("allocation")) if isinstance(imp.get("allocation"),
                                                                      (dict, float, int))
             else str(imp.get("allocation", "time-based (t / lifetime)")),
@@ -179,14 +181,21 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
         power_axis: ``progress`` (each repetition on 100 points, as the study) or ``time``
             (seconds since the start, on one grid over the longest repetition).
     """
-    import jinja2
-
     from inferlca.errors import UnknownNameError
 
     if power_axis not in plots.POWER_AXES:
         raise UnknownNameError("power axis", power_axis, plots.POWER_AXES,
                                hint=f"(accepted: {', '.join(plots.POWER_AXES)})")
     out = ensure_writable_dir(Path(out_dir))
+    with style.report_devices(device_order(runs)):
+        return _build(store, list(runs), out, store_path=store_path, title=title,
+                      progress=progress, power_axis=power_axis)
+
+
+def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title: str,
+           progress: Callable[[str], None] | None, power_axis: str) -> ReportResult:
+    import jinja2
+
     step = progress or (lambda _msg: None)
     runs = list(runs)
     order = device_order(runs)  # for the page header

@@ -22,7 +22,8 @@ from inferlca.report.data import CATEGORIES, RunView, device_order
 
 GRID_POINTS = 100  # the study interpolated each repetition onto 100 points
 TIME_GRID_POINTS = 200  # absolute-time axis: points over the longest repetition
-POWER_AXES = ("progress", "time")  # run progress (100 points, as the study) or seconds from start
+POWER_AXES = ("progress", "time")
+MAX_LABEL = 48  # characters of a device or workload name in a figure (the tables hold it whole)  # run progress (100 points, as the study) or seconds from start
 
 
 def _figure(width_in: float, height_in: float):  # type: ignore[no-untyped-def]
@@ -52,6 +53,8 @@ def _label(v: RunView | str, estimated: bool = False) -> str:
     """A device's legend label; ``$`` escaped so that user text never turns into mathtext."""
     name = v.device_name if isinstance(v, RunView) else v
     est = v.estimated if isinstance(v, RunView) else estimated
+    if len(name) > MAX_LABEL:  # a 500-character name would take the whole figure
+        name = name[:MAX_LABEL - 1] + "…"
     name = name.replace("$", r"\$")
     return f"{name} (estimated)" if est else name
 

@@ -14,10 +14,11 @@ quantity uses it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +44,26 @@ def figure(height_in: float, width_in: float = WIDTH_IN):  # type: ignore[no-unt
     return Figure(figsize=(width_in, max(2.0, height_in)), dpi=DPI, layout="constrained")
 
 
+_REPORT_ORDER: list[str] = []
+
+
+@contextlib.contextmanager
+def report_devices(order: Sequence[str]) -> Iterator[None]:
+    """Within this block every figure gives a device the colour of its place in ``order`` (the
+    whole report's device order), so a device has one colour in every figure of a report."""
+    saved = list(_REPORT_ORDER)
+    _REPORT_ORDER[:] = list(order)
+    try:
+        yield
+    finally:
+        _REPORT_ORDER[:] = saved
+
+
 def device_colors(names: Sequence[str]) -> dict[str, str]:
-    """One colour per device, in the order given (the report's device order)."""
+    """One colour per device: its place in the report's device order (:func:`report_devices`)
+    when it has one, else its place in ``names``."""
+    if _REPORT_ORDER and all(n in _REPORT_ORDER for n in names):
+        return {n: COLORS[_REPORT_ORDER.index(n) % len(COLORS)] for n in names}
     return {n: COLORS[i % len(COLORS)] for i, n in enumerate(names)}
 
 
@@ -111,6 +130,7 @@ def _titles(fig: Any) -> list[tuple[Any, float]]:
 
 def _fit(fig: Any, rounds: int = 3) -> None:
     """Wrap every title wider than its space (measured by the renderer) onto more lines."""
+    original: dict[int, str] = {}
     for _ in range(rounds):
         renderer = fig.canvas.get_renderer()
         changed = False
@@ -118,9 +138,11 @@ def _fit(fig: Any, rounds: int = 3) -> None:
             w = t.get_window_extent(renderer).width
             if w <= allowed:
                 continue
-            text = t.get_text().replace("\n", " ")
-            n = max(12, int(len(text) * allowed / w * 0.95))
-            t.set_text("\n".join(textwrap.wrap(text, n, break_long_words=True)))
+            text = t.get_text()
+            longest = max(len(line) for line in text.split("\n"))
+            n = max(8, int(longest * allowed / w * 0.92))
+            src = original.setdefault(id(t), " ".join(text.split("\n")))
+            t.set_text("\n".join(textwrap.wrap(src, n, break_long_words=True)))
             changed = True
         if not changed:
             return
