@@ -106,6 +106,7 @@ def test_one_run_tradeoff_is_readable(make_run):
     assert "one run" in ax.get_title()
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     assert x0 < 20 < x1  # the point (ms) is inside the axes
+    assert y0 < style.gwp_unit([1.5 / 16])(1.5 / 16) < y1
     assert len(ax.texts) == 1 and "ms" in ax.texts[0].get_text()
 
 
@@ -161,7 +162,8 @@ def test_export_and_project_say_na(tmp_path, make_run, sample_store):
     with Store.open(path, readonly=True) as st:
         export_store(st, "csv", tmp_path / "csv", tables=["runs"])
         export_store(st, "json", tmp_path / "e.json", tables=["runs"])
-    rows = list(csv.DictReader(open(tmp_path / "csv" / "runs.csv", encoding="utf-8")))
+    with open(tmp_path / "csv" / "runs.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     gtx = [r for r in rows if "GTX" in r["device_name"]]
     assert gtx and all(r["embodied_gco2e"] == "" and r["device_embodied_kgco2e"] == ""
                        and r["embodied_na_reason"] for r in gtx)

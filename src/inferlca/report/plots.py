@@ -407,7 +407,8 @@ def manufacturing_figure(rows: Sequence[Footprint]):  # type: ignore[no-untyped-
 def tornado_rows(t: Any) -> tuple[list[Any], list[Any]]:
     """(bars drawn, bars left out): a parameter whose two ends give the run's own value has no
     effect on this run (e.g. the lifetime of a device without a manufacturing footprint)."""
-    keep, drop = [], []
+    keep: list[Any] = []
+    drop: list[Any] = []
     for b in t.bars:
         tol = 1e-9 * max(abs(t.base_g), 1e-30)
         (keep if b.swing_g > tol or abs(b.at_low_g - t.base_g) > tol else drop).append(b)

@@ -87,10 +87,10 @@ def context_rows(spec: Mapping[str, Any], impact: Mapping[str, Any] | None,
             ("lifetime", lifetime_text(spec, impact))]
 
 
-def outlier_repetitions(durations: Sequence[tuple[int, float]]) -> list[str]:
+def outlier_repetitions(durations: Sequence[tuple[int, float | None]]) -> list[str]:
     """Notes on the repetitions the outlier rule flags (module docstring), given
     ``(index, duration_s)`` of the complete repetitions in order; ``[]`` when none is flagged."""
-    vals = [(i, d) for i, d in durations if d is not None and d > 0]
+    vals = [(i, float(d)) for i, d in durations if d is not None and d > 0]
     if len(vals) < MIN_REPETITIONS:
         return []
     med = statistics.median(d for _, d in vals)
