@@ -40,11 +40,11 @@ def device_colors(names: Sequence[str]) -> dict[str, str]:
 def save(fig: Any, out_dir: Path, stem: str) -> tuple[Path, Path]:
     """Apply the report's style (:func:`style.finish`: fonts, titles that fit) and write
     ``stem.png`` and ``stem.svg`` into ``out_dir``; return both paths."""
-    style.finish(fig)
+    style.finish(fig)  # solves the layout (with the fitted titles)
     png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
-    fig.savefig(png, format="png")
-    # the layout was solved for the PNG; keep it rather than solving it again for the SVG
+    # keep that layout rather than solving it again for the PNG and the SVG
     fig.set_layout_engine("none")
+    fig.savefig(png, format="png")
     fig.savefig(svg, format="svg")
     return png, svg
 
@@ -492,6 +492,27 @@ def tradeoff_points(runs: Sequence[RunView], y: str = "gwp") -> list[tuple[RunVi
     return out
 
 
+MAX_TRADEOFF_POINTS = 60  # more runs: one point per device and query count (mean of its runs)
+
+
+def _mean_points(pts: Sequence[tuple[RunView, Any, Any]]) -> list[tuple[RunView, Any, Any]]:
+    """One point per (device, query count, estimated): the mean of value, low and high of its
+    runs' latency and GWP (the latest run stands for the group in labels)."""
+    from inferlca.uncertainty import UValue
+
+    groups: dict[tuple[str, int, bool], list[tuple[RunView, Any, Any]]] = defaultdict(list)
+    for p in pts:
+        groups[(p[0].device_name, p[0].queries or 0, p[0].estimated)].append(p)
+
+    def mean(us: list[Any]) -> Any:
+        n = len(us)
+        return UValue(sum(u.value for u in us) / n, sum(u.low for u in us) / n,
+                      sum(u.high for u in us) / n, us[0].unit)
+
+    return [(max(g, key=lambda p: p[0].created)[0], mean([p[1] for p in g]),
+             mean([p[2] for p in g])) for g in groups.values()]
+
+
 def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp",  # type: ignore[no-untyped-def]
                     unit: style.Unit | None = None):
     """GWP (or energy) per query vs p99 latency, intervals as error bars, Pareto front.
@@ -502,6 +523,9 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp",  # type: ignore[no-
     pts = tradeoff_points(runs, y)
     if not pts:
         return None
+    aggregated = len(pts) > MAX_TRADEOFF_POINTS
+    if aggregated:
+        pts = _mean_points(pts)
     devices = device_order([p[0] for p in pts])
     colors = device_colors(devices)
     if y == "gwp":
@@ -553,6 +577,8 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp",  # type: ignore[no-
     partial_note = ("; diamond = use phase only, off the front"
                     if any(use_only(v) for v, _, _ in pts) else "")
     one = "; one run: nothing to trade off yet" if len(pts) == 1 else ""
+    if aggregated:
+        one += "; one point per device and query count: mean of its runs"
     ax.set_title(f"Footprint vs latency (hollow = estimated{partial_note}{one})")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig

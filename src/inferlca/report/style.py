@@ -146,7 +146,7 @@ def _fit(fig: Any, rounds: int = 3) -> None:
             changed = True
         if not changed:
             return
-        fig.canvas.draw()
+        fig.draw_without_rendering()
 
 
 def finish(fig: Any) -> Any:
@@ -170,7 +170,7 @@ def finish(fig: Any) -> Any:
     for leg in fig.legends:
         for t in leg.get_texts():
             t.set_fontsize(LEGEND_PT)
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # layout and text sizes, no rasterising
     _fit(fig)
     return fig
 
