@@ -112,12 +112,13 @@ def large(tmp: Path) -> None:
         runs = load_runs(st)
         t_load = time.perf_counter() - t0
         marks: list[tuple[str, float]] = []
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = build_report(st, runs, tmp / "large-out",
                            progress=lambda m: marks.append((m, time.perf_counter())))
-        total = time.perf_counter() - t0
-    print(f"report of {len(runs)} runs: {total:.1f} s (loading the runs: {t_load:.1f} s), "
-          f"{sum(1 for f in res.figures if f.data_uri)} figures, target < 60 s")
+        total, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # CPU time too: on a shared machine the wall time mostly measures the other processes
+    print(f"report of {len(runs)} runs: {total:.1f} s wall, {cpu:.1f} s CPU (loading the runs: "
+          f"{t_load:.1f} s), {sum(1 for f in res.figures if f.data_uri)} figures, target < 60 s")
     ends = [t for _, t in marks[1:]] + [t0 + total]
     for (name, start), end in zip(marks, ends):
         print(f"  {name:<60} {end - start:6.2f} s")

@@ -23,6 +23,7 @@ from inferlca.report.data import CATEGORIES, RunView, device_order
 GRID_POINTS = 100  # the study interpolated each repetition onto 100 points
 TIME_GRID_POINTS = 200  # absolute-time axis: points over the longest repetition
 POWER_AXES = ("progress", "time")
+FIXED_LAYOUT_PANELS = 16  # power-profile grids larger than this get a fixed layout (speed)
 MAX_LABEL = 48  # characters of a device or workload name in a figure (the tables hold it whole)  # run progress (100 points, as the study) or seconds from start
 
 
@@ -179,24 +180,47 @@ def power_profiles(runs: Sequence[RunView],
 
 
 def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  # type: ignore[no-untyped-def]
-    """Grid of panels: one row per device, one column per query count; mean +/- std, phases shaded."""
+    """Grid of panels: one row per device (named on the left), one column per query count
+    (named on top); mean +/- std, phases shaded, the number of repetitions in each panel.
+
+    Grids of more than :data:`FIXED_LAYOUT_PANELS` panels get a fixed layout (margins from the
+    figure size) instead of the constrained layout, whose cost grows with the panel count."""
+    import textwrap
+
     if not profiles:
         return None
     devices = [d for d in order if any(p.device == d for p in profiles)]
     qs = sorted({p.queries or 0 for p in profiles})
     timed = any(p.axis == "time" for p in profiles)
     scale = 1.0 if timed else 100.0  # seconds, or percent of the run
-    fig = _figure(2.6 * len(qs) + 1.0, 1.9 * len(devices) + 0.6)
+    height = 1.55 * len(devices) + 1.1
+    fig = style.figure(height)
+    fixed = len(devices) * len(qs) > FIXED_LAYOUT_PANELS
+    grid: dict[str, float] = {}
+    if fixed:
+        fig.set_layout_engine("none")
+        grid = {"left": 0.13, "right": 0.99, "top": 1 - 0.75 / height, "bottom": 0.6 / height,
+                "hspace": 0.35, "wspace": 0.25}
     # on the time axis runs differ in length by device and query count: each panel its own x
-    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=not timed)
+    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=not timed,
+                        gridspec_kw=grid or None)
     colors = device_colors(devices)
     by = {(p.device, p.queries or 0): p for p in profiles}
     for i, d in enumerate(devices):
+        est = any(p.estimated for p in profiles if p.device == d)
         for j, q in enumerate(qs):
             ax = axes[i][j]
             p = by.get((d, q))
+            if i == 0:
+                ax.set_title(f"{q} queries")
+            if j == 0:
+                name = "\n".join(textwrap.wrap(_label(d, est), 22)[:3])
+                ax.set_ylabel(f"{name}\npower (W)")
             if p is None:
-                ax.set_axis_off()
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.text(0.5, 0.5, "no run", transform=ax.transAxes, ha="center", va="center",
+                        color="#777777", fontsize=style.LEGEND_PT)
                 continue
             x = p.x * scale
             ax.plot(x, p.mean_w, color=colors[d], lw=1.4, ls="--" if p.estimated else "-")
@@ -207,16 +231,13 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
                 if name in p.phases:
                     a, b = p.phases[name]
                     ax.axvspan(a * scale, b * scale, color=c, alpha=0.15, lw=0, label=lab)
-            ax.set_title(f"{_label(d, p.estimated)}\n{q} queries (n={p.n})", fontsize=8)
-            if j == 0:
-                ax.set_ylabel("power (W)", fontsize=8)
+            ax.text(0.02, 0.96, f"n={p.n}", transform=ax.transAxes, ha="left", va="top",
+                    fontsize=style.LEGEND_PT, color="#444444")
             if i == len(devices) - 1:
-                ax.set_xlabel("time since start (s)" if timed else "run progress (%, 100 points)",
-                              fontsize=8)
-            ax.tick_params(labelsize=7)
-            if i == 0 and j == 0 and p.phases:
-                ax.legend(fontsize=6, loc="lower right")
-    fig.suptitle("Power profiles: mean +/- std across repetitions", fontsize=10)
+                ax.set_xlabel("time since start (s)" if timed else "run progress (%)")
+            if i == 0 and j == len(qs) - 1 and p.phases:
+                ax.legend(loc="lower right")
+    fig.suptitle("Power profiles: mean +/- std across repetitions")
     return fig
 
 
@@ -538,13 +559,16 @@ def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp",  # type: ignore[no-
     def use_only(v: RunView) -> bool:  # GWP without embodied: the device has no footprint
         return y == "gwp" and v.embodied_missing is not None
 
+    # more devices than colours: the shape tells apart devices that share a colour
+    shapes = {d: "o^sv"[(i // len(style.COLORS)) % 4] for i, d in enumerate(devices)}
+
     seen = set()
     for v, lat, val in pts:
         x, yy = lat.value * 1e3, unit(val.value)
         partial = use_only(v)
         ax.errorbar(x, yy, xerr=[[x - lat.low * 1e3], [lat.high * 1e3 - x]],
                     yerr=[[yy - unit(val.low)], [unit(val.high) - yy]],
-                    fmt="D" if partial else "o",
+                    fmt="D" if partial else shapes[v.device_name],
                     color=colors[v.device_name], mfc="white" if v.estimated else colors[v.device_name],
                     ms=6, capsize=2, lw=0.8,
                     label=None if (v.device_name, v.estimated) in seen
