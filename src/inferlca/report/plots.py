@@ -213,9 +213,12 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
             p = by.get((d, q))
             if i == 0:
                 ax.set_title(f"{q} queries")
-            if j == 0:
+            if j == 0:  # the row's device, left of the power axis label
                 name = "\n".join(textwrap.wrap(_label(d, est), 22)[:3])
-                ax.set_ylabel(f"{name}\npower (W)")
+                ax.set_ylabel("power (W)")
+                ax.annotate(name, xy=(0, 0.5), xycoords="axes fraction", xytext=(-40, 0),
+                            textcoords="offset points", rotation=90, ha="right", va="center",
+                            fontsize=style.LABEL_PT, fontweight="bold")
             if p is None:
                 ax.set_xticks([])
                 ax.set_yticks([])
