@@ -108,8 +108,11 @@ def print_outcome(outcome: Any) -> None:
         # a device the catalog lacks has no embodied footprint: not zero, unknown (see the notes)
         embodied = (_interval_cells(_per_query(imp.get("embodied_gco2e"), q), 1e3)
                     if known_device else ["n/a", "", "needs --device"])
+        # without a footprint the total is the use phase: one row "use only", not two rows
+        # with one number
         rows += [
-            ("GWP / query: use (mgCO2e)", _interval_cells(_per_query(imp.get("use_gco2e"), q), 1e3)),
+            (f"GWP / query: {'use' if known_device else 'use only'} (mgCO2e)",
+             _interval_cells(_per_query(imp.get("use_gco2e"), q), 1e3)),
             ("GWP / query: embodied (mgCO2e)", embodied),
         ]
         if known_device:  # without a footprint the total is the use row above: not twice
