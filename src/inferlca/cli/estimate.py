@@ -237,9 +237,8 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
     row("energy / query (TDP)", [e.energy_per_query_j["tdp"].format("J") for e in ds])
     row("energy / query (util.)", [e.energy_per_query_j["utilisation"].format("J") for e in ds])
     if all(e.impact is not None for e in ds):
-        from inferlca.uncertainty import UValue
-
         from inferlca.store.export import EMBODIED_KEYS, embodied_missing
+        from inferlca.uncertainty import UValue
 
         def g(e: Any, key: str, scale: float = 1.0, unit: str = "gCO2e") -> str:
             d = e.impact.to_dict()
