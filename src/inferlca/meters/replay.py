@@ -38,6 +38,7 @@ from inferlca.meters.base import PowerMeter, Reading
 from inferlca.meters.tegrastats import (
     derive,
     derived_rules,
+    has_unreadable_power,
     is_tegrastats_line,
     line_times_s,
     parse_log,
@@ -46,6 +47,7 @@ from inferlca.traces import io as trace_io
 from inferlca.traces.trace import Gap, PowerTrace
 
 FORMATS = ("auto", "inferlca", "nvidia-smi", "dmon", "tegrastats")
+_STAMP_RE = re.compile(r"^\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2} ")
 _NA = re.compile(r"^\[.*\]$")  # [N/A], [Not Supported], [Unknown Error]...
 
 
@@ -423,6 +425,15 @@ def parse_tegrastats(
     text: str, path: object = "<tegrastats>", interval_s: float | None = None
 ) -> PowerTrace:
     log = parse_log(text, path)
+    if not log.rails and any(
+        has_unreadable_power(_STAMP_RE.sub("", ln, count=1)) for ln in text.splitlines()[:50]
+    ):
+        raise InputFileError(
+            path,
+            "this tegrastats log shows power fields in a form not understood (expected "
+            "'NAME 5542mW', 'NAME 5542mW/5542mW' or 'NAME 5542mW/5542mW/6000mW'); "
+            "please report the line",
+        )
     if not log.rails:
         raise InputFileError(
             path,
