@@ -25,6 +25,7 @@ REFUSED = {
     "nvidia_smi_dmon_util_only_1.txt": "no pwr column",
     "tegrastats_orin_r35_no_power_rails_1.log": "no power rails",
     "tegrastats_single_line_fixtures.log": "line 3: truncated or inconsistent tegrastats line",
+    "tegrastats_r39_single_line_fixtures.log": "line 3: truncated or inconsistent tegrastats line",
 }
 
 

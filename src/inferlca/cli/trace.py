@@ -22,7 +22,8 @@ def import_cmd(
         None,
         "--interval-ms",
         help="Logging interval for logs without sub-second times "
-        "(tegrastats --interval, dmon -d); default inferred or 1000.",
+        "(tegrastats --interval, dmon -d, nvidia-smi -lms without a timestamp column); "
+        "default inferred or 1000.",
     ),
     phase: str | None = typer.Option(
         None, "--phase", help="Only this phase (from the trace's marks)."
@@ -61,7 +62,10 @@ def import_cmd(
         energy_interval_j=summary.get("energy_interval_j"),
         detect_local=False,
     )
-    if interval_ms is not None and trace.meta.get("format") in ("inferlca", "nvidia-smi"):
+    if interval_ms is not None and (
+        trace.meta.get("format") == "inferlca"
+        or (trace.meta.get("format") == "nvidia-smi" and not trace.meta.get("times_assumed"))
+    ):
         notes.append(
             f"--interval-ms ignored: a {trace.meta.get('format')} trace has its own timestamps"
         )

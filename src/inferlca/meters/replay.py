@@ -4,7 +4,9 @@ Formats (``detect_format`` picks one from the file's first lines):
 
 * ``inferlca``: our CSV (:mod:`inferlca.traces.io`) or Parquet.
 * ``nvidia-smi``: ``nvidia-smi --query-gpu=timestamp,...,power.draw[,power.draw.instant]
-  --format=csv[,nounits] -lms N``. Values with or without units; ``[N/A]``/``[Not Supported]`` are
+  --format=csv[,nounits] -lms N``. Without a ``timestamp`` column one poll per given interval
+  (assumed 1 s otherwise), as for dmon; said in the trace meta and diagnostics. A ``noheader`` log
+  is refused by name (its columns cannot be told apart). Values with or without units; ``[N/A]``/``[Not Supported]`` are
   gaps. ``power.draw.instant`` is preferred when present (``power.draw`` is a ~1 s average on recent
   drivers). Several GPUs (an ``index``, ``uuid`` or ``pci.bus_id`` column) become one channel each
   plus their sum ``gpus``.
@@ -47,6 +49,7 @@ from inferlca.traces import io as trace_io
 from inferlca.traces.trace import Gap, PowerTrace
 
 FORMATS = ("auto", "inferlca", "nvidia-smi", "dmon", "tegrastats")
+_SMI_TIME = re.compile(r"^\d{4}[/-]\d{2}[/-]\d{2}[ T]\d{2}:\d{2}:\d{2}")
 _STAMP_RE = re.compile(r"^\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2} ")
 _NA = re.compile(r"^\[.*\]$")  # [N/A], [Not Supported], [Unknown Error]...
 
@@ -95,6 +98,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     first = lines[0].strip().lower()
     if first.startswith("timestamp") or ("power.draw" in first and "," in first):
         return "nvidia-smi"
+    if _SMI_TIME.match(first) or ("," in first and _looks_headerless(_split_csv(first))):
+        return "nvidia-smi"  # headerless: parse_nvidia_smi_csv names it
     unq = [_unquote(ln).strip() for ln in lines[:5]]
     if any(u.startswith("#") and ("gpu" in u.lower() or "idx" in u.lower()) for u in unq):
         return "dmon"
@@ -135,7 +140,7 @@ def import_trace(
         else:
             trace = trace_io.read_csv(p)
     elif kind == "nvidia-smi":
-        trace = parse_nvidia_smi_csv(_read_text(p), p)
+        trace = parse_nvidia_smi_csv(_read_text(p), p, interval_s)
     elif kind == "dmon":
         trace = parse_dmon(_read_text(p), p, interval_s)
     else:
@@ -176,17 +181,42 @@ def _parse_stamp(s: str) -> datetime:
     raise ValueError(s)
 
 
-def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace:
+def _looks_headerless(cells: list[str]) -> bool:
+    """A first line made of values (a time, numbers, ``[N/A]``) rather than column names."""
+
+    def value_like(c: str) -> bool:
+        c = c.strip()
+        if not c or _NA.match(c) or _SMI_TIME.match(c):
+            return True
+        try:
+            float(c.split()[0])
+        except ValueError:
+            return False
+        return True
+
+    return bool(cells) and all(value_like(c) for c in cells)
+
+
+def parse_nvidia_smi_csv(
+    text: str, path: object = "<nvidia-smi>", interval_s: float | None = None
+) -> PowerTrace:
+    """``nvidia-smi --query-gpu`` CSV. Without a ``timestamp`` column, one poll per ``interval_s``
+    (the ``-lms``/``-l`` value; assumed 1 s when not given, said in the trace meta)."""
     lines = text.splitlines()
     if not lines:
         raise InputFileError(path, "the file is empty", line=1)
     header_line = lines[0]
     header = _split_csv(header_line)
     keys = [_col_key(h) for h in header]
-    if "timestamp" not in keys:
+    if _looks_headerless(header):
         raise InputFileError(
-            path, "no timestamp column; record with --query-gpu=timestamp,power.draw,...", line=1
+            path,
+            "this nvidia-smi log has no header line (recorded with --format=csv,noheader): its "
+            "columns cannot be named. Record without 'noheader', or add the --query-gpu list as "
+            "the first line (e.g. 'timestamp, index, power.draw [W]')",
+            line=1,
         )
+    has_time = "timestamp" in keys
     if "power.draw.instant" in keys:
         pcol = "power.draw.instant"
     elif "power.draw" in keys:
@@ -198,10 +228,11 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
             "Record with --query-gpu=timestamp,index,power.draw,power.draw.instant",
             line=1,
         )
-    ti, pi = keys.index("timestamp"), keys.index(pcol)
+    ti = keys.index("timestamp") if has_time else None
+    pi = keys.index(pcol)
     gi = next((keys.index(k) for k in ("index", "uuid", "pci.bus_id") if k in keys), None)
     ni = keys.index("name") if "name" in keys else None
-    polls: list[tuple[datetime, dict[str, float | None]]] = []
+    polls: list[tuple[datetime | None, dict[str, float | None]]] = []
     gpu_names: dict[str, str] = {}
     order: list[str] = []
     repeats = 0
@@ -217,12 +248,16 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
             raise InputFileError(
                 path, f"{what}: {len(cells)} values for {len(header)} columns", line=no
             )
-        try:
-            stamp = _parse_stamp(cells[ti])
-        except ValueError:
-            raise InputFileError(
-                path, f"bad timestamp {cells[ti]!r} (expected YYYY/MM/DD hh:mm:ss.mmm)", line=no
-            ) from None
+        stamp: datetime | None = None
+        if ti is not None:
+            try:
+                stamp = _parse_stamp(cells[ti])
+            except ValueError:
+                raise InputFileError(
+                    path,
+                    f"bad timestamp {cells[ti]!r} (expected YYYY/MM/DD hh:mm:ss.mmm)",
+                    line=no,
+                ) from None
         try:
             watts = _number(cells[pi])
         except ValueError:
@@ -239,7 +274,17 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
         raise InputFileError(path, "no data rows after the header", line=2)
     channel_of = {g: (f"gpu{g}" if g.isdigit() else f"gpu{i}") for i, g in enumerate(order)}
     t0 = polls[0][0]
-    t = np.array([(s - t0).total_seconds() for s, _ in polls], dtype=float)
+    step = interval_s or 1.0
+    if t0 is None:
+        t = np.arange(len(polls), dtype=float) * step
+        how = (
+            "no timestamp column: one poll per given interval"
+            if interval_s
+            else "no timestamp column: assumed 1 s per poll (nvidia-smi -l 1; give --interval-ms)"
+        )
+    else:
+        t = np.array([(s - t0).total_seconds() for s, _ in polls], dtype=float)  # type: ignore[operator]
+        how = "nvidia-smi timestamp column"
     if np.any(np.diff(t) < 0):
         bad = int(np.argmax(np.diff(t) < 0)) + 1
         raise InputFileError(path, f"timestamps go backwards at poll {bad + 1}")
@@ -259,7 +304,9 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
         primary = "gpus"
     meta: dict[str, Any] = {
         "power_column": pcol,
-        "start_time": t0.isoformat(),
+        "times": how,
+        "times_assumed": t0 is None,
+        "start_time": t0.isoformat() if t0 is not None else None,
         "device_name": ", ".join(dict.fromkeys(gpu_names.values())) or None,
         "gpus": {channel_of[g]: gpu_names.get(g) for g in order},
     }
@@ -278,6 +325,7 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
         meter="replay:nvidia-smi",
         estimated=False,
         gaps=gaps,
+        period_requested_s=step if t0 is None else None,
         meta=meta,
     )
 
@@ -405,6 +453,7 @@ def parse_dmon(text: str, path: object = "<dmon>", interval_s: float | None = No
         primary = "gpus"
     meta = {
         "times": how,
+        "times_assumed": not has_time,
         "power_column": "pwr",
         "power_averaging_s": 1.0,
         "power_note": "dmon pwr is an integer number of watts averaged by the driver",
