@@ -99,6 +99,8 @@ class ModelledCpuMeter(PowerMeter):
 
     name = "modelled"
     estimated = True
+    scope = "host"
+    rail_family = "cpu-package"
     description = "CPU power estimated from /proc/stat utilisation x TDP (no sensor; estimated)"
 
     def __init__(

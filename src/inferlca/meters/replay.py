@@ -147,6 +147,11 @@ def import_trace(
         trace = parse_tegrastats(_read_text(p), p, interval_s)
     trace.meta.setdefault("source_file", str(p))
     trace.meta.setdefault("format", kind)
+    if "channel_scopes" not in trace.meta:
+        from inferlca.traces.scope import channel_scopes, scope_meta, scope_totals
+
+        if channel_scopes(trace):
+            trace.meta.update(scope_meta(channel_scopes(trace), scope_totals(trace)))
     return trace
 
 
@@ -613,3 +618,13 @@ class ReplayMeter(PowerMeter):
             "recorded_meter": self.recorded.meter,
             "device_name": self.recorded.meta.get("device_name"),
         }
+
+    def channel_scopes(self) -> dict[str, str]:
+        from inferlca.traces.scope import channel_scopes
+
+        return channel_scopes(self.recorded)
+
+    def scope_totals(self) -> dict[str, str]:
+        from inferlca.traces.scope import scope_totals
+
+        return scope_totals(self.recorded)

@@ -8,6 +8,7 @@ from typing import Any
 
 from inferlca.traces.diagnostics import diagnose
 from inferlca.traces.energy import baseline_split, energy, phases, power_stats, trace_span
+from inferlca.traces.scope import measurement_scope, scope_energies, scope_totals
 from inferlca.traces.trace import PowerTrace
 from inferlca.units import J_PER_WH
 
@@ -76,6 +77,16 @@ def summarize(
         "period_achieved_s": trace.meta.get("period_achieved_s", diag.period_achieved_s),
         "jitter_p99_s": trace.meta.get("jitter_p99_s"),
     }
+    totals = scope_totals(trace)
+    out["measurement_scope"] = measurement_scope(trace)
+    per_scope = scope_energies(trace, a, b)
+    out["scopes"] = {
+        sc: {"channel": ch, "energy_j": _finite(per_scope[sc])}
+        for sc, ch in totals.items()
+        if sc in per_scope
+    }
+    if trace.meta.get("devices_measured"):
+        out["devices_measured"] = trace.meta["devices_measured"]
     out["phases"] = [
         {
             "name": name,
@@ -83,6 +94,11 @@ def summarize(
             "end_s": e,
             "duration_s": e - s,
             "energy_j": _finite(energy(trace, s, e).energy_j),
+            **(
+                {"scopes": {k: _finite(v) for k, v in scope_energies(trace, s, e).items()}}
+                if len(totals) > 1
+                else {}
+            ),
         }
         for name, s, e in phases(trace)
     ]

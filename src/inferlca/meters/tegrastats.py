@@ -243,6 +243,8 @@ class TegrastatsMeter(PowerMeter):
     description = (
         "NVIDIA Jetson rails via tegrastats (module and GPU totals without double counting)"
     )
+    scope = "accelerator"
+    rail_family = "jetson-ina3221"
 
     def __init__(
         self,
