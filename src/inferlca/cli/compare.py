@@ -20,6 +20,10 @@ def register(app: typer.Typer) -> None:
         scenario: Annotated[str | None, typer.Option("--scenario", help="With device names: this scenario.")] = None,
         queries: Annotated[int | None, typer.Option("--queries", help="With device names: this query count.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+        allow_mixed_scope: Annotated[bool, typer.Option(
+            "--allow-mixed-scope",
+            help="Compare runs of different measurement scope (accelerator vs accelerator+host "
+                 "vs node) anyway.")] = False,
     ) -> None:
         """How many times A's CO2e, energy and p99 latency per query are B's (with intervals)."""
         from rich.markup import escape
@@ -30,7 +34,8 @@ def register(app: typer.Typer) -> None:
 
         with open_store_for_reading(store) as st:
             runs = load_runs(st)
-        c = compare(runs, a, b, workload=workload, scenario=scenario, queries=queries)
+        c = compare(runs, a, b, workload=workload, scenario=scenario, queries=queries,
+                    allow_mixed_scope=allow_mixed_scope)
         if as_json:
             print_json(c.to_dict())
             return

@@ -19,7 +19,8 @@ def measure_cmd(
     meter: str = typer.Option(
         "auto",
         "--meter",
-        help="auto|nvml|tegrastats|ina3221|rapl|modelled|replay (see `inferlca meters`).",
+        help="auto|nvml|tegrastats|ina3221|amdgpu|intel-gpu|powermetrics|rapl|ipmi|redfish|"
+        "modelled|replay, or several joined by + (nvml+rapl); see `inferlca meters`.",
     ),
     period_ms: float = typer.Option(
         10.0, "--period-ms", help="Sampling period in ms (>= 1; default 10)."
@@ -34,7 +35,9 @@ def measure_cmd(
     ),
     region: str | None = typer.Option(None, "--region", help="Grid region for GWP (default FR)."),
     gpus: str | None = typer.Option(
-        None, "--gpus", help="NVML GPU indices, e.g. 0,1 (default all)."
+        None,
+        "--gpus",
+        help="NVML GPU indices, e.g. 0,1 (default: those CUDA_VISIBLE_DEVICES names, else all).",
     ),
     cpu_tdp: float | None = typer.Option(
         None, "--cpu-tdp", help="CPU TDP in W for the modelled meter."
@@ -88,7 +91,7 @@ def measure_cmd(
     pm = open_meter(
         meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0, **extra
     )
-    if gpus is not None and pm.name != "nvml":
+    if gpus is not None and "nvml" not in pm.name.split("+"):
         pm.close()
         raise UsageError(
             f"--gpus selects NVIDIA GPUs and goes with the nvml meter; the meter here is "

@@ -196,7 +196,11 @@ def register(app: typer.Typer) -> None:
                                         help="Repetitions (the study used 10): mean, std and "
                                              "95 % interval across them."),
         device: str | None = typer.Option(None, help="Catalog device; default: auto-detect."),
-        meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..."),
+        meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..., or "
+                                  "several joined by + (nvml+rapl)."),
+        gpus: str | None = typer.Option(None, "--gpus",
+                                        help="NVML GPU indices the run uses, e.g. 0,2 (default: "
+                                             "those CUDA_VISIBLE_DEVICES names, else all)."),
         period_ms: float = typer.Option(d.period_ms, help="Power sampling period (ms)."),
         idle_baseline_s: float = typer.Option(d.idle_baseline_s,
                                               help="Idle phase measured before loading (s)."),
@@ -270,7 +274,7 @@ def register(app: typer.Typer) -> None:
             extra["recalibrate"] = True
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,
-            repetitions=repetitions, device=device, meter=meter, period_ms=period_ms,
+            repetitions=repetitions, device=device, meter=meter, gpus=gpus, period_ms=period_ms,
             idle_baseline_s=idle_baseline_s, cooldown_s=cooldown_s, region=region,
             grid_gco2e_per_kwh=grid, pue=pue, lifetime_years=lifetime_years,
             memory_method=memory_method, weights=weights, dataset=dataset, accuracy=accuracy,

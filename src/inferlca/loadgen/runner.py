@@ -48,6 +48,7 @@ from inferlca.loadgen import logs
 from inferlca.loadgen.scenarios import ScenarioPlan, plan_scenario, test_settings
 from inferlca.loadgen.sut import WorkloadQSL, WorkloadSUT
 from inferlca.spec import RunSpec
+from inferlca.traces.scope import scope_metrics
 from inferlca.workloads.base import Workload
 from inferlca.workloads.registry import make_workload
 
@@ -333,6 +334,7 @@ def _rep_metrics(spec: RunSpec, trace: Any, queries: int, samples: int,
     if queries > 0 and "energy_total_j" in m:
         m["energy_per_query_j"] = m["energy_total_j"] / queries
         m["energy_per_query_compute_j"] = m["energy_compute_j"] / queries
+    m.update(scope_metrics(trace, queries))
     m.update(logs.latency_stats(latencies_s))
     return {k: float(v) for k, v in m.items() if v is not None and not
             (isinstance(v, float) and math.isnan(v) and k.startswith("latency"))}
@@ -399,7 +401,7 @@ def run_benchmark(spec: RunSpec, store: Store | None = None, progress: Progress 
     if meter is None:
         from inferlca.meters.registry import open_meter
 
-        meter = open_meter(spec.meter, device=dev.device)
+        meter = open_meter(spec.meter, device=dev.device, gpus=spec.gpus)
     state = _Run(spec, store, progress, Path(logs_dir) if logs_dir else None)
     try:
         return _run(state, workload, dev, ctx, meter)
@@ -479,6 +481,7 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
                                  error=f"{type(exc).__name__}: {exc}")
         raise
     summary = _summary(state, measured, accuracy)
+    summary.update(_scope_facts(meter))
     if store is not None and state.run_id is not None:
         store.finish_run(state.run_id, status, summary,
                          error="interrupted by the user (Ctrl-C)" if status != "complete" else None)
@@ -494,6 +497,12 @@ def _run(state: _Run, workload: Workload, dev: _Device, ctx: Any, meter: Any) ->
         exc.outcome = outcome  # type: ignore[attr-defined]  # what was measured, for the CLI
         raise exc
     return outcome
+
+
+def _scope_facts(meter: Any) -> dict[str, Any]:
+    """The run's measurement scope and the devices measured (issue 17), from the meter."""
+    facts = meter.scope_meta() if hasattr(meter, "scope_meta") else {}
+    return {k: facts[k] for k in ("measurement_scope", "devices_measured") if k in facts}
 
 
 def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> dict[str, Any]:

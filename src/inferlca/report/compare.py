@@ -101,7 +101,7 @@ class Comparison:
         def run(v: RunView) -> dict[str, Any]:
             return {"run_id": v.run_id, "device": v.device_name, "workload": v.workload,
                     "scenario": v.scenario, "queries": v.queries, "estimated": v.estimated,
-                    "label": v.label}
+                    "label": v.label, "measurement_scope": measurement_scope_of(v)}
         return {"a": run(self.a), "b": run(self.b),
                 "ratios": {r.key: r.to_dict() for r in self.ratios},
                 "sentences": self.sentences(), "notes": list(self.notes)}
@@ -134,8 +134,23 @@ def resolve(runs: Sequence[RunView], ref: str, *, workload: str | None = None,
     return max(sel, key=lambda v: (v.created, v.run_id))
 
 
-def compare_runs(a: RunView, b: RunView) -> Comparison:
-    """Ratios A / B per query; refuses runs of different workloads or scenarios."""
+def measurement_scope_of(v: RunView) -> str | None:
+    """The run's measurement scope (``accelerator``, ``accelerator+host``, ``node``...): stored in
+    its summary, else (runs stored before scopes were recorded) from its meter's name."""
+    from inferlca.traces.scope import label, scope_of_meter
+
+    stored = v.summary.get("measurement_scope")
+    if stored:
+        return str(stored)
+    if not v.meter or v.kind != "measured":
+        return None
+    scopes = {scope_of_meter(m) for m in v.meter.split("+")}
+    return None if None in scopes else label(scopes)  # type: ignore[arg-type]
+
+
+def compare_runs(a: RunView, b: RunView, *, allow_mixed_scope: bool = False) -> Comparison:
+    """Ratios A / B per query; refuses runs of different workloads or scenarios, and runs of
+    different measurement scope unless ``allow_mixed_scope``."""
     if a.workload != b.workload or a.scenario != b.scenario:
         raise IncomparableRunsError(
             f"runs cannot be compared: {a.short_id} is {a.workload}/{a.scenario} and "
@@ -145,6 +160,15 @@ def compare_runs(a: RunView, b: RunView) -> Comparison:
         raise UsageError(f"A and B are the same run ({a.short_id}, {a.device_name}); name two "
                          "different runs or devices (`inferlca results` lists them)")
     notes = []
+    sa, sb = measurement_scope_of(a), measurement_scope_of(b)
+    if sa and sb and sa != sb:
+        if not allow_mixed_scope:
+            raise IncomparableRunsError(
+                f"runs measured different parts of the machine: {a.short_id} has measurement "
+                f"scope {sa!r} and {b.short_id} has {sb!r}; a ratio would compare unlike totals "
+                "(measure both with the same meters, or pass --allow-mixed-scope)")
+        notes.append(f"measurement scopes differ (A: {sa}, B: {sb}): the energy and CO2e ratios "
+                     "compare unlike totals (--allow-mixed-scope)")
     for v, name in ((a, "A"), (b, "B")):
         emb = v.impact("device_embodied_kgco2e")
         if v.impact("total_gco2e") is not None and (emb is None or emb.value == 0):
@@ -164,7 +188,8 @@ def compare_runs(a: RunView, b: RunView) -> Comparison:
 
 
 def compare(runs: Sequence[RunView], ref_a: str, ref_b: str, *, workload: str | None = None,
-            scenario: str | None = None, queries: int | None = None) -> Comparison:
+            scenario: str | None = None, queries: int | None = None,
+            allow_mixed_scope: bool = False) -> Comparison:
     """Resolve both references, picking for device names their latest runs of a shared condition."""
     if not runs:
         from inferlca.report.data import EmptyStoreError
@@ -179,4 +204,4 @@ def compare(runs: Sequence[RunView], ref_a: str, ref_b: str, *, workload: str | 
             b = resolve(runs, ref_b, queries=queries)
     else:
         b = resolve(runs, ref_b, workload=workload, scenario=scenario, queries=queries)
-    return compare_runs(a, b)
+    return compare_runs(a, b, allow_mixed_scope=allow_mixed_scope)

@@ -117,3 +117,25 @@ def scope_energies(trace: PowerTrace, start_s: float, end_s: float) -> dict[str,
 def sum_channels(parts: list[np.ndarray]) -> np.ndarray:
     """Element-wise sum, NaN where any part is NaN (a gap stays a gap)."""
     return np.sum(np.vstack(parts), axis=0)
+
+
+def scope_metrics(trace: PowerTrace, queries: int | float) -> dict[str, float]:
+    """Per-scope energy of a run's load+compute window and per query, when a trace measures more
+    than one scope (``energy_total_host_j``, ``energy_per_query_accelerator_j``...)."""
+    from inferlca.errors import InferlcaError
+    from inferlca.traces.energy import window_of
+
+    totals = scope_totals(trace)
+    if len(totals) < 2:
+        return {}
+    try:
+        a, _ = window_of(trace, "load")
+        _, b = window_of(trace, "compute")
+    except InferlcaError:
+        return {}
+    out: dict[str, float] = {}
+    for s, e in scope_energies(trace, a, b).items():
+        out[f"energy_total_{s}_j"] = e
+        if queries > 0:
+            out[f"energy_per_query_{s}_j"] = e / queries
+    return out
