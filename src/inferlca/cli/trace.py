@@ -17,7 +17,7 @@ app = typer.Typer(
 @app.command("import")
 def import_cmd(
     file: Path = typer.Argument(..., help="The recorded log."),
-    fmt: str = typer.Option("auto", "--format", help="auto|inferlca|nvidia-smi|dmon|tegrastats."),
+    fmt: str = typer.Option("auto", "--format", help="auto|inferlca|nvidia-smi|dmon|tegrastats|powermetrics."),
     interval_ms: float | None = typer.Option(
         None,
         "--interval-ms",

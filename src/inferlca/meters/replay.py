@@ -14,6 +14,7 @@ Formats (``detect_format`` picks one from the file's first lines):
   times, else one line per ``--interval``, 1 s by default). Lines quoted with ``> `` and ``\\#``
   (copied from an issue or e-mail) are unquoted first. ``-`` is a gap.
 * ``tegrastats``: a Jetson tegrastats log (see :mod:`inferlca.meters.tegrastats`).
+* ``powermetrics``: macOS ``powermetrics`` text (see :mod:`inferlca.meters.apple`).
 
 A log without any power column or rail is an error that says so: power is never invented.
 """
@@ -48,7 +49,7 @@ from inferlca.meters.tegrastats import (
 from inferlca.traces import io as trace_io
 from inferlca.traces.trace import Gap, PowerTrace
 
-FORMATS = ("auto", "inferlca", "nvidia-smi", "dmon", "tegrastats")
+FORMATS = ("auto", "inferlca", "nvidia-smi", "dmon", "tegrastats", "powermetrics")
 _SMI_TIME = re.compile(r"^\d{4}[/-]\d{2}[/-]\d{2}[ T]\d{2}:\d{2}:\d{2}")
 _STAMP_RE = re.compile(r"^\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2} ")
 _NA = re.compile(r"^\[.*\]$")  # [N/A], [Not Supported], [Unknown Error]...
@@ -95,6 +96,10 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if any(is_tegrastats_line(ln.strip()) for ln in lines[:10]):
         return "tegrastats"
+    from inferlca.meters.apple import is_powermetrics
+
+    if is_powermetrics(text):
+        return "powermetrics"
     first = lines[0].strip().lower()
     if first.startswith("timestamp") or ("power.draw" in first and "," in first):
         return "nvidia-smi"
@@ -108,7 +113,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     raise InputFileError(
         p,
         "unknown power log format; accepted: inferlca CSV/Parquet, nvidia-smi "
-        "--query-gpu CSV, nvidia-smi dmon, tegrastats",
+        "--query-gpu CSV, nvidia-smi dmon, tegrastats, powermetrics",
         line=1,
     )
 
@@ -143,6 +148,10 @@ def import_trace(
         trace = parse_nvidia_smi_csv(_read_text(p), p, interval_s)
     elif kind == "dmon":
         trace = parse_dmon(_read_text(p), p, interval_s)
+    elif kind == "powermetrics":
+        from inferlca.meters.apple import powermetrics_trace
+
+        trace = powermetrics_trace(_read_text(p), p)
     else:
         trace = parse_tegrastats(_read_text(p), p, interval_s)
     trace.meta.setdefault("source_file", str(p))

@@ -40,7 +40,7 @@ METER_SCOPES: dict[str, str] = {
     "amdsmi": "accelerator",
     "intel-gpu": "accelerator",
     "powermetrics": "accelerator",
-    "apple": "accelerator",
+    "zeus-apple": "accelerator",
     "rapl": "host",
     "modelled": "host",
     "ipmi": "node",
