@@ -26,6 +26,9 @@ REFUSED = {
     "tegrastats_orin_r35_no_power_rails_1.log": "no power rails",
     "tegrastats_single_line_fixtures.log": "line 3: truncated or inconsistent tegrastats line",
     "tegrastats_r39_single_line_fixtures.log": "line 3: truncated or inconsistent tegrastats line",
+    # single BMC answers (read by the IPMI meter, not power logs): refused as a log format
+    "ipmitool_dcmi_power_reading_deactivated_2.txt": "unknown power log format",
+    "ipmitool_dcmi_power_reading_power8_1.txt": "unknown power log format",
 }
 
 

@@ -15,6 +15,9 @@ Formats (``detect_format`` picks one from the file's first lines):
   (copied from an issue or e-mail) are unquoted first. ``-`` is a gap.
 * ``tegrastats``: a Jetson tegrastats log (see :mod:`inferlca.meters.tegrastats`).
 * ``powermetrics``: macOS ``powermetrics`` text (see :mod:`inferlca.meters.apple`).
+* ``kwollect`` (Grid'5000 metrics JSON/CSV) and ``wall-csv`` (any timestamped CSV of watts, with
+  ``--time-col``/``--power-col``/``--power-unit``): node-scope wall logs
+  (:mod:`inferlca.meters.walllog`).
 
 A log without any power column or rail is an error that says so: power is never invented.
 """
@@ -49,7 +52,9 @@ from inferlca.meters.tegrastats import (
 from inferlca.traces import io as trace_io
 from inferlca.traces.trace import Gap, PowerTrace
 
-FORMATS = ("auto", "inferlca", "nvidia-smi", "dmon", "tegrastats", "powermetrics")
+FORMATS = (
+    "auto", "inferlca", "nvidia-smi", "dmon", "tegrastats", "powermetrics", "kwollect", "wall-csv"
+)
 _SMI_TIME = re.compile(r"^\d{4}[/-]\d{2}[/-]\d{2}[ T]\d{2}:\d{2}:\d{2}")
 _STAMP_RE = re.compile(r"^\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2} ")
 _NA = re.compile(r"^\[.*\]$")  # [N/A], [Not Supported], [Unknown Error]...
@@ -100,6 +105,10 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
     if is_powermetrics(text):
         return "powermetrics"
+    from inferlca.meters.walllog import is_kwollect
+
+    if is_kwollect(text):
+        return "kwollect"
     first = lines[0].strip().lower()
     if first.startswith("timestamp") or ("power.draw" in first and "," in first):
         return "nvidia-smi"
@@ -113,13 +122,17 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     raise InputFileError(
         p,
         "unknown power log format; accepted: inferlca CSV/Parquet, nvidia-smi "
-        "--query-gpu CSV, nvidia-smi dmon, tegrastats, powermetrics",
+        "--query-gpu CSV, nvidia-smi dmon, tegrastats, powermetrics, Kwollect JSON/CSV; "
+        "any timestamped CSV with --time-col and --power-col",
         line=1,
     )
 
 
 def import_trace(
-    path: str | os.PathLike[str], fmt: str = "auto", interval_s: float | None = None
+    path: str | os.PathLike[str],
+    fmt: str = "auto",
+    interval_s: float | None = None,
+    **options: Any,
 ) -> PowerTrace:
     """Read a recorded power log of any supported format into a :class:`PowerTrace`.
 
@@ -128,6 +141,8 @@ def import_trace(
         fmt: ``auto`` or one of ``inferlca``, ``nvidia-smi``, ``dmon``, ``tegrastats``.
         interval_s: logging interval in seconds for formats without sub-second timestamps
             (tegrastats ``--interval``, dmon ``-d``); inferred or assumed otherwise (said in meta).
+        options: for ``wall-csv``: ``time_col``, ``power_col``, ``power_unit``, ``time_unit``;
+            for ``kwollect``: ``metric``, ``node`` (see :mod:`inferlca.meters.walllog`).
     """
     p = Path(path)
     if fmt not in FORMATS:
@@ -138,6 +153,8 @@ def import_trace(
         raise InputFileError(p, "no such file")
     if interval_s is not None and (not math.isfinite(interval_s) or interval_s <= 0):
         raise InvalidValueError(f"interval must be > 0, got {interval_s}")
+    if fmt == "auto" and (options.get("time_col") or options.get("power_col")):
+        fmt = "wall-csv"
     kind = detect_format(p) if fmt == "auto" else fmt
     if kind == "inferlca":
         if p.suffix.lower() in (".parquet", ".pq") or p.read_bytes()[:4] == b"PAR1":
@@ -148,6 +165,23 @@ def import_trace(
         trace = parse_nvidia_smi_csv(_read_text(p), p, interval_s)
     elif kind == "dmon":
         trace = parse_dmon(_read_text(p), p, interval_s)
+    elif kind == "kwollect":
+        from inferlca.meters.walllog import parse_kwollect
+
+        trace = parse_kwollect(
+            _read_text(p), p, metric=options.get("metric"), node=options.get("node")
+        )
+    elif kind == "wall-csv":
+        from inferlca.meters.walllog import parse_wall_csv
+
+        trace = parse_wall_csv(
+            _read_text(p),
+            p,
+            time_col=options.get("time_col"),
+            power_col=options.get("power_col"),
+            power_unit=options.get("power_unit"),
+            time_unit=options.get("time_unit") or "s",
+        )
     elif kind == "powermetrics":
         from inferlca.meters.apple import powermetrics_trace
 
