@@ -137,6 +137,9 @@ def test_measure_through_ipmi_gives_a_node_scope_trace(bmc, cli, tmp_path):
     assert d["measurement_scope"] == "node"
     assert d["energy"]["energy_j"] == pytest.approx(100.0 * d["duration_s"], rel=0.05)
     assert any("sensor updates" in w for w in d["warnings"])  # a 1.5 s window of a ~1 s sensor
+    # the slow, 1 W-step sensor's interval: +- (mean power x 1 s update + 1 W x duration)
+    iv, e, dur = d["energy_interval_j"], d["energy"]["energy_j"], d["duration_s"]
+    assert iv["high"] - e == pytest.approx(e / dur * 1.0 + 1.0 * dur)
 
 
 @NEEDS_SIM

@@ -114,6 +114,13 @@ def summarize(
 
         lo, hi = energy_interval_j(trace.meta, main.energy_j, main.duration_s)
         out["energy_interval_j"] = {"value": main.energy_j, "low": lo, "high": hi}
+    elif slow := slow_sensor_interval_j(trace, main.energy_j, main.duration_s):
+        out["energy_interval_j"] = slow
+        warnings.append(
+            f"slow sensor (updates every ~{trace.meta['sensor_update_s']:.3g} s, "
+            f"{trace.meta['resolution_w']:g} W steps): energy "
+            f"{slow['low']:.4g} - {slow['high']:.4g} J over this {main.duration_s:.3g} s window"
+        )
     out["warnings"] = list(dict.fromkeys(warnings))
     out["meta"] = trace.meta
     return json_safe(out)
@@ -137,3 +144,17 @@ def json_safe(obj: Any) -> Any:
 
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
+
+
+def slow_sensor_interval_j(
+    trace: PowerTrace, energy_j: float, duration_s: float
+) -> dict[str, float] | None:
+    """Energy interval of a slow, coarse sensor (BMC readings: ``sensor_update_s`` about 1 s,
+    ``resolution_w`` whole watts): the window's ends can each be off by up to one update of
+    power, and every reading by its resolution, so the half-width is
+    ``mean power x update period + resolution x duration``. None for other sensors."""
+    upd, res = trace.meta.get("sensor_update_s"), trace.meta.get("resolution_w")
+    if trace.estimated or not upd or res is None or not math.isfinite(energy_j) or duration_s <= 0:
+        return None
+    half = abs(energy_j) / duration_s * float(upd) + float(res) * duration_s
+    return {"value": energy_j, "low": max(0.0, energy_j - half), "high": energy_j + half}
