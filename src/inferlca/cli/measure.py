@@ -42,6 +42,9 @@ def measure_cmd(
     cpu_tdp: float | None = typer.Option(
         None, "--cpu-tdp", help="CPU TDP in W for the modelled meter."
     ),
+    dram_gb: float | None = typer.Option(
+        None, "--dram-gb", help="Modelled meter: add a DRAM term for this many GB (0.392 W/GB)."
+    ),
     replay: Path | None = typer.Option(
         None, "--replay", help="With --meter replay: a recorded log played back as the meter."
     ),
@@ -87,7 +90,10 @@ def measure_cmd(
 
         get_region(region)
     _check_command(command[0])
-    extra = {"path": replay} if replay is not None else {}
+    extra: dict[str, object] = {"path": replay} if replay is not None else {}
+    if dram_gb is not None:
+        positive_float("--dram-gb", dram_gb)
+        extra["dram_gb"] = dram_gb
     pm = open_meter(
         meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp, period_s=period_ms / 1000.0, **extra
     )

@@ -77,6 +77,14 @@ def summarize(
         "period_achieved_s": trace.meta.get("period_achieved_s", diag.period_achieved_s),
         "jitter_p99_s": trace.meta.get("jitter_p99_s"),
     }
+    if "process_dynamic" in trace.channels:
+        dyn = energy(trace, a, b, "process_dynamic").energy_j
+        out["dynamic_energy_j"] = _finite(dyn)
+        out["dynamic_energy_note"] = (
+            "the measured process tree's own CPU energy above idle (ESTIMATED, modelled), beside "
+            f"the machine's total {out['energy']['energy_j']:.4g} J"
+            if math.isfinite(main.energy_j) else "ESTIMATED, modelled"
+        )
     totals = scope_totals(trace)
     out["measurement_scope"] = measurement_scope(trace)
     per_scope = scope_energies(trace, a, b)
