@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import pynvml
 import pytest
+from test_meters_nvml import FakeNvml
+from test_meters_rapl import set_uj, zone
 
 from inferlca.errors import InvalidValueError, MeterUnavailableError
 from inferlca.meters.composite import CompositeMeter
@@ -17,8 +19,6 @@ from inferlca.meters.sampler import Sampler
 from inferlca.meters.summary import summarize
 from inferlca.traces.energy import energy
 from inferlca.traces.scope import channel_scopes, measurement_scope, scope_totals
-from test_meters_nvml import FakeNvml
-from test_meters_rapl import set_uj, zone
 
 
 class FakeNvmlUuid(FakeNvml):

@@ -131,12 +131,12 @@ class CompositeMeter(PowerMeter):
                 power[names.get(c, c)] = v
             for c, v in r.energy_j.items():
                 energy[names.get(c, c)] = v
-            for c, why in r.errors.items():
-                if c is None:
+            for key, why in r.errors.items():
+                if key is None:
                     for ch in m.channels:
                         errors[names[ch]] = f"{m.name}: {why}"
                 else:
-                    errors[names.get(c, c)] = f"{m.name}: {why}"
+                    errors[names.get(key, key)] = f"{m.name}: {why}"
         for s, parts in self._scope_parts.items():
             power[s] = _sum(power.get(p, math.nan) for p in parts)
             if self._scope_counter.get(s):

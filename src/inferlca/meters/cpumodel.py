@@ -11,6 +11,7 @@ figure (W per GB).
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -95,7 +96,7 @@ def microarch_of(info: CpuInfo) -> dict[str, Any] | None:
     return None
 
 
-def read_cpuinfo(path: str | Path = CPUINFO) -> CpuInfo | None:
+def read_cpuinfo(path: str | os.PathLike[str] = CPUINFO) -> CpuInfo | None:
     try:
         return parse_cpuinfo(Path(path).read_text(errors="replace"))
     except OSError:

@@ -25,14 +25,13 @@ import re
 import shutil
 import subprocess
 import threading
-import time
 from typing import Any
 
 from inferlca.errors import MeterUnavailableError
 from inferlca.meters.base import PowerMeter, Reading
 
-_DCMI = re.compile(r"Instantaneous power reading:\s*([\d.]+)\s*Watts", re.I)
-_DCMI_STATE = re.compile(r"Power reading state is:\s*(\w+)", re.I)
+_DCMI = re.compile(r"Instantaneous power reading:\s*([\d.]+)\s*Watts", re.IGNORECASE)
+_DCMI_STATE = re.compile(r"Power reading state is:\s*(\w+)", re.IGNORECASE)
 _TOTAL_NAMES = ("pwr consumption", "total power", "system power", "sys power", "power meter")
 _REFUSED = (
     "unable to establish",

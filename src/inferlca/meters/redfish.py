@@ -121,9 +121,9 @@ class RedfishMeter(PowerMeter):
             raise MeterUnavailableError(f"Redfish GET {path}: HTTP {exc.code}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise MeterUnavailableError(f"Redfish GET {self.base}{path} failed: {exc}") from None
-        if not isinstance(data, dict):
-            raise MeterUnavailableError(f"Redfish GET {path}: not a JSON object")
-        return data
+        if isinstance(data, dict):
+            return data
+        raise MeterUnavailableError(f"Redfish GET {path}: not a JSON object")
 
     def _choose(self, chassis: dict[str, Any]) -> bool:
         env_link = (chassis.get("EnvironmentMetrics") or {}).get("@odata.id")
@@ -162,8 +162,8 @@ class RedfishMeter(PowerMeter):
         parts = []
         for m in self._psu_metrics:
             reading = (self._get(m).get("InputPowerWatts") or {}).get("Reading")
-            if not isinstance(reading, (int, float)):
-                raise ValueError(f"{m}: no InputPowerWatts reading")
+            if isinstance(reading, bool) or not isinstance(reading, (int, float)):
+                raise ValueError(f"{m}: no InputPowerWatts reading")  # noqa: TRY004 - a gap
             parts.append(float(reading))
         return math.fsum(parts)
 

@@ -331,7 +331,9 @@ def parse_nvidia_smi_csv(
             else "no timestamp column: assumed 1 s per poll (nvidia-smi -l 1; give --interval-ms)"
         )
     else:
-        t = np.array([(s - t0).total_seconds() for s, _ in polls], dtype=float)  # type: ignore[operator]
+        t = np.array(
+            [(s - t0).total_seconds() for s, _ in polls if s is not None], dtype=np.float64
+        )
         how = "nvidia-smi timestamp column"
     if np.any(np.diff(t) < 0):
         bad = int(np.argmax(np.diff(t) < 0)) + 1

@@ -54,13 +54,13 @@ def _time_s(v: Any, unit: float = 1.0) -> float:
 def is_kwollect(text: str) -> bool:
     head = text.lstrip()[:4000]
     return "metric_id" in head and ("device_id" in head) and (
-        head.startswith("[") or head.startswith("{") or head.split("\n", 1)[0].count(",") >= 2
+        head.startswith(("[", "{")) or head.split("\n", 1)[0].count(",") >= 2
     )
 
 
 def _kwollect_records(text: str, path: object) -> list[dict[str, Any]]:
     s = text.lstrip()
-    if s.startswith("[") or s.startswith("{"):
+    if s.startswith(("[", "{")):
         try:
             data = json.loads(s)
         except json.JSONDecodeError as exc:
@@ -114,7 +114,7 @@ def parse_kwollect(
             w.append(math.nan if v in (None, "") else float(v))
         except (TypeError, ValueError) as exc:
             raise InputFileError(path, f"record {i}: {exc}") from None
-    trace = _trace(np.asarray(t), np.asarray(w), path, "replay:kwollect", f"record")
+    trace = _trace(np.asarray(t), np.asarray(w), path, "replay:kwollect", "record")
     trace.meta.update(
         {
             "kwollect_metric": metric,
@@ -129,10 +129,10 @@ def parse_kwollect(
 
 
 def _unit_from_name(col: str) -> float | None:
-    m = re.search(r"[\[(]\s*(k?m?w|watts?)\s*[\])]\s*$", col.strip(), re.I)
+    m = re.search(r"[\[(]\s*(k?m?w|watts?)\s*[\])]\s*$", col.strip(), re.IGNORECASE)
     if m:
         return POWER_UNITS.get(m.group(1).lower())
-    m = re.search(r"_(kw|mw|w|watts?)$", col.strip(), re.I)
+    m = re.search(r"_(kw|mw|w|watts?)$", col.strip(), re.IGNORECASE)
     if m:
         return POWER_UNITS.get(m.group(1).lower())
     return None
@@ -217,8 +217,8 @@ def _trace(
     ts = t - start
     gaps: list[Gap] = []
     bad = np.isnan(w)
-    for i in np.flatnonzero(bad):
-        gaps.append(Gap(float(ts[i]), float(ts[i]), "no value in the log", "node"))
+    for k in np.flatnonzero(bad).tolist():
+        gaps.append(Gap(float(ts[k]), float(ts[k]), "no value in the log", "node"))
     step = float(np.median(np.diff(ts))) if ts.size > 1 else None
     return PowerTrace(
         t_s=ts,

@@ -119,7 +119,7 @@ def sum_channels(parts: list[np.ndarray]) -> np.ndarray:
     return np.sum(np.vstack(parts), axis=0)
 
 
-def scope_metrics(trace: PowerTrace, queries: int | float) -> dict[str, float]:
+def scope_metrics(trace: PowerTrace, queries: float) -> dict[str, float]:
     """Per-scope energy of a run's load+compute window and per query, when a trace measures more
     than one scope (``energy_total_host_j``, ``energy_per_query_accelerator_j``...)."""
     from inferlca.errors import InferlcaError
