@@ -271,7 +271,9 @@ def test_modelled_interval_includes_the_default_max_power_range(tmp_path):
     stat.write_text(
         "cpu  10 0 0 10 0 0 0 0 0 0\ncpu0 10 0 0 10 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\n"
     )
-    m = ModelledCpuMeter(device="no-such-cpu-in-the-catalog", proc_stat=stat)
+    unknown = tmp_path / "cpuinfo"  # no micro-architecture row: the table-wide median applies
+    unknown.write_text("processor\t: 0\nvendor_id\t: SomeVendor\n")
+    m = ModelledCpuMeter(device="no-such-cpu-in-the-catalog", proc_stat=stat, cpuinfo=unknown)
     meta = m.meta()
     assert meta["max_power_w"] == pytest.approx(2 * 3.80)
     assert meta["max_power_range_w"] == pytest.approx([2 * 1.87, 2 * 5.99])
