@@ -96,8 +96,11 @@ def test_intel_i915_counter_in_a_sampled_trace_and_backwards_counter(tmp_path):
     m = IntelGpuMeter(root=root)
     with Sampler(m, period_s=0.01) as s:
         for k in range(1, 6):
-            (d / "energy1_input").write_text(f"{1_000_000 + k * 2_000_000}\n")  # +2 J per step
+            tmp = d / "energy1_input.tmp"  # atomic, as sysfs: a read never sees half a write
+            tmp.write_text(f"{1_000_000 + k * 2_000_000}\n")  # +2 J per step
+            tmp.replace(d / "energy1_input")
             time.sleep(0.03)
+        time.sleep(0.03)
     tr = s.trace
     assert energy(tr).source == "counter"
     assert energy(tr).energy_j == pytest.approx(10.0, abs=2.0)  # last reads may miss the last step

@@ -107,7 +107,7 @@ def test_the_measured_busy_process_is_charged_its_own_cpu(tmp_path):
                              root_pid=measured.pid)
         with Sampler(m, period_s=0.02, close_meter=True) as s:
             measured.wait()
-            time.sleep(0.1)
+            time.sleep(0.4)  # past the meter's next process-tree refresh (0.2 s)
         summary = summarize(s.trace)
     finally:
         measured.wait()

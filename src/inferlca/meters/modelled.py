@@ -49,7 +49,7 @@ from inferlca.meters.cpumodel import CPUINFO, dram_w_per_gb, microarch_of, read_
 
 PROC_STAT = Path("/proc/stat")
 #: the process tree's CPU time is re-read at most this often (a /proc scan per refresh)
-TREE_REFRESH_S = 0.05
+TREE_REFRESH_S = 0.2
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -309,7 +309,8 @@ class ModelledCpuMeter(PowerMeter):
 
     def _process_dynamic_w(self) -> float:
         """Dynamic watts of the measured process tree: ``P_max (1 - s) u_tree`` with ``u_tree``
-        its CPU seconds per second over the machine's CPUs (refreshed every 50 ms at most)."""
+        its CPU seconds per second over the machine's CPUs (refreshed every 0.2 s at most: each
+        refresh scans /proc)."""
         assert self._tree is not None
         now = time.monotonic()
         t0, c0 = self._tree
