@@ -107,7 +107,7 @@ def large(tmp: Path) -> None:
     print(f"\nlarge store: {n} runs ({LARGE_DEVICES} devices x {len(LARGE_QUERY_COUNTS)} query "
           f"counts x {LARGE_RUNS_PER_CELL}, {LARGE_REPETITIONS} repetitions) built in "
           f"{time.perf_counter() - t0:.1f} s")
-    with Store.open(db, readonly=True) as st:
+    with Store.open_readonly(db) as st:
         t0 = time.perf_counter()
         runs = load_runs(st)
         t_load = time.perf_counter() - t0

@@ -75,7 +75,7 @@ def test_no_figure_of_the_sample_report_has_a_text_outside(sample_store):
     from inferlca.store.sqlite import Store
 
     path, _ = sample_store
-    with Store.open(path, readonly=True) as st:
+    with Store.open_readonly(path) as st:
         runs = load_runs(st)
         bert = [v for v in runs if v.workload == "bert-large-squad"]
         figs = {"latency": plots.latency_figure(bert), "tradeoff": plots.tradeoff_figure(bert),
@@ -159,7 +159,7 @@ def test_export_and_project_say_na(tmp_path, make_run, sample_store):
     from inferlca.store.sqlite import Store
 
     path, _ = sample_store
-    with Store.open(path, readonly=True) as st:
+    with Store.open_readonly(path) as st:
         export_store(st, "csv", tmp_path / "csv", tables=["runs"])
         export_store(st, "json", tmp_path / "e.json", tables=["runs"])
     with open(tmp_path / "csv" / "runs.csv", encoding="utf-8") as f:
@@ -195,7 +195,7 @@ def test_report_of_zero_runs_is_a_readable_page(tmp_path, sample_store):
     from inferlca.store.sqlite import Store
 
     path, _ = sample_store
-    with Store.open(path, readonly=True) as st:
+    with Store.open_readonly(path) as st:
         r = build_report(st, [], tmp_path / "out")
     html = r.html_path.read_text()
     assert "No run has impact figures" in html and "<img" not in html

@@ -216,7 +216,11 @@ def register(app: typer.Typer) -> None:
                                         help="Repetitions (the study used 10): mean, std and "
                                              "95 % interval across them."),
         device: str | None = typer.Option(None, help="Catalog device; default: auto-detect."),
-        meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..."),
+        meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..., or "
+                                  "several joined by + (nvml+rapl)."),
+        gpus: str | None = typer.Option(None, "--gpus",
+                                        help="NVML GPU indices the run uses, e.g. 0,2 (default: "
+                                             "those CUDA_VISIBLE_DEVICES names, else all)."),
         period_ms: float = typer.Option(d.period_ms, help="Power sampling period (ms)."),
         sampler: str = typer.Option(d.sampler, "--sampler",
                                     help="process (a separate low-priority process; falls back "
@@ -289,7 +293,8 @@ def register(app: typer.Typer) -> None:
         # every field rule is RunSpec.validate's (the same checks as a campaign file's cells)
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,
-            repetitions=repetitions, device=device, meter=meter, period_ms=period_ms, sampler=sampler,
+            repetitions=repetitions, device=device, meter=meter, gpus=gpus, period_ms=period_ms,
+            sampler=sampler,
             idle_baseline_s=idle_baseline_s, cooldown_s=cooldown_s, region=region,
             grid_gco2e_per_kwh=grid_gco2e_per_kwh, pue=pue, lifetime_years=lifetime_years,
             memory_method=memory_method, scope=scope, weights=weights, dataset=dataset, accuracy=accuracy,
