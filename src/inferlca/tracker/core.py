@@ -282,7 +282,9 @@ class Tracker:
 
         self._result = analyse(self, trace)
         for exp in self._exporters:
-            exp.finish(self._result)
+            exp.finish(self._result)  # a collection now sees the final figures
+            if hasattr(exp, "close"):
+                exp.close()  # the HTTP endpoint lives as long as the tracker runs
         if self.save:
             from inferlca.tracker.result import save_result
 
