@@ -142,7 +142,7 @@ class Tracker:
     """Measure your own code: see :func:`track` for the arguments."""
 
     def __init__(self, name: str = "tracked", *, device: str | None = None,
-                 region: str | None = None, meter: str | None = None,
+                 region: str | None = None, meter: str | Any | None = None,
                  period_s: float | None = None, grid: float | str | None = None,
                  pue: float | str | None = None, lifetime_years: float | str | None = None,
                  scope: str | None = None, save: bool = False,
@@ -153,12 +153,18 @@ class Tracker:
 
         if not isinstance(name, str) or not name.strip():
             raise InvalidValueError(f"the tracker needs a non-empty name, got {name!r}")
+        from inferlca.meters.base import PowerMeter
+
+        self._given_meter = meter if isinstance(meter, PowerMeter) else None
+        if self._given_meter is not None:
+            meter = None
         given = {"device": device, "region": region, "meter": meter, "period": period_s,
                  "grid": grid, "pue": pue, "lifetime": lifetime_years, "scope": scope,
                  "store": store if isinstance(store, (str, Path)) else None}
         eff = settings.values(given, config=config)
         self.name = name
-        self.meter_name = str(eff["meter"] or "auto")
+        self.meter_name = self._given_meter.name if self._given_meter is not None \
+            else str(eff["meter"] or "auto")
         self.period_s = float(eff["period"]) if eff["period"] is not None else 0.01
         self.region = str(eff["region"]) if eff["region"] is not None else None
         self.grid = eff["grid"]
@@ -190,7 +196,7 @@ class Tracker:
                                              lifetime_years=self.lifetime_years, scope=self.scope)
         from inferlca.meters.registry import meter_class
 
-        if self.meter_name != "auto":
+        if self.meter_name != "auto" and self._given_meter is None:
             meter_class(self.meter_name)  # an unknown name is bad input, not a fallback
         self.notes: list[str] = list(self.device.notes)
         self.windows: list[Window] = []
@@ -223,7 +229,8 @@ class Tracker:
         meter = self._open_meter()
         if meter is not None:
             self._live = LiveMeter(meter)
-            self._sampler = Sampler(self._live, period_s=self.period_s, close_meter=True)
+            self._sampler = Sampler(self._live, period_s=self.period_s,
+                                    close_meter=self._given_meter is None)
             self._sampler.start()
             self._sampler.mark("run")
         self._start_mono = time.monotonic()
@@ -236,6 +243,8 @@ class Tracker:
     def _open_meter(self) -> Any:
         from inferlca.meters.registry import open_meter
 
+        if self._given_meter is not None:
+            return self._given_meter
         dev = self.device.device
         try:
             return open_meter(self.meter_name, device=dev, period_s=self.period_s)
@@ -482,7 +491,7 @@ class Tracker:
 
 
 def track(name: str = "tracked", *, device: str | None = None, region: str | None = None,
-          meter: str | None = None, period_s: float | None = None,
+          meter: str | Any | None = None, period_s: float | None = None,
           grid: float | str | None = None, pue: float | str | None = None,
           lifetime_years: float | str | None = None, scope: str | None = None,
           save: bool = False, store: str | Path | Any | None = None, label: str | None = None,
@@ -497,6 +506,7 @@ def track(name: str = "tracked", *, device: str | None = None, region: str | Non
         region: grid region (default FR); ``grid`` a custom intensity in gCO2e/kWh.
         meter: ``auto`` (default: the best that works here), ``nvml``, ``rapl``, ``modelled``...;
             one that cannot run here falls back to ``modelled`` with one warning (ESTIMATED).
+            An open :class:`~inferlca.meters.base.PowerMeter` is used as is (left open).
         period_s: sampling period (default 0.01 s).
         pue, lifetime_years, scope: as for :meth:`inferlca.ImpactContext.resolve`.
         save: store the result as a run (``store``: a store path or an open
