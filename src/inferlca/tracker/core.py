@@ -180,6 +180,10 @@ class Tracker:
         if sync not in (None, "torch"):
             raise InvalidValueError(f"sync must be None or 'torch', got {sync!r}", param="sync")
         self.sync = sync
+        if prometheus_port is not None and (isinstance(prometheus_port, bool) or not isinstance(
+                prometheus_port, int) or not 0 <= prometheus_port <= 65535):
+            raise InvalidValueError(f"prometheus_port must be a port number 0-65535, got "
+                                    f"{prometheus_port!r}", param="prometheus_port")
         self.prometheus_port = prometheus_port
         self.otel = otel
         # everything that can be checked is checked before any work runs
@@ -237,7 +241,12 @@ class Tracker:
         if self.prometheus_port is not None or self.otel is not None:
             from inferlca.tracker.export import attach_exporters
 
-            self._exporters = attach_exporters(self, self.prometheus_port, self.otel)
+            try:
+                self._exporters = attach_exporters(self, self.prometheus_port, self.otel)
+            except BaseException:
+                if self._sampler is not None:
+                    self._sampler.stop(incomplete=True)
+                raise
         return self
 
     def _open_meter(self) -> Any:

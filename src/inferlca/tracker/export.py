@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from inferlca.errors import InvalidValueError, require
+from inferlca.errors import InvalidValueError, UsageError, require
 
 if TYPE_CHECKING:
     from inferlca.tracker.core import Tracker, Window
@@ -179,7 +179,12 @@ class PrometheusExporter:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise InvalidValueError(f"prometheus_port must be a port number 0-65535, got {port!r}",
                                     param="prometheus_port")
-        started = start_http_server(port, addr=addr, registry=self.registry)
+        try:
+            started = start_http_server(port, addr=addr, registry=self.registry)
+        except OSError as exc:
+            raise UsageError(f"prometheus_port {port}: cannot serve metrics on {addr}:{port} "
+                             f"({exc.strerror or exc}); pick a free port (0: any)",
+                             param="prometheus_port") from None
         self.server = started[0] if isinstance(started, tuple) else started
         self.port = int(self.server.server_address[1]) if self.server is not None else port
         return self.port
