@@ -29,7 +29,7 @@ app = typer.Typer(
     "estimated for devices you do not own.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 _loaded = False
@@ -55,7 +55,20 @@ def _load_commands() -> None:
 def _root(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    config: str | None = typer.Option(None, "--config", help="Config file (TOML) of the shared "
+                                      "settings; default $INFERLCA_CONFIG, ./inferlca.toml, "
+                                      "then the user config dir. See `inferlca config show`."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="More log output (-v info, -vv debug)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on stderr."),
 ) -> None:
+    from inferlca import settings
+    from inferlca.cli._settings import default_map, setup_logging
+
+    setup_logging(verbose, quiet)
+    ctx.meta["inferlca_config"] = config
+    if ctx.invoked_subcommand is not None:  # env and config file become the options' defaults
+        ctx.default_map = default_map(ctx.command, settings.resolve(config=config))
     if version:
         from inferlca import __version__
 

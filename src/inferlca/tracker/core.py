@@ -68,7 +68,7 @@ def _warn_once(message: str) -> None:
         if message in _warned:
             return
         _warned.add(message)
-    log.warning(message)
+    log.info(message)  # shown with -v; the warning itself goes through `warnings` (one display)
     warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
