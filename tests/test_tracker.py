@@ -240,9 +240,9 @@ def test_unavailable_meter_falls_back_with_one_warning(monkeypatch):
     ok, _ = registry.meter_class("nvml").probe()
     if ok:
         pytest.skip("NVML works here: nothing to fall back from")
-    with pytest.warns(RuntimeWarning, match="falling back to the modelled meter"):
-        with track("fallback", device=DEVICE, meter="nvml") as t:
-            time.sleep(0.02)
+    with pytest.warns(RuntimeWarning, match="falling back to the modelled meter"), \
+            track("fallback", device=DEVICE, meter="nvml") as t:
+        time.sleep(0.02)
     assert t.result.status == "ESTIMATED" and t.result.meter == "modelled"
     assert any("ESTIMATED" in n for n in t.result.notes)
     with warnings.catch_warnings():
@@ -278,9 +278,8 @@ def test_saved_result_is_a_run_the_cli_reads(tmp_path):
 
 
 def test_repr_and_html_are_readable():
-    with track("shown", device=DEVICE, meter=ConstantMeter()) as t:
-        with t.window("a<b>"):
-            time.sleep(0.01)
+    with track("shown", device=DEVICE, meter=ConstantMeter()) as t, t.window("a<b>"):
+        time.sleep(0.01)
     text = repr(t.result)
     assert "shown" in text and "measured" in text and "a<b>" in text and "GWP" in text
     h = t.result._repr_html_()
@@ -296,9 +295,9 @@ def test_torch_sync_is_a_noop_without_cuda():
         assert torch_sync() is torch.cuda.synchronize
     else:
         assert torch_sync() is None
-    with track("sync", device=DEVICE, meter=ConstantMeter(), sync="torch") as t:
-        with t.window("fwd"):
-            model(torch.randn(2, 64))
+    with track("sync", device=DEVICE, meter=ConstantMeter(), sync="torch") as t, \
+            t.window("fwd"):
+        model(torch.randn(2, 64))
     assert t.result.windows["fwd"].occurrences == 1
     with pytest.raises(InvalidValueError):
         track("sync", device=DEVICE, sync="jax")

@@ -14,11 +14,11 @@ from inferlca.tracker import track
 prometheus_client = pytest.importorskip("prometheus_client")
 pytest.importorskip("opentelemetry.sdk.metrics")
 
-from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from prometheus_client.parser import text_string_to_metric_families
 
-from inferlca.tracker.export import wait_for  # noqa: E402
+from inferlca.tracker.export import wait_for
 
 DEVICE = "AGX Orin"
 WATTS = 12.5

@@ -485,9 +485,10 @@ class Tracker:
             return None
         from inferlca.traces.energy import energy
 
-        a = None if start_mono is None else max(start_mono - t0, float(snap.t_s[0]))
-        b = None if end_mono is None else min(end_mono - t0, float(snap.t_s[-1]))
-        if a is not None and b is not None and b < a:
+        first, last = float(snap.t_s[0]), float(snap.t_s[-1])
+        a = first if start_mono is None else max(start_mono - t0, first)
+        b = last if end_mono is None else min(end_mono - t0, last)
+        if b < a:  # the window lies after the last sample read so far (or before the first)
             return 0.0
         e = energy(snap, a, b).energy_j
         return e if math.isfinite(e) else None

@@ -187,7 +187,8 @@ class TrackResult:
 
     # ---- display ------------------------------------------------------------------------------
     def _rows(self) -> list[tuple[str, ...]]:
-        rows = [("window", "n", "time s", "energy J", "J/request", "J/token", "gCO2e")]
+        rows: list[tuple[str, ...]] = [
+            ("window", "n", "time s", "energy J", "J/request", "J/token", "gCO2e")]
 
         def line(label: str, n: int | str, dur: float, e: float | None, per_r: float | None,
                  per_t: float | None, g: float | None) -> tuple[str, ...]:
@@ -276,8 +277,12 @@ def analyse(tracker: Tracker, trace: PowerTrace | None) -> TrackResult:
 
     assert tracker._start_mono is not None and tracker._end_mono is not None
     notes = list(tracker.notes)
-    to_trace = (lambda m: m - tracker._sampler._t0) if tracker._sampler is not None \
-        and tracker._sampler._t0 is not None else (lambda m: m - tracker._start_mono)
+    sampler = tracker._sampler
+    origin = sampler._t0 if sampler is not None and sampler._t0 is not None \
+        else tracker._start_mono
+
+    def to_trace(mono: float) -> float:
+        return mono - origin
     a, b = to_trace(tracker._start_mono), to_trace(tracker._end_mono)
     many = trace is not None and len(trace.channels) > 1
 
