@@ -493,6 +493,14 @@ class Tracker:
         e = energy(snap, a, b).energy_j
         return e if math.isfinite(e) else None
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the result's table once stopped, else a one-line state."""
+        if self._result is not None:
+            return self._result._repr_html_()
+        import html
+
+        return f"<p>{html.escape(repr(self))}</p>"
+
     def __repr__(self) -> str:
         state = "done" if self._result is not None else (
             "running" if self._start_mono is not None else "not started")
