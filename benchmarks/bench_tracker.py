@@ -1,7 +1,8 @@
 """Tracker overhead, measured side by side in one run (not a timed test).
 
 Prints:
-1. the cost of one ``with t.window(...)`` enter/exit (and of ``begin``/``end``, ``count``, and a
+1. the cost of one ``with t.window(...)`` enter/exit (and, at the end, of analysing each
+   occurrence when the tracker stops) (and of ``begin``/``end``, ``count``, and a
    window with ``sync="torch"`` on this machine), as the difference between a loop whose body is
    wrapped in a window and the same bare loop, per iteration (median of interleaved rounds);
 2. the sampler's perturbation with and without the tracker: the slowdown of a CPU-bound pure
@@ -79,6 +80,18 @@ def per_window_us(n: int, rounds: int) -> dict[str, float]:
     return {k: statistics.median(v) / n * 1e6 for k, v in results.items()}
 
 
+def stop_cost_us(n: int) -> float:
+    """Microseconds per window occurrence spent when the tracker stops (energy of every
+    occurrence through traces.energy.window_energies_j, results per path, GWP)."""
+    t = track("stop", device="AGX Orin", meter=ModelledCpuMeter(cpu_tdp_w=100.0))
+    with t:
+        for k in range(n):
+            with t.window("w"):
+                _body(k)
+        t0 = time.perf_counter()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
 def _work(n: int) -> float:
     s = 0.0
     for i in range(n):
@@ -133,6 +146,9 @@ def main() -> None:
     print(f"1. tracker cost per call (loop of {n}, median of {rounds} interleaved rounds)")
     for name, us in per_window_us(n, rounds).items():
         print(f"   {name:28s} {us:7.2f} us  (goal < 50 us per window enter/exit)")
+    m = 20_000 if args.quick else 100_000
+    print(f"   stop and analysis             {stop_cost_us(m):7.2f} us per window occurrence "
+          f"({m} occurrences)")
     work_n, prounds = (2_000_000, 3) if args.quick else (5_000_000, 5)
     p = perturbation(work_n, prounds)
     print(f"2. CPU-bound pure-Python workload ({work_n} iterations, median of {prounds}):")

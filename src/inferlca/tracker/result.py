@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 import math
 import re
+
+import numpy as np
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -266,6 +268,10 @@ def _impact(ctx: ImpactContext, trace: PowerTrace | None, energy_j: float | None
     return compute_impact(e, duration_s, ctx, queries=queries)
 
 
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
 def _queries(counts: dict[str, float]) -> int | None:
     r = counts.get("requests")
     return int(r) if r and r >= 1 and float(r).is_integer() else None
@@ -273,7 +279,7 @@ def _queries(counts: dict[str, float]) -> int | None:
 
 def analyse(tracker: Tracker, trace: PowerTrace | None) -> TrackResult:
     """The result of a stopped tracker from its trace and its windows."""
-    from inferlca.traces.energy import energy
+    from inferlca.traces.energy import energy, window_energies_j
 
     assert tracker._start_mono is not None and tracker._end_mono is not None
     notes = list(tracker.notes)
@@ -300,14 +306,24 @@ def analyse(tracker: Tracker, trace: PowerTrace | None) -> TrackResult:
 
     total_j, total_ch, coverage = energies(a, b)
     ctx = tracker.context
+    wins = list(tracker.windows)
+    starts = [to_trace(w.start_mono) for w in wins]
+    ends = [to_trace(w.end_mono if w.end_mono is not None else tracker._end_mono) for w in wins]
+    # every occurrence at once (one pass over the trace), by the rules of traces.energy
+    per_occ: np.ndarray | None = None
+    per_ch: dict[str, np.ndarray] = {}
+    if trace is not None and wins:
+        per_occ = window_energies_j(trace, starts, ends)
+        if many:
+            per_ch = {ch: window_energies_j(trace, starts, ends, ch) for ch in trace.channels}
     windows: dict[str, WindowResult] = {}
     occurrences = []
-    for w in tracker.windows:
-        assert w.end_mono is not None
-        s, e = to_trace(w.start_mono), to_trace(w.end_mono)
+    for k, w in enumerate(wins):
+        s, e = starts[k], ends[k]
         occurrences.append({"name": w.name, "path": w.path, "parent": w.parent, "start_s": s,
-                            "end_s": e, **{k: v for k, v in w.counts.items()}})
-        ej, chans, _cov = energies(s, e)
+                            "end_s": e, **{c: v for c, v in w.counts.items()}})
+        ej = _finite_or_none(per_occ[k]) if per_occ is not None else None
+        chans = {ch: _finite_or_none(v[k]) for ch, v in per_ch.items()}
         r = windows.get(w.path)
         if r is None:
             windows[w.path] = WindowResult(w.name, w.path, w.parent, 1, e - s, ej, chans,
@@ -319,8 +335,8 @@ def analyse(tracker: Tracker, trace: PowerTrace | None) -> TrackResult:
         for ch, v in chans.items():
             old = r.channels.get(ch)
             r.channels[ch] = None if old is None or v is None else old + v
-        for k, v in w.counts.items():
-            r.counts[k] = r.counts.get(k, 0.0) + v
+        for c, v in w.counts.items():
+            r.counts[c] = r.counts.get(c, 0.0) + v
         r.spans.append((s, e))
     for r in windows.values():
         r.impact = _impact(ctx, trace, r.energy_j, r.duration_s, _queries(r.counts))
