@@ -13,10 +13,10 @@ from __future__ import annotations
 import html
 import math
 import re
-
-import numpy as np
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from inferlca.uncertainty import UValue
 
