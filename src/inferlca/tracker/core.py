@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from inferlca.errors import InvalidValueError, MeterUnavailableError, UsageError
+from inferlca.tracker import context
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -51,12 +52,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: the count names :meth:`Tracker.count` accepts
 COUNT_NAMES = ("requests", "tokens_in", "tokens_out")
 
-#: the windows open in the running code path (all trackers; innermost last)
-_OPEN: contextvars.ContextVar[tuple[Window, ...]] = contextvars.ContextVar(
-    "inferlca_open_windows", default=())
-#: the tracker of the innermost ``with track(...)`` of the running code path
-_CURRENT: contextvars.ContextVar[Tracker | None] = contextvars.ContextVar(
-    "inferlca_tracker", default=None)
+_OPEN = context.OPEN
+_CURRENT = context.CURRENT
 
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
@@ -74,7 +71,7 @@ def _warn_once(message: str) -> None:
 
 def current() -> Tracker | None:
     """The tracker of the innermost running ``with track(...)`` in this code path, or ``None``."""
-    return _CURRENT.get()
+    return context.current()  # type: ignore[no-any-return]
 
 
 def _check_counts(counts: Mapping[str, Any]) -> dict[str, float]:

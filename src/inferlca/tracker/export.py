@@ -34,8 +34,11 @@ from typing import TYPE_CHECKING, Any
 from inferlca.errors import InvalidValueError, UsageError, require
 
 if TYPE_CHECKING:
-    from inferlca.tracker.core import Tracker, Window
     from inferlca.tracker.result import TrackResult
+
+#: a :class:`~inferlca.tracker.core.Tracker` and its windows (core imports this module)
+Tracker = Any
+Window = Any
 
 
 class LiveFigures:

@@ -73,7 +73,7 @@ class TokenTimer:
         self.done = True
         tracker = self.tracker
         if tracker is None:
-            from inferlca.tracker.core import current
+            from inferlca.tracker.context import current
 
             tracker = current()
         if tracker is not None and tracker.running:

@@ -23,7 +23,6 @@ from inferlca.uncertainty import UValue
 if TYPE_CHECKING:
     from inferlca.lca.impact import Impact, ImpactContext
     from inferlca.traces.trace import PowerTrace
-    from inferlca.tracker.core import Tracker
 
 
 def _div(a: float | None, b: float | None) -> float | None:
@@ -277,8 +276,9 @@ def _queries(counts: dict[str, float]) -> int | None:
     return int(r) if r and r >= 1 and float(r).is_integer() else None
 
 
-def analyse(tracker: Tracker, trace: PowerTrace | None) -> TrackResult:
-    """The result of a stopped tracker from its trace and its windows."""
+def analyse(tracker: Any, trace: PowerTrace | None) -> TrackResult:
+    """The result of a stopped tracker (a :class:`~inferlca.tracker.core.Tracker`, which imports
+    this module) from its trace and its windows."""
     from inferlca.traces.energy import energy, window_energies_j
 
     assert tracker._start_mono is not None and tracker._end_mono is not None
