@@ -114,11 +114,11 @@ def test_file_and_environment_feed_command_defaults_and_flags_win(home, monkeypa
 def test_period_setting_is_seconds_and_device_only_where_it_means_the_device(home):
     import typer
 
-    from inferlca.cli import _load_commands, app
+    import inferlca.cli as cli_package
     from inferlca.cli._settings import default_map
 
-    _load_commands()
-    root = typer.main.get_command(app)
+    cli_package._load_commands()  # every command module
+    root = typer.main.get_command(cli_package.app)
     resolved = settings.resolve({"period": 0.05, "device": "AGX Orin", "store": "s.db"})
     dm = default_map(root, resolved)
     assert dm["measure"]["period_ms"] == pytest.approx(50.0)

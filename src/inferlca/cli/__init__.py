@@ -62,13 +62,9 @@ def _root(
                                 help="More log output (-v info, -vv debug)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on stderr."),
 ) -> None:
-    from inferlca import settings
-    from inferlca.cli._settings import default_map, setup_logging
+    from inferlca.cli._settings import apply_root_options
 
-    setup_logging(verbose, quiet)
-    ctx.meta["inferlca_config"] = config
-    if ctx.invoked_subcommand is not None:  # env and config file become the options' defaults
-        ctx.default_map = default_map(ctx.command, settings.resolve(config=config))
+    apply_root_options(ctx, config, verbose, quiet)
     if version:
         from inferlca import __version__
 

@@ -71,6 +71,15 @@ def default_map(root: Any, resolved: dict[str, settings.Setting]) -> dict[str, A
     return walk(root, [])
 
 
+def apply_root_options(ctx: Any, config: str | None, verbose: int, quiet: bool) -> None:
+    """What the root callback does with ``--config``, ``-v/--verbose``, ``-q/--quiet``: set up
+    logging, remember the config file, and give the invoked command the settings as defaults."""
+    setup_logging(verbose, quiet)
+    ctx.meta["inferlca_config"] = config
+    if ctx.invoked_subcommand is not None:  # env and config file become the options' defaults
+        ctx.default_map = default_map(ctx.command, settings.resolve(config=config))
+
+
 def setup_logging(verbose: int, quiet: bool) -> None:
     """``inferlca`` log records to stderr: warnings by default, info with ``-v``, debug with
     ``-vv``, errors only with ``--quiet``."""
