@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "loadgen": 70,          # loadgen may import workloads, not the reverse
     "workloads": 65,
     "estimate": 60,
+    "tracker": 56,          # track(): composes meters, lca, store; imported by cli and the root only
     "spec": 55,             # the run specification: its validate() reads lca bounds/grid and meter names
     "store": 50,
     "meters": 45,           # meters may import traces, not the reverse
@@ -37,7 +38,7 @@ LAYERS: dict[str, int] = {
     "hardware": 20,
     # the foundation: the package root (``__version__`` and the lazy public API, whose names
     # are strings imported on first use), statistics, units
-    "": 10, "stats": 10, "uncertainty": 10, "units": 10, "errors": 10,
+    "": 10, "settings": 10, "stats": 10, "uncertainty": 10, "units": 10, "errors": 10,
 }
 
 def _modules() -> dict[str, tuple[Path, bool]]:

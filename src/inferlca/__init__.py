@@ -54,6 +54,7 @@ _LAZY: dict[str, str] = {
     "phase_energies_j": "inferlca.traces.energy",
     "import_trace": "inferlca.meters.replay",
     "measure_command": "inferlca.meters.measure",
+    "track": "inferlca.tracker",
     # estimating
     "estimate": "inferlca.estimate.api",
     "save_estimates": "inferlca.estimate.api",

@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, str] = {
     "calibrate": "estimate",
     "campaign": "campaign",
     "compare": "compare",
+    "config": "config",
     "embodied": "embodied",
     "estimate": "estimate",
     "export": "export",

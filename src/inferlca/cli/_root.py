@@ -39,14 +39,23 @@ def build_app() -> typer.Typer:
         "estimated for devices you do not own.",
         no_args_is_help=True,
         pretty_exceptions_show_locals=False,
-        add_completion=False,
+        add_completion=True,
     )
 
     @app.callback(invoke_without_command=True)
     def _root(
         ctx: typer.Context,
         version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+        config: str | None = typer.Option(None, "--config", help="Config file (TOML) of the shared "
+                                          "settings; default $INFERLCA_CONFIG, ./inferlca.toml, "
+                                          "then the user config dir. See `inferlca config show`."),
+        verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                    help="More log output (-v info, -vv debug)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on stderr."),
     ) -> None:
+        from inferlca.cli._settings import apply_root_options
+
+        apply_root_options(ctx, config, verbose, quiet)
         if version:
             typer.echo(version_line())
             raise typer.Exit(0)
