@@ -152,7 +152,8 @@ class SSEServer:
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread.is_alive():
+            self._httpd.shutdown()
         self._httpd.server_close()
 
     def __exit__(self, *exc: Any) -> None:

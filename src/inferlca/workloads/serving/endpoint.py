@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from inferlca.errors import UsageError
+from inferlca.errors import UsageError, named
 
 
 class EndpointError(UsageError):
@@ -48,7 +48,7 @@ def _get(url: str, headers: dict[str, str], timeout_s: float) -> tuple[int, byte
 
 
 def probe(url: str, model: str | None, *, headers: dict[str, str] | None = None,
-          timeout_s: float = 10.0, key_hint: str = "api_key_env") -> ProbeResult:
+          timeout_s: float = 10.0) -> ProbeResult:
     """Check that ``url`` is an OpenAI API that serves ``model``.
 
     Raises:
@@ -62,13 +62,13 @@ def probe(url: str, model: str | None, *, headers: dict[str, str] | None = None,
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise EndpointError(
-            f"cannot reach {base}: {reason}; start the server (or pass --launch \"CMD\") and "
+            f"cannot reach {base}: {reason}; start the server (or give {named('launch')}) and "
             "check the host and port") from None
     seconds = time.monotonic() - t0
     if status in (401, 403):
         raise EndpointError(
             f"{target} answered {status} ({'unauthorized' if status == 401 else 'forbidden'}): "
-            f"pass the API key in an environment variable named with {key_hint}")
+            f"pass the API key in an environment variable named with {named('api_key_env')}")
     if status == 404:
         raise EndpointError(
             f"{target} answered 404: no OpenAI API at {base} (the URL usually ends in /v1, "
@@ -173,7 +173,7 @@ class LaunchedServer:
                 self.stop()
                 raise EndpointError(
                     f"the launched server did not answer {url} within {timeout_s:g} s "
-                    f"(last: {last}); raise launch_timeout_s or check the command; its last "
+                    f"(last: {last}); raise {named('launch_timeout_s')} or check the command; its last "
                     f"output: {self.tail()}")
             time.sleep(period_s)
 
@@ -202,6 +202,6 @@ def auth_headers(api_key_env: str | None) -> dict[str, str]:
         return {}
     key = os.environ.get(api_key_env)
     if not key:
-        raise EndpointError(f"api_key_env names {api_key_env!r}, but that environment variable "
+        raise EndpointError(f"{named('api_key_env')} names {api_key_env!r}, but that environment variable "
                             "is not set or empty")
     return {"Authorization": f"Bearer {key}"}
