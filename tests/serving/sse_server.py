@@ -41,7 +41,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(401, {"error": {"message": "invalid api key"}})
         return False
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         owner = self.server.owner
         if not self._authorized():
             return
@@ -64,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"data: {data}\n\n".encode())
         self.wfile.flush()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         owner = self.server.owner
         n = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(n) or b"{}")
@@ -147,7 +147,7 @@ class SSEServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def __enter__(self) -> SSEServer:
+    def __enter__(self) -> SSEServer:  # noqa: PYI034
         self._thread.start()
         return self
 
@@ -156,5 +156,5 @@ class SSEServer:
             self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

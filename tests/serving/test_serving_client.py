@@ -10,7 +10,7 @@ from sse_server import SSEServer
 
 pytest.importorskip("httpx")
 
-from inferlca.workloads.serving.client import StreamClient, chunk_text, classify, request_body  # noqa: E402
+from inferlca.workloads.serving.client import StreamClient, chunk_text, classify, request_body
 
 
 def _one(srv: SSEServer, api: str = "chat", max_tokens: int = 8, **kw):

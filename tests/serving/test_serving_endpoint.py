@@ -11,7 +11,7 @@ from sse_server import SSEServer
 pytest.importorskip("httpx")
 pytest.importorskip("mlperf_loadgen")
 
-from inferlca.workloads.serving.endpoint import EndpointError, LaunchedServer, probe  # noqa: E402
+from inferlca.workloads.serving.endpoint import EndpointError, LaunchedServer, probe
 
 FAST = ["--period-ms", "5", "-r", "1", "--max-new-tokens", "6"]
 

@@ -140,7 +140,7 @@ class StreamClient:
         self._client: Any = None
         self._sem: asyncio.Semaphore | None = None
         self._ready = threading.Event()
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self._tasks: set[Any] = set()
         self._lock = threading.Lock()
 
     @property

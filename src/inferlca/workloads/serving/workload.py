@@ -138,8 +138,7 @@ class EndpointOptions:
 
 
 # ---- prompts -----------------------------------------------------------------------------------
-_WORDS = ("the energy of a model server depends on how many users share each decode step and on "
-          "how long every answer runs so measure it with real traffic under a known load").split()
+_WORDS = ["the", "energy", "of", "a", "model", "server", "depends", "on", "how", "many", "users", "share", "each", "decode", "step", "and", "on", "how", "long", "every", "answer", "runs", "so", "measure", "it", "with", "real", "traffic", "under", "a", "known", "load"]
 
 
 def synthetic_prompts(n: int, seed: int, lengths: tuple[int, int]) -> list[str]:
@@ -159,7 +158,7 @@ def read_prompts(path: str) -> list[str]:
     text with one prompt per non-empty line."""
     p = Path(path)
     if not p.is_file():
-        raise InputFileError(f"prompts file {path!r} does not exist")
+        raise InputFileError(path, "the prompts file does not exist")
     out: list[str] = []
     for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
         s = line.strip()
@@ -170,14 +169,14 @@ def read_prompts(path: str) -> list[str]:
                 doc = json.loads(s)
                 text = doc.get("prompt", doc.get("text"))
             except (ValueError, AttributeError):
-                raise InputFileError(f"{path}:{lineno}: not a JSON object") from None
+                raise InputFileError(path, "not a JSON object", lineno) from None
             if not isinstance(text, str) or not text:
-                raise InputFileError(f"{path}:{lineno}: the object needs a text \"prompt\" field")
+                raise InputFileError(path, "the object needs a text \"prompt\" field", lineno)
             out.append(text)
         else:
             out.append(s)
     if not out:
-        raise InputFileError(f"prompts file {path!r} holds no prompt")
+        raise InputFileError(path, "the prompts file holds no prompt")
     return out
 
 
@@ -249,7 +248,7 @@ class OpenAIEndpoint(BaseWorkload):
         self.max_new_tokens = int(spec.max_new_tokens)
         self._lengths = _parse_lengths(extra.get("prompt_len"))
         if spec.prompts is not None and not Path(spec.prompts).is_file():
-            raise InputFileError(f"prompts file {spec.prompts!r} does not exist")
+            raise InputFileError(spec.prompts, "the prompts file does not exist")
         self.prompts: list[str] = []
         self.client: StreamClient | None = None
         self.server: LaunchedServer | None = None
@@ -354,10 +353,22 @@ class OpenAIEndpoint(BaseWorkload):
             body = request_body(self.options.api, self.options.model, prompt, self.max_new_tokens)
             with self._lock:
                 self._queued[id(req)] = req
-            self.client.submit(body, req.arrival_s,
-                               on_start=lambda r=req: self._start(r),
-                               on_first_token=lambda rep, r=req: self._first(r, rep),
-                               on_done=lambda rep, r=req: self._done(r, rep))
+            self._send(body, req)
+
+    def _send(self, body: dict[str, Any], req: EndpointRequest) -> None:
+        assert self.client is not None
+
+        def on_start() -> bool:
+            return self._start(req)
+
+        def on_first(reply: Reply) -> None:
+            self._first(req, reply)
+
+        def on_done(reply: Reply) -> None:
+            self._done(req, reply)
+
+        self.client.submit(body, req.arrival_s, on_start=on_start, on_first_token=on_first,
+                           on_done=on_done)
 
     def skip_waiting(self) -> list[EndpointRequest]:
         """Remove and return the requests not yet sent (the SUT answers them as skipped)."""
