@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from inferlca.workloads.serving.client import StreamClient, request_body  # noqa: E402
+from inferlca.workloads.serving.client import StreamClient, request_body
 
 
 class NullSSEServer:
