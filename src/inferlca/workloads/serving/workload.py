@@ -246,7 +246,9 @@ class OpenAIEndpoint(BaseWorkload):
         self.options = EndpointOptions.from_dict(extra.get("endpoint"))
         self.headers = auth_headers(self.options.api_key_env)
         self.max_new_tokens = int(spec.max_new_tokens)
-        self._lengths = _parse_lengths(extra.get("prompt_len"))
+        llm = getattr(spec, "llm", None)  # the typed LLM options, where the spec has them
+        self._lengths = _parse_lengths(getattr(llm, "prompt_len", None)
+                                       if llm is not None else extra.get("prompt_len"))
         if spec.prompts is not None and not Path(spec.prompts).is_file():
             raise InputFileError(spec.prompts, "the prompts file does not exist")
         self.prompts: list[str] = []
