@@ -9,7 +9,12 @@ The null server (asyncio, keep-alive, on loopback) answers every POST at once wi
 body: ``--chunks`` text chunks and ``[DONE]``. Rounds alternate (ours, minimal, ours...) so a busy
 machine slows both alike; the ratio is the median of the per-round ratios.
 
-Run: ``python benchmarks/bench_serving.py [--quick] [--requests N] [--concurrency C]``.
+TTFT through inferlca (``--llama``, needs ``llama-cpp-python[server]`` and ``gguf``): median
+time to first token that :class:`StreamClient` measures against a llama.cpp server (the tiny
+seeded model of ``tests/serving/tiny_gguf.py``), divided by the median a minimal httpx client
+measures against the same server, one request at a time, alternating. Goal: within 1.05.
+
+Run: ``python benchmarks/bench_serving.py [--quick] [--requests N] [--concurrency C] [--llama]``.
 """
 
 from __future__ import annotations
@@ -127,6 +132,57 @@ def run_minimal(url: str, n: int, concurrency: int) -> float:
     return asyncio.run(main())
 
 
+def minimal_ttft(url: str, body: dict) -> float:
+    import httpx
+
+    with httpx.Client(timeout=60) as client:
+        t0 = time.monotonic()
+        with client.stream("POST", url + "/completions", json=body) as r:
+            for line in r.iter_lines():
+                if line.startswith("data:") and '"text":""' not in line.replace(" ", ""):
+                    return time.monotonic() - t0
+    raise RuntimeError("no text chunk")
+
+
+def bench_llama(rounds: int) -> dict:
+    import socket
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serving"))
+    from tiny_gguf import write_tiny_llama
+
+    from inferlca.workloads.serving.endpoint import LaunchedServer, health_url
+
+    with tempfile.TemporaryDirectory() as tmp, socket.socket() as s:
+        model = write_tiny_llama(Path(tmp) / "tiny.gguf")
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        url = f"http://127.0.0.1:{port}/v1"
+        srv = LaunchedServer(f"{sys.executable} -m llama_cpp.server --model {model} --host "
+                             f"127.0.0.1 --port {port} --model_alias tiny --n_ctx 512 "
+                             "--n_threads 1 --verbose False")
+        srv.start()
+        try:
+            srv.wait_ready(health_url(url, None), 120)
+            client = StreamClient(url, "completions", max_concurrency=1)
+            client.start()
+            body = request_body("completions", "tiny", "the energy of a model server", 8)
+            plain = {k: v for k, v in body.items() if k != "stream_options"}
+            ours, mine = [], []
+            for _ in range(rounds):
+                ours.append(client.stream_one(body, 60).ttft_s)
+                mine.append(minimal_ttft(url, plain))
+            client.close()
+        finally:
+            srv.stop()
+    ratio = statistics.median(ours) / statistics.median(mine)
+    return {"llama_ttft_ours_median_ms": 1e3 * statistics.median(ours),
+            "llama_ttft_minimal_median_ms": 1e3 * statistics.median(mine),
+            "llama_ttft_ratio": ratio, "llama_goal": "within 1.05",
+            "llama_met": abs(ratio - 1) <= 0.05}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -134,6 +190,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--chunks", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--llama", action="store_true", help="also the TTFT ratio on llama.cpp")
     args = ap.parse_args()
     n = args.requests or (200 if args.quick else 1000)
     rounds = args.rounds or (3 if args.quick else 5)
@@ -148,7 +205,8 @@ def main() -> None:
         mine.append(b)
         ratios.append(a / b)
     ratio = statistics.median(ratios)
-    print(json.dumps({
+    llama = bench_llama(10 if args.quick else 40) if args.llama else {}
+    print(json.dumps({**llama,
         "requests_per_round": n, "concurrency": args.concurrency, "chunks": args.chunks,
         "ours_rps_median": statistics.median(ours), "minimal_httpx_rps_median": statistics.median(mine),
         "client_overhead_ratio": ratio, "goal": ">= 0.9", "met": ratio >= 0.9,
