@@ -9,13 +9,15 @@
    overhead, SingleStream). Goal >= 0.8. The wall-clock rate including our parsing of LoadGen's
    trace afterwards is printed too (``ours_null_wall_qps``).
 3. sampler cost: model p50 latency with the 10 ms power sampler running / without, alternating
-   forward by forward. Goal <= 1.01.
+   forward by forward, for the sampler thread and the sampler process (issue 16) side by side;
+   at least 7 rounds. Goal <= 1.01.
 4. auto backend: p50 latency of the backend ``auto`` picks / p50 of the fastest backend measured
    here. Goal <= 1.05.
 
 Measurements alternate (A, B, A, B...) so that a busy machine slows both sides alike; each ratio
 is the median of the per-round ratios. Run: ``python benchmarks/bench_harness.py [--quick]
-[--recalibrate]`` (``--recalibrate``: auto times both backends now rather than reusing a cached
+[--recalibrate] [--parts overhead,sampler,null,auto]`` (``--parts``: only those ratios;
+``--recalibrate``: auto times both backends now rather than reusing a cached
 decision, which may have been taken while the machine was busy).
 """
 
@@ -37,6 +39,7 @@ from inferlca.loadgen.logs import read_detail
 from inferlca.loadgen.runner import run_loadgen_test
 from inferlca.loadgen.scenarios import plan_scenario
 from inferlca.spec import RunSpec
+from inferlca.workloads.base import BaseWorkload
 from inferlca.workloads.registry import make_workload
 
 
@@ -81,14 +84,14 @@ def ours_null_qps(n: int, outdir: Path) -> float:
     return float(run.detail["result_qps_with_loadgen_overhead"])
 
 
-class TimedWorkload:
+class TimedWorkload(BaseWorkload):
     """Wraps a loaded workload; records how long each ``run`` (the raw forward) takes, so LoadGen's
     latency of a query and the model's own time for that very query are measured together."""
 
     def __init__(self, inner) -> None:
+        super().__init__()
         self.inner = inner
         self.name = inner.name
-        self.streaming = False
         self.forward_s: list[float] = []
 
     @property
@@ -114,13 +117,20 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--recalibrate", action="store_true",
                     help="time auto's calibration again instead of reusing a cached decision")
+    ap.add_argument("--parts", default="overhead,sampler,null,auto",
+                    help="comma-separated ratios to measure (default: all four)")
+    ap.add_argument("--sampler-rounds", type=int, default=7,
+                    help="rounds of the sampler ratio (default 7: the issue's minimum)")
     args = ap.parse_args()
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     rounds = args.rounds or (2 if args.quick else 3)
     n_model = 8 if args.quick else 20
     n_null = 2000 if args.quick else 10000
     os.environ.setdefault("INFERLCA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "inferlca-bench"))
     tmp = Path(tempfile.mkdtemp(prefix="bench-harness-"))
-    results: dict[str, list[float]] = {k: [] for k in ("overhead", "null", "sampler", "auto")}
+    results: dict[str, list[float]] = {k: [] for k in ("overhead", "null", "sampler",
+                                                        "sampler_process",
+                                                        "sampler_process_normal", "auto")}
     raw: dict[str, list[float]] = {}
 
     def keep(name: str, v: float) -> float:
@@ -132,7 +142,7 @@ def main() -> None:
     w = make_workload(spec)
     w.prepare()
     w.load()
-    for r in range(rounds):
+    for r in range(rounds if "overhead" in parts else 0):
         tw = TimedWorkload(w)
         run = run_loadgen_test(tw, plan_scenario(RunSpec(workload=w.name, queries=n_model)),
                                tmp / f"lg{r}")
@@ -144,28 +154,47 @@ def main() -> None:
         print(f"round {r + 1}: LoadGen p50 {lg_p50:.4f} s / forward p50 {fw_p50:.4f} s = "
               f"{lg_p50 / fw_p50:.5f}", flush=True)
 
-    # 3: forwards with the 10 ms sampler on and off, alternating forward by forward
+    # 3: forwards with the 10 ms sampler (thread, process) on and off, alternating forward by
+    # forward; one sampler of each kind runs through a round and is paused off the "on" forwards
+    # by starting it anew (thread) or keeping it (process: its start costs a Python start-up)
+    import warnings
+
     from inferlca.meters.registry import open_meter
-    from inferlca.meters.sampler import Sampler
+    from inferlca.meters.sampler import Sampler, open_sampler
 
     meter = open_meter("auto")
-    for r in range(rounds):
-        on_s, off_s = [], []
+    warnings.simplefilter("ignore", RuntimeWarning)
+    for r in range(args.sampler_rounds if "sampler" in parts else 0):
+        times: dict[str, list[float]] = {"off": [], "thread": [], "process": [],
+                                         "process_normal": []}
+        kinds_used = set()
+        sides = list(times) if r % 2 == 0 else list(reversed(times))
         for k in range(n_model):
-            time.sleep(0.03)  # same pause on both sides
-            off_s.append(forward_s(w, k % 16))
-            with Sampler(meter, period_s=0.01):
-                time.sleep(0.03)  # the thread is running and sampling before the forward starts
-                on_s.append(forward_s(w, k % 16))
-        on, off = keep("sampler_on_p50_s", float(np.median(on_s))), keep(
-            "sampler_off_p50_s", float(np.median(off_s)))
-        results["sampler"].append(on / off)
-        print(f"round {r + 1}: sampler on/off {on / off:.4f}", flush=True)
+            for side in sides:
+                if side == "off":
+                    time.sleep(0.03)  # same pause on every side
+                    times["off"].append(forward_s(w, k % 16))
+                    continue
+                opts = {"priority": "normal"} if side == "process_normal" else {}
+                s: Sampler = open_sampler(meter, period_s=0.01, kind=side.split("_")[0], **opts)
+                with s:
+                    time.sleep(0.03)  # sampling before the forward starts
+                    times[side].append(forward_s(w, k % 16))
+                kinds_used.add(s.trace.meta["sampler"])
+        p50 = {side: keep(f"sampler_{side}_p50_s", float(np.median(v)))
+               for side, v in times.items()}
+        results["sampler"].append(p50["thread"] / p50["off"])
+        results["sampler_process"].append(p50["process"] / p50["off"])
+        results["sampler_process_normal"].append(p50["process_normal"] / p50["off"])
+        print(f"round {r + 1}: on/off thread {p50['thread'] / p50['off']:.4f}, process "
+              f"{p50['process'] / p50['off']:.4f}, process at normal priority "
+              f"{p50['process_normal'] / p50['off']:.4f} (samplers used: {sorted(kinds_used)}; "
+              f"load {os.getloadavg()[0]:.2f})", flush=True)
     w.unload()
     meter.close()
 
     # 2: null throughput (LoadGen-reported QPS), alternating
-    for r in range(rounds):
+    for r in range(rounds if "null" in parts else 0):
         bare = keep("bare_null_qps", bare_null_qps(n_null, tmp / f"bare{r}"))
         ours = keep("ours_null_qps", ours_null_qps(n_null, tmp / f"ours{r}"))
         results["null"].append(ours / bare)
@@ -175,6 +204,9 @@ def main() -> None:
     from inferlca.workloads.backends import open_backend
     from inferlca.workloads.backends.auto import choose_backend
 
+    if "auto" not in parts:
+        _print_results(results, raw, None)
+        return
     wa = make_workload(RunSpec(workload="bert-base-squad", backend="auto"))
     wa.prepare()
     src = wa.model_source()
@@ -193,15 +225,24 @@ def main() -> None:
         p50 = {n: keep(f"{n}_p50_s", float(np.median(v))) for n, v in times.items()}
         results["auto"].append(p50[choice.backend] / min(p50.values()))
         print(f"round {r + 1}: auto={choice.backend} {p50}", flush=True)
+    _print_results(results, raw, choice)
+
+
+def _print_results(results: dict[str, list[float]], raw: dict[str, list[float]], choice) -> None:
     goals = {"overhead": ("<=", 1.03), "null": (">=", 0.8), "sampler": ("<=", 1.01),
+             "sampler_process": ("<=", 1.01), "sampler_process_normal": ("<=", 1.01),
              "auto": ("<=", 1.05)}
     names = {"overhead": "SingleStream p50 via LoadGen / forward of the same queries",
              "null": "null throughput: our SUT / bare LoadGen SUT",
-             "sampler": "model p50 with 10 ms sampler on / off",
-             "auto": f"auto ({choice.backend}) p50 / fastest backend p50"}
+             "sampler": "model p50 with 10 ms sampler THREAD on / off",
+             "sampler_process": "model p50 with 10 ms sampler PROCESS (nice 19) on / off",
+             "sampler_process_normal": "model p50 with 10 ms sampler PROCESS (normal) on / off",
+             "auto": f"auto ({choice.backend if choice else '-'}) p50 / fastest backend p50"}
     print()
     print(f"{'ratio':62s} {'median':>8s} {'rounds':>24s}  goal")
     for key, vals in results.items():
+        if not vals:
+            continue
         op, goal = goals[key]
         med = statistics.median(vals)
         ok = med <= goal if op == "<=" else med >= goal
@@ -212,7 +253,8 @@ def main() -> None:
     raw["ours_null_wall_qps"] = WALL
     for k, v in raw.items():
         print(f"  {k}: " + ", ".join(f"{x:.4g}" for x in v))
-    print(f"  auto note: {choice.note}")
+    if choice is not None:
+        print(f"  auto note: {choice.note}")
     print(f"  load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
 

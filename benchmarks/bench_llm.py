@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import torch
 
-from inferlca.workloads.generation import (
+from inferlca.workloads.llm import (
     DecodeEngine,
     DecodeSettings,
     GenRequest,
@@ -131,15 +131,15 @@ def bench_batching(preset: str, n_new: int, prompt_len: int, repeats: int,
 
 def bench_server(n_new: int, qps: float, queries: int, max_batch: int) -> list[tuple[str, dict]]:
     """Tiny preset, Server scenario through real LoadGen, static vs continuous batching."""
-    from inferlca.loadgen.token_sut import run_token_test
-    from inferlca.spec import RunSpec
-    from inferlca.workloads.generation import GenerationOptions, LLMGenerate, request_metrics
+    from inferlca.loadgen.token_run import run_token_test
+    from inferlca.spec import LLMOptions, RunSpec
+    from inferlca.workloads.llm import LLMGenerate, request_metrics
 
     rows = []
     for mode in ("static", "continuous"):
         w = LLMGenerate(max_new_tokens=n_new, preset="tiny", n_samples=queries, seed=0,
-                        options=GenerationOptions(prompt_len="16..64", max_batch=max_batch,
-                                                  batching=mode))
+                        options=LLMOptions(prompt_len="16..64", max_batch=max_batch,
+                                           batching=mode))
         w.load()
         try:
             spec = RunSpec(workload="llm-generate", preset="tiny", scenario="server", queries=queries,

@@ -16,8 +16,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "inferlca"
 
@@ -41,19 +39,6 @@ LAYERS: dict[str, int] = {
     # are strings imported on first use), statistics, units
     "": 10, "stats": 10, "uncertainty": 10, "units": 10, "errors": 10,
 }
-
-#: KNOWN VIOLATIONS on main when this test was written, being removed by other work (issue 11
-#: parts 1 and 6). Delete each entry (and this allowance) once its fix is merged: the tests
-#: below then hold the line strictly. Nothing else may be added here.
-KNOWN_UPWARD_IMPORTS_TO_REMOVE: frozenset[tuple[str, str]] = frozenset({
-    ("inferlca.workloads.generation", "inferlca.loadgen.token_sut"),
-    ("inferlca.workloads.generation", "inferlca.loadgen.logs"),
-})
-KNOWN_CIRCLES_TO_REMOVE: frozenset[frozenset[str]] = frozenset({
-    frozenset({"inferlca.workloads.generation", "inferlca.loadgen.token_sut"}),
-    frozenset({"inferlca.traces.trace", "inferlca.traces.energy", "inferlca.traces.io"}),
-})
-
 
 def _modules() -> dict[str, tuple[Path, bool]]:
     """Dotted module name -> (file, is a package ``__init__``)."""
@@ -163,25 +148,16 @@ def test_every_part_of_the_package_has_a_layer():
 
 
 def test_no_import_runs_up_the_layers():
-    bad = [(m, t, ln) for m, t, ln in upward_imports(import_graph())
-           if (m, t) not in KNOWN_UPWARD_IMPORTS_TO_REMOVE]
+    bad = upward_imports(import_graph())
     assert not bad, "imports running up the layers:\n" + "\n".join(
         f"  {m} (line {ln}) imports {t}: {layer_of(m) or PACKAGE} is below {layer_of(t)}"
         for m, t, ln in bad)
 
 
 def test_no_files_import_each_other():
-    found = [c for c in circles(import_graph()) if c not in KNOWN_CIRCLES_TO_REMOVE]
+    found = circles(import_graph())
     assert not found, "circles of imports between files:\n" + "\n".join(
         "  " + " <-> ".join(sorted(c)) for c in found)
-
-
-@pytest.mark.xfail(strict=True, reason="known violations still on main (issue 11 parts 1 and 6); "
-                   "when this passes, delete KNOWN_UPWARD_IMPORTS_TO_REMOVE, "
-                   "KNOWN_CIRCLES_TO_REMOVE and this test")
-def test_known_violations_are_gone():
-    graph = import_graph()
-    assert not upward_imports(graph) and not circles(graph)
 
 
 # --- the analysis itself finds what it must (on small made-up graphs and sources) -------------

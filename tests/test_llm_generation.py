@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from llm_helpers import llm_cache_dir  # noqa: F401  (autouse: weights in a temporary cache)
 
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, UsageError
+from inferlca.lca.tokens import token_impacts
+from inferlca.spec import LLMOptions
+from inferlca.traces.energy import merge_windows, phase_energies_from_steps
 from inferlca.traces.trace import PowerTrace
-from inferlca.workloads import generation as gen
-from inferlca.workloads.generation import (
+from inferlca.workloads import llm as gen
+from inferlca.workloads.llm import (
     BatchScheduler,
-    GenerationOptions,
     GenRequest,
     GenResult,
     LLMGenerate,
@@ -31,7 +33,7 @@ pytest.importorskip("transformers")
 @pytest.fixture(scope="module")
 def tiny():
     w = LLMGenerate(max_new_tokens=5, preset="tiny", n_samples=6, seed=3,
-                    options=GenerationOptions(prompt_len="3..12", max_batch=4))
+                    options=LLMOptions(prompt_len="3..12", max_batch=4))
     w.load()
     return w
 
@@ -170,7 +172,7 @@ def test_real_weights_folder_loads(tmp_path, tiny):
     cfg = gen.check_causal_lm_folder(tmp_path / "lm")
     assert cfg["architectures"] == ["GPT2LMHeadModel"]
     w = LLMGenerate(max_new_tokens=3, weights=str(tmp_path / "lm"), n_samples=2,
-                    options=GenerationOptions(prompt_len="4", force_length=True))
+                    options=LLMOptions(prompt_len="4", force_length=True))
     w.load()
     assert not w.synthetic_weights and gen.SYNTHETIC_NOTE not in w.notes
     assert tiny.synthetic_weights and gen.SYNTHETIC_NOTE in tiny.notes
@@ -211,7 +213,7 @@ def test_eos_is_masked_for_synthetic_weights(tiny):
 
 def test_batched_tokens_equal_unbatched_with_seeded_sampling():
     w = LLMGenerate(max_new_tokens=6, preset="tiny", n_samples=4, seed=1,
-                    options=GenerationOptions(prompt_len="2..10", sampling="sample", top_k=50,
+                    options=LLMOptions(prompt_len="2..10", sampling="sample", top_k=50,
                                               max_batch=4))
     w.load()
     batched = dict(enumerate(w.run([0, 1, 2, 3])))
@@ -304,12 +306,12 @@ def test_prefill_and_decode_energy_from_steps_golden():
     tr = _trace([0, 2, 2, 4], [10, 10, 30, 30])
     steps = [Step(0.5, 1.0, "prefill", 1), Step(1.0, 1.5, "decode", 1), Step(1.5, 1.75, "decode", 1),
              Step(2.5, 3.0, "prefill", 1), Step(3.0, 3.5, "decode", 1)]
-    e = gen.phase_energies_from_steps(tr, steps)
+    e = phase_energies_from_steps(tr, steps)
     # prefill: 0.5 s x 10 W + 0.5 s x 30 W = 20 J; decode: 0.75 s x 10 W + 0.5 s x 30 W = 22.5 J
     assert math.isclose(e["energy_prefill_j"], 20.0)
     assert math.isclose(e["energy_decode_j"], 22.5)
     # the clock offset shifts windows onto the trace: +1 s moves the first prefill to [1.5, 2]
-    e2 = gen.phase_energies_from_steps(tr, steps[:1], offset_s=1.0)
+    e2 = phase_energies_from_steps(tr, steps[:1], offset_s=1.0)
     assert math.isclose(e2["energy_prefill_j"], 5.0)
     assert "energy_decode_j" not in e2
 
@@ -317,15 +319,15 @@ def test_prefill_and_decode_energy_from_steps_golden():
 def test_merge_windows_joins_back_to_back_steps():
     steps = [Step(0.0, 1.0, "decode", 1), Step(1.0005, 2.0, "decode", 1), Step(5.0, 6.0, "decode", 1),
              Step(2.0, 3.0, "prefill", 1)]
-    assert gen.merge_windows(steps, "decode", 1e-3) == [(0.0, 2.0), (5.0, 6.0)]
-    assert gen.merge_windows(steps, "prefill") == [(2.0, 3.0)]
+    assert merge_windows(steps, "decode", 1e-3) == [(0.0, 2.0), (5.0, 6.0)]
+    assert merge_windows(steps, "prefill") == [(2.0, 3.0)]
 
 
 def test_token_impacts_golden():
     impact = {"use_gco2e": {"value": 2.0, "low": 1.0, "high": 4.0},
               "embodied_gco2e": {"value": 0.5, "low": 0.25, "high": 1.0},
               "total_gco2e": {"value": 2.5, "low": 1.25, "high": 5.0}}
-    out = gen.token_impacts(impact, total_tokens_out=500, requests=10)
+    out = token_impacts(impact, total_tokens_out=500, requests=10)
     # per request: / 10; per 1,000 tokens: x 1000 / 500 = x 2
     assert out["per_request"]["use_gco2e"] == {"value": 0.2, "low": 0.1, "high": 0.4}
     assert out["per_1k_tokens"]["total_gco2e"] == {"value": 5.0, "low": 2.5, "high": 10.0}
@@ -385,7 +387,7 @@ def test_text_prompts_use_the_weights_tokenizer(tmp_path, tiny):
 
 def test_continuous_batching_joins_a_running_batch_and_changes_no_token():
     w = LLMGenerate(max_new_tokens=12, preset="tiny", n_samples=5, seed=2,
-                    options=GenerationOptions(prompt_len="2..14", sampling="sample", top_k=40,
+                    options=LLMOptions(prompt_len="2..14", sampling="sample", top_k=40,
                                               max_batch=4))
     w.load()
     try:
@@ -418,7 +420,7 @@ def test_continuous_batching_joins_a_running_batch_and_changes_no_token():
 
 def test_batching_mode_is_checked():
     with pytest.raises(UnknownNameError, match="batching mode"):
-        GenerationOptions.from_extra({"batching": "dynamic"})
+        LLMOptions.from_dict({"batching": "dynamic"}).validate()
 
 
 def test_compaction_trims_padding_columns(tiny):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from llm_helpers import llm_cache_dir  # noqa: F401  (autouse: weights in a temporary cache)
 
-from inferlca.loadgen.token_sut import run_token_test, token_latency_summary
-from inferlca.spec import RunSpec
-from inferlca.workloads.generation import GenerationOptions, LLMGenerate
+from inferlca.loadgen.harness import make_sut
+from inferlca.loadgen.token_run import run_token_test, token_latency_summary
+from inferlca.spec import LLMOptions, RunSpec
+from inferlca.workloads.llm import LLMGenerate
 
 pytest.importorskip("torch")
 pytest.importorskip("mlperf_loadgen")
@@ -18,7 +19,7 @@ MAX_NEW = 4
 @pytest.fixture(scope="module")
 def tiny():
     w = LLMGenerate(max_new_tokens=MAX_NEW, preset="tiny", n_samples=12, seed=0,
-                    options=GenerationOptions(prompt_len="3..16", max_batch=4))
+                    options=LLMOptions(prompt_len="3..16", max_batch=4))
     w.load()
     w.warmup()
     return w
@@ -100,7 +101,7 @@ def test_requests_before_the_test_are_not_counted(tiny):
     # the runner's latency probe (--mlperf-compliant) runs a request before the LoadGen test
     tiny.take_results()
     tiny.run([0])
-    sut = tiny.make_sut("single-stream")
+    sut = make_sut(tiny, "single-stream")
     sut.close()
     results, steps = tiny.take_results()
     assert results == [] and steps == []
@@ -112,7 +113,7 @@ def test_requests_before_the_test_are_not_counted(tiny):
 @pytest.mark.parametrize("scenario", ["server", "offline", "multi-stream"])
 def test_continuous_batching_through_loadgen(scenario):
     w = LLMGenerate(max_new_tokens=16, preset="tiny", n_samples=8, seed=0,
-                    options=GenerationOptions(prompt_len="3..16", max_batch=4, batching="continuous"))
+                    options=LLMOptions(prompt_len="3..16", max_batch=4, batching="continuous"))
     w.load()
     try:
         spec = RunSpec(workload="llm-generate", preset="tiny", scenario=scenario, queries=4,

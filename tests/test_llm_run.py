@@ -124,7 +124,7 @@ def test_cli_run_json_and_table(tmp_path, cli):
     data = r.json()
     m = data["repetitions"][0]["metrics"]
     assert m["tokens_out"] == 3 and m["tokens_in"] == 5
-    assert data["spec"]["extra"] == {"prompt_len": "5", "sampling": "sample", "top_k": 20}
+    assert data["spec"]["llm"] == {"prompt_len": "5", "sampling": "sample", "top_k": 20}
     assert data["repetitions"][0]["impact"]["tokens"]["per_request"]["total_gco2e"]["value"] > 0
     r = cli("run", "-w", "llm-generate", "--preset", "tiny", "-n", "2", "-r", "1",
             "--max-new-tokens", "2", "--meter", "modelled", "--store", db, "--logs-dir",
@@ -254,4 +254,4 @@ def test_run_server_with_continuous_batching(tmp_path):
     _, rec, series = _run(tmp_path, spec)
     rep = rec.repetitions[0]
     _check_repetition(rep.metrics, rep.impact, series, 4)
-    assert rec.spec["extra"]["batching"] == "continuous"
+    assert rec.spec["llm"]["batching"] == "continuous"

@@ -113,3 +113,12 @@ def test_grid_timing_and_marks_at_given_times():
     running.stop()
     with pytest.raises(InvalidValueError):
         s.mark("")
+
+
+def test_sampler_records_the_wall_clock_origin():
+    """meta["t0_unix_s"] places t_s = 0 on the wall clock (grid intensity in time)."""
+    before = time.time()
+    with Sampler(ScriptedMeter(), period_s=0.005) as s:
+        time.sleep(0.02)
+    t0 = s.trace.meta["t0_unix_s"]
+    assert before <= t0 <= time.time()

@@ -117,9 +117,16 @@ def test_summarize_golden():
     assert s["metrics"]["energy_total_j"]["mean"] == 12.0
     assert s["metrics"]["energy_total_j"]["std"] == pytest.approx(2.0)
     assert s["metrics"]["latency_p99_s"]["n"] == 2  # missing key = not applicable
-    # impacts: means of value (1, 2) -> 1.5, low (0.8, 1.0) -> 0.9, high (1.5, 3.0) -> 2.25
-    assert s["impact"]["total_gco2e"] == pytest.approx({"value": 1.5, "low": 0.9, "high": 2.25})
-    assert s["impact"]["impact_compute"]["total_gco2e"] == pytest.approx({"value": 1.0, "low": 0.7, "high": 1.4})
+    # impacts (the run interval rule): value = mean (1, 2) -> 1.5; low = min(0.8, 1.0, Student
+    # 95 % lower bound of the mean of the lows 0.9 - 12.7062 x 0.14142 / sqrt 2 < 0 -> clipped 0)
+    # = 0; high = max(1.5, 3.0, 2.25 + 12.7062 x 1.06066 / sqrt 2 = 11.7797) = 11.7797
+    t = 12.706204736174698
+    assert s["impact"]["total_gco2e"] == pytest.approx(
+        {"value": 1.5, "low": 0.0, "high": 2.25 + t * 0.75})
+    # compute: values (0.5, 1.5) -> 1.0; lows (0.4, 1.0): 0.7 - t x 0.3 < 0 -> 0;
+    # highs (0.7, 2.1): 1.4 + t x 0.7
+    assert s["impact"]["impact_compute"]["total_gco2e"] == pytest.approx(
+        {"value": 1.0, "low": 0.0, "high": 1.4 + t * 0.7})
     assert s["impact"]["energy_kwh"] == 3.0 and s["impact"]["allocation"] == "time"
     assert s["impact"]["sources"] == ["A", "B"]
     assert s["measured"] is False and s["notes"] == ["synthetic weights", "short"]
@@ -145,10 +152,48 @@ def test_summarize_real_impacts_from_the_lca_core():
     assert set(s) == set(a)
     for key, va in a.items():
         if isinstance(va, dict) and {"value", "low", "high"} <= set(va):
-            for bound in ("value", "low", "high"):
-                assert s[key][bound] == pytest.approx((va[bound] + b[key][bound]) / 2)
+            assert s[key]["value"] == pytest.approx((va["value"] + b[key]["value"]) / 2)
+            # the run interval holds both repetitions' intervals
+            assert s[key]["low"] <= min(va["low"], b[key]["low"]) + 1e-15
+            assert s[key]["high"] >= max(va["high"], b[key]["high"]) - 1e-15
     # use-phase GWP is proportional to energy here (same grid, PUE): the mean of 100 J and 300 J
     # runs is the impact of 200 J
     mid = compute_impact(200.0, 20.0, ctx, queries=16).to_dict()
     assert s["use_gco2e"]["value"] == pytest.approx(mid["use_gco2e"]["value"])
     assert s["sources"] == list(dict.fromkeys(a["sources"] + b["sources"]))
+
+
+def test_combine_intervals_one_repetition_is_that_repetition():
+    from inferlca.stats import combine_intervals
+
+    assert combine_intervals([{"value": 2.0, "low": 1.0, "high": 3.0}]) == \
+        {"value": 2.0, "low": 1.0, "high": 3.0}
+    assert combine_intervals([]) is None
+
+
+def test_combine_intervals_many_repetitions_golden():
+    from inferlca.stats import combine_intervals
+
+    # ten repetitions with the same interval ratio: the 95 % interval of the mean is inside the
+    # hull, so the hull decides; value = mean
+    reps = [{"value": v, "low": 0.5 * v, "high": 2 * v} for v in range(1, 11)]
+    c = combine_intervals(reps)
+    assert c == pytest.approx({"value": 5.5, "low": 0.5, "high": 20.0})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(1.0, 1e4), min_size=1, max_size=8))
+def test_run_gwp_interval_contains_every_repetition_at_nominal_grid(energies):
+    """The issue's property: a run whose energy varies across repetitions has a GWP interval that
+    contains the GWP of each repetition's energy at the nominal grid, PUE and lifetime."""
+    from inferlca.lca.impact import ImpactContext, compute_impact
+
+    ctx = ImpactContext.resolve("t4", region="FR")
+    impacts = [compute_impact(e, 10.0 + i, ctx, queries=4).to_dict()
+               for i, e in enumerate(energies)]
+    s = summarize([{"energy_total_j": e} for e in energies], impacts)["impact"]
+    for key in ("use_gco2e", "total_gco2e", "per_query_gco2e", "energy_kwh"):
+        for imp in impacts:
+            nominal = imp[key]["value"]  # this repetition at nominal grid, PUE and lifetime
+            assert s[key]["low"] <= nominal * (1 + 1e-12) and nominal <= s[key]["high"] * (1 + 1e-12)
+        assert s[key]["low"] <= s[key]["value"] <= s[key]["high"]

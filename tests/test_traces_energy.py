@@ -166,3 +166,28 @@ def test_phases_sum_to_the_whole(values, cuts):
     tr = make(t, values, marks=marks)
     total = energy_j(tr)
     assert sum(phase_energies_j(tr).values()) == pytest.approx(total, rel=1e-9, abs=1e-6)
+
+
+def test_step_window_energies_take_plain_windows_of_any_phase():
+    from typing import NamedTuple
+
+    from inferlca.traces.energy import merge_windows, phase_energies_from_steps
+
+    class Window(NamedTuple):  # any object with start_s, end_s and phase: no engine type needed
+        start_s: float
+        end_s: float
+        phase: str
+
+    # 10 W on [0, 2] s, 30 W on [2, 4] s
+    tr = make([0, 2, 2, 4], [10, 10, 30, 30])
+    steps = [Window(3.0, 3.5, "b"), Window(0.5, 1.0, "a"), Window(1.0, 1.5, "a"),
+             Window(1.9, 2.1, "b"), Window(3.9, 5.0, "a")]
+    assert merge_windows(steps, "a") == [(0.5, 1.5), (3.9, 5.0)]
+    e = phase_energies_from_steps(tr, steps)
+    # a: 1 s x 10 W + [3.9, 4] clipped to the trace: 0.1 s x 30 W = 13 J
+    # b: 0.5 s x 30 W + 0.1 s x 10 W + 0.1 s x 30 W = 19 J
+    assert list(e) == ["energy_a_j", "energy_b_j"]  # phases in order of first step
+    assert e["energy_a_j"] == pytest.approx(13.0) and e["energy_b_j"] == pytest.approx(19.0)
+    assert phase_energies_from_steps(tr, steps, phases=("b", "c")) == {
+        "energy_b_j": pytest.approx(19.0)}
+    assert phase_energies_from_steps(make([0.0], [5.0]), steps) == {}  # one sample: no energy

@@ -20,14 +20,20 @@ meters -> store -> spec -> estimate -> workloads -> loadgen -> report -> campaig
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferlca.errors import InferlcaError, UsageError
-from inferlca.uncertainty import UValue
+
+if TYPE_CHECKING:  # a lazily loaded foundation name, for type checkers (names of upper layers,
+    # RunSpec included, are typed through their own modules: the root sits in the foundation)
+    from inferlca.uncertainty import UValue as UValue
 
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    # the run specification (pydantic: loaded on first use)
+    "RunSpec": "inferlca.spec",
+    "UValue": "inferlca.uncertainty",
     # hardware and life-cycle core
     "get_catalog": "inferlca.hardware.catalog",
     "Device": "inferlca.hardware.catalog",
@@ -42,6 +48,7 @@ _LAZY: dict[str, str] = {
     "open_meter": "inferlca.meters.registry",
     "list_meters": "inferlca.meters.registry",
     "Sampler": "inferlca.meters.sampler",
+    "open_sampler": "inferlca.meters.sampler",
     "PowerTrace": "inferlca.traces.trace",
     "energy_j": "inferlca.traces.energy",
     "phase_energies_j": "inferlca.traces.energy",
@@ -51,7 +58,6 @@ _LAZY: dict[str, str] = {
     "estimate": "inferlca.estimate.api",
     "save_estimates": "inferlca.estimate.api",
     # running and storing
-    "RunSpec": "inferlca.spec",
     "run_benchmark": "inferlca.loadgen.runner",
     "Store": "inferlca.store.sqlite",
     "summarize": "inferlca.stats",
@@ -59,7 +65,7 @@ _LAZY: dict[str, str] = {
     "build_report": "inferlca.report.html",
 }
 
-__all__ = ["InferlcaError", "UValue", "UsageError", "__version__"]
+__all__ = ["InferlcaError", "UsageError", "__version__"]
 __all__ += list(_LAZY)
 
 

@@ -8,8 +8,12 @@ The run summary (``summary`` in the results store, see ``docs/CONTRACTS.md``) is
   ``mean +/- t(0.975, n - 1) * std / sqrt(n)``. With a single repetition the spread is unknown,
   so ``std``, ``ci95_low`` and ``ci95_high`` are ``None`` (never a made-up zero).
 * ``summary["impact"]``: each ``{"value", "low", "high"}`` of the per-repetition impact dicts
-  becomes the mean over repetitions of the nominal values, of the low ends and of the high ends;
-  plain numbers are averaged, lists (sources) are united, other values kept when all agree.
+  is combined by :func:`combine_intervals` (the run interval rule of docs/method.md: the nominal
+  is the mean of the repetitions' nominals; the interval is the hull of every repetition's
+  interval and of the Student 95 % interval of the mean of the low ends and of the high ends), so
+  it carries the spread of energy and time across repetitions as well as the intervals of grid,
+  PUE, lifetime and footprint each repetition already has; plain numbers are averaged, lists
+  (sources) are united, other values kept when all agree.
 * ``summary["measured"]`` and ``summary["notes"]``.
 
 Values that are not finite numbers (``NaN``: a channel that could not be read) are left out of a
@@ -22,7 +26,19 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["describe", "student_t_two_sided", "summarize", "t_quantile"]
+__all__ = ["combine_impacts", "combine_intervals", "describe", "loadgen_percentile", "student_t_two_sided", "summarize", "t_quantile"]
+
+
+def loadgen_percentile(values: Sequence[float] | Any, p: float) -> float:
+    """LoadGen's percentile rule (``results.cc``): the value at index ``min(floor(n * p), n - 1)``
+    of the sorted values, ``p`` in [0, 1]; NaN for no values. Query latencies and the per-request
+    token latencies of decoder LLMs use it alike, so they compare with LoadGen's summary."""
+    import numpy as np
+
+    v = np.sort(np.asarray(values, dtype=np.float64))
+    if v.size == 0:
+        return math.nan
+    return float(v[min(math.floor(v.size * p), v.size - 1)])
 
 
 def student_t_two_sided(t: float, df: int) -> float:
@@ -114,12 +130,55 @@ def describe(values: Iterable[float]) -> dict[str, float | int | None]:
     return {"mean": mean, "std": std, "ci95_low": low, "ci95_high": mean + half, "n": n}
 
 
+def _is_interval(d: Any) -> bool:
+    return isinstance(d, Mapping) and {"value", "low", "high"} <= set(d)
+
+
+def combine_intervals(intervals: Sequence[Mapping[str, Any]]) -> dict[str, float] | None:
+    """The run interval rule: one ``{"value", "low", "high"}`` from one per repetition.
+
+    * ``value`` = the mean of the repetitions' nominal values;
+    * ``low``  = min(every repetition's ``low``, the Student 95 % lower bound of the mean of the
+      ``low`` ends);
+    * ``high`` = max(every repetition's ``high``, the Student 95 % upper bound of the mean of the
+      ``high`` ends).
+
+    Each repetition's interval already carries the intervals of grid, PUE, lifetime and
+    footprint at that repetition's energy and time; the hull adds the repetitions' spread, so
+    every repetition's figure at nominal grid, PUE and lifetime lies inside, and the 95 % term
+    makes the interval agree with the interval of the mean energy the metrics show. With one
+    repetition the result is that repetition's interval. ``None`` when no finite value exists.
+    """
+    rows: list[tuple[float, float, float]] = []
+    for d in intervals:
+        if _is_interval(d):
+            v, lo, hi = _finite(d.get("value")), _finite(d.get("low")), _finite(d.get("high"))
+            if v is not None and lo is not None and hi is not None:
+                rows.append((v, lo, hi))
+    if not rows:
+        return None
+    value = math.fsum(r[0] for r in rows) / len(rows)
+    lows = [r[1] for r in rows]
+    highs = [r[2] for r in rows]
+    low, high = min(lows), max(highs)
+    if len(rows) >= 2:
+        ci_low = describe(lows)["ci95_low"]
+        ci_high = describe(highs)["ci95_high"]
+        if ci_low is not None:
+            low = min(low, float(ci_low))
+        if ci_high is not None:
+            high = max(high, float(ci_high))
+    return {"value": value, "low": min(low, value), "high": max(high, value)}
+
+
 def _mean_of(values: Sequence[Any]) -> Any:
     """The mean of the same impact field across repetitions (recursive over dicts)."""
     present = [v for v in values if v is not None]
     if not present:
         return None
     first = present[0]
+    if _is_interval(first):
+        return combine_intervals(present)
     if isinstance(first, Mapping):
         keys: dict[str, None] = {}
         for v in present:
@@ -141,6 +200,16 @@ def _mean_of(values: Sequence[Any]) -> Any:
     return first if all(v == first for v in present) else present
 
 
+def combine_impacts(impacts_per_rep: Sequence[Mapping[str, Any] | None]) -> dict[str, Any] | None:
+    """The run's impact from the repetitions' impact dicts (``summary["impact"]``): interval
+    fields by :func:`combine_intervals`, numbers averaged, sources united; ``None`` if none."""
+    impacts = [i for i in impacts_per_rep if i]
+    if not impacts:
+        return None
+    out = _mean_of(impacts)
+    return dict(out) if isinstance(out, Mapping) else None
+
+
 def summarize(metrics_per_rep: Sequence[Mapping[str, Any]],
               impacts_per_rep: Sequence[Mapping[str, Any] | None] = (), *,
               measured: bool = True, notes: Iterable[str] = ()) -> dict[str, Any]:
@@ -150,7 +219,9 @@ def summarize(metrics_per_rep: Sequence[Mapping[str, Any]],
         metrics_per_rep: one flat dict of metrics per repetition (keys such as ``energy_total_j``,
             ``latency_p99_s``; units in the names).
         impacts_per_rep: one ``Impact.to_dict()`` per repetition (``None`` where no impact was
-            computed); ``{"value","low","high"}`` fields are averaged field by field.
+            computed); ``{"value","low","high"}`` fields are combined by
+            :func:`combine_intervals` (mean nominal; hull of the repetitions' intervals and of
+            the 95 % interval of the mean).
         measured: ``False`` when the energy came from a model or estimate, not a sensor.
         notes: free-text caveats carried to reports (e.g. ``"synthetic weights: ..."``).
 
@@ -162,8 +233,7 @@ def summarize(metrics_per_rep: Sequence[Mapping[str, Any]],
     for m in metrics_per_rep:
         keys.update(dict.fromkeys(m))
     metrics = {k: describe(m[k] for m in metrics_per_rep if k in m) for k in keys}
-    impacts = [i for i in impacts_per_rep if i]
-    impact = _mean_of(impacts) if impacts else None
+    impact = combine_impacts(impacts_per_rep)
     return {
         "metrics": metrics,
         "impact": impact,

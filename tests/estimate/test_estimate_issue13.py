@@ -277,7 +277,7 @@ def test_measured_run_faster_than_the_bound_is_not_clipped(tmp_path: Path) -> No
 # --- 7. the study's StarCoder case, down to gCO2e ----------------------------------------------
 
 def test_study_starcoder_golden_gco2e(cli) -> None:
-    """METHOD.md sections 2 and 5: StarCoder, FP32 weights, thesis count over 8192 positions,
+    """docs/method.md (seed study, roofline): StarCoder, FP32 weights, thesis count over 8192 positions,
     energy = time x TDP, France 79.1 gCO2e/kWh, PUE 1.0 for the edge Xavier and 1.5 for the
     datacenter A100 (the values the study's published figures use), lifetime 7 years."""
     flops = 16_504_754_012_160

@@ -136,13 +136,15 @@ def test_summary_computed_from_stored_repetitions(store):
     assert e["mean"] == pytest.approx(110.0) and e["std"] == pytest.approx(10.0) and e["n"] == 3
     assert e["ci95_low"] == pytest.approx(110 - 24.8414, abs=1e-3)
     assert e["ci95_high"] == pytest.approx(110 + 24.8414, abs=1e-3)
-    # impact: mean of value (1, 2, 3) -> 2, of low (0.5, 1.5, 2.5) -> 1.5, of high (2, 3, 4) -> 3
-    assert s["impact"]["use_gco2e"] == pytest.approx({"value": 2.0, "low": 1.5, "high": 3.0})
+    # impact (the run interval rule): value = mean (1, 2, 3) -> 2; low = min(0.5, 1.5 - 2.4841
+    # clipped at 0) = 0; high = max(4, 3 + 4.302652729749 x 1 / sqrt 3 = 5.4841)
+    assert s["impact"]["use_gco2e"] == pytest.approx(
+        {"value": 2.0, "low": 0.0, "high": 3.0 + 4.302652729749 / 3 ** 0.5})
     assert s["impact"]["sources"] == ["ADEME Base Empreinte", "Pirson 2022"]
     assert s["measured"] is True
     run = store.get_run(rid)
     assert run.metric("energy_total_j") == pytest.approx(110.0)
-    assert run.impact("use_gco2e", "high") == pytest.approx(3.0)
+    assert run.impact("use_gco2e", "high") == pytest.approx(3.0 + 4.302652729749 / 3 ** 0.5)
 
 
 def test_prefix_lookup_and_errors(store):

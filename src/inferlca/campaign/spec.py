@@ -151,13 +151,17 @@ def cell_id_of(spec: RunSpec) -> str:
     """Stable id of a cell: a hash of its spec, without the label and the cell id itself.
 
     The JSON is canonical (sorted keys, no spaces), so the id does not depend on the order of
-    keys in the campaign file or on the Python version.
+    keys in the campaign file or on the Python version. LLM options are hashed inside ``extra``,
+    where specs held them before ``RunSpec.llm`` existed, so a campaign started then keeps its ids.
     """
     d = spec.to_dict()
     for k in _ID_EXCLUDED:
         d.pop(k, None)
+    if d.get("sampler") == "process":  # the default (issue 16): cells defined before keep their id
+        d.pop("sampler")
     extra = dict(d.get("extra") or {})
     extra.pop(_EXTRA_CELL_KEY, None)
+    extra.update(d.pop("llm", None) or {})
     d["extra"] = extra
     text = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

@@ -4,6 +4,11 @@ Each module of this package (not starting with ``_``) adds its commands through 
 ``register(app)`` function, so features live in their own files. :func:`run` executes a command
 line and returns the exit code; bad input (any :class:`~inferlca.errors.InferlcaError`) prints one
 line on stderr and exits with the error's code (2 for bad input), never a traceback.
+
+Start-up is kept short: ``--version`` imports neither typer nor any command module, and a command
+imports only its own module (see :data:`COMMAND_MODULES`); ``--help`` loads every module to list
+them, and the modules keep their heavy imports (store, numpy, torch, matplotlib) inside the
+commands. ``tests/test_cli_fast.py`` checks this with ``python -X importtime``.
 """
 
 from __future__ import annotations
@@ -11,66 +16,122 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from typing import Any
-
-import typer
-
-try:  # typer >= 0.23 vendors click
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError
-except ImportError:  # pragma: no cover - older typer
-    from click.exceptions import ClickException  # type: ignore[assignment]
-    from click.exceptions import NoArgsIsHelp as NoArgsIsHelpError  # type: ignore[attr-defined,no-redef]
+from typing import TYPE_CHECKING, Any
 
 from inferlca.errors import InferlcaError
 
-app = typer.Typer(
-    name="inferlca",
-    help="Energy, latency and life-cycle CO2e of AI inference: measured on your hardware, "
-    "estimated for devices you do not own.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-)
+if TYPE_CHECKING:
+    import typer
 
-_loaded = False
+# Which module registers which top-level command. Only the module of the command being run is
+# imported, so `inferlca hardware list` does not pay for the store, numpy or torch; `--version`
+# imports none. A command missing here still works (every module is then loaded, as for
+# `--help`); tests/test_cli_fast.py checks that this table matches what the modules register.
+COMMAND_MODULES: dict[str, str] = {
+    "calibrate": "estimate",
+    "campaign": "campaign",
+    "compare": "compare",
+    "embodied": "embodied",
+    "estimate": "estimate",
+    "export": "export",
+    "grid": "grid",
+    "hardware": "hardware",
+    "impact": "impact",
+    "measure": "measure",
+    "meters": "meters",
+    "project": "project",
+    "recommend": "recommend",
+    "report": "report",
+    "results": "results",
+    "run": "run_command",
+    "store": "store",
+    "trace": "trace",
+}
+
+_registered: set[str] = set()
+_app: typer.Typer | None = None
 
 
-def _load_commands() -> None:
-    global _loaded
-    if _loaded:
+def get_app() -> typer.Typer:
+    """The root typer application (built on first use, so ``--version`` does not import typer)."""
+    global _app
+    if _app is None:
+        from inferlca.cli._root import build_app
+
+        _app = build_app()
+    return _app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _version_line() -> str:
+    from inferlca import __version__
+
+    return f"inferlca {__version__}"
+
+
+def command_modules() -> list[str]:
+    """The names of the command modules of this package (those not starting with ``_``)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def _register(name: str) -> None:
+    if name in _registered:
         return
     # importing a command module sets it as an attribute of this package, so no command module
     # may be named like a name of this package (`run`, `main`, `app`: see test_cli_entry.py)
-    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if mod.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{mod.name}")
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(app)
-    _loaded = True
+    module = importlib.import_module(f"{__name__}.{name}")
+    register = getattr(module, "register", None)
+    if register is not None:
+        register(get_app())
+    _registered.add(name)
 
 
-@app.callback(invoke_without_command=True)
-def _root(
-    ctx: typer.Context,
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
-        from inferlca import __version__
+def _load_commands(args: list[str] | None = None) -> None:
+    """Register the command modules that the command line ``args`` needs (all when None)."""
+    needed = _modules_for(args)
+    for name in command_modules() if needed is None else needed:
+        _register(name)
 
-        typer.echo(f"inferlca {__version__}")
-        raise typer.Exit(0)
-    if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
-        raise typer.Exit(0)
+
+def _modules_for(args: list[str] | None) -> list[str] | None:
+    """The modules needed for ``args``: [] for ``--version``, one for a known command, else all."""
+    if args is None:
+        return None
+    at = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
+    if at is None or {"--help", "-h"} & set(args[:at]):
+        if at is None and "--version" in args and not {"--help", "-h"} & set(args):
+            return []
+        return None  # the root's help: every command is listed
+    command = args[at]
+    module = COMMAND_MODULES.get(command)
+    if module is None or module not in command_modules():
+        return None  # unknown command: let click list them all and suggest one
+    return [module]
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run one command line; return its exit code (used by tests and by :func:`main`)."""
-    _load_commands()
-    command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else list(argv)
+    if args == ["--version"]:  # the common case answers without building the command line
+        print(_version_line())
+        return 0
+    import typer
+
+    try:  # typer >= 0.23 vendors click
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    except ImportError:  # pragma: no cover - older typer
+        from click.exceptions import ClickException  # type: ignore[assignment]
+        from click.exceptions import (  # type: ignore[attr-defined,no-redef]
+            NoArgsIsHelp as NoArgsIsHelpError,
+        )
+
+    _load_commands(args)
+    command = typer.main.get_command(get_app())
     try:
         result = command.main(args=args, prog_name="inferlca", standalone_mode=False)
     except InferlcaError as exc:
@@ -101,8 +162,10 @@ def invoked_command(args: list[str]) -> Any:
     """The (sub)command a command line runs, e.g. ``campaign plan``; a group that runs as a
     command itself (``estimate --model ...``, whose options are the group's) is returned as such;
     None if there is none."""
-    _load_commands()
-    top: Any = typer.main.get_command(app)
+    import typer
+
+    _load_commands(args)
+    top: Any = typer.main.get_command(get_app())
     cmd = top
     for a in args:
         if not hasattr(cmd, "commands"):  # a command, not a group

@@ -58,7 +58,8 @@ def render_summary(
             (f"asked {_fmt(asked * 1000, 'ms')}, " if asked else "")
             + f"achieved {_fmt(s['period_achieved_s'] * 1000, 'ms')}"
             + (f", p99 jitter {_fmt(jitter * 1000, 'ms')}" if jitter is not None else "")
-            + f", {s['samples']} samples",
+            + f", {s['samples']} samples"
+            + (f" ({s['sampler']} sampler)" if s.get("sampler") else ""),
         )
     else:
         t.add_row("samples", str(s["samples"]))

@@ -2,7 +2,7 @@
 
 Token metrics use the store contract keys (``tokens_in``, ``tokens_out``, ``ttft_p50_s``...);
 GWP per request and per 1,000 output tokens come from the repetition impact's ``tokens`` entry
-(:func:`inferlca.workloads.generation.token_impacts`).
+(:func:`inferlca.lca.tokens.token_impacts`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from inferlca.errors import InvalidValueError
+from inferlca.spec import (
+    BATCHING_MODES,
+    OVERFLOW_POLICIES,
+    SAMPLING_MODES,
+    LLMOptions,
+    parse_prompt_len,
+)
 
 #: (label, metric key, scale) of the token rows, in display order.
 TOKEN_ROWS: tuple[tuple[str, str, float], ...] = (
@@ -66,44 +73,37 @@ def token_rows(summary: dict[str, Any], metric_cell: Callable[..., Any],
     return rows
 
 
-def generation_extra(sampling: str | None, temperature: float | None, top_k: int | None,
-                     prompt_len: str | None, prompt_overflow: str | None,
-                     max_batch: int | None, batching: str | None = None) -> dict[str, Any]:
-    """``RunSpec.extra`` entries from the ``llm-generate`` options given (None = default)."""
-    from inferlca.workloads.generation import (
-        BATCHING_MODES,
-        OVERFLOW_POLICIES,
-        SAMPLING_MODES,
-        parse_prompt_len,
-    )
-
-    extra: dict[str, Any] = {}
+def llm_options(sampling: str | None, temperature: float | None, top_k: int | None,
+                prompt_len: str | None, prompt_overflow: str | None,
+                max_batch: int | None, batching: str | None = None) -> LLMOptions:
+    """``RunSpec.llm`` from the ``llm-generate`` options given (None = default)."""
+    given: dict[str, Any] = {}
     if sampling is not None:
         if sampling not in SAMPLING_MODES:
             raise InvalidValueError(f"--sampling must be one of {', '.join(SAMPLING_MODES)}, got {sampling!r}")
-        extra["sampling"] = sampling
+        given["sampling"] = sampling
     if temperature is not None:
         if not (temperature > 0 and temperature < float("inf")):
             raise InvalidValueError(f"--temperature must be a finite number > 0, got {temperature}")
-        extra["temperature"] = float(temperature)
+        given["temperature"] = float(temperature)
     if top_k is not None:
         if top_k < 0:
             raise InvalidValueError(f"--top-k must be an integer >= 0 (0 = all tokens), got {top_k}")
-        extra["top_k"] = int(top_k)
+        given["top_k"] = int(top_k)
     if prompt_len is not None:
         parse_prompt_len(prompt_len)
-        extra["prompt_len"] = prompt_len
+        given["prompt_len"] = prompt_len
     if prompt_overflow is not None:
         if prompt_overflow not in OVERFLOW_POLICIES:
             raise InvalidValueError(
                 f"--prompt-overflow must be one of {', '.join(OVERFLOW_POLICIES)}, got {prompt_overflow!r}")
-        extra["prompt_overflow"] = prompt_overflow
+        given["prompt_overflow"] = prompt_overflow
     if max_batch is not None:
         if max_batch < 1:
             raise InvalidValueError(f"--max-batch must be an integer >= 1, got {max_batch}")
-        extra["max_batch"] = int(max_batch)
+        given["max_batch"] = int(max_batch)
     if batching is not None:
         if batching not in BATCHING_MODES:
             raise InvalidValueError(f"--batching must be one of {', '.join(BATCHING_MODES)}, got {batching!r}")
-        extra["batching"] = batching
-    return extra
+        given["batching"] = batching
+    return LLMOptions(**given)

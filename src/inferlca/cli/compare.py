@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,6 +22,12 @@ def register(app: typer.Typer) -> None:
         allow_mixed_scope: Annotated[bool, typer.Option(
             "--allow-mixed-scope", help="Compare runs whose manufacturing scopes differ "
             "(refused by default: the ratio would mix what is counted).")] = False,
+        samples: Annotated[int | None, typer.Option(
+            "--samples", help="Monte Carlo draws (e.g. 10000): medians, percentiles and "
+            "P(A < B) of CO2e per query.")] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the Monte Carlo draws (>= 0).")] = 0,
+        criteria: Annotated[str | None, typer.Option(
+            "--criteria", help="Also compare these criteria per query: gwp,water,pe,adpe.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     ) -> None:
         """How many times A's CO2e, energy and p99 latency per query are B's (with intervals)."""
@@ -33,10 +39,28 @@ def register(app: typer.Typer) -> None:
 
         with open_store_for_reading(store) as st:
             runs = load_runs(st)
+        mc = None
+        wanted = None
+        if criteria is not None:
+            from inferlca.lca.criteria import parse_criteria
+
+            wanted = parse_criteria(criteria)
+        if samples is not None:
+            from inferlca.lca.montecarlo import check_samples_seed
+
+            check_samples_seed(samples, seed)  # bad numbers fail before the store is read
         c = compare(runs, a, b, workload=workload, scenario=scenario, queries=queries,
                     allow_mixed_scope=allow_mixed_scope)
+        if samples is not None:
+            mc = _monte_carlo(c.a, c.b, samples, seed)
+        crit = _criteria(c.a, c.b, wanted) if wanted else None
         if as_json:
-            print_json(c.to_dict())
+            out = c.to_dict()
+            if crit is not None:
+                out["criteria"] = crit
+            if mc is not None:
+                out["monte_carlo"] = mc
+            print_json(out)
             return
         table = Table(title=f"A = {escape(c.a.device_name)} ({c.a.short_id}), "
                             f"B = {escape(c.b.device_name)} ({c.b.short_id}): "
@@ -53,7 +77,66 @@ def register(app: typer.Typer) -> None:
                           (r.b * k).format(u) if r.b else "n/a",
                           r.ratio.format("x") if r.ratio else "n/a")
         console.print(table)
+        if crit is not None:
+            ct = Table(title="Criteria per query (use + manufacturing where sourced)")
+            for col in ("criterion", "A", "B", "A / B"):
+                ct.add_column(col, justify="left" if col == "criterion" else "right")
+            for name, row in crit.items():
+                def cell(d: dict[str, Any]) -> str:
+                    return "no data" if d["value"] is None else \
+                        f"{d['value']:.3g} [{d['low']:.3g} - {d['high']:.3g}] {d['unit']}"
+                r_ = row["ratio"]
+                ct.add_row(name, cell(row["a"]), cell(row["b"]),
+                           "n/a" if r_ is None else
+                           f"{r_['value']:.3g} [{r_['low']:.3g} - {r_['high']:.3g}]")
+            console.print(ct)
         for s in c.sentences():
             console.print(escape(s))
+        if mc is not None:
+            ma, mb = mc["a"], mc["b"]
+            console.print(
+                f"Monte Carlo ({samples:,} draws, seed {seed}): CO2e per query A median "
+                f"{ma['median'] * 1e3:.3g} mgCO2e (p2.5 {ma['p2_5'] * 1e3:.3g} - p97.5 "
+                f"{ma['p97_5'] * 1e3:.3g}), B median {mb['median'] * 1e3:.3g} mgCO2e "
+                f"({mb['p2_5'] * 1e3:.3g} - {mb['p97_5'] * 1e3:.3g}); "
+                f"P(A emits less than B) = {mc['p_a_less_than_b']:.3f}", highlight=False,
+                soft_wrap=True)
         for n in c.notes:
             console.print(f"[yellow]note:[/] {escape(n)}")
+
+
+def _monte_carlo(a: Any, b: Any, samples: int, seed: int) -> dict[str, Any]:
+    """Paired draws of both runs' CO2e per query (shared inputs drawn once)."""
+    from inferlca.errors import InvalidValueError
+    from inferlca.lca.montecarlo import Draws, inputs_from_run, prob_less, simulate, summarize
+
+    ia, ib = inputs_from_run(a), inputs_from_run(b)
+    missing = [v.short_id for v, i in ((a, ia), (b, ib)) if i is None]
+    if missing:
+        raise InvalidValueError(f"run {', '.join(missing)} has no per-repetition energy, "
+                                "duration and impact context: no Monte Carlo for it")
+    assert ia is not None and ib is not None
+    draws = Draws(samples, seed)
+    x = simulate([ia, ib], draws)
+    return {"samples": samples, "seed": seed, "unit": "gCO2e per query",
+            "a": summarize(x[0]), "b": summarize(x[1]),
+            "p_a_less_than_b": prob_less(x[0], x[1]),
+            "distributions": "triangular on grid, PUE, lifetime and footprint intervals; "
+                             "energy and duration: mean + s/sqrt(n) x Student t(n-1), within "
+                             "the run interval; shared inputs drawn once"}
+
+
+def _criteria(a: Any, b: Any, wanted: tuple[str, ...]) -> dict[str, Any]:
+    """Each criterion per query for both runs (the run interval rule) and their ratio."""
+    from inferlca.lca.criteria import run_criteria
+
+    ca, cb = run_criteria(a, wanted), run_criteria(b, wanted)
+    out: dict[str, Any] = {}
+    for name in wanted:
+        x, y = ca[name], cb[name]
+        ratio = None
+        if x["value"] is not None and y["value"] is not None and y["low"] and y["low"] > 0:
+            ratio = {"value": x["value"] / y["value"], "low": x["low"] / y["high"],
+                     "high": x["high"] / y["low"]}
+        out[name] = {"a": x, "b": y, "ratio": ratio}
+    return out

@@ -243,11 +243,14 @@ def estimate_cmd(
     label: str | None = typer.Option(None, "--label", help="Label of stored estimates."),
     plot: Path | None = typer.Option(None, "--plot", help="Folder for the roofline figure "
                                      "(PNG and SVG)."),
+    criteria: str | None = typer.Option(
+        None, "--criteria", help="Also give these criteria per device: gwp,water,pe,adpe."),
     as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
 ) -> None:
     from inferlca.errors import InvalidValueError
     from inferlca.estimate.api import estimate, save_estimates
     from inferlca.hardware.catalog import get_catalog
+    from inferlca.lca.criteria import parse_criteria
     from inferlca.lca.defaults import LIFETIME_BOUNDS, PUE_BOUNDS
     from inferlca.lca.grid import custom_grid
     from inferlca.uncertainty import parse_bounded
@@ -257,6 +260,7 @@ def estimate_cmd(
     if model is None or not device:
         raise InvalidValueError("give --model M and at least one --device D "
                                 "(or a subcommand: `inferlca estimate validate`)")
+    wanted = parse_criteria(criteria) if criteria is not None else None
     lifetime_years = use_old_spelling("lifetime_years", lifetime_years, lifetime_old)
     for name, v in (("--tokens-in", tokens_in), ("--tokens-out", tokens_out),
                     ("--seq-len", seq_len), ("--queries", queries), ("--batch", batch)):
@@ -330,8 +334,12 @@ def estimate_cmd(
             figures += plot_roofline(fitting, plot, stem=f"roofline-{result.model.name}",
                                      measured=[p for p in pairs
                                                if p.model == result.model.name])
+    crit = _criteria(result, wanted, region, grid) if wanted else None
     if as_json:
         out = result.to_dict()
+        if crit is not None:
+            for d, c in zip(out["devices"], crit):
+                d["criteria"] = c
         out["saved_run_ids"] = run_ids
         out["figures"] = [str(p) for p in figures]
         if serving:
@@ -341,6 +349,15 @@ def estimate_cmd(
     _print_tables(result, run_ids, figures)
     if serving:
         _print_serving(serving)
+    if crit is not None:
+        for e, c in zip(result.devices, crit):
+            if c is None:
+                continue
+            cells = [f"{k} " + ("no data" if v["value"] is None else
+                                f"{v['value']:.3g} [{v['low']:.3g} - {v['high']:.3g}] {v['unit']}")
+                     for k, v in c.items()]
+            console.print(f"{getattr(e.device, 'name', e.device)}: " + "; ".join(cells),
+                          highlight=False)
 
 
 def _serving(result: Any, conc: list[int], power_model: str, idle: Any,
@@ -399,6 +416,24 @@ def _print_serving(serving: dict[str, list[Any]]) -> None:
                       p.energy_per_token_j.format("J"),
                       f"{p.memory.need_bytes / 1e9:.4g} GB")
         console.print(t)
+
+
+def _criteria(result: Any, wanted: tuple[str, ...], region: str | None,
+              grid: str | None) -> list[dict[str, Any] | None]:
+    """Each device's criteria from its estimated impact (estimated, like the energy)."""
+    from types import SimpleNamespace
+
+    from inferlca.lca.criteria import compute_criteria
+
+    out: list[dict[str, Any] | None] = []
+    for e in result.devices:
+        if e.impact is None:
+            out.append(None)
+            continue
+        ctx = SimpleNamespace(device=e.device, region="custom" if grid is not None
+                              else (region or "FR"))
+        out.append({k: c.to_dict() for k, c in compute_criteria(e.impact, ctx, wanted).items()})
+    return out
 
 
 def _num(x: float, unit: str = "", digits: int = 3) -> str:

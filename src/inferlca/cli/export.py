@@ -11,8 +11,6 @@ from rich.table import Table
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STORE_HELP
 from inferlca.errors import UnknownNameError
-from inferlca.store.export import FORMATS, TABLES, default_out, export_store
-from inferlca.store.sqlite import Store
 
 
 def export(
@@ -28,17 +26,22 @@ def export(
     scenario: str | None = typer.Option(None, "--scenario", help="Only runs of this scenario."),
     kind: str | None = typer.Option(None, "--kind", help="measured or estimated."),
     status: str | None = typer.Option(None, "--status", help="complete, incomplete, failed or running."),
-    tables: str = typer.Option(",".join(TABLES), "--tables",
-                               help="Comma-separated tables to write."),
+    tables: str | None = typer.Option(None, "--tables", show_default=False,
+                                      help="Comma-separated tables to write (default: all of "
+                                      "runs, repetitions, traces, latencies, series)."),
     no_traces: bool = typer.Option(False, "--no-traces", help="Leave the (large) traces table out."),
     json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
     """Export runs: one row per run with its figures; repetitions, traces, latencies and series
     as separate tables."""
+    # the store (numpy, sqlite) is imported here, not when the command line starts
+    from inferlca.store.export import FORMATS, TABLES, default_out, export_store
+    from inferlca.store.sqlite import Store
+
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise UnknownNameError("export format", fmt, FORMATS, hint=f"(accepted: {', '.join(FORMATS)})")
-    wanted = [t.strip() for t in tables.split(",") if t.strip()]
+    wanted = [t.strip() for t in (tables or ",".join(TABLES)).split(",") if t.strip()]
     if no_traces:
         wanted = [t for t in wanted if t != "traces"]
     with Store.open_readonly(store) as s:

@@ -38,10 +38,13 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON for 
 @grid_app.command("show")
 def show_cmd(
     region: str = typer.Argument(..., help="ISO code (FR, FRA), country name, or WORLD."),
+    year: str | None = typer.Option(None, "--year", help="Only the rows of this year."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Show one region: every source's value, and which one is nominal."""
     reg = get_region(region)
+    if year is not None:
+        reg = reg.for_year(year)
     if as_json:
         print_json(reg.to_dict())
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -29,15 +31,48 @@ def impact_cmd(
     memory_method: str = typer.Option("per-gb", "--memory-method", help="per-gb (default) or area."),
     scope: str = typer.Option("chip", "--scope", help="Manufacturing scope: chip (default: dies + "
                               "memory, the study's method), card or server-share."),
+    criteria: str | None = typer.Option(
+        None, "--criteria", help="Criteria to give, comma-separated: gwp,water,pe,adpe "
+        "(default: gwp only, as before)."),
+    grid_year: str | None = typer.Option(
+        None, "--grid-year", help="Grid intensity of this year (the region's rows of that year; "
+        "see `inferlca grid show REGION`)."),
+    grid_file: str | None = typer.Option(
+        None, "--grid-file", help="Time-varying grid intensity: a timestamped CSV, hourly or "
+        "finer (see docs/lca.md); needs --start."),
+    start: str | None = typer.Option(
+        None, "--start", help="Wall-clock start of the workload, ISO 8601 with offset "
+        "(e.g. 2026-03-01T10:59:50Z), for --grid-file."),
+    grid_unit: str | None = typer.Option(None, "--grid-unit",
+                                         help="Unit of the grid file when it does not say it."),
+    grid_tz: str | None = typer.Option(None, "--grid-tz",
+                                       help="Time zone of the grid file's naive timestamps."),
+    grid_signal: str = typer.Option("average", "--grid-signal",
+                                    help="average (default) or marginal intensity of the file."),
+    samples: int | None = typer.Option(
+        None, "--samples", help="Monte Carlo draws: median and percentiles of the total "
+        "(and per query) beside the interval."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo draws (>= 0)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Impact I = C x EGM x PUE + (t / lifetime) x F, per workload and per query."""
     from inferlca.cli._common import positive_float
     from inferlca.hardware.resolve import resolve_device
+    from inferlca.lca.criteria import compute_criteria, parse_criteria
     from inferlca.lca.impact import ImpactContext, compute_impact
 
     if region is not None and grid is not None:
         raise InvalidValueError("give either --region or --grid, not both")
+    if grid_file is not None and grid is not None:
+        raise InvalidValueError("give either --grid or --grid-file, not both")
+    if grid_file is not None and start is None:
+        raise InvalidValueError("--grid-file needs --start (the wall-clock start of the "
+                                "workload, ISO 8601 with offset, e.g. 2026-03-01T10:59:50Z)")
+    wanted = parse_criteria(criteria) if criteria is not None else None
+    if samples is not None:
+        from inferlca.lca.montecarlo import check_samples_seed
+
+        check_samples_seed(samples, seed)
     energy = parse_uncertain("--energy-wh", energy_wh, "Wh")
     assert energy is not None
     positive_float("--duration-s", duration_s)
@@ -48,13 +83,48 @@ def impact_cmd(
     ctx = ImpactContext.resolve(dev, region=region, grid=grid, pue=pue,
                                 lifetime_years=lifetime_years, memory_method=memory_method,
                                 scope=scope)
+    if grid_year is not None:
+        if grid is not None or grid_file is not None:
+            raise InvalidValueError("--grid-year picks a year of --region; not with --grid or "
+                                    "--grid-file")
+        import dataclasses
+
+        from inferlca.lca.grid import G_PER_KWH, get_region
+
+        reg_y = get_region(region or "FR").for_year(grid_year)
+        ctx = dataclasses.replace(ctx, grid_gco2e_per_kwh=reg_y.intensity.with_unit(G_PER_KWH))
+    timed = None
+    if grid_file is not None and start is not None:
+        import dataclasses
+
+        from inferlca.lca import grid_time
+        from inferlca.uncertainty import UValue
+
+        series = grid_time.read_grid_file(grid_file, unit=grid_unit, tz=grid_tz,
+                                          signal=grid_signal)
+        t0 = _parse_start(start)
+        t, p = grid_time.constant_power_timeline(duration_s)
+        timed = grid_time.integrate(series, t0, t, p)
+        notes.append("grid file: constant power assumed over --duration-s (no trace given)")
+        notes.extend(timed.notes)
+        ctx = dataclasses.replace(ctx, grid_gco2e_per_kwh=UValue.exact(
+            timed.gco2e_per_kwh, "gCO2e/kWh", (timed.source,), kind="input"))
     energy_j = energy.scaled(J_PER_WH, "J")
     if energy.is_exact:
         imp = compute_impact(energy_j.value, duration_s, ctx, queries)
     else:
         imp = compute_impact(energy_j, duration_s, ctx, queries)
+    crit = compute_criteria(imp, ctx, wanted) if wanted else None
+    mc = _monte_carlo(imp, ctx, duration_s, queries, samples, seed) if samples else None
     if as_json:
-        print_json(imp.to_dict())
+        out = imp.to_dict()
+        if crit is not None:
+            out["criteria"] = {k: c.to_dict() for k, c in crit.items()}
+        if timed is not None:
+            out["grid_in_time"] = timed.to_dict()
+        if mc is not None:
+            out["monte_carlo"] = mc
+        print_json(out)
         for n in [*notes, *imp.notes]:
             err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
         return
@@ -83,9 +153,53 @@ def impact_cmd(
     for name, formula, value, unit, kind in rows:
         table.add_row(name, formula, value.format(unit), kind)
     console.print(table)
+    if crit is not None:
+        ct = Table(title="Criteria (use phase + manufacturing share)")
+        for col in ("criterion", "use", "manufacturing", "total [low - high]", "scope"):
+            ct.add_column(col, overflow="fold")
+        for c in crit.values():
+            tot = c.total
+            ct.add_row(f"{c.name} ({c.unit})", c.use.format(c.unit) if c.use else "no data",
+                       c.manufacturing.format(c.unit) if c.manufacturing else "no data",
+                       tot.format(c.unit) if tot else "no data", c.scope or "-")
+            notes.extend(f"{c.name}: {n}" for n in c.notes)
+        console.print(ct)
+    if mc is not None:
+        m = mc["total"]
+        console.print(f"Monte Carlo ({samples:,} draws, seed {seed}): total median "
+                      f"{m['median']:.4g} gCO2e (p2.5 {m['p2_5']:.4g} - p97.5 {m['p97_5']:.4g})",
+                      highlight=False, soft_wrap=True)
     for n in [*notes, *imp.notes]:
         err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
     console.print(f"{len(imp.sources)} sources (see --json for the list)", highlight=False)
+
+
+def _monte_carlo(imp: Any, ctx: Any, duration_s: float, queries: int | None, samples: int,
+                 seed: int) -> dict[str, Any]:
+    from inferlca.lca.montecarlo import Draws, MCInputs, Spread, simulate, summarize
+    from inferlca.uncertainty import UValue
+
+    foot = imp.device_embodied_kgco2e if imp.embodied_available else UValue.exact(0.0)
+    inp = MCInputs(imp.energy_j, Spread.exact(duration_s), ctx.grid_gco2e_per_kwh, ctx.pue,
+                   ctx.lifetime_years, foot, None)
+    x = simulate([inp], Draws(samples, seed))[0]
+    out: dict[str, Any] = {"samples": samples, "seed": seed, "unit": "gCO2e",
+                           "total": summarize(x)}
+    if queries:
+        out["per_query"] = summarize(x / queries)
+    return out
+
+
+def _parse_start(text: str) -> float:
+    from datetime import datetime
+
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidValueError(f"--start must be an ISO 8601 time, got {text!r}") from None
+    if dt.tzinfo is None:
+        raise InvalidValueError(f"--start {text!r} has no time zone offset; add Z or +01:00")
+    return dt.timestamp()
 
 
 def register(app: typer.Typer) -> None:

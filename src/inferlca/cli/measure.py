@@ -21,6 +21,10 @@ def measure_cmd(
     period_ms: float = typer.Option(
         10.0, "--period-ms", help="Sampling period in ms (>= 1; default 10)."
     ),
+    sampler_kind: str = typer.Option(
+        "process", "--sampler", help="process (a separate low-priority process; falls back to "
+        "a thread, flagged) or thread."
+    ),
     idle_baseline_s: float = typer.Option(
         0.0,
         "--idle-baseline-s",
@@ -48,12 +52,14 @@ def measure_cmd(
     and GWP; the command's exit code is passed through."""
     from inferlca.cli._power import render_summary
     from inferlca.meters.measure import measure_command
+    from inferlca.meters.sampler import check_sampler_kind
 
     if not command:
         raise UsageError(
             "no command to measure; usage: inferlca measure [OPTIONS] -- CMD [ARGS...]"
         )
     positive_float("--period-ms", period_ms)
+    check_sampler_kind(sampler_kind)
     positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True)
     positive_float("--cpu-tdp", cpu_tdp)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -65,7 +71,7 @@ def measure_cmd(
     result = measure_command(
         command, meter=meter, period_s=period_ms / 1000.0, idle_baseline_s=idle_baseline_s,
         device=device, region=region, gpus=gpus, cpu_tdp_w=cpu_tdp, replay=replay, out=out,
-        capture_output=as_json,
+        capture_output=as_json, sampler=sampler_kind,
     )
     if result.stdout:  # with --json the command's stdout goes to stderr, after it ends
         sys.stderr.write(result.stdout.decode(errors="replace"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich import box
@@ -11,9 +11,9 @@ from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP, fmt_interval, fmt_number
-from inferlca.store.export import loadgen_valid
-from inferlca.store.records import RunRecord
-from inferlca.store.sqlite import Store
+
+if TYPE_CHECKING:  # the store (numpy, sqlite) is imported inside the commands
+    from inferlca.store.records import RunRecord
 
 results_app = typer.Typer(
     help="List the runs of the results store (`inferlca results`), show one (`results show ID`), "
@@ -99,6 +99,8 @@ def results_list(
     ctx.obj = {"store": store}
     if ctx.invoked_subcommand is not None:
         return
+    from inferlca.store.sqlite import Store
+
     with Store.open_readonly(store) as s:
         runs = s.list_runs(workload=workload, device=device, scenario=scenario, kind=kind,
                            status=status, label=label, limit=limit)
@@ -163,6 +165,8 @@ def _impact_table(impact: dict[str, Any]) -> Table:
 
 
 def _repetitions_table(run: RunRecord) -> Table:
+    from inferlca.store.export import loadgen_valid
+
     # compact (like the run listing) so that it stays readable on an 80-column terminal
     table = Table(title="repetitions (trace: power samples; lat. n: query latencies; valid: LoadGen)",
                   title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
@@ -190,6 +194,8 @@ def results_show(
     store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
 ) -> None:
     """Show one run: specification, device, summary with intervals, impact, repetitions."""
+    from inferlca.store.sqlite import Store
+
     with Store.open_readonly(_store_of(ctx, store)) as s:
         run = s.get_run(run_id)
     if json_out:
@@ -230,6 +236,8 @@ def results_delete(
     store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
 ) -> None:
     """Delete a run with its repetitions, traces and latencies."""
+    from inferlca.store.sqlite import Store
+
     with Store.open(_store_of(ctx, store)) as s:
         run = s.get_run(run_id)
         if not yes:

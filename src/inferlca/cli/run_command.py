@@ -200,6 +200,9 @@ def register(app: typer.Typer) -> None:
         device: str | None = typer.Option(None, help="Catalog device; default: auto-detect."),
         meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..."),
         period_ms: float = typer.Option(d.period_ms, help="Power sampling period (ms)."),
+        sampler: str = typer.Option(d.sampler, "--sampler",
+                                    help="process (a separate low-priority process; falls back "
+                                         "to a thread, flagged) or thread."),
         idle_baseline_s: float = typer.Option(d.idle_baseline_s,
                                               help="Idle phase measured before loading (s)."),
         cooldown_s: float = typer.Option(d.cooldown_s, help="Pause between repetitions (s)."),
@@ -268,18 +271,22 @@ def register(app: typer.Typer) -> None:
         store: str | None = typer.Option(None, "--store",
                                          help="Results store (SQLite file). Default: $INFERLCA_STORE, else ./inferlca.db."),
         logs_dir: str | None = typer.Option(None, help="Where LoadGen logs go."),
+        criteria: str | None = typer.Option(
+            None, "--criteria", help="Also give these criteria per query: gwp,water,pe,adpe."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     ) -> None:
         from inferlca.cli._common import err_console, print_json, use_old_spelling
-        from inferlca.cli._tokens import generation_extra
+        from inferlca.lca.criteria import parse_criteria
+
+        wanted = parse_criteria(criteria) if criteria is not None else None
+        from inferlca.cli._tokens import llm_options
         from inferlca.loadgen.runner import run_benchmark
         from inferlca.store.sqlite import Store
 
         lifetime_years = use_old_spelling("lifetime_years", lifetime_years, lifetime_old)
-        extra = generation_extra(sampling, temperature, top_k, prompt_len, prompt_overflow,
-                                 max_batch, batching)
-        if recalibrate:
-            extra["recalibrate"] = True
+        llm = llm_options(sampling, temperature, top_k, prompt_len, prompt_overflow, max_batch,
+                          batching)
+        extra: dict[str, Any] = {"recalibrate": True} if recalibrate else {}
         endpoint = {k: v for k, v in (
             ("url", url), ("model", model), ("api", api), ("api_key_env", api_key_env),
             ("max_concurrency", max_concurrency), ("launch", launch), ("health_path", health_path),
@@ -290,7 +297,7 @@ def register(app: typer.Typer) -> None:
         # every field rule is RunSpec.validate's (the same checks as a campaign file's cells)
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,
-            repetitions=repetitions, device=device, meter=meter, period_ms=period_ms,
+            repetitions=repetitions, device=device, meter=meter, period_ms=period_ms, sampler=sampler,
             idle_baseline_s=idle_baseline_s, cooldown_s=cooldown_s, region=region,
             grid_gco2e_per_kwh=grid_gco2e_per_kwh, pue=pue, lifetime_years=lifetime_years,
             memory_method=memory_method, scope=scope, weights=weights, dataset=dataset, accuracy=accuracy,
@@ -298,8 +305,7 @@ def register(app: typer.Typer) -> None:
             target_qps=target_qps, offline_samples=offline_samples,
             mlperf_compliant=mlperf_compliant, users=users, think_time_s=think_time_s,
             duration_s=duration_s, max_new_tokens=max_new_tokens, prompts=prompts, preset=preset,
-            label=label,
-            extra=extra).validate()
+            label=label, extra=extra, llm=llm).validate()
         from inferlca.workloads.registry import workload_class
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
@@ -317,7 +323,40 @@ def register(app: typer.Typer) -> None:
                     else:
                         print_outcome(partial)
                 raise
+        crit = _outcome_criteria(outcome, wanted) if wanted else None
         if as_json:
-            print_json(outcome.to_dict())
+            out = outcome.to_dict()
+            if crit is not None:
+                out["criteria"] = crit
+            print_json(out)
         else:
             print_outcome(outcome)
+            from inferlca.cli._common import console
+
+            for name, c in (crit or {}).items():
+                console.print(f"{name} per {c.get('per', 'query')}: " + (
+                    "no data" if c["value"] is None else
+                    f"{c['value']:.3g} [{c['low']:.3g} - {c['high']:.3g}] {c['unit']}")
+                    + (f" ({c['scope']})" if c["scope"] else "")
+                    + "".join(f"; {n}" for n in c["notes"]), highlight=False)
+
+
+def _outcome_criteria(outcome: Any, wanted: tuple[str, ...]) -> dict[str, Any]:
+    """The run's criteria per query (``lca.criteria.run_criteria`` on its repetitions)."""
+    from types import SimpleNamespace
+
+    from inferlca.lca.criteria import run_criteria
+
+    spec = outcome.spec
+    reps = [SimpleNamespace(impact=r.impact) for r in outcome.repetitions]
+    queries = None  # the repetitions' own query count: total / per query of their impact
+    for r in outcome.repetitions:
+        imp = r.impact or {}
+        tot, per = imp.get("total_gco2e") or {}, imp.get("per_query_gco2e") or {}
+        if per.get("value"):
+            queries = max(1, round(tot["value"] / per["value"]))
+            break
+    view = SimpleNamespace(device_id=outcome.device_id, repetitions=reps, queries=queries,
+                           spec={"region": spec.region,
+                                 "grid_gco2e_per_kwh": spec.grid_gco2e_per_kwh})
+    return run_criteria(view, wanted)

@@ -8,7 +8,6 @@ from rich.table import Table
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP
-from inferlca.store.sqlite import Store
 
 store_app = typer.Typer(help="The results store: `store info`, `store merge OTHER.db`, "
                         "`store repair`, `store import-unsaved DIR`.",
@@ -22,6 +21,8 @@ def store_info(
     json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
 ) -> None:
     """Where the store is, its schema version, size, and what it holds."""
+    from inferlca.store.sqlite import Store
+
     with Store.open_readonly(store) as s:
         info = s.info()
         if check:
@@ -73,6 +74,8 @@ def store_merge(
         # not Store.open's "run `inferlca run` first": OTHER is the store to read from
         raise StoreError(f"no results store to merge at {other}: give the path of another "
                          "inferlca results store (.db)")
+    from inferlca.store.sqlite import Store
+
     with Store.open(store) as s:
         result = s.merge(other)
         path = s.path
@@ -92,6 +95,8 @@ def store_repair(
 ) -> None:
     """Close the runs left `running` by a process that died (as `incomplete`, with a summary of
     their stored repetitions) and check the file's integrity."""
+    from inferlca.store.sqlite import Store
+
     with Store.open(store) as s:
         closed = s.close_dead_runs()
         problems = s.integrity_check()
@@ -111,6 +116,8 @@ def store_import_unsaved(
     json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
 ) -> None:
     """Add back the repetitions kept aside when the store refused a write (disk full...)."""
+    from inferlca.store.sqlite import Store
+
     with Store.open(store) as s:
         done = s.import_unsaved(folder)
         path = s.path

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from inferlca.errors import InputFileError, UnknownNameError, named
+from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, named
 from inferlca.uncertainty import UValue, parse_bounded
 
 G_PER_KWH = "gCO2e/kWh"
@@ -57,6 +57,25 @@ class GridRegion:
         cites = [_cite(nom)] + [_cite(r) for r in self.rows if r is not nom]
         return UValue(nom.value_gco2e_per_kwh, min(values), max(values), G_PER_KWH,
                       tuple(cites), "default")
+
+    @property
+    def years(self) -> list[str]:
+        """The years the rows state (newest first)."""
+        return sorted({r.year for r in self.rows if r.year}, reverse=True)
+
+    def for_year(self, year: int | str) -> GridRegion:
+        """The rows of one year only (older years are kept in the table): nominal = the
+        region's nominal row if it is of that year, else the first row of that year (OWID /
+        Ember first in the file). :class:`InvalidValueError` listing the years it has."""
+        y = str(year).strip()
+        rows = [r for r in self.rows if r.year == y]
+        if not rows:
+            raise InvalidValueError(
+                f"{named('grid_year')} {y}: no intensity of {self.name} for that year (years "
+                f"in the table: {', '.join(self.years) or 'none stated'})", param="grid_year")
+        if not any(r.nominal for r in rows):
+            rows = [replace(rows[0], nominal=True)] + [replace(r, nominal=False) for r in rows[1:]]
+        return replace(self, rows=tuple(rows))
 
     def to_dict(self) -> dict[str, Any]:
         nom = self.nominal_row

@@ -12,7 +12,6 @@ sorted latencies, capped at ``n - 1``, so our p50/p90/p99 match its summary.
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from inferlca.errors import InputFileError
+from inferlca.stats import loadgen_percentile  # LoadGen's rule; also imported from here
 
 DETAIL = "mlperf_log_detail.txt"
 SUMMARY = "mlperf_log_summary.txt"
@@ -101,14 +101,6 @@ def read_trace_latencies(path: str | Path) -> TraceLatencies:
     qlat = np.array([by_query[q] for q in sorted(by_query)], dtype=np.float64) / 1e9
     idx = np.array([i for _, i, _ in samples], dtype=np.int64)
     return TraceLatencies(lat, qlat, idx, events, skipped)
-
-
-def loadgen_percentile(values: np.ndarray, p: float) -> float:
-    """LoadGen's percentile: sorted value at index min(floor(n * p), n - 1)."""
-    v = np.sort(np.asarray(values, dtype=np.float64))
-    if v.size == 0:
-        return math.nan
-    return float(v[min(math.floor(v.size * p), v.size - 1)])
 
 
 def latency_stats(latencies_s: np.ndarray) -> dict[str, float]:

@@ -76,8 +76,7 @@ class WorkloadSUT:
                 self._threads.append(t)
         # the plain path (SingleStream/MultiStream, performance mode, not streaming) is kept
         # short: it is on LoadGen's measured path for every query
-        self._fast = (not self._threaded and not keep_outputs
-                      and not getattr(workload, "streaming", False))
+        self._fast = not self._threaded and not keep_outputs and not workload.streaming
         self._response = self.lg.QuerySampleResponse
         self._complete = self.lg.QuerySamplesComplete
         self._stop_is_set = stop.is_set if stop is not None else (lambda: False)
@@ -148,7 +147,7 @@ class WorkloadSUT:
                 self.samples_skipped += len(samples)
             return
         try:
-            if getattr(self.workload, "streaming", False):
+            if self.workload.streaming:
                 for s in samples:
                     self._process_streaming(s)
                 return
@@ -186,7 +185,7 @@ class WorkloadSUT:
                     if buf is not None else lg.QuerySampleResponse(sample.id, 0, 0))
             lg.FirstTokenComplete([resp])
 
-        result = self.workload.run_streaming(sample.index, first_token)  # type: ignore[attr-defined]
+        result = self.workload.run_streaming(sample.index, first_token)
         if not sent:
             first_token(result.output)
         if self.keep_outputs:

@@ -115,11 +115,7 @@ def run_interactive(workload: Workload, users: int, think_time_s: float, duratio
             break
         sample = int(rng.integers(n_samples))
         start = clock()
-        run_arrived = getattr(workload, "run_arrived", None)  # latency counts the queueing
-        if callable(run_arrived):
-            run_arrived([sample], arrive)
-        else:
-            workload.run([sample])
+        workload.run_arrived([sample], arrive)  # a workload's own queue counts the wait
         done = clock()
         busy_s += done - start
         lat.append(done - arrive)

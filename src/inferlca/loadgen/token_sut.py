@@ -1,8 +1,9 @@
-"""A LoadGen system under test for token-streaming workloads (``llm-generate``).
+"""A LoadGen system under test for workloads that declare ``streams_tokens`` (``llm-generate``).
 
 Each LoadGen query sample is one generation request. The SUT hands requests to the workload's
-:class:`~inferlca.workloads.generation.BatchScheduler` (one worker thread; ``issue_queries`` never
-blocks), reports each request's first token with ``mlperf_loadgen.FirstTokenComplete`` as soon as
+own batching engine (:class:`~inferlca.workloads.base.TokenEngine`; for ``llm-generate`` its
+:class:`~inferlca.workloads.llm.scheduler.BatchScheduler`, one worker thread; ``issue_queries``
+never blocks), reports each request's first token with ``mlperf_loadgen.FirstTokenComplete`` as soon as
 the prefill produced it, and completes the request with ``QuerySamplesComplete`` carrying the
 generated token ids and their count (``n_tokens``), so LoadGen's own logs hold time to first token
 and time per output token (``TestSettings.use_token_latencies``).
@@ -20,18 +21,14 @@ requests also join a running batch between two decode steps, see the workload's 
 from __future__ import annotations
 
 import importlib
-import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inferlca.errors import InferlcaError, InvalidValueError
-from inferlca.loadgen.scenarios import plan_scenario
-from inferlca.workloads.generation import GenRequest, GenResult, Step
+from inferlca.workloads.base import TokenEngine
+from inferlca.workloads.llm.request import GenRequest, GenResult
 
 
 class GenerationSUT:
@@ -41,8 +38,9 @@ class GenerationSUT:
     ``samples_done``, ``tokens_out``, ``outputs``, ``close()``), so the runner can use either.
 
     Args:
-        workload: a loaded workload with ``request(index, arrival_s, tag, **callbacks)``,
-            ``submit(requests)`` and ``clock`` (an :class:`~inferlca.workloads.generation.LLMGenerate`).
+        workload: a loaded workload that declares ``streams_tokens``
+            (:class:`~inferlca.workloads.base.TokenEngine`, e.g.
+            :class:`~inferlca.workloads.llm.workload.LLMGenerate`).
         keep_outputs: keep the generated token ids by sample index (accuracy mode).
         stop: when set (Ctrl-C), requests not yet started are answered at once without the
             model (counted in ``samples_skipped``); the batch in progress finishes.
@@ -50,7 +48,7 @@ class GenerationSUT:
         lg: the ``mlperf_loadgen`` module (the real one by default).
     """
 
-    def __init__(self, workload: Any, keep_outputs: bool = False, stop: threading.Event | None = None,
+    def __init__(self, workload: TokenEngine, keep_outputs: bool = False, stop: threading.Event | None = None,
                  on_done: Callable[[int], None] | None = None, lg: Any = None) -> None:
         self.lg = lg if lg is not None else importlib.import_module("mlperf_loadgen")
         self.workload = workload
@@ -108,8 +106,8 @@ class GenerationSUT:
             self._idle.notify_all()
         if self.on_done is not None:
             self.on_done(1)
-        if self.stop is not None and self.stop.is_set() and self.workload.scheduler is not None:
-            left = self.workload.scheduler.skip_waiting()
+        if self.stop is not None and self.stop.is_set():
+            left = self.workload.skip_waiting()
             if left:
                 self._skip([r.tag for r in left], pending=True)
 
@@ -142,97 +140,3 @@ class GenerationSUT:
             self.lg.DestroySUT(self.handle)
             self.handle = None
         self._keep.clear()
-
-
-@dataclass
-class GenerationTestResult:
-    """What one LoadGen test of a generation workload produced.
-
-    Attributes:
-        results: every finished request, with token timestamps (engine clock, s).
-        steps: the engine's prefill/decode steps in the test (engine clock, s).
-        start_s, end_s: the test's window on the engine clock.
-        batch_sizes: size of every batch the engine ran.
-        loadgen: LoadGen's token figures (``ttft_p50_s``... from its detail log), its validity
-            and plan (``to_dict`` of the runner's ``LoadgenRun``).
-        latencies_s: LoadGen's query latencies from its trace (s).
-    """
-
-    results: list[GenResult]
-    steps: list[Step]
-    start_s: float
-    end_s: float
-    batch_sizes: list[int]
-    loadgen: dict[str, Any] = field(default_factory=dict)
-    latencies_s: Any = None
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
-
-
-_DETAIL_TOKEN_KEYS = {
-    "result_first_token_50.00_percentile_latency_ns": "ttft_p50_s",
-    "result_first_token_99.00_percentile_latency_ns": "ttft_p99_s",
-    "result_first_token_mean_latency_ns": "ttft_mean_s",
-    "result_time_per_output_token_50.00_percentile_ns": "tpot_p50_s",
-    "result_time_per_output_token_99.00_percentile_ns": "tpot_p99_s",
-}
-
-
-def token_latency_summary(detail: dict[str, Any]) -> dict[str, float]:
-    """LoadGen's own token figures from its detail log (see :func:`~inferlca.loadgen.logs.read_detail`).
-
-    Returns ``ttft_p50_s``, ``ttft_p99_s``, ``ttft_mean_s``, ``tpot_p50_s``, ``tpot_p99_s`` (s) and
-    ``tokens_per_s`` where LoadGen logged them (Offline logs no first-token latencies).
-    """
-    out: dict[str, float] = {}
-    for key, name in _DETAIL_TOKEN_KEYS.items():
-        v = detail.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[name] = float(v) * 1e-9
-    for key in ("result_completed_tokens_per_second", "result_token_throughput"):
-        v = detail.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out["tokens_per_s"] = float(v)
-            break
-    return out
-
-
-def run_token_test(workload: Any, spec: Any, *, log_dir: str | Path | None = None) -> GenerationTestResult:
-    """One real LoadGen test of a loaded generation workload, without meter or store.
-
-    The runner's own :func:`~inferlca.loadgen.runner.run_loadgen_test` does the test (with the
-    workload's SUT and LoadGen settings hooks); this adds the requests, steps and LoadGen's token
-    figures. Used by tests and benchmarks.
-
-    Args:
-        workload: a loaded :class:`~inferlca.workloads.generation.LLMGenerate`.
-        spec: the :class:`~inferlca.spec.RunSpec` (scenario, queries, samples per query, QPS...).
-        log_dir: where LoadGen writes its logs (a temporary folder when None).
-    """
-    from inferlca.loadgen.runner import run_loadgen_test
-
-    if workload.engine is None or not workload.samples:
-        raise InvalidValueError("llm-generate: load the workload before running a test")
-    plan = plan_scenario(spec)
-    workload.take_results()  # start clean
-    batches_before = len(workload.scheduler.batch_sizes)
-    with tempfile.TemporaryDirectory(prefix="inferlca-lg-") as tmp:
-        out_dir = Path(log_dir) if log_dir is not None else Path(tmp)
-        start_s = workload.clock()
-        lg_run = run_loadgen_test(workload, plan, out_dir, extra_settings=workload.loadgen_settings(plan))
-        end_s = workload.clock()
-    if lg_run.errors:
-        err = lg_run.errors[0]
-        if isinstance(err, InferlcaError):
-            raise err
-        raise InferlcaError(f"llm-generate: a batch failed during the LoadGen test: {err}") from err
-    summary: dict[str, Any] = dict(token_latency_summary(lg_run.detail))
-    summary.update(lg_run.to_dict())
-    if log_dir is None:
-        summary.pop("log_dir", None)
-    results, steps = workload.take_results()
-    return GenerationTestResult(results, steps, start_s, end_s,
-                                list(workload.scheduler.batch_sizes[batches_before:]), summary,
-                                lg_run.latencies_s)

@@ -79,6 +79,9 @@ class PowerMeter:
     description: ClassVar[str] = ""
     #: Power readings of this meter are averages over about this many seconds (None: instant).
     averaging_s: float | None = None
+    #: ``(registry name, options)`` that open the same meter again (set by ``open_meter``); the
+    #: process sampler opens its own copy in the sampler process with it. None: not reopenable.
+    open_spec: tuple[str, dict[str, Any]] | None = None
 
     def __init__(self) -> None:
         self.channels: list[str] = []

@@ -119,6 +119,7 @@ def measure_command(
     replay: str | Path | None = None,
     out: str | Path | None = None,
     capture_output: bool = False,
+    sampler: str = "process",
 ) -> MeasureResult:
     """Run ``argv`` while sampling power; energy, power per channel, diagnostics and GWP.
 
@@ -136,6 +137,9 @@ def measure_command(
         out: write the trace here (``.csv`` or ``.parquet``).
         capture_output: keep the command's stdout in :attr:`MeasureResult.stdout` instead of
             letting it through.
+        sampler: ``process`` (a low-priority sampler process, the default; falls back to the
+            thread, flagged, where it cannot start) or ``thread``
+            (:func:`inferlca.meters.sampler.open_sampler`).
 
     Raises:
         UsageError: bad input, found before the command runs (unknown meter, device or region,
@@ -143,14 +147,18 @@ def measure_command(
         MeterUnavailableError: the meter cannot run here.
         RunInterrupted: Ctrl-C during the idle baseline (the command did not run).
     """
+    from inferlca.meters.sampler import check_sampler_kind
+
     command = [str(a) for a in argv]
     out_path = Path(out) if out is not None else None
+    check_sampler_kind(sampler)
     _check_inputs(command, meter, period_s, idle_baseline_s, device, region, gpus, cpu_tdp_w,
                   replay, out_path)
     pm = _open(meter, device, gpus, cpu_tdp_w, period_s, replay)
     trace, returncode, interrupted, stdout = _sample(
         pm, close_meter=not isinstance(meter, PowerMeter), command=command, period_s=period_s,
-        idle_baseline_s=idle_baseline_s, capture_output=capture_output, out=out_path)
+        idle_baseline_s=idle_baseline_s, capture_output=capture_output, out=out_path,
+        sampler_kind=sampler)
     from inferlca.meters.summary import summarize
     from inferlca.traces.energy import window_of
     from inferlca.traces.io import write_trace
@@ -278,14 +286,14 @@ def _open(meter: str | PowerMeter, device: str | None, gpus: str | Sequence[int]
 
 
 def _sample(pm: PowerMeter, *, close_meter: bool, command: list[str], period_s: float,
-            idle_baseline_s: float, capture_output: bool, out: Path | None
-            ) -> tuple[PowerTrace, int | None, bool, bytes | None]:
+            idle_baseline_s: float, capture_output: bool, out: Path | None,
+            sampler_kind: str = "process") -> tuple[PowerTrace, int | None, bool, bytes | None]:
     """Idle baseline, then the command, under one sampler: ``(trace, returncode, interrupted,
     captured stdout)``."""
-    from inferlca.meters.sampler import Sampler
+    from inferlca.meters.sampler import open_sampler
 
     try:
-        sampler = Sampler(pm, period_s=period_s, close_meter=close_meter)
+        sampler = open_sampler(pm, period_s=period_s, close_meter=close_meter, kind=sampler_kind)
     except BaseException:
         if close_meter:
             pm.close()

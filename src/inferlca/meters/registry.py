@@ -117,7 +117,7 @@ def open_meter(
             opts = _options_for(cls, device, gpus, cpu_tdp_w, options, period_s)
             ok, reason = cls.probe(**opts)
             if ok:
-                return cls(**opts)
+                return _opened(cls, opts)
             reasons.append(f"{candidate}: {reason}")
         raise MeterUnavailableError("no power meter works here: " + "; ".join(reasons))
     cls = meter_class(name)
@@ -125,4 +125,10 @@ def open_meter(
     ok, reason = cls.probe(**opts)
     if not ok:
         raise MeterUnavailableError(f"meter {cls.name!r} is not available: {reason}")
-    return cls(**opts)
+    return _opened(cls, opts)
+
+
+def _opened(cls: type[PowerMeter], opts: dict[str, Any]) -> PowerMeter:
+    meter = cls(**opts)
+    meter.open_spec = (cls.name, dict(opts))  # how the process sampler opens its own copy
+    return meter

@@ -75,6 +75,8 @@ def summarize(
         # a recorded log has no sampler figures: its mean step between samples is the period
         "period_achieved_s": trace.meta.get("period_achieved_s", diag.period_achieved_s),
         "jitter_p99_s": trace.meta.get("jitter_p99_s"),
+        "missed_ticks": trace.meta.get("missed_ticks"),
+        "sampler": trace.meta.get("sampler"),  # process, thread; None for a recorded log
     }
     out["phases"] = [
         {

@@ -137,20 +137,20 @@ class RunView:
     def impact(self, key: str, unit: str = "") -> UValue | None:
         """An impact figure (keys of ``Impact.to_dict()``) as a UValue, mean over repetitions.
 
-        From ``summary["impact"][key]`` (``{"value","low","high"}``); else the mean of the
-        repetitions' nominal, low and high values. ``None`` when the run has no impact.
+        The repetitions' ``{"value","low","high"}`` combined by the run interval rule
+        (:func:`inferlca.stats.combine_intervals`: mean nominal, interval holding every
+        repetition's interval and the 95 % interval of the mean); without repetitions,
+        ``summary["impact"][key]``. ``None`` when the run has no impact.
         """
-        s = (self.summary.get("impact") or {}).get(key)
-        uv = _as_uvalue(s, unit)
-        if uv is not None:
-            return uv
-        found = [_as_uvalue(r.impact.get(key), unit) for r in self.repetitions if r.impact]
-        vals = [v for v in found if v is not None]
-        if not vals:
-            return None
-        n = len(vals)
-        return UValue(sum(v.value for v in vals) / n, sum(v.low for v in vals) / n,
-                      sum(v.high for v in vals) / n, unit)
+        from inferlca.stats import combine_intervals
+
+        # the run interval rule (stats.combine_intervals) on the repetitions, so that runs
+        # stored before the rule read the same as new ones; else the stored summary
+        combined = combine_intervals([r.impact[key] for r in self.repetitions
+                                      if r.impact and isinstance(r.impact.get(key), Mapping)])
+        if combined is not None:
+            return UValue(combined["value"], combined["low"], combined["high"], unit)
+        return _as_uvalue((self.summary.get("impact") or {}).get(key), unit)
 
     def impact_sources(self) -> list[str]:
         """Every source named by the run's impacts (summary and repetitions), deduplicated."""

@@ -99,14 +99,14 @@ def project(run: RunView, users: float, queries_per_user: float, days: float = 1
     to_kg = q_day / G_PER_KG
     total_day = per_query.scaled(to_kg, "kgCO2e")
     energy_day = None
-    # energy per query (whole run, load phase included, as energy_kwh of the impact) with its 95 %
-    # interval across repetitions; the impact's energy_kwh is a single nominal value
+    # energy per day from the impact's energy_kwh (whole run, load phase included) under the same
+    # run interval rule as use/day, so the two agree; the metric mean only when there is no impact
     e_q = run.metric("energy_per_query_j", "J")
     e_kwh = run.impact("energy_kwh", "kWh")
-    if e_q is not None and e_q.value > 0:
-        energy_day = e_q.scaled(q_day / 3.6e6, "kWh")
-    elif e_kwh is not None and n > 0:
+    if e_kwh is not None and n > 0:
         energy_day = (e_kwh * (q_day / n)).with_unit("kWh")
+    elif e_q is not None and e_q.value > 0:
+        energy_day = e_q.scaled(q_day / 3.6e6, "kWh")
     thr = run.throughput_qps()
     devices = None
     if thr is not None and thr.value > 0:

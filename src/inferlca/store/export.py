@@ -4,7 +4,8 @@ Five tables, the same in every format (units in the column names):
 
 * ``runs``: one row per run with its figures: identity, device, status, then for every metric
   ``<key>_mean``, ``<key>_std``, ``<key>_ci95_low``, ``<key>_ci95_high``, ``<key>_n`` and for every
-  impact figure ``<key>``, ``<key>_low``, ``<key>_high`` (the means over repetitions).
+  impact figure ``<key>``, ``<key>_low``, ``<key>_high`` (the run interval rule,
+  :func:`inferlca.stats.combine_intervals`).
 * ``repetitions``: one row per repetition: its metrics and impact figures.
 * ``traces``: long format, one row per sample and channel:
   ``run_id, repetition, channel, t_s, power_w, phase`` (``phase``: the mark in force).
@@ -133,7 +134,11 @@ def runs_table(runs: Sequence[RunRecord]) -> Table:
     """One row per run with its summary figures (plus ``mlperf_valid`` and ``accuracy_*``)."""
     summaries = [r.summary or {} for r in runs]
     metric_keys = _metric_keys(_union(s.get("metrics") or {} for s in summaries))
-    impacts = [flatten_impact(s.get("impact")) for s in summaries]
+    from inferlca.stats import combine_impacts
+
+    # the run interval rule on the stored repetitions (older summaries averaged the ends)
+    impacts = [flatten_impact(combine_impacts([rep.impact for rep in r.repetitions])
+                              or s.get("impact")) for r, s in zip(runs, summaries)]
     impact_cols = _union(impacts)
     accuracies = [_accuracy(s) for s in summaries]
     accuracy_cols = _union(accuracies)

@@ -148,8 +148,15 @@ class RunRecord:
 
     def impact(self, key: str, bound: str = "value") -> float | None:
         """A summary impact figure, e.g. ``impact("per_query_gco2e", "high")``."""
+        from inferlca.stats import combine_intervals
+
+        # the run interval rule on the stored repetitions (runs stored before the rule read the
+        # same as new ones); else the summary
+        reps = [r.impact[key] for r in self.repetitions
+                if r.impact and isinstance(r.impact.get(key), dict)]
+        combined = combine_intervals(reps) if reps else None
         impact = (self.summary or {}).get("impact") or {}
-        v = impact.get(key)
+        v = combined if combined is not None else impact.get(key)
         if isinstance(v, dict):
             v = v.get(bound)
         if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):

@@ -4,6 +4,9 @@ A power sensor often updates slower than it is polled (NVML's averaged power abo
 to 1 s, tegrastats at its interval), so a 10 ms trace can hold runs of identical values. The real
 update period is estimated from the times at which the value *changes*; a window shorter than
 about ten updates cannot be trusted to a few percent, and a trace of mostly repeats says the same.
+
+The sampler's own record is checked too (:func:`sampling_report`): a mean period more than 20 %
+over the request, a sampler process that could not be used or died, readings dropped.
 """
 
 from __future__ import annotations
@@ -126,6 +129,7 @@ def diagnose(
         )
     if trace.estimated:
         warns.append(f"{ch}: ESTIMATED by a model ({trace.meter}), not measured by a sensor")
+    warns += sampling_warnings(trace)
     return Diagnostics(
         ch,
         n_good,
@@ -136,3 +140,73 @@ def diagnose(
         longest,
         warns,
     )
+
+
+# ---- the sampler's own record: asked vs achieved period, jitter, missed ticks, which sampler -----
+
+#: an achieved mean period more than this share over the request is called out
+PERIOD_OVER_WARN = 0.20
+
+
+def sampling_report(trace: PowerTrace) -> dict[str, Any]:
+    """What the sampler recorded about itself (from ``trace.meta``), with ``slow`` set when the
+    achieved mean period is more than :data:`PERIOD_OVER_WARN` over the request."""
+    meta = trace.meta
+    asked = trace.period_requested_s
+    achieved = meta.get("period_achieved_s")
+    over = (achieved / asked - 1.0) if asked and achieved else None
+    return {
+        "sampler": meta.get("sampler"),
+        "period_requested_s": asked,
+        "period_achieved_s": achieved,
+        "period_over": over,
+        "jitter_p99_s": meta.get("jitter_p99_s"),
+        "missed_ticks": meta.get("missed_ticks"),
+        "dropped_readings": meta.get("dropped_readings", 0),
+        "sampler_fallback": meta.get("sampler_fallback"),
+        "sampler_died": meta.get("sampler_died"),
+        "slow": over is not None and over > PERIOD_OVER_WARN,
+    }
+
+
+def sampling_warnings(trace: PowerTrace) -> list[str]:
+    """One line per problem of the sampling itself (empty when it kept its period)."""
+    r = sampling_report(trace)
+    out: list[str] = []
+    if r["slow"]:
+        jitter = r["jitter_p99_s"]
+        out.append(
+            f"sampling slower than asked: {r['period_achieved_s'] * 1000:.3g} ms achieved for "
+            f"{r['period_requested_s'] * 1000:.3g} ms requested (+{r['period_over']:.0%}"
+            + (f", p99 jitter {jitter * 1000:.3g} ms" if jitter is not None else "")
+            + (f", {r['missed_ticks']} missed ticks" if r["missed_ticks"] else "")
+            + (f"; {r['sampler']} sampler" if r["sampler"] else "") + ")"
+        )
+    if r["sampler_fallback"]:
+        out.append(f"sampled from a thread of the measured process: {r['sampler_fallback']}")
+    if r["sampler_died"]:
+        out.append(f"{r['sampler_died']}: the trace has a gap from then to the end")
+    if r["dropped_readings"]:
+        out.append(f"{r['dropped_readings']} power readings dropped (the sampler's ring buffer "
+                   "overflowed): gaps in the trace")
+    return out
+
+
+def sampling_notes(traces: list[PowerTrace | None]) -> list[str]:
+    """Run notes from the repetitions' traces: each kind of problem once (as first seen), with
+    the repetitions it happened in."""
+    first: dict[str, str] = {}
+    where: dict[str, list[int]] = {}
+    for k, trace in enumerate(traces):
+        if trace is None:
+            continue
+        for w in sampling_warnings(trace):
+            kind = w.split(":")[0]  # the same kind of problem, figures aside
+            first.setdefault(kind, w)
+            where.setdefault(kind, []).append(k)
+    notes = []
+    for kind, line in first.items():
+        reps = where[kind]
+        notes.append(line + (f" (repetition {reps[0]})" if len(reps) == 1
+                             else f" (repetitions {', '.join(map(str, reps))}; the first shown)"))
+    return notes

@@ -17,8 +17,9 @@ Rules (docs/method.md, "Measuring a run", and "never a silent zero"):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -443,3 +444,66 @@ def with_marks(trace: PowerTrace, marks: list[tuple[float, str]]) -> PowerTrace:
     """A copy of the trace with extra marks (sorted)."""
     allm = sorted([*trace.marks, *(Mark(float(t), str(n)) for t, n in marks)], key=lambda m: m.t_s)
     return replace(trace, marks=allm)
+
+
+# ---- energy inside step windows ---------------------------------------------------------------
+class StepWindow(Protocol):
+    """A timed step of some engine: its window (s, on the engine's clock) and its phase name
+    (for example a decoder LLM's ``prefill`` and ``decode`` forward passes)."""
+
+    @property
+    def start_s(self) -> float: ...
+
+    @property
+    def end_s(self) -> float: ...
+
+    @property
+    def phase(self) -> str: ...
+
+
+def merge_windows(steps: Sequence[StepWindow], phase: str,
+                  tolerance_s: float = 0.0) -> list[tuple[float, float]]:
+    """The ``(start_s, end_s)`` windows of the steps of ``phase``, back-to-back steps joined.
+
+    Two steps of the same phase are joined when the second starts at most ``tolerance_s`` after
+    the first ends (the bookkeeping between two steps belongs to the phase).
+    """
+    windows: list[list[float]] = []
+    for s in sorted((s for s in steps if s.phase == phase), key=lambda s: s.start_s):
+        if windows and s.start_s - windows[-1][1] <= tolerance_s:
+            windows[-1][1] = max(windows[-1][1], s.end_s)
+        else:
+            windows.append([s.start_s, s.end_s])
+    return [(a, b) for a, b in windows]
+
+
+def phase_energies_from_steps(trace: PowerTrace, steps: Sequence[StepWindow], offset_s: float = 0.0,
+                              channel: str | None = None, tolerance_s: float = 1e-3,
+                              phases: Sequence[str] | None = None) -> dict[str, float]:
+    """Energy (J) of the trace inside the steps of each phase: ``energy_{phase}_j``.
+
+    Meant for an engine that runs one step at a time, so the windows never overlap; each
+    window's energy comes from :func:`energy_j` (a hardware counter when the trace has one, else
+    the trapezoid with edges interpolated), windows clipped to the trace. ``offset_s`` converts
+    the engine's clock to trace time (``t_trace = t + offset_s``). ``phases`` (default: every
+    phase the steps name) sets the keys; a phase without steps has no key. The sum is at most
+    the energy of the enclosing window: time between steps belongs to no phase.
+    """
+    t_s = np.asarray(trace.t_s, dtype=float)
+    if t_s.size < 2:
+        return {}
+    lo, hi = float(t_s[0]), float(t_s[-1])
+    if phases is None:
+        phases = list(dict.fromkeys(s.phase for s in sorted(steps, key=lambda s: s.start_s)))
+    out: dict[str, float] = {}
+    for phase in phases:
+        windows = merge_windows(steps, phase, tolerance_s)
+        if not windows:
+            continue
+        total_j = 0.0
+        for a, b in windows:
+            a, b = min(max(a + offset_s, lo), hi), min(max(b + offset_s, lo), hi)
+            if b > a:
+                total_j += energy_j(trace, a, b, channel)
+        out[f"energy_{phase}_j"] = total_j
+    return out

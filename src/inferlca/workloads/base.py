@@ -18,13 +18,34 @@ first token exists (the SUT then reports LoadGen's ``FirstTokenComplete``), and 
 
 Per-query token counts or other per-sample numbers a workload wants stored go in
 ``w.series`` (``dict[str, list[float]]``), which the runner saves with the repetition.
+
+**What a workload declares, and the hooks the runner calls.** Every hook is declared on
+:class:`BaseWorkload` with a default that adds nothing, so the runner calls them directly:
+
+* ``streaming`` (False): ``run_streaming`` reports a first token before the whole output;
+* ``streams_tokens`` (False): the workload runs its own batching engine and takes requests one
+  at a time (``request``, ``submit``, ``skip_waiting``, ``take_results``, ``clock``: see
+  :class:`TokenEngine`); LoadGen's layer then builds its token SUT around it (first token and
+  token count of every request). A workload never builds a LoadGen SUT itself;
+* ``performance_sample_count`` (None = every sample): the samples a LoadGen query set holds;
+* ``prepare_s`` ({}): named durations of the one-off preparation, for the run's notes;
+* ``loadgen_settings(scenario)`` ({}): extra LoadGen test settings;
+* ``run_arrived(indices, arrival_s)`` (= ``run``): the interactive scheduler's call, for a
+  workload whose latency counts the wait since ``arrival_s``;
+* ``repetition_metrics(trace, metrics)`` ({}): metric keys of the repetition just run, from the
+  power trace and the runner's metrics (energy per token, TTFT...);
+* ``repetition_impact(impact, metrics)`` ({}): entries added to the repetition's impact dict
+  (GWP per 1,000 tokens...).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from inferlca.traces.trace import PowerTrace
 
 SYNTHETIC_WEIGHTS_NOTE = (
     "synthetic weights: latency and energy are representative, accuracy is not available"
@@ -111,15 +132,21 @@ class Workload(Protocol):
         name: registry name (``bert-large-squad``...).
         synthetic_weights: True when the weights are seeded random ones (accuracy unavailable).
         streaming: True for token-streaming workloads (``run_streaming``).
+        streams_tokens: True for a workload with its own batching engine (:class:`TokenEngine`).
+        performance_sample_count: samples a LoadGen query set holds (None = all).
         notes: plain sentences for the results (backend chosen and why, synthetic weights...).
         series: per-sample numbers to store with the repetition (cleared by ``load``).
+        prepare_s: named durations (s) of the one-off preparation.
     """
 
     name: str
     synthetic_weights: bool
     streaming: bool
+    streams_tokens: bool
+    performance_sample_count: int | None
     notes: list[str]
     series: dict[str, list[float]]
+    prepare_s: dict[str, float]
 
     @property
     def sample_count(self) -> int: ...
@@ -136,12 +163,60 @@ class Workload(Protocol):
 
     def facts(self) -> WorkloadFacts: ...
 
+    def run_streaming(self, index: int, first_token: Callable[[Any], None]) -> StreamResult: ...
+
+    def run_arrived(self, indices: Sequence[int], arrival_s: float) -> list[Any]: ...
+
+    def loadgen_settings(self, scenario: str) -> dict[str, Any]: ...
+
+    def repetition_metrics(self, trace: PowerTrace | None,
+                           metrics: dict[str, float]) -> dict[str, float]: ...
+
+    def repetition_impact(self, impact: dict[str, Any],
+                          metrics: dict[str, float]) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class TokenEngine(Workload, Protocol):
+    """What a workload that declares ``streams_tokens`` offers LoadGen's token SUT.
+
+    Requests and results are the workload's own types (for ``llm-generate``,
+    :class:`~inferlca.workloads.llm.request.GenRequest` and ``GenResult``): a request carries
+    ``tag`` (the LoadGen sample id) and ``on_first_token(request, token_id, t_s)``,
+    ``on_done(result)``, ``on_error(request, exc)`` callbacks; a result carries ``tag``,
+    ``index``, ``output_ids`` and ``tokens_out``.
+    """
+
+    #: seconds on the clock of the request timestamps
+    clock: Callable[[], float]
+
+    def request(self, sample_index: int, arrival_s: float | None = None, tag: Any = None,
+                **callbacks: Any) -> Any:
+        """The engine request for a sample (arriving now unless given)."""
+        ...
+
+    def submit(self, requests: Sequence[Any]) -> None:
+        """Queue requests for the engine; returns at once."""
+        ...
+
+    def skip_waiting(self) -> list[Any]:
+        """Remove and return the requests not yet started."""
+        ...
+
+    def take_results(self) -> tuple[list[Any], list[Any]]:
+        """The requests finished and the engine steps run since the last call (then cleared)."""
+        ...
+
 
 class BaseWorkload:
     """Defaults shared by our workloads; subclasses override what they need."""
 
     name = "base"
+    #: ``run_streaming`` reports the first token before the whole output
     streaming = False
+    #: the workload runs its own batching engine (:class:`TokenEngine`); LoadGen's layer then
+    #: drives it with its token SUT
+    streams_tokens = False
     #: the number of samples a LoadGen query set holds in memory (performance sample count)
     performance_sample_count: int | None = None
 
@@ -149,6 +224,8 @@ class BaseWorkload:
         self.synthetic_weights = False
         self.notes: list[str] = []
         self.series: dict[str, list[float]] = {}
+        #: named durations (s) of the one-off preparation (shown in the run's notes)
+        self.prepare_s: dict[str, float] = {}
 
     @property
     def sample_count(self) -> int:  # pragma: no cover - overridden
@@ -173,9 +250,31 @@ class BaseWorkload:
         first_token(out)
         return StreamResult(out, 1)
 
+    def run_arrived(self, indices: Sequence[int], arrival_s: float) -> list[Any]:
+        """:meth:`run` for samples that arrived at ``arrival_s`` and waited (the interactive
+        scheduler). A workload with its own queue counts the wait in its latencies; by default
+        the samples simply run now."""
+        return self.run(indices)
+
     def check(self, outputs: dict[int, Any]) -> dict[str, float] | None:
         """Accuracy from outputs by sample index; None when not available."""
         return None
+
+    def loadgen_settings(self, scenario: str) -> dict[str, Any]:
+        """Extra LoadGen ``TestSettings`` attributes for a test in ``scenario``; none by default."""
+        return {}
+
+    def repetition_metrics(self, trace: PowerTrace | None,
+                           metrics: dict[str, float]) -> dict[str, float]:
+        """Metric keys the workload adds to a repetition, from its power trace and the runner's
+        metrics (energies, durations, counts); none by default."""
+        return {}
+
+    def repetition_impact(self, impact: dict[str, Any],
+                          metrics: dict[str, float]) -> dict[str, Any]:
+        """Entries the workload adds to a repetition's impact dict (``Impact.to_dict()`` plus
+        ``impact_compute``); none by default."""
+        return {}
 
     def facts(self) -> WorkloadFacts:
         return WorkloadFacts(name=self.name)

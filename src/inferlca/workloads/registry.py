@@ -19,7 +19,7 @@ WORKLOADS: dict[str, str] = {
     "bert-large-squad": "inferlca.workloads.bert_squad:BertLargeSquad",
     "bert-base-squad": "inferlca.workloads.bert_squad:BertBaseSquad",
     "minilm-embed": "inferlca.workloads.embeddings:MiniLMEmbed",
-    "llm-generate": "inferlca.workloads.generation:LLMGenerate",
+    "llm-generate": "inferlca.workloads.llm.workload:LLMGenerate",
     "null": "inferlca.workloads.null:NullWorkload",
     "openai-endpoint": "inferlca.workloads.serving.workload:OpenAIEndpoint",
 }

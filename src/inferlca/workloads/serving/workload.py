@@ -572,7 +572,7 @@ class OpenAIEndpoint(BaseWorkload):
 
     def repetition_impact(self, impact: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
         """GWP per request and per 1,000 output tokens (whole run and compute phase alone)."""
-        from inferlca.workloads.generation import token_impacts
+        from inferlca.lca.tokens import token_impacts
 
         requests = float(metrics.get("requests_ok", 0.0))
         tokens = float(metrics.get("tokens_out", 0.0)) * requests

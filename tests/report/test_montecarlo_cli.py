@@ -1,0 +1,65 @@
+"""`compare --samples`: Monte Carlo medians, percentiles and P(A < B) from the sample store."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_compare_cli_monte_carlo(cli, sample_store):
+    path, _ = sample_store
+    r = cli("compare", "A100 40GB PCIe", "Orin", "--store", path, "--queries", "64",
+            "--samples", "10000", "--seed", "1", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    mc = d["monte_carlo"]
+    assert mc["samples"] == 10000 and 0.0 <= mc["p_a_less_than_b"] <= 1.0
+    g = d["ratios"]["gwp_per_query"]
+    for side in ("a", "b"):
+        m = mc[side]
+        assert m["p2_5"] <= m["median"] <= m["p97_5"]
+        # inside the interval of the interval arithmetic shown beside it
+        assert g[side]["low"] * (1 - 1e-9) <= m["median"] <= g[side]["high"] * (1 + 1e-9)
+    # the A100 PCIe emits more per query than the Orin in the sample store's interval figures
+    if g["a"]["low"] > g["b"]["high"]:
+        assert mc["p_a_less_than_b"] == 0.0
+    again = cli("compare", "A100 40GB PCIe", "Orin", "--store", path, "--queries", "64",
+                "--samples", "10000", "--seed", "1", "--json").json()["monte_carlo"]
+    assert again == mc
+    r = cli("compare", "A100 40GB PCIe", "Orin", "--store", path, "--queries", "64",
+            "--samples", "10000")
+    assert r.code == 0 and "P(A emits less than B)" in r.out and "(p2.5" in r.out
+
+
+@pytest.mark.parametrize("args,message", [(["--samples", "0"], "samples"),
+                                          (["--samples", "10", "--seed", "-1"], "seed")])
+def test_compare_cli_bad_samples_exit_2(cli, sample_store, args, message):
+    path, _ = sample_store
+    r = cli("compare", "A100 40GB PCIe", "Orin", "--store", path, *args)
+    assert r.code == 2 and message in r.err and "Traceback" not in r.err
+
+
+def test_compare_cli_criteria(cli, sample_store):
+    """`compare --criteria`: each criterion per query for A and B under the run interval rule;
+    GWP is the CO2e per query the comparison already shows."""
+    path, _ = sample_store
+    r = cli("compare", "A100 40GB PCIe", "Orin", "--store", path, "--queries", "64",
+            "--criteria", "gwp,water,pe,adpe", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    crit = d["criteria"]
+    assert list(crit) == ["gwp", "water", "pe", "adpe"]
+    g = d["ratios"]["gwp_per_query"]
+    for side in ("a", "b"):
+        assert crit["gwp"][side]["value"] == pytest.approx(g[side]["value"])
+        assert crit["gwp"][side]["low"] == pytest.approx(g[side]["low"])
+        assert crit["gwp"][side]["high"] == pytest.approx(g[side]["high"])
+        for name, unit in (("water", "L"), ("pe", "MJ"), ("adpe", "kgSbeq")):
+            c = crit[name][side]
+            assert c["unit"] == unit and c["value"] is not None and c["low"] <= c["value"] <= c["high"]
+            assert c["sources"]
+    # the A100 has sourced manufacturing PE, ADPe and water; the Orin does not (use phase only)
+    assert crit["pe"]["a"]["scope"] == "use+manufacturing"
+    assert crit["pe"]["b"]["scope"] == "use" and any("no sourced" in n for n in crit["pe"]["b"]["notes"])
+    r = cli("compare", "A100 40GB PCIe", "Orin", "--store", path, "--queries", "64",
+            "--criteria", "gwp,h2o")
+    assert r.code == 2 and "unknown criterion 'h2o'" in r.err
