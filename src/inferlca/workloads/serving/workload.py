@@ -60,9 +60,11 @@ NO_LOAD_NOTE = ("load phase absent: the endpoint was already running (no launch 
 
 
 class EndpointGoneError(InferlcaError):
-    """The server stopped answering during the test (it exited or refuses connections)."""
+    """The server stopped answering during the test (it exited or refuses connections): the
+    repetition and the run end ``incomplete``, what was measured is stored (exit code 2)."""
 
     exit_code = 2
+    ends_incomplete = True
 
 
 @dataclass
