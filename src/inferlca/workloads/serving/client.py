@@ -169,8 +169,6 @@ class StreamClient:
             try:
                 loop.run_forever()
             finally:
-                with contextlib.suppress(Exception):
-                    loop.run_until_complete(self._client.aclose())
                 loop.close()
 
         self._thread = threading.Thread(target=main, name="inferlca-sse-client", daemon=True)
@@ -183,13 +181,20 @@ class StreamClient:
         if loop is None or thread is None:
             return
 
-        def cancel_all() -> None:
-            for t in asyncio.all_tasks(loop):
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
                 t.cancel()
-            loop.call_soon(loop.stop)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+
+        def stop_soon() -> None:
+            fut = asyncio.ensure_future(shutdown())
+            fut.add_done_callback(lambda _f: loop.stop())
 
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(cancel_all)
+            loop.call_soon_threadsafe(stop_soon)
         thread.join(10.0)
         self._loop = self._thread = None
 
