@@ -169,6 +169,8 @@ class StreamClient:
             try:
                 loop.run_forever()
             finally:
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.close()
 
         self._thread = threading.Thread(target=main, name="inferlca-sse-client", daemon=True)
