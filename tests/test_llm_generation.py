@@ -75,7 +75,7 @@ def test_from_spec(tmp_path):
     w = LLMGenerate(spec)
     w.prepare()
     assert w.sample_count == 12  # enough distinct prompts for 3 queries of 4 samples
-    with pytest.raises(InvalidValueError, match="max-batch"):
+    with pytest.raises(InvalidValueError, match="max_batch"):
         LLMGenerate(RunSpec(workload="llm-generate", preset="tiny", extra={"max_batch": 0}))
 
 
@@ -118,7 +118,7 @@ def test_prompt_len_parsing():
     assert gen.parse_prompt_len("32") == (32, 32)
     assert gen.parse_prompt_len("16..64") == (16, 64)
     for bad in ("0", "10..5", "abc", "3..x"):
-        with pytest.raises(InvalidValueError, match="prompt-len"):
+        with pytest.raises(InvalidValueError, match="prompt_len"):
             gen.parse_prompt_len(bad)
 
 

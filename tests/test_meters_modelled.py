@@ -67,7 +67,9 @@ def test_unreadable_stat_becomes_nan_not_zero(tmp_path):
 def test_fallback_without_tdp_uses_vcpus(tmp_path):
     p = tmp_path / "stat"
     write_stat(p, 0, 0)
-    m = ModelledCpuMeter(proc_stat=p)
+    unknown = tmp_path / "cpuinfo"  # a CPU without a micro-architecture row: the median applies
+    unknown.write_text("processor\t: 0\nvendor_id\t: SomeVendor\ncpu family\t: 1\nmodel\t\t: 1\n")
+    m = ModelledCpuMeter(proc_stat=p, cpuinfo=unknown)
     assert m.max_power_w == pytest.approx(2 * 3.80)  # 2 CPUs x median max W per vCPU
 
 
@@ -125,7 +127,10 @@ def test_tdp_from_the_hardware_catalog(tmp_path):
                      + "".join(f"cpu{i} 0 0 0 0 0 0 0 0 0 0\n" for i in range(32)) + "intr 1\n")
     full = ModelledCpuMeter(device="ryzen-9-7950x", proc_stat=whole)
     assert full.max_power_w == 170.0 and "hardware catalog" in full.meta()["max_power_source"]
-    gpu = ModelledCpuMeter(device="A100 40GB SXM4", proc_stat=p)  # a GPU's TDP is not the CPU's
+    unknown = tmp_path / "cpuinfo"
+    unknown.write_text("processor\t: 0\nvendor_id\t: SomeVendor\n")
+    # a GPU's TDP is not the CPU's
+    gpu = ModelledCpuMeter(device="A100 40GB SXM4", proc_stat=p, cpuinfo=unknown)
     assert gpu.max_power_w == pytest.approx(2 * 3.80)
 
 

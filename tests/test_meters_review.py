@@ -25,6 +25,10 @@ REFUSED = {
     "nvidia_smi_dmon_util_only_1.txt": "no pwr column",
     "tegrastats_orin_r35_no_power_rails_1.log": "no power rails",
     "tegrastats_single_line_fixtures.log": "line 3: truncated or inconsistent tegrastats line",
+    "tegrastats_r39_single_line_fixtures.log": "line 3: truncated or inconsistent tegrastats line",
+    # single BMC answers (read by the IPMI meter, not power logs): refused as a log format
+    "ipmitool_dcmi_power_reading_deactivated_2.txt": "unknown power log format",
+    "ipmitool_dcmi_power_reading_power8_1.txt": "unknown power log format",
 }
 
 
@@ -267,7 +271,9 @@ def test_modelled_interval_includes_the_default_max_power_range(tmp_path):
     stat.write_text(
         "cpu  10 0 0 10 0 0 0 0 0 0\ncpu0 10 0 0 10 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\n"
     )
-    m = ModelledCpuMeter(device="no-such-cpu-in-the-catalog", proc_stat=stat)
+    unknown = tmp_path / "cpuinfo"  # no micro-architecture row: the table-wide median applies
+    unknown.write_text("processor\t: 0\nvendor_id\t: SomeVendor\n")
+    m = ModelledCpuMeter(device="no-such-cpu-in-the-catalog", proc_stat=stat, cpuinfo=unknown)
     meta = m.meta()
     assert meta["max_power_w"] == pytest.approx(2 * 3.80)
     assert meta["max_power_range_w"] == pytest.approx([2 * 1.87, 2 * 5.99])

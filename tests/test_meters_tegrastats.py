@@ -127,8 +127,10 @@ def test_every_tegrastats_fixture_parses_or_fails_clearly():
             log = parse_log(f.read_text())
             assert log.rails == [] and len(log.lines) == 43  # parsed, no power invented
             continue
-        if f.name == "tegrastats_single_line_fixtures.log":
-            with pytest.raises(InputFileError, match="line 3"):
+        if f.name == "tegrastats_current_only_rails_example.log":
+            continue  # one line: tested below
+        if f.name in ("tegrastats_single_line_fixtures.log", "tegrastats_r39_single_line_fixtures.log"):
+            with pytest.raises(InputFileError, match="line [23]"):
                 import_trace(f)  # a mix of devices is not one log
             continue
         tr = import_trace(f)
@@ -246,3 +248,53 @@ def test_ina3221_iio_r32(tmp_path):
 def test_ina3221_absent(tmp_path):
     with pytest.raises(MeterUnavailableError, match="not a Jetson"):
         Ina3221Meter(hwmon_root=tmp_path, iio_root=tmp_path)
+
+
+# ---- JetPack 7.2 (L4T r39) three-value rails, current-only rails ------------------------------
+R39_EXPECTED = [
+    # rails in W (current value), module, gpu
+    ({"VDD_GPU_SOC": 5.139, "VDD_CPU_CV": 3.268, "VIN_SYS_5V0": 5.5}, 13.907, 5.139),
+    ({"VDD_GPU_SOC": 3.034, "VDD_CPU_CV": 1.137, "VIN_SYS_5V0": 4.939}, 9.11, 3.034),
+    ({"VDD_IN": 4.548, "VDD_CPU_GPU_CV": 0.483, "VDD_SOC": 1.489}, 4.548, 0.483),
+    ({"VDD_IN": 7.28}, 7.28, None),
+    ({"VDD_GPU_SOC": 2.792, "VDD_CPU_CV": 0.0, "VIN_SYS_5V0": 3.918}, 6.71, 2.792),
+]
+
+
+def test_r39_three_value_rails_keep_the_current_value():
+    lines = lines_of("tegrastats_r39_single_line_fixtures.log")
+    assert len(lines) == len(R39_EXPECTED)
+    for line, (rails, module, gpu) in zip(lines, R39_EXPECTED, strict=True):
+        tl = parse_line(line)
+        assert tl.rails_w == pytest.approx(rails), line[:40]
+        assert tl.stamp is not None
+        d = derive(tl.rails_w, derived_rules(list(tl.rails_w)))
+        assert d["module"] == pytest.approx(module)
+        if gpu is None:
+            assert "gpu" not in d
+        else:
+            assert d["gpu"] == pytest.approx(gpu)
+
+
+def test_r39_log_imports_with_the_right_watts(tmp_path):
+    line = lines_of("tegrastats_r39_single_line_fixtures.log")[0]
+    p = tmp_path / "r39.log"
+    p.write_text(line + "\n" + line.replace("09:08:28", "09:08:29") + "\n")
+    tr = import_trace(p)
+    assert tr.channels["module"].tolist() == pytest.approx([13.907, 13.907])
+    assert energy_j(tr) == pytest.approx(13.907)  # 1 s at 13.907 W
+
+
+def test_current_only_rails_are_read_and_bare_numbers_are_not_rails():
+    tl = parse_line(lines_of("tegrastats_current_only_rails_example.log")[0])
+    assert tl.rails_w == {"VDD_GPU_SOC": 1.234, "VDD_CPU_CV": 0.567}  # not APE, not EMC
+    assert "APE" not in parse_line(lines_of("tegrastats_r39_single_line_fixtures.log")[0]).rails_w
+
+
+def test_line_without_rails_keeps_the_sudo_advice_and_unreadable_rails_say_so(tmp_path):
+    with pytest.raises(InputFileError, match="no power rails.*sudo"):
+        import_trace(LOGS / "tegrastats_orin_r35_no_power_rails_1.log")
+    odd = tmp_path / "odd.log"
+    odd.write_text("RAM 999/62841MB CPU [0%@729,off] GR3D_FREQ 0% VDD_IN 5000mW;5000mW\n")
+    with pytest.raises(InputFileError, match="form not understood"):
+        import_trace(odd, fmt="tegrastats")

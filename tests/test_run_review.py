@@ -130,6 +130,11 @@ def test_run_table_unknown_device_shows_embodied_as_not_available(cli, tmp_path,
     assert "needs --device" in flat and "GWP / query: use only" in flat
     line = next(ln for ln in res.out.splitlines() if "GWP / query: embodied" in ln)
     assert "n/a" in line and " 0 " not in line
+    # one row for the use-phase-only total, not "use" and "use only" with one number (issue 20)
+    assert sum(1 for ln in res.out.splitlines() if "GWP / query: use" in ln) == 1
+    # the summary names the grid (region), the PUE's class and the lifetime
+    assert "grid: France (FR)" in flat and "PUE: 1 (default for" in flat
+    assert "lifetime: 7 years [3 - 7] (default)" in flat
 
 
 def test_minilm_preset_error_says_what_is_accepted(cli, tmp_path):

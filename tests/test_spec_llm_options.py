@@ -75,13 +75,13 @@ def test_campaign_cell_ids_do_not_change_with_typed_options():
     ({"sampling": "beam"}, UnknownNameError, "sampling mode"),
     ({"temperature": 0.0}, InvalidValueError, "temperature"),
     ({"temperature": float("inf")}, InvalidValueError, "temperature"),
-    ({"top_k": -1}, InvalidValueError, "top-k"),
-    ({"prompt_len": "64..16"}, InvalidValueError, "prompt-len"),
+    ({"top_k": -1}, InvalidValueError, "top_k"),
+    ({"prompt_len": "64..16"}, InvalidValueError, "prompt_len"),
     ({"prompt_overflow": "drop"}, UnknownNameError, "prompt overflow policy"),
-    ({"max_batch": 0}, InvalidValueError, "max-batch"),
-    ({"max_batch": "4"}, InvalidValueError, "max-batch"),
+    ({"max_batch": 0}, InvalidValueError, "max_batch"),
+    ({"max_batch": "4"}, InvalidValueError, "max_batch"),
     ({"batching": "dynamic"}, UnknownNameError, "batching mode"),
-    ({"force_length": "yes"}, InvalidValueError, "force-length"),
+    ({"force_length": "yes"}, InvalidValueError, "force_length"),
 ])
 def test_each_option_is_checked(bad, error, match):
     with pytest.raises(error, match=match):

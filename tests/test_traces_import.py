@@ -199,3 +199,33 @@ def test_summary_of_a_dead_channel_is_strict_json_with_warnings():
     json.dumps(s, allow_nan=False)  # raises on NaN
     assert s["energy"]["energy_j"] is None and s["channels"]["h"]["energy_j"] == 2.0
     assert any("fewer than two good samples" in w for w in s["warnings"])
+
+
+# ---- nvidia-smi query logs without times, headerless logs (issue 17) -----------------------------
+def test_nvidia_smi_without_timestamp_takes_the_given_interval():
+    f = LOGS / "nvidia_smi_no_timestamp_lms100_1.csv"
+    tr = import_trace(f, interval_s=0.1)
+    assert tr.channels["gpu0"].size == 33
+    assert tr.t_s[-1] == pytest.approx(3.2)
+    # trapezoid of the 33 recorded watts at 0.1 s steps, summed by hand from the file
+    assert energy_j(tr) == pytest.approx(50.7155, abs=1e-6)
+    assert tr.meta["times_assumed"] and "given interval" in tr.meta["times"]
+    assert any("times were not recorded" in w for w in diagnose(tr).warnings)
+
+
+def test_nvidia_smi_without_timestamp_and_without_interval_assumes_1s_and_says_so():
+    tr = import_trace(LOGS / "nvidia_smi_no_timestamp_lms100_1.csv")
+    assert tr.t_s[-1] == pytest.approx(32.0)
+    assert "assumed 1 s" in tr.meta["times"]
+
+
+def test_headerless_nvidia_smi_log_is_named_as_such(tmp_path):
+    rows = (LOGS / "nvidia_smi_no_timestamp_lms100_1.csv").read_text().splitlines()[1:]
+    p = tmp_path / "noheader.csv"
+    p.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputFileError, match="noheader"):
+        import_trace(p)
+    stamped = tmp_path / "stamped.csv"
+    stamped.write_text("2026/09/23 12:00:00.500, 0, 120.5 W\n2026/09/23 12:00:01.000, 0, 121 W\n")
+    with pytest.raises(InputFileError, match="noheader"):
+        import_trace(stamped)

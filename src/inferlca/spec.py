@@ -193,7 +193,8 @@ class RunSpec:
     queries: int = 16
     repetitions: int = 3
     device: str | None = None          # catalog id/name; None = auto-detect
-    meter: str = "auto"
+    meter: str = "auto"                # a meter name, "auto", or several joined by "+"
+    gpus: str | None = None            # NVML GPU indices ("0,2"); None = CUDA_VISIBLE_DEVICES/all
     period_ms: float = 10.0
     sampler: str = "process"              # process (own low-priority process) or thread
     idle_baseline_s: float = 0.0

@@ -157,3 +157,42 @@ def test_report_renders_in_chromium(sample_report, tmp_path):
     assert rows["estimated"] == 6
     assert rows["sources"] >= 3
     assert rows["pwned"] is None and rows["label_text"] == 1  # the hostile label shows as text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless chromium is not installed "
+                    "(apt-get install chromium; .ci/run does it)")
+@pytest.mark.parametrize("width", [1400, 390])
+def test_report_fits_desktop_and_phone(sample_report, tmp_path, width):
+    """At desktop and phone width every figure lies inside the page (scaled, not cut), the page
+    has no horizontal overflow (wide tables scroll in their own box) and every figure loaded.
+    The screenshot is kept in $INFERLCA_SCREENSHOT_DIR when set (look at it)."""
+    pytest.importorskip("websocket", reason="websocket-client (the dev extra) is not installed")
+    _, result, _ = sample_report
+    with chromium(tmp_path / "profile") as dt:
+        dt.call("Page.enable")
+        dt.call("Emulation.setDeviceMetricsOverride", width=width, height=900,
+                deviceScaleFactor=1, mobile=width < 600)
+        dt.call("Page.navigate", url=result.html_path.resolve().as_uri())
+        dt.wait_for("Page.loadEventFired")
+        geo = dt.evaluate("""Promise.all(Array.from(document.images).map(i =>
+            i.decode().catch(() => null).then(() => { const r = i.getBoundingClientRect();
+                return {id: i.id, left: r.left, right: r.right, w: r.width,
+                        nat: i.naturalWidth}; })))
+            .then(imgs => ({imgs, client: document.documentElement.clientWidth,
+                            scroll: document.documentElement.scrollWidth}))""")
+        height = dt.evaluate("document.documentElement.scrollHeight")
+        dt.call("Emulation.setDeviceMetricsOverride", width=width,
+                height=min(int(height), 16000), deviceScaleFactor=1, mobile=width < 600)
+        shot = dt.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    png = base64.b64decode(shot["data"])
+    assert png[:4] == b"\x89PNG"
+    keep = os.environ.get("INFERLCA_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / f"report-{width}.png").write_bytes(png)
+    assert geo["scroll"] <= geo["client"] + 1, "the page scrolls sideways"
+    assert len(geo["imgs"]) >= 6
+    for img in geo["imgs"]:
+        assert img["nat"] > 100, img
+        assert img["left"] >= -1 and img["right"] <= geo["client"] + 1, img  # not cut
+        assert img["w"] >= min(0.8 * (geo["client"] - 40), img["nat"]), img  # not shrunk away

@@ -168,3 +168,23 @@ def test_project_energy_carries_the_repetition_interval(make_run):
     assert (e.low, e.high) == pytest.approx(((36 - half) * k, (36 + half) * k))
     use = p.use_per_day_kg
     assert use is not None and use.low <= use.value <= use.high
+
+
+def test_compare_refuses_runs_of_different_measurement_scope_unless_allowed(make_run):
+    import dataclasses
+
+    a = make_run("h100", 16)
+    b = make_run("orin", 16)
+    a = dataclasses.replace(a, summary={**a.summary, "measurement_scope": "accelerator+host"})
+    b = dataclasses.replace(b, summary={**b.summary, "measurement_scope": "accelerator"})
+    with pytest.raises(IncomparableRunsError, match="measurement scope.*--allow-mixed-scope"):
+        compare_runs(a, b)
+    c = compare_runs(a, b, allow_mixed_scope=True)
+    assert any("measurement scopes differ" in n for n in c.notes)
+    assert c.to_dict()["a"]["measurement_scope"] == "accelerator+host"
+    # runs stored before scopes were recorded: the scope follows from the meter's name
+    old = dataclasses.replace(make_run("orin", 16, created="2026-02-01"), meter="rapl")
+    with pytest.raises(IncomparableRunsError, match="'host'"):
+        compare_runs(b, old)
+    same = dataclasses.replace(make_run("a40", 16), meter="nvml")
+    assert compare_runs(b, same).ratios  # accelerator vs accelerator: compared

@@ -147,6 +147,15 @@ class Campaign:
                 "cells": [c.to_dict() for c in self.cells]}
 
 
+#: RunSpec fields added after campaign ids existed, with their defaults: a field at its default
+#: is left out of the hash, so a campaign started before the field existed keeps its cell ids.
+_LATER_FIELD_DEFAULTS: dict[str, Any] = {
+    "sampler": "process",   # issue 16
+    "scope": "chip",        # issue 14
+    "gpus": None,           # issue 17
+}
+
+
 def cell_id_of(spec: RunSpec) -> str:
     """Stable id of a cell: a hash of its spec, without the label and the cell id itself.
 
@@ -157,8 +166,9 @@ def cell_id_of(spec: RunSpec) -> str:
     d = spec.to_dict()
     for k in _ID_EXCLUDED:
         d.pop(k, None)
-    if d.get("sampler") == "process":  # the default (issue 16): cells defined before keep their id
-        d.pop("sampler")
+    for key, default in _LATER_FIELD_DEFAULTS.items():  # cells defined before keep their id
+        if key in d and d[key] == default:
+            d.pop(key)
     extra = dict(d.get("extra") or {})
     extra.pop(_EXTRA_CELL_KEY, None)
     extra.update(d.pop("llm", None) or {})

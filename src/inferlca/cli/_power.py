@@ -43,6 +43,17 @@ def render_summary(
             f"{_fmt(e['trapezoid_j'], 'J')} ({_pct(e['counter_vs_trapezoid'])})",
         )
     t.add_row("coverage", f"{e['coverage']:.1%}")
+    if s.get("measurement_scope"):
+        parts = ", ".join(
+            f"{k} {_fmt(v.get('energy_j'), 'J')}" for k, v in (s.get("scopes") or {}).items()
+        )
+        t.add_row("measurement scope", f"{s['measurement_scope']}" + (f" ({parts})" if parts else ""))
+    if s.get("devices_measured"):
+        t.add_row(
+            "devices measured",
+            ", ".join(f"{d.get('meter', '')} {d.get('index', '')} {d.get('name', '')}".strip()
+                      for d in s["devices_measured"]),
+        )
     if "baseline" in s:
         b = s["baseline"]
         t.add_row(

@@ -11,7 +11,28 @@ def version_line() -> str:
     return f"inferlca {__version__}"
 
 
+def _flags_take_no_value() -> None:
+    """typer 0.2x shows a flag's type in --help (``--help <bool>``) as if the flag took a
+    value; a flag (``--json``, ``--help``, ``--version``) shows none."""
+    try:
+        from typer.core import TyperOption
+    except ImportError:  # pragma: no cover - older typer shows no type for flags
+        return
+    if getattr(TyperOption, "_inferlca_flags", False):
+        return
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return shown(self, ctx)  # type: ignore[arg-type]
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    TyperOption._inferlca_flags = True  # type: ignore[attr-defined]
+
+
 def build_app() -> typer.Typer:
+    _flags_take_no_value()
     app = typer.Typer(
         name="inferlca",
         help="Energy, latency and life-cycle CO2e of AI inference: measured on your hardware, "

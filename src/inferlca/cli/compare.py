@@ -20,8 +20,9 @@ def register(app: typer.Typer) -> None:
         scenario: Annotated[str | None, typer.Option("--scenario", help="With device names: this scenario.")] = None,
         queries: Annotated[int | None, typer.Option("--queries", help="With device names: this query count.")] = None,
         allow_mixed_scope: Annotated[bool, typer.Option(
-            "--allow-mixed-scope", help="Compare runs whose manufacturing scopes differ "
-            "(refused by default: the ratio would mix what is counted).")] = False,
+            "--allow-mixed-scope", help="Compare runs whose manufacturing scopes (chip, card, "
+            "server-share) or measurement scopes (accelerator, host, node) differ (refused by "
+            "default: the ratio would mix what is counted).")] = False,
         samples: Annotated[int | None, typer.Option(
             "--samples", help="Monte Carlo draws (e.g. 10000): medians, percentiles and "
             "P(A < B) of CO2e per query.")] = None,

@@ -510,17 +510,21 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
                 row(f"{ph}: energy", [v(e, e.phases[ph]["energy_j"].format("J"))
                                       if ph in e.phases else "-" for e in ds])
     if all(e.impact is not None for e in ds):
+        from inferlca.store.export import EMBODIED_KEYS, embodied_missing
         from inferlca.uncertainty import UValue
 
-        def g(e: Any, key: str) -> str:
-            val = e.impact.to_dict()[key]
-            return v(e, UValue.from_dict(val).format("gCO2e") if isinstance(val, dict)
-                     else str(val))
+        def g(e: Any, key: str, scale: float = 1.0, unit: str = "gCO2e") -> str:
+            d = e.impact.to_dict()
+            if key in EMBODIED_KEYS and embodied_missing(d):
+                return "n/a (no footprint)"
+            v = d[key]
+            return (UValue.from_dict(v) * scale).format(unit) if isinstance(v, dict) else str(v)
 
+        # the units of `inferlca run`: gCO2e per workload, mgCO2e per query
         row("GWP use (workload)", [g(e, "use_gco2e") for e in ds])
         row("GWP embodied (workload)", [g(e, "embodied_gco2e") for e in ds])
         row("GWP total (workload)", [g(e, "total_gco2e") for e in ds])
-        row("GWP per query", [g(e, "per_query_gco2e") for e in ds])
+        row("GWP per query", [g(e, "per_query_gco2e", 1e3, "mgCO2e") for e in ds])
     console.print(t)
     notes = sorted({n for e in ds for n in e.notes} | {f"{e.roof.device_name}: efficiency "
                                                        f"{e.efficiency_source}" for e in ds}

@@ -32,8 +32,7 @@ def export(
     no_traces: bool = typer.Option(False, "--no-traces", help="Leave the (large) traces table out."),
     json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
-    """Export runs: one row per run with its figures; repetitions, traces, latencies and series
-    as separate tables."""
+    """Export runs (one row each) and their repetitions, traces, latencies and series."""
     # the store (numpy, sqlite) is imported here, not when the command line starts
     from inferlca.store.export import FORMATS, TABLES, default_out, export_store
     from inferlca.store.sqlite import Store

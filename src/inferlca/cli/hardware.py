@@ -51,20 +51,20 @@ def list_cmd(
     table.add_column("id", no_wrap=True)
     if wide:
         table.add_column("name", overflow="fold", ratio=1)
-    cols = ["category", "nm", "die mm2", "memory", "TDP W", "fp32", "fp16"]
+    # memory size and type in two columns: sizes right-aligned, types left-aligned
+    cols = ["category", "nm", "die mm2", "GB", "memory", "TDP W", "fp32", "fp16"]
     if wide:
         cols.append("year")
     for col in cols:
         table.add_column(col, justify="left" if col in ("category", "memory") else "right",
                          no_wrap=True)
     for d in devices:
-        mem = f"{d.memory_gb:g} GB {d.memory_type}" if d.memory_gb else "-"
-        if not wide:
-            mem = f"{d.memory_gb:g} {d.memory_type}" if d.memory_gb else "-"
         cells = [d.id]
         if wide:
             cells.append(d.name if d.kind == "gpu" else f"{d.name} ({d.kind})")
-        cells += [d.category, _num(d.process_node_nm), _num(d.die_area_mm2, digits=5), mem,
+        cells += [d.category, _num(d.process_node_nm), _num(d.die_area_mm2, digits=5),
+                  f"{d.memory_gb:g}" if d.memory_gb else "-",
+                  str(d.memory_type) if d.memory_gb else "-",
                   _num(d.tdp_w), _tflops(d, "fp32"), _tflops(d, "fp16")]
         if wide:
             cells.append(str(d.release_year or "-"))

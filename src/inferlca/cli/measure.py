@@ -16,7 +16,8 @@ def measure_cmd(
     meter: str = typer.Option(
         "auto",
         "--meter",
-        help="auto|nvml|tegrastats|ina3221|rapl|modelled|replay (see `inferlca meters`).",
+        help="auto|nvml|tegrastats|ina3221|amdgpu|intel-gpu|powermetrics|rapl|ipmi|redfish|"
+        "modelled|replay, or several joined by + (nvml+rapl); see `inferlca meters`.",
     ),
     period_ms: float = typer.Option(
         10.0, "--period-ms", help="Sampling period in ms (>= 1; default 10)."
@@ -35,10 +36,15 @@ def measure_cmd(
     ),
     region: str | None = typer.Option(None, "--region", help="Grid region for GWP (default FR)."),
     gpus: str | None = typer.Option(
-        None, "--gpus", help="NVML GPU indices, e.g. 0,1 (default all)."
+        None,
+        "--gpus",
+        help="NVML GPU indices, e.g. 0,1 (default: those CUDA_VISIBLE_DEVICES names, else all).",
     ),
     cpu_tdp: float | None = typer.Option(
         None, "--cpu-tdp", help="CPU TDP in W for the modelled meter."
+    ),
+    dram_gb: float | None = typer.Option(
+        None, "--dram-gb", help="Modelled meter: add a DRAM term for this many GB (0.392 W/GB)."
     ),
     replay: Path | None = typer.Option(
         None, "--replay", help="With --meter replay: a recorded log played back as the meter."
@@ -60,6 +66,8 @@ def measure_cmd(
         )
     positive_float("--period-ms", period_ms)
     check_sampler_kind(sampler_kind)
+    if dram_gb is not None:
+        positive_float("--dram-gb", dram_gb)
     positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True)
     positive_float("--cpu-tdp", cpu_tdp)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -71,7 +79,7 @@ def measure_cmd(
     result = measure_command(
         command, meter=meter, period_s=period_ms / 1000.0, idle_baseline_s=idle_baseline_s,
         device=device, region=region, gpus=gpus, cpu_tdp_w=cpu_tdp, replay=replay, out=out,
-        capture_output=as_json, sampler=sampler_kind,
+        capture_output=as_json, sampler=sampler_kind, dram_gb=dram_gb,
     )
     if result.stdout:  # with --json the command's stdout goes to stderr, after it ends
         sys.stderr.write(result.stdout.decode(errors="replace"))

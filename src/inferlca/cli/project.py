@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from inferlca.cli._common import console, print_json
 from inferlca.cli._store_options import STORE_HELP
+
+
+def _fmt(u: Any) -> str:
+    """``value [low - high]`` with thousands separators (``45,446``), ``n/a`` for no value."""
+    if u is None:
+        return "n/a"
+    big = max(abs(u.value), abs(u.low), abs(u.high)) >= 1000
+
+    def one(x: float) -> str:
+        return f"{x:,.0f}" if big else f"{x:.3g}"
+    if u.low == u.value == u.high:
+        return one(u.value)
+    return f"{one(u.value)} [{one(u.low)} - {one(u.high)}]"
 
 
 def register(app: typer.Typer) -> None:
@@ -62,27 +75,31 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"projections": [p.to_dict() for p in projections]})
             return
-        # short headers, the unit once in the title: the table stays readable on 80 columns
-        table = Table(title=f"{users:,.0f} users x {queries_per_user:g} queries/day "
-                            f"= {users * queries_per_user:,.0f} queries/day; CO2e in kgCO2e",
-                      caption="emb.: embodied footprint allocated to the queries; devices: "
-                              "needed to carry the mean load",
-                      box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True, show_edge=False)
-        cols = ["device", "run", "use/day", "emb./day", "total/day", "total/yr",
-                *([f"total/{days:g} d"] if days != 1 else []), "kWh/day", "devices"]
-        for col in cols:
-            table.add_column(col, justify="left" if col in ("device", "run") else "right",
-                             min_width=len(col) if col in ("run", "devices", "use/day") else None,
-                             no_wrap=col == "run")
+        # one block per run (figure | value [interval]): fits 80 columns whatever the device
+        # names and interval widths; the unit once in the title
+        console.print(f"{users:,.0f} users x {queries_per_user:g} queries/day = "
+                      f"{users * queries_per_user:,.0f} queries/day; CO2e in kgCO2e",
+                      markup=False, highlight=False)
         for p in projections:
-            def f(u):  # type: ignore[no-untyped-def]
-                return u.format("") if u is not None else "n/a"
             name = escape(p.run.device_name) + (" (estimated)" if p.run.estimated else "")
-            over = [f(p.total_over_days_kg)] if days != 1 else []
-            table.add_row(name, p.run.short_id[:8], f(p.use_per_day_kg), f(p.embodied_per_day_kg),
-                          f(p.total_per_day_kg), f(p.total_per_year_kg), *over,
-                          f(p.energy_per_day_kwh),
-                          str(p.devices_needed) if p.devices_needed is not None else "unknown")
-        console.print(table)
+            table = Table(title=f"{name}  (run {p.run.short_id})", title_justify="left",
+                          box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
+                          show_edge=False, show_header=False)
+            table.add_column("figure", no_wrap=True)
+            table.add_column("value [95 % interval]", justify="right", overflow="fold")
+            emb = (_fmt(p.embodied_per_day_kg) if p.embodied_per_day_kg is not None
+                   else "n/a (no footprint, see note)")
+            use_only = " (use only)" if p.embodied_per_day_kg is None else ""
+            rows = [("use / day", _fmt(p.use_per_day_kg)), ("embodied / day", emb),
+                    (f"total / day{use_only}", _fmt(p.total_per_day_kg)),
+                    (f"total / year{use_only}", _fmt(p.total_per_year_kg))]
+            if days != 1:
+                rows.append((f"total / {days:g} days{use_only}", _fmt(p.total_over_days_kg)))
+            rows += [("energy / day (kWh)", _fmt(p.energy_per_day_kwh)),
+                     ("devices needed", f"{p.devices_needed:,}" if p.devices_needed is not None
+                      else "n/a (throughput unknown)")]
+            for label, value in rows:
+                table.add_row(label, value)
+            console.print(table)
         for n in sorted({n for p in projections for n in p.notes}):
             console.print(f"[yellow]note:[/] {escape(n)}")

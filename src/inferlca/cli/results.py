@@ -23,9 +23,20 @@ results_app = typer.Typer(
 )
 
 
-def _per_query_mg(run: RunRecord) -> str:
-    impact = (run.summary or {}).get("impact") or {}
-    return fmt_interval(impact.get("per_query_gco2e"), scale=1000.0)
+def _per_query_g(run: RunRecord) -> Any:
+    return ((run.summary or {}).get("impact") or {}).get("per_query_gco2e")
+
+
+def _per_query(run: RunRecord, scale: float, interval: bool) -> str:
+    """GWP per query in the listing's unit: with its interval on a wide terminal, the nominal
+    value on a narrow one; ``(use)`` marks a use-phase-only total (no footprint)."""
+    from inferlca.store.export import embodied_missing
+
+    v = _per_query_g(run)
+    if not isinstance(v, dict) or v.get("value") is None:
+        return "n/a"
+    text = fmt_interval(v, scale=scale) if interval else fmt_number(v["value"] * scale)
+    return text + (" (use)" if embodied_missing((run.summary or {}).get("impact")) else "")
 
 
 def _status(run: RunRecord) -> str:
@@ -57,8 +68,12 @@ def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> T
     columns += [("q", {"justify": "right"})]
     if wide:
         columns.append(("reps", {"justify": "right"}))
+    from inferlca.report.style import gwp_unit
+
+    unit = gwp_unit([v["value"] for r in runs if isinstance(v := _per_query_g(r), dict)
+                     and isinstance(v.get("value"), (int, float))])
     columns += [("status", {}), ("J/query", {"justify": "right"}), ("p99 ms", {"justify": "right"}),
-                ("mgCO2e/query", {"justify": "right"})]
+                (f"{unit.name}/q", {"justify": "right", "no_wrap": not wide})]
     if show_labels:
         columns.append(("label", {"overflow": "fold"}))
     for name, kw in columns:
@@ -75,7 +90,7 @@ def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> T
         if wide:
             row.append(_reps(r))
         row += [status, fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s")),
-                _per_query_mg(r)]
+                _per_query(r, unit.scale, wide)]
         if show_labels:
             row.append(escape(r.label or ""))
         table.add_row(*row)
@@ -114,6 +129,8 @@ def results_list(
             else f"no runs yet in {path}; start one with `inferlca run`", markup=False)
         return
     console.print(runs_table(runs, escape(f"{len(runs)} run(s) in {path}")))
+    console.print("[dim]/q: GWP per query (use: use phase only, the device has no manufacturing "
+                  "footprint)[/]")
     console.print("[dim]details: inferlca results show RUN_ID (a prefix of the id is enough)[/]")
 
 
@@ -145,17 +162,32 @@ def _metrics_table(run: RunRecord) -> Table:
 
 
 def _impact_table(impact: dict[str, Any]) -> Table:
-    table = Table(title="impact (mean over repetitions of value, low and high)", title_justify="left")
+    """The impact figures; embodied figures of a device without a footprint read ``n/a`` (the
+    reason in a note below the table), and totals then say they are the use phase only."""
+    from inferlca.store.export import EMBODIED_KEYS, embodied_missing
+
+    missing = embodied_missing(impact)
+    table = Table(title="impact (mean over repetitions of value, low and high)", title_justify="left",
+                  caption=f"n/a: {missing}; totals are the use phase only" if missing else None,
+                  caption_justify="left")
     table.add_column("figure")
     table.add_column(escape("value [low - high]"), justify="right")
     for key, v in impact.items():
         if key == "sources":
             continue
+        if missing and key in EMBODIED_KEYS:
+            table.add_row(escape(key), "n/a")
+            continue
+        if missing and key in ("total_gco2e", "per_query_gco2e") and isinstance(v, dict):
+            table.add_row(escape(f"{key} (use only)"), escape(fmt_interval(v)))
+            continue
         if isinstance(v, dict) and {"value", "low", "high"} <= set(v):
             table.add_row(escape(key), escape(fmt_interval(v)))
         elif isinstance(v, dict):
             for sub, sv in v.items():
-                if isinstance(sv, dict) and {"value", "low", "high"} <= set(sv):
+                if missing and sub in EMBODIED_KEYS:
+                    table.add_row(escape(f"{key}.{sub}"), "n/a")
+                elif isinstance(sv, dict) and {"value", "low", "high"} <= set(sv):
                     table.add_row(escape(f"{key}.{sub}"), escape(fmt_interval(sv)))
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
             table.add_row(escape(key), fmt_number(float(v)))
@@ -219,8 +251,19 @@ def results_show(
     impact = (run.summary or {}).get("impact")
     if impact:
         console.print(_impact_table(impact))
+        from inferlca.report.data import device_category
+        from inferlca.report.summary import context_rows
+
+        for label, text in context_rows(run.spec or {}, impact,
+                                        device_category(run.device_id, run.device_name)):
+            console.print(f"  {label + ':':<10} {escape(text)}", highlight=False)
     if run.repetitions:
         console.print(_repetitions_table(run))
+        from inferlca.report.summary import outlier_repetitions
+
+        for note in outlier_repetitions([(r.index, r.metrics.get("duration_s"))
+                                         for r in run.repetitions if r.status == "complete"]):
+            console.print(f"[yellow]outlier:[/] {escape(note)}", highlight=False)
     for note in run.notes:
         console.print(f"[yellow]note:[/] {escape(str(note))}", highlight=False)
     sources = (impact or {}).get("sources") if impact else None

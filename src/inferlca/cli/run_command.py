@@ -110,15 +110,20 @@ def print_outcome(outcome: Any) -> None:
         # a device the catalog lacks has no embodied footprint: not zero, unknown (see the notes)
         embodied = (_interval_cells(_per_query(imp.get("embodied_gco2e"), q), 1e3)
                     if known_device else ["n/a", "", "needs --device"])
-        total = "total" if known_device else "use only"
+        # without a footprint the total is the use phase: one row "use only", not two rows
+        # with one number
         rows += [
-            ("GWP / query: use (mgCO2e)", _interval_cells(_per_query(imp.get("use_gco2e"), q), 1e3)),
+            (f"GWP / query: {'use' if known_device else 'use only'} (mgCO2e)",
+             _interval_cells(_per_query(imp.get("use_gco2e"), q), 1e3)),
             ("GWP / query: embodied (mgCO2e)", embodied),
-            (f"GWP / query: {total} (mgCO2e)", _interval_cells(imp.get("per_query_gco2e"), 1e3)),
-            (f"GWP / repetition: {total} (gCO2e)", _interval_cells(imp.get("total_gco2e"))),
-            ("grid intensity (gCO2e/kWh)", _interval_cells(imp.get("grid_gco2e_per_kwh"))),
-            ("PUE", _interval_cells(imp.get("pue"))),
         ]
+        if known_device:  # without a footprint the total is the use row above: not twice
+            rows.append(("GWP / query: total (mgCO2e)",
+                         _interval_cells(imp.get("per_query_gco2e"), 1e3)))
+        rows.append((f"GWP / repetition: {'total' if known_device else 'use only'} (gCO2e)",
+                     _interval_cells(imp.get("total_gco2e"))))
+        rows += [("grid intensity (gCO2e/kWh)", _interval_cells(imp.get("grid_gco2e_per_kwh"))),
+                 ("PUE", _interval_cells(imp.get("pue")))]
     acc = s.get("accuracy")
     if acc:
         rows.append(("SQuAD exact match (%)", [_fmt(acc.get("exact_match"), 4), "", ""]))
@@ -126,6 +131,19 @@ def print_outcome(outcome: Any) -> None:
     for label, cells in rows:
         t.add_row(label, *cells)
     console.print(t)
+    from inferlca.report.summary import context_rows, outlier_repetitions
+
+    if imp:
+        from inferlca.report.data import device_category
+
+        spec_d = spec.to_dict() if hasattr(spec, "to_dict") else {}
+        category = device_category(outcome.device_id, outcome.device_name)
+        for label, text in context_rows(spec_d, imp, category):
+            console.print(f"  {label + ':':<10} {escape(text)}", highlight=False)
+
+    for note in outlier_repetitions([(r.index, r.metrics.get("duration_s"))
+                                     for r in outcome.repetitions if r.status == "complete"]):
+        console.print(f"[yellow]outlier:[/yellow] {escape(note)}", highlight=False)
     for note in outcome.notes:
         console.print(f"[dim]note:[/dim] {escape(note)}", highlight=False)
     if outcome.run_id:
@@ -198,7 +216,11 @@ def register(app: typer.Typer) -> None:
                                         help="Repetitions (the study used 10): mean, std and "
                                              "95 % interval across them."),
         device: str | None = typer.Option(None, help="Catalog device; default: auto-detect."),
-        meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..."),
+        meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..., or "
+                                  "several joined by + (nvml+rapl)."),
+        gpus: str | None = typer.Option(None, "--gpus",
+                                        help="NVML GPU indices the run uses, e.g. 0,2 (default: "
+                                             "those CUDA_VISIBLE_DEVICES names, else all)."),
         period_ms: float = typer.Option(d.period_ms, help="Power sampling period (ms)."),
         sampler: str = typer.Option(d.sampler, "--sampler",
                                     help="process (a separate low-priority process; falls back "
@@ -297,7 +319,8 @@ def register(app: typer.Typer) -> None:
         # every field rule is RunSpec.validate's (the same checks as a campaign file's cells)
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,
-            repetitions=repetitions, device=device, meter=meter, period_ms=period_ms, sampler=sampler,
+            repetitions=repetitions, device=device, meter=meter, gpus=gpus, period_ms=period_ms,
+            sampler=sampler,
             idle_baseline_s=idle_baseline_s, cooldown_s=cooldown_s, region=region,
             grid_gco2e_per_kwh=grid_gco2e_per_kwh, pue=pue, lifetime_years=lifetime_years,
             memory_method=memory_method, scope=scope, weights=weights, dataset=dataset, accuracy=accuracy,

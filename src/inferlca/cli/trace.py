@@ -17,15 +17,35 @@ app = typer.Typer(
 @app.command("import")
 def import_cmd(
     file: Path = typer.Argument(..., help="The recorded log."),
-    fmt: str = typer.Option("auto", "--format", help="auto|inferlca|nvidia-smi|dmon|tegrastats."),
+    fmt: str = typer.Option(
+        "auto",
+        "--format",
+        help="auto|inferlca|nvidia-smi|dmon|tegrastats|powermetrics|kwollect|wall-csv.",
+    ),
     interval_ms: float | None = typer.Option(
         None,
         "--interval-ms",
         help="Logging interval for logs without sub-second times "
-        "(tegrastats --interval, dmon -d); default inferred or 1000.",
+        "(tegrastats --interval, dmon -d, nvidia-smi -lms without a timestamp column); "
+        "default inferred or 1000.",
     ),
     phase: str | None = typer.Option(
         None, "--phase", help="Only this phase (from the trace's marks)."
+    ),
+    time_col: str | None = typer.Option(
+        None, "--time-col", help="Wall-meter CSV: the time column (ISO 8601 or numbers)."
+    ),
+    power_col: str | None = typer.Option(
+        None, "--power-col", help="Wall-meter CSV: the power column."
+    ),
+    power_unit: str | None = typer.Option(
+        None, "--power-unit", help="Wall-meter CSV: W, mW or kW (default: from the column name)."
+    ),
+    time_unit: str = typer.Option(
+        "s", "--time-unit", help="Wall-meter CSV with numeric times: s, ms, us or ns."
+    ),
+    node: str | None = typer.Option(
+        None, "--node", help="Kwollect export of several nodes: the node to import."
     ),
     device: str | None = typer.Option(None, "--device", help="Catalog device for GWP."),
     region: str | None = typer.Option(None, "--region", help="Grid region for GWP (default FR)."),
@@ -48,7 +68,16 @@ def import_cmd(
     positive_float("--interval-ms", interval_ms)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")
-    trace = import_trace(file, fmt, interval_ms / 1000.0 if interval_ms else None)
+    trace = import_trace(
+        file,
+        fmt,
+        interval_ms / 1000.0 if interval_ms else None,
+        time_col=time_col,
+        power_col=power_col,
+        power_unit=power_unit,
+        time_unit=time_unit,
+        node=node,
+    )
     start_s = end_s = None
     if phase:
         start_s, end_s = window_of(trace, phase)
@@ -57,7 +86,10 @@ def import_cmd(
     # machine's
     resolved = resolve_device(device, trace.meta.get("device_name"), detect_local=False)
     impact, notes = measured_impact(summary, resolved, region)
-    if interval_ms is not None and trace.meta.get("format") in ("inferlca", "nvidia-smi"):
+    if interval_ms is not None and (
+        trace.meta.get("format") == "inferlca"
+        or (trace.meta.get("format") == "nvidia-smi" and not trace.meta.get("times_assumed"))
+    ):
         notes.append(
             f"--interval-ms ignored: a {trace.meta.get('format')} trace has its own timestamps"
         )

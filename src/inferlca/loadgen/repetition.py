@@ -31,6 +31,7 @@ from inferlca.loadgen.harness import LoadgenRun, run_loadgen_test
 from inferlca.loadgen.scenarios import ScenarioPlan, plan_scenario
 from inferlca.loadgen.thinktime import InteractiveResult
 from inferlca.spec import RunSpec
+from inferlca.traces.scope import scope_metrics
 from inferlca.traces.trace import PowerTrace
 from inferlca.workloads.base import Workload
 
@@ -287,6 +288,7 @@ def _rep_metrics(spec: RunSpec, trace: PowerTrace, queries: int, samples: int,
     if queries > 0 and "energy_total_j" in m:
         m["energy_per_query_j"] = m["energy_total_j"] / queries
         m["energy_per_query_compute_j"] = m["energy_compute_j"] / queries
+    m.update(scope_metrics(trace, queries))
     m.update(logs.latency_stats(latencies_s))
     return {k: float(v) for k, v in m.items() if v is not None and not
             (isinstance(v, float) and math.isnan(v) and k.startswith("latency"))}

@@ -228,6 +228,7 @@ def _run(state: _Run, workload: Workload, dev: ResolvedDevice, ctx: ImpactContex
     run_logs = logs_root / (state.run_id or time.strftime("run-%Y%m%dT%H%M%S"))
     status, accuracy = _repetitions(state, workload, meter, ctx, run_logs, measured)
     summary = _summary(state, measured, accuracy)
+    summary.update(_scope_facts(meter))
     if store is not None and state.run_id is not None:
         store.finish_run(state.run_id, status, summary,
                          error="interrupted by the user (Ctrl-C)" if status != "complete" else None)
@@ -367,7 +368,7 @@ def run_benchmark(spec: RunSpec, store: RunStore | None = None, progress: Progre
     if meter is None:
         from inferlca.meters.registry import open_meter
 
-        meter = open_meter(spec.meter, device=dev.device)
+        meter = open_meter(spec.meter, device=dev.device, gpus=spec.gpus)
     state = _Run(spec, store, progress, Path(logs_dir) if logs_dir else None)
     try:
         return _run(state, workload, dev, ctx, meter)
@@ -375,6 +376,12 @@ def run_benchmark(spec: RunSpec, store: RunStore | None = None, progress: Progre
         if own_meter:
             with contextlib.suppress(Exception):
                 meter.close()
+
+
+def _scope_facts(meter: PowerMeter) -> dict[str, Any]:
+    """The run's measurement scope and the devices measured (issue 17), from the meter."""
+    facts = meter.scope_meta() if hasattr(meter, "scope_meta") else {}
+    return {k: facts[k] for k in ("measurement_scope", "devices_measured") if k in facts}
 
 
 def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> dict[str, Any]:

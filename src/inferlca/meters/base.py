@@ -77,6 +77,29 @@ class PowerMeter:
     name: ClassVar[str] = "base"
     estimated: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    #: measurement scope of the channels: ``accelerator``, ``host`` or ``node``
+    #: (:mod:`inferlca.traces.scope`)
+    scope: ClassVar[str] = "accelerator"
+    #: the physical sensor family this meter reads; two meters with the same family in one
+    #: composite would count a rail twice (e.g. tegrastats and ina3221 read the same INA3221)
+    rail_family: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every subclass's :meth:`meta` also carries the scope facts (whoever calls it: the
+        in-process or the out-of-process sampler), without each meter repeating them."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("meta")
+        if own is not None and not getattr(own, "_with_scope", False):
+
+            def meta(self: PowerMeter, _own: Any = own) -> dict[str, Any]:
+                out = dict(_own(self))
+                for k, v in self.scope_meta().items():
+                    out.setdefault(k, v)
+                return out
+
+            meta._with_scope = True  # type: ignore[attr-defined]
+            meta.__doc__ = own.__doc__
+            cls.meta = meta  # type: ignore[method-assign]
     #: Power readings of this meter are averages over about this many seconds (None: instant).
     averaging_s: float | None = None
     #: ``(registry name, options)`` that open the same meter again (set by ``open_meter``); the
@@ -99,7 +122,28 @@ class PowerMeter:
 
     def meta(self) -> dict[str, Any]:
         """Facts stored with the trace (device name, driver, rails chosen, model used...)."""
-        return {}
+        return self.scope_meta()
+
+    def channel_scopes(self) -> dict[str, str]:
+        """Channel -> measurement scope (every channel of a single meter has its scope)."""
+        return {c: self.scope for c in dict.fromkeys([*self.channels, *self.counter_channels])}
+
+    def scope_totals(self) -> dict[str, str]:
+        """Scope -> the channel that is that scope's total (a single meter: its primary)."""
+        return {self.scope: self.primary} if self.primary else {}
+
+    def devices(self) -> list[dict[str, Any]]:
+        """The devices this meter measures (index, name, uuid...), recorded with the run."""
+        return []
+
+    def scope_meta(self) -> dict[str, Any]:
+        from inferlca.traces.scope import scope_meta
+
+        out = scope_meta(self.channel_scopes(), self.scope_totals())
+        devs = self.devices()
+        if devs:
+            out["devices_measured"] = devs
+        return out
 
     def close(self) -> None:
         """Release the vendor handle or subprocess."""

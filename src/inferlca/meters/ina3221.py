@@ -72,6 +72,8 @@ class Ina3221Meter(PowerMeter):
     name = "ina3221"
     estimated = False
     description = "NVIDIA Jetson INA3221 power monitors via sysfs (hwmon or iio)"
+    scope = "accelerator"
+    rail_family = "jetson-ina3221"
 
     def __init__(
         self,

@@ -120,6 +120,7 @@ def measure_command(
     out: str | Path | None = None,
     capture_output: bool = False,
     sampler: str = "process",
+    dram_gb: float | None = None,
 ) -> MeasureResult:
     """Run ``argv`` while sampling power; energy, power per channel, diagnostics and GWP.
 
@@ -137,6 +138,7 @@ def measure_command(
         out: write the trace here (``.csv`` or ``.parquet``).
         capture_output: keep the command's stdout in :attr:`MeasureResult.stdout` instead of
             letting it through.
+        dram_gb: with the modelled meter, add a DRAM term for this many GB.
         sampler: ``process`` (a low-priority sampler process, the default; falls back to the
             thread, flagged, where it cannot start) or ``thread``
             (:func:`inferlca.meters.sampler.open_sampler`).
@@ -154,7 +156,7 @@ def measure_command(
     check_sampler_kind(sampler)
     _check_inputs(command, meter, period_s, idle_baseline_s, device, region, gpus, cpu_tdp_w,
                   replay, out_path)
-    pm = _open(meter, device, gpus, cpu_tdp_w, period_s, replay)
+    pm = _open(meter, device, gpus, cpu_tdp_w, period_s, replay, dram_gb)
     trace, returncode, interrupted, stdout = _sample(
         pm, close_meter=not isinstance(meter, PowerMeter), command=command, period_s=period_s,
         idle_baseline_s=idle_baseline_s, capture_output=capture_output, out=out_path,
@@ -266,16 +268,19 @@ def _check_inputs(command: list[str], meter: str | PowerMeter, period_s: float,
 
 
 def _open(meter: str | PowerMeter, device: str | None, gpus: str | Sequence[int] | None,
-          cpu_tdp_w: float | None, period_s: float, replay: str | Path | None) -> PowerMeter:
+          cpu_tdp_w: float | None, period_s: float, replay: str | Path | None,
+          dram_gb: float | None = None) -> PowerMeter:
     if isinstance(meter, PowerMeter):
         pm = meter
     else:
         from inferlca.meters.registry import open_meter
 
-        extra = {"path": Path(replay)} if replay is not None else {}
+        extra: dict[str, Any] = {"path": Path(replay)} if replay is not None else {}
+        if dram_gb is not None:
+            extra["dram_gb"] = dram_gb
         pm = open_meter(meter, device=device, gpus=gpus, cpu_tdp_w=cpu_tdp_w, period_s=period_s,
                         **extra)
-    if gpus is not None and pm.name != "nvml":
+    if gpus is not None and "nvml" not in pm.name.split("+"):
         if not isinstance(meter, PowerMeter):
             pm.close()
         raise UsageError(

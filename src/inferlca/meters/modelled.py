@@ -12,6 +12,18 @@ Model (linear in utilisation, the usual first approximation of the SPECpower cur
 * ``s``: the idle share, ``P(0) / P(1)``. Default: the median of ``min/max`` watts per vCPU over the
   micro-architectures of the Cloud Carbon Footprint coefficients (``data/cpu_power_model.csv``,
   SPECpower-derived): 0.201, range 0.158 (Skylake) to 0.317 (Haswell).
+* Without a TDP, the CPU's own micro-architecture row when ``/proc/cpuinfo`` identifies it
+  (:mod:`inferlca.meters.cpumodel`: Intel Sandy Bridge to Granite Rapids, AMD EPYC Zen to Zen 5):
+  ``P_max = n_vcpu x`` its max W per vCPU (mean of the sources, their spread as the range), and
+  its own ``s = min/max``.
+* ``process_dynamic``: the measured process tree's own dynamic power,
+  ``P_max (1 - s) x`` (its CPU seconds per second / CPUs), from ``/proc/<pid>/stat`` of the process
+  (default: this one, whose children include a command run by ``inferlca measure``) and all its
+  descendants; a busy neighbour process is not charged to it. Summaries give its energy as
+  ``dynamic_energy_j`` beside the machine total (``cpu``).
+* ``dram_gb``: an optional DRAM term, ``dram_gb x 0.392 W/GB`` (Cloud Carbon Footprint's memory
+  coefficient, ``data/dram_power.csv``), as channel ``dram``; the primary is then ``host`` =
+  ``cpu + dram``.
 
 Every trace from this meter is flagged ``estimated``. ``/proc/stat`` counts in ticks of
 ``1/USER_HZ`` (10 ms on Linux), so at a 10 ms period single reads are coarse (each CPU is 0 or 1
@@ -25,6 +37,7 @@ import csv
 import math
 import os
 import statistics
+import time
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -32,8 +45,50 @@ from typing import Any
 
 from inferlca.errors import InvalidValueError, MeterUnavailableError
 from inferlca.meters.base import PowerMeter, Reading
+from inferlca.meters.cpumodel import CPUINFO, dram_w_per_gb, microarch_of, read_cpuinfo
 
 PROC_STAT = Path("/proc/stat")
+#: the process tree's CPU time is re-read at most this often (a /proc scan per refresh)
+TREE_REFRESH_S = 0.2
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _microarch(cpuinfo: str | os.PathLike[str]) -> dict[str, Any] | None:
+    info = read_cpuinfo(cpuinfo)
+    return microarch_of(info) if info is not None else None
+
+
+def tree_cpu_seconds(root_pid: int, proc: Path = Path("/proc")) -> float | None:
+    """CPU seconds (user + system, and those of reaped children) of a process and all its
+    descendants, from ``/proc/<pid>/stat`` (what psutil reads on Linux); None if it is gone."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    try:
+        entries = [e for e in os.listdir(proc) if e.isdigit()]
+    except OSError:
+        return None
+    for e in entries:
+        try:
+            raw = (proc / e / "stat").read_bytes()
+        except OSError:
+            continue
+        rest = raw[raw.rfind(b")") + 2:].split()
+        if len(rest) < 15:
+            continue
+        # after "pid (comm)": state ppid ... utime(12) stime(13) cutime(14) cstime(15) (1-based)
+        parents[int(e)] = int(rest[1])
+        ticks[int(e)] = int(rest[11]) + int(rest[12]) + int(rest[13]) + int(rest[14])
+    if root_pid not in ticks:
+        return None
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += ticks.get(pid, 0)
+        stack.extend(children.get(pid, ()))
+    return total / float(_CLK_TCK)
 
 
 @lru_cache(maxsize=1)
@@ -99,6 +154,8 @@ class ModelledCpuMeter(PowerMeter):
 
     name = "modelled"
     estimated = True
+    scope = "host"
+    rail_family = "cpu-package"
     description = "CPU power estimated from /proc/stat utilisation x TDP (no sensor; estimated)"
 
     def __init__(
@@ -107,6 +164,11 @@ class ModelledCpuMeter(PowerMeter):
         idle_share: float | None = None,
         device: Any = None,
         proc_stat: str | os.PathLike[str] = PROC_STAT,
+        cpuinfo: str | os.PathLike[str] = CPUINFO,
+        root_pid: int | None = None,
+        track_process: bool = True,
+        dram_gb: float | None = None,
+        proc_root: str | os.PathLike[str] = "/proc",
     ) -> None:
         super().__init__()
         self._path = Path(proc_stat)
@@ -126,6 +188,8 @@ class ModelledCpuMeter(PowerMeter):
         self.n_cpus = n_cpus
         self.tdp_source: str
         self.device_name: str | None = None
+        self.microarch: dict[str, Any] | None = None
+        self._idle_from_row = idle_share is None
         #: (low, high) of P_max when it is itself a default guess (no TDP known), else None
         self.max_power_range_w: tuple[float, float] | None = None
         if cpu_tdp_w is not None:
@@ -143,6 +207,21 @@ class ModelledCpuMeter(PowerMeter):
             elif tdp_w is not None:
                 self.max_power_w = tdp_w
                 self.tdp_source = f"hardware catalog ({name})"
+            elif (row := _microarch(cpuinfo)) is not None:
+                lo_w, hi_w = row["max_w_per_vcpu_range"]
+                self.microarch = row
+                self.max_power_w = n_cpus * row["max_w_per_vcpu"]
+                self.max_power_range_w = (n_cpus * lo_w, n_cpus * hi_w)
+                if idle_share is None:
+                    self.idle_share = row["min_w_per_vcpu"] / row["max_w_per_vcpu"]
+                    self.idle_share_range = (row["min_w_per_vcpu"] / hi_w,
+                                             row["min_w_per_vcpu"] / lo_w)
+                self.tdp_source = (
+                    f"{n_cpus} vCPU x {row['max_w_per_vcpu']:.3f} W ({row['microarchitecture']}"
+                    + (f", {row['generation']}" if row["generation"] else "")
+                    + " max W per vCPU, Cloud Carbon Footprint coefficients from /proc/cpuinfo "
+                    "family/model); give --cpu-tdp for your CPU"
+                )
             else:
                 self.max_power_w = n_cpus * default_max_w_per_vcpu()
                 per_vcpu = [r["max_w_per_vcpu"] for r in power_model_coefficients()]
@@ -156,6 +235,25 @@ class ModelledCpuMeter(PowerMeter):
         self._last = (busy, total)
         self._last_util = 0.0
         self._fd: int | None = None
+        # the measured process tree's own CPU time (the command measured, not its neighbours)
+        self._proc_root = Path(proc_root)
+        self.root_pid = root_pid if root_pid is not None else os.getpid()
+        self._tree: tuple[float, float] | None = None
+        self._tree_power = 0.0
+        if track_process:
+            cpu_s = tree_cpu_seconds(self.root_pid, self._proc_root)
+            if cpu_s is not None:
+                self._tree = (time.monotonic(), cpu_s)
+                self.channels.append("process_dynamic")
+        self.dram_w = 0.0
+        self.dram_gb = dram_gb
+        if dram_gb is not None:
+            if not (math.isfinite(dram_gb) and dram_gb > 0):
+                raise InvalidValueError(f"DRAM size must be > 0 GB, got {dram_gb}")
+            w_per_gb, _ = dram_w_per_gb()
+            self.dram_w = dram_gb * w_per_gb
+            self.channels += ["dram", "host"]
+            self.primary = "host"
 
     def close(self) -> None:
         if self._fd is not None:
@@ -201,10 +299,35 @@ class ModelledCpuMeter(PowerMeter):
         if d_total > 0:
             self._last_util = (busy - self._last[0]) / d_total
             self._last = (busy, total)
-        return Reading({"cpu": self.power_at(self._last_util)})
+        power = {"cpu": self.power_at(self._last_util)}
+        if self._tree is not None:
+            power["process_dynamic"] = self._process_dynamic_w()
+        if self.dram_gb is not None:
+            power["dram"] = self.dram_w
+            power["host"] = power["cpu"] + self.dram_w
+        return Reading(power)
+
+    def _process_dynamic_w(self) -> float:
+        """Dynamic watts of the measured process tree: ``P_max (1 - s) u_tree`` with ``u_tree``
+        its CPU seconds per second over the machine's CPUs (refreshed every 0.2 s at most: each
+        refresh scans /proc)."""
+        assert self._tree is not None
+        now = time.monotonic()
+        t0, c0 = self._tree
+        if now - t0 < TREE_REFRESH_S:
+            return self._tree_power
+        c1 = tree_cpu_seconds(self.root_pid, self._proc_root)
+        if c1 is None:  # the measured process ended: nothing more to charge
+            self._tree_power = 0.0
+            self._tree = (now, c0)
+            return 0.0
+        u = min(max((c1 - c0) / ((now - t0) * self.n_cpus), 0.0), 1.0)
+        self._tree = (now, c1)
+        self._tree_power = self.max_power_w * (1.0 - self.idle_share) * u
+        return self._tree_power
 
     def meta(self) -> dict[str, Any]:
-        _, low, high = default_idle_share()
+        low, high = self.idle_share_range
         return {
             "model": "P = P_max * (idle_share + (1 - idle_share) * utilisation)",
             "max_power_w": self.max_power_w,
@@ -212,11 +335,28 @@ class ModelledCpuMeter(PowerMeter):
             "max_power_range_w": list(self.max_power_range_w) if self.max_power_range_w else None,
             "idle_share": self.idle_share,
             "idle_share_range": [low, high],
-            "idle_share_source": "median (range) of min/max W per vCPU, Cloud Carbon Footprint "
-            "coefficients (SPECpower), data/cpu_power_model.csv",
+            "idle_share_source": (
+                f"min/max W per vCPU of {self.microarch['microarchitecture']} "
+                "(data/cpu_microarch_power.csv)" if self.microarch and self._idle_from_row
+                else "median (range) of min/max W per vCPU, Cloud Carbon Footprint "
+                "coefficients (SPECpower), data/cpu_power_model.csv"
+            ),
             "n_cpus": self.n_cpus,
             "device_name": self.device_name,
             "sensor_update_s": 0.01,
+            "microarchitecture": self.microarch["microarchitecture"] if self.microarch else None,
+            "process_tree_root": self.root_pid if self._tree is not None else None,
+            "process_dynamic_rule": (
+                "process_dynamic = P_max x (1 - idle_share) x (CPU seconds of the measured "
+                "process tree / s / CPUs): the command's dynamic power above idle; other "
+                "processes on the machine are not charged to it"
+                if self._tree is not None else None
+            ),
+            **(
+                {"dram_gb": self.dram_gb, "dram_w": self.dram_w,
+                 "dram_source": dram_w_per_gb()[1]}
+                if self.dram_gb is not None else {}
+            ),
         }
 
 

@@ -8,6 +8,10 @@
   GPUs that reading is a ~1 s moving average, so short windows need the counter).
 * With several GPUs a ``gpus`` channel (sum, NaN if one read failed) is the primary.
 * Device name, driver version, enforced power limit and MIG mode are stored in the trace's meta.
+* The GPUs measured are those the run uses: ``gpus=`` (``--gpus 0,2``, NVML indices), else the
+  ones ``CUDA_VISIBLE_DEVICES`` names (indices, GPU UUIDs, MIG instance UUIDs), else all. Under
+  MIG the whole GPU is measured (NVML has no per-instance power) and the instances' share is
+  recorded with its rule (:data:`MIG_SHARE_RULE`). The devices measured are stored with the run.
 * An NVML error on a read is a gap with the NVML reason, never a zero.
 
 The vendor module can be injected (``nvml=``): tests pass a fake with the same function names.
@@ -16,6 +20,7 @@ The vendor module can be injected (``nvml=``): tests pass a fake with the same f
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +58,82 @@ def parse_gpus(gpus: Any) -> list[int] | None:
     return out
 
 
+MIG_SHARE_RULE = (
+    "share = streaming multiprocessors of the instance(s) used / streaming multiprocessors of "
+    "the whole GPU (nvmlDeviceGetAttributes multiprocessorCount); idle and shared parts (memory "
+    "controllers, board) are split the same way"
+)
+
+
+def resolve_visible(
+    nv: Any, env: str, count: int
+) -> tuple[list[int], dict[int, dict[str, Any]]]:
+    """Physical GPU indices named by ``CUDA_VISIBLE_DEVICES`` (indices, ``GPU-<uuid>`` or a prefix
+    of it, ``MIG-<uuid>``), and for MIG instances their parent GPU's share.
+
+    Integer entries are taken as NVML indices (CUDA's order equals NVML's with
+    ``CUDA_DEVICE_ORDER=PCI_BUS_ID``; UUIDs are unambiguous). As CUDA does, the list stops at the
+    first entry that names no device; ``""``/``-1`` hides every GPU.
+
+    Raises:
+        MeterUnavailableError: no GPU visible.
+        InvalidValueError: an index that does not exist.
+    """
+    entries = [e.strip() for e in env.split(",")]
+    indices: list[int] = []
+    mig: dict[int, dict[str, Any]] = {}
+    uuids: list[str] | None = None
+    for e in entries:
+        if not e:
+            break
+        if e.lstrip("-").isdigit():
+            idx = int(e)
+            if idx < 0:
+                break
+            if idx >= count:
+                raise InvalidValueError(
+                    f"CUDA_VISIBLE_DEVICES names GPU {idx}, which does not exist; this machine "
+                    f"has {count} NVIDIA GPU(s) (indices 0..{count - 1})"
+                )
+            if idx not in indices:
+                indices.append(idx)
+            continue
+        if e.startswith("MIG-"):
+            try:
+                h = nv.nvmlDeviceGetHandleByUUID(e)
+                parent = nv.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(h)
+                pidx = int(nv.nvmlDeviceGetIndex(parent))
+                sm_i = float(nv.nvmlDeviceGetAttributes(h).multiprocessorCount)
+                sm_p = float(nv.nvmlDeviceGetAttributes(parent).multiprocessorCount)
+            except (nv.NVMLError, AttributeError) as exc:
+                raise InvalidValueError(
+                    f"CUDA_VISIBLE_DEVICES names MIG instance {e!r}, which NVML cannot resolve "
+                    f"({exc}); `nvidia-smi -L` lists the MIG UUIDs"
+                ) from None
+            m = mig.setdefault(pidx, {"instances": [], "share": 0.0})
+            m["instances"].append(e)
+            m["share"] = min(1.0, m["share"] + (sm_i / sm_p if sm_p > 0 else 0.0))
+            if pidx not in indices:
+                indices.append(pidx)
+            continue
+        if uuids is None:
+            uuids = [
+                _text(nv.nvmlDeviceGetUUID(nv.nvmlDeviceGetHandleByIndex(i))) for i in range(count)
+            ]
+        want = e if e.startswith("GPU-") else f"GPU-{e}"
+        hits = [i for i, u in enumerate(uuids) if u.startswith(want)]
+        if len(hits) != 1:
+            break  # CUDA ignores this entry and the ones after it
+        if hits[0] not in indices:
+            indices.append(hits[0])
+    if not indices:
+        raise MeterUnavailableError(
+            f"CUDA_VISIBLE_DEVICES={env!r} makes no NVIDIA GPU visible to the run: nothing to "
+            "measure on the GPU (unset it, or name the GPUs the run uses)"
+        )
+    return indices, mig
+
+
 def _text(x: Any) -> str:
     return x.decode() if isinstance(x, bytes) else str(x)
 
@@ -63,11 +144,25 @@ class NvmlMeter(PowerMeter):
     name = "nvml"
     estimated = False
     description = "NVIDIA GPUs via NVML: total-energy counter + power per GPU"
+    scope = "accelerator"
+    rail_family = "nvidia-gpu"
 
-    def __init__(self, gpus: Sequence[int] | str | None = None, nvml: Any = None) -> None:
+    def __init__(
+        self,
+        gpus: Sequence[int] | str | None = None,
+        nvml: Any = None,
+        visible_devices: str | None = None,
+    ) -> None:
         super().__init__()
         self._nvml = nv = _load_nvml(nvml)
         wanted = parse_gpus(gpus)
+        env = (
+            os.environ.get("CUDA_VISIBLE_DEVICES") if visible_devices is None else visible_devices
+        )
+        self._selection = "--gpus" if wanted is not None else (
+            "CUDA_VISIBLE_DEVICES" if env is not None else "all GPUs"
+        )
+        self._mig_parts: dict[int, dict[str, Any]] = {}
         try:
             nv.nvmlInit()
         except nv.NVMLError as exc:
@@ -77,6 +172,8 @@ class NvmlMeter(PowerMeter):
         self._open = True
         try:
             count = nv.nvmlDeviceGetCount()
+            if wanted is None and env is not None:
+                wanted, self._mig_parts = resolve_visible(nv, env, count)
             indices = list(range(count)) if wanted is None else wanted
             bad = [i for i in indices if i >= count]
             if bad or not indices:
@@ -94,6 +191,8 @@ class NvmlMeter(PowerMeter):
             for i, h in zip(indices, self._handles):
                 info = {
                     "index": i,
+                    "uuid": _text(self._optional(nv.nvmlDeviceGetUUID, h))
+                    if hasattr(nv, "nvmlDeviceGetUUID") else None,
                     "name": _text(self._optional(nv.nvmlDeviceGetName, h)),
                     "power_limit_w": _mw(self._optional(nv.nvmlDeviceGetEnforcedPowerLimit, h)),
                     "mig_mode": self._mig(h),
@@ -108,6 +207,10 @@ class NvmlMeter(PowerMeter):
                     if self._has_instant[-1]
                     else "nvmlDeviceGetPowerUsage (averaged ~1 s on recent GPUs)"
                 )
+                if i in self._mig_parts:
+                    info["mig_instances"] = self._mig_parts[i]["instances"]
+                    info["mig_share"] = self._mig_parts[i]["share"]
+                    info["mig_share_rule"] = MIG_SHARE_RULE
                 self._devices.append(info)
         except BaseException:
             self.close()
@@ -211,8 +314,13 @@ class NvmlMeter(PowerMeter):
                 )
         return Reading(power, energy, errors)
 
+    def devices(self) -> list[dict[str, Any]]:
+        keep = ("index", "uuid", "name", "mig_instances", "mig_share")
+        return [{"meter": "nvml", **{k: d[k] for k in keep if k in d}} for d in self._devices]
+
     def meta(self) -> dict[str, Any]:
-        return {
+        out = {
+            "gpu_selection": self._selection,
             "driver": _text(self._driver) if self._driver is not None else None,
             "devices": self._devices,
             "device_name": ", ".join(d["name"] for d in self._devices),
@@ -220,6 +328,12 @@ class NvmlMeter(PowerMeter):
             "mig_mode": [d["mig_mode"] for d in self._devices],
             "sensor_update_s": None,
         }
+        if self._mig_parts:
+            out["mig_note"] = (
+                "MIG: NVML reports the whole GPU's power and energy; the energy is the whole "
+                f"GPU's, and the instances' share is given by this rule: {MIG_SHARE_RULE}"
+            )
+        return out
 
     def close(self) -> None:
         if getattr(self, "_open", False):

@@ -80,6 +80,8 @@ class RaplMeter(PowerMeter):
 
     name = "rapl"
     estimated = False
+    scope = "host"
+    rail_family = "cpu-package"
     description = "CPU packages via Linux RAPL / powercap energy counters (Intel and AMD)"
 
     def __init__(self, root: str | os.PathLike[str] = POWERCAP, **_: Any) -> None:

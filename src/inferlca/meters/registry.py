@@ -1,8 +1,12 @@
 """Registry of power meters: names -> lazy factories, availability probes, ``auto`` selection.
 
-``auto`` takes the best available meter in this order: NVIDIA NVML, Jetson tegrastats, Jetson
-INA3221 hwmon, Linux RAPL/powercap, then the modelled CPU meter (estimated). ``replay`` is not in
-the auto order: it reads a recorded log (``inferlca trace import``).
+``auto`` takes every available meter that covers a distinct part, one per sensor family, in this
+order: accelerators (NVIDIA NVML, Jetson tegrastats, else Jetson INA3221 hwmon, AMD amdgpu hwmon,
+Intel i915/xe hwmon, Apple powermetrics), the host (Linux RAPL/powercap), the node (IPMI through
+``ipmitool`` on a local BMC, Redfish when ``INFERLCA_REDFISH_URL`` is set). Several found: one
+:class:`~inferlca.meters.composite.CompositeMeter`. None found: the modelled CPU meter (estimated).
+``a+b`` names a combination explicitly (``nvml+rapl``); one that reads the same sensors twice is
+refused. ``replay`` and the log importers are not in the auto order.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from inferlca.errors import MeterUnavailableError, UnknownNameError
+from inferlca.errors import InvalidValueError, MeterUnavailableError, UnknownNameError
 from inferlca.meters.base import MeterInfo, PowerMeter
 
 #: name -> "module:Class", imported only when used (vendor libraries stay unloaded otherwise).
@@ -20,9 +24,32 @@ METERS: dict[str, str] = {
     "ina3221": "inferlca.meters.ina3221:Ina3221Meter",
     "rapl": "inferlca.meters.rapl:RaplMeter",
     "modelled": "inferlca.meters.modelled:ModelledCpuMeter",
+    "amdsmi": "inferlca.meters.amdgpu:AmdSmiMeter",
+    "amdgpu": "inferlca.meters.amdgpu:AmdGpuMeter",
+    "intel-gpu": "inferlca.meters.intelgpu:IntelGpuMeter",
+    "zeus-apple": "inferlca.meters.apple:ZeusAppleMeter",
+    "powermetrics": "inferlca.meters.apple:PowermetricsMeter",
+    "ipmi": "inferlca.meters.ipmi:IpmiMeter",
+    "redfish": "inferlca.meters.redfish:RedfishMeter",
     "replay": "inferlca.meters.replay:ReplayMeter",
 }
-AUTO_ORDER = ("nvml", "tegrastats", "ina3221", "rapl", "modelled")
+#: measured meters ``auto`` combines (one per sensor family), in order of preference
+AUTO_ORDER = (
+    "nvml",
+    "tegrastats",
+    "ina3221",
+    "amdsmi",
+    "amdgpu",
+    "intel-gpu",
+    "zeus-apple",
+    "powermetrics",
+    "rapl",
+    "ipmi",
+    "redfish",
+    "modelled",
+)
+#: ``auto`` falls back to these only when no measured meter works
+AUTO_FALLBACK = ("modelled",)
 #: listed by ``inferlca meters`` but never picked by ``auto``
 LISTED = (*AUTO_ORDER, "replay")
 ALIASES = {
@@ -31,6 +58,10 @@ ALIASES = {
     "nvidia": "nvml",
     "jetson": "tegrastats",
     "powercap": "rapl",
+    "amd": "amdgpu",
+    "intel": "intel-gpu",
+    "apple": "powermetrics",
+    "bmc": "ipmi",
 }
 
 
@@ -64,7 +95,17 @@ def _options_for(
     if cls.name == "modelled":
         opts["cpu_tdp_w"] = cpu_tdp_w
         opts["device"] = device
-    return opts
+    return _accepted(cls, opts)
+
+
+def _accepted(cls: type[PowerMeter], opts: dict[str, Any]) -> dict[str, Any]:
+    """Only the options this meter's constructor takes (a combination passes each its own)."""
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return opts
+    return {k: v for k, v in opts.items() if k in params}
 
 
 def _installed() -> list[str]:
@@ -98,7 +139,8 @@ def open_meter(
     """Open a meter by name (``auto``: the best available one).
 
     Args:
-        name: ``auto``, ``nvml``, ``tegrastats``, ``ina3221``, ``rapl``, ``modelled`` or ``replay``.
+        name: ``auto``, a meter name (``inferlca meters`` lists them) or several joined by ``+``
+            (``nvml+rapl``: one composite meter, one trace with the channels of each).
         device: catalog device (or name) being measured; the modelled meter takes its TDP.
         gpus: GPU indices for NVML (``[0, 1]`` or ``"0,1"``); default all.
         cpu_tdp_w: CPU TDP in watts for the modelled meter (overrides the catalog).
@@ -111,15 +153,12 @@ def open_meter(
         MeterUnavailableError: the meter cannot run here; the message says why and how to fix.
     """
     if name == "auto":
-        reasons = []
-        for candidate in (n for n in _installed() if n in AUTO_ORDER):
-            cls = meter_class(candidate)
-            opts = _options_for(cls, device, gpus, cpu_tdp_w, options, period_s)
-            ok, reason = cls.probe(**opts)
-            if ok:
-                return _opened(cls, opts)
-            reasons.append(f"{candidate}: {reason}")
-        raise MeterUnavailableError("no power meter works here: " + "; ".join(reasons))
+        return _open_auto(device, gpus, cpu_tdp_w, period_s, options)
+    if "+" in name:
+        return open_combination(
+            name.split("+"), device=device, gpus=gpus, cpu_tdp_w=cpu_tdp_w, period_s=period_s,
+            **options,
+        )
     cls = meter_class(name)
     opts = _options_for(cls, device, gpus, cpu_tdp_w, options, period_s)
     ok, reason = cls.probe(**opts)
@@ -132,3 +171,90 @@ def _opened(cls: type[PowerMeter], opts: dict[str, Any]) -> PowerMeter:
     meter = cls(**opts)
     meter.open_spec = (cls.name, dict(opts))  # how the process sampler opens its own copy
     return meter
+
+
+def _open_one(
+    name: str, device: Any, gpus: Any, cpu_tdp_w: Any, period_s: Any, options: dict[str, Any]
+) -> PowerMeter:
+    cls = meter_class(name)
+    opts = _options_for(cls, device, gpus, cpu_tdp_w, options, period_s)
+    ok, reason = cls.probe(**opts)
+    if not ok:
+        raise MeterUnavailableError(f"meter {cls.name!r} is not available: {reason}")
+    return _opened(cls, opts)
+
+
+def open_combination(
+    names: list[str],
+    *,
+    device: Any = None,
+    gpus: Any = None,
+    cpu_tdp_w: float | None = None,
+    period_s: float | None = None,
+    **options: Any,
+) -> PowerMeter:
+    """Open ``nvml+rapl``-style combinations as one composite meter.
+
+    Raises:
+        InvalidValueError: a meter named twice, or two meters reading the same sensors.
+        MeterUnavailableError: one of them cannot run here (the others are closed again).
+    """
+    from inferlca.meters.composite import CompositeMeter, check_distinct
+
+    names = [n.strip() for n in names if n.strip()]
+    if "auto" in names:
+        raise InvalidValueError("'auto' cannot be combined with '+': name the meters, or use auto")
+    classes = [meter_class(n) for n in names]
+    check_distinct(classes)
+    if len(classes) == 1:
+        return _open_one(classes[0].name, device, gpus, cpu_tdp_w, period_s, options)
+    opened: list[PowerMeter] = []
+    try:
+        for cls in classes:
+            opened.append(_open_one(cls.name, device, gpus, cpu_tdp_w, period_s, options))
+        return CompositeMeter(opened)
+    except BaseException:
+        for m in opened:
+            m.close()
+        raise
+
+
+def _open_auto(
+    device: Any, gpus: Any, cpu_tdp_w: Any, period_s: Any, options: dict[str, Any]
+) -> PowerMeter:
+    from inferlca.meters.composite import CompositeMeter
+
+    reasons = []
+    opened: list[PowerMeter] = []
+    families: set[str] = set()
+    try:
+        for candidate in (n for n in _installed() if n in AUTO_ORDER):
+            cls = meter_class(candidate)
+            fam = cls.rail_family or cls.name
+            if candidate in AUTO_FALLBACK or fam in families:
+                continue
+            opts = _options_for(cls, device, gpus, cpu_tdp_w, options, period_s)
+            ok, reason = cls.probe(**opts)
+            if not ok:
+                reasons.append(f"{candidate}: {reason}")
+                continue
+            try:
+                opened.append(_opened(cls, opts))
+            except MeterUnavailableError as exc:
+                reasons.append(f"{candidate}: {exc}")
+                continue
+            families.add(fam)
+        if not opened:
+            for candidate in AUTO_FALLBACK:
+                cls = meter_class(candidate)
+                opts = _options_for(cls, device, gpus, cpu_tdp_w, options, period_s)
+                ok, reason = cls.probe(**opts)
+                if ok:
+                    return _opened(cls, opts)
+                reasons.append(f"{candidate}: {reason}")
+            raise MeterUnavailableError("no power meter works here: " + "; ".join(reasons))
+        return opened[0] if len(opened) == 1 else CompositeMeter(opened)
+    except BaseException:
+        for m in opened:
+            m.close()
+        raise

@@ -4,7 +4,9 @@ Formats (``detect_format`` picks one from the file's first lines):
 
 * ``inferlca``: our CSV (:mod:`inferlca.traces.io`) or Parquet.
 * ``nvidia-smi``: ``nvidia-smi --query-gpu=timestamp,...,power.draw[,power.draw.instant]
-  --format=csv[,nounits] -lms N``. Values with or without units; ``[N/A]``/``[Not Supported]`` are
+  --format=csv[,nounits] -lms N``. Without a ``timestamp`` column one poll per given interval
+  (assumed 1 s otherwise), as for dmon; said in the trace meta and diagnostics. A ``noheader`` log
+  is refused by name (its columns cannot be told apart). Values with or without units; ``[N/A]``/``[Not Supported]`` are
   gaps. ``power.draw.instant`` is preferred when present (``power.draw`` is a ~1 s average on recent
   drivers). Several GPUs (an ``index``, ``uuid`` or ``pci.bus_id`` column) become one channel each
   plus their sum ``gpus``.
@@ -12,6 +14,10 @@ Formats (``detect_format`` picks one from the file's first lines):
   times, else one line per ``--interval``, 1 s by default). Lines quoted with ``> `` and ``\\#``
   (copied from an issue or e-mail) are unquoted first. ``-`` is a gap.
 * ``tegrastats``: a Jetson tegrastats log (see :mod:`inferlca.meters.tegrastats`).
+* ``powermetrics``: macOS ``powermetrics`` text (see :mod:`inferlca.meters.apple`).
+* ``kwollect`` (Grid'5000 metrics JSON/CSV) and ``wall-csv`` (any timestamped CSV of watts, with
+  ``--time-col``/``--power-col``/``--power-unit``): node-scope wall logs
+  (:mod:`inferlca.meters.walllog`).
 
 A log without any power column or rail is an error that says so: power is never invented.
 """
@@ -39,6 +45,7 @@ from inferlca.meters.base import PowerMeter, Reading
 from inferlca.meters.tegrastats import (
     derive,
     derived_rules,
+    has_unreadable_power,
     is_tegrastats_line,
     line_times_s,
     parse_log,
@@ -46,7 +53,11 @@ from inferlca.meters.tegrastats import (
 from inferlca.traces import io as trace_io
 from inferlca.traces.trace import Gap, PowerTrace
 
-FORMATS = ("auto", "inferlca", "nvidia-smi", "dmon", "tegrastats")
+FORMATS = (
+    "auto", "inferlca", "nvidia-smi", "dmon", "tegrastats", "powermetrics", "kwollect", "wall-csv"
+)
+_SMI_TIME = re.compile(r"^\d{4}[/-]\d{2}[/-]\d{2}[ T]\d{2}:\d{2}:\d{2}")
+_STAMP_RE = re.compile(r"^\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2} ")
 _NA = re.compile(r"^\[.*\]$")  # [N/A], [Not Supported], [Unknown Error]...
 
 
@@ -91,9 +102,19 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if any(is_tegrastats_line(ln.strip()) for ln in lines[:10]):
         return "tegrastats"
+    from inferlca.meters.apple import is_powermetrics
+
+    if is_powermetrics(text):
+        return "powermetrics"
+    from inferlca.meters.walllog import is_kwollect
+
+    if is_kwollect(text):
+        return "kwollect"
     first = lines[0].strip().lower()
     if first.startswith("timestamp") or ("power.draw" in first and "," in first):
         return "nvidia-smi"
+    if _SMI_TIME.match(first) or ("," in first and _looks_headerless(_split_csv(first))):
+        return "nvidia-smi"  # headerless: parse_nvidia_smi_csv names it
     unq = [_unquote(ln).strip() for ln in lines[:5]]
     if any(u.startswith("#") and ("gpu" in u.lower() or "idx" in u.lower()) for u in unq):
         return "dmon"
@@ -102,13 +123,17 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     raise InputFileError(
         p,
         "unknown power log format; accepted: inferlca CSV/Parquet, nvidia-smi "
-        "--query-gpu CSV, nvidia-smi dmon, tegrastats",
+        "--query-gpu CSV, nvidia-smi dmon, tegrastats, powermetrics, Kwollect JSON/CSV; "
+        "any timestamped CSV with --time-col and --power-col",
         line=1,
     )
 
 
 def import_trace(
-    path: str | os.PathLike[str], fmt: str = "auto", interval_s: float | None = None
+    path: str | os.PathLike[str],
+    fmt: str = "auto",
+    interval_s: float | None = None,
+    **options: Any,
 ) -> PowerTrace:
     """Read a recorded power log of any supported format into a :class:`PowerTrace`.
 
@@ -117,6 +142,8 @@ def import_trace(
         fmt: ``auto`` or one of ``inferlca``, ``nvidia-smi``, ``dmon``, ``tegrastats``.
         interval_s: logging interval in seconds for formats without sub-second timestamps
             (tegrastats ``--interval``, dmon ``-d``); inferred or assumed otherwise (said in meta).
+        options: for ``wall-csv``: ``time_col``, ``power_col``, ``power_unit``, ``time_unit``;
+            for ``kwollect``: ``metric``, ``node`` (see :mod:`inferlca.meters.walllog`).
     """
     p = Path(path)
     if fmt not in FORMATS:
@@ -127,6 +154,8 @@ def import_trace(
         raise InputFileError(p, "no such file")
     if interval_s is not None and (not math.isfinite(interval_s) or interval_s <= 0):
         raise InvalidValueError(f"interval must be > 0, got {interval_s}")
+    if fmt == "auto" and (options.get("time_col") or options.get("power_col")):
+        fmt = "wall-csv"
     kind = detect_format(p) if fmt == "auto" else fmt
     if kind == "inferlca":
         if p.suffix.lower() in (".parquet", ".pq") or p.read_bytes()[:4] == b"PAR1":
@@ -134,13 +163,39 @@ def import_trace(
         else:
             trace = trace_io.read_csv(p)
     elif kind == "nvidia-smi":
-        trace = parse_nvidia_smi_csv(_read_text(p), p)
+        trace = parse_nvidia_smi_csv(_read_text(p), p, interval_s)
     elif kind == "dmon":
         trace = parse_dmon(_read_text(p), p, interval_s)
+    elif kind == "kwollect":
+        from inferlca.meters.walllog import parse_kwollect
+
+        trace = parse_kwollect(
+            _read_text(p), p, metric=options.get("metric"), node=options.get("node")
+        )
+    elif kind == "wall-csv":
+        from inferlca.meters.walllog import parse_wall_csv
+
+        trace = parse_wall_csv(
+            _read_text(p),
+            p,
+            time_col=options.get("time_col"),
+            power_col=options.get("power_col"),
+            power_unit=options.get("power_unit"),
+            time_unit=options.get("time_unit") or "s",
+        )
+    elif kind == "powermetrics":
+        from inferlca.meters.apple import powermetrics_trace
+
+        trace = powermetrics_trace(_read_text(p), p)
     else:
         trace = parse_tegrastats(_read_text(p), p, interval_s)
     trace.meta.setdefault("source_file", str(p))
     trace.meta.setdefault("format", kind)
+    if "channel_scopes" not in trace.meta:
+        from inferlca.traces.scope import channel_scopes, scope_meta, scope_totals
+
+        if channel_scopes(trace):
+            trace.meta.update(scope_meta(channel_scopes(trace), scope_totals(trace)))
     return trace
 
 
@@ -175,17 +230,42 @@ def _parse_stamp(s: str) -> datetime:
     raise ValueError(s)
 
 
-def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace:
+def _looks_headerless(cells: list[str]) -> bool:
+    """A first line made of values (a time, numbers, ``[N/A]``) rather than column names."""
+
+    def value_like(c: str) -> bool:
+        c = c.strip()
+        if not c or _NA.match(c) or _SMI_TIME.match(c):
+            return True
+        try:
+            float(c.split()[0])
+        except ValueError:
+            return False
+        return True
+
+    return bool(cells) and all(value_like(c) for c in cells)
+
+
+def parse_nvidia_smi_csv(
+    text: str, path: object = "<nvidia-smi>", interval_s: float | None = None
+) -> PowerTrace:
+    """``nvidia-smi --query-gpu`` CSV. Without a ``timestamp`` column, one poll per ``interval_s``
+    (the ``-lms``/``-l`` value; assumed 1 s when not given, said in the trace meta)."""
     lines = text.splitlines()
     if not lines:
         raise InputFileError(path, "the file is empty", line=1)
     header_line = lines[0]
     header = _split_csv(header_line)
     keys = [_col_key(h) for h in header]
-    if "timestamp" not in keys:
+    if _looks_headerless(header):
         raise InputFileError(
-            path, "no timestamp column; record with --query-gpu=timestamp,power.draw,...", line=1
+            path,
+            "this nvidia-smi log has no header line (recorded with --format=csv,noheader): its "
+            "columns cannot be named. Record without 'noheader', or add the --query-gpu list as "
+            "the first line (e.g. 'timestamp, index, power.draw [W]')",
+            line=1,
         )
+    has_time = "timestamp" in keys
     if "power.draw.instant" in keys:
         pcol = "power.draw.instant"
     elif "power.draw" in keys:
@@ -197,10 +277,11 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
             "Record with --query-gpu=timestamp,index,power.draw,power.draw.instant",
             line=1,
         )
-    ti, pi = keys.index("timestamp"), keys.index(pcol)
+    ti = keys.index("timestamp") if has_time else None
+    pi = keys.index(pcol)
     gi = next((keys.index(k) for k in ("index", "uuid", "pci.bus_id") if k in keys), None)
     ni = keys.index("name") if "name" in keys else None
-    polls: list[tuple[datetime, dict[str, float | None]]] = []
+    polls: list[tuple[datetime | None, dict[str, float | None]]] = []
     gpu_names: dict[str, str] = {}
     order: list[str] = []
     repeats = 0
@@ -216,12 +297,16 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
             raise InputFileError(
                 path, f"{what}: {len(cells)} values for {len(header)} columns", line=no
             )
-        try:
-            stamp = _parse_stamp(cells[ti])
-        except ValueError:
-            raise InputFileError(
-                path, f"bad timestamp {cells[ti]!r} (expected YYYY/MM/DD hh:mm:ss.mmm)", line=no
-            ) from None
+        stamp: datetime | None = None
+        if ti is not None:
+            try:
+                stamp = _parse_stamp(cells[ti])
+            except ValueError:
+                raise InputFileError(
+                    path,
+                    f"bad timestamp {cells[ti]!r} (expected YYYY/MM/DD hh:mm:ss.mmm)",
+                    line=no,
+                ) from None
         try:
             watts = _number(cells[pi])
         except ValueError:
@@ -238,7 +323,19 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
         raise InputFileError(path, "no data rows after the header", line=2)
     channel_of = {g: (f"gpu{g}" if g.isdigit() else f"gpu{i}") for i, g in enumerate(order)}
     t0 = polls[0][0]
-    t = np.array([(s - t0).total_seconds() for s, _ in polls], dtype=float)
+    step = interval_s or 1.0
+    if t0 is None:
+        t = np.arange(len(polls), dtype=float) * step
+        how = (
+            "no timestamp column: one poll per given interval"
+            if interval_s
+            else "no timestamp column: assumed 1 s per poll (nvidia-smi -l 1; give --interval-ms)"
+        )
+    else:
+        t = np.array(
+            [(s - t0).total_seconds() for s, _ in polls if s is not None], dtype=np.float64
+        )
+        how = "nvidia-smi timestamp column"
     if np.any(np.diff(t) < 0):
         bad = int(np.argmax(np.diff(t) < 0)) + 1
         raise InputFileError(path, f"timestamps go backwards at poll {bad + 1}")
@@ -258,7 +355,9 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
         primary = "gpus"
     meta: dict[str, Any] = {
         "power_column": pcol,
-        "start_time": t0.isoformat(),
+        "times": how,
+        "times_assumed": t0 is None,
+        "start_time": t0.isoformat() if t0 is not None else None,
         "device_name": ", ".join(dict.fromkeys(gpu_names.values())) or None,
         "gpus": {channel_of[g]: gpu_names.get(g) for g in order},
     }
@@ -277,6 +376,7 @@ def parse_nvidia_smi_csv(text: str, path: object = "<nvidia-smi>") -> PowerTrace
         meter="replay:nvidia-smi",
         estimated=False,
         gaps=gaps,
+        period_requested_s=step if t0 is None else None,
         meta=meta,
     )
 
@@ -404,6 +504,7 @@ def parse_dmon(text: str, path: object = "<dmon>", interval_s: float | None = No
         primary = "gpus"
     meta = {
         "times": how,
+        "times_assumed": not has_time,
         "power_column": "pwr",
         "power_averaging_s": 1.0,
         "power_note": "dmon pwr is an integer number of watts averaged by the driver",
@@ -424,6 +525,15 @@ def parse_tegrastats(
     text: str, path: object = "<tegrastats>", interval_s: float | None = None
 ) -> PowerTrace:
     log = parse_log(text, path)
+    if not log.rails and any(
+        has_unreadable_power(_STAMP_RE.sub("", ln, count=1)) for ln in text.splitlines()[:50]
+    ):
+        raise InputFileError(
+            path,
+            "this tegrastats log shows power fields in a form not understood (expected "
+            "'NAME 5542mW', 'NAME 5542mW/5542mW' or 'NAME 5542mW/5542mW/6000mW'); "
+            "please report the line",
+        )
     if not log.rails:
         raise InputFileError(
             path,
@@ -554,3 +664,13 @@ class ReplayMeter(PowerMeter):
             "recorded_meter": self.recorded.meter,
             "device_name": self.recorded.meta.get("device_name"),
         }
+
+    def channel_scopes(self) -> dict[str, str]:
+        from inferlca.traces.scope import channel_scopes
+
+        return channel_scopes(self.recorded)
+
+    def scope_totals(self) -> dict[str, str]:
+        from inferlca.traces.scope import scope_totals
+
+        return scope_totals(self.recorded)

@@ -8,6 +8,7 @@ from typing import Any
 
 from inferlca.traces.diagnostics import diagnose
 from inferlca.traces.energy import baseline_split, energy, phases, power_stats, trace_span
+from inferlca.traces.scope import measurement_scope, scope_energies, scope_totals
 from inferlca.traces.trace import PowerTrace
 from inferlca.units import J_PER_WH
 
@@ -78,6 +79,24 @@ def summarize(
         "missed_ticks": trace.meta.get("missed_ticks"),
         "sampler": trace.meta.get("sampler"),  # process, thread; None for a recorded log
     }
+    if "process_dynamic" in trace.channels:
+        dyn = energy(trace, a, b, "process_dynamic").energy_j
+        out["dynamic_energy_j"] = _finite(dyn)
+        out["dynamic_energy_note"] = (
+            "the measured process tree's own CPU energy above idle (ESTIMATED, modelled), beside "
+            f"the machine's total {out['energy']['energy_j']:.4g} J"
+            if math.isfinite(main.energy_j) else "ESTIMATED, modelled"
+        )
+    totals = scope_totals(trace)
+    out["measurement_scope"] = measurement_scope(trace)
+    per_scope = scope_energies(trace, a, b)
+    out["scopes"] = {
+        sc: {"channel": ch, "energy_j": _finite(per_scope[sc])}
+        for sc, ch in totals.items()
+        if sc in per_scope
+    }
+    if trace.meta.get("devices_measured"):
+        out["devices_measured"] = trace.meta["devices_measured"]
     out["phases"] = [
         {
             "name": name,
@@ -85,6 +104,11 @@ def summarize(
             "end_s": e,
             "duration_s": e - s,
             "energy_j": _finite(energy(trace, s, e).energy_j),
+            **(
+                {"scopes": {k: _finite(v) for k, v in scope_energies(trace, s, e).items()}}
+                if len(totals) > 1
+                else {}
+            ),
         }
         for name, s, e in phases(trace)
     ]
@@ -100,6 +124,13 @@ def summarize(
 
         lo, hi = energy_interval_j(trace.meta, main.energy_j, main.duration_s)
         out["energy_interval_j"] = {"value": main.energy_j, "low": lo, "high": hi}
+    elif slow := slow_sensor_interval_j(trace, main.energy_j, main.duration_s):
+        out["energy_interval_j"] = slow
+        warnings.append(
+            f"slow sensor (updates every ~{trace.meta['sensor_update_s']:.3g} s, "
+            f"{trace.meta['resolution_w']:g} W steps): energy "
+            f"{slow['low']:.4g} - {slow['high']:.4g} J over this {main.duration_s:.3g} s window"
+        )
     out["warnings"] = list(dict.fromkeys(warnings))
     out["meta"] = trace.meta
     return json_safe(out)
@@ -123,3 +154,17 @@ def json_safe(obj: Any) -> Any:
 
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
+
+
+def slow_sensor_interval_j(
+    trace: PowerTrace, energy_j: float, duration_s: float
+) -> dict[str, float] | None:
+    """Energy interval of a slow, coarse sensor (BMC readings: ``sensor_update_s`` about 1 s,
+    ``resolution_w`` whole watts): the window's ends can each be off by up to one update of
+    power, and every reading by its resolution, so the half-width is
+    ``mean power x update period + resolution x duration``. None for other sensors."""
+    upd, res = trace.meta.get("sensor_update_s"), trace.meta.get("resolution_w")
+    if trace.estimated or not upd or res is None or not math.isfinite(energy_j) or duration_s <= 0:
+        return None
+    half = abs(energy_j) / duration_s * float(upd) + float(res) * duration_s
+    return {"value": energy_j, "low": max(0.0, energy_j - half), "high": energy_j + half}

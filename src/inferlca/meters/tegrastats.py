@@ -8,6 +8,10 @@ Formats handled (see tests/fixtures/power-logs for recorded examples):
   ``VDD_GPU_SOC 2801mW/2801mW``.
 * Rails are ``NAME current/average``; unitless values are milliwatts (NVIDIA's documentation of
   tegrastats). Only the current value is kept (the average is tegrastats' running mean).
+* L4T r39 (JetPack 7.2) prints three values per rail, ``VDD_GPU_SOC 2792mW/2792mW/2792mW``
+  (current/average/maximum), and temperatures as ``cpu@43.093C/43.093C``; the current value is kept.
+* Rails printed with a current value only (``VDD_IN 5012mW``) are read when they carry the ``mW``
+  unit (a bare number without unit or ``/``, like ``APE 245``, is not a rail).
 * Lines without any rail (``tegrastats`` run without the INA3221 exposed) parse with no power:
   nothing is invented; importing such a log is an error that says so.
 
@@ -39,7 +43,10 @@ from inferlca.errors import InputFileError, InvalidValueError, MeterUnavailableE
 from inferlca.meters.base import PowerMeter, Reading
 
 _STAMP = re.compile(r"^(\d{2})-(\d{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ")
-_RAIL = re.compile(r"(?<![\w@])([A-Z][A-Z0-9_]*) (\d+)(m[WV])?/(\d+)(m[WV])?(?=\s|$)")
+#: ``NAME cur[unit]`` then up to two more ``/value[unit]`` (average; JetPack 7.2 adds the maximum)
+_RAIL = re.compile(r"(?<![\w@])([A-Z][A-Z0-9_]*) (\d+)(m[WV])?((?:/\d+(?:m[WV])?){0,2})(?=\s|$)")
+#: something that looks like a power field, used to tell "no rails" from "rails we cannot read"
+_POWER_LIKE = re.compile(r"\b[A-Z][A-Z0-9_]* \d+mW")
 _NOT_RAILS = {"RAM", "SWAP", "IRAM"}
 INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
 GPU_RAILS = (
@@ -81,11 +88,18 @@ def parse_line(text: str, line_no: int = 0) -> TegraLine:
         mo, d, y, hh, mi, ss = (int(g) for g in m.groups())
         stamp = datetime(y, mo, d, hh, mi, ss)
     rails: dict[str, float] = {}
-    for name, cur, unit, _avg, _unit2 in _RAIL.findall(text):
+    for name, cur, unit, rest in _RAIL.findall(text):
         if name in _NOT_RAILS or (unit and unit != "mW"):
+            continue
+        if not rest and unit != "mW":  # a bare number without '/' is not a rail ("APE 245")
             continue
         rails[name] = int(cur) / 1000.0
     return TegraLine(line_no, stamp, rails)
+
+
+def has_unreadable_power(text: str) -> bool:
+    """True when a line without readable rails still shows power-like fields (a format change)."""
+    return bool(_POWER_LIKE.search(text))
 
 
 def derived_rules(rails: list[str]) -> dict[str, Any]:
@@ -228,6 +242,8 @@ class TegrastatsMeter(PowerMeter):
     description = (
         "NVIDIA Jetson rails via tegrastats (module and GPU totals without double counting)"
     )
+    scope = "accelerator"
+    rail_family = "jetson-ina3221"
 
     def __init__(
         self,
@@ -253,6 +269,7 @@ class TegrastatsMeter(PowerMeter):
             bufsize=1,
         )
         self._latest: dict[str, float] | None = None
+        self._first_raw = ""
         self._rails: list[str] = []
         self.rules: dict[str, Any] = {}
         self._lines = 0
@@ -270,6 +287,12 @@ class TegrastatsMeter(PowerMeter):
             raise MeterUnavailableError(
                 f"tegrastats gave no data line within {first_line_timeout_s:g} s"
                 + (f" ({self._error})" if self._error else "")
+            )
+        if not self._rails and has_unreadable_power(self._first_raw):
+            self.close()
+            raise MeterUnavailableError(
+                "tegrastats prints power fields in a form not understood: "
+                f"{self._first_raw[-80:]!r} (please report this line)"
             )
         if not self._rails:
             self.close()
@@ -303,6 +326,7 @@ class TegrastatsMeter(PowerMeter):
             with self._cond:
                 if self._latest is None:
                     self._rails = list(tl.rails_w)
+                    self._first_raw = s
                 self._latest = tl.rails_w
                 self._lines += 1
                 self._cond.notify_all()

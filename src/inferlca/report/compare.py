@@ -101,7 +101,8 @@ class Comparison:
         def run(v: RunView) -> dict[str, Any]:
             return {"run_id": v.run_id, "device": v.device_name, "workload": v.workload,
                     "scenario": v.scenario, "queries": v.queries, "estimated": v.estimated,
-                    "label": v.label, "scope": run_scope(v)}
+                    "label": v.label, "scope": run_scope(v),
+                    "measurement_scope": measurement_scope_of(v)}
         return {"a": run(self.a), "b": run(self.b),
                 "ratios": {r.key: r.to_dict() for r in self.ratios},
                 "sentences": self.sentences(), "notes": list(self.notes)}
@@ -139,9 +140,23 @@ def run_scope(v: RunView) -> str:
     return str(v.spec.get("scope") or "chip")
 
 
+def measurement_scope_of(v: RunView) -> str | None:
+    """The run's measurement scope (``accelerator``, ``accelerator+host``, ``node``...): stored in
+    its summary, else (runs stored before scopes were recorded) from its meter's name."""
+    from inferlca.traces.scope import label, scope_of_meter
+
+    stored = v.summary.get("measurement_scope")
+    if stored:
+        return str(stored)
+    if not v.meter or v.kind != "measured":
+        return None
+    scopes = {scope_of_meter(m) for m in v.meter.split("+")}
+    return None if None in scopes else label(scopes)  # type: ignore[arg-type]
+
+
 def compare_runs(a: RunView, b: RunView, *, allow_mixed_scope: bool = False) -> Comparison:
-    """Ratios A / B per query; refuses runs of different workloads or scenarios, and of
-    different manufacturing scopes unless ``allow_mixed_scope``."""
+    """Ratios A / B per query; refuses runs of different workloads or scenarios, and runs of
+    different manufacturing or measurement scopes unless ``allow_mixed_scope``."""
     if a.workload != b.workload or a.scenario != b.scenario:
         raise IncomparableRunsError(
             f"runs cannot be compared: {a.short_id} is {a.workload}/{a.scenario} and "
@@ -160,6 +175,15 @@ def compare_runs(a: RunView, b: RunView, *, allow_mixed_scope: bool = False) -> 
                 "the other's --scope, or pass --allow-mixed-scope to compare anyway")
         notes.append(f"manufacturing scopes differ (A: {run_scope(a)}, B: {run_scope(b)}): the "
                      "CO2e ratios mix what is counted")
+    sa, sb = measurement_scope_of(a), measurement_scope_of(b)
+    if sa and sb and sa != sb:
+        if not allow_mixed_scope:
+            raise IncomparableRunsError(
+                f"runs measured different parts of the machine: {a.short_id} has measurement "
+                f"scope {sa!r} and {b.short_id} has {sb!r}; a ratio would compare unlike totals "
+                "(measure both with the same meters, or pass --allow-mixed-scope)")
+        notes.append(f"measurement scopes differ (A: {sa}, B: {sb}): the energy and CO2e ratios "
+                     "compare unlike totals (--allow-mixed-scope)")
     for v, name in ((a, "A"), (b, "B")):
         emb = v.impact("device_embodied_kgco2e")
         if v.impact("total_gco2e") is not None and (emb is None or emb.value == 0):

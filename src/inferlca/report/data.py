@@ -152,6 +152,15 @@ class RunView:
             return UValue(combined["value"], combined["low"], combined["high"], unit)
         return _as_uvalue((self.summary.get("impact") or {}).get(key), unit)
 
+    @property
+    def embodied_missing(self) -> str | None:
+        """Why this run has no embodied figures (no manufacturing footprint), or ``None``."""
+        from inferlca.store.export import embodied_missing
+
+        imp = self.summary.get("impact") or next((r.impact for r in self.repetitions
+                                                  if r.impact), None)
+        return embodied_missing(imp)
+
     def impact_sources(self) -> list[str]:
         """Every source named by the run's impacts (summary and repetitions), deduplicated."""
         found: dict[str, None] = {}

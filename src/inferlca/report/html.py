@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from inferlca.errors import UsageError, named
-from inferlca.report import plots
+from inferlca.report import plots, style
 from inferlca.report.data import RunView, device_order, latest_per_device
 from inferlca.report.tables import results_tables, runs_rows
 
@@ -122,15 +122,17 @@ def assumptions(runs: Sequence[RunView]) -> list[dict[str, str]]:
         imp = v.summary.get("impact") or next((r.impact for r in v.repetitions if r.impact), None)
         if not imp:
             continue
-        region = v.spec.get("region") or "?"
-        grid = v.spec.get("grid_gco2e_per_kwh")
+        from inferlca.report.summary import grid_text, lifetime_text, pue_text
+
+        missing = v.embodied_missing
         row = {
             "device": v.device_name,
-            "grid": f"{region if not grid else 'user value'}: {_fmt_uv(imp.get('grid_gco2e_per_kwh'))}",
-            "pue": _fmt_uv(imp.get("pue")),
-            "lifetime": _fmt_uv(imp.get("lifetime_years")),
+            "grid": grid_text(v.spec, imp),
+            "pue": pue_text(v.spec, imp, v.category),
+            "lifetime": lifetime_text(v.spec, imp),
             "memory_method": str(v.spec.get("memory_method", "per-gb")),
-            "footprint": _fmt_uv(imp.get("device_embodied_kgco2e")),
+            "footprint": f"n/a ({missing})" if missing
+            else _fmt_uv(imp.get("device_embodied_kgco2e")),
             "allocation": _fmt_uv(imp.get("allocation")) if isinstance(imp.get("allocation"),
                                                                      (dict, float, int))
             else str(imp.get("allocation", "time-based (t / lifetime)")),
@@ -179,14 +181,21 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
         power_axis: ``progress`` (each repetition on 100 points, as the study) or ``time``
             (seconds since the start, on one grid over the longest repetition).
     """
-    import jinja2
-
     from inferlca.errors import UnknownNameError
 
     if power_axis not in plots.POWER_AXES:
         raise UnknownNameError("power axis", power_axis, plots.POWER_AXES,
                                hint=f"(accepted: {', '.join(plots.POWER_AXES)})")
     out = ensure_writable_dir(Path(out_dir))
+    with style.report_devices(device_order(runs)):
+        return _build(store, list(runs), out, store_path=store_path, title=title,
+                      progress=progress, power_axis=power_axis)
+
+
+def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title: str,
+           progress: Callable[[str], None] | None, power_axis: str) -> ReportResult:
+    import jinja2
+
     step = progress or (lambda _msg: None)
     runs = list(runs)
     order = device_order(runs)  # for the page header
@@ -204,9 +213,12 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
             entry.data_uri = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
         figures.append(entry)
 
+    # one display unit per quantity across the whole report (tables and figures)
+    wl_unit = style.gwp_unit([x for v in runs for x in v.rep_impact("total_gco2e")])
+    q_unit = style.gwp_unit([g.value for v in runs if (g := v.gwp_per_query_g()) is not None])
     step("tables")
-    tables = results_tables(runs)
-    rows = runs_rows(runs)
+    tables = results_tables(runs, wl_unit)
+    rows = runs_rows(runs, q_unit)
 
     def load_trace(run_id: str, index: int) -> Any:
         return store.load_trace(run_id, index)
@@ -217,32 +229,40 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
         conditions.setdefault(v.condition, []).append(v)
     for i, ((wl, sc), crun) in enumerate(sorted(conditions.items()), 1):
         where = f"{wl}, {sc}"
-        step(f"power profiles ({where})")
-        profiles = plots.power_profiles(crun, load_trace, axis=power_axis)
-        grid_text = ("interpolated onto 100 points per repetition (run progress)"
-                     if power_axis == "progress" else
-                     "against seconds since the start of each repetition (the mean covers the "
-                     "repetitions still running)")
-        add(f"power_profiles_{i}", f"Power profiles: {where}",
-            f"Power of the device's primary channel, {grid_text}; "
-            "line: mean across repetitions, band: +/- one standard deviation; shaded: model "
-            "loading (grey) and compute (orange) phases.",
-            plots.power_profiles_figure(profiles, device_order(crun)),
-            "no run has a stored power trace")
-        step(f"latency ({where})")
-        add(f"latency_{i}", f"Query latency: {where}",
-            "Maximum and 99th-percentile query latency per repetition (from LoadGen), per device "
-            "and query count; log scale.", plots.latency_figure(crun), "no run has latency metrics")
-        step(f"GWP per workload ({where})")
-        add(f"gwp_{i}", f"GWP per workload vs query count: {where}",
-            "GWP of one workload per repetition, use phase (energy x grid x PUE) and allocated "
-            "embodied footprint (t / lifetime x F) apart; log scale.",
-            next(iter(plots.gwp_figures(crun).values()), None), "no run has impact figures")
+        dev_pages = style.pages(device_order(crun))
+        for k, page in enumerate(dev_pages, 1):
+            prun = [v for v in crun if v.device_name in set(page)]
+            suffix = "" if len(dev_pages) == 1 else f"_p{k}"
+            part = "" if len(dev_pages) == 1 else f" (devices {k} of {len(dev_pages)} pages)"
+            step(f"power profiles ({where}){part}")
+            profiles = plots.power_profiles(prun, load_trace, axis=power_axis)
+            grid_text = ("interpolated onto 100 points per repetition (run progress)"
+                         if power_axis == "progress" else
+                         "against seconds since the start of each repetition (the mean covers "
+                         "the repetitions still running)")
+            add(f"power_profiles_{i}{suffix}", f"Power profiles: {where}{part}",
+                f"Power of the device's primary channel, {grid_text}; "
+                "line: mean across repetitions, band: +/- one standard deviation; shaded: model "
+                "loading (grey) and compute (orange) phases.",
+                plots.power_profiles_figure(profiles, page),
+                "no run has a stored power trace")
+            step(f"latency ({where}){part}")
+            add(f"latency_{i}{suffix}", f"Query latency: {where}{part}",
+                "Maximum and 99th-percentile query latency per repetition (from LoadGen), per "
+                "device and query count; log scale.", plots.latency_figure(prun),
+                "no run has latency metrics")
+            step(f"GWP per workload ({where}){part}")
+            add(f"gwp_{i}{suffix}", f"GWP per workload vs query count: {where}{part}",
+                f"GWP of one workload per repetition in {wl_unit.name}, use phase (energy x grid "
+                "x PUE) and allocated embodied footprint (t / lifetime x F) apart; log scale. "
+                "A device without a manufacturing footprint has no embodied value (n/a).",
+                next(iter(plots.gwp_figures(prun, wl_unit).values()), None),
+                "no run has impact figures")
         step(f"trade-off ({where})")
         add(f"tradeoff_{i}", f"Trade-off, GWP per query vs p99 latency: {where}",
             "Each run's GWP per query against its p99 latency (mean, 95% interval across "
             "repetitions for latency, impact interval for GWP); dashed: the Pareto front (no other "
-            "run is both faster and greener).", plots.tradeoff_figure(crun),
+            "run is both faster and greener).", plots.tradeoff_figure(crun, unit=q_unit),
             "no run has both a p99 latency and impact figures")
 
     step("manufacturing footprint")
@@ -256,11 +276,20 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
     step("sensitivity")
     main_condition = max(conditions.values(), key=len) if conditions else []
     tors, grid_sources, why = _tornados(main_condition)
-    add("sensitivity", "Sensitivity (tornado)",
-        "GWP per query when one parameter moves between its ends and the others keep the run's "
-        "values: grid France -> world average, PUE 1.0 -> 1.6, lifetime 3 -> 7 years, per-node "
-        "factor low -> high source. Runs of the workload with the most runs, at its most common "
-        "query count.", plots.tornado_figure(tors), why or "")
+    drawn: dict[str, None] = {}
+    left_out: dict[str, None] = {}
+    for t in tors:
+        keep, drop = plots.tornado_rows(t)
+        drawn.update(dict.fromkeys(b.parameter for b in keep))
+        left_out.update(dict.fromkeys(b.parameter.split(" (")[0] for b in drop))
+    caption = ("GWP per query (" + q_unit.name + ") when one parameter moves between its ends "
+               "and the others keep the run's values (black line: the run's settings; teal: "
+               "first end, orange: second end). Parameters: " + "; ".join(drawn) + ". "
+               + (f"Left out of a panel where it has no effect: {', '.join(left_out)} (named in "
+                  "the panel). " if left_out else "")
+               + "Runs of the workload with the most runs, at its most common query count.")
+    add("sensitivity", "Sensitivity (tornado)", caption, plots.tornado_figure(tors, q_unit),
+        why or "")
 
     step("decoder LLM view")
     llm = plots.llm_figure(runs)

@@ -17,31 +17,35 @@ from typing import Any
 
 import numpy as np
 
+from inferlca.report import style
 from inferlca.report.data import CATEGORIES, RunView, device_order
 
 GRID_POINTS = 100  # the study interpolated each repetition onto 100 points
 TIME_GRID_POINTS = 200  # absolute-time axis: points over the longest repetition
-POWER_AXES = ("progress", "time")  # run progress (100 points, as the study) or seconds from start
-_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
-           "#666666", "#1f78b4", "#b2df8a")
+POWER_AXES = ("progress", "time")
+FIXED_LAYOUT_PANELS = 16  # power-profile grids larger than this get a fixed layout (speed)
+MAX_LABEL = 48  # characters of a device or workload name in a figure (the tables hold it whole)  # run progress (100 points, as the study) or seconds from start
 
 
 def _figure(width_in: float, height_in: float):  # type: ignore[no-untyped-def]
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width_in, height_in), dpi=100, layout="constrained")
+    """A figure of the report's style (every figure has the style's width; ``width_in`` is
+    ignored and kept for callers)."""
+    del width_in
+    return style.figure(height_in)
 
 
 def device_colors(names: Sequence[str]) -> dict[str, str]:
-    return {n: _COLORS[i % len(_COLORS)] for i, n in enumerate(names)}
+    return style.device_colors(names)
 
 
 def save(fig: Any, out_dir: Path, stem: str) -> tuple[Path, Path]:
-    """Write ``stem.png`` and ``stem.svg`` into ``out_dir``; return both paths."""
+    """Apply the report's style (:func:`style.finish`: fonts, titles that fit) and write
+    ``stem.png`` and ``stem.svg`` into ``out_dir``; return both paths."""
+    style.finish(fig)  # solves the layout (with the fitted titles)
     png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
-    fig.savefig(png, format="png")
-    # the layout was solved for the PNG; keep it rather than solving it again for the SVG
+    # keep that layout rather than solving it again for the PNG and the SVG
     fig.set_layout_engine("none")
+    fig.savefig(png, format="png")
     fig.savefig(svg, format="svg")
     return png, svg
 
@@ -50,6 +54,8 @@ def _label(v: RunView | str, estimated: bool = False) -> str:
     """A device's legend label; ``$`` escaped so that user text never turns into mathtext."""
     name = v.device_name if isinstance(v, RunView) else v
     est = v.estimated if isinstance(v, RunView) else estimated
+    if len(name) > MAX_LABEL:  # a 500-character name would take the whole figure
+        name = name[:MAX_LABEL - 1] + "…"
     name = name.replace("$", r"\$")
     return f"{name} (estimated)" if est else name
 
@@ -164,24 +170,50 @@ def power_profiles(runs: Sequence[RunView],
 
 
 def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  # type: ignore[no-untyped-def]
-    """Grid of panels: one row per device, one column per query count; mean +/- std, phases shaded."""
+    """Grid of panels: one row per device (named on the left), one column per query count
+    (named on top); mean +/- std, phases shaded, the number of repetitions in each panel.
+
+    Grids of more than :data:`FIXED_LAYOUT_PANELS` panels get a fixed layout (margins from the
+    figure size) instead of the constrained layout, whose cost grows with the panel count."""
+    import textwrap
+
     if not profiles:
         return None
     devices = [d for d in order if any(p.device == d for p in profiles)]
     qs = sorted({p.queries or 0 for p in profiles})
     timed = any(p.axis == "time" for p in profiles)
     scale = 1.0 if timed else 100.0  # seconds, or percent of the run
-    fig = _figure(2.6 * len(qs) + 1.0, 1.9 * len(devices) + 0.6)
+    height = 1.55 * len(devices) + 1.1
+    fig = style.figure(height)
+    fixed = len(devices) * len(qs) > FIXED_LAYOUT_PANELS
+    grid: dict[str, float] = {}
+    if fixed:
+        fig.set_layout_engine("none")
+        grid = {"left": 0.13, "right": 0.99, "top": 1 - 0.75 / height, "bottom": 0.6 / height,
+                "hspace": 0.35, "wspace": 0.25}
     # on the time axis runs differ in length by device and query count: each panel its own x
-    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=not timed)
+    axes = fig.subplots(len(devices), len(qs), squeeze=False, sharex=not timed,
+                        gridspec_kw=grid or None)
     colors = device_colors(devices)
     by = {(p.device, p.queries or 0): p for p in profiles}
     for i, d in enumerate(devices):
+        est = any(p.estimated for p in profiles if p.device == d)
         for j, q in enumerate(qs):
             ax = axes[i][j]
             p = by.get((d, q))
+            if i == 0:
+                ax.set_title(f"{q} queries")
+            if j == 0:  # the row's device, left of the power axis label
+                name = "\n".join(textwrap.wrap(_label(d, est), 22)[:3])
+                ax.set_ylabel("power (W)")
+                ax.annotate(name, xy=(0, 0.5), xycoords="axes fraction", xytext=(-40, 0),
+                            textcoords="offset points", rotation=90, ha="right", va="center",
+                            fontsize=style.LABEL_PT, fontweight="bold")
             if p is None:
-                ax.set_axis_off()
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.text(0.5, 0.5, "no run", transform=ax.transAxes, ha="center", va="center",
+                        color="#777777", fontsize=style.LEGEND_PT)
                 continue
             x = p.x * scale
             ax.plot(x, p.mean_w, color=colors[d], lw=1.4, ls="--" if p.estimated else "-")
@@ -192,16 +224,13 @@ def power_profiles_figure(profiles: Sequence[Profile], order: Sequence[str]):  #
                 if name in p.phases:
                     a, b = p.phases[name]
                     ax.axvspan(a * scale, b * scale, color=c, alpha=0.15, lw=0, label=lab)
-            ax.set_title(f"{_label(d, p.estimated)}\n{q} queries (n={p.n})", fontsize=8)
-            if j == 0:
-                ax.set_ylabel("power (W)", fontsize=8)
+            ax.text(0.02, 0.96, f"n={p.n}", transform=ax.transAxes, ha="left", va="top",
+                    fontsize=style.LEGEND_PT, color="#444444")
             if i == len(devices) - 1:
-                ax.set_xlabel("time since start (s)" if timed else "run progress (%, 100 points)",
-                              fontsize=8)
-            ax.tick_params(labelsize=7)
-            if i == 0 and j == 0 and p.phases:
-                ax.legend(fontsize=6, loc="lower right")
-    fig.suptitle("Power profiles: mean +/- std across repetitions", fontsize=10)
+                ax.set_xlabel("time since start (s)" if timed else "run progress (%)")
+            if i == 0 and j == len(qs) - 1 and p.phases:
+                ax.legend(loc="lower right")
+    fig.suptitle("Power profiles: mean +/- std across repetitions")
     return fig
 
 
@@ -267,45 +296,49 @@ def latency_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
     return fig
 
 
-def gwp_figures(runs: Sequence[RunView]) -> dict[str, Any]:
-    """Per workload: box plots of GWP per workload (gCO2e) vs query count, use and embodied apart."""
+def gwp_figures(runs: Sequence[RunView], unit: style.Unit | None = None) -> dict[str, Any]:
+    """Per workload: box plots of GWP per workload vs query count, use and embodied apart.
+
+    Devices without a manufacturing footprint have no embodied value (n/a, said in the legend);
+    when no device has one, the embodied panel is left out and the title says why.
+    """
     out = {}
     by_wl: dict[str, list[RunView]] = defaultdict(list)
     for v in runs:
         by_wl[v.workload].append(v)
+    unit = unit or style.gwp_unit([x for v in runs for x in v.rep_impact("total_gco2e")])
     for wl, vs in sorted(by_wl.items()):
         use: dict[tuple[str, int], list[float]] = defaultdict(list)
         emb: dict[tuple[str, int], list[float]] = defaultdict(list)
         for v in vs:
-            use[(v.device_name, v.queries or 0)] += v.rep_impact("use_gco2e")
-            emb[(v.device_name, v.queries or 0)] += v.rep_impact("embodied_gco2e")
+            use[(v.device_name, v.queries or 0)] += [unit(x) for x in v.rep_impact("use_gco2e")]
+            if not v.embodied_missing:
+                emb[(v.device_name, v.queries or 0)] += [
+                    unit(x) for x in v.rep_impact("embodied_gco2e")]
         if not any(use.values()):
             continue
         devices = device_order(vs)
         qs = sorted({v.queries or 0 for v in vs})
         colors = device_colors(devices)
         est = {v.device_name: v.estimated for v in vs}
-        # a device with use but no embodied figure is not in the catalog: say so in the legend
-        no_emb = {d: " (no embodied: not in catalog)" for d in devices
-                  if any(x > 0 for (dd, _), xs in use.items() if dd == d for x in xs)
-                  and not any(x > 0 for (dd, _), xs in emb.items() if dd == d for x in xs)}
-        fig = _figure(13, 4.2)
-        axes = fig.subplots(1, 2, sharey=True)
-        for ax, data, title in ((axes[0], use, "use phase"), (axes[1], emb, "embodied (allocated)")):
+        has_emb = {d for (d, _), xs in emb.items() if any(x > 0 for x in xs)}
+        no_emb = {d: " (no embodied footprint: n/a)" for d in devices if d not in has_emb}
+        panels = [(use, "use phase")]
+        if has_emb:
+            panels.append((emb, "embodied (allocated)"))
+        fig = style.figure(4.2)
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+        for ax, (data, title) in zip(axes, panels):
             _grouped_boxes(ax, {k: [x for x in xs if x > 0] for k, xs in data.items()}, devices,
                            qs, colors, est, no_emb)
             ax.set_yscale("log")
-            ax.set_title(title, fontsize=10)
-        axes[0].set_ylabel("GWP per workload (gCO2e, log scale)")
-        # the legend lists every device drawn in either panel (the embodied panel alone missed
-        # the devices without a manufacturing footprint)
+            _plain_log_axis(ax.yaxis)
+            ax.set_title(title)
+        axes[0].set_ylabel(f"GWP per workload ({unit.name}, log scale)")
         handles, labels = axes[0].get_legend_handles_labels()
-        for h, lab in zip(*axes[1].get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-        axes[1].legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        fig.suptitle(f"GWP per workload vs query count: {_label(wl)}", fontsize=10)
+        axes[-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        extra = "" if has_emb else " (embodied n/a: no device of these runs has a footprint)"
+        fig.suptitle(f"GWP per workload vs query count: {_label(wl)}{extra}")
         out[wl] = fig
     return out
 
@@ -385,36 +418,69 @@ def manufacturing_figure(rows: Sequence[Footprint]):  # type: ignore[no-untyped-
 # --- sensitivity, trade-off, LLM ---------------------------------------------------------------
 
 
-def tornado_figure(tornados: Sequence[Any]):  # type: ignore[no-untyped-def]
-    """One tornado panel per run: GWP per query (mgCO2e) at each parameter's two ends."""
+def tornado_rows(t: Any) -> tuple[list[Any], list[Any]]:
+    """(bars drawn, bars left out): a parameter whose two ends give the run's own value has no
+    effect on this run (e.g. the lifetime of a device without a manufacturing footprint)."""
+    keep: list[Any] = []
+    drop: list[Any] = []
+    for b in t.bars:
+        tol = 1e-9 * max(abs(t.base_g), 1e-30)
+        (keep if b.swing_g > tol or abs(b.at_low_g - t.base_g) > tol else drop).append(b)
+    return keep, drop
+
+
+def tornado_figure(tornados: Sequence[Any], unit: style.Unit | None = None):  # type: ignore[no-untyped-def]
+    """One tornado panel per run: GWP per query at each parameter's two ends.
+
+    Each row is a bar from the run's value (the black line) to each end: teal to the first end,
+    orange to the second, with a marker at each end so that an end equal to the run's value is
+    still drawn. Rows of parameters without effect on the run are left out and named in the
+    panel. The x axis always contains the run's value and both ends of every row.
+    """
     tornados = [t for t in tornados if t.bars]
     if not tornados:
         return None
+    unit = unit or style.gwp_unit([t.base_g for t in tornados])
     cols = min(2, len(tornados))
     rows = math.ceil(len(tornados) / cols)
-    fig = _figure(6.0 * cols, 2.4 * rows + 0.5)
+    fig = style.figure(2.3 * rows + 0.9)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[len(tornados):]:
         ax.set_axis_off()
     for ax, t in zip(axes.flat, tornados):
-        base = t.base_g * 1e3
-        for i, b in enumerate(reversed(t.bars)):
-            lo, hi = b.at_low_g * 1e3, b.at_high_g * 1e3
-            ax.barh(i, lo - base, left=base, color="#2a9d8f", height=0.6,
-                    label="first end" if i == 0 else None)
-            ax.barh(i, hi - base, left=base, color="#e76f51", height=0.6,
-                    label="second end" if i == 0 else None)
-        ax.axvline(base, color="black", lw=0.8)
-        ax.set_yticks(range(len(t.bars)))
+        keep, drop = tornado_rows(t)
+        base = unit(t.base_g)
+        xs = [base]
+        for i, b in enumerate(reversed(keep)):
+            lo, hi = unit(b.at_low_g), unit(b.at_high_g)
+            xs += [lo, hi]
+            ax.barh(i, lo - base, left=base, color=style.FIRST_END, height=0.55, alpha=0.85)
+            ax.barh(i, hi - base, left=base, color=style.SECOND_END, height=0.55, alpha=0.85)
+            ax.plot([lo], [i], "o", color=style.FIRST_END, ms=5, mec="black", mew=0.5, zorder=3)
+            ax.plot([hi], [i], "s", color=style.SECOND_END, ms=5, mec="black", mew=0.5,
+                    zorder=3)
+        ax.axvline(base, color="black", lw=1.0, zorder=4)
+        span = (max(xs) - min(xs)) or abs(base) or 1.0
+        ax.set_xlim(min(xs) - 0.08 * span, max(xs) + 0.08 * span)
+        ax.set_ylim(-0.6, max(len(keep), 1) - 0.4)
+        ax.set_yticks(range(len(keep)))
         ax.set_yticklabels([f"{b.parameter.split(' (')[0]}\n{b.low_label} -> {b.high_label}"
-                            for b in reversed(t.bars)], fontsize=7)
-        ax.set_xlabel("GWP per query (mgCO2e); line: the run's settings", fontsize=8)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.margins(x=0.08)
-        ax.set_title(f"{_label(t.run)}, {t.run.queries} queries", fontsize=9)
-    axes.flat[0].legend(fontsize=6, loc="lower right")
-    fig.suptitle("Sensitivity of GWP per query, one parameter at a time (teal: first end, "
-                 "orange: second end)", fontsize=10)
+                            for b in reversed(keep)])
+        ax.set_xlabel(f"GWP per query ({unit.name})")
+        ax.set_title(f"{_label(t.run)}, {t.run.queries} queries")
+        if drop:
+            ax.text(0.99, 0.02, "no effect: " + ", ".join(b.parameter.split(" (")[0]
+                                                          for b in drop),
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=style.LEGEND_PT,
+                    color="#555555")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="black", lw=1.0, label="the run's settings"),
+               Line2D([], [], marker="o", color=style.FIRST_END, lw=6, label="first end"),
+               Line2D([], [], marker="s", color=style.SECOND_END, lw=6, label="second end")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=style.LEGEND_PT,
+               frameon=False)
+    fig.suptitle("Sensitivity of GWP per query, one parameter at a time")
     return fig
 
 
@@ -440,50 +506,98 @@ def tradeoff_points(runs: Sequence[RunView], y: str = "gwp") -> list[tuple[RunVi
     return out
 
 
-def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp"):  # type: ignore[no-untyped-def]
-    """GWP (or energy) per query vs p99 latency, log-log, intervals as error bars, Pareto front."""
+MAX_TRADEOFF_POINTS = 60  # more runs: one point per device and query count (mean of its runs)
+
+
+def _mean_points(pts: Sequence[tuple[RunView, Any, Any]]) -> list[tuple[RunView, Any, Any]]:
+    """One point per (device, query count, estimated): the mean of value, low and high of its
+    runs' latency and GWP (the latest run stands for the group in labels)."""
+    from inferlca.uncertainty import UValue
+
+    groups: dict[tuple[str, int, bool], list[tuple[RunView, Any, Any]]] = defaultdict(list)
+    for p in pts:
+        groups[(p[0].device_name, p[0].queries or 0, p[0].estimated)].append(p)
+
+    def mean(us: list[Any]) -> Any:
+        n = len(us)
+        return UValue(sum(u.value for u in us) / n, sum(u.low for u in us) / n,
+                      sum(u.high for u in us) / n, us[0].unit)
+
+    return [(max(g, key=lambda p: p[0].created)[0], mean([p[1] for p in g]),
+             mean([p[2] for p in g])) for g in groups.values()]
+
+
+def tradeoff_figure(runs: Sequence[RunView], y: str = "gwp",  # type: ignore[no-untyped-def]
+                    unit: style.Unit | None = None):
+    """GWP (or energy) per query vs p99 latency, intervals as error bars, Pareto front.
+
+    Log axes when the points span more than a factor of 10, linear otherwise; with a few points
+    each is labelled with its values, so a one-run figure reads as a result, not an empty plot.
+    """
     pts = tradeoff_points(runs, y)
     if not pts:
         return None
+    aggregated = len(pts) > MAX_TRADEOFF_POINTS
+    if aggregated:
+        pts = _mean_points(pts)
     devices = device_order([p[0] for p in pts])
     colors = device_colors(devices)
-    fig = _figure(10.0, 5.0)
+    if y == "gwp":
+        unit = unit or style.gwp_unit([p[2].value for p in pts])
+    else:
+        unit = style.Unit("J", 1.0)
+    fig = style.figure(4.6)
     ax = fig.subplots()
-    scale = 1e3 if y == "gwp" else 1.0
 
-    def use_only(v: RunView) -> bool:  # GWP without embodied: the device is not in the catalog
-        emb = v.impact("device_embodied_kgco2e")
-        return y == "gwp" and (emb is None or emb.value == 0)
+    def use_only(v: RunView) -> bool:  # GWP without embodied: the device has no footprint
+        return y == "gwp" and v.embodied_missing is not None
+
+    # more devices than colours: the shape tells apart devices that share a colour
+    shapes = {d: "o^sv"[(i // len(style.COLORS)) % 4] for i, d in enumerate(devices)}
 
     seen = set()
     for v, lat, val in pts:
-        x, yy = lat.value * 1e3, val.value * scale
+        x, yy = lat.value * 1e3, unit(val.value)
         partial = use_only(v)
         ax.errorbar(x, yy, xerr=[[x - lat.low * 1e3], [lat.high * 1e3 - x]],
-                    yerr=[[yy - val.low * scale], [val.high * scale - yy]],
-                    fmt="D" if partial else "o",
+                    yerr=[[yy - unit(val.low)], [unit(val.high) - yy]],
+                    fmt="D" if partial else shapes[v.device_name],
                     color=colors[v.device_name], mfc="white" if v.estimated else colors[v.device_name],
                     ms=6, capsize=2, lw=0.8,
                     label=None if (v.device_name, v.estimated) in seen
                     else _label(v) + (" (use phase only)" if partial else ""))
         seen.add((v.device_name, v.estimated))
+        if len(pts) <= 3:
+            ax.annotate(f"{style.num(x)} ms, {style.num(yy)} {unit.name}", (x, yy), xytext=(6, 6),
+                        textcoords="offset points", fontsize=style.LEGEND_PT)
     # the front is over comparable totals: a use-phase-only GWP is lower by construction
     on_front = [i for i, (v, _, _) in enumerate(pts) if not use_only(v)] or list(range(len(pts)))
     sub = pareto_front([(pts[i][1].value, pts[i][2].value) for i in on_front])
     front = [on_front[i] for i in sub]
-    fx = [pts[i][1].value * 1e3 for i in front]
-    fy = [pts[i][2].value * scale for i in front]
-    ax.step(fx, fy, where="post", color="black", lw=1, ls="--", label="Pareto front")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    _plain_log_axis(ax.xaxis)
-    ax.set_xlabel("p99 latency (ms, log scale)")
-    ax.set_ylabel("GWP per query (mgCO2e, log scale)" if y == "gwp"
-                  else "energy per query (J, log scale)")
+    if len(front) > 1:
+        fx = [pts[i][1].value * 1e3 for i in front]
+        fy = [unit(pts[i][2].value) for i in front]
+        ax.step(fx, fy, where="post", color="black", lw=1, ls="--", label="Pareto front")
+    xs = [p[1].value * 1e3 for p in pts]
+    ys = [unit(p[2].value) for p in pts]
+    logx = max(xs) / min(xs) > 10
+    logy = max(ys) / min(ys) > 10
+    if logx:
+        ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
+    if logy:
+        ax.set_yscale("log")
+        _plain_log_axis(ax.yaxis)
+    ax.set_xlabel("p99 latency (ms" + (", log scale)" if logx else ")"))
+    what = f"GWP per query ({unit.name}" if y == "gwp" else "energy per query (J"
+    ax.set_ylabel(what + (", log scale)" if logy else ")"))
     partial_note = ("; diamond = use phase only, off the front"
                     if any(use_only(v) for v, _, _ in pts) else "")
-    ax.set_title(f"Trade-off: footprint vs latency (hollow = estimated{partial_note})", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    one = "; one run: nothing to trade off yet" if len(pts) == 1 else ""
+    if aggregated:
+        one += "; one point per device and query count: mean of its runs"
+    ax.set_title(f"Footprint vs latency (hollow = estimated{partial_note}{one})")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 

@@ -63,6 +63,7 @@ class Projection:
                 "total_over_days_kgco2e": d(self.total_over_days_kg),
                 "energy_per_day_kwh": d(self.energy_per_day_kwh),
                 "throughput_qps": self.throughput_qps, "devices_needed": self.devices_needed,
+                "embodied_na_reason": self.run.embodied_missing,
                 "notes": list(self.notes)}
 
 
@@ -94,8 +95,14 @@ def project(run: RunView, users: float, queries_per_user: float, days: float = 1
     use_q = embodied_q = None
     use = run.impact("use_gco2e", "gCO2e")
     emb = run.impact("embodied_gco2e", "gCO2e")
-    if n > 0 and use is not None and emb is not None:
-        use_q, embodied_q = use / n, emb / n
+    if n > 0 and use is not None:
+        use_q = use / n
+    missing = run.embodied_missing
+    if n > 0 and emb is not None and not missing:
+        embodied_q = emb / n
+    if missing:
+        notes.append(f"embodied n/a for {run.device_name}: {missing}; its totals are the use "
+                     "phase only")
     to_kg = q_day / G_PER_KG
     total_day = per_query.scaled(to_kg, "kgCO2e")
     energy_day = None

@@ -72,7 +72,7 @@ def _mean_interval(values: Sequence[UValue]) -> UValue:
                   sum(v.high for v in values) / n, "gCO2e")
 
 
-def results_tables(runs: Sequence[RunView]) -> list[ResultsTable]:
+def results_tables(runs: Sequence[RunView], unit: Any = None) -> list[ResultsTable]:
     """One :class:`ResultsTable` per (workload, scenario, backend) among ``runs``.
 
     Estimated runs have no backend: they appear in every table of their workload and scenario.
@@ -80,7 +80,13 @@ def results_tables(runs: Sequence[RunView]) -> list[ResultsTable]:
     Several runs in one cell (same device and query count) are averaged; a cell is estimated when
     any of its runs is. The lowest nominal GWP of each query count (column) is marked, among the cells with a
     manufacturing footprint when there are any (a use-phase-only total is not comparable).
+
+    One unit for every table (``unit``, a :class:`inferlca.report.style.Unit`; by default chosen
+    by :func:`inferlca.report.style.gwp_unit` from all the cells), never g in one and mg in the
+    next.
     """
+    from inferlca.report.style import gwp_unit
+
     groups: dict[tuple[str, str, str | None, str], list[RunView]] = defaultdict(list)
     usable = [v for v in runs if v.impact("total_gco2e") is not None and v.queries]
 
@@ -120,14 +126,19 @@ def results_tables(runs: Sequence[RunView]) -> list[ResultsTable]:
                 cells[k_min] = Cell(c.gwp_g, c.estimated, c.runs, True, c.embodied_missing)
         devices = tuple(device_order(vs))
         cats = {v.device_name: v.category for v in vs}
-        values = sorted(c.gwp_g.value for c in cells.values())
-        unit, scale = ("mgCO2e", 1e3) if values[len(values) // 2] < 0.1 else ("gCO2e", 1.0)
-        tables.append(ResultsTable(wl, sc, be, qcounts, devices, cats, cells, unit, scale, scope))
-    return tables
+        tables.append(ResultsTable(wl, sc, be, qcounts, devices, cats, cells, scope=scope))
+    u = unit or gwp_unit([c.gwp_g.value for t in tables for c in t.cells.values()])
+    return [ResultsTable(t.workload, t.scenario, t.backend, t.query_counts, t.devices,
+                         t.categories, t.cells, u.name, u.scale, t.scope) for t in tables]
 
 
-def runs_rows(runs: Sequence[RunView]) -> list[dict[str, Any]]:
-    """One row per run with its headline figures (strings formatted for display)."""
+def runs_rows(runs: Sequence[RunView], unit: Any = None) -> list[dict[str, Any]]:
+    """One row per run with its headline figures (strings formatted for display); GWP per query
+    in one unit for all rows (``unit``, by default chosen from the runs)."""
+    from inferlca.report.style import gwp_unit
+
+    if unit is None:
+        unit = gwp_unit([g.value for v in runs if (g := v.gwp_per_query_g()) is not None])
     rows = []
     for v in runs:
         e = v.energy_per_query_j()
@@ -140,7 +151,8 @@ def runs_rows(runs: Sequence[RunView]) -> list[dict[str, Any]]:
             "queries": v.queries, "repetitions": len(v.repetitions), "kind": v.measured_label,
             "energy_per_query": e.format("J") if e else "n/a",
             "latency_p99": (p99 * 1e3).format("ms") if p99 else "n/a",
-            "gwp_per_query": (g * 1e3).format("mgCO2e") if g else "n/a",
+            "gwp_per_query": ((g * unit.scale).format(unit.name)
+                              + (" (use only)" if v.embodied_missing else "")) if g else "n/a",
         })
     return rows
 

@@ -12,8 +12,9 @@ Five tables, the same in every format (units in the column names):
 * ``latencies``: ``run_id, repetition, query, latency_s``.
 * ``series``: ``run_id, repetition, name, query, value`` (extra per-query series).
 
-Missing values are empty (CSV) or null (JSON, Parquet); a channel's gap (``NaN``) stays ``nan`` in
-CSV and Parquet, ``null`` in JSON (strict JSON has no NaN). Floats are written with full precision
+Missing values are empty (CSV) or null (JSON, Parquet), never 0: the embodied columns of a
+device without a manufacturing footprint are empty, with the reason in ``embodied_na_reason``; a
+channel's gap (``NaN``) stays ``nan`` in CSV and Parquet, ``null`` in JSON (strict JSON has no NaN). Floats are written with full precision
 (``repr``), so numbers read back equal the stored ones.
 """
 
@@ -76,13 +77,44 @@ def _metric_keys(keys: Iterable[str]) -> list[str]:
     return ordered + sorted(present - set(ordered))
 
 
+#: impact keys that have no value when the device has no manufacturing footprint
+EMBODIED_KEYS = ("embodied_gco2e", "device_embodied_kgco2e")
+NO_FOOTPRINT = ("no manufacturing footprint: device not in the hardware catalog or not given "
+                "(pass --device with a catalog id)")
+
+
+def embodied_missing(impact: Mapping[str, Any] | None) -> str | None:
+    """Why the embodied figures of ``impact`` are not available, or ``None`` when they are.
+
+    The lca layer stores a zero footprint (value, low and high all 0) for a device it has no
+    manufacturing data for; that is a missing value, not a zero, and every view shows it as n/a.
+    """
+    if not impact:
+        return None
+    if impact.get("embodied_available") is False:
+        return NO_FOOTPRINT
+    fp = impact.get("device_embodied_kgco2e")
+    if isinstance(fp, Mapping) and all(fp.get(k) == 0 for k in ("value", "low", "high")):
+        return NO_FOOTPRINT
+    if isinstance(fp, (int, float)) and not isinstance(fp, bool) and fp == 0:
+        return NO_FOOTPRINT
+    return None
+
+
 def flatten_impact(impact: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
     """``{"use_gco2e": {"value", "low", "high"}, "impact_compute": {...}}`` -> flat columns:
     ``use_gco2e``, ``use_gco2e_low``, ``use_gco2e_high``, ``impact_compute_use_gco2e``...;
-    lists (sources) are joined with ``"; "``."""
+    lists (sources) are joined with ``"; "``.
+
+    A device without a manufacturing footprint gives empty (null) embodied columns and the reason
+    in ``<prefix>embodied_na_reason`` (see :func:`embodied_missing`), never 0."""
     out: dict[str, Any] = {}
+    missing = embodied_missing(impact)
     for k, v in (impact or {}).items():
         name = f"{prefix}{k}"
+        if missing and k in EMBODIED_KEYS:
+            out[name] = out[f"{name}_low"] = out[f"{name}_high"] = None
+            continue
         if isinstance(v, Mapping) and {"value", "low", "high"} <= set(v):
             out[name] = v["value"]
             out[f"{name}_low"] = v["low"]
@@ -93,6 +125,8 @@ def flatten_impact(impact: Mapping[str, Any] | None, prefix: str = "") -> dict[s
             out[name] = "; ".join(str(x) for x in v)
         else:
             out[name] = v
+    if impact and "device_embodied_kgco2e" in impact:
+        out[f"{prefix}embodied_na_reason"] = missing
     return out
 
 

@@ -127,6 +127,8 @@ def diagnose(
             f"{ch}: good samples cover {coverage:.1%} of the window (gaps: "
             f"{max(nan_runs, recorded)})"
         )
+    if trace.meta.get("times_assumed"):
+        warns.append(f"{ch}: sample times were not recorded: {trace.meta.get('times', 'assumed')}")
     if trace.estimated:
         warns.append(f"{ch}: ESTIMATED by a model ({trace.meter}), not measured by a sensor")
     warns += sampling_warnings(trace)
