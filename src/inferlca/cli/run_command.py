@@ -270,6 +270,25 @@ def register(app: typer.Typer) -> None:
             None, help="LLM: most requests batched together (default 8)."),
         batching: str | None = typer.Option(
             None, help="LLM: static (default) or continuous batching of concurrent requests."),
+        url: str | None = typer.Option(
+            None, help="openai-endpoint: API base, e.g. http://127.0.0.1:8000/v1."),
+        model: str | None = typer.Option(None, help="openai-endpoint: model name the server serves."),
+        api: str | None = typer.Option(None, help="openai-endpoint: chat (default) or completions."),
+        api_key_env: str | None = typer.Option(
+            None, help="openai-endpoint: environment variable holding the API key."),
+        max_concurrency: int | None = typer.Option(
+            None, help="openai-endpoint: requests in flight at most (default 64)."),
+        launch: str | None = typer.Option(
+            None, help="openai-endpoint: command that starts the server (its start-up is the "
+            "load phase; stopped at the end)."),
+        health_path: str | None = typer.Option(
+            None, help="openai-endpoint: readiness path of the launched server (default /v1/models)."),
+        launch_timeout_s: float | None = typer.Option(
+            None, help="openai-endpoint: seconds the launched server may take to answer (120)."),
+        request_timeout_s: float | None = typer.Option(
+            None, help="openai-endpoint: longest whole request in seconds (default: no limit)."),
+        tokenizer: str | None = typer.Option(
+            None, help="openai-endpoint: Hugging Face tokenizer to count tokens without usage."),
         label: str | None = typer.Option(None, help="Free-text label stored with the run."),
         store: str | None = typer.Option(None, "--store",
                                          help="Results store (SQLite file). Default: $INFERLCA_STORE, else ./inferlca.db."),
@@ -290,6 +309,13 @@ def register(app: typer.Typer) -> None:
         llm = llm_options(sampling, temperature, top_k, prompt_len, prompt_overflow, max_batch,
                           batching)
         extra: dict[str, Any] = {"recalibrate": True} if recalibrate else {}
+        endpoint = {k: v for k, v in (
+            ("url", url), ("model", model), ("api", api), ("api_key_env", api_key_env),
+            ("max_concurrency", max_concurrency), ("launch", launch), ("health_path", health_path),
+            ("launch_timeout_s", launch_timeout_s), ("request_timeout_s", request_timeout_s),
+            ("tokenizer", tokenizer)) if v is not None}
+        if endpoint:
+            extra["endpoint"] = endpoint
         # every field rule is RunSpec.validate's (the same checks as a campaign file's cells)
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,

@@ -116,7 +116,10 @@ def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: Im
     impact = repetition_impact(workload, metrics, ctx, c.queries)
     for key, values in workload.series.items():
         c.series[key] = np.asarray(values, dtype=float)
-    status = "failed" if failure else "incomplete" if measured.interrupted else "complete"
+    # an error that ends the test early without a fault of the run (the model server went away:
+    # ``ends_incomplete``) leaves the repetition incomplete, its measurements kept
+    status = (("incomplete" if getattr(failure, "ends_incomplete", False) else "failed")
+              if failure else "incomplete" if measured.interrupted else "complete")
     return RepetitionResult(k, metrics, impact, c.loadgen, np.asarray(c.latencies_s),
                             measured.trace, status, c.series, failure)
 

@@ -324,7 +324,8 @@ def _repetitions(state: _Run, workload: Workload, meter: PowerMeter, ctx: Impact
     except BaseException as exc:
         if store is not None and state.run_id is not None:
             with contextlib.suppress(Exception):
-                store.finish_run(state.run_id, "failed", _summary(state, measured, None),
+                store.finish_run(state.run_id, "incomplete" if getattr(
+                    exc, "ends_incomplete", False) else "failed", _summary(state, measured, None),
                                  error=f"{type(exc).__name__}: {exc}")
         raise
     return status, accuracy

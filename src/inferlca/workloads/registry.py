@@ -21,6 +21,7 @@ WORKLOADS: dict[str, str] = {
     "minilm-embed": "inferlca.workloads.embeddings:MiniLMEmbed",
     "llm-generate": "inferlca.workloads.llm.workload:LLMGenerate",
     "null": "inferlca.workloads.null:NullWorkload",
+    "openai-endpoint": "inferlca.workloads.serving.workload:OpenAIEndpoint",
 }
 
 

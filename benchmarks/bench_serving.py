@@ -1,0 +1,224 @@
+"""Serving client overhead (issue 12, "Performance"), ratios side by side in one run.
+
+Client overhead: requests/s that inferlca's streaming client (:class:`StreamClient`, with its
+per-chunk timing, JSON parsing and callbacks) sustains against a null SSE server, divided by what
+a minimal asyncio + httpx client sustains against the same server in the same run (it streams
+the same responses and only counts ``data:`` lines). Goal >= 0.9.
+
+The null server (asyncio, keep-alive, on loopback) answers every POST at once with the same SSE
+body: ``--chunks`` text chunks and ``[DONE]``. Rounds alternate (ours, minimal, ours...) so a busy
+machine slows both alike; the ratio is the median of the per-round ratios.
+
+TTFT through inferlca (``--llama``, needs ``llama-cpp-python[server]`` and ``gguf``): median
+time to first token that :class:`StreamClient` measures against a llama.cpp server (the tiny
+seeded model of ``tests/serving/tiny_gguf.py``), divided by the median a minimal httpx client
+measures against the same server, one request at a time, alternating. Goal: within 1.05.
+
+Run: ``python benchmarks/bench_serving.py [--quick] [--requests N] [--concurrency C] [--llama]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from inferlca.workloads.serving.client import StreamClient, request_body
+
+
+class NullSSEServer:
+    """HTTP/1.1 keep-alive server on loopback answering every request with a fixed SSE body."""
+
+    def __init__(self, chunks: int) -> None:
+        events = [json.dumps({"choices": [{"index": 0, "delta": {"content": f"t{i} "},
+                                           "finish_reason": "length" if i == chunks - 1 else None}]})
+                  for i in range(chunks)]
+        body = "".join(f"data: {e}\n\n" for e in events) + "data: [DONE]\n\n"
+        raw = body.encode()
+        self.response = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                         b"Content-Length: " + str(len(raw)).encode() + b"\r\n\r\n" + raw)
+        self.port = 0
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                if length:
+                    await reader.readexactly(length)
+                writer.write(self.response)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+
+        async def start() -> None:
+            server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+            self.port = server.sockets[0].getsockname()[1]
+            self._ready.set()
+
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    def start(self) -> str:
+        self._thread.start()
+        self._ready.wait()
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+def run_ours(url: str, n: int, concurrency: int) -> float:
+    client = StreamClient(url, "chat", max_concurrency=concurrency)
+    client.start()
+    body = request_body("chat", "null", "hello", 16)
+    done = threading.Semaphore(0)
+    ok = [0]
+
+    def fin(reply) -> None:
+        ok[0] += reply.ok
+        done.release()
+
+    t0 = time.perf_counter()
+    for _ in range(n):
+        client.submit(body, time.monotonic(), on_done=fin)
+    for _ in range(n):
+        done.acquire()
+    took = time.perf_counter() - t0
+    client.close()
+    assert ok[0] == n, f"{n - ok[0]} requests failed"
+    return n / took
+
+
+def run_minimal(url: str, n: int, concurrency: int) -> float:
+    import httpx
+
+    body = request_body("chat", "null", "hello", 16)
+
+    async def main() -> float:
+        sem = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+            async def one() -> int:
+                async with sem, client.stream("POST", url + "/chat/completions", json=body) as r:
+                    k = 0
+                    async for line in r.aiter_lines():
+                        if line.startswith("data:"):
+                            k += 1
+                    return k
+
+            t0 = time.perf_counter()
+            counts = await asyncio.gather(*(one() for _ in range(n)))
+            took = time.perf_counter() - t0
+        assert all(c > 0 for c in counts)
+        return n / took
+
+    return asyncio.run(main())
+
+
+def minimal_ttft(client, url: str, body: dict) -> float:
+    """Time to the first ``data:`` line with text, with a kept-alive ``httpx.Client``."""
+    t0 = time.monotonic()
+    with client.stream("POST", url + "/completions", json=body) as r:
+        lines = r.iter_lines()
+        for line in lines:
+            if line.startswith("data:") and '"text":""' not in line.replace(" ", ""):
+                ttft = time.monotonic() - t0
+                for _ in lines:  # read the rest: the connection is reused
+                    pass
+                return ttft
+    raise RuntimeError("no text chunk")
+
+
+def bench_llama(rounds: int) -> dict:
+    import socket
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serving"))
+    from tiny_gguf import write_tiny_llama
+
+    from inferlca.workloads.serving.endpoint import LaunchedServer, health_url
+
+    with tempfile.TemporaryDirectory() as tmp, socket.socket() as s:
+        model = write_tiny_llama(Path(tmp) / "tiny.gguf")
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        url = f"http://127.0.0.1:{port}/v1"
+        srv = LaunchedServer(f"{sys.executable} -m llama_cpp.server --model {model} --host "
+                             f"127.0.0.1 --port {port} --model_alias tiny --n_ctx 512 "
+                             "--n_threads 1 --verbose False")
+        srv.start()
+        try:
+            srv.wait_ready(health_url(url, None), 120)
+            client = StreamClient(url, "completions", max_concurrency=1)
+            client.start()
+            body = request_body("completions", "tiny", "the energy of a model server", 8)
+            plain = body  # the very same request
+            import httpx
+
+            ours, mine = [], []
+            with httpx.Client(timeout=60) as minimal:
+                client.stream_one(body, 60)  # warm both connections
+                minimal_ttft(minimal, url, plain)
+                for _ in range(rounds):
+                    ours.append(client.stream_one(body, 60).ttft_s)
+                    mine.append(minimal_ttft(minimal, url, plain))
+            client.close()
+        finally:
+            srv.stop()
+    ratio = statistics.median(ours) / statistics.median(mine)
+    return {"llama_ttft_ours_median_ms": 1e3 * statistics.median(ours),
+            "llama_ttft_minimal_median_ms": 1e3 * statistics.median(mine),
+            "llama_ttft_ratio": ratio, "llama_goal": "within 1.05",
+            "llama_met": abs(ratio - 1) <= 0.05}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--requests", type=int, default=None)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--chunks", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--llama", action="store_true", help="also the TTFT ratio on llama.cpp")
+    args = ap.parse_args()
+    n = args.requests or (200 if args.quick else 1000)
+    rounds = args.rounds or (3 if args.quick else 7)
+    url = NullSSEServer(args.chunks).start()
+    run_ours(url, 50, args.concurrency)  # warm both paths
+    run_minimal(url, 50, args.concurrency)
+    ratios, ours, mine = [], [], []
+    for _ in range(rounds):
+        a = run_ours(url, n, args.concurrency)
+        b = run_minimal(url, n, args.concurrency)
+        ours.append(a)
+        mine.append(b)
+        ratios.append(a / b)
+    ratio = statistics.median(ratios)
+    llama = bench_llama(10 if args.quick else 40) if args.llama else {}
+    print(json.dumps({**llama,
+        "requests_per_round": n, "concurrency": args.concurrency, "chunks": args.chunks,
+        "ours_rps_median": statistics.median(ours), "minimal_httpx_rps_median": statistics.median(mine),
+        "client_overhead_ratio": ratio, "goal": ">= 0.9", "met": ratio >= 0.9,
+        "per_round": [round(r, 3) for r in ratios]}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""End to end against a REAL model server: llama-cpp-python's OpenAI server serving a tiny llama
+model these tests write with ``gguf`` from seeded random weights (:mod:`tiny_gguf`).
+
+Skipped, with the reason, when ``llama_cpp`` (``pip install 'llama-cpp-python[server]'``, built
+from source by ``.ci/run``) or ``gguf`` is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import urllib.request
+
+import pytest
+
+pytest.importorskip("httpx")
+pytest.importorskip("mlperf_loadgen")
+pytest.importorskip("gguf", reason="gguf is not installed (the dev extra): cannot write the model")
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: .ci/run builds it "
+                    "(pip install 'llama-cpp-python[server]')")
+pytest.importorskip("llama_cpp.server", reason="llama-cpp-python lacks its [server] extra")
+
+from tiny_gguf import write_tiny_llama
+
+from inferlca.workloads.serving.client import StreamClient, request_body
+from inferlca.workloads.serving.endpoint import LaunchedServer, health_url
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    return write_tiny_llama(tmp_path_factory.mktemp("gguf") / "tiny.gguf", seed=0)
+
+
+def _launch_cmd(model_path, port: int) -> str:
+    return (f"{sys.executable} -m llama_cpp.server --model {model_path} --host 127.0.0.1 "
+            f"--port {port} --model_alias tiny --n_ctx 512 --n_threads 1 --verbose False")
+
+
+@pytest.fixture(scope="module")
+def server(model_path):
+    port = _free_port()
+    srv = LaunchedServer(_launch_cmd(model_path, port))
+    srv.start()
+    url = f"http://127.0.0.1:{port}/v1"
+    srv.wait_ready(health_url(url, None), 120)
+    yield url
+    srv.stop()
+
+
+def _post(url: str, body: dict) -> dict:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def test_model_is_deterministic_and_small(tmp_path, model_path):
+    again = write_tiny_llama(tmp_path / "again.gguf", seed=0)
+    assert again.read_bytes() == model_path.read_bytes()
+    assert 300_000 < model_path.stat().st_size < 600_000
+
+
+def test_stream_vs_non_streamed_usage(server):
+    """The server streams without usage; chunks then count the tokens that usage reports for the
+    same request not streamed (greedy decoding: the same tokens)."""
+    body = request_body("completions", "tiny", "the energy of a model", 12)
+    plain = dict(body, stream=False)
+    plain.pop("stream_options")
+    answer = _post(server + "/completions", plain)
+    n_usage = answer["usage"]["completion_tokens"]
+    assert n_usage == 12  # the end token is never the likeliest: every answer runs to max_tokens
+    client = StreamClient(server, "completions")
+    client.start()
+    try:
+        r = client.stream_one(body, 60)
+    finally:
+        client.close()
+    assert r.ok, r.error
+    assert r.usage is None  # llama-cpp-python's stream has no usage, even when asked
+    assert r.text == answer["choices"][0]["text"]
+    assert 1 <= len(r.token_times_s) <= n_usage
+    assert 0 < r.ttft_s <= r.e2e_s
+
+
+@pytest.mark.parametrize("scenario", ["single-stream", "server"])
+def test_run_with_launch(cli, tmp_path, model_path, scenario):
+    port = _free_port()
+    res = cli("run", "-w", "openai-endpoint", "--url", f"http://127.0.0.1:{port}/v1",
+              "--model", "tiny", "--api", "completions", "--launch", _launch_cmd(model_path, port),
+              "-s", scenario, "-n", "4", "--target-qps", "4", "--max-new-tokens", "8",
+              "--max-concurrency", "2", "-r", "1", "--period-ms", "5",
+              "--store", tmp_path / "r.db", "--logs-dir", tmp_path / "logs", "--json")
+    assert res.code == 0, res.err
+    out = res.json()
+    m = out["repetitions"][0]["metrics"]
+    assert m["requests_ok"] == 4 and m["requests_failed"] == 0
+    # no usage in the stream: the chunks counted the tokens, and the result says so
+    assert m["tokens_from_usage"] == 0 and m["tokens_from_chunks"] == 4
+    assert 1 <= m["tokens_out"] <= 8
+    assert 0 < m["ttft_p50_s"] <= m["e2e_p50_s"]
+    assert m["ttft_p99_s"] <= m["e2e_p99_s"]
+    total_tokens = m["tokens_out"] * m["requests_ok"]
+    assert m["energy_per_token_j"] * total_tokens == pytest.approx(m["energy_compute_j"])
+    # the launched server's start-up is the load phase
+    assert m["load_duration_s"] > 0.2
+    assert out["facts"]["extra"]["load_s"] > 0.2 and out["facts"]["extra"]["launched"]
+    assert any("start-up of the launched server" in n for n in out["notes"])
+    # stopped at the end: nothing answers on the port any more
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
