@@ -4,6 +4,11 @@ Each module of this package (not starting with ``_``) adds its commands through 
 ``register(app)`` function, so features live in their own files. :func:`run` executes a command
 line and returns the exit code; bad input (any :class:`~inferlca.errors.InferlcaError`) prints one
 line on stderr and exits with the error's code (2 for bad input), never a traceback.
+
+Every other exception that bad input or a bad environment can cause is turned into one line by
+:mod:`inferlca.cli._errors` (exit 2 for bad input, 1 for a failing environment); ``--debug`` (or
+``INFERLCA_DEBUG=1``) prints the traceback as well. SIGTERM stops a run as Ctrl-C does (what was
+measured is kept, marked incomplete) and exits 143.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ def _load_commands() -> None:
 def _root(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="On an error, also print the traceback "
+                               "(for bug reports); same as INFERLCA_DEBUG=1."),
 ) -> None:
     if version:
         from inferlca import __version__
@@ -68,9 +75,23 @@ def _root(
 
 def run(argv: list[str] | None = None) -> int:
     """Run one command line; return its exit code (used by tests and by :func:`main`)."""
+    from inferlca.cli import _errors
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = _errors.debug_wanted(args)
+    with _errors.sigterm_as_interrupt() as terminated:
+        try:
+            code = _run(args)
+        except BaseException as exc:  # noqa: BLE001 - the last line of defence, see _errors
+            if isinstance(exc, SystemExit):
+                raise
+            code = _errors.report(exc, args, debug=debug)
+    return _errors.TERMINATED_EXIT if terminated() and code in (0, 130) else code
+
+
+def _run(args: list[str]) -> int:
     _load_commands()
     command = typer.main.get_command(app)
-    args = sys.argv[1:] if argv is None else list(argv)
     try:
         result = command.main(args=args, prog_name="inferlca", standalone_mode=False)
     except InferlcaError as exc:
@@ -78,7 +99,14 @@ def run(argv: list[str] | None = None) -> int:
         from inferlca.cli._common import flag_names
 
         message = exc.render(flag_names(invoked_command(args), args)) if exc.params else str(exc)
-        print(f"error: {message}", file=sys.stderr)
+        from inferlca.cli._errors import one_line
+
+        print(f"error: {one_line(message)}", file=sys.stderr)
+        if exc.exit_code != 130:
+            from inferlca.cli._errors import debug_wanted, print_traceback
+
+            if debug_wanted(args):
+                print_traceback(exc)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
