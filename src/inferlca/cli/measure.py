@@ -58,6 +58,10 @@ def measure_cmd(
     positive_float("--cpu-tdp", cpu_tdp)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")
+    if out is not None:  # before measuring: nothing measured is lost to an unwritable --out
+        from inferlca.inputs import output_file
+
+        output_file(out, "out")
     if (replay is None) != (meter != "replay"):
         raise UsageError(
             "--replay FILE goes with --meter replay (and --meter replay needs --replay FILE)"

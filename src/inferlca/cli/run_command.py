@@ -177,6 +177,20 @@ class _ProgressBar:
             p.update(self.task, description=f"cool-down {info['seconds']:g} s")
 
 
+def _check_paths(spec: RunSpec, logs_dir: str | None) -> None:
+    """The files and folders of a run, checked before it starts."""
+    from inferlca.inputs import input_dir, input_file, output_dir
+
+    if spec.prompts is not None:
+        input_file(spec.prompts, "prompts", max_bytes=256 * 1024**2)
+    if spec.dataset is not None:
+        input_file(spec.dataset, "dataset", max_bytes=1024**3)
+    if spec.weights is not None:
+        input_dir(spec.weights, "weights")
+    if logs_dir is not None:
+        output_dir(logs_dir, "logs_dir")
+
+
 def register(app: typer.Typer) -> None:
     d = RunSpec()
 
@@ -277,6 +291,7 @@ def register(app: typer.Typer) -> None:
         from inferlca.workloads.registry import workload_class
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
+        _check_paths(spec, logs_dir)  # before measuring: nothing measured lost to a bad path
         from inferlca.errors import RunInterrupted
 
         with Store.open(store) as st:
