@@ -12,8 +12,18 @@ from rich.console import Console
 from inferlca.errors import InvalidValueError
 from inferlca.uncertainty import Bounds, UValue, parse_bounded
 
-console = Console()
-err_console = Console(stderr=True)
+class _SafeConsole(Console):
+    """A console that shows control characters (an ANSI escape in a stored label) escaped
+    instead of sending them to the terminal: a shared store cannot rewrite a reader's screen."""
+
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Any:
+        from inferlca.text import escape_controls
+
+        return super().render_str(escape_controls(text, keep_lines=True), *args, **kwargs)
+
+
+console = _SafeConsole()
+err_console = _SafeConsole(stderr=True)
 
 
 def _default(o: Any) -> Any:

@@ -57,7 +57,7 @@ def debug_wanted(args: list[str]) -> bool:
 
 def one_line(text: str) -> str:
     """``text`` on one line, control characters (ANSI escapes, newlines) shown escaped."""
-    from inferlca.cli._safe import escape_controls
+    from inferlca.text import escape_controls
 
     return escape_controls(" ".join(str(text).split("\n")).strip())
 

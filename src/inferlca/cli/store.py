@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, print_json
-from inferlca.cli._safe import escape_controls
+from inferlca.text import escape_controls
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP
 from inferlca.store.sqlite import Store
 
