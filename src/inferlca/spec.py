@@ -44,6 +44,10 @@ MAXIMA: dict[str, float] = {
     "target_qps": 1e7, "duration_s": 7 * 86_400.0,
     "idle_baseline_s": 86_400.0, "cooldown_s": 86_400.0, "think_time_s": 86_400.0,
 }
+#: Sane ranges of the LCA parameters of a run, beyond their bounds (``lca.defaults``): no grid
+#: emits more than a few times a coal plant's ~1,000 gCO2e/kWh, no data centre has a PUE of 10,
+#: and no device is written off in under two weeks or after two centuries.
+_SANE = {"grid_gco2e_per_kwh": (0.0, 5000.0), "pue": (1.0, 10.0), "lifetime_years": (0.04, 200.0)}
 #: Options that only a workload with a model uses: refused (not silently ignored) with ``null``.
 _MODEL_ONLY = ("preset", "weights", "dataset", "prompts")
 
@@ -172,7 +176,11 @@ class RunSpec:
                              ("lifetime_years", LIFETIME_BOUNDS)):
             v = getattr(self, name)
             if v is not None:
-                parse_bounded(name, v, bounds)  # number or interval text within bounds
+                u = parse_bounded(name, v, bounds)  # number or interval text within bounds
+                low, high = _SANE[name]
+                if u.low < low or u.high > high:
+                    raise InvalidValueError(
+                        f"{named(name)} must lie within {low:g}..{high:g}, got {v!r} (a typo?)")
         self._check_names()
         self._check_applicable()
         from inferlca.lca.embodied import check_scope

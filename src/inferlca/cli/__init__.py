@@ -82,7 +82,7 @@ def run(argv: list[str] | None = None) -> int:
     with _errors.sigterm_as_interrupt() as terminated:
         try:
             code = _run(args)
-        except BaseException as exc:  # noqa: BLE001 - the last line of defence, see _errors
+        except BaseException as exc:
             if isinstance(exc, SystemExit):
                 raise
             code = _errors.report(exc, args, debug=debug)

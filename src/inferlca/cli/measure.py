@@ -55,7 +55,7 @@ def measure_cmd(
         )
     positive_float("--period-ms", period_ms)
     positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True)
-    positive_float("--cpu-tdp", cpu_tdp)
+    positive_float("--cpu-tdp", cpu_tdp, maximum=10_000)  # W: no CPU package draws 10 kW
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")
     if out is not None:  # before measuring: nothing measured is lost to an unwritable --out

@@ -7,9 +7,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, print_json
-from inferlca.text import escape_controls
 from inferlca.cli._store_options import STATUS_STYLE, STORE_HELP
 from inferlca.store.sqlite import Store
+from inferlca.text import escape_controls
 
 store_app = typer.Typer(help="The results store: `store info`, `store merge OTHER.db`, "
                         "`store repair`, `store backup COPY.db`, `store import-unsaved DIR`.",
@@ -101,8 +101,8 @@ def store_repair(
     and, when the file is damaged, copy what can be read into a new file at the same path
     (keeping the damaged file beside it) and report what was saved and lost."""
     from inferlca.errors import StoreError
-    from inferlca.store.health import recover
     from inferlca.store.paths import usable_path
+    from inferlca.store.repair import recover
 
     path = usable_path(store)
     if not path.exists():

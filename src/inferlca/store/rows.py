@@ -19,7 +19,13 @@ from inferlca.errors import InvalidValueError, StoreError
 from inferlca.store.arrays import decode as decode_array
 from inferlca.store.arrays import encode as encode_array
 from inferlca.store.owner import status_as_read
-from inferlca.store.records import KINDS, REPETITION_STATUSES, RUN_STATUSES, RepetitionRecord, RunRecord
+from inferlca.store.records import (
+    KINDS,
+    REPETITION_STATUSES,
+    RUN_STATUSES,
+    RepetitionRecord,
+    RunRecord,
+)
 from inferlca.traces.io import trace_from_parts, trace_parts
 from inferlca.traces.trace import PowerTrace
 
