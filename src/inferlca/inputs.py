@@ -39,7 +39,7 @@ def input_file(path: str | os.PathLike[str], param: str, max_bytes: int = MAX_IN
     try:
         st = p.stat()
     except FileNotFoundError:
-        raise InvalidValueError(f"{named(param)}: no such file {p}; check the path") from None
+        raise InvalidValueError(f"{named(param)}: the file {p} does not exist; check the path") from None
     except OSError as exc:
         raise InvalidValueError(f"{named(param)}: cannot read {p} ({exc.strerror})") from None
     if not stat.S_ISREG(st.st_mode):
@@ -60,7 +60,7 @@ def input_dir(path: str | os.PathLike[str], param: str) -> Path:
     if not str(path).strip():
         raise InvalidValueError(f"{named(param)} is empty: give a folder")
     if not p.exists():
-        raise InvalidValueError(f"{named(param)}: no such folder {p}; check the path")
+        raise InvalidValueError(f"{named(param)}: the folder {p} does not exist; check the path")
     if not p.is_dir():
         raise InvalidValueError(f"{named(param)}: {p} is a file, not a folder; give the folder")
     if not os.access(p, os.R_OK | os.X_OK):

@@ -182,7 +182,6 @@ class RunSpec:
                     raise InvalidValueError(
                         f"{named(name)} must lie within {low:g}..{high:g}, got {v!r} (a typo?)")
         self._check_names()
-        self._check_applicable()
         from inferlca.lca.embodied import check_scope
 
         check_scope(self.scope)
@@ -200,11 +199,11 @@ class RunSpec:
 
             get_region(self.region)
 
-    def _check_applicable(self) -> None:
+    def check_applicable(self) -> RunSpec:
         """Options of a model refused with the ``null`` workload (it has none), rather than
-        silently ignored."""
+        silently ignored (``inferlca run``; a campaign grid may cross them on purpose)."""
         if self.workload != "null":
-            return
+            return self
         given = [n for n in _MODEL_ONLY if getattr(self, n) is not None]
         if self.precision != RunSpec.precision:
             given.append("precision")
@@ -214,6 +213,7 @@ class RunSpec:
             raise InvalidValueError(
                 f"{', '.join(named(n) for n in given)}: not used by the null workload (it runs no "
                 f"model); leave it out or choose a workload with a model", param=given)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

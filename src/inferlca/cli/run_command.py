@@ -287,7 +287,7 @@ def register(app: typer.Typer) -> None:
             mlperf_compliant=mlperf_compliant, users=users, think_time_s=think_time_s,
             duration_s=duration_s, max_new_tokens=max_new_tokens, prompts=prompts, preset=preset,
             label=label,
-            extra=extra).validate()
+            extra=extra).validate().check_applicable()
         from inferlca.workloads.registry import workload_class
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
