@@ -53,8 +53,8 @@ def measure_cmd(
         raise UsageError(
             "no command to measure; usage: inferlca measure [OPTIONS] -- CMD [ARGS...]"
         )
-    positive_float("--period-ms", period_ms)
-    positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True)
+    positive_float("--period-ms", period_ms, maximum=60_000)  # as RunSpec.MAXIMA
+    positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True, maximum=86_400)
     positive_float("--cpu-tdp", cpu_tdp, maximum=10_000)  # W: no CPU package draws 10 kW
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")

@@ -102,6 +102,23 @@ def quick_check(conn: sqlite3.Connection, path: Path | None) -> None:
                          f"{_REPAIR}")
 
 
+def check_rows(conn: sqlite3.Connection, path: Path | None) -> None:
+    """Every run row and repetition row reads back (valid JSON of the right types, known
+    statuses): a store a run would write into must not hold rows no command can read. Arrays
+    are not decoded (``store info --check`` does that). Skipped on files over
+    :data:`QUICK_CHECK_MAX_BYTES`, like :func:`quick_check`."""
+    from inferlca.store.records import RunRecord
+    from inferlca.store.rows import RUN_COLUMNS, attach_repetitions, run_record
+
+    if path is not None:
+        with contextlib.suppress(OSError):
+            if path.stat().st_size > QUICK_CHECK_MAX_BYTES:
+                return
+    records: list[RunRecord] = [run_record(r) for r in
+                                conn.execute(f"SELECT {RUN_COLUMNS} FROM runs")]
+    attach_repetitions(conn, records)
+
+
 def deep_check(store: Any) -> list[str]:
     """Every run, its JSON values, traces, latencies and series read back and decoded; the
     problems found (an empty list when all is readable)."""

@@ -57,7 +57,7 @@ from inferlca.errors import (
 )
 from inferlca.store.arrays import decode as decode_array
 from inferlca.store.arrays import encode as encode_array
-from inferlca.store.health import check_file, check_schema, quick_check
+from inferlca.store.health import check_file, check_rows, check_schema, quick_check
 from inferlca.store.merge import MergeResult, check_not_itself, copy_run, further_along
 from inferlca.store.owner import current_owner, writer_alive
 from inferlca.store.paths import (
@@ -186,6 +186,7 @@ class Store:
                 initialize(conn, p, wal=True)
                 check_schema(conn, p)
                 quick_check(conn, p)  # a damaged store is refused before anything is measured
+                check_rows(conn, p)
         except sqlite3.DatabaseError as exc:
             store.close()
             msg = str(exc)
@@ -569,7 +570,7 @@ class Store:
         if status is not None and status not in RUN_STATUSES:
             raise UnknownNameError("run status", status, RUN_STATUSES, hint=f"(accepted: {', '.join(RUN_STATUSES)})")
         if limit is not None and limit < 1:
-            raise InvalidValueError(f"limit must be >= 1, got {limit}")
+            raise InvalidValueError(f"{named('limit')} must be >= 1, got {limit}")
         where, args = run_filter(workload=workload, device=device, scenario=scenario, kind=kind,
                                  label=label)
         if run_ids:
