@@ -170,7 +170,7 @@ for _cmd, _args in STORE_COMMANDS.items():
     for _kind, _culprits in DAMAGED.items():
         if _kind == "bad_arrays":
             continue
-        _store = {"devnull": "/dev/null", "proc": "/proc/self/status"}.get(_kind, "{%s}" % _kind)
+        _store = {"devnull": "/dev/null", "proc": "/proc/self/status"}.get(_kind, f"{{{_kind}}}")
         if _cmd == "store merge":  # OTHER is the damaged one; the destination is new
             ROWS.append((_cmd, [_store, "--store", "{dir}/dest-{n}.db"], _culprits))
         elif _cmd == "store import-unsaved":  # the store is refused, or else the folder
