@@ -132,6 +132,16 @@ def world(tmp_path_factory) -> Iterator[dict[str, Path]]:
     w["bad_trace"].write_text("t_s,power_w\n0,1\n1,nan\nxx,yy\n")
     w["unicode_dir"] = d / "dossier-é-😀"
     w["unicode_dir"].mkdir()
+    junk = b'{"format": "inferlca-unsaved-repetition", "run_id": "a", "index": "x", "metrics": 5}'
+    for name, content in (("junk_unsaved", junk),
+                          ("binary_unsaved", bytes(range(256))),
+                          ("deep_unsaved", b"[" * 100_000 + b"]" * 100_000)):
+        w[name] = d / name
+        w[name].mkdir()
+        (w[name] / "0123-rep0.json").write_bytes(content)
+    w["other_files"] = d / "other-files"
+    w["other_files"].mkdir()
+    (w["other_files"] / "notes.txt").write_text("x")
     yield w
     os.environ.pop("INFERLCA_TEST_RUN_ID", None)
 
@@ -382,6 +392,10 @@ ROWS += [
     ("store merge", ["{good}", "--store", "{good}"], ("itself",)),
     ("store import-unsaved", ["{missing}", "--store", "{dir}/iu.db"], ("file.db", "such")),
     ("store import-unsaved", ["{file}", "--store", "{dir}/iu.db"], ("a-file.txt",)),
+    ("store import-unsaved", ["{junk_unsaved}", "--store", "{dir}/iu.db"], ("0123-rep0.json",)),
+    ("store import-unsaved", ["{binary_unsaved}", "--store", "{dir}/iu.db"], ("0123-rep0.json",)),
+    ("store import-unsaved", ["{deep_unsaved}", "--store", "{dir}/iu.db"], ("0123-rep0.json",)),
+    ("store import-unsaved", ["{other_files}", "--store", "{dir}/iu.db"], ("other-files",)),
 ]
 
 
