@@ -157,3 +157,51 @@ def test_sigint_and_sigterm_keep_what_was_measured(tmp_path: Path, sig: int, cod
     (run,) = runs
     assert run.stored_status == "incomplete" and run.repetitions
     assert all(rep.has_trace for rep in run.repetitions)
+
+
+def test_full_disk_keeps_every_measured_repetition(tmp_path: Path) -> None:
+    """A small tmpfs fills up mid-run: the store stays sound, the repetition SQLite refused is
+    saved aside, and `store import-unsaved` brings it back once space is free."""
+    import re
+    import shutil
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs", str(mnt)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root): " + mounted.stderr.decode()[:80])
+    try:
+        store = mnt / "s.db"
+        assert subprocess.run([sys.executable, "-m", "inferlca", "run", "-w", "null", "-n", "4",
+                               "-r", "1", "--store", str(store), "--logs-dir",
+                               str(tmp_path / "logs")], env=subprocess_env(),
+                              capture_output=True, check=False).returncode == 0
+        filler = mnt / "filler"
+        with open(filler, "wb") as f:  # leave a few pages free
+            free = shutil.disk_usage(mnt).free
+            f.write(b"\0" * max(free - 256 * 1024, 0))
+        p = subprocess.run([sys.executable, "-m", "inferlca", "run", "-w", "null", "-n", "3000",
+                            "-r", "10", "--period-ms", "1", "--store", str(store), "--logs-dir",
+                            str(tmp_path / "logs")], env=subprocess_env(), capture_output=True,
+                           text=True, check=False, timeout=600)
+        assert "Traceback" not in p.stderr
+        assert p.returncode in (0, 1, 2), p.stderr
+        filler.unlink()
+        runs, problems = _sound(store)
+        assert not problems
+        if p.returncode == 0:
+            pytest.skip("the disk did not fill up (repetitions smaller than the space left)")
+        m = re.search(r"import-unsaved ([^`]+)`", p.stderr)
+        assert m, p.stderr  # the refused repetition was saved, and the message says where
+        folder = Path(m.group(1))
+        before = sum(len(r.repetitions) for r in runs)
+        r = subprocess.run([sys.executable, "-m", "inferlca", "store", "import-unsaved",
+                            str(folder), "--store", str(store)], env=subprocess_env(),
+                           capture_output=True, text=True, check=False)
+        assert r.returncode == 0, r.stderr
+        runs, problems = _sound(store)
+        assert not problems and sum(len(x.repetitions) for x in runs) == before + 1
+        _report("full disk", 1, 1, 0)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
