@@ -29,11 +29,20 @@ EMPTY_GRACE_S = 2.0
 _REPAIR = "`inferlca store repair` recovers what can be read"
 
 
+def fresh(p: Path) -> bool:
+    """Whether ``p`` was modified less than :data:`EMPTY_GRACE_S` ago (a store being created)."""
+    try:
+        return time.time() - p.stat().st_mtime < EMPTY_GRACE_S
+    except OSError:
+        return False
+
+
 def check_file(p: Path, *, writing: bool) -> None:
     """Refuse a path that cannot hold a store: not a regular file, empty, or not SQLite.
 
     A missing file is accepted when ``writing`` (it will be created). An empty file is accepted
-    for writing only while it is fresh (another process may be creating the store).
+    only while it is fresh (another process may be creating the store: a reader then sees no
+    runs yet).
     """
     try:
         st = p.stat()
@@ -50,7 +59,7 @@ def check_file(p: Path, *, writing: bool) -> None:
     if str(p.resolve()).startswith(("/proc/", "/sys/")):
         raise StoreError(f"{p} is a kernel file, not an inferlca results store; give another {named('store')} PATH")
     if st.st_size == 0:
-        if writing and time.time() - st.st_mtime < EMPTY_GRACE_S:
+        if fresh(p):  # another process is creating the store this very moment
             return
         raise StoreError(f"{p} is an empty file (0 bytes), not an inferlca results store; delete it to "
                          f"start a new store there, or give another {named('store')} PATH")

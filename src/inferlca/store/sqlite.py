@@ -57,7 +57,7 @@ from inferlca.errors import (
 )
 from inferlca.store.arrays import decode as decode_array
 from inferlca.store.arrays import encode as encode_array
-from inferlca.store.health import check_file, check_rows, check_schema, quick_check
+from inferlca.store.health import check_file, check_rows, check_schema, fresh, quick_check
 from inferlca.store.merge import MergeResult, check_not_itself, copy_run, further_along
 from inferlca.store.owner import current_owner, writer_alive
 from inferlca.store.paths import (
@@ -223,7 +223,7 @@ class Store:
         try:
             configure(conn, wal=False)
             version = check_version(conn, p)
-            if version == 0:
+            if version == 0 and not fresh(p):  # (a fresh one is being created: no runs yet)
                 raise StoreError(f"{p} is an empty SQLite file, not a results store; give "
                                  f"another {named('store')} PATH")
             if version < SCHEMA_VERSION:
