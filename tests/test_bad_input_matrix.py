@@ -139,6 +139,13 @@ def world(tmp_path_factory) -> Iterator[dict[str, Path]]:
         w[name] = d / name
         w[name].mkdir()
         (w[name] / "0123-rep0.json").write_bytes(content)
+    for name, cfg, weights in (("weights_bad_json", "{bad", b""), ("weights_list", "[]", b""),
+                               ("weights_truncated", "{}", b"\x40\x00\x00\x00\x00\x00\x00\x00{")):
+        w[name] = d / name
+        w[name].mkdir()
+        (w[name] / "config.json").write_text(cfg)
+        if weights:
+            (w[name] / "model.safetensors").write_bytes(weights)
     w["other_files"] = d / "other-files"
     w["other_files"].mkdir()
     (w["other_files"] / "notes.txt").write_text("x")
@@ -239,6 +246,12 @@ for _flag, _v, _culprits in (("--prompts", "{missing}", ("--prompts",)), ("--pro
     ROWS.append(("run", ["-w", _w, "--preset", "tiny", _flag, _v, "--store", "{good}"]
                  if _w != "null" else ["-w", "null", _flag, _v, "--store", "{good}"], _culprits))
 ROWS += [
+    ("run", ["-w", "bert-base-squad", "--weights", "{weights_bad_json}", "--store", "{good}"],
+     ("config.json",)),
+    ("run", ["-w", "bert-base-squad", "--weights", "{weights_list}", "--store", "{good}"],
+     ("config.json",)),
+    ("run", ["-w", "bert-base-squad", "--weights", "{weights_truncated}", "--store", "{good}"],
+     ("model.safetensors",)),
     ("run", ["-w", "null", "--store", "{folder}"], ("a-folder",)),
     ("run", ["-w", "null", "--store", "{file}/x.db"], ("a-file.txt",)),
     ("run", ["-w", "null", "--store", "/proc/self/x.db"], ("/proc",)),

@@ -110,6 +110,9 @@ def classify(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, MemoryError):
         return ENVIRONMENT, ("out of memory: an input is too large for this machine; use a "
                              "smaller one or more memory")
+    if isinstance(exc, OSError) and exc.errno is None:
+        # not the system's: a library's "EnvironmentError" about a file it could not parse
+        return BAD_INPUT, f"{text}; check the file"
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename is not None else ""
         if exc.filename2 is not None:
