@@ -43,6 +43,22 @@ _NON_NEGATIVE = ("idle_baseline_s", "cooldown_s", "think_time_s")
 _TEXT = ("workload", "backend", "scenario", "meter", "region", "memory_method", "precision")
 _OPTIONAL_TEXT = ("device", "weights", "dataset", "prompts", "preset", "label")
 _BOOL = ("accuracy", "mlperf_compliant")
+#: Upper bounds, so that a typo (``-n 99999999999999999999``, ``--period-ms 1e300``) is refused
+#: at once instead of running for ever, exhausting memory or overflowing the store's integers.
+MAXIMA: dict[str, float] = {
+    "queries": 10_000_000, "repetitions": 1_000, "samples_per_query": 100_000,
+    "users": 10_000, "max_new_tokens": 1_000_000, "threads": 4_096,
+    "offline_samples": 100_000_000, "seed": 2**63 - 1,
+    "period_ms": 60_000.0,            # one sample a minute
+    "target_qps": 1e7, "duration_s": 7 * 86_400.0,
+    "idle_baseline_s": 86_400.0, "cooldown_s": 86_400.0, "think_time_s": 86_400.0,
+}
+#: Sane ranges of the LCA parameters of a run, beyond their bounds (``lca.defaults``): no grid
+#: emits more than a few times a coal plant's ~1,000 gCO2e/kWh, no data centre has a PUE of 10,
+#: and no device is written off in under two weeks or after two centuries.
+_SANE = {"grid_gco2e_per_kwh": (0.0, 5000.0), "pue": (1.0, 10.0), "lifetime_years": (0.04, 200.0)}
+#: Options that only a workload with a model uses: refused (not silently ignored) with ``null``.
+_MODEL_ONLY = ("preset", "weights", "dataset", "prompts")
 
 
 def _is_int(v: Any) -> bool:
@@ -68,6 +84,8 @@ def _check_plain_fields(spec: Any) -> None:
         v = getattr(spec, name)
         if v is not None and not isinstance(v, str):
             raise InvalidValueError(f"{named(name)} must be text, got {v!r}")
+        if isinstance(v, str) and not v.strip() and name != "label":
+            raise InvalidValueError(f"{named(name)} is empty: give a value or leave the option out")
     for name in present(_INT_AT_LEAST_1):
         v = getattr(spec, name)
         if not _is_int(v) or v < 1:
@@ -90,6 +108,10 @@ def _check_plain_fields(spec: Any) -> None:
         v = getattr(spec, name)
         if not isinstance(v, bool):
             raise InvalidValueError(f"{named(name)} must be true or false, got {v!r}")
+    for name, top in MAXIMA.items():
+        v = getattr(spec, name, None)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > top:
+            raise InvalidValueError(f"{named(name)} must be at most {top:,g}, got {v!r}")
     if not isinstance(spec.extra, dict):
         raise InvalidValueError(f"{named('extra')} must be a mapping, got {spec.extra!r}")
 
@@ -271,7 +293,11 @@ class RunSpec:
                              ("lifetime_years", LIFETIME_BOUNDS)):
             v = getattr(self, name)
             if v is not None:
-                parse_bounded(name, v, bounds)  # number or interval text within bounds
+                u = parse_bounded(name, v, bounds)  # number or interval text within bounds
+                low, high = _SANE[name]
+                if u.low < low or u.high > high:
+                    raise InvalidValueError(
+                        f"{named(name)} must lie within {low:g}..{high:g}, got {v!r} (a typo?)")
         self._check_names()
         self.llm.validate()
         from inferlca.lca.embodied import check_scope
@@ -290,6 +316,22 @@ class RunSpec:
             from inferlca.lca.grid import get_region
 
             get_region(self.region)
+
+    def check_applicable(self) -> RunSpec:
+        """Options of a model refused with the ``null`` workload (it has none), rather than
+        silently ignored (``inferlca run``; a campaign grid may cross them on purpose)."""
+        if self.workload != "null":
+            return self
+        given = [n for n in _MODEL_ONLY if getattr(self, n) is not None]
+        if self.precision != RunSpec.precision:
+            given.append("precision")
+        if self.accuracy:
+            given.append("accuracy")
+        if given:
+            raise InvalidValueError(
+                f"{', '.join(named(n) for n in given)}: not used by the null workload (it runs no "
+                f"model); leave it out or choose a workload with a model", param=given)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly values; ``llm`` holds only the options that differ from the

@@ -320,6 +320,21 @@ def _number(where: str, value: Any, minimum: float = 0.0) -> float:
     return float(value)
 
 
+#: The most cells a campaign may have: a grid over this is refused (with its count) before any
+#: cell is built, so that a typo in an axis cannot make `campaign plan` run for hours.
+MAX_CELLS = 10_000
+#: The largest campaign file read (bytes); a campaign is a few hundred lines of YAML.
+MAX_FILE_BYTES = 1024 * 1024
+
+
+def grid_size(axes: dict[str, list[Any]]) -> int:
+    """The number of grid points (the product of the axis lengths), without building them."""
+    n = 1
+    for values in axes.values():
+        n *= len(values)
+    return n
+
+
 def load_campaign(path: str | Path, *, resolve_device: DeviceResolver | None = None,
                   expand_class: ClassExpander | None = None,
                   workloads: Iterable[str] | None = None) -> Campaign:
@@ -336,9 +351,24 @@ def load_campaign(path: str | Path, *, resolve_device: DeviceResolver | None = N
         UnknownNameError: an unknown key (with a suggestion), device, class or workload.
         InvalidValueError: an empty grid, a bad value or a cell that is not a valid run.
     """
+    import stat
+
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device or pipe)"
+            raise InputFileError(p, f"is {kind}; give a campaign YAML file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise InputFileError(p, f"is {st.st_size:,} bytes: a campaign file is at most "
+                                    f"{MAX_FILE_BYTES:,} bytes; is it the right file?")
+        with open(p, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise InputFileError(p, f"is over {MAX_FILE_BYTES:,} bytes; give a campaign YAML file")
+        if b"\x00" in raw:
+            raise InputFileError(p, "is a binary file, not campaign YAML")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise InputFileError(p, "no such campaign file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -356,6 +386,9 @@ def parse_campaign(text: str, *, source: str | Path = "<campaign>",
 
     try:
         doc = yaml.load(text, Loader=_yaml_loader())
+    except RecursionError:
+        raise InputFileError(source, "nested too deeply to be a campaign (thousands of levels); "
+                                     "a campaign file is a mapping a few levels deep") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -435,6 +468,12 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
     overrides = _parse_overrides(doc.get("overrides"), resolve_device)
 
     names = list(axes)
+    size = grid_size(axes)
+    if size > MAX_CELLS:
+        shown_axes = ", ".join(f"{n} x{len(axes[n])}" for n in names)
+        raise InvalidValueError(
+            f"the grid has {size:,} cells ({shown_axes}), over the limit of {MAX_CELLS:,}: "
+            f"split it into several campaign files, or shorten its longest axes")
     specs: list[RunSpec] = []
     seen_ids: set[str] = set()
     regions_ok: set[str] = set()

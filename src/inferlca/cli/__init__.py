@@ -9,6 +9,11 @@ Start-up is kept short: ``--version`` imports neither typer nor any command modu
 imports only its own module (see :data:`COMMAND_MODULES`); ``--help`` loads every module to list
 them, and the modules keep their heavy imports (store, numpy, torch, matplotlib) inside the
 commands. ``tests/test_cli_fast.py`` checks this with ``python -X importtime``.
+
+Every other exception that bad input or a bad environment can cause is turned into one line by
+:mod:`inferlca.cli._errors` (exit 2 for bad input, 1 for a failing environment); ``--debug`` (or
+``INFERLCA_DEBUG=1``) prints the traceback as well. SIGTERM stops a run as Ctrl-C does (what was
+measured is kept, marked incomplete) and exits 143.
 """
 
 from __future__ import annotations
@@ -121,6 +126,20 @@ def run(argv: list[str] | None = None) -> int:
     if args == ["--version"]:  # the common case answers without building the command line
         print(_version_line())
         return 0
+    from inferlca.cli import _errors
+
+    debug = _errors.debug_wanted(args)
+    with _errors.sigterm_as_interrupt() as terminated:
+        try:
+            code = _run(args)
+        except BaseException as exc:
+            if isinstance(exc, SystemExit):
+                raise
+            code = _errors.report(exc, args, debug=debug)
+    return _errors.TERMINATED_EXIT if terminated() and code in (0, 130) else code
+
+
+def _run(args: list[str]) -> int:
     import typer
 
     try:  # typer >= 0.23 vendors click
@@ -140,7 +159,14 @@ def run(argv: list[str] | None = None) -> int:
         from inferlca.cli._common import flag_names
 
         message = exc.render(flag_names(invoked_command(args), args)) if exc.params else str(exc)
-        print(f"error: {message}", file=sys.stderr)
+        from inferlca.cli._errors import one_line
+
+        print(f"error: {one_line(message)}", file=sys.stderr)
+        if exc.exit_code != 130:
+            from inferlca.cli._errors import debug_wanted, print_traceback
+
+            if debug_wanted(args):
+                print_traceback(exc)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

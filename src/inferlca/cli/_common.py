@@ -12,8 +12,19 @@ from rich.console import Console
 from inferlca.errors import InvalidValueError
 from inferlca.uncertainty import Bounds, UValue, parse_bounded
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _SafeConsole(Console):
+    """A console that shows control characters (an ANSI escape in a stored label) escaped
+    instead of sending them to the terminal: a shared store cannot rewrite a reader's screen."""
+
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Any:
+        from inferlca.text import escape_controls
+
+        return super().render_str(escape_controls(text, keep_lines=True), *args, **kwargs)
+
+
+console = _SafeConsole()
+err_console = _SafeConsole(stderr=True)
 
 
 def _default(o: Any) -> Any:
@@ -42,13 +53,16 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def positive_float(name: str, value: float | None, allow_zero: bool = False) -> float | None:
-    """Check a numeric option: finite and > 0 (or >= 0)."""
+def positive_float(name: str, value: float | None, allow_zero: bool = False,
+                   maximum: float | None = None) -> float | None:
+    """Check a numeric option: finite and > 0 (or >= 0), and at most ``maximum`` when given."""
     if value is None:
         return None
     if math.isnan(value) or math.isinf(value) or value < 0 or (value == 0 and not allow_zero):
         accepted = ">= 0" if allow_zero else "> 0"
         raise InvalidValueError(f"{name} must be a finite number {accepted}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidValueError(f"{name} must be at most {maximum:,g}, got {value:g}")
     return value
 
 

@@ -52,6 +52,8 @@ def build_app() -> typer.Typer:
         verbose: int = typer.Option(0, "--verbose", "-v", count=True,
                                     help="More log output (-v info, -vv debug)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on stderr."),
+        debug: bool = typer.Option(False, "--debug", help="On an error, also print the traceback "
+                                   "(for bug reports); same as INFERLCA_DEBUG=1."),
     ) -> None:
         from inferlca.cli._settings import apply_root_options
 

@@ -237,6 +237,14 @@ def register(app: typer.Typer) -> None:
         if head == (address is not None):
             raise InvalidValueError("give either --address HOST:PORT (join a cluster) or --head "
                                     "(start one), not both or neither")
+        if not 1 <= port <= 65535:
+            raise InvalidValueError(f"--port must be a TCP port from 1 to 65535, got {port}")
+        if address is not None:
+            host, sep, addr_port = address.rpartition(":")
+            if not sep or not host.strip() or not addr_port.isdigit() \
+                    or not 1 <= int(addr_port) <= 65535 or any(c.isspace() for c in address):
+                raise InvalidValueError(f"--address must be HOST:PORT with a port from 1 to "
+                                        f"65535, got {address!r}")
         if device is not None:
             from inferlca.hardware.catalog import get_catalog
 
@@ -259,7 +267,9 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(f"node device: [bold]{device_id}[/] (Ray resource "
                           f"{device_resource(device_id)!r})")
-            console.print("command: " + " ".join(cmd), markup=False, highlight=False)
+            import shlex
+
+            console.print("command: " + shlex.join(cmd), markup=False, highlight=False)
         if dry_run:
             return
         if address is not None:

@@ -321,6 +321,10 @@ def estimate_cmd(
     if conc is not None:
         serving = _serving(result, conc, power_model, idle, peak_flops, bandwidth_gbs, tdp_w)
     figures: list[Path] = []
+    if plot is not None:
+        from inferlca.inputs import output_dir
+
+        output_dir(plot, "plot")
     if plot is not None and serving:
         from inferlca.estimate.serving import plot_serving
 

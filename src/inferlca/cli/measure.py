@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -64,26 +67,30 @@ def measure_cmd(
         raise UsageError(
             "no command to measure; usage: inferlca measure [OPTIONS] -- CMD [ARGS...]"
         )
-    positive_float("--period-ms", period_ms)
+    positive_float("--period-ms", period_ms, maximum=60_000)  # as RunSpec.MAXIMA
+    positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True, maximum=86_400)
+    positive_float("--cpu-tdp", cpu_tdp, maximum=10_000)  # W: no CPU package draws 10 kW
     check_sampler_kind(sampler_kind)
     if dram_gb is not None:
-        positive_float("--dram-gb", dram_gb)
-    positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True)
-    positive_float("--cpu-tdp", cpu_tdp)
+        positive_float("--dram-gb", dram_gb, maximum=100_000)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")
+    if out is not None:  # before measuring: nothing measured is lost to an unwritable --out
+        from inferlca.inputs import output_file
+
+        output_file(out, "out")
     if (replay is None) != (meter != "replay"):
         raise UsageError(
             "--replay FILE goes with --meter replay (and --meter replay needs --replay FILE)"
         )
-    result = measure_command(
-        command, meter=meter, period_s=period_ms / 1000.0, idle_baseline_s=idle_baseline_s,
-        device=device, region=region, gpus=gpus, cpu_tdp_w=cpu_tdp, replay=replay, out=out,
-        capture_output=as_json, sampler=sampler_kind, dram_gb=dram_gb,
-    )
-    if result.stdout:  # with --json the command's stdout goes to stderr, after it ends
-        sys.stderr.write(result.stdout.decode(errors="replace"))
-        sys.stderr.flush()
+    # with --json the command's stdout goes to stderr as it is written (the child inherits
+    # stderr as its stdout), so stdout holds only the JSON and no output is held in memory
+    with _stdout_to_stderr(as_json):
+        result = measure_command(
+            command, meter=meter, period_s=period_ms / 1000.0, idle_baseline_s=idle_baseline_s,
+            device=device, region=region, gpus=gpus, cpu_tdp_w=cpu_tdp, replay=replay, out=out,
+            sampler=sampler_kind, dram_gb=dram_gb,
+        )
     if as_json:
         print_json(result.to_dict())
     else:
@@ -96,6 +103,44 @@ def measure_cmd(
             "interrupted; what was measured is shown above" + (f" and kept in {out}" if out else "")
         )
     raise typer.Exit(result.exit_code)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool) -> Iterator[None]:
+    """While the block runs, file descriptor 1 is a pipe whose output a thread copies to
+    ``sys.stderr`` chunk by chunk: a child started inside writes its stdout to our stderr as it
+    goes, and however much it writes, no more than a chunk is held in memory."""
+    if not active:
+        yield
+        return
+    import threading
+
+    sys.stdout.flush()
+    try:
+        read_end, write_end = os.pipe()
+        saved = os.dup(1)
+        os.dup2(write_end, 1)
+        os.close(write_end)
+    except OSError:  # no usable descriptors (an embedding host): leave them alone
+        yield
+        return
+
+    def pump() -> None:
+        with os.fdopen(read_end, "rb") as src:
+            while chunk := src.read1(1 << 16):
+                sys.stderr.write(chunk.decode(errors="replace"))
+            sys.stderr.flush()
+
+    thread = threading.Thread(target=pump, name="inferlca-child-stdout", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os.dup2(saved, 1)  # the last copy of the pipe's write end closes: the pump sees EOF
+        os.close(saved)
+        thread.join(timeout=30)
 
 
 def register(app: typer.Typer) -> None:

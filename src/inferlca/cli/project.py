@@ -51,9 +51,9 @@ def register(app: typer.Typer) -> None:
         from inferlca.report.project import project
 
         device, run = device or [], run or []
-        positive_float("--users", users)
-        positive_float("--queries-per-user", queries_per_user)
-        positive_float("--days", days)
+        positive_float("--users", users, maximum=1e11)  # > 10x the world population
+        positive_float("--queries-per-user", queries_per_user, maximum=1e6)
+        positive_float("--days", days, maximum=36_525)  # a century
         with open_store_for_reading(store) as st:
             runs = load_runs(st)
         sel = select_runs(runs, run_ids=run, devices=device,

@@ -195,6 +195,56 @@ class _ProgressBar:
             p.update(self.task, description=f"cool-down {info['seconds']:g} s")
 
 
+def _check_weights(folder: Any) -> None:
+    """The files of a weights folder that are cheap to check: ``config.json`` is a JSON object,
+    a ``.safetensors`` file has a whole header."""
+    import json
+    import struct
+
+    from inferlca.errors import InputFileError
+    from inferlca.inputs import input_file
+
+    cfg = folder / "config.json"
+    if cfg.exists():
+        input_file(cfg, "weights", max_bytes=16 * 1024**2)
+        try:
+            doc = json.loads(cfg.read_text(encoding="utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise InputFileError(cfg, f"not valid JSON ({str(exc)[:80]}); the --weights folder "
+                                      f"needs the model's config.json") from None
+        if not isinstance(doc, dict):
+            raise InputFileError(cfg, f"a model config must be a JSON object, not a "
+                                      f"{type(doc).__name__}")
+    for st in sorted(folder.glob("*.safetensors")):
+        size = st.stat().st_size
+        with open(st, "rb") as f:
+            head = f.read(8)
+            n = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+            ok = 0 < n <= min(size - 8, 100 * 1024**2)
+            if ok:
+                try:
+                    ok = isinstance(json.loads(f.read(n)), dict)
+                except (ValueError, RecursionError):
+                    ok = False
+        if not ok:
+            raise InputFileError(st, "truncated or not a safetensors file (its header cannot be "
+                                     "read); download the weights again")
+
+
+def _check_paths(spec: RunSpec, logs_dir: str | None) -> None:
+    """The files and folders of a run, checked before it starts."""
+    from inferlca.inputs import input_dir, input_file, output_dir
+
+    if spec.prompts is not None:
+        input_file(spec.prompts, "prompts", max_bytes=256 * 1024**2)
+    if spec.dataset is not None:
+        input_file(spec.dataset, "dataset", max_bytes=1024**3)
+    if spec.weights is not None:
+        _check_weights(input_dir(spec.weights, "weights"))
+    if logs_dir is not None:
+        output_dir(logs_dir, "logs_dir")
+
+
 def register(app: typer.Typer) -> None:
     d = RunSpec()
 
@@ -328,10 +378,11 @@ def register(app: typer.Typer) -> None:
             target_qps=target_qps, offline_samples=offline_samples,
             mlperf_compliant=mlperf_compliant, users=users, think_time_s=think_time_s,
             duration_s=duration_s, max_new_tokens=max_new_tokens, prompts=prompts, preset=preset,
-            label=label, extra=extra, llm=llm).validate()
+            label=label, extra=extra, llm=llm).validate().check_applicable()
         from inferlca.workloads.registry import workload_class
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
+        _check_paths(spec, logs_dir)  # before measuring: nothing measured lost to a bad path
         from inferlca.errors import RunInterrupted
 
         with Store.open(store) as st:

@@ -68,6 +68,11 @@ def import_cmd(
     positive_float("--interval-ms", interval_ms)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")
+    from inferlca.inputs import input_file, output_file
+
+    input_file(file, "file", max_bytes=1024**3)
+    if out is not None:
+        output_file(out, "out")
     trace = import_trace(
         file,
         fmt,

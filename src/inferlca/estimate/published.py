@@ -100,7 +100,10 @@ def load_published(path: str | Path | None = None) -> list[Published]:
         p = Path(path)
         if not p.is_file():
             raise InputFileError(str(p), "published-results file not found")
-        text = p.read_text("utf-8")
+        try:
+            text = p.read_text("utf-8")
+        except UnicodeDecodeError:
+            raise InputFileError(str(p), "not UTF-8 text: give a CSV file") from None
         name = p.name
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]

@@ -319,10 +319,13 @@ def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title
         replay_notes.append(f"{n_replayed} runs are replayed fixtures (power from the recorded "
                             f"logs {', '.join(logs)}; query timing synthetic), not live runs.")
     from inferlca import __version__ as version
+    from inferlca.text import escape_controls
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("inferlca.report", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined)
+        autoescape=True, undefined=jinja2.StrictUndefined,
+        # user text (labels, device names) with control characters shown escaped, not raw
+        finalize=lambda v: escape_controls(v, keep_lines=True) if isinstance(v, str) else v)
     html = env.get_template("report.html").render(
         title=title, generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         version=version, store_path=store_path, runs=runs, devices=order,

@@ -25,7 +25,10 @@ def resolve_store_path(path: str | os.PathLike[str] | None) -> Path:
 
 
 def usable_path(path: str | os.PathLike[str] | None) -> Path:
-    """The store path, refused when it is a directory."""
+    """The store path, refused when it is empty or a directory."""
+    if path is not None and not str(path).strip():
+        raise StoreError(f"the {named('store')} path is empty: give a file path such as "
+                         f"./{DEFAULT_FILENAME}, or leave the option out for the default")
     p = resolve_store_path(path)
     if p.is_dir():
         raise StoreError(f"cannot use {p} as the results store: it is a directory; "

@@ -15,11 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from inferlca.errors import InvalidValueError
+from inferlca.errors import InvalidValueError, StoreError
 from inferlca.store.arrays import decode as decode_array
 from inferlca.store.arrays import encode as encode_array
 from inferlca.store.owner import status_as_read
-from inferlca.store.records import RepetitionRecord, RunRecord
+from inferlca.store.records import (
+    KINDS,
+    REPETITION_STATUSES,
+    RUN_STATUSES,
+    RepetitionRecord,
+    RunRecord,
+)
 from inferlca.traces.io import trace_from_parts, trace_parts
 from inferlca.traces.trace import PowerTrace
 
@@ -56,6 +62,33 @@ def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def damaged(run_id: Any, what: str, why: str) -> StoreError:
+    """The error for a stored value that cannot be read back: names the run and the value."""
+    return StoreError(f"run {str(run_id)[:12]} in the results store is damaged: {what} {why}; "
+                      f"`inferlca store repair` recovers what can be read")
+
+
+def read_json(run_id: Any, column: str, text: Any, kind: type | tuple[type, ...],
+              optional: bool = True) -> Any:
+    """A stored JSON column, checked: valid JSON of the expected type (``None`` when allowed)."""
+    if text is None:
+        if optional:
+            return None
+        raise damaged(run_id, column, "is missing")
+    if not isinstance(text, (str, bytes)):
+        raise damaged(run_id, column, f"holds a {type(text).__name__}, not JSON text")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise damaged(run_id, column, f"is not valid JSON ({str(exc)[:80]})") from None
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise damaged(run_id, column, f"holds a {type(value).__name__} where a {names} is expected")
+    return value
+
+
 def clean_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """Metrics as stored: floats by name; ``None`` (not applicable) dropped, ``NaN`` kept."""
     if not isinstance(metrics, Mapping):
@@ -90,13 +123,20 @@ def decode_trace(head: Sequence[Any], array_rows: Sequence[Sequence[Any]]) -> Po
     """The trace of a ``traces`` row (:data:`TRACE_COLUMNS`) and its ``trace_arrays`` rows
     ``(role, name, dtype, codec, data)`` in stored order."""
     meter, primary, estimated, period, n, t_dtype, t_codec, t_blob, marks, gaps, meta = head
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise StoreError(f"a stored trace is damaged: its sample count is {n!r}")
+    for v in (t_blob, *(r[4] for r in array_rows)):
+        if not isinstance(v, bytes):
+            raise StoreError(f"a stored trace is damaged: an array holds a {type(v).__name__}")
     channels: dict[str, np.ndarray] = {}
     counters: dict[str, np.ndarray] = {}
     for role, name, dtype, codec, blob in array_rows:
         (channels if role == "channel" else counters)[name] = decode_array(dtype, codec, n, blob)
     header = {"meter": meter, "primary": primary, "estimated": bool(estimated),
-              "period_requested_s": period, "marks": loads(marks), "gaps": loads(gaps),
-              "meta": loads(meta)}
+              "period_requested_s": period,
+              "marks": read_json("?", "trace marks", marks, list, optional=False),
+              "gaps": read_json("?", "trace gaps", gaps, list, optional=False),
+              "meta": read_json("?", "trace meta", meta, dict, optional=False)}
     return trace_from_parts(header, decode_array(t_dtype, t_codec, n, t_blob), channels, counters)
 
 
@@ -105,13 +145,31 @@ def run_record(row: Sequence[Any]) -> RunRecord:
     (run_id, created_at, finished_at, status, kind, estimated, workload, scenario, backend,
      queries, device_id, device_name, meter, label, spec_json, env_json, summary_json, error,
      pid, hostname, proc_start) = row
+    if not isinstance(run_id, str) or not run_id:
+        raise damaged(run_id, "its id", "is not text")
+    if status not in RUN_STATUSES:
+        raise damaged(run_id, "its status", f"is {status!r} (known: {', '.join(RUN_STATUSES)})")
+    if kind not in KINDS:
+        raise damaged(run_id, "its kind", f"is {kind!r} (known: {', '.join(KINDS)})")
+    for column, v in (("created_at", created_at), ("finished_at", finished_at), ("label", label),
+                      ("workload", workload), ("device_id", device_id), ("device_name", device_name),
+                      ("meter", meter), ("error", error), ("scenario", scenario), ("backend", backend)):
+        if v is not None and not isinstance(v, str):
+            raise damaged(run_id, column, f"holds a {type(v).__name__}, not text")
+    if queries is not None and (isinstance(queries, bool) or not isinstance(queries, int)):
+        raise damaged(run_id, "queries", f"is {queries!r}, not an integer")
+    if pid is not None and not isinstance(pid, int):
+        pid = None  # an owner that cannot be read: treated as gone
+    spec = read_json(run_id, "spec_json", spec_json, dict)
+    env = read_json(run_id, "environment_json", env_json, dict)
+    summary = read_json(run_id, "summary_json", summary_json, dict)
     effective, note = status_as_read(status, pid, hostname, proc_start)
     return RunRecord(
         run_id=run_id, created_at=created_at, finished_at=finished_at, status=effective,
         stored_status=status, kind=kind, estimated=bool(estimated), workload=workload,
         scenario=scenario, backend=backend, queries=queries, device_id=device_id,
-        device_name=device_name, meter=meter, label=label, spec=loads(spec_json) or {},
-        environment=loads(env_json) or {}, summary=loads(summary_json), error=error,
+        device_name=device_name, meter=meter, label=label, spec=spec or {},
+        environment=env or {}, summary=summary, error=error,
         pid=pid, hostname=hostname, status_note=note)
 
 
@@ -174,8 +232,19 @@ def attach_repetitions(conn: sqlite3.Connection, records: list[RunRecord]) -> No
                 f"ORDER BY run_id, idx, position", chunk):
             series.setdefault((rid, idx), []).append(name)
         for rid, idx, st, created, m_json, i_json, lg_json, n_samples, n_lat in reps:
+            if isinstance(idx, bool) or not isinstance(idx, int):
+                raise damaged(rid, "a repetition number", f"is {idx!r}, not an integer")
+            if st not in REPETITION_STATUSES:
+                raise damaged(rid, f"the status of repetition {idx}",
+                              f"is {st!r} (known: {', '.join(REPETITION_STATUSES)})")
+            metrics = read_json(rid, f"the metrics of repetition {idx}", m_json, dict) or {}
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) or v is None
+                       for v in metrics.values()):
+                raise damaged(rid, f"the metrics of repetition {idx}", "hold a value that is "
+                              "not a number")
             by_id[rid].repetitions.append(RepetitionRecord(
-                index=idx, status=st, created_at=created, metrics=loads(m_json) or {},
-                impact=loads(i_json), loadgen=loads(lg_json),
+                index=idx, status=st, created_at=created, metrics=metrics,
+                impact=read_json(rid, f"the impact of repetition {idx}", i_json, dict),
+                loadgen=read_json(rid, f"the LoadGen results of repetition {idx}", lg_json, dict),
                 has_trace=n_samples is not None, trace_samples=int(n_samples or 0),
                 n_latencies=int(n_lat or 0), series=series.get((rid, idx), [])))

@@ -37,13 +37,14 @@ Safety:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -56,6 +57,7 @@ from inferlca.errors import (
 )
 from inferlca.store.arrays import decode as decode_array
 from inferlca.store.arrays import encode as encode_array
+from inferlca.store.health import check_file, check_rows, check_schema, fresh, quick_check
 from inferlca.store.merge import MergeResult, check_not_itself, copy_run, further_along
 from inferlca.store.owner import current_owner, writer_alive
 from inferlca.store.paths import (
@@ -105,6 +107,46 @@ class StoreWriteError(StoreError):
     """SQLite refused a write (disk full, file turned read-only, locked too long, I/O error)."""
 
 
+_F = TypeVar("_F")
+
+
+@contextlib.contextmanager
+def _naming(run_id: str, index: int, what: str) -> Iterator[None]:
+    """Put the run and repetition in front of the message of a damaged stored value."""
+    try:
+        yield
+    except (StoreError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise StoreError(f"run {run_id[:12]} repetition {index}: its stored {what} is damaged "
+                         f"({exc}); `inferlca store repair` recovers what can be read") from None
+
+
+def _reading(method: _F) -> _F:
+    """A read method whose SQLite errors on a damaged file, and malformed values (wrong types in
+    a trace's header...), become a :class:`StoreError` naming the store, never a traceback."""
+    @functools.wraps(method)  # type: ignore[arg-type]
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)  # type: ignore[operator]
+        except StoreError:
+            raise
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreError(f"the results store {self.path} is locked by another process "
+                                 f"({exc}); retry when it is done") from None
+            raise StoreError(f"cannot read the results store {self.path}: {exc}; "
+                             f"`inferlca store repair` recovers what can be read") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"the results store {self.path} is damaged ({exc}); "
+                             f"`inferlca store repair` recovers what can be read") from None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+                RecursionError) as exc:
+            what = f" (run {str(args[0])[:12]})" if args and isinstance(args[0], str) else ""
+            raise StoreError(f"the results store {self.path} holds a damaged value{what}: "
+                             f"{type(exc).__name__}: {exc}; `inferlca store repair` recovers "
+                             f"what can be read") from None
+    return wrapper  # type: ignore[return-value]
+
+
 class Store:
     """A results store on one SQLite file, open for writing. Use :meth:`open` (or
     :meth:`open_readonly` for a :class:`ReadOnlyStore`); a context manager.
@@ -131,6 +173,7 @@ class Store:
                 written by a newer inferlca.
         """
         p = writable_path(path)
+        check_file(p, writing=True)
         try:
             conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False,
                                    timeout=BUSY_TIMEOUT_MS / 1000)
@@ -141,6 +184,9 @@ class Store:
         try:
             with store._lock:
                 initialize(conn, p, wal=True)
+                check_schema(conn, p)
+                quick_check(conn, p)  # a damaged store is refused before anything is measured
+                check_rows(conn, p)
         except sqlite3.DatabaseError as exc:
             store.close()
             msg = str(exc)
@@ -166,6 +212,7 @@ class Store:
         if not p.exists():
             raise StoreError(f"no results store at {p}; run `inferlca run` first, or give "
                              f"{named('store')} PATH (or set {ENV_VAR})")
+        check_file(p, writing=False)
         try:
             conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True,
                                    isolation_level=None, check_same_thread=False,
@@ -175,13 +222,19 @@ class Store:
         store = ReadOnlyStore(conn, p)
         try:
             configure(conn, wal=False)
-            if check_version(conn, p) < SCHEMA_VERSION:
+            version = check_version(conn, p)
+            if version == 0 and not fresh(p):  # (a fresh one is being created: no runs yet)
+                raise StoreError(f"{p} is an empty SQLite file, not a results store; give "
+                                 f"another {named('store')} PATH")
+            if version < SCHEMA_VERSION:
                 mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
                 conn.backup(mem)
                 conn.close()
                 store._conn = mem
                 configure(mem, wal=False)
                 migrate(mem)
+            check_schema(store._conn, p)
+            quick_check(store._conn, p)
         except sqlite3.DatabaseError as exc:
             store.close()
             if isinstance(exc, sqlite3.OperationalError) and "not a database" not in str(exc):
@@ -414,6 +467,7 @@ class Store:
             if cur.rowcount == 0:
                 raise UnknownNameError("run", run_id)
 
+    @_reading
     def summarize_run(self, run_id: str) -> dict[str, Any]:
         """The summary of the repetitions stored so far (what ``finish_run`` uses by default)."""
         from inferlca.stats import summarize
@@ -468,6 +522,7 @@ class Store:
 
     # --- reading ------------------------------------------------------------------------------
 
+    @_reading
     def _resolve_id(self, prefix: str) -> str:
         raw = str(prefix).strip()
         text = raw.lower()
@@ -492,6 +547,7 @@ class Store:
         raise UsageError(f"run id prefix {text!r} is ambiguous: it matches {shown}"
                          f"{', ...' if len(rows) > 5 else ''}; give more characters")
 
+    @_reading
     def list_runs(self, workload: str | None = None, device: str | None = None,
                   scenario: str | None = None, kind: str | None = None, status: str | None = None,
                   label: str | None = None, limit: int | None = None,
@@ -514,7 +570,7 @@ class Store:
         if status is not None and status not in RUN_STATUSES:
             raise UnknownNameError("run status", status, RUN_STATUSES, hint=f"(accepted: {', '.join(RUN_STATUSES)})")
         if limit is not None and limit < 1:
-            raise InvalidValueError(f"limit must be >= 1, got {limit}")
+            raise InvalidValueError(f"{named('limit')} must be >= 1, got {limit}")
         where, args = run_filter(workload=workload, device=device, scenario=scenario, kind=kind,
                                  label=label)
         if run_ids:
@@ -535,6 +591,7 @@ class Store:
             attach_repetitions(self._conn, records)
         return records
 
+    @_reading
     def get_run(self, run_id: str) -> RunRecord:
         """One run by its id or a unique prefix of it, with its repetitions."""
         with self._lock:
@@ -556,6 +613,7 @@ class Store:
                                    hint=f"(stored: {', '.join(known) or 'none'})")
         return rid
 
+    @_reading
     def load_trace(self, run_id: str, index: int) -> PowerTrace | None:
         """The power trace of a repetition, exactly as stored, or ``None`` when it has none."""
         with self._lock:
@@ -567,8 +625,10 @@ class Store:
             array_rows = self._conn.execute(
                 "SELECT role, name, dtype, codec, data FROM trace_arrays WHERE run_id = ? AND "
                 "idx = ? ORDER BY role, position", (rid, int(index))).fetchall()
-        return decode_trace(head, array_rows)
+        with _naming(rid, index, "trace"):
+            return decode_trace(head, array_rows)
 
+    @_reading
     def load_latencies(self, run_id: str, index: int) -> np.ndarray:
         """Per-query latencies in seconds of a repetition (an empty array when none were stored)."""
         with self._lock:
@@ -577,8 +637,10 @@ class Store:
                                      "AND idx = ?", (rid, int(index))).fetchone()
         if row is None:
             return np.empty(0, dtype=np.float64)
-        return decode_array(row[0], row[1], row[2], row[3])
+        with _naming(rid, index, "latencies"):
+            return decode_array(row[0], row[1], row[2], row[3])
 
+    @_reading
     def load_series(self, run_id: str, index: int) -> dict[str, np.ndarray]:
         """The extra per-query series of a repetition, by name, in the order they were given."""
         with self._lock:
@@ -586,8 +648,11 @@ class Store:
             rows = self._conn.execute("SELECT name, dtype, codec, n, data FROM series WHERE "
                                       "run_id = ? AND idx = ? ORDER BY position",
                                       (rid, int(index))).fetchall()
-        return {name: decode_array(dtype, codec, n, blob) for name, dtype, codec, n, blob in rows}
+        with _naming(rid, index, "series"):
+            return {name: decode_array(dtype, codec, n, blob)
+                    for name, dtype, codec, n, blob in rows}
 
+    @_reading
     def info(self) -> dict[str, Any]:
         """Facts about the store: path, schema, size, runs by status and kind, stored arrays."""
         with self._lock:
@@ -635,19 +700,39 @@ class Store:
             "array_bytes": blob_bytes,
         }
 
-    def integrity_check(self) -> list[str]:
-        """SQLite's integrity and foreign-key checks; an empty list when the file is sound."""
+    def integrity_check(self, *, deep: bool = False) -> list[str]:
+        """SQLite's integrity and foreign-key checks; with ``deep``, also every stored value and
+        array decoded (:func:`inferlca.store.health.deep_check`). An empty list when sound."""
         with self._lock:
-            problems = [r[0] for r in self._conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
-            problems += [f"foreign key: {r}" for r in self._conn.execute("PRAGMA foreign_key_check")]
+            try:
+                problems = [r[0] for r in self._conn.execute("PRAGMA integrity_check")
+                            if r[0] != "ok"]
+                problems += [f"foreign key: {r}" for r in
+                             self._conn.execute("PRAGMA foreign_key_check")]
+            except sqlite3.DatabaseError as exc:
+                return [f"SQLite cannot check the file: {exc}"]
+            if deep and not problems:
+                from inferlca.store.health import deep_check
+
+                problems += deep_check(self)
         return problems
 
+    def backup(self, dest: str | os.PathLike[str]) -> Path:
+        """A consistent copy of this store at ``dest`` (a new file), taken with SQLite's online
+        backup API: safe while other processes write the store."""
+        from inferlca.store.health import backup
+
+        with self._lock:
+            return backup(self, Path(dest).expanduser())
+
+    @_reading
     def has_run(self, run_id: str) -> bool:
         """Whether a run with exactly this id is stored."""
         with self._lock:
             return self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
                                       (run_id,)).fetchone() is not None
 
+    @_reading
     def has_repetition(self, run_id: str, index: int) -> bool:
         """Whether repetition ``index`` of the run with exactly this id is stored."""
         with self._lock:

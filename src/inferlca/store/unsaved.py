@@ -81,19 +81,35 @@ class SavedRepetition:
     fields: dict[str, Any]
 
 
+#: The largest saved-repetition file read (a long trace at 10 ms is a few tens of MB).
+MAX_FILE_BYTES = 1024**3
+
+
 def _read(path: Path) -> SavedRepetition:
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputFileError(path, f"not a saved repetition ({exc})") from None
+        if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+            raise InputFileError(path, "not a saved repetition (not a regular file, or over "
+                                       f"{MAX_FILE_BYTES:,} bytes)")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise InputFileError(path, f"not a saved repetition ({str(exc)[:100]})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise InputFileError(path, f"not a saved repetition (no {FORMAT} format)")
-    fields = {"metrics": doc["metrics"], "impact": doc.get("impact"),
-              "trace": trace_from_json(doc["trace"]) if doc.get("trace") else None,
-              "latencies_s": doc.get("latencies_s"), "loadgen": doc.get("loadgen"),
-              "extra_series": doc.get("extra_series"), "status": doc.get("status")}
-    return SavedRepetition(path, str(doc["run_id"]), int(doc["index"]), doc.get("run") or {},
-                           fields)
+    try:
+        fields = {"metrics": doc["metrics"], "impact": doc.get("impact"),
+                  "trace": trace_from_json(doc["trace"]) if doc.get("trace") else None,
+                  "latencies_s": doc.get("latencies_s"), "loadgen": doc.get("loadgen"),
+                  "extra_series": doc.get("extra_series"), "status": doc.get("status")}
+        run = doc.get("run") or {}
+        if not isinstance(run, dict) or not isinstance(fields["metrics"], dict):
+            raise TypeError("the run header and the metrics must be mappings")
+        index = doc["index"]
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError(f"index {index!r} is not an integer >= 0")
+        return SavedRepetition(path, str(doc["run_id"]), index, run, fields)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise InputFileError(path, f"a damaged saved repetition ({type(exc).__name__}: "
+                                   f"{str(exc)[:100]})") from None
 
 
 def read_unsaved(folder: str | os.PathLike[str]) -> list[SavedRepetition]:
@@ -106,4 +122,8 @@ def read_unsaved(folder: str | os.PathLike[str]) -> list[SavedRepetition]:
     folder = Path(folder)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder of unsaved repetitions")
-    return [_read(path) for path in sorted(folder.glob("*-rep*.json"))]
+    files = sorted(folder.glob("*-rep*.json"))
+    if not files and any(folder.iterdir()):
+        raise UsageError(f"{folder} holds no saved repetitions (files named RUN-repN.json); "
+                         f"give the folder named in the error, <store>.unsaved")
+    return [_read(path) for path in files]
