@@ -159,6 +159,14 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
             power_model=power_model, idle_fraction=idle_fraction, queries=queries,
             impact_context=ctx, sparse=sparse, memory=mem, load_gbs=load_gbs, idle_s=idle_s,
             with_load=whole_run, **overrides))
+    if idle_fraction is None:
+        from inferlca.estimate.power import recorded_idle_devices
+
+        recorded = set(recorded_idle_devices())
+        on_fraction = [dev.name for dev in devices if dev.id not in recorded]
+        if on_fraction:
+            notes.append("idle power still from the default fraction of TDP (no recorded idle "
+                         f"power in data/device_idle.csv): {', '.join(on_fraction)}")
     return EstimateResult(facts, method, costs, results, cal, notes)
 
 
