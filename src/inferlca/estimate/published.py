@@ -8,7 +8,9 @@ source or a unit, or with a unit we do not know, is an error.
 
 **Estimates.** A ``latency`` row (an encoder at ``seq_len``, batch 1) is estimated as a single
 query; an ``energy_per_token`` row (a decoder at ``concurrency``) as the continuous-batching
-steady state (:mod:`inferlca.estimate.serving`), TDP power model. Both at the row's precision.
+steady state (:mod:`inferlca.estimate.serving`), TDP power model; an ``energy_per_query`` row (an
+encoder query, e.g. an MLPerf Power SingleStream submission: mean system power x mean latency)
+as the single query's energy at TDP. All at the row's precision.
 
 **Uncalibrated** is the roofline at efficiency 1: for latency the lower bound, so
 ``published / bound >= 1`` must hold; a ratio below 1 is a **model error** (the device beat our
@@ -40,12 +42,14 @@ from typing import Any
 from inferlca.errors import InputFileError, InvalidValueError
 from inferlca.uncertainty import UValue
 
-KINDS: tuple[str, ...] = ("latency", "energy_per_token")
+KINDS: tuple[str, ...] = ("latency", "energy_per_token", "energy_per_query")
 #: unit -> (kind, factor to SI: s or J per token)
 UNITS: dict[str, tuple[str, float]] = {"ms": ("latency", 1e-3), "s": ("latency", 1.0),
                                        "us": ("latency", 1e-6), "ns": ("latency", 1e-9),
                                        "J/token": ("energy_per_token", 1.0),
-                                       "mJ/token": ("energy_per_token", 1e-3)}
+                                       "mJ/token": ("energy_per_token", 1e-3),
+                                       "J/query": ("energy_per_query", 1.0),
+                                       "mJ/query": ("energy_per_query", 1e-3)}
 REQUIRED = ("id", "kind", "model", "device_id", "precision", "statistic", "value", "unit",
             "source")
 
@@ -225,13 +229,15 @@ def _bound_si(p: Published, device: Any, traffic: str) -> float:
 
     model = load_model(p.model)
     eff = UValue.exact(1.0)
-    if p.kind == "latency":
+    if p.kind in ("latency", "energy_per_query"):
         if model.arch != "encoder":
-            raise InvalidValueError(f"{p.id}: latency rows are encoder SingleStream queries; "
+            raise InvalidValueError(f"{p.id}: {p.kind} rows are encoder SingleStream queries; "
                                     f"{p.model} is a decoder")
         cost = query_cost(model, "faithful", p.precision, seq_len=p.seq_len, traffic=traffic,
                           batch=p.concurrency)
         est = estimate_device(cost, device, efficiency=eff)
+        if p.kind == "energy_per_query":
+            return est.energy_j.value
         return est.time_per_query_s.value
     if model.arch != "decoder":
         raise InvalidValueError(f"{p.id}: energy_per_token rows need a decoder model")
