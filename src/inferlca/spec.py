@@ -297,10 +297,10 @@ class RunSpec:
         if self.precision in ESTIMATE_ONLY_PRECISIONS:
             if self.is_estimate:
                 return
-            raise InvalidValueError(
-                f"{named('precision')} {self.precision} can only be estimated (no backend here "
-                f"runs it); a measured run takes {', '.join(PRECISIONS)}: use one of those, or "
-                f"`inferlca estimate --precision {self.precision}`")
+            raise UnknownNameError(
+                "precision", str(self.precision), PRECISIONS, param="precision",
+                hint=f"{_known(PRECISIONS)}: {self.precision} can only be estimated (no backend "
+                     f"here runs it): `inferlca estimate --precision {self.precision}`")
         known = ESTIMATE_PRECISIONS if self.is_estimate else PRECISIONS
         raise UnknownNameError("precision", str(self.precision), known, hint=_known(known))
 

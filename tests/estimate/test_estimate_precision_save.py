@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from inferlca.errors import InvalidValueError, UnknownNameError
+from inferlca.errors import UnknownNameError
 from inferlca.estimate.api import estimate, save_estimates
 from inferlca.hardware.catalog import get_catalog
 from inferlca.spec import ESTIMATE_PRECISIONS, PRECISIONS, RunSpec
@@ -23,12 +23,14 @@ def _estimate_spec(precision: str) -> RunSpec:
 
 @pytest.mark.parametrize("precision", ["tf32", "fp8", "int4"])
 def test_measured_run_refuses_estimate_only_precision(precision: str) -> None:
-    with pytest.raises(InvalidValueError) as info:
+    with pytest.raises(UnknownNameError) as info:
         RunSpec(precision=precision).validate()
     msg = str(info.value)
     assert "\n" not in msg
-    assert f"precision {precision} can only be estimated" in msg
-    assert "fp32, fp16, bf16, int8" in msg
+    assert f"unknown precision '{precision}'" in msg
+    assert "(known: fp32, fp16, bf16, int8)" in msg
+    assert f"{precision} can only be estimated" in msg
+    assert f"inferlca estimate --precision {precision}" in msg
     assert "precision" in info.value.params
 
 
