@@ -16,7 +16,13 @@ from inferlca.uncertainty import parse_bounded
 
 SCENARIOS = ("single-stream", "multi-stream", "server", "offline", "interactive")
 BACKENDS = ("auto", "torch", "onnxruntime")
+#: the precisions a measured run can take (what the backends can run; a backend may still refuse
+#: one it lacks, e.g. int8 on torch)
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+#: an estimated run (``inferlca estimate --save``) can also be at the precisions the estimator
+#: has rates for and no backend runs here
+ESTIMATE_ONLY_PRECISIONS = ("tf32", "fp8", "int4")
+ESTIMATE_PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4")
 #: where the power sampler runs (inferlca.meters.sampler.SAMPLER_KINDS)
 SAMPLERS = ("process", "thread")
 
@@ -284,8 +290,7 @@ class RunSpec:
             raise UnknownNameError("backend", self.backend, BACKENDS, hint=_known(BACKENDS))
         if self.sampler not in SAMPLERS:
             raise UnknownNameError("sampler", str(self.sampler), SAMPLERS, hint=_known(SAMPLERS))
-        if self.precision not in PRECISIONS:
-            raise UnknownNameError("precision", self.precision, PRECISIONS, hint=_known(PRECISIONS))
+        self._check_precision()
         if self.memory_method not in MEMORY_METHODS:
             raise UnknownNameError("memory method", self.memory_method, MEMORY_METHODS,
                                    hint=_known(MEMORY_METHODS))
@@ -305,11 +310,34 @@ class RunSpec:
         check_scope(self.scope)
         return self
 
+    @property
+    def is_estimate(self) -> bool:
+        """A spec stored by ``inferlca estimate --save`` (its facts in ``extra['estimate']``)."""
+        return isinstance(self.extra, dict) and isinstance(self.extra.get("estimate"), dict)
+
+    def _check_precision(self) -> None:
+        """A known precision; tf32, fp8 and int4 only for an estimated run (no backend here runs
+        them)."""
+        if self.precision in PRECISIONS:
+            return
+        if self.precision in ESTIMATE_ONLY_PRECISIONS:
+            if self.is_estimate:
+                return
+            raise UnknownNameError(
+                "precision", str(self.precision), PRECISIONS, param="precision",
+                hint=f"{_known(PRECISIONS)}: {self.precision} can only be estimated (no backend "
+                     f"here runs it): `inferlca estimate --precision {self.precision}`")
+        known = ESTIMATE_PRECISIONS if self.is_estimate else PRECISIONS
+        raise UnknownNameError("precision", str(self.precision), known, hint=_known(known))
+
     def _check_names(self) -> None:
-        """The meter and the region (without a custom grid) are known names."""
+        """The meter and the region (without a custom grid) are known names; an estimate's meter
+        is the ``roofline`` model."""
         from inferlca.meters.registry import ALIASES, METERS
 
-        if self.meter != "auto" and self.meter not in METERS and self.meter not in ALIASES:
+        if self.is_estimate and self.meter == "roofline":
+            pass
+        elif self.meter != "auto" and self.meter not in METERS and self.meter not in ALIASES:
             known = ("auto", *METERS)
             raise UnknownNameError("meter", self.meter, known, hint=f"(accepted: {', '.join(known)})")
         if self.grid_gco2e_per_kwh is None:

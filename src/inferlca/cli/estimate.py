@@ -121,8 +121,9 @@ def validate_cmd(
                      "right")
     for r in rep.rows:
         p = r.point
-        scale = 1e3 if p.kind == "latency" else 1.0
-        unit = "ms" if p.kind == "latency" else "J/tok"
+        scale = 1e3 if p.kind in ("latency", "throughput") else 1.0
+        unit = {"latency": "ms", "energy_per_query": "J/query",
+                "throughput": "ms/sample"}.get(p.kind, "J/tok")
         flag = "" if r.bound_holds is not False else " [red]model error: beat the bound[/red]"
         cal = (f"{r.calibrated.value * scale:.4g} [{r.calibrated.low * scale:.3g}-"
                f"{r.calibrated.high * scale:.3g}]" if r.calibrated else "-")

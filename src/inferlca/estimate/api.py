@@ -159,23 +159,24 @@ def estimate(model: str | ModelFacts, devices: list[Any], *, method: str = "fait
             power_model=power_model, idle_fraction=idle_fraction, queries=queries,
             impact_context=ctx, sparse=sparse, memory=mem, load_gbs=load_gbs, idle_s=idle_s,
             with_load=whole_run, **overrides))
+    if idle_fraction is None:
+        from inferlca.estimate.power import recorded_idle_devices
+
+        recorded = set(recorded_idle_devices())
+        on_fraction = [dev.name for dev in devices if dev.id not in recorded]
+        if on_fraction:
+            notes.append("idle power still from the default fraction of TDP (no recorded idle "
+                         f"power in data/device_idle.csv): {', '.join(on_fraction)}")
     return EstimateResult(facts, method, costs, results, cal, notes)
 
 
 def save_estimates(store: Any, result: EstimateResult, *, workload: str | None = None,
                    region: str | None = "FR", label: str | None = None) -> list[str]:
     """Store each device's estimate as a complete run of kind ``estimated``; return the run ids."""
-    from inferlca.spec import PRECISIONS as SPEC_PRECISIONS
     from inferlca.spec import RunSpec
     from inferlca.stats import summarize
 
     facts = result.model
-    for est in result.devices:
-        if est.cost.precision not in SPEC_PRECISIONS:
-            raise InvalidValueError(
-                f"--save stores runs at {', '.join(SPEC_PRECISIONS)} (the run spec's precisions);"
-                f" {est.roof.device_name} is estimated at {est.cost.precision}: drop --save or "
-                "pick one of those with --precision")
     default_workload, preset = MODEL_WORKLOADS.get(facts.name, (facts.name, None))
     ids: list[str] = []
     for est in result.devices:
@@ -194,7 +195,7 @@ def save_estimates(store: Any, result: EstimateResult, *, workload: str | None =
                        queries=est.queries, repetitions=1, meter="roofline",
                        region=region or "FR", precision=cost.precision,
                        max_new_tokens=cost.tokens_out or 1, preset=preset, label=label,
-                       extra={"estimate": estimate_facts})
+                       extra={"estimate": estimate_facts}).validate()
         notes = [(f"estimated ({cost.method} roofline, {est.power_model} power model, efficiency "
                   f"{est.efficiency.format()}): no device was measured"), *est.notes]
         impact = est.impact.to_dict() if est.impact is not None else None

@@ -219,6 +219,14 @@ PRESETS: dict[str, ModelFacts] = {
         published_params=8.03e9,
         source=_HF + "meta-llama/Meta-Llama-3-8B (llama, GQA 8 KV heads)",
         published_source="meta-llama/Meta-Llama-3-8B model page on Hugging Face: 8.03B params"),
+    "llama-2-7b": ModelFacts(
+        name="llama-2-7b", arch="decoder", layers=32, hidden=4096, heads=32, kv_heads=32,
+        ffn=11008, vocab=32000, max_positions=4096, head_dim=128, gated_ffn=True,
+        norm="rmsnorm", learned_positions=False, bias=False, tied_embeddings=False,
+        published_params=6.74e9,
+        source=_HF + "meta-llama/Llama-2-7b-hf (llama, multi-head attention: 32 KV heads)",
+        published_source="Touvron et al. 2023, Llama 2 (arXiv:2307.09288); 6.74B parameters "
+                         "in the Hugging Face checkpoint"),
     "mistral-7b": ModelFacts(
         name="mistral-7b", arch="decoder", layers=32, hidden=4096, heads=32, kv_heads=8,
         ffn=14336, vocab=32000, max_positions=32768, head_dim=128, gated_ffn=True,
@@ -246,7 +254,7 @@ ALIASES: dict[str, str] = {
     "bert-base-uncased": "bert-base", "bert-large-uncased": "bert-large",
     "bert-large-squad": "bert-large", "bert-base-squad": "bert-base", "minilm": "minilm-l6", "all-minilm-l6-v2": "minilm-l6",
     "minilm-embed": "minilm-l6", "gpt-2": "gpt2", "starcoder-15b": "starcoder",
-    "llama3-8b": "llama-3-8b", "meta-llama-3-8b": "llama-3-8b", "mistral-7b-v0.1": "mistral-7b",
+    "llama3-8b": "llama-3-8b", "llama-2-7b-chat-hf": "llama-2-7b", "llama2-7b": "llama-2-7b", "meta-llama-3-8b": "llama-3-8b", "mistral-7b-v0.1": "mistral-7b",
 }
 
 

@@ -78,7 +78,26 @@ def _read_csv(name: str) -> list[dict[str, str]]:
 
 @functools.cache
 def _idle_rows() -> dict[str, dict[str, str]]:
-    return {r["device_id"]: r for r in _read_csv("device_idle.csv")}
+    """The recorded idle powers; each row needs a source and a positive ``idle_w`` within its
+    ``idle_low_w`` .. ``idle_high_w`` (both optional)."""
+    rows = {}
+    for i, r in enumerate(_read_csv("device_idle.csv"), 2):
+        try:
+            w = float(r["idle_w"])
+            lo = float(r["idle_low_w"]) if r.get("idle_low_w") else w
+            hi = float(r["idle_high_w"]) if r.get("idle_high_w") else w
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"data/device_idle.csv line {i}: bad idle power ({exc})") from exc
+        if not (r.get("source") or "").strip() or not 0 < lo <= w <= hi:
+            raise ValueError(f"data/device_idle.csv line {i}: a row needs a source and "
+                             "0 < idle_low_w <= idle_w <= idle_high_w")
+        rows[r["device_id"]] = r
+    return rows
+
+
+def recorded_idle_devices() -> tuple[str, ...]:
+    """The device ids with a recorded idle power (``data/device_idle.csv``)."""
+    return tuple(_idle_rows())
 
 
 def idle_power_w(device_id: str, tdp_w: float,
@@ -92,7 +111,11 @@ def idle_power_w(device_id: str, tdp_w: float,
     row = _idle_rows().get(device_id)
     if idle_fraction is None and row is not None:
         w = float(row["idle_w"])
-        return UValue.exact(w, "W", (row["source"],), "input"), f"recorded idle {w:g} W"
+        lo = float(row["idle_low_w"]) if row.get("idle_low_w") else w
+        hi = float(row["idle_high_w"]) if row.get("idle_high_w") else w
+        u = UValue(w, min(lo, w), max(hi, w), "W", (row["source"],), "input")
+        span = f" [{u.low:g} - {u.high:g}]" if u.high > u.low else ""
+        return u, f"recorded idle {w:g}{span} W, {row.get('state') or 'idle'}"
     frac = idle_fraction if idle_fraction is not None else idle_fraction_default()
     how = "--idle-fraction" if idle_fraction is not None else (
         "no recorded idle power for this device: default fraction of TDP")

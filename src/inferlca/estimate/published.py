@@ -8,7 +8,11 @@ source or a unit, or with a unit we do not know, is an error.
 
 **Estimates.** A ``latency`` row (an encoder at ``seq_len``, batch 1) is estimated as a single
 query; an ``energy_per_token`` row (a decoder at ``concurrency``) as the continuous-batching
-steady state (:mod:`inferlca.estimate.serving`), TDP power model. Both at the row's precision.
+steady state (:mod:`inferlca.estimate.serving`), TDP power model; an ``energy_per_query`` row (an
+encoder query, e.g. an MLPerf Power SingleStream submission: mean system power x mean latency)
+as the single query's energy at TDP; a ``throughput`` row (MLPerf Offline samples/s, kept as
+seconds per sample) as the pass time over the batch at ``concurrency`` sequences per pass (the
+upper bound on throughput is a lower bound on seconds per sample). All at the row's precision.
 
 **Uncalibrated** is the roofline at efficiency 1: for latency the lower bound, so
 ``published / bound >= 1`` must hold; a ratio below 1 is a **model error** (the device beat our
@@ -40,12 +44,16 @@ from typing import Any
 from inferlca.errors import InputFileError, InvalidValueError
 from inferlca.uncertainty import UValue
 
-KINDS: tuple[str, ...] = ("latency", "energy_per_token")
+KINDS: tuple[str, ...] = ("latency", "energy_per_token", "energy_per_query", "throughput")
 #: unit -> (kind, factor to SI: s or J per token)
 UNITS: dict[str, tuple[str, float]] = {"ms": ("latency", 1e-3), "s": ("latency", 1.0),
                                        "us": ("latency", 1e-6), "ns": ("latency", 1e-9),
                                        "J/token": ("energy_per_token", 1.0),
-                                       "mJ/token": ("energy_per_token", 1e-3)}
+                                       "mJ/token": ("energy_per_token", 1e-3),
+                                       "J/query": ("energy_per_query", 1.0),
+                                       "mJ/query": ("energy_per_query", 1e-3),
+                                       # stored as its inverse: seconds per sample
+                                       "samples/s": ("throughput", -1.0)}
 REQUIRED = ("id", "kind", "model", "device_id", "precision", "statistic", "value", "unit",
             "source")
 
@@ -83,6 +91,12 @@ def _opt_int(row: dict[str, str], key: str, name: str, line: int) -> int | None:
     if n < 1:
         raise InputFileError(name, f"{key} must be >= 1, got {n}", line)
     return n
+
+
+def _to_si(value: float, unit: str) -> float:
+    """s, J per token or per query; a throughput (factor -1) becomes seconds per sample."""
+    factor = UNITS[unit][1]
+    return 1.0 / value if factor < 0 else value * factor
 
 
 def load_published(path: str | Path | None = None) -> list[Published]:
@@ -144,7 +158,7 @@ def load_published(path: str | Path | None = None) -> list[Published]:
             (row.get("scenario") or "").strip(), _opt_int(row, "seq_len", name, i),
             _opt_int(row, "tokens_in", name, i), _opt_int(row, "tokens_out", name, i),
             _opt_int(row, "concurrency", name, i) or 1, (row.get("statistic") or "mean").strip(),
-            value, unit, value * UNITS[unit][1], row["source"].strip(),
+            value, unit, _to_si(value, unit), row["source"].strip(),
             (row.get("note") or "").strip()))
     return out
 
@@ -177,8 +191,9 @@ class Validation:
 
     @property
     def bound_holds(self) -> bool | None:
-        """Latency: is the bound at or below the published figure? (None for energy rows.)"""
-        if self.point.kind != "latency":
+        """Latency or throughput (seconds per sample): is the bound at or below the published
+        figure? (None for energy rows.)"""
+        if self.point.kind not in ("latency", "throughput"):
             return None
         return self.bound_si <= self.point.value_si * (1 + 1e-12)
 
@@ -228,14 +243,24 @@ def _bound_si(p: Published, device: Any, traffic: str) -> float:
 
     model = load_model(p.model)
     eff = UValue.exact(1.0)
-    if p.kind == "latency":
+    if p.kind in ("latency", "energy_per_query"):
         if model.arch != "encoder":
-            raise InvalidValueError(f"{p.id}: latency rows are encoder SingleStream queries; "
+            raise InvalidValueError(f"{p.id}: {p.kind} rows are encoder SingleStream queries; "
                                     f"{p.model} is a decoder")
         cost = query_cost(model, "faithful", p.precision, seq_len=p.seq_len, traffic=traffic,
                           batch=p.concurrency)
         est = estimate_device(cost, device, efficiency=eff)
+        if p.kind == "energy_per_query":
+            return est.energy_j.value
         return est.time_per_query_s.value
+    if p.kind == "throughput":
+        if model.arch != "encoder":
+            raise InvalidValueError(f"{p.id}: throughput rows are encoder Offline runs; "
+                                    f"{p.model} is a decoder")
+        cost = query_cost(model, "faithful", p.precision, seq_len=p.seq_len, traffic=traffic,
+                          batch=p.concurrency)
+        est = estimate_device(cost, device, efficiency=eff)
+        return est.time_per_query_s.value / p.concurrency
     if model.arch != "decoder":
         raise InvalidValueError(f"{p.id}: energy_per_token rows need a decoder model")
     pt = serving_point(model, device, p.precision, p.concurrency,
@@ -291,7 +316,7 @@ def validate(points: list[Published], catalog: Any, *, traffic: str = "fused") -
         r.calibration_note = note + (" (fitted efficiency > 1: those results beat the bound)"
                                      if fit.value > 1 else "")
         r.calibrated = (UValue.exact(r.bound_si) / fit).with_unit(
-            "s" if r.point.kind == "latency" else "J")
+            "s" if r.point.kind in ("latency", "throughput") else "J")
     return rep
 
 

@@ -291,6 +291,21 @@ def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title
     add("sensitivity", "Sensitivity (tornado)", caption, plots.tornado_figure(tors, q_unit),
         why or "")
 
+    step("phases of estimated whole runs")
+    from inferlca.report.phase_contrib import phase_figure, whole_run_pairs
+
+    pairs = whole_run_pairs(runs)
+    if pairs:
+        add("phase_contributions", "What load and idle contribute to the ratio of two estimated "
+            "whole runs",
+            "Energy ratio of the device with the most energy to the one with the least, per "
+            "workload and query count, among estimated whole runs (--whole-run), on a log axis. "
+            "Black line: the whole-run ratio; dashed: compute phases only. Each bar runs from the "
+            "ratio with that phase left out of both runs to the whole-run ratio; the label gives "
+            "the phase's share of each run's energy and its factor on the ratio (the Shapley "
+            "split of ln ratio between load and idle: compute-only ratio x load factor x idle "
+            "factor = whole-run ratio).", phase_figure(pairs), "")
+
     step("decoder LLM view")
     llm = plots.llm_figure(runs)
     if llm is not None:
