@@ -10,6 +10,8 @@ import pytest
 
 from inferlca.meters.base import PowerMeter, Reading
 from inferlca.traces.diagnostics import diagnose, sampling_notes, sampling_report, sampling_warnings
+from inferlca.traces.energy import energy
+from inferlca.traces.io import write_trace
 from inferlca.traces.trace import PowerTrace
 
 
@@ -105,3 +107,20 @@ def test_a_slowly_sampled_run_says_so_in_notes_and_results_show(tmp_path, cli):
     res = cli("results", "show", out.run_id, "--store", str(db))
     assert res.code == 0
     assert "sampling slower than asked" in " ".join(res.out.split())
+
+
+def test_gap_count_from_empty_cells_of_a_recorded_csv(tmp_path):
+    t = np.arange(0, 2.0001, 0.01)
+    p = np.full(t.size, 100.0)
+    p[50:120] = np.nan
+    p[150:160] = np.nan
+    path = tmp_path / "gaps.csv"
+    write_trace(PowerTrace(t_s=t, channels={"gpu0": p}, primary="gpu0", meter="x"), path)
+    from inferlca.meters.replay import import_trace
+
+    tr = import_trace(path, "auto", None)
+    d = diagnose(tr)
+    assert d.coverage < 0.6
+    assert any("(gaps: 2)" in w for w in d.warnings), d.warnings
+    # energy bridges the gaps at 100 W: never zeros
+    assert energy(tr).energy_j == pytest.approx(200.0)
