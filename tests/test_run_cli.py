@@ -37,16 +37,10 @@ def _cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("INFERLCA_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
-def _run_json(cli, tmp_path, *args):
-    db = tmp_path / "r.db"
-    res = cli("run", *args, "--store", db, "--logs-dir", tmp_path / "logs", "--json")
-    assert res.code == 0, res.err
-    return res.json(), db
-
-
 @pytest.mark.slow
-def test_single_stream_tiny_bert_store_round_trip(cli, tmp_path):
-    out, db = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "-n", "6", "-r", "2")
+def test_single_stream_tiny_bert_store_round_trip(run_and_read, cli, tmp_path):
+    stored = run_and_read("-w", "bert-base-squad", *TINY, "-n", "6", "-r", "2")
+    out = stored.out
     assert out["status"] == "complete"
     assert len(out["repetitions"]) == 2
     m0 = out["repetitions"][0]["metrics"]
@@ -61,17 +55,16 @@ def test_single_stream_tiny_bert_store_round_trip(cli, tmp_path):
     imp = out["repetitions"][0]["impact"]
     assert imp["per_query_gco2e"]["value"] == pytest.approx(imp["total_gco2e"]["value"] / 6)
     assert "impact_compute" in imp
-    with Store.open(db) as st:
-        run = st.get_run(out["run_id"])
-        assert run.status == "complete"
-        assert len(run.repetitions) == 2
-        assert run.repetitions[1].metrics["energy_total_j"] == pytest.approx(
-            out["repetitions"][1]["metrics"]["energy_total_j"])
-        lat = st.load_latencies(out["run_id"], 0)
-        assert lat.size == 6
-        assert np.max(lat) == pytest.approx(m0["latency_max_s"])
-        trace = st.load_trace(out["run_id"], 1)
-        assert [m.name for m in trace.marks] == ["load", "compute", "end"]
+    run = stored.record
+    assert run.status == "complete"
+    assert len(run.repetitions) == 2
+    assert run.repetitions[1].metrics["energy_total_j"] == pytest.approx(
+        out["repetitions"][1]["metrics"]["energy_total_j"])
+    lat = stored.latencies(0)
+    assert lat.size == 6
+    assert np.max(lat) == pytest.approx(m0["latency_max_s"])
+    trace = stored.trace(1)
+    assert [m.name for m in trace.marks] == ["load", "compute", "end"]
     # LoadGen's logs are kept
     rep_dir = tmp_path / "logs" / out["run_id"] / "rep0"
     assert (rep_dir / "mlperf_log_trace.json").exists()
@@ -84,9 +77,9 @@ def test_single_stream_tiny_bert_store_round_trip(cli, tmp_path):
     ("server", ["--target-qps", "50"], 8, 8),
     ("offline", ["--offline-samples", "12", "--samples-per-query", "4"], 12, 12),
 ])
-def test_other_scenarios_tiny_bert(cli, tmp_path, scenario, extra, queries, samples):
-    out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "-s", scenario,
-                       "-n", "3" if scenario != "server" else "8", "-r", "1", *extra)
+def test_other_scenarios_tiny_bert(run_and_read, cli, tmp_path, scenario, extra, queries, samples):
+    out = run_and_read("-w", "bert-base-squad", *TINY, "-s", scenario,
+                       "-n", "3" if scenario != "server" else "8", "-r", "1", *extra).out
     m = out["repetitions"][0]["metrics"]
     assert m["queries"] == queries and m["samples"] == samples
     assert out["repetitions"][0]["loadgen"]["plan"]["scenario"] == scenario
@@ -94,10 +87,11 @@ def test_other_scenarios_tiny_bert(cli, tmp_path, scenario, extra, queries, samp
 
 
 @pytest.mark.slow
-def test_interactive_tiny_bert(cli, tmp_path):
-    out, db = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "-s", "interactive",
+def test_interactive_tiny_bert(run_and_read, cli, tmp_path):
+    stored = run_and_read("-w", "bert-base-squad", *TINY, "-s", "interactive",
                         "--users", "3", "--think-time-s", "0.1", "--duration-s", "1.5", "-r", "1",
                         "--idle-baseline-s", "0.3")
+    out = stored.out
     rep = out["repetitions"][0]
     m = rep["metrics"]
     assert rep["loadgen"]["interactive"]["users"] == 3
@@ -105,13 +99,12 @@ def test_interactive_tiny_bert(cli, tmp_path):
     assert 0 < m["utilisation"] < 1
     assert m["queries"] >= 3
     assert m["energy_idle_j"] > 0 and m["idle_power_w"] > 0
-    with Store.open(db) as st:
-        series = st.load_series(out["run_id"], 0)
-        assert series["wait_s"].size == m["queries"]
+    series = stored.series(0)
+    assert series["wait_s"].size == m["queries"]
 
 
-def test_null_workload_default_scenario_and_device_note(cli, tmp_path):
-    out, _ = _run_json(cli, tmp_path, "-w", "null", "-n", "32", "-r", "1")
+def test_null_workload_default_scenario_and_device_note(run_and_read, cli, tmp_path):
+    out = run_and_read("-w", "null", "-n", "32", "-r", "1").out
     m = out["repetitions"][0]["metrics"]
     assert m["queries"] == 32
     assert out["device"]["name"]
@@ -247,10 +240,10 @@ def tiny_weights_folder(tmp_path):
 
 
 @pytest.mark.slow
-def test_accuracy_mode_with_weights_and_squad(cli, tmp_path, tiny_weights_folder):
+def test_accuracy_mode_with_weights_and_squad(run_and_read, cli, tmp_path, tiny_weights_folder):
     data = Path(__file__).resolve().parent / "fixtures" / "squad" / "tiny-squad-v1.1.json"
-    out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "--weights",
-                       tiny_weights_folder, "--dataset", data, "--accuracy", "-n", "2", "-r", "1")
+    out = run_and_read("-w", "bert-base-squad", *TINY, "--weights",
+                       tiny_weights_folder, "--dataset", data, "--accuracy", "-n", "2", "-r", "1").out
     acc = out["summary"]["accuracy"]
     # LoadGen AccuracyOnly ran every feature of the two questions once; EM/F1 are percentages
     assert acc["samples"] == acc["features_scored"] >= 2
@@ -295,9 +288,9 @@ def test_failing_workload_keeps_its_repetition(tmp_path):
 
 
 @pytest.mark.slow
-def test_bf16_on_torch_and_onnxruntime_refuses_it(cli, tmp_path):
-    out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", "--preset", "tiny", "--threads", "1",
-                       "--backend", "torch", "--precision", "bf16", "-n", "2", "-r", "1")
+def test_bf16_on_torch_and_onnxruntime_refuses_it(run_and_read, cli, tmp_path):
+    out = run_and_read("-w", "bert-base-squad", "--preset", "tiny", "--threads", "1",
+                       "--backend", "torch", "--precision", "bf16", "-n", "2", "-r", "1").out
     assert out["facts"]["precision"] == "bf16"
     res = cli("run", "-w", "bert-base-squad", "--preset", "tiny", "--backend", "onnxruntime",
               "--precision", "bf16", "-n", "1", "-r", "1", "--store", tmp_path / "x.db",
@@ -343,9 +336,9 @@ def test_store_failure_keeps_the_measurement_in_an_unsaved_file(tmp_path):
         assert other.load_latencies(rid, index).size == 5
 
 
-def test_given_device_gets_embodied_impact(cli, tmp_path):
-    out, _ = _run_json(cli, tmp_path, "-w", "null", "-n", "4", "-r", "1", "--device", "A100",
-                       "--pue", "1.5")
+def test_given_device_gets_embodied_impact(run_and_read, cli, tmp_path):
+    out = run_and_read("-w", "null", "-n", "4", "-r", "1", "--device", "A100",
+                       "--pue", "1.5").out
     assert out["device"]["id"] is not None
     imp = out["repetitions"][0]["impact"]
     assert imp["embodied_gco2e"]["value"] > 0
@@ -357,10 +350,10 @@ def test_given_device_gets_embodied_impact(cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_minilm_offline_through_loadgen(cli, tmp_path):
-    out, _ = _run_json(cli, tmp_path, "-w", "minilm-embed", "--backend", "torch", "--threads", "1",
+def test_minilm_offline_through_loadgen(run_and_read, cli, tmp_path):
+    out = run_and_read("-w", "minilm-embed", "--backend", "torch", "--threads", "1",
                        "-s", "offline", "--offline-samples", "8", "--samples-per-query", "4",
-                       "-r", "1")
+                       "-r", "1").out
     m = out["repetitions"][0]["metrics"]
     assert m["samples"] == 8 and m["queries"] == 8
     # all-MiniLM-L6-v2 without its pooler: embeddings (30522 + 512 + 2) * 384 + 768 = 11,918,592;

@@ -91,16 +91,12 @@ class SlowMeter(PowerMeter):
         return Reading({"dev": 3.0})
 
 
-def test_a_slowly_sampled_run_says_so_in_notes_and_results_show(tmp_path, cli):
-    from inferlca.loadgen.runner import run_benchmark
+def test_a_slowly_sampled_run_says_so_in_notes_and_results_show(benchmark_and_read, cli):
     from inferlca.spec import RunSpec
-    from inferlca.store.sqlite import Store
 
-    db = tmp_path / "r.db"
-    with Store.open(db) as st:
-        out = run_benchmark(RunSpec(workload="null", queries=5, repetitions=1, period_ms=5.0,
-                                    sampler="thread"), st, logs_dir=tmp_path / "logs",
-                            meter=SlowMeter())
+    stored = benchmark_and_read(RunSpec(workload="null", queries=5, repetitions=1, period_ms=5.0,
+                                        sampler="thread"), meter=SlowMeter())
+    out, db = stored.out, stored.store
     assert out.repetitions[0].trace.meta["sampler"] == "thread"
     slow = [n for n in out.notes if n.startswith("sampling slower than asked")]
     assert len(slow) == 1 and "requested" in slow[0] and "(repetition 0)" in slow[0]
