@@ -1,4 +1,5 @@
-"""The hardware, grid, embodied and impact commands: JSON contracts and bad input (exit 2)."""
+"""The hardware, grid, embodied and impact commands: JSON contracts, devices found by their NVML
+and /proc/cpuinfo names, lists readable in 80 columns, and bad input (exit 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Grid intensity data and lookup."""
+"""Grid intensity data and lookup, and the grid list readable in 80 columns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 7 item 4: ``inferlca estimate`` for the model, tokens in and out of a measured
+"""``inferlca estimate`` for the model, tokens in and out of a measured
 ``llm-generate`` run gives figures with the same keys and units, and calibration pairs them."""
 
 from __future__ import annotations

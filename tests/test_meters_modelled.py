@@ -1,4 +1,5 @@
-"""The modelled CPU meter on fake /proc/stat files, and the sampler on it (real thread)."""
+"""The modelled CPU meter on fake /proc/stat files (its energy interval included), and the sampler
+on it (real thread)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""`inferlca run` end to end: tiny BERT through real LoadGen, the store round trip, Ctrl-C, bad input."""
+"""`inferlca run` end to end: tiny BERT through real LoadGen, the store round trip, Ctrl-C, bad input,
+the cached `--backend auto` calibration, one-off imports kept out of the measured load, and the
+wording of LoadGen validity."""
 
 from __future__ import annotations
 

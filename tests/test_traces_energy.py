@@ -1,4 +1,5 @@
-"""Energy from traces: golden values computed by hand, and properties of the trapezoid."""
+"""Energy from traces: golden values computed by hand, properties of the trapezoid, one-sample
+and edge-of-window cases."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sampler's record of itself (issue 16): asked vs achieved period, jitter, missed ticks, which
+"""The sampler's record of itself: asked vs achieved period, jitter, missed ticks, which
 sampler; a run sampled more than 20 % slower than asked says so in its notes and `results show`."""
 
 from __future__ import annotations

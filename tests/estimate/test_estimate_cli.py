@@ -1,5 +1,6 @@
 """`inferlca estimate` end to end: the study's StarCoder case, calibration on a real store,
-stored estimates read back, the roofline figure, and bad input (exit 2, one line)."""
+stored estimates read back, the roofline figure, option names shared with `impact`, measured
+workload names as models, and bad input (exit 2, one line, listing what is accepted)."""
 
 from __future__ import annotations
 
