@@ -1,5 +1,5 @@
 """The command line answers at once: `--version`, `--help` and the catalog commands import neither
-the store nor numpy, torch, matplotlib, pyarrow, LoadGen, jinja2 or NVML (issue 16).
+the store nor numpy, torch, matplotlib, pyarrow, LoadGen, jinja2 or NVML.
 
 Each case starts a fresh interpreter with ``-X importtime`` and reads which modules it imported;
 wall time is measured in benchmarks/bench_harness.py, not here.

@@ -3,20 +3,16 @@ detected, and calibration does not take this machine's timings for the declared 
 
 from __future__ import annotations
 
-from inferlca.store.sqlite import Store
 
-
-def test_declared_device_elsewhere_is_recorded_and_skipped_by_calibration(tmp_path, cli):
+def test_declared_device_elsewhere_is_recorded_and_skipped_by_calibration(tmp_path, cli,
+                                                                           run_and_read):
     store = tmp_path / "s.db"
-    r = cli("run", "-w", "bert-base-squad", "--preset", "tiny", "--backend", "torch", "-n", "2",
-            "-r", "1", "--device", "t4", "--store", store, "--json")
-    assert r.code == 0
-    with Store.open_readonly(store) as st:
-        (run,) = st.list_runs()
-        hw = run.environment["hardware_detected"]
-        # this machine has no T4 (no GPU at all here): what it detected is stored beside the T4
-        assert hw["declared_elsewhere"] is True and hw["id"] != "t4" and hw["name"]
-        assert any("--device 't4' declares" in n for n in run.summary["notes"])
+    run = run_and_read("-w", "bert-base-squad", "--preset", "tiny", "--backend", "torch", "-n", "2",
+                       "-r", "1", "--device", "t4", store=store).record
+    hw = run.environment["hardware_detected"]
+    # this machine has no T4 (no GPU at all here): what it detected is stored beside the T4
+    assert hw["declared_elsewhere"] is True and hw["id"] != "t4" and hw["name"]
+    assert any("--device 't4' declares" in n for n in run.summary["notes"])
     cal = cli("calibrate", "--store", store, "--json")
     assert cal.code == 0
     skipped = cal.json()["skipped"]

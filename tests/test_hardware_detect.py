@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakes.nvml import FakeNvml
 
 from inferlca.hardware.detect import (
     Detected,
@@ -18,31 +19,6 @@ from inferlca.hardware.detect import (
 
 class FakeNVMLError(Exception):
     pass
-
-
-class FakeNVML:
-    """A pynvml-shaped object (the vendor boundary) reporting the given GPU names."""
-
-    def __init__(self, names: list, fail_init: bool = False) -> None:
-        self.names = names
-        self.fail_init = fail_init
-        self.shutdown_called = False
-
-    def nvmlInit(self) -> None:
-        if self.fail_init:
-            raise FakeNVMLError("Driver Not Loaded")
-
-    def nvmlDeviceGetCount(self) -> int:
-        return len(self.names)
-
-    def nvmlDeviceGetHandleByIndex(self, i: int) -> int:
-        return i
-
-    def nvmlDeviceGetName(self, handle: int):
-        return self.names[handle]
-
-    def nvmlShutdown(self) -> None:
-        self.shutdown_called = True
 
 
 def _files(tmp_path: Path, model: str | None = None, cpu: str | None = None,
@@ -60,7 +36,7 @@ def _files(tmp_path: Path, model: str | None = None, cpu: str | None = None,
 
 
 def test_nvml_name_is_matched(tmp_path):
-    nvml = FakeNVML([b"NVIDIA A100-SXM4-40GB"])
+    nvml = FakeNvml(n=1, names=[b"NVIDIA A100-SXM4-40GB"])
     det = detect_device(nvml=nvml, **_files(tmp_path, cpu="AMD EPYC 9654 96-Core Processor"))
     assert det.source == "nvml" and det.name == "NVIDIA A100-SXM4-40GB"
     assert det.device.id == "a100-sxm4-40gb"
@@ -68,7 +44,7 @@ def test_nvml_name_is_matched(tmp_path):
 
 
 def test_nvml_several_gpus_and_index(tmp_path):
-    nvml = FakeNVML(["Tesla T4", "NVIDIA L4"])
+    nvml = FakeNvml(n=2, names=["Tesla T4", "NVIDIA L4"])
     det = detect_device(nvml=nvml, gpu_index=1, **_files(tmp_path))
     assert det.device.id == "l4"
     assert any("different GPUs" in n for n in det.notes)
@@ -77,12 +53,12 @@ def test_nvml_several_gpus_and_index(tmp_path):
 
 
 def test_unknown_nvml_gpu_keeps_its_name(tmp_path):
-    det = detect_device(nvml=FakeNVML(["NVIDIA GeForce GTX 1650"]), **_files(tmp_path))
+    det = detect_device(nvml=FakeNvml(n=1, names=["NVIDIA GeForce GTX 1650"]), **_files(tmp_path))
     assert det.name == "NVIDIA GeForce GTX 1650" and det.device is None and det.source == "nvml"
 
 
 def test_nvml_failure_falls_back_to_cpu(tmp_path):
-    det = detect_device(nvml=FakeNVML([], fail_init=True),
+    det = detect_device(nvml=FakeNvml(n=0, init_error=FakeNVMLError("Driver Not Loaded")),
                         **_files(tmp_path, cpu="Intel(R) Xeon(R) Platinum 8480+"))
     assert det.device.id == "xeon-platinum-8480plus"
     assert det.source.endswith("cpuinfo")
@@ -104,7 +80,7 @@ def test_nvml_failure_falls_back_to_cpu(tmp_path):
     ("NVIDIA Jetson AGX Xavier", 15820 * 1024, "jetson-agx-xavier-16gb"),
 ])
 def test_jetson_models(tmp_path, model, mem_kb, expected):
-    det = detect_device(nvml=FakeNVML([], fail_init=True),
+    det = detect_device(nvml=FakeNvml(n=0, init_error=FakeNVMLError("Driver Not Loaded")),
                         **_files(tmp_path, model=model, mem_kb=mem_kb, cpu="ARMv8 Processor"))
     assert det.device is not None and det.device.id == expected
     assert det.name == model and det.source.endswith("model")

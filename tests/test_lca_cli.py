@@ -1,4 +1,5 @@
-"""The hardware, grid, embodied and impact commands: JSON contracts and bad input (exit 2)."""
+"""The hardware, grid, embodied and impact commands: JSON contracts, devices found by their NVML
+and /proc/cpuinfo names, lists readable in 80 columns, and bad input (exit 2)."""
 
 from __future__ import annotations
 
@@ -164,3 +165,61 @@ def test_embodied_all_devices(cli):
     assert r.code == 0 and "unavailable" in r.out
     assert cli("embodied").code == 2
     assert cli("embodied", "h100", "--all").code == 2
+
+
+@pytest.mark.parametrize("name,device_id", [
+    ("NVIDIA H100 80GB HBM3", "h100-sxm5-80gb"),      # NVML, SXM5
+    ("NVIDIA H100 PCIe", "h100-pcie-80gb"),
+    ("NVIDIA A100-SXM4-40GB", "a100-sxm4-40gb"),
+    ("NVIDIA A100-PCIE-40GB", "a100-pcie-40gb"),
+    ("Tesla T4", "t4"),
+    ("Tesla V100-SXM2-32GB", "v100-sxm2-32gb"),
+    ("NVIDIA GeForce RTX 4090", "rtx-4090"),
+    ("NVIDIA GeForce GTX 1080 Ti", "gtx-1080-ti"),
+    ("NVIDIA L40S", "l40s"),
+    ("Intel(R) Xeon(R) Platinum 8480+", "xeon-platinum-8480plus"),   # /proc/cpuinfo
+    ("AMD EPYC 9654 96-Core Processor", "epyc-9654"),
+    ("AMD Ryzen 9 7950X 16-Core Processor", "ryzen-9-7950x"),
+    ("13th Gen Intel(R) Core(TM) i9-13900K", "core-i9-13900k"),
+])
+def test_show_by_nvml_and_cpuinfo_names(cli, name, device_id):
+    r = cli("hardware", "show", name, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["id"] == device_id
+
+
+def test_hardware_list_readable_in_80_columns(cli_subprocess):
+    """Regression: at 80 columns ten folded columns broke every value over several lines
+    ("NVI / DIA / A10 / 0"), unreadable. Now one line per device, values whole."""
+    p = cli_subprocess("hardware", "list", COLUMNS="80")
+    assert p.code == 0, p.err
+    lines = p.out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    rows = {line.split()[0]: line.split() for line in lines if line.split()
+            and line.split()[0] in ("h100-sxm5-80gb", "jetson-orin-nano-super-8gb", "epyc-9654")}
+    assert len(rows) == 3
+    # id, category, node nm, die mm2, memory GB and type, TDP W, fp32, fp16 (dense TFLOP/s)
+    assert rows["h100-sxm5-80gb"] == ["h100-sxm5-80gb", "datacenter", "5", "814", "80", "HBM3",
+                                      "700", "66.9", "989.4"]
+    assert rows["jetson-orin-nano-super-8gb"][1:7] == ["edge", "8", "377", "8", "LPDDR5", "25"]
+    assert rows["epyc-9654"][1:5] == ["datacenter", "5", "1249", "-"]
+
+
+def test_wide_hardware_list_has_names_and_years(cli_subprocess):
+    p = cli_subprocess("hardware", "list", COLUMNS="160")
+    assert p.code == 0, p.err
+    line = next(x for x in p.out.splitlines() if x.strip().startswith("h100-sxm5-80gb"))
+    assert "NVIDIA H100 SXM5 80GB" in line and "2022" in line and "989.4" in line
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--grid", "nan"], "--grid: 'nan' is not a finite number; accepted"),
+    (["--grid", "80..50"], "--grid: inverted interval"),
+    (["--pue", "1.6..1.1"], "inverted interval"),
+    (["--lifetime-years", "7..4"], "write it low..high, e.g. 4..7"),
+])
+def test_bad_intervals_one_line_exit_2(cli, args, fragment):
+    r = cli("impact", "--device", "h100", "--energy-wh", "1", "--duration-s", "10", *args)
+    assert r.code == 2
+    errors = [x for x in r.err.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and fragment in errors[0] and "Traceback" not in r.err

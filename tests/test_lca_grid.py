@@ -1,4 +1,4 @@
-"""Grid intensity data and lookup."""
+"""Grid intensity data and lookup, and the grid list readable in 80 columns."""
 
 from __future__ import annotations
 
@@ -61,3 +61,16 @@ def test_custom_grid():
     for bad in (-1, float("nan"), "80..20", "abc"):
         with pytest.raises(InvalidValueError):
             custom_grid(bad)
+
+
+def test_grid_list_one_line_per_region_in_80_columns(cli_subprocess):
+    """Regression: the folded source column took four to six lines per country."""
+    p = cli_subprocess("grid", "list", COLUMNS="80")
+    assert p.code == 0, p.err
+    lines = p.out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    rows = [line.split() for line in lines if line.split() and len(line.split()[0]) == 2
+            and line.split()[0].isupper()]
+    assert len(rows) >= 60
+    fr = next(r for r in rows if r[0] == "FR")
+    assert fr[1:7] == ["FRA", "France", "79.1", "[44.2", "-", "80.1]"]

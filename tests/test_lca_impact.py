@@ -166,3 +166,45 @@ def test_impact_properties(energy_j, duration_s, pue_lo, pue_w, life_lo, life_w,
     twice = compute_impact(2 * energy_j, duration_s, ctx, queries)
     assert twice.use_gco2e.value == pytest.approx(2 * imp.use_gco2e.value)
     assert twice.embodied_gco2e.value == pytest.approx(imp.embodied_gco2e.value)
+
+
+def test_impact_golden_h100_one_hour_with_interval_inputs(cli):
+    """H100 SXM5, 10 Wh in one hour, 100 queries, France, PUE 1.1..1.6, lifetime 4..7 years.
+
+    Device footprint F (per-GB memory method), from the catalog and factor files:
+      die 814 mm2 = 8.14 cm2; I_proc(5 nm) = mean of five sources
+        act 2.778, imec 1.54, eco-chip 2.613 (nearest node 7 nm), llmcarbon 1.7333
+        (4 nm 1.8 -> 7 nm 1.6, linear: 1.8 - 0.2 / 3), uba 1.97
+        = 10.6343 / 5 = 2.12687 kgCO2e/cm2 -> F_proc = 8.14 x 2.12687 = 17.3127 kg
+      memory 80 GB x 0.28 kg/GB (HBM2e row of the study, used for HBM3) = 22.4 kg
+      F = 39.7127 kg = 39,712.7 g; low 8.14 x 1.54 + 80 x 0.065 = 17.7356 kg
+    Use phase: 0.01 kWh x 79.1 g/kWh x PUE.
+      PUE 1.1..1.6 -> nominal the midpoint 1.35: 0.01 x 79.1 x 1.35 = 1.067850 g
+      low 0.01 x 44.18 x 1.1 = 0.485980 g; high 0.01 x 80.08 x 1.6 = 1.281280 g
+    Allocation a = 3600 s / lifetime; lifetime 4..7 y -> nominal 5.5 y:
+      a = 3600 / (5.5 x 31,557,600) = 2.074129e-5; low end from 7 y: 1.629673e-5;
+      high end from 4 y: 2.851928e-5
+    Embodied = a x F = 2.074129e-5 x 39,712.69 = 0.823693 g (low 1.629673e-5 x 17,735.6 =
+      0.289032 g)
+    Total = 1.067850 + 0.823693 = 1.891543 g; per query / 100 = 0.01891543 g.
+    """
+    r = cli("impact", "--device", "NVIDIA H100 80GB HBM3", "--energy-wh", "10", "--duration-s",
+            "3600", "--queries", "100", "--region", "FRA", "--pue", "1.1..1.6",
+            "--lifetime-years", "4..7", "--json")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert d["device_embodied_kgco2e"]["value"] == pytest.approx(8.14 * 10.6343 / 5 + 22.4,
+                                                                 rel=1e-4)
+    assert d["device_embodied_kgco2e"]["low"] == pytest.approx(8.14 * 1.54 + 80 * 0.065)
+    assert d["pue"] == pytest.approx({"value": 1.35, "low": 1.1, "high": 1.6})
+    assert d["lifetime_years"] == pytest.approx({"value": 5.5, "low": 4.0, "high": 7.0})
+    assert d["use_gco2e"] == pytest.approx({"value": 1.06785, "low": 0.48598, "high": 1.28128})
+    assert d["allocation"]["value"] == pytest.approx(3600 / (5.5 * YEAR_S))
+    assert d["allocation"]["low"] == pytest.approx(3600 / (7 * YEAR_S))
+    assert d["allocation"]["high"] == pytest.approx(3600 / (4 * YEAR_S))
+    assert d["embodied_gco2e"]["value"] == pytest.approx(0.823693, rel=1e-5)
+    assert d["embodied_gco2e"]["low"] == pytest.approx(0.289032, rel=1e-5)
+    assert d["total_gco2e"]["value"] == pytest.approx(1.891543, rel=1e-5)
+    assert d["per_query_gco2e"]["value"] == pytest.approx(0.01891543, rel=1e-5)
+    assert d["energy_kwh"]["value"] == pytest.approx(0.01)
+    assert d["grid_gco2e_per_kwh"]["value"] == 79.1

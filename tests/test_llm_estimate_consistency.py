@@ -1,4 +1,4 @@
-"""Issue 7 item 4: ``inferlca estimate`` for the model, tokens in and out of a measured
+"""``inferlca estimate`` for the model, tokens in and out of a measured
 ``llm-generate`` run gives figures with the same keys and units, and calibration pairs them."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ TOKENS_IN, TOKENS_OUT = 12, 4
 
 
 @pytest.fixture
-def measured(tmp_path, monkeypatch):
+def measured(tmp_path, monkeypatch, benchmark_and_read):
     """A measured tiny-preset run (prompts of exactly 12 tokens, 4 new tokens) in a store.
 
     The power comes from a fake meter standing in for the A100's sensor, and detection is faked at
@@ -27,7 +27,6 @@ def measured(tmp_path, monkeypatch):
     """
     from inferlca.hardware import detect
     from inferlca.hardware.catalog import get_catalog
-    from inferlca.loadgen.runner import run_benchmark
 
     a100 = get_catalog().get(DEVICE)
     monkeypatch.setattr(detect, "detect_device",
@@ -35,10 +34,8 @@ def measured(tmp_path, monkeypatch):
 
     spec = RunSpec(workload="llm-generate", preset="tiny", queries=3, repetitions=1, device=DEVICE,
                    max_new_tokens=TOKENS_OUT, period_ms=5.0, extra={"prompt_len": str(TOKENS_IN)})
-    db = tmp_path / "c.db"
-    with Store.open(db) as st:
-        out = run_benchmark(spec, st, logs_dir=tmp_path / "logs", meter=ConstantMeter())
-    return db, out.run_id
+    stored = benchmark_and_read(spec, store=tmp_path / "c.db", meter=ConstantMeter())
+    return stored.store, stored.record.run_id
 
 
 def test_estimate_gives_the_same_keys_and_units(measured, cli):

@@ -41,14 +41,9 @@ def _spec(scenario: str, **kw) -> RunSpec:
     return RunSpec(**base)
 
 
-def _run(tmp_path, spec: RunSpec):
-    from inferlca.loadgen.runner import run_benchmark
-
-    with Store.open(tmp_path / "r.db") as st:
-        out = run_benchmark(spec, st, logs_dir=tmp_path / "logs", meter=ConstantMeter())
-        rec = st.get_run(out.run_id)
-        series = st.load_series(out.run_id, 0)
-    return out, rec, series
+def _run(benchmark_and_read, spec: RunSpec):
+    stored = benchmark_and_read(spec, meter=ConstantMeter())
+    return stored.out, stored.record, stored.series(0)
 
 
 def _check_repetition(rep_metrics, impact, series, requests):
@@ -86,8 +81,8 @@ def _check_repetition(rep_metrics, impact, series, requests):
 @pytest.mark.parametrize("scenario, requests", [
     ("single-stream", 4), ("multi-stream", 8), ("server", 4), ("offline", 4),
 ])
-def test_run_every_loadgen_scenario_stored(tmp_path, scenario, requests):
-    out, rec, series = _run(tmp_path, _spec(scenario))
+def test_run_every_loadgen_scenario_stored(benchmark_and_read, tmp_path, scenario, requests):
+    out, rec, series = _run(benchmark_and_read, _spec(scenario))
     rep = rec.repetitions[0]
     _check_repetition(rep.metrics, rep.impact, series, requests)
     # LoadGen got our first tokens: its detail log has first-token latencies (not in Offline)
@@ -103,9 +98,9 @@ def test_run_every_loadgen_scenario_stored(tmp_path, scenario, requests):
     assert any("synthetic weights" in n for n in rec.summary["notes"])
 
 
-def test_run_interactive_users(tmp_path):
+def test_run_interactive_users(benchmark_and_read, tmp_path):
     spec = _spec("interactive", users=2, think_time_s=0.02, duration_s=1.0)
-    _, rec, series = _run(tmp_path, spec)
+    _, rec, series = _run(benchmark_and_read, spec)
     rep = rec.repetitions[0]
     n = int(rep.metrics["queries"])
     assert n >= 2
@@ -248,10 +243,10 @@ def test_ctrl_c_keeps_an_incomplete_run(tmp_path, cli_subprocess):
     assert m["tokens_out"] == 8 and m["energy_per_token_j"] > 0
 
 
-def test_run_server_with_continuous_batching(tmp_path):
+def test_run_server_with_continuous_batching(benchmark_and_read, tmp_path):
     spec = _spec("server", target_qps=200.0,
                  extra={"prompt_len": "4..24", "max_batch": 4, "batching": "continuous"})
-    _, rec, series = _run(tmp_path, spec)
+    _, rec, series = _run(benchmark_and_read, spec)
     rep = rec.repetitions[0]
     _check_repetition(rep.metrics, rep.impact, series, 4)
     assert rec.spec["llm"]["batching"] == "continuous"

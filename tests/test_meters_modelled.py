@@ -1,4 +1,5 @@
-"""The modelled CPU meter on fake /proc/stat files, and the sampler on it (real thread)."""
+"""The modelled CPU meter on fake /proc/stat files (its energy interval included), and the sampler
+on it (real thread)."""
 
 from __future__ import annotations
 
@@ -141,3 +142,27 @@ def test_energy_interval_over_the_idle_share_range():
     # 10 s at 50 % utilisation: E(s) = 100 * (10 s + (1 - s) * 5) -> nominal s=.2: 100*(2+4) = 600 J
     # s=.1: 100*(1+4.5) = 550 J ; s=.3: 100*(3+3.5) = 650 J
     assert energy_interval_j(meta, 600.0, 10.0) == pytest.approx((550.0, 650.0))
+
+
+def test_modelled_interval_includes_the_default_max_power_range(tmp_path):
+    """Without a known TDP, P_max is n_vcpu x a median W per vCPU: its range (1.87 .. 5.99 W per
+    vCPU in the coefficient table) widens the interval; at full load it is no longer a point."""
+    from inferlca.meters.modelled import ModelledCpuMeter, energy_interval_j
+
+    stat = tmp_path / "stat"
+    stat.write_text(
+        "cpu  10 0 0 10 0 0 0 0 0 0\ncpu0 10 0 0 10 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\n"
+    )
+    unknown = tmp_path / "cpuinfo"  # no micro-architecture row: the table-wide median applies
+    unknown.write_text("processor\t: 0\nvendor_id\t: SomeVendor\n")
+    m = ModelledCpuMeter(device="no-such-cpu-in-the-catalog", proc_stat=stat, cpuinfo=unknown)
+    meta = m.meta()
+    assert meta["max_power_w"] == pytest.approx(2 * 3.80)
+    assert meta["max_power_range_w"] == pytest.approx([2 * 1.87, 2 * 5.99])
+    full_load_j = meta["max_power_w"] * 10.0  # u = 1 for 10 s
+    lo, hi = energy_interval_j(meta, full_load_j, 10.0)
+    assert lo == pytest.approx(2 * 1.87 * 10.0) and hi == pytest.approx(2 * 5.99 * 10.0)
+    # a given TDP is an input: at full load the idle share does not matter, a point
+    m2 = ModelledCpuMeter(cpu_tdp_w=100.0, proc_stat=stat)
+    assert m2.meta()["max_power_range_w"] is None
+    assert energy_interval_j(m2.meta(), 1000.0, 10.0) == pytest.approx((1000.0, 1000.0))

@@ -1,96 +1,21 @@
-"""NVML meter against a fake ``pynvml``-shaped object (the vendor boundary), real exception classes."""
+"""NVML meter against the shared fake ``pynvml``-shaped object (the vendor boundary), real
+exception classes."""
 
 from __future__ import annotations
 
 import math
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import pynvml
 import pytest
+from fakes.nvml import FakeNvml
 
 from inferlca.errors import InvalidValueError, MeterUnavailableError
 from inferlca.meters.nvml import NvmlMeter, parse_gpus
 from inferlca.meters.registry import list_meters
 from inferlca.meters.sampler import Sampler
 from inferlca.traces.energy import energy
-
-
-class FakeNvml:
-    """Same function names as pynvml; power/energy scripted per GPU and per call."""
-
-    NVMLError = pynvml.NVMLError
-
-    def __init__(
-        self,
-        n=1,
-        power_mw=(100_000,),
-        energy_mj=None,
-        instant=False,
-        fail_power_at=(),
-        init_error=None,
-        names=("NVIDIA A100-SXM4-40GB",),
-    ):
-        self.n = n
-        self.power_mw = power_mw
-        self.energy_mj = (
-            energy_mj  # None: counter unsupported; else list of callables/values per GPU
-        )
-        self.instant = instant
-        self.fail_power_at = set(fail_power_at)
-        self.init_error = init_error
-        self.names = names
-        self.power_calls = [0] * n
-        self.energy_calls = [0] * n
-        self.shutdowns = 0
-
-    def nvmlInit(self):
-        if self.init_error:
-            raise self.init_error
-
-    def nvmlShutdown(self):
-        self.shutdowns += 1
-
-    def nvmlDeviceGetCount(self):
-        return self.n
-
-    def nvmlDeviceGetHandleByIndex(self, i):
-        return i
-
-    def nvmlSystemGetDriverVersion(self):
-        return b"550.54.15"
-
-    def nvmlDeviceGetName(self, h):
-        return self.names[h % len(self.names)]
-
-    def nvmlDeviceGetEnforcedPowerLimit(self, h):
-        return 400_000
-
-    def nvmlDeviceGetMigMode(self, h):
-        raise pynvml.NVMLError_NotSupported()
-
-    def nvmlDeviceGetTotalEnergyConsumption(self, h):
-        if self.energy_mj is None:
-            raise pynvml.NVMLError_NotSupported()
-        k = self.energy_calls[h]
-        self.energy_calls[h] += 1
-        return self.energy_mj[h](k)
-
-    def _power(self, h):
-        k = self.power_calls[h]
-        self.power_calls[h] += 1
-        if k in self.fail_power_at:
-            raise pynvml.NVMLError_GpuIsLost()
-        return self.power_mw[h % len(self.power_mw)]
-
-    def nvmlDeviceGetPowerUsage(self, h):
-        return self._power(h)
-
-    def nvmlDeviceGetFieldValues(self, h, ids):
-        if not self.instant:
-            raise pynvml.NVMLError_NotSupported()
-        return [SimpleNamespace(nvmlReturn=0, value=SimpleNamespace(uiVal=self._power(h)))]
 
 
 def test_counter_first_with_averaged_power():

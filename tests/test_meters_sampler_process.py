@@ -1,4 +1,4 @@
-"""The out-of-process sampler (issue 16): same contract as the thread, its own process and meter,
+"""The out-of-process sampler: same contract as the thread, its own process and meter,
 and every failure (no process, a dead process, an overflowing ring) flagged, never silent."""
 
 from __future__ import annotations

@@ -3,11 +3,8 @@ uses (``--gpus``, ``CUDA_VISIBLE_DEVICES`` incl. MIG), against fake NVML and fak
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import pynvml
 import pytest
-from test_meters_nvml import FakeNvml
+from fakes.nvml import FakeNvmlUuid
 from test_meters_rapl import set_uj, zone
 
 from inferlca.errors import InvalidValueError, MeterUnavailableError
@@ -19,27 +16,6 @@ from inferlca.meters.sampler import Sampler
 from inferlca.meters.summary import summarize
 from inferlca.traces.energy import energy
 from inferlca.traces.scope import channel_scopes, measurement_scope, scope_totals
-
-
-class FakeNvmlUuid(FakeNvml):
-    """Adds UUIDs and MIG handles to the fake (same names as pynvml)."""
-
-    def nvmlDeviceGetUUID(self, h):
-        return f"GPU-{h:08d}-aaaa-bbbb-cccc-dddddddddddd"
-
-    def nvmlDeviceGetHandleByUUID(self, uuid):
-        if uuid.startswith("MIG-") and uuid.endswith("-g1"):
-            return ("mig", 1, 42)  # 42 of 98 SMs (a 3g instance on an A100: 3/7)
-        raise pynvml.NVMLError_NotFound()
-
-    def nvmlDeviceGetDeviceHandleFromMigDeviceHandle(self, h):
-        return h[1]
-
-    def nvmlDeviceGetIndex(self, h):
-        return h
-
-    def nvmlDeviceGetAttributes(self, h):
-        return SimpleNamespace(multiprocessorCount=h[2] if isinstance(h, tuple) else 98)
 
 
 def four_gpus():

@@ -1,7 +1,10 @@
-"""`inferlca run` end to end: tiny BERT through real LoadGen, the store round trip, Ctrl-C, bad input."""
+"""`inferlca run` end to end: tiny BERT through real LoadGen, the store round trip, Ctrl-C, bad input,
+the cached `--backend auto` calibration, one-off imports kept out of the measured load, and the
+wording of LoadGen validity."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -14,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inferlca.spec import RunSpec
 from inferlca.store.sqlite import Store
+from inferlca.workloads.registry import make_workload
 
 
 def _default_sigint() -> None:
@@ -34,16 +39,10 @@ def _cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("INFERLCA_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
-def _run_json(cli, tmp_path, *args):
-    db = tmp_path / "r.db"
-    res = cli("run", *args, "--store", db, "--logs-dir", tmp_path / "logs", "--json")
-    assert res.code == 0, res.err
-    return res.json(), db
-
-
 @pytest.mark.slow
-def test_single_stream_tiny_bert_store_round_trip(cli, tmp_path):
-    out, db = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "-n", "6", "-r", "2")
+def test_single_stream_tiny_bert_store_round_trip(run_and_read, cli, tmp_path):
+    stored = run_and_read("-w", "bert-base-squad", *TINY, "-n", "6", "-r", "2")
+    out = stored.out
     assert out["status"] == "complete"
     assert len(out["repetitions"]) == 2
     m0 = out["repetitions"][0]["metrics"]
@@ -58,17 +57,16 @@ def test_single_stream_tiny_bert_store_round_trip(cli, tmp_path):
     imp = out["repetitions"][0]["impact"]
     assert imp["per_query_gco2e"]["value"] == pytest.approx(imp["total_gco2e"]["value"] / 6)
     assert "impact_compute" in imp
-    with Store.open(db) as st:
-        run = st.get_run(out["run_id"])
-        assert run.status == "complete"
-        assert len(run.repetitions) == 2
-        assert run.repetitions[1].metrics["energy_total_j"] == pytest.approx(
-            out["repetitions"][1]["metrics"]["energy_total_j"])
-        lat = st.load_latencies(out["run_id"], 0)
-        assert lat.size == 6
-        assert np.max(lat) == pytest.approx(m0["latency_max_s"])
-        trace = st.load_trace(out["run_id"], 1)
-        assert [m.name for m in trace.marks] == ["load", "compute", "end"]
+    run = stored.record
+    assert run.status == "complete"
+    assert len(run.repetitions) == 2
+    assert run.repetitions[1].metrics["energy_total_j"] == pytest.approx(
+        out["repetitions"][1]["metrics"]["energy_total_j"])
+    lat = stored.latencies(0)
+    assert lat.size == 6
+    assert np.max(lat) == pytest.approx(m0["latency_max_s"])
+    trace = stored.trace(1)
+    assert [m.name for m in trace.marks] == ["load", "compute", "end"]
     # LoadGen's logs are kept
     rep_dir = tmp_path / "logs" / out["run_id"] / "rep0"
     assert (rep_dir / "mlperf_log_trace.json").exists()
@@ -81,9 +79,9 @@ def test_single_stream_tiny_bert_store_round_trip(cli, tmp_path):
     ("server", ["--target-qps", "50"], 8, 8),
     ("offline", ["--offline-samples", "12", "--samples-per-query", "4"], 12, 12),
 ])
-def test_other_scenarios_tiny_bert(cli, tmp_path, scenario, extra, queries, samples):
-    out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "-s", scenario,
-                       "-n", "3" if scenario != "server" else "8", "-r", "1", *extra)
+def test_other_scenarios_tiny_bert(run_and_read, cli, tmp_path, scenario, extra, queries, samples):
+    out = run_and_read("-w", "bert-base-squad", *TINY, "-s", scenario,
+                       "-n", "3" if scenario != "server" else "8", "-r", "1", *extra).out
     m = out["repetitions"][0]["metrics"]
     assert m["queries"] == queries and m["samples"] == samples
     assert out["repetitions"][0]["loadgen"]["plan"]["scenario"] == scenario
@@ -91,10 +89,11 @@ def test_other_scenarios_tiny_bert(cli, tmp_path, scenario, extra, queries, samp
 
 
 @pytest.mark.slow
-def test_interactive_tiny_bert(cli, tmp_path):
-    out, db = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "-s", "interactive",
+def test_interactive_tiny_bert(run_and_read, cli, tmp_path):
+    stored = run_and_read("-w", "bert-base-squad", *TINY, "-s", "interactive",
                         "--users", "3", "--think-time-s", "0.1", "--duration-s", "1.5", "-r", "1",
                         "--idle-baseline-s", "0.3")
+    out = stored.out
     rep = out["repetitions"][0]
     m = rep["metrics"]
     assert rep["loadgen"]["interactive"]["users"] == 3
@@ -102,13 +101,12 @@ def test_interactive_tiny_bert(cli, tmp_path):
     assert 0 < m["utilisation"] < 1
     assert m["queries"] >= 3
     assert m["energy_idle_j"] > 0 and m["idle_power_w"] > 0
-    with Store.open(db) as st:
-        series = st.load_series(out["run_id"], 0)
-        assert series["wait_s"].size == m["queries"]
+    series = stored.series(0)
+    assert series["wait_s"].size == m["queries"]
 
 
-def test_null_workload_default_scenario_and_device_note(cli, tmp_path):
-    out, _ = _run_json(cli, tmp_path, "-w", "null", "-n", "32", "-r", "1")
+def test_null_workload_default_scenario_and_device_note(run_and_read, cli, tmp_path):
+    out = run_and_read("-w", "null", "-n", "32", "-r", "1").out
     m = out["repetitions"][0]["metrics"]
     assert m["queries"] == 32
     assert out["device"]["name"]
@@ -244,10 +242,10 @@ def tiny_weights_folder(tmp_path):
 
 
 @pytest.mark.slow
-def test_accuracy_mode_with_weights_and_squad(cli, tmp_path, tiny_weights_folder):
+def test_accuracy_mode_with_weights_and_squad(run_and_read, cli, tmp_path, tiny_weights_folder):
     data = Path(__file__).resolve().parent / "fixtures" / "squad" / "tiny-squad-v1.1.json"
-    out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", *TINY, "--weights",
-                       tiny_weights_folder, "--dataset", data, "--accuracy", "-n", "2", "-r", "1")
+    out = run_and_read("-w", "bert-base-squad", *TINY, "--weights",
+                       tiny_weights_folder, "--dataset", data, "--accuracy", "-n", "2", "-r", "1").out
     acc = out["summary"]["accuracy"]
     # LoadGen AccuracyOnly ran every feature of the two questions once; EM/F1 are percentages
     assert acc["samples"] == acc["features_scored"] >= 2
@@ -292,9 +290,9 @@ def test_failing_workload_keeps_its_repetition(tmp_path):
 
 
 @pytest.mark.slow
-def test_bf16_on_torch_and_onnxruntime_refuses_it(cli, tmp_path):
-    out, _ = _run_json(cli, tmp_path, "-w", "bert-base-squad", "--preset", "tiny", "--threads", "1",
-                       "--backend", "torch", "--precision", "bf16", "-n", "2", "-r", "1")
+def test_bf16_on_torch_and_onnxruntime_refuses_it(run_and_read, cli, tmp_path):
+    out = run_and_read("-w", "bert-base-squad", "--preset", "tiny", "--threads", "1",
+                       "--backend", "torch", "--precision", "bf16", "-n", "2", "-r", "1").out
     assert out["facts"]["precision"] == "bf16"
     res = cli("run", "-w", "bert-base-squad", "--preset", "tiny", "--backend", "onnxruntime",
               "--precision", "bf16", "-n", "1", "-r", "1", "--store", tmp_path / "x.db",
@@ -340,9 +338,9 @@ def test_store_failure_keeps_the_measurement_in_an_unsaved_file(tmp_path):
         assert other.load_latencies(rid, index).size == 5
 
 
-def test_given_device_gets_embodied_impact(cli, tmp_path):
-    out, _ = _run_json(cli, tmp_path, "-w", "null", "-n", "4", "-r", "1", "--device", "A100",
-                       "--pue", "1.5")
+def test_given_device_gets_embodied_impact(run_and_read, cli, tmp_path):
+    out = run_and_read("-w", "null", "-n", "4", "-r", "1", "--device", "A100",
+                       "--pue", "1.5").out
     assert out["device"]["id"] is not None
     imp = out["repetitions"][0]["impact"]
     assert imp["embodied_gco2e"]["value"] > 0
@@ -354,10 +352,10 @@ def test_given_device_gets_embodied_impact(cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_minilm_offline_through_loadgen(cli, tmp_path):
-    out, _ = _run_json(cli, tmp_path, "-w", "minilm-embed", "--backend", "torch", "--threads", "1",
+def test_minilm_offline_through_loadgen(run_and_read, cli, tmp_path):
+    out = run_and_read("-w", "minilm-embed", "--backend", "torch", "--threads", "1",
                        "-s", "offline", "--offline-samples", "8", "--samples-per-query", "4",
-                       "-r", "1")
+                       "-r", "1").out
     m = out["repetitions"][0]["metrics"]
     assert m["samples"] == 8 and m["queries"] == 8
     # all-MiniLM-L6-v2 without its pooler: embeddings (30522 + 512 + 2) * 384 + 768 = 11,918,592;
@@ -383,3 +381,192 @@ def test_progress_events_and_cooldown(tmp_path):
     assert sum(i["n"] for e, i in events if e == "samples") == 14
     assert out.run_id is None and out.status == "complete"
     assert [r.metrics["queries"] for r in out.repetitions] == [7.0, 7.0]
+
+
+needs_onnx = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
+                                reason="onnxruntime extra")
+
+
+# ---- --backend auto: the cached calibration expires and can be redone ---------------------------
+def _tiny_source():
+    w = make_workload(RunSpec(workload="bert-base-squad", preset="tiny", backend="torch", seed=11))
+    w.prepare()
+    return w.model_source()
+
+
+@needs_onnx
+def test_auto_calibration_expires_and_recalibrate_redoes_it():
+    from inferlca.workloads.backends import auto
+
+    src = _tiny_source()
+    first = auto.choose_backend(src, threads=1)
+    assert not first.cached and "calibrated now" in first.note
+    again = auto.choose_backend(src, threads=1)
+    assert again.cached and "ago" in again.note and "--recalibrate" in again.note
+    # --recalibrate: timed again now, whatever the cache holds
+    forced = auto.choose_backend(src, threads=1, use_cache=False)
+    assert not forced.cached and "calibrated now: --recalibrate" in forced.note
+    # a cached decision older than the limit is timed again
+    files = list((Path(auto.cache_dir("calibration"))).glob("*.json"))
+    assert files
+    for f in files:
+        saved = json.loads(f.read_text())
+        saved["when_epoch_s"] = time.time() - auto.CALIBRATION_MAX_AGE_S - 3600
+        f.write_text(json.dumps(saved))
+    old = auto.choose_backend(src, threads=1)
+    assert not old.cached and "older than 7 days" in old.note
+    # and the fresh decision is cached again
+    assert auto.choose_backend(src, threads=1).cached
+
+
+@needs_onnx
+def test_cached_calibration_without_a_date_is_timed_again():
+    from inferlca.workloads.backends import auto
+
+    src = _tiny_source()
+    auto.choose_backend(src, threads=1, use_cache=False)
+    for f in Path(auto.cache_dir("calibration")).glob("*.json"):
+        saved = json.loads(f.read_text())
+        saved.pop("when_epoch_s", None)
+        saved.pop("when", None)
+        f.write_text(json.dumps(saved))
+    again = auto.choose_backend(src, threads=1)
+    assert not again.cached and "had no date" in again.note
+
+
+@needs_onnx
+def test_run_recalibrate_option(cli, tmp_path):
+    args = ["run", "-w", "bert-base-squad", "--preset", "tiny", "--threads", "1", "-n", "2",
+            "-r", "1", "--store", tmp_path / "r.db", "--logs-dir", tmp_path / "logs", "--json"]
+    cli(*args)  # calibrates (or reuses) once
+    res = cli(*args, "--recalibrate")
+    assert res.code == 0, res.err
+    out = json.loads(res.out)
+    assert out["spec"]["extra"].get("recalibrate") is True
+    assert any(n.startswith("auto backend:") and "calibrated now: --recalibrate" in n
+               for n in out["notes"])
+
+
+# ---- llm-generate: one-off imports stay out of the first repetition's load phase --------------
+def test_llm_prepare_imports_the_model_modules_before_the_measured_load(tmp_path):
+    code = (
+        "import sys\n"
+        "from inferlca.spec import RunSpec\n"
+        "from inferlca.workloads.registry import make_workload\n"
+        "w = make_workload(RunSpec(workload='llm-generate', preset='tiny', queries=2))\n"
+        "w.prepare()\n"
+        "print('transformers.models.gpt2.modeling_gpt2' in sys.modules, "
+        "'library_imports_s' in w.prepare_s)\n")
+    env = {"PYTHONPATH": str(SRC), "INFERLCA_CACHE_DIR": str(tmp_path / "cache"),
+           "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "True"]
+
+
+def test_llm_overlong_prompt_error_names_the_cli_option(cli, tmp_path):
+    long = tmp_path / "long.txt"
+    long.write_text("y" * 400 + "\n")
+    res = cli("run", "-w", "llm-generate", "--preset", "tiny", "-n", "1", "-r", "1",
+              "--prompts", long, "--store", tmp_path / "b.db", "--logs-dir", tmp_path / "logs")
+    assert res.code == 2
+    assert "--prompt-overflow truncate" in res.err and "prompt_overflow=" not in res.err
+
+
+# ---- the run table: a device the catalog lacks has no embodied share (not zero) ---------------
+def test_run_table_unknown_device_shows_embodied_as_not_available(cli, tmp_path, monkeypatch):
+    from inferlca.hardware import detect
+
+    real = detect.detect_device
+
+    def unknown_device(*args, **kwargs):
+        import dataclasses
+
+        return dataclasses.replace(real(*args, **kwargs), name="Mystery CPU 1", device=None)
+
+    monkeypatch.setattr(detect, "detect_device", unknown_device)
+    res = cli("run", "-w", "null", "-n", "4", "-r", "1", "--meter", "modelled",
+              "--store", tmp_path / "u.db", "--logs-dir", tmp_path / "logs")
+    assert res.code == 0, res.err
+    flat = " ".join(res.out.split())
+    assert "needs --device" in flat and "GWP / query: use only" in flat
+    line = next(ln for ln in res.out.splitlines() if "GWP / query: embodied" in ln)
+    assert "n/a" in line and " 0 " not in line
+    # one row for the use-phase-only total, not "use" and "use only" with one number (issue 20)
+    assert sum(1 for ln in res.out.splitlines() if "GWP / query: use" in ln) == 1
+    # the summary names the grid (region), the PUE's class and the lifetime
+    assert "grid: France (FR)" in flat and "PUE: 1 (default for" in flat
+    assert "lifetime: 7 years [3 - 7] (default)" in flat
+
+
+def test_minilm_preset_error_says_what_is_accepted(cli, tmp_path):
+    res = cli("run", "-w", "minilm-embed", "--preset", "tiny", "--store", tmp_path / "b.db")
+    assert res.code == 2
+    assert "omit --preset" in res.err and "known: minilm" in res.err
+
+
+# ---- LoadGen validity wording --------------------------------------------------------------
+def test_token_run_validity_gives_the_early_stopping_reason():
+    from inferlca.loadgen import logs
+
+    v = logs.validity({"result_validity": "INVALID", "early_stopping_met": False,
+                       "early_stopping_result": "", "early_stopping_ttft_result": "",
+                       "early_stopping_tpot_result": " * Only processed 6 queries.  * Need to "
+                                                     "process at least 64 queries for early "
+                                                     "stopping."})
+    assert v.text == ("LoadGen: INVALID as an MLPerf result: early stopping not met (Only "
+                      "processed 6 queries. Need to process at least 64 queries for early "
+                      "stopping.)")
+
+
+def test_short_offline_run_valid_for_loadgen_is_not_called_mlperf_valid(cli, tmp_path):
+    res = cli("run", "-w", "null", "-s", "offline", "-n", "8", "-r", "1", "--meter", "modelled",
+              "--store", tmp_path / "o.db", "--logs-dir", tmp_path / "logs", "--json")
+    assert res.code == 0, res.err
+    out = json.loads(res.out)
+    v = out["repetitions"][0]["loadgen"]["validity"]
+    assert v["result_validity"] == "VALID" and v["loadgen_valid"] is True  # LoadGen's own verdict
+    assert v["valid"] is False and v["mlperf_minimums_kept"] is False
+    assert "not an MLPerf-valid result" in v["text"]
+    assert any("not an MLPerf-valid result" in n for n in out["notes"])
+    assert out["summary"]["validity"][0]["valid"] is False
+
+
+# ---- one-off imports stay out of the first repetition's load phase (BERT, MiniLM) ------------
+@pytest.mark.parametrize("workload, module", [
+    ("bert-base-squad", "transformers.models.bert.modeling_bert"),
+    ("minilm-embed", "transformers.models.bert.modeling_bert"),
+])
+def test_prepare_imports_the_model_modules_before_the_measured_load(tmp_path, workload, module):
+    preset = "'tiny'" if workload.startswith("bert") else "None"
+    code = (
+        "import sys\n"
+        "from inferlca.spec import RunSpec\n"
+        "from inferlca.workloads.registry import make_workload\n"
+        f"w = make_workload(RunSpec(workload={workload!r}, preset={preset}, backend='torch', "
+        "threads=1))\n"
+        "w.prepare()\n"
+        f"print({module!r} in sys.modules, 'safetensors.torch' in sys.modules, "
+        "'library_imports_s' in w.prepare_s)\n")
+    env = {"PYTHONPATH": str(SRC), "INFERLCA_CACHE_DIR": str(tmp_path / "cache"),
+           "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "True", "True"]
+
+
+def test_auto_note_gives_long_batches_in_seconds():
+    from inferlca.workloads.backends.auto import _describe
+
+    text = _describe({"torch": 9.61, "onnxruntime": 0.428}, "onnxruntime")
+    assert text == "median per batch: onnxruntime 428 ms, torch 9.61 s; onnxruntime is faster"
+
+
+@needs_onnx
+def test_auto_prepare_times_the_onnx_export_apart_from_the_calibration(tmp_path, monkeypatch):
+    monkeypatch.setenv("INFERLCA_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    w = make_workload(RunSpec(workload="bert-base-squad", preset="tiny", threads=1, seed=5))
+    w.prepare()
+    assert "onnx_export_s" in w.prepare_s and "auto_calibration_s" in w.prepare_s

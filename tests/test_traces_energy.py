@@ -1,4 +1,5 @@
-"""Energy from traces: golden values computed by hand, and properties of the trapezoid."""
+"""Energy from traces: golden values computed by hand, properties of the trapezoid, one-sample
+and edge-of-window cases."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from inferlca.traces.energy import (
     phase_energies_j,
     phases,
     resample,
+    trapezoid_window_j,
     window_of,
 )
 from inferlca.traces.trace import Mark, PowerTrace
@@ -191,3 +193,25 @@ def test_step_window_energies_take_plain_windows_of_any_phase():
     assert phase_energies_from_steps(tr, steps, phases=("b", "c")) == {
         "energy_b_j": pytest.approx(19.0)}
     assert phase_energies_from_steps(make([0.0], [5.0]), steps) == {}  # one sample: no energy
+
+
+def test_one_sample_trapezoid_is_nan_even_on_an_empty_window():
+    assert math.isnan(trapezoid_window_j(np.array([0.0]), np.array([100.0]), 0.0, 0.0))
+    tr = PowerTrace(t_s=np.array([0.0]), channels={"g": np.array([100.0])}, primary="g", meter="x")
+    assert math.isnan(energy(tr).energy_j)
+    # with two samples an empty window is an exact 0
+    assert trapezoid_window_j(np.array([0.0, 1.0]), np.array([1.0, 1.0]), 0.5, 0.5) == 0.0
+
+
+def test_window_edges_without_samples_are_called_a_lower_bound():
+    t = np.arange(0, 0.5001, 0.01)
+    tr = PowerTrace(t_s=t, channels={"g": np.full(t.size, 50.0)}, primary="g", meter="x")
+    e = energy(tr, 0.0, 1.0)  # the meter stopped answering at 0.5 s
+    assert e.energy_j == pytest.approx(25.0) and e.coverage == pytest.approx(0.5)
+    assert any("no good sample in 0.5 s" in w and "lower bound" in w for w in e.warnings)
+    # a gap inside the window is bridged, not a lower bound
+    p = np.full(t.size, 50.0)
+    p[10:20] = np.nan
+    e2 = energy(PowerTrace(t_s=t, channels={"g": p}, primary="g", meter="x"))
+    assert e2.energy_j == pytest.approx(25.0)
+    assert not any("lower bound" in w for w in e2.warnings)

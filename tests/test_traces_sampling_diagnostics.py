@@ -1,4 +1,4 @@
-"""The sampler's record of itself (issue 16): asked vs achieved period, jitter, missed ticks, which
+"""The sampler's record of itself: asked vs achieved period, jitter, missed ticks, which
 sampler; a run sampled more than 20 % slower than asked says so in its notes and `results show`."""
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import pytest
 
 from inferlca.meters.base import PowerMeter, Reading
 from inferlca.traces.diagnostics import diagnose, sampling_notes, sampling_report, sampling_warnings
+from inferlca.traces.energy import energy
+from inferlca.traces.io import write_trace
 from inferlca.traces.trace import PowerTrace
 
 
@@ -89,19 +91,32 @@ class SlowMeter(PowerMeter):
         return Reading({"dev": 3.0})
 
 
-def test_a_slowly_sampled_run_says_so_in_notes_and_results_show(tmp_path, cli):
-    from inferlca.loadgen.runner import run_benchmark
+def test_a_slowly_sampled_run_says_so_in_notes_and_results_show(benchmark_and_read, cli):
     from inferlca.spec import RunSpec
-    from inferlca.store.sqlite import Store
 
-    db = tmp_path / "r.db"
-    with Store.open(db) as st:
-        out = run_benchmark(RunSpec(workload="null", queries=5, repetitions=1, period_ms=5.0,
-                                    sampler="thread"), st, logs_dir=tmp_path / "logs",
-                            meter=SlowMeter())
+    stored = benchmark_and_read(RunSpec(workload="null", queries=5, repetitions=1, period_ms=5.0,
+                                        sampler="thread"), meter=SlowMeter())
+    out, db = stored.out, stored.store
     assert out.repetitions[0].trace.meta["sampler"] == "thread"
     slow = [n for n in out.notes if n.startswith("sampling slower than asked")]
     assert len(slow) == 1 and "requested" in slow[0] and "(repetition 0)" in slow[0]
     res = cli("results", "show", out.run_id, "--store", str(db))
     assert res.code == 0
     assert "sampling slower than asked" in " ".join(res.out.split())
+
+
+def test_gap_count_from_empty_cells_of_a_recorded_csv(tmp_path):
+    t = np.arange(0, 2.0001, 0.01)
+    p = np.full(t.size, 100.0)
+    p[50:120] = np.nan
+    p[150:160] = np.nan
+    path = tmp_path / "gaps.csv"
+    write_trace(PowerTrace(t_s=t, channels={"gpu0": p}, primary="gpu0", meter="x"), path)
+    from inferlca.meters.replay import import_trace
+
+    tr = import_trace(path, "auto", None)
+    d = diagnose(tr)
+    assert d.coverage < 0.6
+    assert any("(gaps: 2)" in w for w in d.warnings), d.warnings
+    # energy bridges the gaps at 100 W: never zeros
+    assert energy(tr).energy_j == pytest.approx(200.0)

@@ -1,8 +1,8 @@
 """Calibration of runs on a device the catalog has no roof for (CPUs), and CPU/GPU classes apart.
 
-Review regressions: `calibrate` told users to "give --peak-flops" but had no such option, so a
-CPU-only measured run could never be calibrated; and a CPU's efficiency was pooled with the GPUs
-of its category (a Xeon's fraction of its roof applied to an H100).
+`calibrate --peak-flops` gives a CPU-only measured run the roof it needs, and a CPU's efficiency
+is never pooled with the GPUs of its category (a Xeon's fraction of its roof does not apply to an
+H100).
 """
 
 from __future__ import annotations

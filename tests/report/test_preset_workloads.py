@@ -7,10 +7,10 @@ from inferlca.report.data import load_runs
 from inferlca.store.sqlite import Store
 
 
-def test_preset_is_part_of_the_workload(tmp_path, cli):
+def test_preset_is_part_of_the_workload(tmp_path, cli, run_and_read):
     store = tmp_path / "s.db"
-    assert cli("run", "-w", "bert-base-squad", "--preset", "tiny", "--backend", "torch", "-n", "2",
-               "-r", "1", "--device", "xeon-platinum-8480plus", "--store", store).code == 0
+    run_and_read("-w", "bert-base-squad", "--preset", "tiny", "--backend", "torch", "-n", "2",
+                 "-r", "1", "--device", "xeon-platinum-8480plus", store=store)
     assert cli("estimate", "--model", "bert-base", "--device", "h100-sxm5-80gb", "--save",
                "--store", store).code == 0
     with Store.open_readonly(store) as st:

@@ -1,4 +1,4 @@
-"""What a person sees (issue 20): titles inside the figure, axes that hold their values, one unit
+"""What a person sees: titles inside the figure, axes that hold their values, one unit
 per quantity, n/a (never 0) for a missing footprint, outlier repetitions flagged."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a person sees in an 80-column terminal (issue 20): n/a never 0, tables that fit, thousands
+"""What a person sees in an 80-column terminal: n/a never 0, tables that fit, thousands
 separators, flags without a type in --help."""
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Fakes standing in for vendor libraries at the boundary our code talks to."""
