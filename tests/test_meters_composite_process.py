@@ -9,7 +9,6 @@ import os
 import pickle
 
 import numpy as np
-
 import pytest
 
 from inferlca.errors import InvalidValueError

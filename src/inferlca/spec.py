@@ -283,9 +283,11 @@ class RunSpec:
         """The meter and the region (without a custom grid) are known names."""
         from inferlca.meters.registry import ALIASES, METERS
 
-        if self.meter != "auto" and self.meter not in METERS and self.meter not in ALIASES:
-            known = ("auto", *METERS)
-            raise UnknownNameError("meter", self.meter, known, hint=f"(accepted: {', '.join(known)})")
+        for part in self.meter.split("+") if "+" in self.meter else [self.meter]:  # nvml+rapl
+            part = part.strip()
+            if part != "auto" and part not in METERS and part not in ALIASES:
+                known = ("auto", *METERS)
+                raise UnknownNameError("meter", part, known, hint=f"(accepted: {', '.join(known)})")
         if self.grid_gco2e_per_kwh is None:
             from inferlca.lca.grid import get_region
 
