@@ -53,7 +53,7 @@ ACCELERATOR_PREFIX = "accelerator_type:"
 
 
 #: meters reading GPUs Ray schedules as ``GPU`` (aliases resolved by the meter registry)
-GPU_METERS = ("nvml", "amdsmi", "amdgpu", "intel-gpu")
+GPU_METERS = ("nvml", "amdsmi", "amdgpu", "intel-gpu", "pyzes")
 
 
 def gpus_requested(spec: Any) -> int:

@@ -2,7 +2,7 @@
 
 ``auto`` takes every available meter that covers a distinct part, one per sensor family, in this
 order: accelerators (NVIDIA NVML, Jetson tegrastats, else Jetson INA3221 hwmon, AMD amdgpu hwmon,
-Intel i915/xe hwmon, Apple powermetrics), the host (Linux RAPL/powercap), the node (IPMI through
+Intel Level Zero (pyzes) else i915/xe hwmon, Apple powermetrics), the host (Linux RAPL/powercap), the node (IPMI through
 ``ipmitool`` on a local BMC, Redfish when ``INFERLCA_REDFISH_URL`` is set). Several found: one
 :class:`~inferlca.meters.composite.CompositeMeter`. None found: the modelled CPU meter (estimated).
 ``a+b`` names a combination explicitly (``nvml+rapl``); one that reads the same sensors twice is
@@ -27,6 +27,7 @@ METERS: dict[str, str] = {
     "amdsmi": "inferlca.meters.amdgpu:AmdSmiMeter",
     "amdgpu": "inferlca.meters.amdgpu:AmdGpuMeter",
     "intel-gpu": "inferlca.meters.intelgpu:IntelGpuMeter",
+    "pyzes": "inferlca.meters.intelgpu:ZesMeter",
     "zeus-apple": "inferlca.meters.apple:ZeusAppleMeter",
     "powermetrics": "inferlca.meters.apple:PowermetricsMeter",
     "ipmi": "inferlca.meters.ipmi:IpmiMeter",
@@ -40,6 +41,7 @@ AUTO_ORDER = (
     "ina3221",
     "amdsmi",
     "amdgpu",
+    "pyzes",
     "intel-gpu",
     "zeus-apple",
     "powermetrics",
