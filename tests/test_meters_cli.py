@@ -27,8 +27,8 @@ def test_meters_json(cli):
     assert r.code == 0
     d = r.json()
     names = [m["name"] for m in d["meters"]]
-    assert names == ["nvml", "tegrastats", "ina3221", "amdsmi", "amdgpu", "intel-gpu", "zeus-apple",
-                     "powermetrics", "rapl", "ipmi", "redfish", "modelled", "replay"]
+    assert names == ["nvml", "tegrastats", "ina3221", "amdsmi", "amdgpu", "pyzes", "intel-gpu",
+                     "zeus-apple", "powermetrics", "rapl", "ipmi", "redfish", "modelled", "replay"]
     modelled = next(m for m in d["meters"] if m["name"] == "modelled")
     assert modelled["available"] and modelled["estimated"]
     assert all(m["reason"] for m in d["meters"])  # every meter says why (or what it reads)

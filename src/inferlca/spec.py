@@ -335,11 +335,13 @@ class RunSpec:
         is the ``roofline`` model."""
         from inferlca.meters.registry import ALIASES, METERS
 
-        if self.is_estimate and self.meter == "roofline":
-            pass
-        elif self.meter != "auto" and self.meter not in METERS and self.meter not in ALIASES:
-            known = ("auto", *METERS)
-            raise UnknownNameError("meter", self.meter, known, hint=f"(accepted: {', '.join(known)})")
+        if not (self.is_estimate and self.meter == "roofline"):
+            for part in self.meter.split("+") if "+" in self.meter else [self.meter]:  # nvml+rapl
+                part = part.strip()
+                if part != "auto" and part not in METERS and part not in ALIASES:
+                    known = ("auto", *METERS)
+                    raise UnknownNameError("meter", part, known,
+                                           hint=f"(accepted: {', '.join(known)})")
         if self.grid_gco2e_per_kwh is None:
             from inferlca.lca.grid import get_region
 

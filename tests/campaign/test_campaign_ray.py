@@ -114,8 +114,9 @@ def ray_cluster():
     cluster = Cluster(initialize_head=True,
                       head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
-        for dev in (ORIN, A5000):
-            cluster.add_node(num_cpus=1, resources={f"device:{dev}": 1})
+        for dev in (ORIN, A5000):  # the A5000 node says it has one GPU (Ray takes it on trust)
+            cluster.add_node(num_cpus=1, num_gpus=1 if dev == A5000 else 0,
+                             resources={f"device:{dev}": 1})
         ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
         cluster.wait_for_nodes()
         yield ray, cluster
@@ -314,3 +315,23 @@ def test_ctrl_c_on_a_ray_campaign_keeps_running_cells_and_cancels_the_rest(ray_c
             SKIPPED_DONE if o == RAN else RAN for o in outcomes]
         complete = Counter(r.spec["extra"]["campaign_cell"] for r in st.list_runs(status="complete"))
     assert complete == {c.cell_id: 1 for c in camp.cells}
+
+
+def test_a_cell_measuring_gpus_gets_them_from_ray_or_is_unschedulable(ray_cluster) -> None:
+    """Issue 17: the nvml cell asks Ray for a GPU; on the node that has one it runs with the GPU
+    Ray assigned (recorded); asking for more GPUs than the cluster has is reported, not waited for."""
+    from inferlca.campaign.ray import run_ray
+
+    _ray, _cluster = ray_cluster
+    camp = parse_campaign(f'name: g\ngrid: {{workloads: ["null"], queries: [3], devices: [{A5000}], '
+                          f'gpus: ["0", "0,1"], meter: [nvml]}}', source="g.yaml")
+    one, two = sorted(camp.cells, key=lambda c: c.spec.gpus)
+    with Store.open(":memory:") as store:
+        result = run_ray(camp, store, None, poll_s=0.2)
+    by_cell = {r.cell_id: r for r in result.results}
+    assert by_cell[two.cell_id].outcome == UNSCHEDULABLE
+    assert "measures 2 GPU(s) but the cluster offers 1" in by_cell[two.cell_id].error
+    # the one-GPU cell was placed on the A5000 node and ran there (no NVIDIA driver: it fails
+    # opening NVML, which proves it was scheduled rather than left pending)
+    assert by_cell[one.cell_id].outcome == FAILED
+    assert "MeterUnavailableError" in by_cell[one.cell_id].error

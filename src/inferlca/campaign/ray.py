@@ -8,7 +8,10 @@ Placement uses Ray resources, never a home-made scheduler:
   which is mapped to a catalog device by name.
 
 Every cell's task asks for one unit of its device's resource, so two cells never share a device
-and a device runs its cells one after the other. The task runs the cell into a private temporary
+and a device runs its cells one after the other. A cell that measures GPUs also asks Ray for them
+(:func:`gpus_requested`: as many as its ``gpus`` names, else one for a GPU meter), so Ray gives the
+task its own GPUs and sets ``CUDA_VISIBLE_DEVICES``; the cell then measures the GPUs Ray assigned
+(``ray.get_gpu_ids()``), which its stored spec and context record. The task runs the cell into a private temporary
 store on its node, exports the run (traces and latencies included) and Ray brings it back; the
 driver imports each result into its own store as soon as it arrives. A cell whose device no node
 offers is reported as unschedulable instead of waiting forever, also when its node leaves the
@@ -47,6 +50,36 @@ from inferlca.errors import RunInterrupted, UsageError
 
 DEVICE_RESOURCE_PREFIX = "device:"
 ACCELERATOR_PREFIX = "accelerator_type:"
+
+
+#: meters reading GPUs Ray schedules as ``GPU`` (aliases resolved by the meter registry)
+GPU_METERS = ("nvml", "amdsmi", "amdgpu", "intel-gpu", "pyzes")
+
+
+def gpus_requested(spec: Any) -> int:
+    """How many GPUs a cell's task asks Ray for (``num_gpus``).
+
+    The number of GPUs the cell's ``gpus`` names; else 1 when its meter (or a member of a
+    combination such as ``nvml+rapl``) reads GPUs; else 0 (``auto`` included: what it finds
+    depends on the node, so it asks for none).
+    """
+    from inferlca.meters.registry import ALIASES
+
+    gpus = getattr(spec, "gpus", None)
+    if gpus:
+        from inferlca.meters.nvml import parse_gpus
+
+        picked = parse_gpus(gpus)
+        if picked:
+            return len(picked)
+    names = {ALIASES.get(m.strip(), m.strip()) for m in str(getattr(spec, "meter", "") or "").split("+")}
+    return 1 if names & set(GPU_METERS) else 0
+
+
+def task_options(cell: Cell, resource: str) -> dict[str, Any]:
+    """The Ray options a cell's task is submitted with: its device resource, its GPUs, its name."""
+    return {"resources": {resource: 1}, "num_gpus": gpus_requested(cell.spec),
+            "name": f"inferlca-cell-{cell.cell_id}"}
 
 
 class RayUnreachableError(UsageError):
@@ -207,6 +240,11 @@ def _task_body(spec_dict: dict[str, Any], runner: CellRunner | None, cooldown_s:
     ctx = ray.get_runtime_context()
     context = {"node_id": ctx.get_node_id(), "resources": ctx.get_assigned_resources(),
                "host": socket.gethostname()}
+    assigned = [str(g) for g in ray.get_gpu_ids()]
+    if assigned:  # measure the GPUs Ray gave this task (it set CUDA_VISIBLE_DEVICES to them)
+        context["gpus_assigned"] = assigned
+        if spec_dict.get("gpus") is not None and all(g.isdigit() for g in assigned):
+            spec_dict = {**spec_dict, "gpus": ",".join(assigned)}
     if tracker is not None:
         ray.get(tracker.started.remote(cell_id))
     try:
@@ -286,6 +324,7 @@ def _drive(ray: Any, campaign: Campaign, store: Any, runner: CellRunner | None,
     progress = progress or NullProgress()
     result = CampaignResult(campaign.name)
     offered = _cluster_devices(ray, resolve_accelerator)
+    gpus_offered = float(ray.cluster_resources().get("GPU", 0))
     states = {s.cell.cell_id: s for s in cell_states(campaign, store)}
 
     todo: list[tuple[Cell, str]] = []
@@ -305,6 +344,12 @@ def _drive(ray: Any, campaign: Campaign, store: Any, runner: CellRunner | None,
                 error=f"no node of the cluster offers {cell.device} (resource "
                       f"{device_resource(cell.device)!r}; start one with `inferlca campaign "
                       f"worker --device {cell.device} --address ...`)"))
+        elif gpus_requested(cell.spec) > gpus_offered:
+            result.results.append(CellResult(
+                cell.cell_id, cell.describe(), UNSCHEDULABLE, device=cell.device,
+                error=f"the cell measures {gpus_requested(cell.spec)} GPU(s) but the cluster "
+                      f"offers {gpus_offered:g} (Ray resource 'GPU'); start the node's worker "
+                      f"where Ray sees its GPUs, or use another meter"))
         else:
             todo.append((cell, offered[cell.device]))
 
@@ -319,7 +364,7 @@ def _drive(ray: Any, campaign: Campaign, store: Any, runner: CellRunner | None,
     known_ids = {cid: {run_id_of(r) for r in recs}
                  for cid, recs in runs_by_cell(store, [c.cell_id for c, _ in todo]).items()}
     for cell, resource in todo:
-        ref = task.options(resources={resource: 1}, name=f"inferlca-cell-{cell.cell_id}").remote(
+        ref = task.options(**task_options(cell, resource)).remote(
             cell.spec.to_dict(), runner, campaign.cooldown_s, tracker, cell.cell_id)
         pending[ref] = (cell, resource, time.monotonic())
 
@@ -431,5 +476,7 @@ __all__ = [
     "device_resource",
     "device_resources",
     "execute_cell",
+    "gpus_requested",
     "run_ray",
+    "task_options",
 ]

@@ -266,6 +266,8 @@ def _coerce_setting(name: str, value: Any) -> Any:
     """Check a run setting's type as read from YAML; numbers become text in text fields."""
     if value is None:
         return None
+    if name == "gpus":
+        return _coerce_gpus(value)
     if name in _TEXT_FIELDS:
         if isinstance(value, bool):
             raise InvalidValueError(f"{name} must be text, got {value!r}; write it in quotes")
@@ -280,6 +282,36 @@ def _coerce_setting(name: str, value: Any) -> Any:
     elif name in _BOOL_FIELDS and not isinstance(value, bool):
         raise InvalidValueError(f"{name} must be true or false, got {value!r}")
     return value
+
+
+def _coerce_gpus(value: Any) -> str | None:
+    """``gpus`` as ``"0,2"``, ``0`` or ``[0, 2]`` (in defaults or overrides; in the grid each value
+    of the axis is one such selection) -> the canonical text ``"0,2"``, checked."""
+    from inferlca.meters.nvml import parse_gpus
+
+    if isinstance(value, bool):
+        raise InvalidValueError(f"gpus takes GPU indices like \"0,2\" or [0, 2], got {value!r}")
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, list) and not all(isinstance(v, int) and not isinstance(v, bool)
+                                           for v in value):
+        raise InvalidValueError(f"gpus takes GPU indices like \"0,2\" or [0, 2], got {value!r}")
+    try:
+        picked = parse_gpus(value)
+    except UsageError:
+        raise InvalidValueError(f"gpus takes distinct GPU indices >= 0 like \"0,2\" or [0, 2], "
+                                f"got {value!r}") from None
+    return None if picked is None else ",".join(str(i) for i in picked)
+
+
+def _check_gpus_meter(settings: dict[str, Any]) -> None:
+    """``gpus`` selects NVIDIA GPUs: with a named meter it needs nvml among the meters."""
+    meter = str(settings.get("meter") or RunSpec.meter)
+    if settings.get("gpus") is not None and meter != "auto" and "nvml" not in {
+            m.strip() for m in meter.split("+")}:
+        raise InvalidValueError(
+            f"gpus {settings['gpus']!r} selects NVIDIA GPUs and goes with the nvml meter, but the "
+            f"cell's meter is {meter!r}; use meter: nvml (or nvml+rapl, auto) or drop gpus")
 
 
 def _unknown(kind: str, name: str, known: Sequence[str]) -> UnknownNameError:
@@ -488,6 +520,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
         if "meter" in settings:
             settings["meter"] = _check_meter(settings["meter"])
         settings = {k: _coerce_setting(k, v) for k, v in settings.items()}
+        _check_gpus_meter(settings)
         extra = dict(settings.pop("extra", None) or {})
         extra[_EXTRA_CAMPAIGN_KEY] = name
         try:
@@ -546,6 +579,15 @@ def _check_meter(meter: Any) -> Any:
         return meter
     if meter in ALIASES:
         return ALIASES[meter]
+    if isinstance(meter, str) and "+" in meter:  # a combination (nvml+rapl): each part canonical
+        from inferlca.meters.composite import check_distinct
+        from inferlca.meters.registry import meter_class
+
+        parts = [str(_check_meter(p.strip())) for p in meter.split("+")]
+        if "auto" in parts:
+            raise InvalidValueError(f"meter {meter!r}: 'auto' cannot be combined with '+'")
+        check_distinct([meter_class(p) for p in parts])
+        return "+".join(parts)
     raise _unknown("meter", str(meter), ("auto", *METERS))
 
 

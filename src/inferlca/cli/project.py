@@ -33,6 +33,10 @@ def register(app: typer.Typer) -> None:
         run: Annotated[list[str] | None, typer.Option("--run", help="Run ids (prefixes).")] = None,
         workload: Annotated[str | None, typer.Option("--workload", help="Only this workload.")] = None,
         scenario: Annotated[str | None, typer.Option("--scenario", help="Only this scenario.")] = None,
+        scope: Annotated[str | None, typer.Option(
+            "--scope", help="Manufacturing scope of the runs projected: chip, card, server-share "
+                            "(default: the one the stored runs share). Runs stored at another "
+                            "scope are refused, not recomputed.")] = None,
         store: Annotated[str | None, typer.Option("--store", help=STORE_HELP)] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     ) -> None:
@@ -66,6 +70,10 @@ def register(app: typer.Typer) -> None:
                     from inferlca.errors import UsageError
                     raise UsageError(f"the selected runs have several {key}s "
                                      f"({', '.join(values)}); choose one with {flag}")
+        from inferlca.report.scope import runs_at_scope
+
+        sel, scope = runs_at_scope(sel, scope)
+        if not run:
             sel = list(latest_per_device(sel).values())
         projections = [project(v, users, queries_per_user, days) for v in sel
                        if v.gwp_per_query_g() is not None]
@@ -73,12 +81,13 @@ def register(app: typer.Typer) -> None:
             from inferlca.errors import UsageError
             raise UsageError("none of the selected runs has impact figures to project")
         if as_json:
-            print_json({"projections": [p.to_dict() for p in projections]})
+            print_json({"scope": scope, "projections": [p.to_dict() for p in projections]})
             return
         # one block per run (figure | value [interval]): fits 80 columns whatever the device
         # names and interval widths; the unit once in the title
         console.print(f"{users:,.0f} users x {queries_per_user:g} queries/day = "
-                      f"{users * queries_per_user:,.0f} queries/day; CO2e in kgCO2e",
+                      f"{users * queries_per_user:,.0f} queries/day; CO2e in kgCO2e; "
+                      f"manufacturing scope {scope}",
                       markup=False, highlight=False)
         for p in projections:
             name = escape(p.run.device_name) + (" (estimated)" if p.run.estimated else "")

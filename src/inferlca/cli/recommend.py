@@ -17,6 +17,10 @@ def register(app: typer.Typer) -> None:
         workload: Annotated[str | None, typer.Option("--workload", help="Workload (needed if several).")] = None,
         scenario: Annotated[str | None, typer.Option("--scenario", help="Scenario (needed if several).")] = None,
         queries: Annotated[int | None, typer.Option("--queries", help="Only runs of this query count.")] = None,
+        scope: Annotated[str | None, typer.Option(
+            "--scope", help="Manufacturing scope of the runs ranked: chip, card, server-share "
+                            "(default: the one the stored runs share). Runs stored at another "
+                            "scope are refused, not recomputed.")] = None,
         store: Annotated[str | None, typer.Option("--store", help=STORE_HELP)] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     ) -> None:
@@ -31,12 +35,14 @@ def register(app: typer.Typer) -> None:
         positive_float("--latency-p99-ms", latency_p99_ms)
         with open_store_for_reading(store) as st:
             runs = load_runs(st)
-        rec = recommend(runs, latency_p99_ms, workload=workload, scenario=scenario, queries=queries)
+        rec = recommend(runs, latency_p99_ms, workload=workload, scenario=scenario, queries=queries,
+                        scope=scope)
         if as_json:
             print_json(rec.to_dict())
             return
         table = Table(title=f"{escape(rec.workload)}, {escape(rec.scenario)}: p99 <= "
-                            f"{latency_p99_ms:g} ms, greenest first",
+                            f"{latency_p99_ms:g} ms, greenest first (manufacturing scope "
+                            f"{rec.scope})",
                       caption="+ use phase only (no manufacturing footprint: device not in the catalog)"
                       if any(c.use_phase_only for c in rec.ranked) else None)
         for col in ("rank", "device", "GWP per query (mgCO2e)", "p99 latency (ms)", "run", "why"):

@@ -50,10 +50,11 @@ def archetypes() -> dict[str, Archetype]:
 def vendor_of(cpu_name: str) -> str | None:
     """``Intel`` or ``AMD`` from a CPU model name, else ``None``."""
     low = cpu_name.lower()
-    if "intel" in low or "xeon" in low or "core" in low:
-        return "Intel"
+    # AMD first: AMD names say "128-Core Processor", which holds Intel's "core"
     if "amd" in low or "epyc" in low or "ryzen" in low:
         return "AMD"
+    if "intel" in low or "xeon" in low or "core" in low:
+        return "Intel"
     return None
 
 
@@ -83,7 +84,8 @@ def archetype_device(archetype_id: str, cpu_name: str | None = None, *,
 
     Raises:
         UnknownNameError: unknown archetype id.
-        InvalidValueError: ``cpu_name`` has a real catalog entry (use it, not an archetype).
+        InvalidValueError: ``cpu_name`` has a real catalog entry with a die area (use it, not an
+            archetype). An entry whose die area is not published (EPYC 9755...) may take one.
     """
     cat = catalog or get_catalog()
     table = archetypes()
@@ -92,7 +94,7 @@ def archetype_device(archetype_id: str, cpu_name: str | None = None, *,
                                f"(accepted: {', '.join(table)})")
     if cpu_name is not None:
         real = match_cpu(cpu_name, cat)
-        if real is not None:
+        if real is not None and real.die_area_mm2 is not None:  # a footprint of its own
             raise InvalidValueError(
                 f"{cpu_name!r} has a real catalog entry ({real.id}); use --device {real.id} "
                 "instead of an archetype")

@@ -23,7 +23,7 @@ from typing import Any
 from inferlca.errors import InputFileError, UnknownNameError
 
 CATEGORIES = ("edge", "desktop", "gaming", "datacenter")
-KINDS = ("gpu", "cpu", "soc")
+KINDS = ("gpu", "cpu", "soc", "npu")  # npu: an edge AI accelerator (Edge TPU, Hailo)
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 # source groups, in the order they are shown

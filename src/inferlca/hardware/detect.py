@@ -199,13 +199,18 @@ def detect_device(*, nvml: Any = None, gpu_index: int = 0, use_nvml: bool = True
     cpu = cpu_model_name(cpuinfo)
     if cpu:
         dev = match_cpu(cpu, cat)
+        known = dev
+        if dev is not None and dev.die_area_mm2 is None:  # catalogued, area not published
+            dev = None
         if dev is None:
             threads, virtual = cpu_threads_and_virtual(cpuinfo)
             arch, anotes = choose_archetype(cpu, virtual=virtual, laptop=is_laptop(chassis_type))
             notes.extend(anotes)
             dev = archetype_device(arch.id, cpu, visible_threads=threads if arch.cls == "server"
                                    else None, virtual=virtual, catalog=cat)
-            notes.append(f"CPU {cpu!r} is not in the catalog: ARCHETYPE footprint {arch.id} "
+            why = ("is in the catalog but its die area is not published" if known is not None
+                   else "is not in the catalog")
+            notes.append(f"CPU {cpu!r} {why}: ARCHETYPE footprint {arch.id} "
                          f"({'cloud VM, ' if virtual else ''}{dev.notes}); pass --device to "
                          "choose a real device")
             if virtual:

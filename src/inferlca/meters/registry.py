@@ -2,7 +2,7 @@
 
 ``auto`` takes every available meter that covers a distinct part, one per sensor family, in this
 order: accelerators (NVIDIA NVML, Jetson tegrastats, else Jetson INA3221 hwmon, AMD amdgpu hwmon,
-Intel i915/xe hwmon, Apple powermetrics), the host (Linux RAPL/powercap), the node (IPMI through
+Intel Level Zero (pyzes) else i915/xe hwmon, Apple powermetrics), the host (Linux RAPL/powercap), the node (IPMI through
 ``ipmitool`` on a local BMC, Redfish when ``INFERLCA_REDFISH_URL`` is set). Several found: one
 :class:`~inferlca.meters.composite.CompositeMeter`. None found: the modelled CPU meter (estimated).
 ``a+b`` names a combination explicitly (``nvml+rapl``); one that reads the same sensors twice is
@@ -27,6 +27,7 @@ METERS: dict[str, str] = {
     "amdsmi": "inferlca.meters.amdgpu:AmdSmiMeter",
     "amdgpu": "inferlca.meters.amdgpu:AmdGpuMeter",
     "intel-gpu": "inferlca.meters.intelgpu:IntelGpuMeter",
+    "pyzes": "inferlca.meters.intelgpu:ZesMeter",
     "zeus-apple": "inferlca.meters.apple:ZeusAppleMeter",
     "powermetrics": "inferlca.meters.apple:PowermetricsMeter",
     "ipmi": "inferlca.meters.ipmi:IpmiMeter",
@@ -40,6 +41,7 @@ AUTO_ORDER = (
     "ina3221",
     "amdsmi",
     "amdgpu",
+    "pyzes",
     "intel-gpu",
     "zeus-apple",
     "powermetrics",
@@ -199,7 +201,7 @@ def open_combination(
         InvalidValueError: a meter named twice, or two meters reading the same sensors.
         MeterUnavailableError: one of them cannot run here (the others are closed again).
     """
-    from inferlca.meters.composite import CompositeMeter, check_distinct
+    from inferlca.meters.composite import check_distinct
 
     names = [n.strip() for n in names if n.strip()]
     if "auto" in names:
@@ -212,6 +214,46 @@ def open_combination(
     try:
         for cls in classes:
             opened.append(_open_one(cls.name, device, gpus, cpu_tdp_w, period_s, options))
+        return _composite(opened)
+    except BaseException:
+        for m in opened:
+            m.close()
+        raise
+
+
+def _composite(members: list[PowerMeter]) -> PowerMeter:
+    """A composite of opened meters, with an ``open_spec`` naming each member's own spec, so the
+    process sampler can open the same combination in its process (:func:`reopen`)."""
+    from inferlca.meters.composite import CompositeMeter
+
+    meter = CompositeMeter(members)
+    specs = [m.open_spec for m in members]
+    if all(s is not None for s in specs):
+        meter.open_spec = (COMPOSITE, {"members": [[s[0], dict(s[1])] for s in specs if s]})
+    return meter
+
+
+#: the ``open_spec`` name of a combination: its options are ``{"members": [[name, options], ...]}``
+COMPOSITE = "composite"
+
+
+def reopen(name: str, options: dict[str, Any]) -> PowerMeter:
+    """Open a meter again from its ``open_spec`` (in the sampler process), without probing.
+
+    A combination (``name == "composite"``) reopens each member in its order, so the channels come
+    out in the same order as in the measuring process.
+    """
+    if name != COMPOSITE:
+        return meter_class(name)(**options)
+    from inferlca.meters.composite import CompositeMeter
+
+    members = options.get("members")
+    if not isinstance(members, list) or len(members) < 2:
+        raise InvalidValueError("a composite open_spec needs a list of at least two members")
+    opened: list[PowerMeter] = []
+    try:
+        for member_name, member_options in members:
+            opened.append(reopen(str(member_name), dict(member_options)))
         return CompositeMeter(opened)
     except BaseException:
         for m in opened:
@@ -222,8 +264,6 @@ def open_combination(
 def _open_auto(
     device: Any, gpus: Any, cpu_tdp_w: Any, period_s: Any, options: dict[str, Any]
 ) -> PowerMeter:
-    from inferlca.meters.composite import CompositeMeter
-
     reasons = []
     opened: list[PowerMeter] = []
     families: set[str] = set()
@@ -253,7 +293,7 @@ def _open_auto(
                     return _opened(cls, opts)
                 reasons.append(f"{candidate}: {reason}")
             raise MeterUnavailableError("no power meter works here: " + "; ".join(reasons))
-        return opened[0] if len(opened) == 1 else CompositeMeter(opened)
+        return opened[0] if len(opened) == 1 else _composite(opened)
     except BaseException:
         for m in opened:
             m.close()

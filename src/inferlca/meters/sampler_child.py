@@ -120,7 +120,7 @@ def _attach(name: str, size: int) -> Any:
 def run(job: dict[str, Any], messages: Any) -> int:
     """Sample until the parent asks to stop (or is gone); return the exit code."""
     from inferlca.meters.base import Reading
-    from inferlca.meters.registry import meter_class
+    from inferlca.meters.registry import reopen
 
     channels: list[str] = list(job["channels"])
     counters: list[str] = list(job["counters"])
@@ -151,7 +151,7 @@ def run(job: dict[str, Any], messages: Any) -> int:
         except (AttributeError, OSError, ValueError) as exc:
             say({"cpu_error": f"cannot pin to CPU {cpu}: {exc}"})
     try:
-        meter = meter_class(job["meter"])(**job["options"])
+        meter = reopen(job["meter"], job["options"])
     except Exception as exc:  # noqa: BLE001 - any failure to open is reported to the parent
         say({"fatal": f"cannot open meter {job['meter']!r} here: {type(exc).__name__}: {exc}"})
         put(H_STATE, FAILED)

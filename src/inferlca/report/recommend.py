@@ -49,6 +49,7 @@ class Recommendation:
     ranked: tuple[Candidate, ...]
     excluded: tuple[Candidate, ...]
     notes: tuple[str, ...]
+    scope: str | None = None  # manufacturing scope of every run ranked
 
     @property
     def best(self) -> Candidate | None:
@@ -56,7 +57,7 @@ class Recommendation:
 
     def to_dict(self) -> dict[str, Any]:
         return {"budget_p99_ms": self.budget_p99_s * 1e3, "workload": self.workload,
-                "scenario": self.scenario,
+                "scenario": self.scenario, "scope": self.scope,
                 "recommended": self.best.to_dict() if self.best else None,
                 "runners_up": [c.to_dict() for c in self.ranked[1:]],
                 "excluded": [c.to_dict() for c in self.excluded], "notes": list(self.notes)}
@@ -70,8 +71,14 @@ def _only(values: set[str], name: str) -> str:
 
 
 def recommend(runs: Sequence[RunView], latency_p99_ms: float, *, workload: str | None = None,
-              scenario: str | None = None, queries: int | None = None) -> Recommendation:
-    """Rank the devices that meet ``latency_p99_ms`` by GWP per query (lowest first)."""
+              scenario: str | None = None, queries: int | None = None,
+              scope: str | None = None) -> Recommendation:
+    """Rank the devices that meet ``latency_p99_ms`` by GWP per query (lowest first).
+
+    ``scope``: the manufacturing scope (``chip``, ``card``, ``server-share``) of the runs ranked;
+    None: the one the selected runs share (see :mod:`inferlca.report.scope`: stored embodied
+    terms are never recomputed at another scope, so other-scope runs are refused, not mixed).
+    """
     if (isinstance(latency_p99_ms, bool) or not isinstance(latency_p99_ms, (int, float))
             or not math.isfinite(latency_p99_ms) or latency_p99_ms <= 0):
         raise InvalidValueError(f"{named('latency_p99_ms')} must be a positive number, "
@@ -96,6 +103,9 @@ def recommend(runs: Sequence[RunView], latency_p99_ms: float, *, workload: str |
         sel = [v for v in sel if v.queries == queries]
         if not sel:
             raise EmptyStoreError(f"no {wl}/{sc} runs with {queries} queries")
+    from inferlca.report.scope import runs_at_scope
+
+    sel, scope = runs_at_scope(sel, scope)
     budget_s = latency_p99_ms / 1e3
     ok: list[Candidate] = []
     out: list[Candidate] = []
@@ -137,4 +147,4 @@ def recommend(runs: Sequence[RunView], latency_p99_ms: float, *, workload: str |
     if any(c.run.estimated for c in ok[:1]):
         notes.append("the recommended device's figures are estimated, not measured")
     out.sort(key=lambda c: (c.latency_p99_s.value if c.latency_p99_s else math.inf))
-    return Recommendation(budget_s, wl, sc, tuple(ok), tuple(out), tuple(notes))
+    return Recommendation(budget_s, wl, sc, tuple(ok), tuple(out), tuple(notes), scope)
