@@ -169,7 +169,8 @@ def _tornados(runs: Sequence[RunView]) -> tuple[list[Any], list[str], str | None
 def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
                  store_path: str = "", title: str = "inferlca report",
                  progress: Callable[[str], None] | None = None,
-                 power_axis: str = "progress") -> ReportResult:
+                 power_axis: str = "progress",
+                 criteria: Sequence[str] = ()) -> ReportResult:
     """Draw every view for ``runs`` and write ``out_dir/report.html`` with PNG and SVG figures.
 
     Args:
@@ -180,6 +181,8 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
         progress: called with a short description before each step.
         power_axis: ``progress`` (each repetition on 100 points, as the study) or ``time``
             (seconds since the start, on one grid over the longest repetition).
+        criteria: names of :data:`inferlca.lca.criteria.CRITERIA`; one figure per criterion
+            (per query, each run, with its interval or ``no data``).
     """
     from inferlca.errors import UnknownNameError
 
@@ -189,11 +192,12 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
     out = ensure_writable_dir(Path(out_dir))
     with style.report_devices(device_order(runs)):
         return _build(store, list(runs), out, store_path=store_path, title=title,
-                      progress=progress, power_axis=power_axis)
+                      progress=progress, power_axis=power_axis, criteria=tuple(criteria))
 
 
 def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title: str,
-           progress: Callable[[str], None] | None, power_axis: str) -> ReportResult:
+           progress: Callable[[str], None] | None, power_axis: str,
+           criteria: tuple[str, ...] = ()) -> ReportResult:
     import jinja2
 
     step = progress or (lambda _msg: None)
@@ -290,6 +294,21 @@ def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title
                + "Runs of the workload with the most runs, at its most common query count.")
     add("sensitivity", "Sensitivity (tornado)", caption, plots.tornado_figure(tors, q_unit),
         why or "")
+
+    if criteria:
+        from inferlca.lca.criteria import NAMES, run_criteria
+
+        per_run = [run_criteria(v, criteria) for v in runs]
+        for name in criteria:
+            step(f"criterion {name}")
+            add(f"criterion_{name}", f"Criterion: {NAMES[name]} per query",
+                f"{NAMES[name].capitalize()} per query of each run: use phase (energy x PUE x the "
+                "region's factor; water adds the on-site water of the device class) plus the "
+                "time-allocated manufacturing share where a sourced figure exists (hatched: use "
+                "phase only); whiskers: the run interval over repetitions and inputs. A run "
+                "without a factor for its device or region says 'no data', never 0.",
+                plots.criterion_figure(runs, name, [c[name] for c in per_run]),
+                f"no run has {NAMES[name]} data (see the notes of `--criteria`)")
 
     step("decoder LLM view")
     llm = plots.llm_figure(runs)
