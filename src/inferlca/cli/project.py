@@ -156,8 +156,8 @@ def register(app: typer.Typer) -> None:
                       else "n/a (throughput unknown)")]
             if mc is not None:
                 rows.append(("total / day, Monte Carlo median",
-                             f"{mc['median']:.3g} [p2.5 {mc['p2_5']:.3g} - p97.5 "
-                             f"{mc['p97_5']:.3g}]"))
+                             (f"{mc['median']:.3g} [p2.5 {mc['p2_5']:.3g} - p97.5 "
+                              f"{mc['p97_5']:.3g}]")))
             for name_, d in (crit or {}).items():
                 rows.append((f"{name_} / day ({d['unit'].removesuffix('/day')})",
                              "no data (see note)" if d["value"] is None else _fmt(_Triple(d))))
