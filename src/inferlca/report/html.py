@@ -141,7 +141,8 @@ def assumptions(runs: Sequence[RunView]) -> list[dict[str, str]]:
     return sorted(rows.values(), key=lambda r: r["device"])
 
 
-def _tornados(runs: Sequence[RunView]) -> tuple[list[Any], list[str], str | None]:
+def _tornados(runs: Sequence[RunView], criterion: str = "gwp",
+              ) -> tuple[list[Any], list[str], str | None]:
     """One tornado per device (at most :data:`MAX_TORNADOS`): each device's latest run at the
     most common query count."""
     from inferlca.report.sensitivity import tornado
@@ -158,7 +159,7 @@ def _tornados(runs: Sequence[RunView]) -> tuple[list[Any], list[str], str | None
     out, sources = [], []
     for name in device_order(latest.values())[:MAX_TORNADOS]:
         try:
-            t = tornado(latest[name])
+            t = tornado(latest[name], criterion=criterion)
         except UsageError:
             continue
         out.append(t)
@@ -309,6 +310,15 @@ def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title
                 "without a factor for its device or region says 'no data', never 0.",
                 plots.criterion_figure(runs, name, [c[name] for c in per_run]),
                 f"no run has {NAMES[name]} data (see the notes of `--criteria`)")
+            if name == "gwp":
+                continue
+            ctors, _, cwhy = _tornados(main_condition, name)
+            add(f"sensitivity_{name}", f"Sensitivity (tornado): {NAMES[name]}",
+                f"{NAMES[name].capitalize()} per query when one parameter (grid, PUE, lifetime, "
+                "manufacturing scope, per-node factor source and basis) moves between its ends "
+                "and the others keep the run's values; a parameter the criterion does not "
+                "depend on is named as having no effect.",
+                plots.tornado_figure(ctors), cwhy or f"no run has {NAMES[name]} data")
 
     step("decoder LLM view")
     llm = plots.llm_figure(runs)

@@ -440,6 +440,12 @@ def tornado_figure(tornados: Sequence[Any], unit: style.Unit | None = None):  # 
     tornados = [t for t in tornados if t.bars]
     if not tornados:
         return None
+    criterion = getattr(tornados[0], "criterion", "gwp")
+    what = "GWP"
+    if criterion != "gwp":  # water, PE, ADPe: in their own unit
+        from inferlca.lca.criteria import NAMES
+
+        unit, what = style.Unit(tornados[0].unit, 1.0), NAMES[criterion]
     unit = unit or style.gwp_unit([t.base_g for t in tornados])
     cols = min(2, len(tornados))
     rows = math.ceil(len(tornados) / cols)
@@ -466,7 +472,7 @@ def tornado_figure(tornados: Sequence[Any], unit: style.Unit | None = None):  # 
         ax.set_yticks(range(len(keep)))
         ax.set_yticklabels([f"{b.parameter.split(' (')[0]}\n{b.low_label} -> {b.high_label}"
                             for b in reversed(keep)])
-        ax.set_xlabel(f"GWP per query ({unit.name})")
+        ax.set_xlabel(f"{what} per query ({unit.name})")
         ax.set_title(f"{_label(t.run)}, {t.run.queries} queries")
         if drop:
             ax.text(0.99, 0.02, "no effect: " + ", ".join(b.parameter.split(" (")[0]
@@ -480,7 +486,7 @@ def tornado_figure(tornados: Sequence[Any], unit: style.Unit | None = None):  # 
                Line2D([], [], marker="s", color=style.SECOND_END, lw=6, label="second end")]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=style.LEGEND_PT,
                frameon=False)
-    fig.suptitle("Sensitivity of GWP per query, one parameter at a time")
+    fig.suptitle(f"Sensitivity of {what} per query, one parameter at a time")
     return fig
 
 
