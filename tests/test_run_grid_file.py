@@ -86,6 +86,12 @@ def test_run_grid_file(cli, tmp_path):
     text = " ".join(shown.out.split())
     assert "grid file grid.csv (average)" in text and "best hour of that day (00:00 UTC" in text
     assert "at the worst (23:00 UTC" in text
+    # the HTML report's assumptions name the same best and worst hour
+    rep = cli("report", "--store", tmp_path / "g.db", "--out", tmp_path / "rep")
+    assert rep.code == 0, rep.err
+    html = " ".join((tmp_path / "rep" / "report.html").read_text().split())
+    assert "best hour of that day (00:00 UTC, 100 gCO2e/kWh)" in html
+    assert "at the worst (23:00 UTC, 330)" in html
 
 
 @pytest.mark.parametrize("args,message", [
