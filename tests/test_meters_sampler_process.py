@@ -219,8 +219,11 @@ def test_campaign_cell_ids_do_not_move_for_the_default_sampler():
     import json
 
     d = default.to_dict()
-    # fields added later (sampler, scope, gpus) at their defaults; LLM options inside extra
+    # fields added later (sampler, scope, gpus, grid file) at their defaults; LLM options
+    # inside extra
     d.pop("label"), d.pop("sampler"), d.pop("scope"), d.pop("gpus")
+    for k in ("grid_file", "grid_unit", "grid_tz", "grid_signal"):
+        d.pop(k)
     d["extra"] = {**d["extra"], **d.pop("llm")}
     before = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
                             .encode("utf-8")).hexdigest()[:12]

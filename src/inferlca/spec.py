@@ -46,8 +46,10 @@ _INT_AT_LEAST_1 = ("queries", "repetitions", "samples_per_query", "users", "max_
 _OPTIONAL_INT_AT_LEAST_1 = ("threads", "offline_samples")
 _POSITIVE = ("period_ms", "target_qps", "duration_s")
 _NON_NEGATIVE = ("idle_baseline_s", "cooldown_s", "think_time_s")
-_TEXT = ("workload", "backend", "scenario", "meter", "region", "memory_method", "precision")
-_OPTIONAL_TEXT = ("device", "weights", "dataset", "prompts", "preset", "label")
+_TEXT = ("workload", "backend", "scenario", "meter", "region", "memory_method", "precision",
+         "grid_signal")
+_OPTIONAL_TEXT = ("device", "weights", "dataset", "prompts", "preset", "label", "grid_file",
+                  "grid_unit", "grid_tz")
 _BOOL = ("accuracy", "mlperf_compliant")
 #: Upper bounds, so that a typo (``-n 99999999999999999999``, ``--period-ms 1e300``) is refused
 #: at once instead of running for ever, exhausting memory or overflowing the store's integers.
@@ -229,6 +231,10 @@ class RunSpec:
     cooldown_s: float = 0.0
     region: str = "FR"
     grid_gco2e_per_kwh: str | None = None   # number or interval text ("50..80"); overrides region
+    grid_file: str | None = None            # time-varying intensity CSV (lca/grid_time.py)
+    grid_unit: str | None = None            # its unit when the file does not say it
+    grid_tz: str | None = None              # its naive timestamps' time zone
+    grid_signal: str = "average"            # average or marginal column of the file
     pue: str | None = None                  # number or interval text; None = default by category
     lifetime_years: str | None = None       # number or interval text; None = default (7)
     memory_method: str = "per-gb"
@@ -303,6 +309,7 @@ class RunSpec:
                 if u.low < low or u.high > high:
                     raise InvalidValueError(
                         f"{named(name)} must lie within {low:g}..{high:g}, got {v!r} (a typo?)")
+        self._check_grid_file()
         self._check_names()
         self.llm.validate()
         from inferlca.lca.embodied import check_scope
@@ -329,6 +336,26 @@ class RunSpec:
                      f"here runs it): `inferlca estimate --precision {self.precision}`")
         known = ESTIMATE_PRECISIONS if self.is_estimate else PRECISIONS
         raise UnknownNameError("precision", str(self.precision), known, hint=_known(known))
+
+    def _check_grid_file(self) -> None:
+        """A grid file is readable, complete and in a known unit and time zone (read once here,
+        so a bad file fails before anything runs); not together with a custom intensity."""
+        from inferlca.lca.grid_time import SIGNALS, read_grid_file
+
+        if self.grid_signal not in SIGNALS:
+            raise UnknownNameError("grid signal", str(self.grid_signal), SIGNALS,
+                                   hint=_known(SIGNALS), param="grid_signal")
+        if self.grid_file is None:
+            for name in ("grid_unit", "grid_tz"):
+                if getattr(self, name) is not None:
+                    raise InvalidValueError(f"{name} describes a grid file; give grid_file too",
+                                            param=name)
+            return
+        if self.grid_gco2e_per_kwh is not None:
+            raise InvalidValueError("give either grid_gco2e_per_kwh or grid_file, not both",
+                                    param="grid_file")
+        read_grid_file(self.grid_file, unit=self.grid_unit, tz=self.grid_tz,
+                       signal=self.grid_signal)
 
     def _check_names(self) -> None:
         """The meter and the region (without a custom grid) are known names; an estimate's meter

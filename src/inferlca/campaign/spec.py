@@ -153,6 +153,10 @@ _LATER_FIELD_DEFAULTS: dict[str, Any] = {
     "sampler": "process",   # issue 16
     "scope": "chip",        # issue 14
     "gpus": None,           # issue 17
+    "grid_file": None,      # issue 15 (grid in time)
+    "grid_unit": None,
+    "grid_tz": None,
+    "grid_signal": "average",
 }
 
 

@@ -22,6 +22,9 @@ def register(app: typer.Typer) -> None:
                             "(default: the one the stored runs share). Runs stored at another "
                             "scope are refused, not recomputed.")] = None,
         store: Annotated[str | None, typer.Option("--store", help=STORE_HELP)] = None,
+        criteria: Annotated[str | None, typer.Option(
+            "--criteria", help="Also give these criteria per query for each device: "
+            "gwp,water,pe,adpe (the ranking stays by GWP).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     ) -> None:
         """Greenest device (GWP per query) within the latency budget, runners-up, exclusions."""
@@ -33,12 +36,25 @@ def register(app: typer.Typer) -> None:
         from inferlca.report.recommend import recommend
 
         positive_float("--latency-p99-ms", latency_p99_ms)
+        wanted = None
+        if criteria is not None:
+            from inferlca.lca.criteria import parse_criteria
+
+            wanted = parse_criteria(criteria)
         with open_store_for_reading(store) as st:
             runs = load_runs(st)
         rec = recommend(runs, latency_p99_ms, workload=workload, scenario=scenario, queries=queries,
                         scope=scope)
+        crit = None
+        if wanted:
+            from inferlca.lca.criteria import run_criteria
+
+            crit = {c.run.run_id: run_criteria(c.run, wanted) for c in [*rec.ranked, *rec.excluded]}
         if as_json:
-            print_json(rec.to_dict())
+            d = rec.to_dict()
+            if crit is not None:
+                d["criteria"] = crit
+            print_json(d)
             return
         table = Table(title=f"{escape(rec.workload)}, {escape(rec.scenario)}: p99 <= "
                             f"{latency_p99_ms:g} ms, greenest first (manufacturing scope "
@@ -60,6 +76,19 @@ def register(app: typer.Typer) -> None:
                           (c.latency_p99_s * 1e3).format("") if c.latency_p99_s else "n/a",
                           c.run.short_id, f"excluded: {escape(c.excluded or '')}")
         console.print(table)
+        if crit is not None and wanted:
+            from inferlca.cli._criteria import cell
+
+            ct = Table(title="criteria per query (run interval rule)")
+            ct.add_column("device")
+            for name in wanted:
+                ct.add_column(name, justify="right")
+            for c in [*rec.ranked, *rec.excluded]:
+                ct.add_row(escape(c.run.device_name),
+                           *(escape(cell(crit[c.run.run_id][n])) for n in wanted))
+            console.print(ct)
+            for n in sorted({n for per in crit.values() for d in per.values() for n in d["notes"]}):
+                console.print(f"[yellow]criteria:[/] {escape(n)}")
         if rec.best:
             console.print(f"recommended: [bold green]{escape(rec.best.run.device_name)}[/]")
         for n in rec.notes:

@@ -24,6 +24,8 @@ def register(app: typer.Typer) -> None:
         power_axis: Annotated[str, typer.Option(
             "--power-axis", help="Power profiles against run progress (100 points, as the study: "
             "'progress') or seconds since the start ('time').")] = "progress",
+        criteria: Annotated[str | None, typer.Option(
+            "--criteria", help="Add a figure per criterion: gwp,water,pe,adpe.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
     ) -> None:
         """Write a self-contained HTML report (figures embedded) plus PNG and SVG figures."""
@@ -39,6 +41,9 @@ def register(app: typer.Typer) -> None:
         if power_axis not in POWER_AXES:
             raise UnknownNameError("--power-axis", power_axis, POWER_AXES,
                                    hint=f"(accepted: {', '.join(POWER_AXES)})")
+        from inferlca.lca.criteria import parse_criteria
+
+        wanted = parse_criteria(criteria) if criteria is not None else ()
         runs, device, workload, scenario = runs or [], device or [], workload or [], scenario or []
         ensure_writable_dir(out)
         with open_store_for_reading(store) as st:
@@ -49,7 +54,7 @@ def register(app: typer.Typer) -> None:
                 task = prog.add_task("report", total=None)
                 result = build_report(st, views, out, store_path=str(st.path), title=title,
                                       progress=lambda m: prog.update(task, description=m),
-                                      power_axis=power_axis)
+                                      power_axis=power_axis, criteria=wanted)
         if as_json:
             print_json(result.to_dict())
             return

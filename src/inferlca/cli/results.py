@@ -224,14 +224,43 @@ def results_show(
     run_id: str = typer.Argument(..., help="A run id, or the start of one (as listed)."),
     json_out: bool = typer.Option(False, "--json", help="JSON for scripts."),
     store: str | None = typer.Option(None, "--store", help=STORE_HELP, show_default=False),
+    criteria: str | None = typer.Option(
+        None, "--criteria", help="Also give these criteria per query: gwp,water,pe,adpe."),
+    samples: int | None = typer.Option(
+        None, "--samples", help="Monte Carlo draws (e.g. 10000): median and percentiles of CO2e "
+        "per query."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo draws (>= 0)."),
 ) -> None:
     """Show one run: specification, device, summary with intervals, impact, repetitions."""
     from inferlca.store.sqlite import Store
 
+    wanted = None
+    if criteria is not None:
+        from inferlca.lca.criteria import parse_criteria
+
+        wanted = parse_criteria(criteria)
+    if samples is not None:
+        from inferlca.lca.montecarlo import check_samples_seed
+
+        check_samples_seed(samples, seed)
     with Store.open_readonly(_store_of(ctx, store)) as s:
         run = s.get_run(run_id)
+    crit = mc = None
+    if wanted or samples is not None:
+        from inferlca.cli._criteria import monte_carlo
+        from inferlca.lca.criteria import run_criteria
+        from inferlca.report.data import run_view
+
+        view = run_view(run)
+        crit = run_criteria(view, wanted) if wanted else None
+        mc = monte_carlo(view, samples, seed) if samples is not None else None
     if json_out:
-        print_json(run.to_dict())
+        d = run.to_dict()
+        if crit is not None:
+            d["criteria"] = crit
+        if mc is not None:
+            d["monte_carlo"] = mc
+        print_json(d)
         return
     kind = "measured" if run.measured else "[magenta]estimated[/]"
     console.print(f"[bold]run {run.run_id}[/]  {_status(run)}  {kind}")
@@ -264,6 +293,23 @@ def results_show(
         for note in outlier_repetitions([(r.index, r.metrics.get("duration_s"))
                                          for r in run.repetitions if r.status == "complete"]):
             console.print(f"[yellow]outlier:[/] {escape(note)}", highlight=False)
+    if crit is not None:
+        from inferlca.cli._criteria import cell
+
+        ct = Table(title="criteria per query (run interval rule)", title_justify="left")
+        ct.add_column("criterion")
+        ct.add_column(escape("value [low - high]"), justify="right")
+        ct.add_column("scope")
+        for name, d in crit.items():
+            ct.add_row(name, escape(cell(d)), d["scope"] or "-")
+        console.print(ct)
+        for n in dict.fromkeys(n for d in crit.values() for n in d["notes"]):
+            console.print(f"[yellow]criteria:[/] {escape(n)}", highlight=False)
+    if mc is not None:
+        from inferlca.cli._criteria import mc_line
+
+        console.print(escape(mc_line(mc, 1e3, "mgCO2e per query")), highlight=False,
+                      soft_wrap=True)
     for note in run.notes:
         console.print(f"[yellow]note:[/] {escape(str(note))}", highlight=False)
     sources = (impact or {}).get("sources") if impact else None

@@ -281,6 +281,15 @@ def register(app: typer.Typer) -> None:
         region: str = typer.Option(d.region, help="Grid region (country code)."),
         grid_gco2e_per_kwh: str | None = typer.Option(
             None, "--grid", help="Grid intensity gCO2e/kWh (>= 0), e.g. 56 or 50..80."),
+        grid_file: str | None = typer.Option(
+            None, "--grid-file", help="Time-varying grid intensity (timestamped CSV, hourly or "
+            "finer; see docs/lca.md): each repetition is scored at the hours it ran."),
+        grid_unit: str | None = typer.Option(None, "--grid-unit",
+                                             help="Unit of the grid file when it does not say it."),
+        grid_tz: str | None = typer.Option(None, "--grid-tz",
+                                           help="Time zone of the grid file's naive timestamps."),
+        grid_signal: str = typer.Option("average", "--grid-signal",
+                                        help="Column of the grid file: average or marginal."),
         pue: str | None = typer.Option(None, help="PUE (>= 1), e.g. 1.5 or 1.1..1.6."),
         lifetime_years: str | None = typer.Option(
             None, "--lifetime-years", help="Device lifetime in years (> 0), e.g. 5..7."),
@@ -372,7 +381,8 @@ def register(app: typer.Typer) -> None:
             repetitions=repetitions, device=device, meter=meter, gpus=gpus, period_ms=period_ms,
             sampler=sampler,
             idle_baseline_s=idle_baseline_s, cooldown_s=cooldown_s, region=region,
-            grid_gco2e_per_kwh=grid_gco2e_per_kwh, pue=pue, lifetime_years=lifetime_years,
+            grid_gco2e_per_kwh=grid_gco2e_per_kwh, grid_file=grid_file, grid_unit=grid_unit,
+            grid_tz=grid_tz, grid_signal=grid_signal, pue=pue, lifetime_years=lifetime_years,
             memory_method=memory_method, scope=scope, weights=weights, dataset=dataset, accuracy=accuracy,
             precision=precision, threads=threads, seed=seed, samples_per_query=samples_per_query,
             target_qps=target_qps, offline_samples=offline_samples,

@@ -315,3 +315,36 @@ def trace_intensity(series: GridSeries, trace: Any, start_s: float | None = None
     if end_s is not None:
         keep &= t <= end_s
     return integrate(series, float(t0), t[keep], p[keep])
+
+
+def trace_grid(series: GridSeries, trace: Any) -> dict[str, Any]:
+    """What a run's repetition met on the grid of ``series``: the effective (energy-weighted)
+    intensity over its power trace, sample by sample, and the same trace started at the best and
+    the worst whole hour of its UTC day (:func:`day_extremes`)."""
+    ti = trace_intensity(series, trace)
+    t = np.asarray(trace.t_s, dtype=float)
+    p = np.asarray(trace.channels[trace.primary], dtype=float)
+    out = ti.to_dict()
+    out["signal"] = series.signal
+    ext = day_extremes(series, float(trace.meta["t0_unix_s"]), t, p)
+    if ext is not None:
+        out["best_hour"], out["worst_hour"] = ext["best"], ext["worst"]
+        out["hours_covered"] = ext["hours_covered"]
+    return out
+
+
+def score_hours(grid: dict[str, Any], impact: dict[str, Any]) -> dict[str, Any]:
+    """``grid`` (:func:`trace_grid`) with the repetition's use-phase and total GWP at its best
+    and worst hour: the use phase is proportional to the intensity (energy x PUE x grid), the
+    embodied share does not move. ``impact`` is the repetition's ``Impact.to_dict()``."""
+    eff = float(grid["gco2e_per_kwh"])
+    use = (impact.get("use_gco2e") or {}).get("value")
+    emb = (impact.get("embodied_gco2e") or {}).get("value") or 0.0
+    out = dict(grid)
+    for key in ("best_hour", "worst_hour"):
+        h = out.get(key)
+        if h is None or use is None or eff <= 0:
+            continue
+        use_h = float(use) * float(h["gco2e_per_kwh"]) / eff
+        out[key] = {**h, "use_gco2e": use_h, "total_gco2e": use_h + float(emb)}
+    return out

@@ -113,7 +113,14 @@ def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: Im
     failure = _failure(measured.lg_run, k)
     c = counts(spec, measured)
     metrics = repetition_metrics(spec, workload, measured, c)
+    grid_time = None
+    if spec.grid_file is not None:  # the grid of the repetition's own hours (--grid-file)
+        ctx, grid_time = _grid_in_time(spec, ctx, measured.trace)
     impact = repetition_impact(workload, metrics, ctx, c.queries)
+    if impact is not None and grid_time is not None:
+        from inferlca.lca.grid_time import score_hours
+
+        impact["grid_time"] = score_hours(grid_time, impact)
     for key, values in workload.series.items():
         c.series[key] = np.asarray(values, dtype=float)
     # an error that ends the test early without a fault of the run (the model server went away:
@@ -292,6 +299,26 @@ def _rep_metrics(spec: RunSpec, trace: PowerTrace, queries: int, samples: int,
     m.update(logs.latency_stats(latencies_s))
     return {k: float(v) for k, v in m.items() if v is not None and not
             (isinstance(v, float) and math.isnan(v) and k.startswith("latency"))}
+
+
+def _grid_in_time(spec: RunSpec, ctx: ImpactContext, trace: Any,
+                  ) -> tuple[ImpactContext, dict[str, Any]]:
+    """The context with the intensity the repetition met in ``spec.grid_file`` (integrated over
+    its power trace) and what it met (:func:`inferlca.lca.grid_time.trace_grid`)."""
+    import dataclasses
+
+    from inferlca.errors import InvalidValueError
+    from inferlca.lca import grid_time
+    from inferlca.uncertainty import UValue
+
+    if trace is None:
+        raise InvalidValueError("grid_file needs a power trace to place the run on the grid "
+                                "file's hours; this meter records none", param="grid_file")
+    series = grid_time.read_grid_file(str(spec.grid_file), unit=spec.grid_unit, tz=spec.grid_tz,
+                                      signal=spec.grid_signal)
+    met = grid_time.trace_grid(series, trace)
+    g = UValue.exact(met["gco2e_per_kwh"], "gCO2e/kWh", (met["source"],), kind="input")
+    return dataclasses.replace(ctx, grid_gco2e_per_kwh=g), met
 
 
 # ---- 4. impact --------------------------------------------------------------------------------

@@ -482,6 +482,8 @@ class ProcessSampler(Sampler):
                 why = why or f"no first sample within {self.start_timeout_s:g} s"
             return why or f"the sampler process exited with code {self._proc.returncode}"
         self._t0 = float(self._rows[0, child.COL_T])  # the first sample is the trace's t = 0
+        # its wall-clock time (grid intensity in time): now, less the monotonic time since then
+        self._t0_unix = time.time() - (time.monotonic() - self._t0)
         self._cpu_at_start_us = int(self._header[child.H_CPU_US])  # start-up (imports) excluded
         return None
 

@@ -141,7 +141,8 @@ def assumptions(runs: Sequence[RunView]) -> list[dict[str, str]]:
     return sorted(rows.values(), key=lambda r: r["device"])
 
 
-def _tornados(runs: Sequence[RunView]) -> tuple[list[Any], list[str], str | None]:
+def _tornados(runs: Sequence[RunView], criterion: str = "gwp",
+              ) -> tuple[list[Any], list[str], str | None]:
     """One tornado per device (at most :data:`MAX_TORNADOS`): each device's latest run at the
     most common query count."""
     from inferlca.report.sensitivity import tornado
@@ -158,7 +159,7 @@ def _tornados(runs: Sequence[RunView]) -> tuple[list[Any], list[str], str | None
     out, sources = [], []
     for name in device_order(latest.values())[:MAX_TORNADOS]:
         try:
-            t = tornado(latest[name])
+            t = tornado(latest[name], criterion=criterion)
         except UsageError:
             continue
         out.append(t)
@@ -169,7 +170,8 @@ def _tornados(runs: Sequence[RunView]) -> tuple[list[Any], list[str], str | None
 def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
                  store_path: str = "", title: str = "inferlca report",
                  progress: Callable[[str], None] | None = None,
-                 power_axis: str = "progress") -> ReportResult:
+                 power_axis: str = "progress",
+                 criteria: Sequence[str] = ()) -> ReportResult:
     """Draw every view for ``runs`` and write ``out_dir/report.html`` with PNG and SVG figures.
 
     Args:
@@ -180,6 +182,8 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
         progress: called with a short description before each step.
         power_axis: ``progress`` (each repetition on 100 points, as the study) or ``time``
             (seconds since the start, on one grid over the longest repetition).
+        criteria: names of :data:`inferlca.lca.criteria.CRITERIA`; one figure per criterion
+            (per query, each run, with its interval or ``no data``).
     """
     from inferlca.errors import UnknownNameError
 
@@ -189,11 +193,12 @@ def build_report(store: Any, runs: Sequence[RunView], out_dir: str | Path, *,
     out = ensure_writable_dir(Path(out_dir))
     with style.report_devices(device_order(runs)):
         return _build(store, list(runs), out, store_path=store_path, title=title,
-                      progress=progress, power_axis=power_axis)
+                      progress=progress, power_axis=power_axis, criteria=tuple(criteria))
 
 
 def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title: str,
-           progress: Callable[[str], None] | None, power_axis: str) -> ReportResult:
+           progress: Callable[[str], None] | None, power_axis: str,
+           criteria: tuple[str, ...] = ()) -> ReportResult:
     import jinja2
 
     step = progress or (lambda _msg: None)
@@ -305,6 +310,29 @@ def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title
             "the phase's share of each run's energy and its factor on the ratio (the Shapley "
             "split of ln ratio between load and idle: compute-only ratio x load factor x idle "
             "factor = whole-run ratio).", phase_figure(pairs), "")
+    if criteria:
+        from inferlca.lca.criteria import NAMES, run_criteria
+
+        per_run = [run_criteria(v, criteria) for v in runs]
+        for name in criteria:
+            step(f"criterion {name}")
+            add(f"criterion_{name}", f"Criterion: {NAMES[name]} per query",
+                f"{NAMES[name].capitalize()} per query of each run: use phase (energy x PUE x the "
+                "region's factor; water adds the on-site water of the device class) plus the "
+                "time-allocated manufacturing share where a sourced figure exists (hatched: use "
+                "phase only); whiskers: the run interval over repetitions and inputs. A run "
+                "without a factor for its device or region says 'no data', never 0.",
+                plots.criterion_figure(runs, name, [c[name] for c in per_run]),
+                f"no run has {NAMES[name]} data (see the notes of `--criteria`)")
+            if name == "gwp":
+                continue
+            ctors, _, cwhy = _tornados(main_condition, name)
+            add(f"sensitivity_{name}", f"Sensitivity (tornado): {NAMES[name]}",
+                f"{NAMES[name].capitalize()} per query when one parameter (grid, PUE, lifetime, "
+                "manufacturing scope, per-node factor source and basis) moves between its ends "
+                "and the others keep the run's values; a parameter the criterion does not "
+                "depend on is named as having no effect.",
+                plots.tornado_figure(ctors), cwhy or f"no run has {NAMES[name]} data")
 
     step("decoder LLM view")
     llm = plots.llm_figure(runs)

@@ -440,6 +440,12 @@ def tornado_figure(tornados: Sequence[Any], unit: style.Unit | None = None):  # 
     tornados = [t for t in tornados if t.bars]
     if not tornados:
         return None
+    criterion = getattr(tornados[0], "criterion", "gwp")
+    what = "GWP"
+    if criterion != "gwp":  # water, PE, ADPe: in their own unit
+        from inferlca.lca.criteria import NAMES
+
+        unit, what = style.Unit(tornados[0].unit, 1.0), NAMES[criterion]
     unit = unit or style.gwp_unit([t.base_g for t in tornados])
     cols = min(2, len(tornados))
     rows = math.ceil(len(tornados) / cols)
@@ -466,7 +472,7 @@ def tornado_figure(tornados: Sequence[Any], unit: style.Unit | None = None):  # 
         ax.set_yticks(range(len(keep)))
         ax.set_yticklabels([f"{b.parameter.split(' (')[0]}\n{b.low_label} -> {b.high_label}"
                             for b in reversed(keep)])
-        ax.set_xlabel(f"GWP per query ({unit.name})")
+        ax.set_xlabel(f"{what} per query ({unit.name})")
         ax.set_title(f"{_label(t.run)}, {t.run.queries} queries")
         if drop:
             ax.text(0.99, 0.02, "no effect: " + ", ".join(b.parameter.split(" (")[0]
@@ -480,7 +486,7 @@ def tornado_figure(tornados: Sequence[Any], unit: style.Unit | None = None):  # 
                Line2D([], [], marker="s", color=style.SECOND_END, lw=6, label="second end")]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=style.LEGEND_PT,
                frameon=False)
-    fig.suptitle("Sensitivity of GWP per query, one parameter at a time")
+    fig.suptitle(f"Sensitivity of {what} per query, one parameter at a time")
     return fig
 
 
@@ -637,4 +643,45 @@ def llm_figure(runs: Sequence[RunView]):  # type: ignore[no-untyped-def]
     uniq = dict(zip(labels, handles))
     axes[0].legend(uniq.values(), uniq.keys(), fontsize=7)
     fig.suptitle("Decoder LLM runs: tokens per joule vs latency", fontsize=10)
+    return fig
+
+
+# --- criteria (water, primary energy, abiotic depletion, GWP) ----------------------------------
+
+
+def criterion_figure(runs: Sequence[RunView], name: str,
+                     values: Sequence[dict[str, Any]]):  # type: ignore[no-untyped-def]
+    """One criterion per query for each run (``values[i]``: ``lca.criteria.run_criteria(runs[i])
+    [name]``): a bar at the value with the run interval as error bar, in the device's colour;
+    a run without data for the criterion is named with ``no data`` instead of a bar at 0.
+    ``None`` when no run has a value."""
+    from inferlca.lca.criteria import NAMES, UNITS
+
+    rows = list(zip(runs, values))
+    if not any(d.get("value") is not None for _, d in rows):
+        return None
+    colors = device_colors(device_order(runs))
+    fig = style.figure(1.2 + 0.32 * len(rows))
+    ax = fig.subplots()
+    labels: list[str] = []
+    for i, (v, d) in enumerate(rows):
+        labels.append(f"{_label(v)}, {v.queries or '-'} q ({v.short_id})")
+        if d.get("value") is None:
+            ax.text(0.0, i, "  no data: " + (d.get("notes") or ["-"])[0][:90], va="center",
+                    transform=ax.get_yaxis_transform(), color="#555555")
+            continue
+        lo, hi = d["value"] - d["low"], d["high"] - d["value"]
+        ax.barh(i, d["value"], color=colors.get(v.device_name, "#666666"),
+                xerr=[[lo], [hi]], capsize=3, height=0.6,
+                hatch="//" if d.get("scope") == "use" else None, edgecolor="white")
+    ax.set_yticks(range(len(rows)), labels)
+    ax.invert_yaxis()
+    vals = [d[k] for _, d in rows if d.get("value") is not None for k in ("low", "high")]
+    pos = [x for x in vals if x > 0]
+    if pos and max(pos) / min(pos) > 100:
+        ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
+    ax.set_xlabel(f"{NAMES[name]} per query ({UNITS[name]})")
+    fig.suptitle(f"{NAMES[name].capitalize()} per query (bars: value; whiskers: run interval; "
+                 "hatched: use phase only, no sourced manufacturing figure)")
     return fig

@@ -1,4 +1,4 @@
-"""One-at-a-time sensitivity of GWP per query (the tornado chart).
+"""One-at-a-time sensitivity of a criterion per query (the tornado chart; GWP by default).
 
 For one run, the impact model of the lca layer (:meth:`ImpactContext.resolve` and
 :func:`compute_impact`, docs/method.md "The impact of one workload") is evaluated again with the run's mean energy and
@@ -8,8 +8,14 @@ settings (nominal values):
 * grid intensity: France -> world average (``region="FR"`` / ``"WORLD"``, from the lca grid data);
 * PUE: 1.0 -> 1.6;
 * lifetime: 3 -> 7 years;
-* per-node manufacturing factor: the lowest -> the highest source (``node_source="low"/"high"``).
+* manufacturing scope: chip -> server-share (``scope``; left out where the device has no data
+  for the wider scope);
+* per-node manufacturing factor: the lowest -> the highest source (``node_source="low"/"high"``);
+* per-node factor basis: as published -> per good die (``node_basis``).
 
+The criterion is an input too: ``gwp`` (gCO2e) or ``water``, ``pe``, ``adpe``
+(:mod:`inferlca.lca.criteria`, from the same re-evaluated impact). A parameter a criterion does
+not depend on (the scope for water, where only GWP has scope data) gives a bar of no effect.
 The model itself is never re-implemented here.
 """
 
@@ -25,11 +31,13 @@ from inferlca.report.data import RunView
 DEFAULT_PUE = (1.0, 1.6)
 DEFAULT_LIFETIME_Y = (3.0, 7.0)
 DEFAULT_REGIONS = ("FR", "WORLD")
+DEFAULT_SCOPES = ("chip", "server-share")
 
 
 @dataclass(frozen=True)
 class Bar:
-    """One parameter of the tornado: GWP per query (gCO2e) at its two ends."""
+    """One parameter of the tornado: the criterion per query at its two ends (``*_g`` names
+    kept from when GWP was the only criterion; the unit is the tornado's)."""
 
     parameter: str
     low_label: str
@@ -41,10 +49,14 @@ class Bar:
     def swing_g(self) -> float:
         return abs(self.at_high_g - self.at_low_g)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"parameter": self.parameter, "low": self.low_label, "high": self.high_label,
-                "gwp_per_query_at_low_gco2e": self.at_low_g,
-                "gwp_per_query_at_high_gco2e": self.at_high_g}
+    def to_dict(self, criterion: str = "gwp") -> dict[str, Any]:
+        d: dict[str, Any] = {"parameter": self.parameter, "low": self.low_label,
+                             "high": self.high_label, "per_query_at_low": self.at_low_g,
+                             "per_query_at_high": self.at_high_g}
+        if criterion == "gwp":
+            d["gwp_per_query_at_low_gco2e"] = self.at_low_g
+            d["gwp_per_query_at_high_gco2e"] = self.at_high_g
+        return d
 
 
 @dataclass(frozen=True)
@@ -55,11 +67,18 @@ class Tornado:
     base_g: float
     bars: tuple[Bar, ...]
     sources: tuple[str, ...] = field(default=())
+    criterion: str = "gwp"
+    unit: str = "gCO2e"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run.run_id, "device": self.run.device_name,
-                "base_gwp_per_query_gco2e": self.base_g,
-                "bars": [b.to_dict() for b in self.bars], "sources": list(self.sources)}
+        d: dict[str, Any] = {"run_id": self.run.run_id, "device": self.run.device_name,
+                             "criterion": self.criterion, "unit": self.unit,
+                             "base_per_query": self.base_g}
+        if self.criterion == "gwp":
+            d["base_gwp_per_query_gco2e"] = self.base_g
+        d["bars"] = [b.to_dict(self.criterion) for b in self.bars]
+        d["sources"] = list(self.sources)
+        return d
 
 
 def _settings(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,21 +91,35 @@ def _settings(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
             lifetime_years: tuple[float, float] = DEFAULT_LIFETIME_Y,
-            regions: tuple[str, str] = DEFAULT_REGIONS) -> Tornado:
-    """The tornado of GWP per query (gCO2e) for one run, sorted by swing (largest first).
+            regions: tuple[str, str] = DEFAULT_REGIONS,
+            scopes: tuple[str, str] = DEFAULT_SCOPES, factor_source: bool = True,
+            criterion: str = "gwp") -> Tornado:
+    """The tornado of a criterion per query for one run, sorted by swing (largest first).
 
     Args:
         run: a run with ``energy_total_j``, ``duration_s`` and a query count.
         pue: the PUE ends.
         lifetime_years: the lifetime ends, in years.
         regions: the grid ends (region codes of the lca grid data).
+        scopes: the manufacturing-scope ends (:data:`inferlca.lca.embodied.SCOPES`).
+        factor_source: add the per-node factor's source (lowest -> highest) and basis
+            (as published -> per good die) bars.
+        criterion: ``gwp`` (gCO2e), ``water`` (L), ``pe`` (MJ) or ``adpe`` (kgSbeq).
 
     Raises:
-        InvalidValueError: the run lacks energy, duration or queries.
+        InvalidValueError: the run lacks energy, duration or queries, or has no data for the
+            criterion at its own settings (e.g. PE under a custom grid intensity).
+        UnknownNameError: an unknown criterion or scope.
     """
     from inferlca.hardware.catalog import get_catalog
+    from inferlca.lca.criteria import UNITS, compute_criteria, parse_criteria
+    from inferlca.lca.embodied import check_scope
     from inferlca.lca.grid import get_region
     from inferlca.lca.impact import ImpactContext, compute_impact
+
+    (criterion,) = parse_criteria(criterion, param="criterion")[:1]
+    for sc in scopes:
+        check_scope(sc)
 
     energy = run.metric("energy_total_j")
     duration = run.metric("duration_s")
@@ -101,8 +134,16 @@ def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
     def per_query_g(**override: Any) -> float:
         ctx = ImpactContext.resolve(device, **{**base_settings, **override})
         imp = compute_impact(energy.value, duration.value, ctx, q)
-        assert imp.per_query_gco2e is not None
-        return imp.per_query_gco2e.value
+        if criterion == "gwp":
+            assert imp.per_query_gco2e is not None
+            return imp.per_query_gco2e.value
+        c = compute_criteria(imp, ctx, (criterion,))[criterion]
+        if c.total is None:
+            raise InvalidValueError(f"run {run.short_id}: no {criterion} data at "
+                                    f"{override or 'its settings'}: {'; '.join(c.notes)}")
+        return c.total.value / q
+
+    base = per_query_g()  # no data for the criterion at the run's own settings: no tornado
 
     bars = []
     sources: list[str] = []
@@ -124,10 +165,25 @@ def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
     ctx0 = ImpactContext.resolve(device, **base_settings)
     if ctx0.embodied is not None:
         try:
-            bars.append(Bar("per-node factor (low -> high source)", "lowest",
-                            "highest source", per_query_g(node_source="low"),
-                            per_query_g(node_source="high")))
+            bars.append(Bar(f"manufacturing scope ({scopes[0]} -> {scopes[1]})", scopes[0],
+                            scopes[1], per_query_g(scope=scopes[0]),
+                            per_query_g(scope=scopes[1])))
         except UsageError:
-            pass  # a single source for this node: no spread to show
+            pass  # no data for this device at one of the scopes
+        if factor_source:
+            try:
+                bars.append(Bar("per-node factor (low -> high source)", "lowest",
+                                "highest source", per_query_g(node_source="low"),
+                                per_query_g(node_source="high")))
+            except UsageError:
+                pass  # a single source for this node: no spread to show
+            try:
+                bars.append(Bar("per-node factor basis (as published -> good die)",
+                                "as published", "per good die",
+                                per_query_g(node_basis="as-published"),
+                                per_query_g(node_basis="good-die")))
+            except UsageError:
+                pass
     bars.sort(key=lambda b: b.swing_g, reverse=True)
-    return Tornado(run, per_query_g(), tuple(bars), tuple(dict.fromkeys(sources)))
+    return Tornado(run, base, tuple(bars), tuple(dict.fromkeys(sources)), criterion,
+                   UNITS[criterion])

@@ -46,6 +46,8 @@ def _interval(d: Any, unit: str = "") -> str:
 def grid_text(spec: Mapping[str, Any], impact: Mapping[str, Any] | None = None) -> str:
     """``France (FR), 2022: 79.1 gCO2e/kWh`` or ``your value: 50 gCO2e/kWh``."""
     g = (impact or {}).get("grid_gco2e_per_kwh")
+    if spec.get("grid_file"):
+        return grid_file_text(spec, impact)
     if spec.get("grid_gco2e_per_kwh"):
         return f"your value: {_interval(g, 'gCO2e/kWh') if g else spec['grid_gco2e_per_kwh']}"
     region = str(spec.get("region") or "FR")
@@ -58,6 +60,36 @@ def grid_text(spec: Mapping[str, Any], impact: Mapping[str, Any] | None = None) 
     except Exception:  # noqa: BLE001 - an old store's unknown region: name it as stored
         where = region
     return f"{where}: {_interval(g, 'gCO2e/kWh')}" if g else where
+
+
+def _hour(h: Any) -> str:
+    start = h.get("start")
+    start = start[0] if isinstance(start, list) and start else start
+    return str(start)[11:16] + " UTC" if isinstance(start, str) else "?"
+
+
+def grid_file_text(spec: Mapping[str, Any], impact: Mapping[str, Any] | None) -> str:
+    """``grid file F (average): 140 gCO2e/kWh over the run's own hours; at the best hour of
+    that day (00:00 UTC, 100 gCO2e/kWh) the run would emit 9.4e-06 gCO2e, at the worst (23:00
+    UTC, 330) 2.6e-05, instead of 1.1e-05``."""
+    from pathlib import PurePath
+
+    imp = impact or {}
+    gt = imp.get("grid_time") if isinstance(imp.get("grid_time"), Mapping) else None
+    name = PurePath(str(spec["grid_file"])).name
+    signal = str(spec.get("grid_signal") or "average")
+    g = imp.get("grid_gco2e_per_kwh")
+    text = f"grid file {name} ({signal}): {_interval(g, 'gCO2e/kWh')} over the run's own hours"
+    best, worst = (gt or {}).get("best_hour"), (gt or {}).get("worst_hour")
+    total = _num(imp.get("total_gco2e"))
+    if isinstance(best, Mapping) and isinstance(worst, Mapping) and "total_gco2e" in best \
+            and "total_gco2e" in worst and total is not None:
+        text += (f"; started at the best hour of that day ({_hour(best)}, "
+                 f"{best['gco2e_per_kwh']:.3g} gCO2e/kWh) a repetition would emit "
+                 f"{best['total_gco2e']:.3g} gCO2e, at the worst ({_hour(worst)}, "
+                 f"{worst['gco2e_per_kwh']:.3g}) {worst['total_gco2e']:.3g} gCO2e, instead of "
+                 f"{total:.3g} gCO2e")
+    return text
 
 
 def pue_text(spec: Mapping[str, Any], impact: Mapping[str, Any] | None,
