@@ -129,6 +129,41 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     )
 
 
+def _flag_impossible_readings(trace: PowerTrace) -> None:
+    """A recorded power below 0 W or infinite is a sensor or logging fault, not a reading: it
+    becomes NaN (a gap, so energy never integrates it) with a gap entry saying why, and the
+    count goes to ``trace.meta["impossible_readings"]`` (shown by the diagnostics). Samples
+    that were already NaN in the log get a gap entry too when none covers them."""
+
+    t = np.asarray(trace.t_s, dtype=float)
+    counts: dict[str, int] = {}
+    for name, w in trace.channels.items():
+        watts = np.asarray(w, dtype=float)
+        bad = np.isinf(watts) | (watts < 0)
+        missing = np.isnan(watts) & ~bad
+        covered = np.zeros_like(missing)
+        for g in trace.gaps:
+            if g.channel in (None, name):
+                covered |= (t >= g.start_s) & (t <= g.end_s)
+        for mask, reason in ((bad, "impossible reading in the log (negative or infinite W)"),
+                             (missing & ~covered, "no value in the log (NaN)")):
+            idx = np.flatnonzero(mask)
+            if idx.size == 0:
+                continue
+            counts[name] = counts.get(name, 0) + int(idx.size)
+            # one gap per run of consecutive samples
+            starts = idx[np.r_[True, np.diff(idx) > 1]]
+            ends = idx[np.r_[np.diff(idx) > 1, True]]
+            for a, b in zip(starts, ends):
+                trace.gaps.append(Gap(float(t[a]), float(t[b]), reason, name))
+        if bad.any():
+            watts = watts.copy()
+            watts[bad] = np.nan
+            trace.channels[name] = watts
+    if counts:
+        trace.meta["impossible_readings"] = counts
+
+
 def import_trace(
     path: str | os.PathLike[str],
     fmt: str = "auto",
@@ -191,6 +226,7 @@ def import_trace(
         trace = parse_tegrastats(_read_text(p), p, interval_s)
     trace.meta.setdefault("source_file", str(p))
     trace.meta.setdefault("format", kind)
+    _flag_impossible_readings(trace)
     if "channel_scopes" not in trace.meta:
         from inferlca.traces.scope import channel_scopes, scope_meta, scope_totals
 

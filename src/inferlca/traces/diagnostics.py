@@ -127,6 +127,10 @@ def diagnose(
             f"{ch}: good samples cover {coverage:.1%} of the window (gaps: "
             f"{max(nan_runs, recorded)})"
         )
+    impossible = (trace.meta.get("impossible_readings") or {}).get(ch)
+    if impossible:
+        warns.append(f"{ch}: {impossible} sample(s) of the log were negative, infinite or empty: "
+                     "kept as gaps, not integrated")
     if trace.meta.get("times_assumed"):
         warns.append(f"{ch}: sample times were not recorded: {trace.meta.get('times', 'assumed')}")
     if trace.estimated:
