@@ -223,3 +223,17 @@ def test_bad_intervals_one_line_exit_2(cli, args, fragment):
     assert r.code == 2
     errors = [x for x in r.err.splitlines() if x.startswith("error:")]
     assert len(errors) == 1 and fragment in errors[0] and "Traceback" not in r.err
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--lifetime-years", "1e-300"], "--lifetime-years"),
+    (["--lifetime-years", "500"], "--lifetime-years"),
+    (["--pue", "11"], "--pue"),
+    (["--grid", "1e9"], "--grid"),
+])
+def test_impact_refuses_implausible_parameters(args, flag, capsys):
+    from inferlca.cli import run
+
+    code = run(["impact", "--device", "t4", "--energy-wh", "1", "--duration-s", "10", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and flag in err and "a typo?" in err and "Traceback" not in err

@@ -64,7 +64,6 @@ MAXIMA: dict[str, float] = {
 #: Sane ranges of the LCA parameters of a run, beyond their bounds (``lca.defaults``): no grid
 #: emits more than a few times a coal plant's ~1,000 gCO2e/kWh, no data centre has a PUE of 10,
 #: and no device is written off in under two weeks or after two centuries.
-_SANE = {"grid_gco2e_per_kwh": (0.0, 5000.0), "pue": (1.0, 10.0), "lifetime_years": (0.04, 200.0)}
 #: Options that only a workload with a model uses: refused (not silently ignored) with ``null``.
 _MODEL_ONLY = ("preset", "weights", "dataset", "prompts")
 
@@ -287,7 +286,7 @@ class RunSpec:
             UnknownNameError: an unknown scenario, backend, precision, memory method, meter or
                 region (region only when no ``grid_gco2e_per_kwh`` overrides it).
         """
-        from inferlca.lca.defaults import GRID_BOUNDS, LIFETIME_BOUNDS, PUE_BOUNDS
+        from inferlca.lca.defaults import GRID_BOUNDS, LIFETIME_BOUNDS, PUE_BOUNDS, check_plausible
 
         _check_plain_fields(self)
         if self.scenario not in SCENARIOS:
@@ -304,11 +303,7 @@ class RunSpec:
                              ("lifetime_years", LIFETIME_BOUNDS)):
             v = getattr(self, name)
             if v is not None:
-                u = parse_bounded(name, v, bounds)  # number or interval text within bounds
-                low, high = _SANE[name]
-                if u.low < low or u.high > high:
-                    raise InvalidValueError(
-                        f"{named(name)} must lie within {low:g}..{high:g}, got {v!r} (a typo?)")
+                check_plausible(name, parse_bounded(name, v, bounds), v)  # within bounds
         self._check_grid_file()
         self._check_names()
         self.llm.validate()

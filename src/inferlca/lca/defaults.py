@@ -21,6 +21,26 @@ GRID_BOUNDS = Bounds(minimum=0.0, unit="gCO2e/kWh", example="50..80")
 PUE_BOUNDS = Bounds(minimum=1.0, example="1.1..1.6")
 LIFETIME_BOUNDS = Bounds(minimum=0.0, min_inclusive=False, unit="years", example="4..7")
 
+#: Plausibility limits beyond the physical bounds above: no grid emits over 5,000 gCO2e/kWh
+#: (coal is about 1,000), no PUE exceeds 10, no device lives 200 years or less than two weeks;
+#: beyond them a value is a typo (a lifetime of 1e-300 years gives ~1e297 gCO2e).
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "grid_gco2e_per_kwh": (0.0, 5000.0), "grid": (0.0, 5000.0), "pue": (1.0, 10.0),
+    "lifetime_years": (0.04, 200.0)}
+
+
+def check_plausible(param: str, value: UValue, given: object = None) -> UValue:
+    """``value`` (already within its bounds) within :data:`PLAUSIBLE`; else
+    :class:`~inferlca.errors.InvalidValueError` naming ``param``. Returns ``value``."""
+    low, high = PLAUSIBLE[param]
+    if value.low < low or value.high > high:
+        from inferlca.errors import InvalidValueError, named
+
+        shown = given if given is not None else value.format()
+        raise InvalidValueError(
+            f"{named(param)} must lie within {low:g}..{high:g}, got {shown!r} (a typo?)")
+    return value
+
 
 @lru_cache(maxsize=1)
 def _defaults() -> dict[tuple[str, str], UValue]:

@@ -150,6 +150,7 @@ def custom_grid(value: float | str | UValue, param: str = "grid") -> UValue:
 
     ``param`` names the parameter in errors (``grid_gco2e_per_kwh`` for a run specification).
     """
-    from inferlca.lca.defaults import GRID_BOUNDS
+    from inferlca.lca.defaults import GRID_BOUNDS, PLAUSIBLE, check_plausible
 
-    return parse_bounded(param, value, GRID_BOUNDS, G_PER_KWH)
+    u = parse_bounded(param, value, GRID_BOUNDS, G_PER_KWH)
+    return check_plausible(param if param in PLAUSIBLE else "grid", u, value)

@@ -17,6 +17,7 @@ from inferlca.lca import use
 from inferlca.lca.defaults import (
     LIFETIME_BOUNDS,
     PUE_BOUNDS,
+    check_plausible,
     default_lifetime_years,
     default_pue,
 )
@@ -114,11 +115,12 @@ class ImpactContext:
                 notes.append(f"PUE {pue_v.value:g} ASSUMED from the archetype's category "
                              f"({device.category}: {device.archetype})")
         else:
-            pue_v = parse_bounded("pue", pue, PUE_BOUNDS)
+            pue_v = check_plausible("pue", parse_bounded("pue", pue, PUE_BOUNDS), pue)
         if lifetime_years is None:
             life_v = default_lifetime_years()
         else:
-            life_v = parse_bounded("lifetime_years", lifetime_years, LIFETIME_BOUNDS)
+            life_v = check_plausible("lifetime_years", parse_bounded(
+                "lifetime_years", lifetime_years, LIFETIME_BOUNDS), lifetime_years)
         embodied: Embodied | None = None
         if device is None:
             notes.append("device unknown: embodied emissions not counted (zero)")
