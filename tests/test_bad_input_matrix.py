@@ -369,6 +369,14 @@ ROWS += [
     ("campaign worker", ["--head", "--device", "H1000x", "--dry-run"], ("H1000x",)),
 ]
 
+# config (a malformed or unknown-key config file: tests/test_settings.py)
+ROWS += [
+    ("config show", ["--bogus"], ("--bogus",)),
+    ("config show", ["extra"], ("extra",)),
+    ("config path", ["--bogus"], ("--bogus",)),
+    ("config path", ["extra"], ("extra",)),
+]
+
 # grid, hardware, meters, trace, store
 ROWS += [
     ("grid show", ["ATLANTIS"], ("ATLANTIS",)),

@@ -184,6 +184,7 @@ def test_measure_ctrl_c_keeps_the_measurement(tmp_path):
 
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     out = tmp_path / "int.csv"
+    ready = tmp_path / "child-started"
     p = subprocess.Popen(
         [
             sys.executable,
@@ -198,14 +199,17 @@ def test_measure_ctrl_c_keeps_the_measurement(tmp_path):
             "--",
             sys.executable,
             "-c",
-            "import time; time.sleep(30)",
+            f"import pathlib, time; pathlib.Path({str(ready)!r}).touch(); time.sleep(30)",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     preexec_fn=_default_sigint)  # noqa: PLW1509 - the child only calls signal.signal (async-signal-safe)
-    _time.sleep(3.0)  # python start-up + imports before the child runs
+    deadline = _time.monotonic() + 60  # the measured command has started (slow when loaded)
+    while not ready.exists() and _time.monotonic() < deadline and p.poll() is None:
+        _time.sleep(0.05)
+    _time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     stdout, stderr = p.communicate(timeout=60)
     assert p.returncode == 130, stderr

@@ -233,8 +233,9 @@ class Tracker:
             self._sampler = Sampler(self._live, period_s=self.period_s,
                                     close_meter=self._given_meter is None)
             self._sampler.start()
-            self._sampler.mark("run")
         self._start_mono = time.monotonic()
+        if self._sampler is not None:  # the mark and the span's start are one instant
+            self._sampler.mark("run", at_monotonic_s=self._start_mono)
         if self.prometheus_port is not None or self.otel is not None:
             from inferlca.tracker.export import attach_exporters
 
@@ -291,7 +292,7 @@ class Tracker:
             self.notes.append(f"window {w.path!r} was still open at the end: closed there")
         trace = None
         if self._sampler is not None:
-            self._sampler.mark("end")
+            self._sampler.mark("end", at_monotonic_s=self._end_mono)
             trace = self._sampler.stop(incomplete=incomplete)
         from inferlca.tracker.result import analyse
 
