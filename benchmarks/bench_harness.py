@@ -160,7 +160,8 @@ def main() -> None:
     import warnings
 
     from inferlca.meters.registry import open_meter
-    from inferlca.meters.sampler import Sampler, open_sampler
+    from inferlca.meters.sampler import Sampler
+    from inferlca.meters.sampler_process import open_sampler
 
     meter = open_meter("auto")
     warnings.simplefilter("ignore", RuntimeWarning)

@@ -35,7 +35,8 @@ import warnings
 import numpy as np
 
 from inferlca.meters.registry import open_meter
-from inferlca.meters.sampler import Sampler, open_sampler
+from inferlca.meters.sampler import Sampler
+from inferlca.meters.sampler_process import open_sampler
 
 #: (label, kind, priority)
 SAMPLERS = (

@@ -14,7 +14,7 @@ import pytest
 from inferlca.errors import InvalidValueError
 from inferlca.meters.composite import CompositeMeter
 from inferlca.meters.registry import COMPOSITE, open_meter, reopen
-from inferlca.meters.sampler import open_sampler
+from inferlca.meters.sampler_process import open_sampler
 
 
 def _tree(root):

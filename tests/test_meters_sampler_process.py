@@ -14,7 +14,8 @@ import pytest
 
 from inferlca.errors import UnknownNameError
 from inferlca.meters.registry import open_meter
-from inferlca.meters.sampler import SAMPLER_KINDS, ProcessSampler, Sampler, open_sampler
+from inferlca.meters.sampler import Sampler
+from inferlca.meters.sampler_process import SAMPLER_KINDS, ProcessSampler, open_sampler
 from inferlca.spec import SAMPLERS, RunSpec
 from inferlca.traces.energy import energy, window_of
 from inferlca.traces.trace import PowerTrace
@@ -233,7 +234,7 @@ def test_campaign_cell_ids_do_not_move_for_the_default_sampler():
 
 def test_ring_layout_and_reasons_lookup():
     from inferlca.meters import sampler_child as child
-    from inferlca.meters.sampler import _reasons_at
+    from inferlca.meters.sampler_process import _reasons_at
 
     # header 8 x int64, then rows of t, read time, 2 channels, 1 counter, failed flag
     assert child.row_width(2, 1) == 6

@@ -48,7 +48,7 @@ _LAZY: dict[str, str] = {
     "open_meter": "inferlca.meters.registry",
     "list_meters": "inferlca.meters.registry",
     "Sampler": "inferlca.meters.sampler",
-    "open_sampler": "inferlca.meters.sampler",
+    "open_sampler": "inferlca.meters.sampler_process",
     "PowerTrace": "inferlca.traces.trace",
     "energy_j": "inferlca.traces.energy",
     "phase_energies_j": "inferlca.traces.energy",

@@ -23,7 +23,7 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 #: has rates for and no backend runs here
 ESTIMATE_ONLY_PRECISIONS = ("tf32", "fp8", "int4")
 ESTIMATE_PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4")
-#: where the power sampler runs (inferlca.meters.sampler.SAMPLER_KINDS)
+#: where the power sampler runs (inferlca.meters.sampler_process.SAMPLER_KINDS)
 SAMPLERS = ("process", "thread")
 
 

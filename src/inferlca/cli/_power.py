@@ -25,12 +25,26 @@ def render_summary(
     kind = (
         "[bold yellow]ESTIMATED (model, no sensor)[/]" if s["estimated"] else "[green]measured[/]"
     )
-    e = s["energy"]
     t = Table(title=title, show_header=False)
     t.add_column("quantity")
     t.add_column("value", overflow="fold")
     t.add_row("meter", f"{s['meter']}: {kind}")
     t.add_row("duration", _fmt(s["duration_s"], "s"))
+    _add_energy_rows(t, s)
+    _add_sampling_rows(t, s)
+    if impact is not None:
+        _add_impact_row(t, impact)
+    console.print(t)
+    console.print(_channels_table(s))
+    for w in s["warnings"]:
+        err_console.print(f"warning: {escape(w)}", highlight=False, soft_wrap=True)
+    for n in notes:
+        err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
+
+
+def _add_energy_rows(t: Table, s: dict[str, Any]) -> None:
+    """The energy rows: total, counter check, coverage, scope, devices, idle baseline."""
+    e = s["energy"]
     e_wh = e["energy_j"] / J_PER_WH if e["energy_j"] is not None else None
     energy_txt = f"{_fmt(e['energy_j'], 'J')}  ({_fmt(e_wh, 'Wh')})"
     if "energy_interval_j" in s:
@@ -61,6 +75,10 @@ def render_summary(
             f"{_fmt(b['idle_power_w'], 'W')}: static {_fmt(b['static_j'], 'J')}, "
             f"dynamic {_fmt(b['dynamic_j'], 'J')}",
         )
+
+
+def _add_sampling_rows(t: Table, s: dict[str, Any]) -> None:
+    """The sampling rows: achieved period and jitter (or sample count), phases, sensor update."""
     if s.get("period_achieved_s"):
         asked = s.get("period_requested_s")
         jitter = s.get("jitter_p99_s")
@@ -85,15 +103,20 @@ def render_summary(
     d = s["diagnostics"]
     if d.get("update_period_s"):
         t.add_row("sensor update (estimated)", _fmt(d["update_period_s"] * 1000, "ms"))
-    if impact is not None:
-        tot = impact["total_gco2e"]
-        t.add_row(
-            "GWP total",
-            f"{_fmt(tot['value'])} [{_fmt(tot['low'])} - {_fmt(tot['high'])}] gCO2e "
-            f"(use {_fmt(impact['use_gco2e']['value'])}, embodied "
-            f"{_fmt(impact['embodied_gco2e']['value'])}; grid {impact['region']})",
-        )
-    console.print(t)
+
+
+def _add_impact_row(t: Table, impact: dict[str, Any]) -> None:
+    tot = impact["total_gco2e"]
+    t.add_row(
+        "GWP total",
+        f"{_fmt(tot['value'])} [{_fmt(tot['low'])} - {_fmt(tot['high'])}] gCO2e "
+        f"(use {_fmt(impact['use_gco2e']['value'])}, embodied "
+        f"{_fmt(impact['embodied_gco2e']['value'])}; grid {impact['region']})",
+    )
+
+
+def _channels_table(s: dict[str, Any]) -> Table:
+    """The per-channel table (the primary channel in bold)."""
     ch = Table(title="channels")
     for col in ("channel", "energy J", "mean W", "peak W", "source", "coverage"):
         ch.add_column(col)
@@ -107,11 +130,7 @@ def render_summary(
             c["source"],
             f"{c['coverage']:.0%}",
         )
-    console.print(ch)
-    for w in s["warnings"]:
-        err_console.print(f"warning: {escape(w)}", highlight=False, soft_wrap=True)
-    for n in notes:
-        err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
+    return ch
 
 
 def _pct(x: float | None) -> str:

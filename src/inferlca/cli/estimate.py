@@ -263,29 +263,16 @@ def estimate_cmd(
                                 "(or a subcommand: `inferlca estimate validate`)")
     wanted = parse_criteria(criteria) if criteria is not None else None
     lifetime_years = use_old_spelling("lifetime_years", lifetime_years, lifetime_old)
-    for name, v in (("--tokens-in", tokens_in), ("--tokens-out", tokens_out),
-                    ("--seq-len", seq_len), ("--queries", queries), ("--batch", batch)):
-        if v is not None and v < 1:
-            raise InvalidValueError(f"{name} must be an integer >= 1, got {v}")
-    positive_float("--peak-flops", peak_flops)
-    positive_float("--bandwidth-gbs", bandwidth_gbs)
-    positive_float("--tdp", tdp_w)
-    positive_float("--idle-s", idle_s, allow_zero=True)
+    _check_numbers(tokens_in, tokens_out, seq_len, queries, batch, peak_flops, bandwidth_gbs,
+                   tdp_w, idle_s)
     conc = _int_list("--concurrency", concurrency)
     catalog = get_catalog()
     devices = [catalog.get(d) for d in dict.fromkeys(device)]
     load_bw = parse_uncertain("--load-gbs", load_gbs, "GB/s")
     pub_cal = None
     if calibrate_on is not None:
-        if calibrate_on != "published":
-            raise InvalidValueError(f"--calibrate-on takes 'published', got {calibrate_on!r}")
-        if efficiency is not None or store_path:
-            raise InvalidValueError("--calibrate-on published replaces --efficiency and --store "
-                                    "calibration: give one of them")
-        from inferlca.estimate.models import load_model
-        from inferlca.estimate.published import published_calibration
-
-        pub_cal = published_calibration(load_model(model).arch, published, traffic)
+        pub_cal = _published_calibration(calibrate_on, efficiency, store_path, model, published,
+                                         traffic)
     eff = parse_uncertain("--efficiency", efficiency)
     if eff is not None and eff.high > 1:
         raise InvalidValueError(f"--efficiency must lie in (0, 1], got {efficiency!r}")
@@ -321,48 +308,94 @@ def estimate_cmd(
     serving: dict[str, list[Any]] = {}
     if conc is not None:
         serving = _serving(result, conc, power_model, idle, peak_flops, bandwidth_gbs, tdp_w)
-    figures: list[Path] = []
-    if plot is not None:
-        from inferlca.inputs import output_dir
-
-        output_dir(plot, "plot")
-    if plot is not None and serving:
-        from inferlca.estimate.serving import plot_serving
-
-        figures += plot_serving(serving, plot, stem=f"serving-{result.model.name}")
-    if plot is not None:
-        from inferlca.report.roofline_plot import plot_roofline
-
-        pairs = result.calibration.pairs if result.calibration else []
-        fitting = [d for d in result.devices if d.fits or d.cost.method == "thesis"]
-        if fitting:
-            figures += plot_roofline(fitting, plot, stem=f"roofline-{result.model.name}",
-                                     measured=[p for p in pairs
-                                               if p.model == result.model.name])
+    figures = _plots(result, serving, plot) if plot is not None else []
     crit = _criteria(result, wanted, region, grid) if wanted else None
     if as_json:
-        out = result.to_dict()
-        if crit is not None:
-            for d, c in zip(out["devices"], crit):
-                d["criteria"] = c
-        out["saved_run_ids"] = run_ids
-        out["figures"] = [str(p) for p in figures]
-        if serving:
-            out["serving"] = {k: [p.to_dict() for p in v] for k, v in serving.items()}
-        print_json(out)
+        _print_json(result, crit, run_ids, figures, serving)
         return
     _print_tables(result, run_ids, figures)
     if serving:
         _print_serving(serving)
     if crit is not None:
-        for e, c in zip(result.devices, crit):
-            if c is None:
-                continue
-            cells = [f"{k} " + ("no data" if v["value"] is None else
-                                f"{v['value']:.3g} [{v['low']:.3g} - {v['high']:.3g}] {v['unit']}")
-                     for k, v in c.items()]
-            console.print(f"{getattr(e.device, 'name', e.device)}: " + "; ".join(cells),
-                          highlight=False)
+        _print_criteria(result, crit)
+
+
+def _check_numbers(tokens_in: int | None, tokens_out: int | None, seq_len: int | None,
+                   queries: int, batch: int | None, peak_flops: float | None,
+                   bandwidth_gbs: float | None, tdp_w: float | None, idle_s: float) -> None:
+    """Refuse counts below 1 and negative (or, but for --idle-s, zero) device figures."""
+    from inferlca.errors import InvalidValueError
+
+    for name, v in (("--tokens-in", tokens_in), ("--tokens-out", tokens_out),
+                    ("--seq-len", seq_len), ("--queries", queries), ("--batch", batch)):
+        if v is not None and v < 1:
+            raise InvalidValueError(f"{name} must be an integer >= 1, got {v}")
+    positive_float("--peak-flops", peak_flops)
+    positive_float("--bandwidth-gbs", bandwidth_gbs)
+    positive_float("--tdp", tdp_w)
+    positive_float("--idle-s", idle_s, allow_zero=True)
+
+
+def _published_calibration(calibrate_on: str, efficiency: str | None, store_path: str | None,
+                           model: str, published: str | None, traffic: str) -> Any:
+    """The calibration of ``--calibrate-on published`` (refused beside --efficiency/--store)."""
+    from inferlca.errors import InvalidValueError
+
+    if calibrate_on != "published":
+        raise InvalidValueError(f"--calibrate-on takes 'published', got {calibrate_on!r}")
+    if efficiency is not None or store_path:
+        raise InvalidValueError("--calibrate-on published replaces --efficiency and --store "
+                                "calibration: give one of them")
+    from inferlca.estimate.models import load_model
+    from inferlca.estimate.published import published_calibration
+
+    return published_calibration(load_model(model).arch, published, traffic)
+
+
+def _plots(result: Any, serving: dict[str, list[Any]], plot: Path) -> list[Path]:
+    """The figures of ``--plot``: the serving curves (with --concurrency) and the roofline."""
+    from inferlca.inputs import output_dir
+
+    output_dir(plot, "plot")
+    figures: list[Path] = []
+    if serving:
+        from inferlca.estimate.serving import plot_serving
+
+        figures += plot_serving(serving, plot, stem=f"serving-{result.model.name}")
+    from inferlca.report.roofline_plot import plot_roofline
+
+    pairs = result.calibration.pairs if result.calibration else []
+    fitting = [d for d in result.devices if d.fits or d.cost.method == "thesis"]
+    if fitting:
+        figures += plot_roofline(fitting, plot, stem=f"roofline-{result.model.name}",
+                                 measured=[p for p in pairs
+                                           if p.model == result.model.name])
+    return figures
+
+
+def _print_json(result: Any, crit: list[dict[str, Any] | None] | None, run_ids: list[str],
+                figures: list[Path], serving: dict[str, list[Any]]) -> None:
+    out = result.to_dict()
+    if crit is not None:
+        for d, c in zip(out["devices"], crit):
+            d["criteria"] = c
+    out["saved_run_ids"] = run_ids
+    out["figures"] = [str(p) for p in figures]
+    if serving:
+        out["serving"] = {k: [p.to_dict() for p in v] for k, v in serving.items()}
+    print_json(out)
+
+
+def _print_criteria(result: Any, crit: list[dict[str, Any] | None]) -> None:
+    """One line of criteria per device (devices without an impact are left out)."""
+    for e, c in zip(result.devices, crit):
+        if c is None:
+            continue
+        cells = [f"{k} " + ("no data" if v["value"] is None else
+                            f"{v['value']:.3g} [{v['low']:.3g} - {v['high']:.3g}] {v['unit']}")
+                 for k, v in c.items()]
+        console.print(f"{getattr(e.device, 'name', e.device)}: " + "; ".join(cells),
+                      highlight=False)
 
 
 def _serving(result: Any, conc: list[int], power_model: str, idle: Any,
@@ -448,6 +481,13 @@ def _num(x: float, unit: str = "", digits: int = 3) -> str:
 
 
 def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
+    _print_model_table(result)
+    _print_device_table(result)
+    _print_footer(result, run_ids, figures)
+
+
+def _print_model_table(result: Any) -> None:
+    """The model's per-query cost under each FLOP count (passes of the one used)."""
     from rich.table import Table
 
     m = result.model
@@ -468,6 +508,12 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
                            for c in result.costs.values()))
     console.print(head)
 
+
+def _print_device_table(result: Any) -> None:
+    """The estimate of each device side by side (roof, memory, time, power, energy, GWP)."""
+    from rich.table import Table
+
+    cost = result.cost
     ds = result.devices
     t = Table(title=f"Estimates ({result.method} count, {cost.precision}, {cost.traffic} traffic, "
                     f"{ds[0].power_model} power model, manufacturing scope "
@@ -531,6 +577,11 @@ def _print_tables(result: Any, run_ids: list[str], figures: list[Path]) -> None:
         row("GWP total (workload)", [g(e, "total_gco2e") for e in ds])
         row("GWP per query", [g(e, "per_query_gco2e", 1e3, "mgCO2e") for e in ds])
     console.print(t)
+
+
+def _print_footer(result: Any, run_ids: list[str], figures: list[Path]) -> None:
+    """Notes, the calibration, the stored run ids and the figures."""
+    ds = result.devices
     notes = sorted({n for e in ds for n in e.notes} | {f"{e.roof.device_name}: efficiency "
                                                        f"{e.efficiency_source}" for e in ds}
                    | set(result.notes))

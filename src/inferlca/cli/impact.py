@@ -61,13 +61,7 @@ def impact_cmd(
     from inferlca.lca.criteria import compute_criteria, parse_criteria
     from inferlca.lca.impact import ImpactContext, compute_impact
 
-    if region is not None and grid is not None:
-        raise InvalidValueError("give either --region or --grid, not both")
-    if grid_file is not None and grid is not None:
-        raise InvalidValueError("give either --grid or --grid-file, not both")
-    if grid_file is not None and start is None:
-        raise InvalidValueError("--grid-file needs --start (the wall-clock start of the "
-                                "workload, ISO 8601 with offset, e.g. 2026-03-01T10:59:50Z)")
+    _check_grid_options(region, grid, grid_file, start)
     wanted = parse_criteria(criteria) if criteria is not None else None
     if samples is not None:
         from inferlca.lca.montecarlo import check_samples_seed
@@ -84,31 +78,11 @@ def impact_cmd(
                                 lifetime_years=lifetime_years, memory_method=memory_method,
                                 scope=scope)
     if grid_year is not None:
-        if grid is not None or grid_file is not None:
-            raise InvalidValueError("--grid-year picks a year of --region; not with --grid or "
-                                    "--grid-file")
-        import dataclasses
-
-        from inferlca.lca.grid import G_PER_KWH, get_region
-
-        reg_y = get_region(region or "FR").for_year(grid_year)
-        ctx = dataclasses.replace(ctx, grid_gco2e_per_kwh=reg_y.intensity.with_unit(G_PER_KWH))
+        ctx = _grid_of_year(ctx, grid_year, region, grid, grid_file)
     timed = None
     if grid_file is not None and start is not None:
-        import dataclasses
-
-        from inferlca.lca import grid_time
-        from inferlca.uncertainty import UValue
-
-        series = grid_time.read_grid_file(grid_file, unit=grid_unit, tz=grid_tz,
-                                          signal=grid_signal)
-        t0 = _parse_start(start)
-        t, p = grid_time.constant_power_timeline(duration_s)
-        timed = grid_time.integrate(series, t0, t, p)
-        notes.append("grid file: constant power assumed over --duration-s (no trace given)")
-        notes.extend(timed.notes)
-        ctx = dataclasses.replace(ctx, grid_gco2e_per_kwh=UValue.exact(
-            timed.gco2e_per_kwh, "gCO2e/kWh", (timed.source,), kind="input"))
+        ctx, timed = _grid_in_time(ctx, grid_file, start, duration_s, grid_unit, grid_tz,
+                                   grid_signal, notes)
     energy_j = energy.scaled(J_PER_WH, "J")
     if energy.is_exact:
         imp = compute_impact(energy_j.value, duration_s, ctx, queries)
@@ -117,18 +91,84 @@ def impact_cmd(
     crit = compute_criteria(imp, ctx, wanted) if wanted else None
     mc = _monte_carlo(imp, ctx, duration_s, queries, samples, seed) if samples else None
     if as_json:
-        out = imp.to_dict()
-        if crit is not None:
-            out["criteria"] = {k: c.to_dict() for k, c in crit.items()}
-        if timed is not None:
-            out["grid_in_time"] = timed.to_dict()
-        if mc is not None:
-            out["monte_carlo"] = mc
-        print_json(out)
-        for n in [*notes, *imp.notes]:
-            err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
+        _print_json(imp, crit, timed, mc, notes)
         return
+    _print_tables(imp, ctx, dev, energy, duration_s, queries, memory_method, crit, notes)
+    if mc is not None:
+        m = mc["total"]
+        console.print(f"Monte Carlo ({samples:,} draws, seed {seed}): total median "
+                      f"{m['median']:.4g} gCO2e (p2.5 {m['p2_5']:.4g} - p97.5 {m['p97_5']:.4g})",
+                      highlight=False, soft_wrap=True)
+    for n in [*notes, *imp.notes]:
+        err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
+    console.print(f"{len(imp.sources)} sources (see --json for the list)", highlight=False)
 
+
+def _check_grid_options(region: str | None, grid: str | None, grid_file: str | None,
+                        start: str | None) -> None:
+    """Refuse grid options that do not go together."""
+    if region is not None and grid is not None:
+        raise InvalidValueError("give either --region or --grid, not both")
+    if grid_file is not None and grid is not None:
+        raise InvalidValueError("give either --grid or --grid-file, not both")
+    if grid_file is not None and start is None:
+        raise InvalidValueError("--grid-file needs --start (the wall-clock start of the "
+                                "workload, ISO 8601 with offset, e.g. 2026-03-01T10:59:50Z)")
+
+
+def _grid_of_year(ctx: Any, grid_year: str, region: str | None, grid: str | None,
+                  grid_file: str | None) -> Any:
+    """``ctx`` with the grid intensity of ``--region`` in ``--grid-year``."""
+    if grid is not None or grid_file is not None:
+        raise InvalidValueError("--grid-year picks a year of --region; not with --grid or "
+                                "--grid-file")
+    import dataclasses
+
+    from inferlca.lca.grid import G_PER_KWH, get_region
+
+    reg_y = get_region(region or "FR").for_year(grid_year)
+    return dataclasses.replace(ctx, grid_gco2e_per_kwh=reg_y.intensity.with_unit(G_PER_KWH))
+
+
+def _grid_in_time(ctx: Any, grid_file: str, start: str, duration_s: float, grid_unit: str | None,
+                  grid_tz: str | None, grid_signal: str, notes: list[str]) -> tuple[Any, Any]:
+    """``ctx`` with the grid intensity of ``--grid-file`` over the workload (constant power from
+    ``start`` for ``duration_s``), and the time integration; its notes are added to ``notes``."""
+    import dataclasses
+
+    from inferlca.lca import grid_time
+    from inferlca.uncertainty import UValue
+
+    series = grid_time.read_grid_file(grid_file, unit=grid_unit, tz=grid_tz,
+                                      signal=grid_signal)
+    t0 = _parse_start(start)
+    t, p = grid_time.constant_power_timeline(duration_s)
+    timed = grid_time.integrate(series, t0, t, p)
+    notes.append("grid file: constant power assumed over --duration-s (no trace given)")
+    notes.extend(timed.notes)
+    ctx = dataclasses.replace(ctx, grid_gco2e_per_kwh=UValue.exact(
+        timed.gco2e_per_kwh, "gCO2e/kWh", (timed.source,), kind="input"))
+    return ctx, timed
+
+
+def _print_json(imp: Any, crit: dict[str, Any] | None, timed: Any, mc: dict[str, Any] | None,
+                notes: list[str]) -> None:
+    out = imp.to_dict()
+    if crit is not None:
+        out["criteria"] = {k: c.to_dict() for k, c in crit.items()}
+    if timed is not None:
+        out["grid_in_time"] = timed.to_dict()
+    if mc is not None:
+        out["monte_carlo"] = mc
+    print_json(out)
+    for n in [*notes, *imp.notes]:
+        err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
+
+
+def _print_tables(imp: Any, ctx: Any, dev: Any, energy: Any, duration_s: float,
+                  queries: int | None, memory_method: str, crit: dict[str, Any] | None,
+                  notes: list[str]) -> None:
+    """The impact table and, when asked, the criteria table (their notes go to ``notes``)."""
     where = ctx.region_name if ctx.region == "custom" else f"{ctx.region_name} ({ctx.region})"
     table = Table(title=f"Impact on {dev.name if dev else 'an unknown device'}, grid: {where}, "
                         f"manufacturing scope: {ctx.scope}")
@@ -164,14 +204,6 @@ def impact_cmd(
                        tot.format(c.unit) if tot else "no data", c.scope or "-")
             notes.extend(f"{c.name}: {n}" for n in c.notes)
         console.print(ct)
-    if mc is not None:
-        m = mc["total"]
-        console.print(f"Monte Carlo ({samples:,} draws, seed {seed}): total median "
-                      f"{m['median']:.4g} gCO2e (p2.5 {m['p2_5']:.4g} - p97.5 {m['p97_5']:.4g})",
-                      highlight=False, soft_wrap=True)
-    for n in [*notes, *imp.notes]:
-        err_console.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
-    console.print(f"{len(imp.sources)} sources (see --json for the list)", highlight=False)
 
 
 def _monte_carlo(imp: Any, ctx: Any, duration_s: float, queries: int | None, samples: int,

@@ -61,7 +61,7 @@ def measure_cmd(
     and GWP; the command's exit code is passed through."""
     from inferlca.cli._power import render_summary
     from inferlca.meters.measure import measure_command
-    from inferlca.meters.sampler import check_sampler_kind
+    from inferlca.meters.sampler_process import check_sampler_kind
 
     if not command:
         raise UsageError(

@@ -107,23 +107,7 @@ def print_outcome(outcome: Any) -> None:
     imp = s.get("impact") or {}
     q = ((s.get("metrics") or {}).get("queries") or {}).get("mean")
     if imp:
-        # a device the catalog lacks has no embodied footprint: not zero, unknown (see the notes)
-        embodied = (_interval_cells(_per_query(imp.get("embodied_gco2e"), q), 1e3)
-                    if known_device else ["n/a", "", "needs --device"])
-        # without a footprint the total is the use phase: one row "use only", not two rows
-        # with one number
-        rows += [
-            (f"GWP / query: {'use' if known_device else 'use only'} (mgCO2e)",
-             _interval_cells(_per_query(imp.get("use_gco2e"), q), 1e3)),
-            ("GWP / query: embodied (mgCO2e)", embodied),
-        ]
-        if known_device:  # without a footprint the total is the use row above: not twice
-            rows.append(("GWP / query: total (mgCO2e)",
-                         _interval_cells(imp.get("per_query_gco2e"), 1e3)))
-        rows.append((f"GWP / repetition: {'total' if known_device else 'use only'} (gCO2e)",
-                     _interval_cells(imp.get("total_gco2e"))))
-        rows += [("grid intensity (gCO2e/kWh)", _interval_cells(imp.get("grid_gco2e_per_kwh"))),
-                 ("PUE", _interval_cells(imp.get("pue")))]
+        rows += _impact_rows(imp, q, known_device)
     acc = s.get("accuracy")
     if acc:
         rows.append(("SQuAD exact match (%)", [_fmt(acc.get("exact_match"), 4), "", ""]))
@@ -131,8 +115,40 @@ def print_outcome(outcome: Any) -> None:
     for label, cells in rows:
         t.add_row(label, *cells)
     console.print(t)
+    _print_after_table(outcome, imp)
+
+
+def _impact_rows(imp: dict[str, Any], q: float | None,
+                 known_device: bool) -> list[tuple[str, list[str]]]:
+    """The GWP rows (per query from the per-repetition totals over ``q`` queries), the grid
+    intensity and the PUE."""
+    rows: list[tuple[str, list[str]]] = []
+    # a device the catalog lacks has no embodied footprint: not zero, unknown (see the notes)
+    embodied = (_interval_cells(_per_query(imp.get("embodied_gco2e"), q), 1e3)
+                if known_device else ["n/a", "", "needs --device"])
+    # without a footprint the total is the use phase: one row "use only", not two rows
+    # with one number
+    rows += [
+        (f"GWP / query: {'use' if known_device else 'use only'} (mgCO2e)",
+         _interval_cells(_per_query(imp.get("use_gco2e"), q), 1e3)),
+        ("GWP / query: embodied (mgCO2e)", embodied),
+    ]
+    if known_device:  # without a footprint the total is the use row above: not twice
+        rows.append(("GWP / query: total (mgCO2e)",
+                     _interval_cells(imp.get("per_query_gco2e"), 1e3)))
+    rows.append((f"GWP / repetition: {'total' if known_device else 'use only'} (gCO2e)",
+                 _interval_cells(imp.get("total_gco2e"))))
+    rows += [("grid intensity (gCO2e/kWh)", _interval_cells(imp.get("grid_gco2e_per_kwh"))),
+             ("PUE", _interval_cells(imp.get("pue")))]
+    return rows
+
+
+def _print_after_table(outcome: Any, imp: dict[str, Any]) -> None:
+    """The context lines, outlier repetitions, notes and where the results are."""
+    from inferlca.cli._common import console
     from inferlca.report.summary import context_rows, outlier_repetitions
 
+    spec = outcome.spec
     if imp:
         from inferlca.report.data import device_category
 

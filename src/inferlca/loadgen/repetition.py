@@ -135,7 +135,7 @@ def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: Im
 def measure(spec: RunSpec, workload: Workload, meter: PowerMeter, k: int, log_dir: Path,
             stop: threading.Event, emit: Emit) -> Measured:
     """Sample power through the idle baseline, load and compute phases (module docstring)."""
-    from inferlca.meters.sampler import open_sampler
+    from inferlca.meters.sampler_process import open_sampler
 
     sampler = open_sampler(meter, period_s=spec.period_ms / 1000.0, kind=spec.sampler)
     lg_run: LoadgenRun | None = None

@@ -141,7 +141,7 @@ def measure_command(
         dram_gb: with the modelled meter, add a DRAM term for this many GB.
         sampler: ``process`` (a low-priority sampler process, the default; falls back to the
             thread, flagged, where it cannot start) or ``thread``
-            (:func:`inferlca.meters.sampler.open_sampler`).
+            (:func:`inferlca.meters.sampler_process.open_sampler`).
 
     Raises:
         UsageError: bad input, found before the command runs (unknown meter, device or region,
@@ -149,7 +149,7 @@ def measure_command(
         MeterUnavailableError: the meter cannot run here.
         RunInterrupted: Ctrl-C during the idle baseline (the command did not run).
     """
-    from inferlca.meters.sampler import check_sampler_kind
+    from inferlca.meters.sampler_process import check_sampler_kind
 
     command = [str(a) for a in argv]
     out_path = Path(out) if out is not None else None
@@ -295,7 +295,7 @@ def _sample(pm: PowerMeter, *, close_meter: bool, command: list[str], period_s: 
             sampler_kind: str = "process") -> tuple[PowerTrace, int | None, bool, bytes | None]:
     """Idle baseline, then the command, under one sampler: ``(trace, returncode, interrupted,
     captured stdout)``."""
-    from inferlca.meters.sampler import open_sampler
+    from inferlca.meters.sampler_process import open_sampler
 
     try:
         sampler = open_sampler(pm, period_s=period_s, close_meter=close_meter, kind=sampler_kind)

@@ -1,6 +1,6 @@
 """The sampler process: reads a meter on a fixed grid and writes into a shared-memory ring.
 
-Started by :class:`inferlca.meters.sampler.ProcessSampler` as ``python -m
+Started by :class:`inferlca.meters.sampler_process.ProcessSampler` as ``python -m
 inferlca.meters.sampler_child``; it is not a command for people. The parent writes the job on
 its standard input (a pickled dict: shared-memory name, ring capacity, meter registry name and
 options, channel order, period, priority, CPU) and then talks to it through the ring's header only.

@@ -140,6 +140,76 @@ def _salvage_json(conn: sqlite3.Connection, result: RepairResult) -> None:
         result.notes.append(f"run {str(rid)[:12]}: summary recomputed from its repetitions")
 
 
+def _read_tables(source: Path, result: RepairResult) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of each table of the store at ``source`` that can be read."""
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    # damaged text keeps what it can (U+FFFD for bad bytes): a JSON value then reads or not
+    src.text_factory = lambda b: b.decode("utf-8", "replace")
+    try:
+        return {t: _table_rows(src, t, result) for t in
+                ("runs", "repetitions", "traces", "trace_arrays", "latencies", "series")}
+    finally:
+        src.close()
+
+
+def _staging_db(tables: dict[str, list[tuple[Any, ...]]],
+                result: RepairResult) -> sqlite3.Connection:
+    """An in-memory store holding the rows read (short rows padded), orphans dropped and JSON
+    values salvaged."""
+    mem = sqlite3.connect(":memory:")
+    mem.isolation_level = None
+    configure(mem, wal=False)
+    migrate(mem)
+    mem.execute("PRAGMA foreign_keys = OFF")
+    for t in TABLES:
+        cols = [r[1] for r in mem.execute(f"PRAGMA table_info({t})")]
+        for row in tables.get(t, []):
+            with contextlib.suppress(sqlite3.Error):
+                mem.execute(f"INSERT OR IGNORE INTO {t} VALUES ({', '.join('?' for _ in cols)})",
+                            row[:len(cols)] if len(row) >= len(cols) else (*row, *[None] * (len(cols) - len(row))))
+    _drop_orphans(mem, result)
+    _salvage_json(mem, result)
+    return mem
+
+
+def _copy_run(staging: Store, mem: sqlite3.Connection, out: Store, rid: str,
+              result: RepairResult) -> None:
+    """Copy run ``rid`` from ``staging`` (on ``mem``) to ``out`` without its repetitions that do
+    not decode (the run is then ``incomplete`` with a note); a run that does not read is lost."""
+    try:
+        run = staging.get_run(rid)
+    except StoreError as exc:
+        result.runs_lost.append(rid)
+        result.notes.append(str(exc))
+        return
+    bad: list[int] = []
+    for rep in run.repetitions:
+        try:
+            staging.load_trace(rid, rep.index)
+            staging.load_latencies(rid, rep.index)
+            staging.load_series(rid, rep.index)
+        except StoreError:
+            bad.append(rep.index)
+    with out._write(f"copy run {rid}") as c:
+        copy_run(c, mem, rid, replace=False)
+        for idx in bad:
+            c.execute("DELETE FROM repetitions WHERE run_id = ? AND idx = ?", (rid, idx))
+            for t in ("traces", "trace_arrays", "latencies", "series"):
+                c.execute(f"DELETE FROM {t} WHERE run_id = ? AND idx = ?", (rid, idx))
+        if bad:
+            note = (f"repaired: repetition(s) {', '.join(map(str, bad))} were damaged "
+                    f"and dropped")
+            c.execute("UPDATE runs SET status = CASE status WHEN 'running' THEN "
+                      "'running' ELSE 'incomplete' END, error = ? WHERE run_id = ?",
+                      (note, rid))
+    if run.summary is None and run.stored_status != "running":
+        out.finish_run(rid, run.stored_status if not bad else "incomplete",
+                       out.summarize_run(rid), error=run.error)
+    result.runs_saved.append(rid)
+    result.repetitions_saved += len(run.repetitions) - len(bad)
+    result.repetitions_lost += len(bad)
+
+
 def recover(path: Path) -> RepairResult:
     """Copy what can be read of the store at ``path`` into a new store at the same path; the
     damaged file is kept beside it as ``<name>.damaged-<time><suffix>``.
@@ -164,27 +234,8 @@ def recover(path: Path) -> RepairResult:
         recovered.unlink(missing_ok=True)
         result.method = "row by row"
     try:
-        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
-        # damaged text keeps what it can (U+FFFD for bad bytes): a JSON value then reads or not
-        src.text_factory = lambda b: b.decode("utf-8", "replace")
-        try:
-            tables = {t: _table_rows(src, t, result) for t in
-                      ("runs", "repetitions", "traces", "trace_arrays", "latencies", "series")}
-        finally:
-            src.close()
-        mem = sqlite3.connect(":memory:")
-        mem.isolation_level = None
-        configure(mem, wal=False)
-        migrate(mem)
-        mem.execute("PRAGMA foreign_keys = OFF")
-        for t in TABLES:
-            cols = [r[1] for r in mem.execute(f"PRAGMA table_info({t})")]
-            for row in tables.get(t, []):
-                with contextlib.suppress(sqlite3.Error):
-                    mem.execute(f"INSERT OR IGNORE INTO {t} VALUES ({', '.join('?' for _ in cols)})",
-                                row[:len(cols)] if len(row) >= len(cols) else (*row, *[None] * (len(cols) - len(row))))
-        _drop_orphans(mem, result)
-        _salvage_json(mem, result)
+        tables = _read_tables(source, result)
+        mem = _staging_db(tables, result)
         staging = Store(mem, None)
         out = Store.open(work)
         try:
@@ -192,38 +243,7 @@ def recover(path: Path) -> RepairResult:
             orphans = {str(r[0]) for t in TABLES[1:] for r in tables.get(t, []) if r} - seen
             result.runs_lost += sorted(orphans)
             for rid in sorted(seen):
-                try:
-                    run = staging.get_run(rid)
-                except StoreError as exc:
-                    result.runs_lost.append(rid)
-                    result.notes.append(str(exc))
-                    continue
-                bad: list[int] = []
-                for rep in run.repetitions:
-                    try:
-                        staging.load_trace(rid, rep.index)
-                        staging.load_latencies(rid, rep.index)
-                        staging.load_series(rid, rep.index)
-                    except StoreError:
-                        bad.append(rep.index)
-                with out._write(f"copy run {rid}") as c:
-                    copy_run(c, mem, rid, replace=False)
-                    for idx in bad:
-                        c.execute("DELETE FROM repetitions WHERE run_id = ? AND idx = ?", (rid, idx))
-                        for t in ("traces", "trace_arrays", "latencies", "series"):
-                            c.execute(f"DELETE FROM {t} WHERE run_id = ? AND idx = ?", (rid, idx))
-                    if bad:
-                        note = (f"repaired: repetition(s) {', '.join(map(str, bad))} were damaged "
-                                f"and dropped")
-                        c.execute("UPDATE runs SET status = CASE status WHEN 'running' THEN "
-                                  "'running' ELSE 'incomplete' END, error = ? WHERE run_id = ?",
-                                  (note, rid))
-                if run.summary is None and run.stored_status != "running":
-                    out.finish_run(rid, run.stored_status if not bad else "incomplete",
-                                   out.summarize_run(rid), error=run.error)
-                result.runs_saved.append(rid)
-                result.repetitions_saved += len(run.repetitions) - len(bad)
-                result.repetitions_lost += len(bad)
+                _copy_run(staging, mem, out, rid, result)
             problems = out.integrity_check()
             if problems:
                 raise StoreError(f"the repaired copy of {path} failed its integrity check: "

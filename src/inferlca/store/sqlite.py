@@ -37,14 +37,13 @@ Safety:
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +51,6 @@ from inferlca.errors import (
     InvalidValueError,
     StoreError,
     UnknownNameError,
-    UsageError,
     named,
 )
 from inferlca.store.arrays import decode as decode_array
@@ -68,6 +66,7 @@ from inferlca.store.paths import (
     usable_path,
     writable_path,
 )
+from inferlca.store.reading import check_repetition, naming, reading, resolve_id, store_info
 from inferlca.store.records import (
     KINDS,
     REPETITION_STATUSES,
@@ -105,46 +104,6 @@ __all__ = ["BUSY_TIMEOUT_MS", "DEFAULT_FILENAME", "ENV_VAR", "MIGRATIONS", "SCHE
 
 class StoreWriteError(StoreError):
     """SQLite refused a write (disk full, file turned read-only, locked too long, I/O error)."""
-
-
-_F = TypeVar("_F")
-
-
-@contextlib.contextmanager
-def _naming(run_id: str, index: int, what: str) -> Iterator[None]:
-    """Put the run and repetition in front of the message of a damaged stored value."""
-    try:
-        yield
-    except (StoreError, ValueError, TypeError, KeyError, IndexError) as exc:
-        raise StoreError(f"run {run_id[:12]} repetition {index}: its stored {what} is damaged "
-                         f"({exc}); `inferlca store repair` recovers what can be read") from None
-
-
-def _reading(method: _F) -> _F:
-    """A read method whose SQLite errors on a damaged file, and malformed values (wrong types in
-    a trace's header...), become a :class:`StoreError` naming the store, never a traceback."""
-    @functools.wraps(method)  # type: ignore[arg-type]
-    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)  # type: ignore[operator]
-        except StoreError:
-            raise
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreError(f"the results store {self.path} is locked by another process "
-                                 f"({exc}); retry when it is done") from None
-            raise StoreError(f"cannot read the results store {self.path}: {exc}; "
-                             f"`inferlca store repair` recovers what can be read") from None
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"the results store {self.path} is damaged ({exc}); "
-                             f"`inferlca store repair` recovers what can be read") from None
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError,
-                RecursionError) as exc:
-            what = f" (run {str(args[0])[:12]})" if args and isinstance(args[0], str) else ""
-            raise StoreError(f"the results store {self.path} holds a damaged value{what}: "
-                             f"{type(exc).__name__}: {exc}; `inferlca store repair` recovers "
-                             f"what can be read") from None
-    return wrapper  # type: ignore[return-value]
 
 
 class Store:
@@ -467,7 +426,7 @@ class Store:
             if cur.rowcount == 0:
                 raise UnknownNameError("run", run_id)
 
-    @_reading
+    @reading
     def summarize_run(self, run_id: str) -> dict[str, Any]:
         """The summary of the repetitions stored so far (what ``finish_run`` uses by default)."""
         from inferlca.stats import summarize
@@ -522,32 +481,11 @@ class Store:
 
     # --- reading ------------------------------------------------------------------------------
 
-    @_reading
+    @reading
     def _resolve_id(self, prefix: str) -> str:
-        raw = str(prefix).strip()
-        text = raw.lower()
-        if not text:
-            raise InvalidValueError("give a run id (or the start of one)")
-        for candidate in dict.fromkeys((raw, text)):  # ids given by a campaign may have capitals
-            exact = self._conn.execute("SELECT run_id FROM runs WHERE run_id = ?",
-                                       (candidate,)).fetchone()
-            if exact:
-                return str(exact[0])
-        like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self._conn.execute("SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' "
-                                  "ORDER BY created_at DESC LIMIT 6", (like,)).fetchall()
-        if len(rows) == 1:
-            return str(rows[0][0])
-        if not rows:
-            recent = [r[0][:8] for r in self._conn.execute(
-                "SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 50").fetchall()]
-            raise UnknownNameError("run id", text, recent,
-                                   hint="(list the runs with `inferlca results`)")
-        shown = ", ".join(str(r[0])[:12] for r in rows[:5])
-        raise UsageError(f"run id prefix {text!r} is ambiguous: it matches {shown}"
-                         f"{', ...' if len(rows) > 5 else ''}; give more characters")
+        return resolve_id(self._conn, prefix)
 
-    @_reading
+    @reading
     def list_runs(self, workload: str | None = None, device: str | None = None,
                   scenario: str | None = None, kind: str | None = None, status: str | None = None,
                   label: str | None = None, limit: int | None = None,
@@ -591,7 +529,7 @@ class Store:
             attach_repetitions(self._conn, records)
         return records
 
-    @_reading
+    @reading
     def get_run(self, run_id: str) -> RunRecord:
         """One run by its id or a unique prefix of it, with its repetitions."""
         with self._lock:
@@ -603,17 +541,9 @@ class Store:
         return record
 
     def _check_repetition(self, run_id: str, index: int) -> str:
-        rid = self._resolve_id(run_id)
-        row = self._conn.execute("SELECT 1 FROM repetitions WHERE run_id = ? AND idx = ?",
-                                 (rid, int(index))).fetchone()
-        if row is None:
-            known = [str(r[0]) for r in self._conn.execute(
-                "SELECT idx FROM repetitions WHERE run_id = ? ORDER BY idx", (rid,))]
-            raise UnknownNameError(f"repetition of run {rid[:8]}", str(index), known,
-                                   hint=f"(stored: {', '.join(known) or 'none'})")
-        return rid
+        return check_repetition(self._conn, self._resolve_id(run_id), index)
 
-    @_reading
+    @reading
     def load_trace(self, run_id: str, index: int) -> PowerTrace | None:
         """The power trace of a repetition, exactly as stored, or ``None`` when it has none."""
         with self._lock:
@@ -625,10 +555,10 @@ class Store:
             array_rows = self._conn.execute(
                 "SELECT role, name, dtype, codec, data FROM trace_arrays WHERE run_id = ? AND "
                 "idx = ? ORDER BY role, position", (rid, int(index))).fetchall()
-        with _naming(rid, index, "trace"):
+        with naming(rid, index, "trace"):
             return decode_trace(head, array_rows)
 
-    @_reading
+    @reading
     def load_latencies(self, run_id: str, index: int) -> np.ndarray:
         """Per-query latencies in seconds of a repetition (an empty array when none were stored)."""
         with self._lock:
@@ -637,10 +567,10 @@ class Store:
                                      "AND idx = ?", (rid, int(index))).fetchone()
         if row is None:
             return np.empty(0, dtype=np.float64)
-        with _naming(rid, index, "latencies"):
+        with naming(rid, index, "latencies"):
             return decode_array(row[0], row[1], row[2], row[3])
 
-    @_reading
+    @reading
     def load_series(self, run_id: str, index: int) -> dict[str, np.ndarray]:
         """The extra per-query series of a repetition, by name, in the order they were given."""
         with self._lock:
@@ -648,57 +578,16 @@ class Store:
             rows = self._conn.execute("SELECT name, dtype, codec, n, data FROM series WHERE "
                                       "run_id = ? AND idx = ? ORDER BY position",
                                       (rid, int(index))).fetchall()
-        with _naming(rid, index, "series"):
+        with naming(rid, index, "series"):
             return {name: decode_array(dtype, codec, n, blob)
                     for name, dtype, codec, n, blob in rows}
 
-    @_reading
+    @reading
     def info(self) -> dict[str, Any]:
         """Facts about the store: path, schema, size, runs by status and kind, stored arrays."""
         with self._lock:
-            c = self._conn
             runs = self.list_runs()
-            by_status: dict[str, int] = {}
-            by_kind: dict[str, int] = {}
-            for r in runs:
-                by_status[r.status] = by_status.get(r.status, 0) + 1
-                # a meter that models power (no sensor) makes a "measured" run with estimated energy
-                k = "measured, modelled energy" if r.kind == "measured" and r.estimated else r.kind
-                by_kind[k] = by_kind.get(k, 0) + 1
-            n_reps = c.execute("SELECT COUNT(*) FROM repetitions").fetchone()[0]
-            n_traces, n_samples = c.execute("SELECT COUNT(*), COALESCE(SUM(n_samples), 0) FROM traces").fetchone()
-            n_lat = c.execute("SELECT COALESCE(SUM(n), 0) FROM latencies").fetchone()[0]
-            blob_bytes = sum(c.execute(f"SELECT COALESCE(SUM(LENGTH({col})), 0) FROM {table}").fetchone()[0]
-                             for table, col in (("traces", "t_s"), ("trace_arrays", "data"),
-                                                ("latencies", "data"), ("series", "data")))
-            journal = c.execute("PRAGMA journal_mode").fetchone()[0]
-            migrations = [{"version": v, "description": d, "applied_at": a} for v, d, a in
-                          c.execute("SELECT version, description, applied_at FROM schema_version "
-                                    "ORDER BY version")]
-        size = None
-        if self.path is not None and self.path.exists():
-            size = self.path.stat().st_size
-            wal = Path(str(self.path) + "-wal")
-            if wal.exists():
-                size += wal.stat().st_size
-        return {
-            "path": str(self.path) if self.path else ":memory:",
-            "schema_version": self.schema_version,
-            "schema_version_supported": SCHEMA_VERSION,
-            "migrations": migrations,
-            "size_bytes": size,
-            "journal_mode": journal,
-            "runs": len(runs),
-            "runs_by_status": by_status,
-            "runs_by_kind": by_kind,
-            "devices": sorted({r.device for r in runs}),
-            "workloads": sorted({r.workload for r in runs if r.workload}),
-            "repetitions": n_reps,
-            "traces": n_traces,
-            "trace_samples": n_samples,
-            "latencies": n_lat,
-            "array_bytes": blob_bytes,
-        }
+            return store_info(self._conn, self.path, runs)
 
     def integrity_check(self, *, deep: bool = False) -> list[str]:
         """SQLite's integrity and foreign-key checks; with ``deep``, also every stored value and
@@ -725,14 +614,14 @@ class Store:
         with self._lock:
             return backup(self, Path(dest).expanduser())
 
-    @_reading
+    @reading
     def has_run(self, run_id: str) -> bool:
         """Whether a run with exactly this id is stored."""
         with self._lock:
             return self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
                                       (run_id,)).fetchone() is not None
 
-    @_reading
+    @reading
     def has_repetition(self, run_id: str, index: int) -> bool:
         """Whether repetition ``index`` of the run with exactly this id is stored."""
         with self._lock:
