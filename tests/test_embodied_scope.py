@@ -253,3 +253,16 @@ def test_cli_archetype(cli):
     assert r.code == 2 and "real catalog entry" in r.err and "epyc-9654" in r.err
     r = cli("embodied", "--archetype", "arm-server")
     assert r.code == 2 and "archetype" in r.err
+
+
+def test_a_run_charged_an_archetype_names_its_pue_class():
+    """The run summary's PUE line says whose default it is: the archetype's category, not
+    'devices of unknown category'."""
+    from inferlca.report.data import device_category
+    from inferlca.report.summary import pue_text
+
+    assert device_category("archetype-amd-server", "AMD EPYC") == "datacenter"
+    text = pue_text({}, {"pue": {"value": 1.5, "low": 1.08, "high": 1.58}},
+                    device_category("archetype-amd-server", "AMD EPYC"))
+    assert "default for datacenter devices" in text
+    assert device_category("archetype-nope", "nothing") is None

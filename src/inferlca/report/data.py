@@ -253,11 +253,15 @@ def _get(obj: Any, *names: str, default: Any = None) -> Any:
 
 
 def device_category(device_id: str | None, device_name: str | None) -> str | None:
-    """The device's category from the hardware catalog, or ``None`` when it is not listed."""
-    try:
-        from inferlca.hardware.catalog import get_catalog
-    except ImportError:  # the catalog is not part of this build
-        return None
+    """The device's category from the hardware catalog (or, for a machine charged an archetype
+    footprint, ``archetype-<id>``, the archetype's), or ``None`` when it is not listed."""
+    from inferlca.hardware.archetypes import archetypes
+    from inferlca.hardware.catalog import get_catalog
+
+    if device_id and device_id.startswith("archetype-"):
+        arch = archetypes().get(device_id.removeprefix("archetype-"))
+        if arch is not None:
+            return str(arch.category)
     cat = get_catalog()
     for name in (device_id, device_name):
         if name:
