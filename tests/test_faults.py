@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from inferlca.meters.base import PowerMeter, Reading
 from inferlca.store import Store
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -205,3 +206,57 @@ def test_full_disk_keeps_every_measured_repetition(tmp_path: Path) -> None:
         _report("full disk", 1, 1, 0)
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
+
+
+class FailingMeter(PowerMeter):
+    """A sensor that reads 40 W, then breaks mid-run: every read after ``ok_reads`` raises (as a
+    driver that lost its device would). Implements the PowerMeter protocol the sampler reads."""
+
+    name = "failing"
+    estimated = False
+
+    def __init__(self, ok_reads: int) -> None:
+        super().__init__()
+        self.channels = ["device"]
+        self.primary = "device"
+        self.ok_reads = ok_reads
+        self.reads = 0
+
+    @classmethod
+    def probe(cls, **options):  # type: ignore[no-untyped-def]
+        return True, "test meter"
+
+    def read(self) -> Reading:
+        self.reads += 1
+        if self.reads > self.ok_reads:
+            raise OSError("device lost")
+        return Reading({"device": 40.0})
+
+
+def test_a_meter_that_fails_mid_run_leaves_a_flagged_gap_and_a_sound_store(tmp_path: Path) -> None:
+    """The sensor breaks during the run: the run still ends, every repetition is stored with its
+    trace, the failed reads are a gap with the reason (never zeros), and the store is sound."""
+    import math
+
+    from inferlca.loadgen.runner import run_benchmark
+    from inferlca.spec import RunSpec
+
+    store_path = tmp_path / "r.db"
+    meter = FailingMeter(ok_reads=3)  # breaks a few samples into the first repetition
+    spec = RunSpec(workload="null", queries=8, repetitions=2, period_ms=5.0, sampler="thread")
+    with Store.open(store_path) as store:
+        outcome = run_benchmark(spec, store, meter=meter, logs_dir=tmp_path / "logs")
+    runs, problems = _sound(store_path)
+    assert problems == [] and len(runs) == 1
+    (run,) = runs
+    assert len(run.repetitions) == 2 and outcome.run_id == run.run_id
+    with Store.open_readonly(store_path) as s:
+        traces = [s.load_trace(run.run_id, k) for k in (0, 1)]
+    assert all(t is not None for t in traces)
+    first = traces[0]
+    assert first is not None
+    watts = first.channels["device"]
+    assert watts[0] == 40.0  # read before the sensor broke
+    assert any(math.isnan(w) for w in watts) and not any(w == 0 for w in watts)
+    assert any("device lost" in str(g.reason) for g in first.gaps)
+    _report("meter failing mid-run", 1, 1, 0)
