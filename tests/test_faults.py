@@ -260,3 +260,33 @@ def test_a_meter_that_fails_mid_run_leaves_a_flagged_gap_and_a_sound_store(tmp_p
     assert any(math.isnan(w) for w in watts) and not any(w == 0 for w in watts)
     assert any("device lost" in str(g.reason) for g in first.gaps)
     _report("meter failing mid-run", 1, 1, 0)
+
+
+def test_a_child_that_floods_stdout_is_streamed_not_held(tmp_path: Path) -> None:
+    """`measure --json` of a command writing 200 MB to stdout: the flood goes to stderr as it is
+    written, stdout holds only the JSON, and inferlca's memory stays far below the flood's size
+    (it once held the whole output: 625 MB for 200 MB)."""
+    import json
+
+    flood = ("import sys\nchunk = b'x' * (1 << 20)\n"
+             "for _ in range(200):\n    sys.stdout.buffer.write(chunk)\n")
+    err_file = tmp_path / "stderr.bin"
+    out_file = tmp_path / "stdout.json"
+    # a wrapper process runs the command line, so its children's peak memory is this run's only
+    # (the test process's own children include every earlier subprocess of the suite)
+    wrapper = ("import resource, subprocess, sys\n"
+               "with open(sys.argv[1], 'wb') as out, open(sys.argv[2], 'wb') as err:\n"
+               "    code = subprocess.run(sys.argv[3:], stdout=out, stderr=err).returncode\n"
+               "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    p = subprocess.run(
+        [sys.executable, "-c", wrapper, str(out_file), str(err_file),
+         sys.executable, "-m", "inferlca", "measure", "--meter", "modelled", "--json", "--",
+         sys.executable, "-c", flood],
+        capture_output=True, text=True, env=subprocess_env(), timeout=300, check=True)
+    code, peak_kib = (int(x) for x in p.stdout.split())
+    assert code == 0, err_file.read_bytes()[-2000:]
+    d = json.loads(out_file.read_text())  # nothing but the JSON on stdout
+    assert d["exit_code"] == 0 and d["energy"]["energy_j"] > 0
+    assert err_file.stat().st_size >= 200 * (1 << 20)  # every byte of the flood arrived
+    assert peak_kib / 1024 < 200, f"peak {peak_kib / 1024:.0f} MB"
+    _report("child flooding stdout (200 MB)", 1, 1, 0)
