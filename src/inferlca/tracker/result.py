@@ -31,8 +31,38 @@ def _div(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
+class _PerCount:
+    """Per-request and per-token figures of a window or of the whole span, from its
+    ``energy_j``, ``counts`` and ``impact`` (written once for both)."""
+
+    energy_j: float | None
+    counts: dict[str, float]
+    impact: Impact | None
+
+    @property
+    def requests(self) -> float:
+        return self.counts.get("requests", 0.0)
+
+    @property
+    def tokens_out(self) -> float:
+        return self.counts.get("tokens_out", 0.0)
+
+    @property
+    def energy_per_request_j(self) -> float | None:
+        return _div(self.energy_j, self.requests)
+
+    @property
+    def energy_per_token_j(self) -> float | None:
+        """Energy per output token (``tokens_out`` counted in the window or the span)."""
+        return _div(self.energy_j, self.tokens_out)
+
+    @property
+    def gco2e(self) -> float | None:
+        return self.impact.total_gco2e.value if self.impact is not None else None
+
+
 @dataclass
-class WindowResult:
+class WindowResult(_PerCount):
     """All occurrences of one window (by path: ``parent/name``).
 
     Attributes:
@@ -58,27 +88,6 @@ class WindowResult:
     impact: Impact | None
     spans: list[tuple[float, float]] = field(default_factory=list)
 
-    @property
-    def requests(self) -> float:
-        return self.counts.get("requests", 0.0)
-
-    @property
-    def tokens_out(self) -> float:
-        return self.counts.get("tokens_out", 0.0)
-
-    @property
-    def energy_per_request_j(self) -> float | None:
-        return _div(self.energy_j, self.requests)
-
-    @property
-    def energy_per_token_j(self) -> float | None:
-        """Energy per output token (``tokens_out`` counted in the window)."""
-        return _div(self.energy_j, self.tokens_out)
-
-    @property
-    def gco2e(self) -> float | None:
-        return self.impact.total_gco2e.value if self.impact is not None else None
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "path": self.path, "parent": self.parent,
@@ -92,7 +101,7 @@ class WindowResult:
 
 
 @dataclass
-class TrackResult:
+class TrackResult(_PerCount):
     """The result of one tracker (``t.result``).
 
     Attributes:
@@ -134,27 +143,6 @@ class TrackResult:
         if self.meter is None:
             return "not measured"
         return "measured" if self.measured else "ESTIMATED"
-
-    @property
-    def requests(self) -> float:
-        return self.counts.get("requests", 0.0)
-
-    @property
-    def tokens_out(self) -> float:
-        return self.counts.get("tokens_out", 0.0)
-
-    @property
-    def energy_per_request_j(self) -> float | None:
-        return _div(self.energy_j, self.requests)
-
-    @property
-    def energy_per_token_j(self) -> float | None:
-        """Energy of the whole span per output token."""
-        return _div(self.energy_j, self.tokens_out)
-
-    @property
-    def gco2e(self) -> float | None:
-        return self.impact.total_gco2e.value if self.impact is not None else None
 
     @property
     def gco2e_per_request(self) -> float | None:
