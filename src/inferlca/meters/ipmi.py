@@ -24,11 +24,11 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from typing import Any
 
 from inferlca.errors import MeterUnavailableError
 from inferlca.meters.base import PowerMeter, Reading
+from inferlca.meters.polled import LatestReading
 
 _DCMI = re.compile(r"Instantaneous power reading:\s*([\d.]+)\s*Watts", re.IGNORECASE)
 _DCMI_STATE = re.compile(r"Power reading state is:\s*(\w+)", re.IGNORECASE)
@@ -158,16 +158,12 @@ class IpmiMeter(PowerMeter):
             self.mode = "sdr"
         self.channels = ["node"]
         self.primary = "node"
-        self._latest: float = math.nan
-        self._error: str | None = "no reading yet"
-        self._reads = 0
-        self._stop = threading.Event()
-        self._cond = threading.Condition()
-        self._poll_once()
-        if math.isnan(self._latest):
-            raise MeterUnavailableError(f"the BMC gave no power reading: {self._error}")
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="inferlca-ipmi")
-        self._thread.start()
+        self._poller = LatestReading(self._fetch_watts, self.poll_s, "inferlca-ipmi",
+                                     (ValueError, MeterUnavailableError))
+        watts, error = self._poller.latest()
+        if math.isnan(watts):
+            raise MeterUnavailableError(f"the BMC gave no power reading: {error}")
+        self._poller.start()
 
     # ---- ipmitool ----------------------------------------------------------------------------
     def _argv(self, args: list[str]) -> list[str]:
@@ -211,30 +207,19 @@ class IpmiMeter(PowerMeter):
             )
         return p.returncode == 0, out
 
-    def _poll_once(self) -> None:
-        try:
-            if self.mode == "dcmi":
-                ok, out = self._run(["dcmi", "power", "reading"])
-                watts, _ = parse_dcmi(out) if ok else (None, None)
-                if watts is None:
-                    raise ValueError(_first_line(out) or "no DCMI reading")
-            else:
-                ok, out = self._run(["-c", "sdr", "list", "full"])
-                vals = parse_sdr_csv(out)
-                missing = [s for s in self._sensors if s not in vals]
-                if not ok or missing:
-                    raise ValueError(f"sensor(s) {missing or self._sensors} unreadable")
-                watts = math.fsum(vals[s] for s in self._sensors)
-            with self._cond:
-                self._latest, self._error = float(watts), None
-                self._reads += 1
-        except (ValueError, MeterUnavailableError) as exc:
-            with self._cond:
-                self._latest, self._error = math.nan, str(exc)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            self._poll_once()
+    def _fetch_watts(self) -> float:
+        if self.mode == "dcmi":
+            ok, out = self._run(["dcmi", "power", "reading"])
+            watts, _ = parse_dcmi(out) if ok else (None, None)
+            if watts is None:
+                raise ValueError(_first_line(out) or "no DCMI reading")
+            return float(watts)
+        ok, out = self._run(["-c", "sdr", "list", "full"])
+        vals = parse_sdr_csv(out)
+        missing = [s for s in self._sensors if s not in vals]
+        if not ok or missing:
+            raise ValueError(f"sensor(s) {missing or self._sensors} unreadable")
+        return math.fsum(vals[s] for s in self._sensors)
 
     # ---- meter -------------------------------------------------------------------------------
     @classmethod
@@ -254,8 +239,7 @@ class IpmiMeter(PowerMeter):
         return True, "local BMC (/dev/ipmi0)"
 
     def read(self) -> Reading:
-        with self._cond:
-            watts, err = self._latest, self._error
+        watts, err = self._poller.latest()
         if err is not None:
             return Reading.failed(self.channels, f"BMC: {err}")
         return Reading({"node": watts})
@@ -274,13 +258,13 @@ class IpmiMeter(PowerMeter):
             "sensor_update_s": max(1.0, self.poll_s),
             "resolution_w": 1.0,
             "power_note": "BMC power readings update about once a second, in whole watts",
-            "bmc_polls": self._reads,
+            "bmc_polls": self._poller.polls,
         }
 
     def close(self) -> None:
-        stop = getattr(self, "_stop", None)
-        if stop is not None:
-            stop.set()
+        poller = getattr(self, "_poller", None)
+        if poller is not None:
+            poller.stop()
 
 
 def _first_line(text: str, refused: bool = False) -> str:

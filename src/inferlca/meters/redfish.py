@@ -21,13 +21,13 @@ import json
 import math
 import os
 import ssl
-import threading
 import urllib.error
 import urllib.request
 from typing import Any
 
 from inferlca.errors import MeterUnavailableError
 from inferlca.meters.base import PowerMeter, Reading
+from inferlca.meters.polled import LatestReading
 
 
 class RedfishMeter(PowerMeter):
@@ -92,16 +92,13 @@ class RedfishMeter(PowerMeter):
             )
         self.channels = ["node"]
         self.primary = "node"
-        self._latest = math.nan
-        self._error: str | None = "no reading yet"
-        self._reads = 0
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._poll_once()
-        if math.isnan(self._latest):
-            raise MeterUnavailableError(f"Redfish gave no power reading: {self._error}")
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="inferlca-redfish")
-        self._thread.start()
+        self._poller = LatestReading(
+            self._value, self.poll_s, "inferlca-redfish",
+            (MeterUnavailableError, ValueError, KeyError, TypeError, IndexError))
+        v, error = self._poller.latest()
+        if math.isnan(v):
+            raise MeterUnavailableError(f"Redfish gave no power reading: {error}")
+        self._poller.start()
 
     # ---- HTTP --------------------------------------------------------------------------------
     def _get(self, path: str) -> dict[str, Any]:
@@ -167,20 +164,6 @@ class RedfishMeter(PowerMeter):
             parts.append(float(reading))
         return math.fsum(parts)
 
-    def _poll_once(self) -> None:
-        try:
-            v = self._value()
-            with self._cond:
-                self._latest, self._error = v, None
-                self._reads += 1
-        except (MeterUnavailableError, ValueError, KeyError, TypeError, IndexError) as exc:
-            with self._cond:
-                self._latest, self._error = math.nan, str(exc)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            self._poll_once()
-
     # ---- meter -------------------------------------------------------------------------------
     @classmethod
     def probe(cls, url: str | None = None, **_: Any) -> tuple[bool, str]:
@@ -190,8 +173,7 @@ class RedfishMeter(PowerMeter):
         return True, f"Redfish service {u}"
 
     def read(self) -> Reading:
-        with self._cond:
-            v, err = self._latest, self._error
+        v, err = self._poller.latest()
         if err is not None:
             return Reading.failed(self.channels, f"Redfish: {err}")
         return Reading({"node": v})
@@ -208,10 +190,10 @@ class RedfishMeter(PowerMeter):
             "sensor_update_s": max(1.0, self.poll_s),
             "resolution_w": 1.0,
             "power_note": "BMC power readings update about once a second",
-            "redfish_polls": self._reads,
+            "redfish_polls": self._poller.polls,
         }
 
     def close(self) -> None:
-        stop = getattr(self, "_stop", None)
-        if stop is not None:
-            stop.set()
+        poller = getattr(self, "_poller", None)
+        if poller is not None:
+            poller.stop()
