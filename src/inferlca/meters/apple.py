@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from inferlca.errors import InputFileError, MeterUnavailableError
-from inferlca.meters.base import PowerMeter, Reading
+from inferlca.meters.base import PowerMeter, Reading, stop_process
 from inferlca.traces.trace import PowerTrace
 
 _BLOCK = re.compile(r"^\*\*\* Sampled system activity \((.*?)\) \(([\d.]+)\s*ms elapsed\) \*\*\*")
@@ -234,14 +234,7 @@ class PowermetricsMeter(PowerMeter):
         }
 
     def close(self) -> None:
-        proc = getattr(self, "_proc", None)
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(getattr(self, "_proc", None))
 
 
 class ZeusAppleMeter(PowerMeter):

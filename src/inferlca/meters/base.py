@@ -153,3 +153,18 @@ class PowerMeter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def stop_process(proc: Any, timeout_s: float = 2.0) -> None:
+    """Stop a child process (a sensor tool or a measured command): SIGTERM, then SIGKILL when it
+    has not exited within ``timeout_s``; always reaped. Nothing happens when it already ended."""
+    import subprocess
+
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

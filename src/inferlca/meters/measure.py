@@ -33,7 +33,7 @@ from typing import Any
 
 from inferlca.errors import InvalidValueError, RunInterrupted, UsageError
 from inferlca.hardware.resolve import ResolvedDevice, resolve_device
-from inferlca.meters.base import PowerMeter
+from inferlca.meters.base import PowerMeter, stop_process
 from inferlca.traces.trace import PowerTrace
 
 #: trace file suffixes :func:`inferlca.traces.io.write_trace` writes
@@ -347,12 +347,7 @@ def _run_child(command: list[str], capture_output: bool) -> tuple[int | None, bo
         captured = proc.communicate()[0] or b""
     except KeyboardInterrupt:
         interrupted = True
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout_s=5)
     return proc.returncode, interrupted, captured
 
 

@@ -40,7 +40,7 @@ from itertools import pairwise
 from typing import Any
 
 from inferlca.errors import InputFileError, InvalidValueError, MeterUnavailableError
-from inferlca.meters.base import PowerMeter, Reading
+from inferlca.meters.base import PowerMeter, Reading, stop_process
 
 _STAMP = re.compile(r"^(\d{2})-(\d{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ")
 #: ``NAME cur[unit]`` then up to two more ``/value[unit]`` (average; JetPack 7.2 adds the maximum)
@@ -351,12 +351,5 @@ class TegrastatsMeter(PowerMeter):
         }
 
     def close(self) -> None:
-        proc = getattr(self, "_proc", None)
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(getattr(self, "_proc", None))
 
