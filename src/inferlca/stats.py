@@ -22,6 +22,7 @@ key's statistics, so ``n`` says how many repetitions really contributed.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -74,6 +75,7 @@ def student_t_two_sided(t: float, df: int) -> float:
     return min(1.0, s * total)
 
 
+@functools.lru_cache(maxsize=512)  # a pure function of (p, df), asked once per run interval
 def t_quantile(p: float, df: int) -> float:
     """The ``p`` quantile (``0.5 < p < 1``) of Student's t with ``df`` degrees of freedom.
 

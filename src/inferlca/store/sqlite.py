@@ -66,7 +66,14 @@ from inferlca.store.paths import (
     usable_path,
     writable_path,
 )
-from inferlca.store.reading import check_repetition, naming, reading, resolve_id, store_info
+from inferlca.store.reading import (
+    check_repetition,
+    impact_inputs,
+    naming,
+    reading,
+    resolve_id,
+    store_info,
+)
 from inferlca.store.records import (
     KINDS,
     REPETITION_STATUSES,
@@ -581,6 +588,13 @@ class Store:
         with naming(rid, index, "series"):
             return {name: decode_array(dtype, codec, n, blob)
                     for name, dtype, codec, n, blob in rows}
+
+    @reading
+    def impact_inputs(self) -> list[tuple[str, Any, list[float], list[float], Any]]:
+        """Per complete run: id, queries, energies, durations, impact context
+        (:func:`inferlca.store.reading.impact_inputs`; for a Monte Carlo over many runs)."""
+        with self._lock:
+            return impact_inputs(self._conn)
 
     @reading
     def info(self) -> dict[str, Any]:
