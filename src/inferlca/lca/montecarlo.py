@@ -29,6 +29,7 @@ the number of samples grows, and for symmetric inputs the median approaches the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from inferlca.errors import InvalidValueError, named
-from inferlca.stats import combine_intervals
+from inferlca.stats import t_quantile
 from inferlca.uncertainty import UValue
 from inferlca.units import G_PER_KG, J_PER_KWH, S_PER_YEAR
 
@@ -70,15 +71,23 @@ class Spread:
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Spread:
+        """Mean, std and the run interval of :func:`inferlca.stats.combine_intervals` for exact
+        repetition values (the same numbers, computed once: hull of the values and the Student
+        95 % interval of their mean, its low end clipped at 0 for non-negative values)."""
         xs = [float(x) for x in values if x is not None and math.isfinite(float(x))]
         if not xs:
             raise InvalidValueError("no finite repetition values to take the spread of")
         n = len(xs)
         mean = math.fsum(xs) / n
         std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
-        rule = combine_intervals([{"value": x, "low": x, "high": x} for x in xs])
-        assert rule is not None
-        return cls(mean, std, n, rule["low"], rule["high"])
+        low, high = min(xs), max(xs)
+        if n > 1:
+            half = t_quantile(0.975, n - 1) * std / math.sqrt(n)
+            ci_low = mean - half
+            if ci_low < 0 <= low:
+                ci_low = 0.0
+            low, high = min(low, ci_low), max(high, mean + half)
+        return cls(mean, std, n, min(low, mean), max(high, mean))
 
     @classmethod
     def exact(cls, value: float) -> Spread:
@@ -123,10 +132,16 @@ def _uv(d: Any, unit: str = "") -> UValue | None:
         return d
     if isinstance(d, Mapping) and {"value", "low", "high"} <= set(d):
         try:
-            return UValue(float(d["value"]), float(d["low"]), float(d["high"]), unit)
+            return _uv_of(float(d["value"]), float(d["low"]), float(d["high"]), unit)
         except (TypeError, ValueError, InvalidValueError):
             return None
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _uv_of(value: float, low: float, high: float, unit: str) -> UValue:
+    """One UValue per distinct stored interval (a thousand runs share a few grids)."""
+    return UValue(value, low, high, unit)
 
 
 def inputs_from_run(run: Any, per_query: bool = True) -> MCInputs | None:

@@ -174,10 +174,10 @@ def impact_inputs(conn: sqlite3.Connection) -> list[tuple[str, Any, list[float],
             "WHERE u.status = 'complete' AND r.status = 'complete' ORDER BY r.run_id, r.idx"):
         energies, durations, impact = reps.setdefault(rid, ([], [], []))
         metrics = json.loads(m_json) if m_json else {}  # damage: StoreError via @reading
-        for key, out in (("energy_total_j", energies), ("duration_s", durations)):
+        for key, values in (("energy_total_j", energies), ("duration_s", durations)):
             v = metrics.get(key) if isinstance(metrics, dict) else None
             if isinstance(v, (int, float)) and math.isfinite(v):
-                out.append(float(v))
+                values.append(float(v))
         if i_json is not None:
             impact.append(json.loads(i_json))
     out = []
