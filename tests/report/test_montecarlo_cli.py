@@ -63,3 +63,26 @@ def test_compare_cli_criteria(cli, sample_store):
     r = cli("compare", "A100 40GB PCIe", "Orin", "--store", path, "--queries", "64",
             "--criteria", "gwp,h2o")
     assert r.code == 2 and "unknown criterion 'h2o'" in r.err
+
+
+def test_results_listing_monte_carlo(cli, sample_store):
+    """`results --samples N --seed S`: one Monte Carlo row per listed complete run, equal to
+    that run's `results show ID --samples N --seed S`; bad numbers exit 2 before reading."""
+    path, _ = sample_store
+    r = cli("results", "--store", path, "--samples", "2000", "--seed", "4", "--json")
+    assert r.code == 0, r.err
+    runs = r.json()["runs"]
+    done = [d for d in runs if d["status"] == "complete" and d["monte_carlo"]
+            and not d["monte_carlo"].get("no_data")]
+    assert len(done) >= 3
+    assert all(d["monte_carlo"] is None for d in runs if d["status"] != "complete")
+    for d in done[:3]:
+        show = cli("results", "show", d["run_id"], "--store", path, "--samples", "2000",
+                   "--seed", "4", "--json").json()["monte_carlo"]
+        row = d["monte_carlo"]
+        assert (row["median"], row["p2_5"], row["p97_5"], row["mean"]) == \
+            (show["median"], show["p2_5"], show["p97_5"], show["mean"])
+    text = cli("results", "--store", path, "--samples", "500")
+    assert text.code == 0 and "MC: Monte Carlo median [p2.5 - p97.5]" in text.out
+    bad = cli("results", "--store", path, "--samples", "0")
+    assert bad.code == 2 and "--samples" in bad.err and "Traceback" not in bad.err

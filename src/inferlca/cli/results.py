@@ -53,8 +53,10 @@ def _ms(x: float | None) -> str:
     return fmt_number(None if x is None else x * 1000.0)
 
 
-def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> Table:
-    """The run listing; on a narrow terminal (< 120 columns) the secondary columns are left out."""
+def runs_table(runs: list[RunRecord], title: str, width: int | None = None,
+               mc: dict[str, dict[str, Any]] | None = None) -> Table:
+    """The run listing; on a narrow terminal (< 120 columns) the secondary columns are left out;
+    ``mc``: Monte Carlo rows by run id (:mod:`inferlca.report.mc_table`), one more column."""
     wide = (console.width if width is None else width) >= 120
     show_labels = wide and any(r.label for r in runs)
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
@@ -74,6 +76,8 @@ def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> T
                      and isinstance(v.get("value"), (int, float))])
     columns += [("status", {}), ("J/query", {"justify": "right"}), ("p99 ms", {"justify": "right"}),
                 (f"{unit.name}/q", {"justify": "right", "no_wrap": not wide})]
+    if mc is not None:
+        columns.append((f"MC {unit.name}/q", {"justify": "right", "no_wrap": True}))
     if show_labels:
         columns.append(("label", {"overflow": "fold"}))
     for name, kw in columns:
@@ -91,10 +95,19 @@ def runs_table(runs: list[RunRecord], title: str, width: int | None = None) -> T
             row.append(_reps(r))
         row += [status, fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s")),
                 _per_query(r, unit.scale, wide)]
+        if mc is not None:
+            row.append(_mc_cell(mc.get(r.run_id), unit.scale))
         if show_labels:
             row.append(escape(r.label or ""))
         table.add_row(*row)
     return table
+
+
+def _mc_cell(row: dict[str, Any] | None, scale: float) -> str:
+    if not row or row.get("median") is None:
+        return "-"
+    return escape(f"{fmt_number(row['median'] * scale)} [{fmt_number(row['p2_5'] * scale)} - "
+                  f"{fmt_number(row['p97_5'] * scale)}]")
 
 
 @results_app.callback()
@@ -109,6 +122,10 @@ def results_list(
     status: str | None = typer.Option(None, "--status", help="complete, incomplete, failed or running."),
     label: str | None = typer.Option(None, "--label", help="Only runs with this label."),
     limit: int | None = typer.Option(None, "--limit", help="Only the N most recent runs."),
+    samples: int | None = typer.Option(
+        None, "--samples", help="Monte Carlo draws per complete run (e.g. 10000): median and "
+        "p2.5-p97.5 of CO2e per query."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo draws (>= 0)."),
 ) -> None:
     """List the runs in the results store (oldest first)."""
     ctx.obj = {"store": store}
@@ -116,19 +133,37 @@ def results_list(
         return
     from inferlca.store.sqlite import Store
 
+    if samples is not None:
+        from inferlca.lca.montecarlo import check_samples_seed
+
+        check_samples_seed(samples, seed)
+    mc: dict[str, dict[str, Any]] = {}
     with Store.open_readonly(store) as s:
         runs = s.list_runs(workload=workload, device=device, scenario=scenario, kind=kind,
                            status=status, label=label, limit=limit)
         path = s.path
+        if samples is not None:
+            from inferlca.report.mc_table import monte_carlo_table
+
+            mc = {row["run_id"]: row for row in monte_carlo_table(
+                s, samples, seed, run_ids=[r.run_id for r in runs])}
     if json_out:
-        print_json({"store": str(path), "runs": [r.to_dict(repetitions=False) for r in runs]})
+        out = [r.to_dict(repetitions=False) for r in runs]
+        if samples is not None:
+            for d, r in zip(out, runs):
+                d["monte_carlo"] = mc.get(r.run_id)
+        print_json({"store": str(path), "runs": out})
         return
     if not runs:
         console.print(f"no runs in {path} match" if any(
             v is not None for v in (workload, device, scenario, kind, status, label))
             else f"no runs yet in {path}; start one with `inferlca run`", markup=False)
         return
-    console.print(runs_table(runs, escape(f"{len(runs)} run(s) in {path}")))
+    console.print(runs_table(runs, escape(f"{len(runs)} run(s) in {path}"), mc=mc or None))
+    if samples is not None:
+        console.print("[dim]" + escape(f"MC: Monte Carlo median [p2.5 - p97.5] of CO2e per query, "
+                                       f"{samples:,} draws, seed {seed}; complete runs only")
+                      + "[/]")
     console.print("[dim]/q: GWP per query (use: use phase only, the device has no manufacturing "
                   "footprint)[/]")
     console.print("[dim]details: inferlca results show RUN_ID (a prefix of the id is enough)[/]")

@@ -10,7 +10,7 @@ runs and each run's measured quantities from its own stream, so a row equals the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from inferlca.lca.montecarlo import Draws, inputs_of, simulate_summary
@@ -27,13 +27,17 @@ def _queries(q: Any) -> int | None:
 
 
 def monte_carlo_table(store: Any, samples: int, seed: int,
-                      ps: Sequence[float] = TABLE_PERCENTILES) -> list[dict[str, Any]]:
-    """One row per complete run, oldest first: ``run_id``, ``samples``, ``mean`` and ``p<p>``
-    (``p2_5``, ``p50``...) of the CO2e per query in gCO2e, ``median`` when 50 is asked; a run
-    without per-repetition energy, duration or impact context gets ``None`` figures and
-    ``no_data: True``."""
+                      ps: Sequence[float] = TABLE_PERCENTILES,
+                      run_ids: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """One row per complete run (only those of ``run_ids`` when given), oldest first:
+    ``run_id``, ``samples``, ``mean`` and ``p<p>`` (``p2_5``, ``p50``...) of the CO2e per query
+    in gCO2e, ``median`` when 50 is asked; a run without per-repetition energy, duration or
+    impact context gets ``None`` figures and ``no_data: True``."""
     draws = Draws(samples, seed)
     runs = store.impact_inputs()
+    if run_ids is not None:
+        wanted = set(run_ids)
+        runs = [r for r in runs if r[0] in wanted]
     inputs = [inputs_of(rid, e, d, imp, _queries(q)) for rid, q, e, d, imp in runs]
     kept = [i for i in inputs if i is not None]
     s = simulate_summary(kept, draws, ps=ps)
