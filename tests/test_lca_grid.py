@@ -40,11 +40,75 @@ def test_lookup_by_code_or_name(name):
 
 
 def test_world_and_owid_nominal():
-    assert grid_intensity("WORLD").value == pytest.approx(473.01)
-    assert grid_intensity("WLD").value == pytest.approx(473.01)
+    """The nominal row is the newest Ember / OWID year; the older rows stay (the 2023 OWID
+    value of Germany and the undated EcoLogits copy of the world's are still in the table)."""
+    assert grid_intensity("WORLD").value == pytest.approx(472.94)
+    assert grid_intensity("WLD").value == pytest.approx(472.94)
+    assert 473.01 in [r.value_gco2e_per_kwh for r in get_region("WORLD").rows]
     de = get_region("DE")
-    assert "Our World in Data" in de.nominal_row.source
-    assert grid_intensity("DEU").value == pytest.approx(380.9)
+    assert "Our World in Data" in de.nominal_row.source and "Ember" in de.nominal_row.source
+    assert grid_intensity("DEU").value == pytest.approx(342.06)
+    de23 = de.for_year(2023)
+    assert de23.intensity.value == pytest.approx(380.9)
+    assert "Our World in Data" in de23.nominal_row.source
+
+
+@pytest.mark.parametrize("region,value", [("DE", 342.06), ("US", 383.55), ("SE", 35.89),
+                                          ("FR", 44.18)])
+def test_golden_2024_ember_values(region, value):
+    """Ember's Yearly Electricity Data, 2024 (release of 2025-08-03, as copied by co2.js): the
+    value recorded for each country, the default for all but France."""
+    reg = get_region(region).for_year(2024)
+    assert reg.intensity.to_dict() == {"value": value, "low": value, "high": value}
+    row = reg.nominal_row
+    assert row.year == "2024" and row.source.startswith("Ember, Yearly Electricity Data")
+    assert "CC BY 4.0" in row.source and "@b459b5e" in row.source
+    yearly = get_region(region).yearly_row
+    assert yearly is not None and (yearly.value_gco2e_per_kwh, yearly.year) == (value, "2024")
+    if region != "FR":
+        assert get_region(region).nominal_row == row
+
+
+def test_default_is_the_newest_year_of_each_country():
+    """Where the release has no 2024 value the default is the country's newest year (Indonesia
+    2023, Ukraine 2022); every region has a dated row of that release; France keeps the seed
+    study's 79.1 as its default and states it has no year, beside its newest dated value."""
+    assert (get_region("ID").nominal_row.year, grid_intensity("ID").value) == ("2023", 682.43)
+    assert (get_region("UA").nominal_row.year, grid_intensity("UA").value) == ("2022", 250.47)
+    for reg in list_regions():
+        assert reg.yearly_row is not None and reg.yearly_row.year >= "2022", reg.name
+        if reg.iso2 != "FR":
+            assert reg.nominal_row is reg.yearly_row, reg.name
+    fr = get_region("FR")
+    assert fr.nominal_row.value_gco2e_per_kwh == 79.1 and fr.nominal_row.year == ""
+    text = fr.statement()
+    assert "default 79.1" in text and "year not stated by its source" in text
+    assert "ADEME Base Empreinte" in text and "44.18 gCO2e/kWh (2024)" in text
+    assert "--grid-year 2024" in text
+
+
+def test_grid_show_and_list_state_the_source_and_year(cli):
+    r = cli("grid", "show", "FR")
+    assert r.code == 0 and "year not stated by its source" in " ".join(r.out.split())
+    r = cli("grid", "show", "DE", "--json")
+    d = r.json()
+    assert d["year"] == "2024" and d["yearly_year"] == "2024"
+    assert d["gco2e_per_kwh"]["value"] == 342.06 and "Ember" in d["statement"]
+    out = " ".join(cli("grid", "list").out.split())
+    assert "France (FR): default 79.1 gCO2e/kWh, year not stated by its source" in out
+
+
+def test_grid_year_selects_an_older_year(cli):
+    """`impact --region DE --grid-year 2023`: the OWID 2023 row, 380.9 gCO2e/kWh; by hand, 1 Wh
+    on a T4 (PUE 1.5): 0.001 kWh x 380.9 x 1.5 = 0.57135 gCO2e of use phase; without it the
+    2024 default, 0.001 x 342.06 x 1.5 = 0.51309."""
+    args = ("impact", "--device", "t4", "--energy-wh", "1", "--duration-s", "10", "--region",
+            "DE", "--json")
+    old = cli(*args, "--grid-year", "2023").json()
+    assert old["use_gco2e"]["value"] == pytest.approx(0.57135)
+    assert old["grid_gco2e_per_kwh"]["value"] == 380.9
+    new = cli(*args).json()
+    assert new["use_gco2e"]["value"] == pytest.approx(0.51309)
 
 
 def test_unknown_region():

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, print_json
-from inferlca.lca.grid import get_region, list_regions
+from inferlca.lca.grid import DEFAULT_REGION, get_region, list_regions
 
 grid_app = typer.Typer(help="Carbon intensity of electricity (gCO2e/kWh) by country.",
                        no_args_is_help=True)
@@ -33,6 +34,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON for 
         table.add_row(r.iso2, r.iso3, r.name, r.intensity.format(""), nom.year or "-",
                       nom.source)
     console.print(table)
+    console.print(escape(get_region(DEFAULT_REGION).statement()), highlight=False)
 
 
 @grid_app.command("show")
@@ -48,8 +50,9 @@ def show_cmd(
     if as_json:
         print_json(reg.to_dict())
         return
-    console.print(f"[bold]{reg.name}[/bold] ({reg.iso2} / {reg.iso3}): "
-                  f"{reg.intensity.format()}", highlight=False)
+    console.print(f"[bold]{escape(reg.name)}[/bold] ({reg.iso2} / {reg.iso3}): "
+                  f"{escape(reg.intensity.format())}", highlight=False)
+    console.print(escape(reg.statement()), highlight=False)
     table = Table()
     for col in ("gCO2e/kWh", "year", "basis", "nominal", "source", "note"):
         table.add_column(col, overflow="fold")

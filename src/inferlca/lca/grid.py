@@ -1,8 +1,11 @@
 """Carbon intensity of electricity by country (gCO2e/kWh), as data with year and source.
 
-``lca/data/grid_intensity.csv`` keeps several rows per country (one per source). The nominal
-value is the row marked ``nominal``: Our World in Data / Ember (CC BY) where available, and for
-France the seed study's 79.1 gCO2e/kWh (ADEME Base Empreinte, cited through the study). The
+``lca/data/grid_intensity.csv`` keeps several rows per country (one per source and year; older
+years are never dropped). The nominal value is the row marked ``nominal``: the latest year of
+Ember's Yearly Electricity Data (the series Our World in Data publishes as
+``carbon_intensity_elec``; CC BY 4.0), 2024 for most countries; for France the seed study's
+79.1 gCO2e/kWh (ADEME Base Empreinte, cited through the study, year not stated there), so that
+the study stays reproduced by default (``--grid-year 2024`` gives France's Ember value). The
 interval is the spread of all the rows of the country. Electricity Maps values (ODbL) are not
 shipped.
 
@@ -24,6 +27,8 @@ from inferlca.uncertainty import UValue, parse_bounded
 
 G_PER_KWH = "gCO2e/kWh"
 DEFAULT_REGION = "FR"
+#: how the sources of the yearly Ember / Our World in Data series start in the table
+YEARLY_SOURCES = ("Ember", "Our World in Data")
 
 
 @dataclass(frozen=True)
@@ -77,11 +82,34 @@ class GridRegion:
             rows = [replace(rows[0], nominal=True)] + [replace(r, nominal=False) for r in rows[1:]]
         return replace(self, rows=tuple(rows))
 
+    @property
+    def yearly_row(self) -> GridRow | None:
+        """The row of the newest year of the yearly Ember / Our World in Data series (its source
+        starts with ``Ember`` or ``Our World in Data``); ``None`` when the region has none."""
+        rows = [r for r in self.rows if r.year and r.source.startswith(YEARLY_SOURCES)]
+        return max(rows, key=lambda r: r.year, default=None)
+
+    def statement(self) -> str:
+        """One sentence: the default value, its source and year, and the newest value of the
+        yearly series when the default is not it (France: the seed study's value, whose year
+        the study does not state)."""
+        nom, latest = self.nominal_row, self.yearly_row
+        year = f"year {nom.year}" if nom.year else "year not stated by its source"
+        text = (f"{self.name} ({self.iso2}): default {nom.value_gco2e_per_kwh:g} {G_PER_KWH}, "
+                f"{year}; source: {nom.source}")
+        if latest is not None and latest is not nom:
+            text += (f". Newest Ember / Our World in Data value: {latest.value_gco2e_per_kwh:g} "
+                     f"{G_PER_KWH} ({latest.year}), with --grid-year {latest.year}")
+        return text
+
     def to_dict(self) -> dict[str, Any]:
         nom = self.nominal_row
+        latest = self.yearly_row
         return {"region": self.iso2, "iso3": self.iso3, "name": self.name,
                 "gco2e_per_kwh": self.intensity.to_dict(), "year": nom.year,
-                "basis": nom.basis, "source": nom.source,
+                "basis": nom.basis, "source": nom.source, "statement": self.statement(),
+                "yearly_year": None if latest is None else latest.year,
+                "yearly_gco2e_per_kwh": None if latest is None else latest.value_gco2e_per_kwh,
                 "rows": [{"gco2e_per_kwh": r.value_gco2e_per_kwh, "year": r.year,
                           "basis": r.basis, "nominal": r.nominal, "source": r.source,
                           "note": r.note} for r in self.rows]}
