@@ -217,3 +217,11 @@ def test_draws_follow_numpys_reference_samplers(reps):
     ref = e / 3.6e6 * rng.triangular(grid.low, grid.value, grid.high, n)
     qs = [1, 5, 25, 50, 75, 95, 99]
     assert np.percentile(x, qs) == pytest.approx(np.percentile(ref, qs), rel=0.015)
+
+
+def test_exact_inputs_give_the_exact_value():
+    """No uncertainty at all: every draw is the interval arithmetic's value (no stray draws)."""
+    inp = MCInputs(Spread.exact(7200.0), Spread.exact(20.0), UValue.exact(50.0),
+                   UValue.exact(1.2), UValue.exact(5.0), UValue.exact(100.0), 2, "x")
+    x = simulate([inp, _inputs()], Draws(1_000, 0))[0]
+    assert np.all(x == x[0]) and x[0] == pytest.approx(inp.interval_total_g().value, rel=1e-12)

@@ -197,7 +197,7 @@ class Draws:
         uniq = list(dict.fromkeys(keys))
         todo = [k for k in uniq if k not in self._cache]
         if todo:
-            u = np.empty((len(todo), self.n))
+            u = np.zeros((len(todo), self.n))  # a constant's row stays 0 (width 0)
             for row, k in zip(u, todo):
                 if k[2] < k[3]:
                     self.stream(*k).random(out=row)
