@@ -157,34 +157,33 @@ def store_info(c: sqlite3.Connection, path: Path | None, runs: list[RunRecord]) 
 
 def impact_inputs(conn: sqlite3.Connection) -> list[tuple[str, Any, list[float], list[float],
                                                           Any]]:
-    """What a Monte Carlo over every complete run needs, in one pass over two queries: per run
-    (oldest first, as :func:`inferlca.report.data.load_runs`) its id, its query count (the
-    ``runs`` column, else the specification's), the energies and durations of its complete
-    repetitions (finite values, in repetition order) and the impact of its first complete
-    repetition that has one. No trace, summary or environment is read, and one impact per run."""
-    runs = conn.execute(
-        "SELECT run_id, queries, CASE WHEN queries IS NULL THEN spec_json END FROM runs "
-        "WHERE status = 'complete' ORDER BY created_at, run_id").fetchall()
-    reps: dict[str, tuple[list[float], list[float], list[Any]]] = {}
-    for rid, m_json, i_json in conn.execute(
-            "SELECT r.run_id, r.metrics_json, CASE WHEN r.idx = (SELECT MIN(x.idx) FROM "
-            "repetitions x WHERE x.run_id = r.run_id AND x.status = 'complete' AND "
-            "x.impact_json IS NOT NULL AND x.impact_json NOT IN ('null', '{}')) THEN "
-            "r.impact_json END FROM repetitions r JOIN runs u ON u.run_id = r.run_id "
-            "WHERE u.status = 'complete' AND r.status = 'complete' ORDER BY r.run_id, r.idx"):
-        energies, durations, impact = reps.setdefault(rid, ([], [], []))
-        metrics = json.loads(m_json) if m_json else {}  # damage: StoreError via @reading
+    """What a Monte Carlo over every complete run needs, in one query: per run (oldest first,
+    as :func:`inferlca.report.data.load_runs`) its id, its query count (the ``runs`` column,
+    else the specification's), the energies and durations of its complete repetitions (finite
+    values, in repetition order) and the impact of its first complete repetition that has one.
+    No trace, summary or environment is read, and one impact per run."""
+    out: list[tuple[str, Any, list[float], list[float], Any]] = []
+    last = None
+    for rid, queries, spec_json, m_json, i_json in conn.execute(
+            "SELECT u.run_id, u.queries, CASE WHEN u.queries IS NULL THEN u.spec_json END, "
+            "r.metrics_json, CASE WHEN r.idx = (SELECT MIN(x.idx) FROM repetitions x WHERE "
+            "x.run_id = r.run_id AND x.status = 'complete' AND x.impact_json IS NOT NULL AND "
+            "x.impact_json NOT IN ('null', '{}')) THEN r.impact_json END "
+            "FROM runs u LEFT JOIN repetitions r ON r.run_id = u.run_id AND "
+            "r.status = 'complete' WHERE u.status = 'complete' "
+            "ORDER BY u.created_at, u.run_id, r.idx"):
+        if rid != last:  # a new run (damaged JSON: a StoreError via @reading)
+            if queries is None and spec_json:
+                spec = json.loads(spec_json)
+                queries = spec.get("queries") if isinstance(spec, dict) else None
+            out.append((rid, queries, [], [], None))
+            last = rid
+        _, _, energies, durations, _ = out[-1]
+        metrics = json.loads(m_json) if m_json else {}
         for key, values in (("energy_total_j", energies), ("duration_s", durations)):
             v = metrics.get(key) if isinstance(metrics, dict) else None
             if isinstance(v, (int, float)) and math.isfinite(v):
                 values.append(float(v))
         if i_json is not None:
-            impact.append(json.loads(i_json))
-    out = []
-    for rid, queries, spec_json in runs:
-        if queries is None and spec_json:
-            spec = json.loads(spec_json)
-            queries = spec.get("queries") if isinstance(spec, dict) else None
-        energies, durations, impact = reps.get(rid, ([], [], []))
-        out.append((rid, queries, energies, durations, impact[0] if impact else None))
+            out[-1] = (rid, out[-1][1], energies, durations, json.loads(i_json))
     return out
