@@ -81,3 +81,19 @@ def test_table_bad_samples(tmp_path):
     _store(path)
     with Store.open_readonly(path) as st, pytest.raises(InvalidValueError):
         monte_carlo_table(st, 0, 1)
+
+
+def test_damaged_metrics_are_a_store_error(tmp_path):
+    """A repetition whose stored metrics are not JSON: a StoreError naming the store (the CLI's
+    one-line error), never a traceback or a silently dropped run."""
+    import sqlite3
+
+    from inferlca.errors import StoreError
+
+    path = tmp_path / "s.db"
+    ids = _store(path)
+    with sqlite3.connect(path) as c:
+        c.execute("UPDATE repetitions SET metrics_json = '{oops' WHERE run_id = ? AND idx = 1",
+                  (ids["de"],))
+    with Store.open_readonly(path) as st, pytest.raises(StoreError, match="damaged"):
+        monte_carlo_table(st, 100, 1)
