@@ -151,6 +151,29 @@ def test_pirson_node_source_reproduces_the_study_within_10_percent(device, study
     assert any("pirson" in s for s in e.sources)
 
 
+@pytest.mark.parametrize("basis", ["as-published", "good-die"])
+def test_pirson_says_it_is_circular_wherever_it_is_used(basis):
+    # the pirson rows are worked back from the study's own F: the golden test above reproduces
+    # the study by construction, and every output using them must say so (notes, hence the
+    # `embodied` table's warnings and the JSON "notes")
+    e = embodied_footprint(CAT.get("a100-sxm4-40gb"), node_source="pirson", node_basis=basis)
+    assert any(n.startswith("node source pirson: CIRCULAR") for n in e.notes)
+    assert any("CIRCULAR" in n for n in e.to_dict()["notes"])
+    # the citation is the 7 nm row's own (the A100), not the first pirson row's (the Xavier)
+    assert any(s.startswith("pirson:") and "A100" in s for s in e.sources)
+    other = embodied_footprint(CAT.get("a100-sxm4-40gb"), node_source="act", node_basis=basis)
+    assert not any("CIRCULAR" in n for n in other.notes)
+
+
+def test_a_source_cites_the_row_it_used_not_its_first_row():
+    from inferlca.lca.factors import node_factor
+
+    # ACT's 12 nm row comes from 3D-Carbon, its 28 nm row from ACT's own files
+    f12, _ = node_factor(12.0, "act")
+    f28, _ = node_factor(28.0, "act")
+    assert "3D-Carbon" in f12.sources[0] and "3D-Carbon" not in f28.sources[0]
+
+
 def test_pirson_is_not_averaged_into_the_default_spread():
     from inferlca.lca.factors import node_factor, source_values
 

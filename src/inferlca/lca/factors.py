@@ -136,6 +136,18 @@ def node_factor_sources() -> list[str]:
     return list(dict.fromkeys(r.source_id for r in node_factor_rows()))
 
 
+def select_only_note(source_id: str) -> tuple[str, ...]:
+    """The caveat a :data:`SELECT_ONLY_SOURCES` source carries when it is picked: the part of its
+    rows' ``note`` from ``CIRCULAR`` on (``pirson``: values worked back from the seed study's own
+    F, so using them reproduces the study by construction). Empty for other sources."""
+    if source_id not in SELECT_ONLY_SOURCES:
+        return ()
+    for row in node_factor_rows():
+        if row.source_id == source_id and "CIRCULAR" in row.note:
+            return (f"node source {source_id}: {row.note[row.note.index('CIRCULAR'):]}",)
+    return ()
+
+
 def _check_node(node_nm: float) -> None:
     if isinstance(node_nm, bool) or not isinstance(node_nm, (int, float)) or math.isnan(node_nm) \
             or node_nm <= 0:
@@ -153,28 +165,32 @@ def source_values(node_nm: float, include: tuple[str, ...] = ()) -> list[SourceF
         by_source.setdefault(row.source_id, []).append(row)
     out = []
     for sid, rows in by_source.items():
-        citation = rows[0].source
         yb = rows[0].yield_basis
         generic = [r for r in rows if r.node_nm is None]
         if generic:
             out.append(SourceFactor(sid, node_nm, generic[0].kgco2e_per_cm2, "node-independent",
-                                    0.0, (), citation, yb))
+                                    0.0, (), generic[0].source, yb))
             continue
         pts = sorted((float(r.node_nm), r.kgco2e_per_cm2) for r in rows if r.node_nm is not None)
-        exact = [v for n, v in pts if math.isclose(n, node_nm)]
+        # the citation of the rows actually used (rows of one source may cite different files)
+        cite_at = {float(r.node_nm): r.source for r in rows if r.node_nm is not None}
+        exact = [(n, v) for n, v in pts if math.isclose(n, node_nm)]
         if exact:
-            out.append(SourceFactor(sid, node_nm, exact[0], "exact", 0.0, (node_nm,), citation, yb))
+            out.append(SourceFactor(sid, node_nm, exact[0][1], "exact", 0.0, (node_nm,),
+                                    cite_at[exact[0][0]], yb))
             continue
         lower = [(n, v) for n, v in pts if n < node_nm]
         upper = [(n, v) for n, v in pts if n > node_nm]
         if lower and upper:
             (n0, v0), (n1, v1) = lower[-1], upper[0]
             value = v0 + (v1 - v0) * (node_nm - n0) / (n1 - n0)
+            both = " + ".join(dict.fromkeys((cite_at[n0], cite_at[n1])))
             out.append(SourceFactor(sid, node_nm, value, "interpolated", INTERPOLATED_WIDEN,
-                                    (n0, n1), citation, yb))
+                                    (n0, n1), both, yb))
         else:
             n, v = (upper[0] if upper else lower[-1])
-            out.append(SourceFactor(sid, node_nm, v, "nearest", NEAREST_WIDEN, (n,), citation, yb))
+            out.append(SourceFactor(sid, node_nm, v, "nearest", NEAREST_WIDEN, (n,), cite_at[n],
+                                    yb))
     return out
 
 
@@ -206,7 +222,8 @@ def node_factor(node_nm: float, source: str | None = None) -> tuple[UValue, tupl
                 raise UnknownNameError("node-factor source", source, accepted,
                                        f"(accepted: {', '.join(accepted)})")
             pick = match[0]
-        note = tuple(n for n in notes if f": {pick.source_id}:" in n)
+        note = tuple(n for n in notes if f": {pick.source_id}:" in n) + select_only_note(
+            pick.source_id)
         return (UValue.exact(pick.value, KG_PER_CM2, (f"{pick.source_id}: {pick.citation}",),
                              kind="default"), note)
     nominal = sum(s.value for s in values) / len(values)
@@ -307,7 +324,8 @@ def node_factor_good_die(node_nm: float, die_area_cm2: float, source: str | None
         sv, v, known = pick
         cites = (f"{sv.source_id}: {sv.citation}",) + ((yield_cite,) if known else ())
         return UValue.exact(v, KG_PER_CM2, cites, kind="default"), tuple(
-            n for n in notes if f": {sv.source_id}:" in n or n.startswith("defect"))
+            n for n in notes if f": {sv.source_id}:" in n or n.startswith("defect")
+        ) + select_only_note(sv.source_id)
     core = [v for sv, v, known in rebased if known and "lower-bound" not in sv.yield_basis]
     if not core:  # pragma: no cover - ACT covers every node (nearest value at worst)
         raise InvalidValueError(f"no known-basis per-node factor at {node_nm:g} nm")
