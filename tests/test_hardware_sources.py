@@ -21,7 +21,7 @@ SRC_COLS = ("src_specs", "src_die", "src_memory", "src_perf")
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    text = resources.files("inferlca.hardware").joinpath("data", name).read_text("utf-8")
+    text = resources.files("inferlca.hardware").joinpath("data").joinpath(name).read_text("utf-8")
     return list(csv.DictReader(io.StringIO(text)))
 
 

@@ -40,10 +40,13 @@ INTERPOLATED_WIDEN = 0.10
 #: widening, either side, of a value taken from a source's nearest node (outside its range)
 NEAREST_WIDEN = 0.25
 
-#: sources selectable with ``node_source`` but never part of the default spread: ``pirson`` holds
-#: the values the seed study used, recovered from its reported footprints (not an independent
-#: measurement, so averaging it in would count the study twice)
+#: sources selectable with ``node_source`` but never part of the default spread: ``pirson`` (the
+#: literature and database values of Pirson et al., ``inferlca.lca.pirson``) shares its sources
+#: with ACT and imec (Bardon et al. 2020), so averaging it in would count them twice
 SELECT_ONLY_SOURCES = ("pirson",)
+#: the seed study's matching of the Pirson et al. dataset (node + foundry + year): a node source
+#: that needs the device, handled by ``inferlca.lca.embodied`` through ``inferlca.lca.pirson``
+STUDY_SOURCE = "study"
 
 KG_PER_CM2 = "kgCO2e/cm2"
 KG_PER_GB = "kgCO2e/GB"
@@ -136,16 +139,18 @@ def node_factor_sources() -> list[str]:
     return list(dict.fromkeys(r.source_id for r in node_factor_rows()))
 
 
-def select_only_note(source_id: str) -> tuple[str, ...]:
-    """The caveat a :data:`SELECT_ONLY_SOURCES` source carries when it is picked: the part of its
-    rows' ``note`` from ``CIRCULAR`` on (``pirson``: values worked back from the seed study's own
-    F, so using them reproduces the study by construction). Empty for other sources."""
-    if source_id not in SELECT_ONLY_SOURCES:
-        return ()
-    for row in node_factor_rows():
-        if row.source_id == source_id and "CIRCULAR" in row.note:
-            return (f"node source {source_id}: {row.note[row.note.index('CIRCULAR'):]}",)
-    return ()
+def _study_needs_a_device(source: str | None) -> None:
+    if source == STUDY_SOURCE:
+        raise InvalidValueError(
+            f"node source {STUDY_SOURCE!r} needs the device's foundry and release year as well as "
+            "its node: use it through embodied_footprint (inferlca embodied DEVICE --node-source "
+            "study) or inferlca.lca.pirson.study_node_factor", param="node_source")
+
+
+def accepted_node_sources() -> list[str]:
+    """Every accepted ``node_source``: ``low``, ``high``, the sources of ``node_factors.csv`` and
+    ``study`` (the seed study's matching of the Pirson et al. dataset)."""
+    return ["low", "high", *node_factor_sources(), STUDY_SOURCE]
 
 
 def _check_node(node_nm: float) -> None:
@@ -207,6 +212,7 @@ def node_factor(node_nm: float, source: str | None = None) -> tuple[UValue, tupl
     Returns:
         ``(factor, notes)``: ``factor`` carries the citations in ``sources``.
     """
+    _study_needs_a_device(source)
     values = source_values(node_nm, (source,) if source in SELECT_ONLY_SOURCES else ())
     notes = tuple(f"per-node factor at {node_nm:g} nm: {sv.describe()}"
                   for sv in values if sv.method in ("interpolated", "nearest"))
@@ -218,12 +224,11 @@ def node_factor(node_nm: float, source: str | None = None) -> tuple[UValue, tupl
         else:
             match = [s for s in values if s.source_id == source]
             if not match:
-                accepted = ["low", "high", *node_factor_sources()]
+                accepted = accepted_node_sources()
                 raise UnknownNameError("node-factor source", source, accepted,
                                        f"(accepted: {', '.join(accepted)})")
             pick = match[0]
-        note = tuple(n for n in notes if f": {pick.source_id}:" in n) + select_only_note(
-            pick.source_id)
+        note = tuple(n for n in notes if f": {pick.source_id}:" in n)
         return (UValue.exact(pick.value, KG_PER_CM2, (f"{pick.source_id}: {pick.citation}",),
                              kind="default"), note)
     nominal = sum(s.value for s in values) / len(values)
@@ -298,6 +303,7 @@ def node_factor_good_die(node_nm: float, die_area_cm2: float, source: str | None
     the interval spans every source. ``source`` picks one source (rebased when its basis is
     known), as :func:`node_factor` does.
     """
+    _study_needs_a_device(source)
     y, dd, ynotes = die_yield(die_area_cm2, node_nm)
     include = (source,) if source in SELECT_ONLY_SOURCES else ()
     values = source_values(node_nm, include)
@@ -317,15 +323,14 @@ def node_factor_good_die(node_nm: float, die_area_cm2: float, source: str | None
         else:
             match = [t for t in rebased if t[0].source_id == source]
             if not match:
-                accepted = ["low", "high", *node_factor_sources()]
+                accepted = accepted_node_sources()
                 raise UnknownNameError("node-factor source", source, accepted,
                                        f"(accepted: {', '.join(accepted)})")
             pick = match[0]
         sv, v, known = pick
         cites = (f"{sv.source_id}: {sv.citation}",) + ((yield_cite,) if known else ())
         return UValue.exact(v, KG_PER_CM2, cites, kind="default"), tuple(
-            n for n in notes if f": {sv.source_id}:" in n or n.startswith("defect")
-        ) + select_only_note(sv.source_id)
+            n for n in notes if f": {sv.source_id}:" in n or n.startswith("defect"))
     core = [v for sv, v, known in rebased if known and "lower-bound" not in sv.yield_basis]
     if not core:  # pragma: no cover - ACT covers every node (nearest value at worst)
         raise InvalidValueError(f"no known-basis per-node factor at {node_nm:g} nm")
