@@ -57,8 +57,9 @@ def embodied_cmd(
     node_source: str | None = typer.Option(
         None, "--node-source",
         help="Use one per-node factor source only: low, high, or a source id "
-             "(act, imec, eco-chip, llmcarbon, uba, pirson: the seed study's own values). "
-             "Default: the spread of all but pirson."),
+             "(act, imec, eco-chip, llmcarbon, uba, pirson: Pirson et al.'s literature and "
+             "database values at the node), or study (the seed study's matching of the Pirson "
+             "et al. dataset: node, foundry and year). Default: the spread of all but pirson."),
     packaging: bool = typer.Option(False, "--packaging",
                                    help="Add ACT's packaging overhead (0.15 kgCO2e per die)."),
     scope: str = typer.Option(

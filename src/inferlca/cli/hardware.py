@@ -108,8 +108,11 @@ def show_cmd(
             f"{s.source_id} {s.value:.3g}" + ("" if s.method in ("exact", "node-independent")
                                               else f" ({s.method})")
             for s in node_range.all) + " kgCO2e/cm2"))
+    quality_help = ("the weakest of its sources: primary = vendor or paper, secondary = "
+                    "curated database, press = news, blog, forum or wiki")
+    rows.append(("source quality", f"{dev.source_quality} ({quality_help})"))
     for group, cite in dev.sources.items():
-        rows.append((f"source: {group}", cite))
+        rows.append((f"source: {group} ({dev.source_qualities.get(group, 'press')})", cite))
     if dev.notes:
         rows.append(("notes", dev.notes))
     for k, v in rows:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -28,6 +28,21 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 # source groups, in the order they are shown
 SOURCE_GROUPS = ("specs", "die", "memory", "performance")
+
+#: how far a source is from the maker of the device, best first (``sources.csv`` ``quality``):
+#: ``primary`` = the vendor's own datasheet, product page, documentation or benchmark submission,
+#: a peer-reviewed paper or conference slides; ``secondary`` = a curated database or research
+#: dataset compiling such figures (TechPowerUp, Epoch AI, the seed study...); ``press`` = news
+#: sites, blogs, forums and wikis (and figures derived from them). A row's ``source_quality`` is
+#: the weakest quality among the sources it cites.
+SOURCE_QUALITIES = ("primary", "secondary", "press")
+
+
+def weakest_quality(qualities: Iterable[str]) -> str:
+    """The weakest of ``qualities`` (``press`` < ``secondary`` < ``primary``); ``press`` when
+    there is none (an unsourced value counts as the weakest)."""
+    ranks = [SOURCE_QUALITIES.index(q) for q in qualities]
+    return SOURCE_QUALITIES[max(ranks)] if ranks else SOURCE_QUALITIES[-1]
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,8 @@ class Device:
             among ``fp32``, ``fp16``, ``bf16``, ``int8``; absent when no source gives it.
         release_year: year of release.
         sources: citation per group of fields (``specs``, ``die``, ``memory``, ``performance``).
+        source_quality: the weakest quality of the row's sources (:data:`SOURCE_QUALITIES`).
+        source_qualities: the weakest quality of each group's sources, per group.
         notes: caveats, conflicts between sources and decisions.
         threads: hardware threads of a CPU package (cores x SMT), used to give a VM that sees
             only some of them its share of the TDP.
@@ -97,6 +114,8 @@ class Device:
     release_year: int | None
     sources: dict[str, str]
     notes: str = ""
+    source_quality: str = "press"
+    source_qualities: dict[str, str] = field(default_factory=dict)
     die_area_low_mm2: float | None = None
     die_area_high_mm2: float | None = None
     dies: tuple[Die, ...] = field(default=())
@@ -136,6 +155,8 @@ class Device:
             "peak_flops": dict(self.peak_flops),
             "release_year": self.release_year,
             "sources": dict(self.sources),
+            "source_quality": self.source_quality,
+            "source_qualities": dict(self.source_qualities),
             "notes": self.notes,
             "archetype": self.archetype,
             "share": self.share,
@@ -248,12 +269,28 @@ def source_citations() -> dict[str, str]:
     return {r["key"]: r["citation"] for r in rows}
 
 
-def parse_devices(text: str, citations: dict[str, str] | None = None) -> list[Device]:
+@lru_cache(maxsize=1)
+def source_quality_of() -> dict[str, str]:
+    """Source key -> its quality (``sources.csv`` ``quality``: one of :data:`SOURCE_QUALITIES`)."""
+    out = {}
+    for i, r in enumerate(csv.DictReader(io.StringIO(_read_data("sources.csv"))), start=2):
+        q = (r.get("quality") or "").strip()
+        if q not in SOURCE_QUALITIES:
+            raise InputFileError("sources.csv", f"quality must be one of {', '.join(SOURCE_QUALITIES)}"
+                                 f", got {q!r} for {r['key']!r}", i)
+        out[r["key"]] = q
+    return out
+
+
+def parse_devices(text: str, citations: dict[str, str] | None = None,
+                  qualities: dict[str, str] | None = None) -> list[Device]:
     """Parse the devices CSV (the format of ``hardware/data/devices.csv``)."""
     cites = source_citations() if citations is None else citations
+    quals = source_quality_of() if qualities is None else qualities
     devices = []
     for i, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
         sources: dict[str, str] = {}
+        group_quality: dict[str, str] = {}
         for group, col in zip(SOURCE_GROUPS, ("src_specs", "src_die", "src_memory", "src_perf")):
             keys = [k.strip() for k in (row.get(col) or "").split(";") if k.strip()]
             missing = [k for k in keys if k not in cites]
@@ -261,6 +298,12 @@ def parse_devices(text: str, citations: dict[str, str] | None = None) -> list[De
                 raise InputFileError("devices.csv", f"unknown source key(s) {missing}", i)
             if keys:
                 sources[group] = "; ".join(cites[k] for k in keys)
+                group_quality[group] = weakest_quality([quals.get(k, "press") for k in keys])
+        row_quality = (row.get("source_quality") or "").strip() or weakest_quality(
+            list(group_quality.values()))
+        if row_quality not in SOURCE_QUALITIES:
+            raise InputFileError("devices.csv", f"source_quality must be one of "
+                                 f"{', '.join(SOURCE_QUALITIES)}, got {row_quality!r}", i)
         peak = {}
         for prec, col in zip(PRECISIONS, ("fp32_tflops", "fp16_tflops", "bf16_tflops", "int8_tops")):
             v = _opt_float(row, col, i)
@@ -289,6 +332,8 @@ def parse_devices(text: str, citations: dict[str, str] | None = None) -> list[De
             release_year=int(year) if year is not None else None,
             sources=sources,
             notes=(row.get("notes") or "").strip(),
+            source_quality=row_quality,
+            source_qualities=group_quality,
             threads=int(t) if (t := _opt_float(row, "threads", i)) is not None else None,
         ))
     return devices

@@ -48,6 +48,7 @@ from inferlca.lca.factors import (
     node_factor_range,
     per_gb_factor,
 )
+from inferlca.lca.pirson import STUDY_SOURCE, study_node_factor
 from inferlca.uncertainty import UValue
 from inferlca.units import MM2_PER_CM2
 
@@ -300,7 +301,13 @@ def embodied_footprint(device: Device, memory_method: str = "per-gb", *,
     n_dies = 0
     largest: tuple[float, UValue] | None = None
     for count, area_cm2, node_nm in _die_areas(device):
-        if node_basis == "good-die":
+        if node_source == STUDY_SOURCE:   # the seed study's matching: node, foundry and year
+            factor, fnotes = study_node_factor(node_nm, device.foundry, device.release_year)
+            if node_basis == "good-die":
+                kept = ("good-die basis: the study basis keeps Pirson et al.'s values as "
+                        "published (their yield basis is not stated)")
+                fnotes += (kept,)
+        elif node_basis == "good-die":
             factor, fnotes = node_factor_good_die(node_nm, area_cm2.value, node_source)
             if largest is None or area_cm2.value > largest[0]:
                 largest = (area_cm2.value, factor)
@@ -316,6 +323,10 @@ def embodied_footprint(device: Device, memory_method: str = "per-gb", *,
     area_total = area_total.with_unit("cm2")
     if largest is not None:
         main_factor = largest[1]   # good-die basis: the factor of the largest die
+    elif node_source == STUDY_SOURCE:
+        main_factor, _ = study_node_factor(
+            device.process_node_nm or device.die_list[0].process_node_nm, device.foundry,
+            device.release_year)
     else:
         main_factor, _ = node_factor(
             device.process_node_nm or device.die_list[0].process_node_nm, node_source)

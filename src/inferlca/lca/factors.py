@@ -40,10 +40,13 @@ INTERPOLATED_WIDEN = 0.10
 #: widening, either side, of a value taken from a source's nearest node (outside its range)
 NEAREST_WIDEN = 0.25
 
-#: sources selectable with ``node_source`` but never part of the default spread: ``pirson`` holds
-#: the values the seed study used, recovered from its reported footprints (not an independent
-#: measurement, so averaging it in would count the study twice)
+#: sources selectable with ``node_source`` but never part of the default spread: ``pirson`` (the
+#: literature and database values of Pirson et al., ``inferlca.lca.pirson``) shares its sources
+#: with ACT and imec (Bardon et al. 2020), so averaging it in would count them twice
 SELECT_ONLY_SOURCES = ("pirson",)
+#: the seed study's matching of the Pirson et al. dataset (node + foundry + year): a node source
+#: that needs the device, handled by ``inferlca.lca.embodied`` through ``inferlca.lca.pirson``
+STUDY_SOURCE = "study"
 
 KG_PER_CM2 = "kgCO2e/cm2"
 KG_PER_GB = "kgCO2e/GB"
@@ -136,6 +139,20 @@ def node_factor_sources() -> list[str]:
     return list(dict.fromkeys(r.source_id for r in node_factor_rows()))
 
 
+def _study_needs_a_device(source: str | None) -> None:
+    if source == STUDY_SOURCE:
+        raise InvalidValueError(
+            f"node source {STUDY_SOURCE!r} needs the device's foundry and release year as well as "
+            "its node: use it through embodied_footprint (inferlca embodied DEVICE --node-source "
+            "study) or inferlca.lca.pirson.study_node_factor", param="node_source")
+
+
+def accepted_node_sources() -> list[str]:
+    """Every accepted ``node_source``: ``low``, ``high``, the sources of ``node_factors.csv`` and
+    ``study`` (the seed study's matching of the Pirson et al. dataset)."""
+    return ["low", "high", *node_factor_sources(), STUDY_SOURCE]
+
+
 def _check_node(node_nm: float) -> None:
     if isinstance(node_nm, bool) or not isinstance(node_nm, (int, float)) or math.isnan(node_nm) \
             or node_nm <= 0:
@@ -153,28 +170,32 @@ def source_values(node_nm: float, include: tuple[str, ...] = ()) -> list[SourceF
         by_source.setdefault(row.source_id, []).append(row)
     out = []
     for sid, rows in by_source.items():
-        citation = rows[0].source
         yb = rows[0].yield_basis
         generic = [r for r in rows if r.node_nm is None]
         if generic:
             out.append(SourceFactor(sid, node_nm, generic[0].kgco2e_per_cm2, "node-independent",
-                                    0.0, (), citation, yb))
+                                    0.0, (), generic[0].source, yb))
             continue
         pts = sorted((float(r.node_nm), r.kgco2e_per_cm2) for r in rows if r.node_nm is not None)
-        exact = [v for n, v in pts if math.isclose(n, node_nm)]
+        # the citation of the rows actually used (rows of one source may cite different files)
+        cite_at = {float(r.node_nm): r.source for r in rows if r.node_nm is not None}
+        exact = [(n, v) for n, v in pts if math.isclose(n, node_nm)]
         if exact:
-            out.append(SourceFactor(sid, node_nm, exact[0], "exact", 0.0, (node_nm,), citation, yb))
+            out.append(SourceFactor(sid, node_nm, exact[0][1], "exact", 0.0, (node_nm,),
+                                    cite_at[exact[0][0]], yb))
             continue
         lower = [(n, v) for n, v in pts if n < node_nm]
         upper = [(n, v) for n, v in pts if n > node_nm]
         if lower and upper:
             (n0, v0), (n1, v1) = lower[-1], upper[0]
             value = v0 + (v1 - v0) * (node_nm - n0) / (n1 - n0)
+            both = " + ".join(dict.fromkeys((cite_at[n0], cite_at[n1])))
             out.append(SourceFactor(sid, node_nm, value, "interpolated", INTERPOLATED_WIDEN,
-                                    (n0, n1), citation, yb))
+                                    (n0, n1), both, yb))
         else:
             n, v = (upper[0] if upper else lower[-1])
-            out.append(SourceFactor(sid, node_nm, v, "nearest", NEAREST_WIDEN, (n,), citation, yb))
+            out.append(SourceFactor(sid, node_nm, v, "nearest", NEAREST_WIDEN, (n,), cite_at[n],
+                                    yb))
     return out
 
 
@@ -191,6 +212,7 @@ def node_factor(node_nm: float, source: str | None = None) -> tuple[UValue, tupl
     Returns:
         ``(factor, notes)``: ``factor`` carries the citations in ``sources``.
     """
+    _study_needs_a_device(source)
     values = source_values(node_nm, (source,) if source in SELECT_ONLY_SOURCES else ())
     notes = tuple(f"per-node factor at {node_nm:g} nm: {sv.describe()}"
                   for sv in values if sv.method in ("interpolated", "nearest"))
@@ -202,7 +224,7 @@ def node_factor(node_nm: float, source: str | None = None) -> tuple[UValue, tupl
         else:
             match = [s for s in values if s.source_id == source]
             if not match:
-                accepted = ["low", "high", *node_factor_sources()]
+                accepted = accepted_node_sources()
                 raise UnknownNameError("node-factor source", source, accepted,
                                        f"(accepted: {', '.join(accepted)})")
             pick = match[0]
@@ -281,6 +303,7 @@ def node_factor_good_die(node_nm: float, die_area_cm2: float, source: str | None
     the interval spans every source. ``source`` picks one source (rebased when its basis is
     known), as :func:`node_factor` does.
     """
+    _study_needs_a_device(source)
     y, dd, ynotes = die_yield(die_area_cm2, node_nm)
     include = (source,) if source in SELECT_ONLY_SOURCES else ()
     values = source_values(node_nm, include)
@@ -300,7 +323,7 @@ def node_factor_good_die(node_nm: float, die_area_cm2: float, source: str | None
         else:
             match = [t for t in rebased if t[0].source_id == source]
             if not match:
-                accepted = ["low", "high", *node_factor_sources()]
+                accepted = accepted_node_sources()
                 raise UnknownNameError("node-factor source", source, accepted,
                                        f"(accepted: {', '.join(accepted)})")
             pick = match[0]
