@@ -11,13 +11,14 @@ machine slows both alike; the ratio is the median of the per-round ratios.
 
 TTFT through inferlca (``--llama``, needs ``llama-cpp-python[server]`` and ``gguf``) against a
 llama.cpp server (the tiny seeded model of ``tests/serving/tiny_gguf.py``), all clients sending the
-same prompt: the median TTFT of a whole ``inferlca run -s single-stream`` (LoadGen, the meter
-sampling, the token SUT), divided by the median of a minimal kept-alive ``httpx.Client`` measured
-around it in the same round (half of its requests before the run, half after); the median over
-rounds is ``llama_ttft_ratio`` (goal <= 1.05). Also, interleaved request by request:
-inferlca's client alone (``llama_ttft_client_ratio``) and a raw blocking socket that reads the
-clock when the first ``data:`` bytes come out of ``recv`` (``llama_ttft_raw_floor_ratio``: the
-floor any client has, as a share of the minimal client's).
+same prompt: a whole ``inferlca run -s single-stream`` (LoadGen, the meter sampling, the token SUT)
+runs in this process, and after each of its requests, before LoadGen hears that it ended, a
+minimal kept-alive ``httpx.Client`` sends one (so the two alternate request by request and never
+overlap); ``llama_ttft_ratio`` is the median over rounds of the run's median TTFT / the minimal
+client's (goal <= 1.05). Also, interleaved request by request: inferlca's client alone
+(``llama_ttft_client_ratio``) and a raw blocking socket that reads the clock when the first
+``data:`` bytes come out of ``recv`` (``llama_ttft_raw_floor_ratio``: the floor any client has,
+as a share of the minimal client's).
 
 Run: ``python benchmarks/bench_serving.py [--quick] [--requests N] [--concurrency C] [--llama]``.
 """
@@ -183,29 +184,51 @@ class RawSocketClient:
         return first - t0
 
 
-def run_ttft_through_inferlca(url: str, prompts: Path, n: int, store: Path) -> float:
-    """Median TTFT of a whole ``inferlca run`` (LoadGen SingleStream, the meter sampling, the
-    token SUT's callbacks), from its stored result."""
-    import subprocess
+def run_interleaved(url: str, prompts: Path, n: int, store: Path, minimal, body: dict
+                    ) -> tuple[list[float], list[float]]:
+    """A whole ``inferlca run -s single-stream`` of ``n`` requests (in this process: LoadGen,
+    the meter sampling, the token SUT, the workload), with one request of the minimal client
+    after each of its requests, before LoadGen hears that the request ended (so the two never
+    overlap and the next LoadGen query is issued after the minimal one). Returns the TTFTs the
+    run measured and those of the minimal client, request by request."""
+    import contextlib
+    import io
 
-    cmd = [sys.executable, "-m", "inferlca", "run", "-w", "openai-endpoint", "--url", url,
-           "--model", "tiny", "--api", "completions", "-s", "single-stream", "-n", str(n),
-           "--max-new-tokens", "8", "--prompts", str(prompts), "-r", "1", "--store", str(store),
-           "--json"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         env={**__import__("os").environ,
-                              "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
-    doc = json.loads(out.stdout)
-    return float(doc["repetitions"][0]["metrics"]["ttft_p50_s"])
+    from inferlca.cli import run as cli_run
+    from inferlca.workloads.serving.workload import OpenAIEndpoint
+
+    ours: list[float] = []
+    mine: list[float] = []
+    original = OpenAIEndpoint._done
+
+    def done(self, req, reply) -> None:
+        if reply.ok and reply.ttft_s is not None:
+            ours.append(reply.ttft_s)
+            mine.append(minimal_ttft(minimal, url, body))
+        original(self, req, reply)
+
+    OpenAIEndpoint._done = done  # type: ignore[method-assign]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = cli_run(["run", "-w", "openai-endpoint", "--url", url, "--model", "tiny",
+                            "--api", "completions", "-s", "single-stream", "-n", str(n),
+                            "--max-new-tokens", "8", "--prompts", str(prompts), "-r", "1",
+                            "--store", str(store), "--json"])
+    finally:
+        OpenAIEndpoint._done = original  # type: ignore[method-assign]
+    if code != 0 or len(ours) != n:
+        raise RuntimeError(f"inferlca run ended with code {code} after {len(ours)} requests")
+    return ours, mine
 
 
 def bench_llama(rounds: int, per_round: int) -> dict:
-    """TTFT on a llama.cpp server. Every round: ``per_round / 2`` requests each from
-    inferlca's client alone, a minimal httpx client and a raw socket (interleaved), a whole
-    ``inferlca run`` of ``per_round`` single-stream requests, then ``per_round / 2`` requests of
-    each client again; all send the same prompt (the server's prompt cache makes the TTFT as
-    short as it gets, so the clients' own time weighs most). Ratios of the round's medians, then
-    the median over rounds."""
+    """TTFT on a llama.cpp server, all clients sending the same prompt (the server's prompt
+    cache makes the TTFT as short as it gets, so the clients' own time weighs most).
+
+    Every round: a whole ``inferlca run`` of ``per_round`` single-stream requests, each followed
+    by one request of a minimal kept-alive httpx client (:func:`run_interleaved`); then
+    ``per_round`` requests each from inferlca's client alone, the minimal client and a raw
+    socket, interleaved. Ratios of the round's medians, then the median over rounds."""
     import socket
     import tempfile
 
@@ -233,40 +256,44 @@ def bench_llama(rounds: int, per_round: int) -> dict:
             body = request_body("completions", "tiny", PROMPT, 8)
             import httpx
 
-            rows: dict[str, list[float]] = {"run": [], "client": [], "minimal": [], "raw": []}
+            keys = ("run", "run_minimal", "client", "minimal", "raw")
+            rows: dict[str, list[float]] = {k: [] for k in keys}
             with httpx.Client(timeout=60) as minimal:
                 raw = RawSocketClient(port, body)
                 client.stream_one(body, 60)  # warm every connection and the server's cache
                 minimal_ttft(minimal, url, body)
                 raw.ttft()
                 for _ in range(rounds):
+                    a, b = run_interleaved(url, prompts, per_round, Path(tmp) / "r.db", minimal,
+                                           body)
+                    rows["run"].append(statistics.median(a))
+                    rows["run_minimal"].append(statistics.median(b))
                     got: dict[str, list[float]] = {"client": [], "minimal": [], "raw": []}
-                    for half in (0, 1):  # half before the run, half after: the run in between
-                        if half:
-                            rows["run"].append(run_ttft_through_inferlca(
-                                url, prompts, per_round, Path(tmp) / "r.db"))
-                        for _ in range(per_round // 2):  # interleaved request by request
-                            got["client"].append(client.stream_one(body, 60).ttft_s)
-                            got["minimal"].append(minimal_ttft(minimal, url, body))
-                            got["raw"].append(raw.ttft())
+                    for _ in range(per_round):  # interleaved request by request
+                        got["client"].append(client.stream_one(body, 60).ttft_s)
+                        got["minimal"].append(minimal_ttft(minimal, url, body))
+                        got["raw"].append(raw.ttft())
                     for k, v in got.items():
                         rows[k].append(statistics.median(v))
                 raw.sock.close()
             client.close()
         finally:
             srv.stop()
-    med = {k: statistics.median(v) for k, v in rows.items()}
-    ratio_run = statistics.median(a / b for a, b in zip(rows["run"], rows["minimal"]))
-    ratio_client = statistics.median(a / b for a, b in zip(rows["client"], rows["minimal"]))
-    return {**{f"llama_ttft_{k}_median_ms": round(1e3 * v, 3) for k, v in med.items()},
+
+    def ratio(a: str, b: str) -> float:
+        return statistics.median(x / y for x, y in zip(rows[a], rows[b]))
+
+    ratio_run = ratio("run", "run_minimal")
+    return {**{f"llama_ttft_{k}_median_ms": round(1e3 * statistics.median(v), 3)
+               for k, v in rows.items()},
             "llama_ttft_ratio": round(ratio_run, 3),
-            "llama_ttft_client_ratio": round(ratio_client, 3),
-            "llama_ttft_raw_floor_ratio": round(statistics.median(
-                a / b for a, b in zip(rows["raw"], rows["minimal"])), 3),
+            "llama_ttft_client_ratio": round(ratio("client", "minimal"), 3),
+            "llama_ttft_raw_floor_ratio": round(ratio("raw", "minimal"), 3),
             "llama_goal": "llama_ttft_ratio <= 1.05 (inferlca run / minimal httpx client)",
             "llama_met": ratio_run <= 1.05,
-            "llama_per_round_ratio": [round(a / b, 3) for a, b in zip(rows["run"],
-                                                                     rows["minimal"])]}
+            "llama_per_round_ratio": [round(x / y, 3) for x, y in zip(rows["run"],
+                                                                     rows["run_minimal"])],
+            "load_average_1min": round(__import__("os").getloadavg()[0], 2)}
 
 
 def main() -> None:
