@@ -241,15 +241,16 @@ class Pool:
                 return None, t
 
     async def read_error_body(self, conn: Connection) -> bytes:
-        """The body of an error answer (at most :data:`ERROR_BODY_MAX` bytes kept)."""
+        """The body of an error answer, its first :data:`ERROR_BODY_MAX` bytes (a longer one is
+        not read further: its connection is then closed by :meth:`release`)."""
         out = b""
         with contextlib.suppress(Exception):
-            while True:
+            while len(out) < ERROR_BODY_MAX:
                 data, _t = await self.read(conn)
                 if data is None:
                     break
-                out = (out + data)[:ERROR_BODY_MAX]
-        return out
+                out += data
+        return out[:ERROR_BODY_MAX]
 
     async def finish(self, conn: Connection, timeout_s: float) -> None:
         """Read the rest of the answer (at most ``timeout_s``) so the connection can be
