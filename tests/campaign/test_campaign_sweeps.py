@@ -142,3 +142,35 @@ def test_run_figures_from_a_stored_summary():
                                                  "requests_failed": 1.0}
     assert run_figures({"summary": {"metrics": {"energy_per_query_j": {"mean": 2}}}}) == {}
     assert run_figures({"summary": None}) == {}
+
+
+def test_plan_of_a_rate_sweep_is_paced_by_the_arrivals(tmp_path):
+    """History from a run at 8 queries/s: 16 queries took 1.6 s of compute (0.1 s/query), load
+    0.5 s. At 1 query/s 16 queries cannot take less than 16 s; at 32/s the history holds."""
+    from inferlca.campaign.plan import make_plan
+    from inferlca.store.sqlite import Store
+
+    c = parse(f"""
+name: rate
+defaults: {{workload: openai-endpoint, scenario: server, queries: 16, repetitions: 2,
+            extra: {{endpoint: {ENDPOINT}}}}}
+grid:
+  target_qps: [1, 32]
+  devices: [a40]
+""")
+
+    def m(x):
+        return {"mean": x, "std": 0.0, "ci95_low": x, "ci95_high": x, "n": 1}
+
+    with Store.open(tmp_path / "h.db") as st:
+        rid = st.create_run({"workload": "openai-endpoint", "scenario": "server",
+                             "backend": "auto", "queries": 16}, device_id="a40",
+                            device_name="NVIDIA A40")
+        st.finish_run(rid, "complete", {"metrics": {
+            "queries": m(16), "load_duration_s": m(0.5), "compute_duration_s": m(1.6),
+            "duration_s": m(2.1)}, "impact": {}, "measured": True, "notes": []})
+        plan = make_plan(c, st, use_estimator=False)
+    slow, fast = sorted(plan.estimates, key=lambda e: e.cell.spec.target_qps)
+    # 2 repetitions x (0.5 + 16 / 1) = 33 s; x (0.5 + 0.1 x 16) = 4.2 s
+    assert slow.duration_s == pytest.approx(33.0) and "paced by 1 queries/s" in slow.note
+    assert fast.duration_s == pytest.approx(4.2) and "paced" not in fast.note
