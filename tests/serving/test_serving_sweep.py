@@ -88,3 +88,21 @@ grid:
     r = cli("campaign", "status", camp, "--store", store)
     assert r.code == 0
     assert "tokens/J" in r.out and "TTFT p99" in r.out and "done: 4" in r.out
+    # recommend and project read the measured endpoint runs: TTFT p99 from the store
+    d = cli("recommend", "--ttft-p99-ms", "60000", "--workload", "openai-endpoint",
+            "--store", store, "--json")
+    assert d.code == 0, d.err
+    best = d.json()["recommended"]
+    rec = runs[best["run_id"]]
+    assert best["ttft_p99_s"]["value"] == pytest.approx(rec.summary["metrics"]["ttft_p99_s"]["mean"])
+    p = cli("project", "--users", "100", "--queries-per-user", "10", "--run", best["run_id"],
+            "--store", store, "--json")
+    assert p.code == 0, p.err
+    (proj,) = p.json()["projections"]
+    m = rec.summary["metrics"]
+    # one request per query (server scenario): tokens per query = tokens per request
+    assert proj["tokens_per_query"] == pytest.approx(m["tokens_out"]["mean"])
+    assert proj["tokens_per_day"] == pytest.approx(1000 * m["tokens_out"]["mean"])
+    stored = rec.repetitions[0].impact["tokens"]["per_1k_tokens"]["total_gco2e"]["value"]
+    assert proj["per_1k_tokens_gco2e"]["value"] == pytest.approx(stored)
+    assert proj["per_user_day_gco2e"]["value"] == pytest.approx(10 * proj["per_query_gco2e"]["value"])
