@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import ssl
+import subprocess
 import threading
+from typing import Any
 
 import pytest
 
@@ -35,7 +39,8 @@ class KeepAliveServer:
     """
 
     def __init__(self, tokens: int = 4, split: int = 0, late_end_s: float = 0.0,
-                 close_idle: bool = False, status: int = 200) -> None:
+                 close_idle: bool = False, status: int = 200, tls: Any = None) -> None:
+        self.tls = tls
         self.tokens, self.split, self.late_end_s = tokens, split, late_end_s
         self.close_idle, self.status = close_idle, status
         self.connections = 0
@@ -84,7 +89,8 @@ class KeepAliveServer:
         asyncio.set_event_loop(self._loop)
 
         async def start() -> None:
-            self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0,
+                                                      ssl=self.tls)
             self.port = self._server.sockets[0].getsockname()[1]
             self._ready.set()
 
@@ -117,8 +123,8 @@ class KeepAliveServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
 
-def _replies(srv: KeepAliveServer, n: int):
-    client = StreamClient(srv.url, "chat", max_concurrency=1)
+def _replies(srv: KeepAliveServer, n: int, url: str | None = None):
+    client = StreamClient(url or srv.url, "chat", max_concurrency=1)
     client.start()
     try:
         return [client.stream_one(request_body("chat", "m", "x", 8), 10) for _ in range(n)]
@@ -168,3 +174,27 @@ def test_error_answers_keep_the_connection():
     assert all(r.error_kind == "http" and r.status == 429 for r in replies)
     assert "busy" in replies[0].error
     assert srv.connections == 1
+
+
+def test_https_verified_against_the_system_or_ssl_cert_file(tmp_path, monkeypatch):
+    """TLS with the system's verification: a self-signed certificate is refused (and says
+    why), and accepted once ``SSL_CERT_FILE`` names it (OpenSSL's own variable)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl command to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True,
+                   capture_output=True)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    with KeepAliveServer(tokens=3, tls=tls) as srv:
+        url = f"https://127.0.0.1:{srv.port}/v1"
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        (bad,) = _replies(srv, 1, url)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        good = _replies(srv, 3, url)
+    assert bad.error_kind == "refused" and "CERTIFICATE_VERIFY_FAILED" in bad.error
+    assert all(r.ok and r.text == "w0 w1 w2 " for r in good)
+    assert srv.requests == 3  # the refused handshake sent no request

@@ -9,7 +9,8 @@ request goes out in one write and every chunk is timed when the loop hands over 
 (:meth:`Connection.data_received`), before any parsing (``benchmarks/bench_serving.py`` measures
 both against a minimal client).
 
-What it does: ``http`` and ``https`` (the system's certificates), bodies with a
+What it does: ``http`` and ``https`` (the system's certificates, or the file OpenSSL's
+``SSL_CERT_FILE`` names), bodies with a
 ``Content-Length``, chunked or ending at close (``h11`` parses them), a pool of idle connections
 reused while the server keeps them open (a reused connection the server had closed is retried
 once on a new one, before anything was received). What it does not: proxies, redirects, HTTP/2,
