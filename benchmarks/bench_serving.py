@@ -9,10 +9,16 @@ The null server (asyncio, keep-alive, on loopback) answers every POST at once wi
 body: ``--chunks`` text chunks and ``[DONE]``. Rounds alternate (ours, minimal, ours...) so a busy
 machine slows both alike; the ratio is the median of the per-round ratios.
 
-TTFT through inferlca (``--llama``, needs ``llama-cpp-python[server]`` and ``gguf``): median
-time to first token that :class:`StreamClient` measures against a llama.cpp server (the tiny
-seeded model of ``tests/serving/tiny_gguf.py``), divided by the median a minimal httpx client
-measures against the same server, one request at a time, alternating. Goal: within 1.05.
+TTFT through inferlca (``--llama``, needs ``llama-cpp-python[server]`` and ``gguf``) against a
+llama.cpp server (the tiny seeded model of ``tests/serving/tiny_gguf.py``), all clients sending the
+same prompt: a whole ``inferlca run -s single-stream`` (LoadGen, the meter sampling, the token SUT)
+runs in this process, and after each of its requests, before LoadGen hears that it ended, a
+minimal kept-alive ``httpx.Client`` sends one (so the two alternate request by request and never
+overlap); ``llama_ttft_ratio`` is the median over rounds of the run's median TTFT / the minimal
+client's (goal <= 1.05). Also, interleaved request by request: inferlca's client alone
+(``llama_ttft_client_ratio``) and a raw blocking socket that reads the clock when the first
+``data:`` bytes come out of ``recv`` (``llama_ttft_raw_floor_ratio``: the floor any client has,
+as a share of the minimal client's).
 
 Run: ``python benchmarks/bench_serving.py [--quick] [--requests N] [--concurrency C] [--llama]``.
 """
@@ -132,6 +138,9 @@ def run_minimal(url: str, n: int, concurrency: int) -> float:
     return asyncio.run(main())
 
 
+PROMPT = "the energy of a model server"
+
+
 def minimal_ttft(client, url: str, body: dict) -> float:
     """Time to the first ``data:`` line with text, with a kept-alive ``httpx.Client``."""
     t0 = time.monotonic()
@@ -146,7 +155,80 @@ def minimal_ttft(client, url: str, body: dict) -> float:
     raise RuntimeError("no text chunk")
 
 
-def bench_llama(rounds: int) -> dict:
+class RawSocketClient:
+    """The floor: one blocking socket (TCP_NODELAY), the request written at once, the clock read
+    when the first ``data:`` bytes come out of ``recv`` (no HTTP parsing at all)."""
+
+    def __init__(self, port: int, body: dict) -> None:
+        import socket
+
+        raw = json.dumps(body).encode()
+        self.request = (f"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                        "Content-Type: application/json\r\nContent-Length: "
+                        f"{len(raw)}\r\n\r\n").encode() + raw
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def ttft(self) -> float:
+        t0 = time.monotonic()
+        self.sock.sendall(self.request)
+        buf, first = b"", None
+        while not buf.endswith(b"0\r\n\r\n"):  # the chunked body's end
+            data = self.sock.recv(65536)
+            if not data:
+                raise RuntimeError("the server closed the connection")
+            if first is None and b"data:" in data:
+                first = time.monotonic()
+            buf = buf[-8:] + data
+        assert first is not None
+        return first - t0
+
+
+def run_interleaved(url: str, prompts: Path, n: int, store: Path, minimal, body: dict
+                    ) -> tuple[list[float], list[float]]:
+    """A whole ``inferlca run -s single-stream`` of ``n`` requests (in this process: LoadGen,
+    the meter sampling, the token SUT, the workload), with one request of the minimal client
+    after each of its requests, before LoadGen hears that the request ended (so the two never
+    overlap and the next LoadGen query is issued after the minimal one). Returns the TTFTs the
+    run measured and those of the minimal client, request by request."""
+    import contextlib
+    import io
+
+    from inferlca.cli import run as cli_run
+    from inferlca.workloads.serving.workload import OpenAIEndpoint
+
+    ours: list[float] = []
+    mine: list[float] = []
+    original = OpenAIEndpoint._done
+
+    def done(self, req, reply) -> None:
+        if reply.ok and reply.ttft_s is not None:
+            ours.append(reply.ttft_s)
+            mine.append(minimal_ttft(minimal, url, body))
+        original(self, req, reply)
+
+    OpenAIEndpoint._done = done  # type: ignore[method-assign]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = cli_run(["run", "-w", "openai-endpoint", "--url", url, "--model", "tiny",
+                            "--api", "completions", "-s", "single-stream", "-n", str(n),
+                            "--max-new-tokens", "8", "--prompts", str(prompts), "-r", "1",
+                            "--store", str(store), "--json"])
+    finally:
+        OpenAIEndpoint._done = original  # type: ignore[method-assign]
+    if code != 0 or len(ours) != n:
+        raise RuntimeError(f"inferlca run ended with code {code} after {len(ours)} requests")
+    return ours, mine
+
+
+def bench_llama(rounds: int, per_round: int) -> dict:
+    """TTFT on a llama.cpp server, all clients sending the same prompt (the server's prompt
+    cache makes the TTFT as short as it gets, so the clients' own time weighs most).
+
+    Every round: a whole ``inferlca run`` of ``per_round`` single-stream requests, each followed
+    by one request of a minimal kept-alive httpx client (:func:`run_interleaved`); then
+    ``per_round`` requests each from inferlca's client alone, the minimal client and a raw
+    socket, interleaved. Ratios of the round's medians, then the median over rounds."""
     import socket
     import tempfile
 
@@ -157,6 +239,8 @@ def bench_llama(rounds: int) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp, socket.socket() as s:
         model = write_tiny_llama(Path(tmp) / "tiny.gguf")
+        prompts = Path(tmp) / "prompts.txt"
+        prompts.write_text((PROMPT + "\n") * 64)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.close()
@@ -169,25 +253,47 @@ def bench_llama(rounds: int) -> dict:
             srv.wait_ready(health_url(url, None), 120)
             client = StreamClient(url, "completions", max_concurrency=1)
             client.start()
-            body = request_body("completions", "tiny", "the energy of a model server", 8)
-            plain = body  # the very same request
+            body = request_body("completions", "tiny", PROMPT, 8)
             import httpx
 
-            ours, mine = [], []
+            keys = ("run", "run_minimal", "client", "minimal", "raw")
+            rows: dict[str, list[float]] = {k: [] for k in keys}
             with httpx.Client(timeout=60) as minimal:
-                client.stream_one(body, 60)  # warm both connections
-                minimal_ttft(minimal, url, plain)
+                raw = RawSocketClient(port, body)
+                client.stream_one(body, 60)  # warm every connection and the server's cache
+                minimal_ttft(minimal, url, body)
+                raw.ttft()
                 for _ in range(rounds):
-                    ours.append(client.stream_one(body, 60).ttft_s)
-                    mine.append(minimal_ttft(minimal, url, plain))
+                    a, b = run_interleaved(url, prompts, per_round, Path(tmp) / "r.db", minimal,
+                                           body)
+                    rows["run"].append(statistics.median(a))
+                    rows["run_minimal"].append(statistics.median(b))
+                    got: dict[str, list[float]] = {"client": [], "minimal": [], "raw": []}
+                    for _ in range(per_round):  # interleaved request by request
+                        got["client"].append(client.stream_one(body, 60).ttft_s)
+                        got["minimal"].append(minimal_ttft(minimal, url, body))
+                        got["raw"].append(raw.ttft())
+                    for k, v in got.items():
+                        rows[k].append(statistics.median(v))
+                raw.sock.close()
             client.close()
         finally:
             srv.stop()
-    ratio = statistics.median(ours) / statistics.median(mine)
-    return {"llama_ttft_ours_median_ms": 1e3 * statistics.median(ours),
-            "llama_ttft_minimal_median_ms": 1e3 * statistics.median(mine),
-            "llama_ttft_ratio": ratio, "llama_goal": "within 1.05",
-            "llama_met": abs(ratio - 1) <= 0.05}
+
+    def ratio(a: str, b: str) -> float:
+        return statistics.median(x / y for x, y in zip(rows[a], rows[b]))
+
+    ratio_run = ratio("run", "run_minimal")
+    return {**{f"llama_ttft_{k}_median_ms": round(1e3 * statistics.median(v), 3)
+               for k, v in rows.items()},
+            "llama_ttft_ratio": round(ratio_run, 3),
+            "llama_ttft_client_ratio": round(ratio("client", "minimal"), 3),
+            "llama_ttft_raw_floor_ratio": round(ratio("raw", "minimal"), 3),
+            "llama_goal": "llama_ttft_ratio <= 1.05 (inferlca run / minimal httpx client)",
+            "llama_met": ratio_run <= 1.05,
+            "llama_per_round_ratio": [round(x / y, 3) for x, y in zip(rows["run"],
+                                                                     rows["run_minimal"])],
+            "load_average_1min": round(__import__("os").getloadavg()[0], 2)}
 
 
 def main() -> None:
@@ -212,7 +318,7 @@ def main() -> None:
         mine.append(b)
         ratios.append(a / b)
     ratio = statistics.median(ratios)
-    llama = bench_llama(10 if args.quick else 40) if args.llama else {}
+    llama = bench_llama(3 if args.quick else 7, 20 if args.quick else 40) if args.llama else {}
     print(json.dumps({**llama,
         "requests_per_round": n, "concurrency": args.concurrency, "chunks": args.chunks,
         "ours_rps_median": statistics.median(ours), "minimal_httpx_rps_median": statistics.median(mine),

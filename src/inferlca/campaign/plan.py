@@ -110,11 +110,19 @@ def from_history(cell: Cell, runs: list[Any], local_device: str | None = None
         return None
     pq = sum(per_query_s) / len(per_query_s)
     ld = sum(load_s) / len(load_s)
-    per_rep = ld + pq * s.queries
+    compute_s = pq * s.queries
+    paced = ""
+    # arrivals set the pace of a rate sweep: Server queries come at target_qps, interactive
+    # users for duration_s, whatever the earlier runs' rate was
+    if s.scenario == "server" and s.target_qps > 0 and s.queries / s.target_qps > compute_s:
+        compute_s, paced = s.queries / s.target_qps, f", paced by {s.target_qps:g} queries/s"
+    elif s.scenario == "interactive" and s.duration_s > compute_s:
+        compute_s, paced = s.duration_s, f", paced by {s.duration_s:g} s of users"
+    per_rep = ld + compute_s
     where = "" if device is not None else " on any device"
     return CellEstimate(cell, _with_cooldowns(cell, per_rep), HISTORY,
                         f"{len(per_query_s)} earlier run(s){where}: load {ld:.3g} s + "
-                        f"{pq:.3g} s/query")
+                        f"{pq:.3g} s/query{paced}")
 
 
 def _model_of(spec: Any) -> tuple[Any, dict[str, int]]:

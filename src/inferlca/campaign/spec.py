@@ -28,7 +28,8 @@ The file format (every key optional except ``grid``)::
       - where: {device: jetson-agx-orin-64gb}
         set: {period_ms: 50}
 
-Any other RunSpec field may also be a grid axis under its own name (e.g. ``precision``).
+Any other RunSpec field may also be a grid axis under its own name (e.g. ``precision``), and so
+may ``max_concurrency`` (``openai-endpoint``; stored in ``extra.endpoint``, see :mod:`.axes`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from inferlca.campaign.axes import NESTED, nest_settings, setting_value
 from inferlca.errors import InputFileError, InvalidValueError, UnknownNameError, UsageError
 from inferlca.spec import RunSpec
 
@@ -71,6 +73,8 @@ _EXTRA_CELL_KEY = "campaign_cell"
 _EXTRA_CAMPAIGN_KEY = "campaign"
 
 RUNSPEC_FIELDS = tuple(f.name for f in fields(RunSpec))
+#: Keys of defaults, overrides and the grid: RunSpec fields and nested settings (campaign.axes).
+SETTING_KEYS = RUNSPEC_FIELDS + tuple(NESTED)
 
 #: ``device name -> canonical catalog id`` (raises UnknownNameError for an unknown name).
 DeviceResolver = Callable[[str], str]
@@ -112,7 +116,7 @@ class Cell:
             parts.insert(1, f"preset={s.preset}")
         if s.precision != "fp32":
             parts.append(s.precision)
-        parts += [f"{name}={getattr(s, name)}" for name in self.shown]
+        parts += [f"{name}={setting_value(s, name)}" for name in self.shown]
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -345,7 +349,7 @@ def _check_run_settings(where: str, d: Any) -> dict[str, Any]:
         return {}
     if not isinstance(d, dict):
         raise InvalidValueError(f"{where} must be a mapping of run settings, got {type(d).__name__}")
-    _check_keys(where, d, RUNSPEC_FIELDS)
+    _check_keys(where, d, SETTING_KEYS)
     return dict(d)
 
 
@@ -467,7 +471,7 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
         raise InvalidValueError(f"grid must be a mapping of axes, got {type(grid).__name__}")
     if not grid:
         raise InvalidValueError("the grid is empty: give at least one axis, e.g. queries: [16, 32]")
-    allowed_axes = sorted(set(AXIS_ALIASES) | {"device_classes"} | set(RUNSPEC_FIELDS) - {"extra", "label"})
+    allowed_axes = sorted(set(AXIS_ALIASES) | {"device_classes"} | set(SETTING_KEYS) - {"extra", "label"})
     _check_keys("grid", grid, allowed_axes)
 
     need_catalog = any(k in grid for k in ("devices", "device", "device_classes")) \
@@ -521,6 +525,11 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
                 settings.update(patch)
         settings.setdefault("cooldown_s", cooldown_s)
         _check_workload(settings.get("workload", RunSpec.workload), known)
+        try:
+            settings = nest_settings(settings, settings.get("workload", RunSpec.workload))
+        except UsageError as exc:
+            exc.args = (f"cell {_short(settings, names)}: {exc}",)
+            raise
         if "meter" in settings:
             settings["meter"] = _check_meter(settings["meter"])
         settings = {k: _coerce_setting(k, v) for k, v in settings.items()}
@@ -658,7 +667,7 @@ def _parse_overrides(raw: Any, resolve_device: DeviceResolver | None
         where = item.get("where") or {}
         if not isinstance(where, dict):
             raise InvalidValueError(f"{where_name}.where must be a mapping of run settings")
-        _check_keys(f"{where_name}.where", where, RUNSPEC_FIELDS)
+        _check_keys(f"{where_name}.where", where, SETTING_KEYS)
         patch = _check_run_settings(f"{where_name}.set", item["set"])
         conditions: dict[str, list[Any]] = {}
         for k, v in where.items():

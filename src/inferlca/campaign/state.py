@@ -84,11 +84,43 @@ class CellState:
     error: str | None = None
     attempts: int = 0
     run_ids: list[str] = field(default_factory=list)
+    #: figures of the done run (:data:`CELL_FIGURES`), where it has them
+    figures: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"cell_id": self.cell.cell_id, "label": self.cell.describe(), "state": self.state,
                 "run_id": self.run_id, "error": self.error, "attempts": self.attempts,
-                "device": self.cell.device}
+                "device": self.cell.device, **self.figures}
+
+
+#: What ``campaign status`` shows of a done cell (a serving sweep's figures, where measured):
+#: mean over the run's repetitions of ``tokens_per_j`` (1 / ``energy_per_token_j``, compute
+#: phase), ``ttft_p99_s``, ``tpot_p99_s``, ``output_tokens_per_s`` and ``requests_failed``.
+CELL_FIGURES = ("tokens_per_j", "ttft_p99_s", "tpot_p99_s", "output_tokens_per_s",
+                "requests_failed")
+
+
+def run_figures(rec: Any) -> dict[str, float]:
+    """:data:`CELL_FIGURES` of a stored run, from its summary (absent ones left out)."""
+    summary = _get(rec, "summary", default=None)
+    metrics = summary.get("metrics") if isinstance(summary, dict) else None
+    if not isinstance(metrics, dict):
+        return {}
+
+    def mean(name: str) -> float | None:
+        m = metrics.get(name)
+        v = m.get("mean") if isinstance(m, dict) else m
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    out: dict[str, float] = {}
+    ept = mean("energy_per_token_j")
+    if ept is not None and ept > 0:
+        out["tokens_per_j"] = 1.0 / ept
+    for name in CELL_FIGURES[1:]:
+        v = mean(name)
+        if v is not None:
+            out[name] = v
+    return out
 
 
 def runs_by_cell(store: Any, cell_ids: Iterable[str] | None = None) -> dict[str, list[Any]]:
@@ -121,7 +153,8 @@ def cell_states(campaign: Campaign, store: Any, running: Iterable[str] = ()) -> 
         ids = [run_id_of(r) for r in recs]
         complete = [r for r in recs if run_status_of(r) == RUN_COMPLETE]
         if complete:
-            st = CellState(cell, DONE, run_id_of(complete[-1]), None, len(recs), ids)
+            st = CellState(cell, DONE, run_id_of(complete[-1]), None, len(recs), ids,
+                           run_figures(complete[-1]))
         elif cell.cell_id in now_running or (recs and run_status_of(recs[-1]) == RUN_RUNNING):
             st = CellState(cell, RUNNING, ids[-1] if ids else None, None, len(recs), ids)
         elif recs and run_status_of(recs[-1]) == RUN_FAILED:

@@ -53,6 +53,50 @@ def _states_table(title: str, rows: list[dict[str, Any]], columns: list[tuple[st
     return table
 
 
+#: the done cells' figures shown by ``campaign status`` (key, header, scale, digits)
+_FIGURES = (("tokens_per_j", "tokens/J", 1.0, 1), ("ttft_p99_s", "TTFT p99 ms", 1e3, 1),
+            ("output_tokens_per_s", "tokens/s", 1.0, 1), ("requests_failed", "failed", 1.0, 0))
+
+
+def _figures_table(rows: list[dict[str, Any]]) -> Any:
+    """The done cells' figures: cell id, the swept settings, then one column per figure."""
+    from rich.table import Table
+
+    cols = _figure_columns(rows)
+    table = Table(title="done cells (means over repetitions; tokens/J of the compute phase)")
+    table.add_column("cell", no_wrap=True)
+    table.add_column("swept", overflow="fold")
+    for header, _ in cols:
+        table.add_column(header, no_wrap=True, justify="right")
+    for r in rows:
+        table.add_row(str(r["cell_id"])[:6], str(r["swept"]),
+                      *(str(r.get(key, "-")) for _, key in cols))
+    return table
+
+
+def _figure_columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Columns for the figures some done cell has, formatted into the rows (``_shown`` keys)."""
+    cols = []
+    for key, header, scale, digits in _FIGURES:
+        if not any(key in r for r in rows):
+            continue
+        for r in rows:
+            if key in r:
+                r[f"_{key}"] = f"{r[key] * scale:,.{digits}f}"
+        cols.append((header, f"_{key}"))
+    return cols
+
+
+def _swept(cell: Any) -> str:
+    """The settings the grid varies besides the labelled axes (``max_concurrency=2``, one a
+    line), or the cell's whole label when it varies only those."""
+    from inferlca.campaign.axes import setting_value
+
+    if not cell.shown:
+        return str(cell.describe())
+    return "\n".join(f"{n}={setting_value(cell.spec, n)}" for n in cell.shown)
+
+
 def register(app: typer.Typer) -> None:
     camp = typer.Typer(help="Campaigns: a grid of runs described in one YAML file, resumable, "
                             "on this machine or across a Ray cluster.", no_args_is_help=True)
@@ -215,6 +259,9 @@ def register(app: typer.Typer) -> None:
         cols = [("cell id", "cell_id"), ("cell", "label"), ("state", "state"), ("run", "run_id"),
                 ("attempts", "attempts"), ("note", "error")]
         console.print(_states_table(f"campaign {campaign.name} in {path}", rows, cols))
+        done = [dict(r, swept=_swept(s.cell)) for s, r in zip(states, rows) if s.figures]
+        if any(_figure_columns(done)):
+            console.print(_figures_table(done))
         console.print(", ".join(f"{k}: {v}" for k, v in counts.items())
                       + (f"; executor pid {holder.get('pid')} on {holder.get('host')}"
                          if holder else ""))

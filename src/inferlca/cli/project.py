@@ -160,6 +160,11 @@ def register(app: typer.Typer) -> None:
                     (f"total / year{use_only}", _fmt(p.total_per_year_kg))]
             if days != 1:
                 rows.append((f"total / {days:g} days{use_only}", _fmt(p.total_over_days_kg)))
+            rows.append(("per user / day (gCO2e)", _fmt(p.per_user_day_g)))
+            if p.per_1k_tokens_g is not None:
+                rows.append(("per 1,000 output tokens (gCO2e)", _fmt(p.per_1k_tokens_g)))
+            if p.tokens_per_day is not None:
+                rows.append(("output tokens / day", f"{p.tokens_per_day:,.0f}"))
             rows += [("energy / day (kWh)", _fmt(p.energy_per_day_kwh)),
                      ("devices needed", f"{p.devices_needed:,}" if p.devices_needed is not None
                       else "n/a (throughput unknown)")]

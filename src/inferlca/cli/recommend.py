@@ -1,8 +1,8 @@
-"""`inferlca recommend`: the greenest device meeting a p99 latency budget."""
+"""`inferlca recommend`: the greenest device meeting p99 latency, TTFT or TPOT budgets."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,7 +13,14 @@ from inferlca.cli._store_options import STORE_HELP
 def register(app: typer.Typer) -> None:
     @app.command("recommend")
     def recommend_cmd(
-        latency_p99_ms: Annotated[float, typer.Option("--latency-p99-ms", help="p99 latency budget in milliseconds (> 0).")],
+        latency_p99_ms: Annotated[float | None, typer.Option(
+            "--latency-p99-ms", help="p99 latency budget in milliseconds (> 0).")] = None,
+        ttft_p99_ms: Annotated[float | None, typer.Option(
+            "--ttft-p99-ms", help="p99 time-to-first-token budget in milliseconds (> 0; "
+                                  "streamed-token runs).")] = None,
+        tpot_p99_ms: Annotated[float | None, typer.Option(
+            "--tpot-p99-ms", help="p99 time-per-output-token budget in milliseconds (> 0; "
+                                  "streamed-token runs).")] = None,
         workload: Annotated[str | None, typer.Option("--workload", help="Workload (needed if several).")] = None,
         scenario: Annotated[str | None, typer.Option("--scenario", help="Scenario (needed if several).")] = None,
         queries: Annotated[int | None, typer.Option("--queries", help="Only runs of this query count.")] = None,
@@ -27,7 +34,7 @@ def register(app: typer.Typer) -> None:
             "gwp,water,pe,adpe (the ranking stays by GWP).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     ) -> None:
-        """Greenest device (GWP per query) within the latency budget, runners-up, exclusions."""
+        """Greenest device (GWP per query) within the latency budgets, runners-up, exclusions."""
         from rich.markup import escape
         from rich.table import Table
 
@@ -35,7 +42,15 @@ def register(app: typer.Typer) -> None:
         from inferlca.report.data import load_runs, open_store_for_reading
         from inferlca.report.recommend import recommend
 
-        positive_float("--latency-p99-ms", latency_p99_ms)
+        for flag, value in (("--latency-p99-ms", latency_p99_ms), ("--ttft-p99-ms", ttft_p99_ms),
+                            ("--tpot-p99-ms", tpot_p99_ms)):
+            if value is not None:
+                positive_float(flag, value)
+        if latency_p99_ms is None and ttft_p99_ms is None and tpot_p99_ms is None:
+            from inferlca.errors import UsageError
+
+            raise UsageError("give a budget: --latency-p99-ms, --ttft-p99-ms or --tpot-p99-ms "
+                             "(milliseconds)")
         wanted = None
         if criteria is not None:
             from inferlca.lca.criteria import parse_criteria
@@ -43,8 +58,8 @@ def register(app: typer.Typer) -> None:
             wanted = parse_criteria(criteria)
         with open_store_for_reading(store) as st:
             runs = load_runs(st)
-        rec = recommend(runs, latency_p99_ms, workload=workload, scenario=scenario, queries=queries,
-                        scope=scope)
+        rec = recommend(runs, latency_p99_ms, ttft_p99_ms=ttft_p99_ms, tpot_p99_ms=tpot_p99_ms,
+                        workload=workload, scenario=scenario, queries=queries, scope=scope)
         crit = None
         if wanted:
             from inferlca.lca.criteria import run_criteria
@@ -56,24 +71,35 @@ def register(app: typer.Typer) -> None:
                 d["criteria"] = crit
             print_json(d)
             return
-        table = Table(title=f"{escape(rec.workload)}, {escape(rec.scenario)}: p99 <= "
-                            f"{latency_p99_ms:g} ms, greenest first (manufacturing scope "
+        table = Table(title=f"{escape(rec.workload)}, {escape(rec.scenario)}: "
+                            f"{rec.describe_budgets()}, greenest first (manufacturing scope "
                             f"{rec.scope})",
                       caption="+ use phase only (no manufacturing footprint: device not in the catalog)"
                       if any(c.use_phase_only for c in rec.ranked) else None)
-        for col in ("rank", "device", "GWP per query (mgCO2e)", "p99 latency (ms)", "run", "why"):
-            table.add_column(col, justify="right" if col in ("rank",) else "left")
+        # the figures that have a budget
+        metrics = [m for m, _ in rec.budgets_s]
+        heads = {"latency_p99_s": "p99 latency (ms)", "ttft_p99_s": "TTFT p99 ms",
+                 "tpot_p99_s": "TPOT p99 ms"}
+        for col in ("rank", "device", "GWP per query (mgCO2e)", *(heads[m] for m in metrics),
+                    "run", "why"):
+            table.add_column(col, justify="right" if col in ("rank",) else "left",
+                             no_wrap=col in ("TTFT p99 ms", "TPOT p99 ms"))
+
+        def ms(c: Any, m: str) -> str:
+            x = c.figure(m)
+            return (x * 1e3).format("") if x is not None else "n/a"
+
         for i, c in enumerate(rec.ranked, 1):
             table.add_row(str(i), escape(c.run.device_name) + (" (estimated)" if c.run.estimated
                                                                  else ""),
                           (c.gwp_per_query_g * 1e3).format("") + (" +" if c.use_phase_only else ""),
-                          (c.latency_p99_s * 1e3).format(""),
+                          *(ms(c, m) for m in metrics),
                           c.run.short_id, "recommended" if i == 1 else "runner-up")
         for c in rec.excluded:
             est = " (estimated)" if c.run.estimated else ""
             table.add_row("-", f"[dim]{escape(c.run.device_name)}{est}[/]",
                           (c.gwp_per_query_g * 1e3).format("") if c.gwp_per_query_g else "n/a",
-                          (c.latency_p99_s * 1e3).format("") if c.latency_p99_s else "n/a",
+                          *(ms(c, m) for m in metrics),
                           c.run.short_id, f"excluded: {escape(c.excluded or '')}")
         console.print(table)
         if crit is not None and wanted:

@@ -312,6 +312,10 @@ def results_show(
     if run.error:
         console.print(f"  [red]{'error':<12} {escape(run.error)}[/]", highlight=False)
     console.print(_metrics_table(run))
+    from inferlca.cli._requests import failure_line
+
+    if failed := failure_line(run.summary or {}):
+        console.print(f"[red]failed requests:[/] {escape(failed)}", highlight=False)
     impact = (run.summary or {}).get("impact")
     if impact:
         console.print(_impact_table(impact))

@@ -102,6 +102,9 @@ def print_outcome(outcome: Any) -> None:
     known_device = outcome.device_id is not None
     rows += token_rows(s, _metric_cells, _interval_cells,  # decoder LLM runs (llm-generate)
                        device_known=known_device, unknown_cells=["n/a", "", "needs --device"])
+    from inferlca.cli._requests import failure_line, request_rows
+
+    rows += request_rows(s, _metric_cells)  # model servers (openai-endpoint)
     if "utilisation" in (s.get("metrics") or {}):
         rows.append(("device busy share", _metric_cells(s, "utilisation")))
     imp = s.get("impact") or {}
@@ -115,6 +118,8 @@ def print_outcome(outcome: Any) -> None:
     for label, cells in rows:
         t.add_row(label, *cells)
     console.print(t)
+    if failed := failure_line(s):
+        console.print(f"[red]failed requests:[/red] {escape(failed)}", highlight=False)
     _print_after_table(outcome, imp)
 
 

@@ -11,6 +11,13 @@ each send 16 queries (one workload of 16 queries per user and day). Per day the 
 The embodied part is allocated by time, as in each run (``a(t) = t / lifetime``), so it scales with
 the device time the queries use. Where the run's throughput is known, the number of devices that
 carry the mean load is ``ceil(queries per second / throughput per device)``.
+
+Per user: ``GWP per user and day = GWP per day / users`` (= GWP per query x queries per user).
+Per token, for runs that generate tokens (``openai-endpoint``, ``llm-generate``): the GWP per
+1,000 output tokens is the one each repetition stored (``impact["tokens"]["per_1k_tokens"]``:
+the repetition's GWP over its answered requests' output tokens), combined over repetitions by the
+run interval rule; output tokens per query are ``tokens_out`` (mean per request) x requests per
+query (``samples / queries``), and tokens per day ``queries per day x tokens per query``.
 """
 
 from __future__ import annotations
@@ -46,6 +53,13 @@ class Projection:
     devices_needed: int | None
     throughput_qps: float | None
     notes: tuple[str, ...] = ()
+    per_user_day_g: UValue | None = None
+    tokens_per_query: float | None = None
+    per_1k_tokens_g: UValue | None = None
+
+    @property
+    def tokens_per_day(self) -> float | None:
+        return None if self.tokens_per_query is None else self.queries_per_day * self.tokens_per_query
 
     def to_dict(self) -> dict[str, Any]:
         def d(u: UValue | None) -> dict[str, float] | None:
@@ -64,7 +78,38 @@ class Projection:
                 "energy_per_day_kwh": d(self.energy_per_day_kwh),
                 "throughput_qps": self.throughput_qps, "devices_needed": self.devices_needed,
                 "embodied_na_reason": self.run.embodied_missing,
+                "per_user_day_gco2e": d(self.per_user_day_g),
+                "tokens_per_query": self.tokens_per_query, "tokens_per_day": self.tokens_per_day,
+                "per_1k_tokens_gco2e": d(self.per_1k_tokens_g),
                 "notes": list(self.notes)}
+
+
+def _per_1k_tokens(run: RunView) -> UValue | None:
+    """GWP per 1,000 output tokens (gCO2e) stored by the repetitions, by the run interval rule."""
+    from inferlca.stats import combine_intervals
+
+    parts = []
+    for r in run.repetitions:
+        tok = (r.impact or {}).get("tokens")
+        v = ((tok or {}).get("per_1k_tokens") or {}).get("total_gco2e") \
+            if isinstance(tok, dict) else None
+        if isinstance(v, dict):
+            parts.append(v)
+    combined = combine_intervals(parts)
+    if combined is None:
+        return None
+    return UValue(combined["value"], combined["low"], combined["high"], "gCO2e")
+
+
+def _tokens_per_query(run: RunView) -> float | None:
+    """Output tokens per query: mean tokens per request x requests per query."""
+    tok = run.metric("tokens_out")
+    if tok is None or tok.value <= 0:
+        return None
+    samples, queries = run.metric("samples"), run.metric("queries")
+    per_query = (samples.value / queries.value if samples is not None and queries is not None
+                 and queries.value > 0 else 1.0)
+    return float(tok.value * per_query)
 
 
 def _check_positive(name: str, x: float) -> float:
@@ -123,6 +168,10 @@ def project(run: RunView, users: float, queries_per_user: float, days: float = 1
         notes.append("throughput unknown: devices needed not computed")
     if run.estimated:
         notes.append("from an estimated run, not a measurement")
+    per_1k = _per_1k_tokens(run)
+    tokens_q = _tokens_per_query(run)
+    if per_1k is None and tokens_q:
+        per_1k = per_query.scaled(1000.0 / tokens_q, "gCO2e")
     return Projection(
         run=run, users=users, queries_per_user=queries_per_user, days=days, queries_per_day=q_day,
         per_query_g=per_query,
@@ -132,4 +181,6 @@ def project(run: RunView, users: float, queries_per_user: float, days: float = 1
         total_per_year_kg=total_day.scaled(DAYS_PER_YEAR, "kgCO2e"),
         total_over_days_kg=total_day.scaled(days, "kgCO2e"),
         energy_per_day_kwh=energy_day, devices_needed=devices,
-        throughput_qps=thr.value if thr is not None else None, notes=tuple(notes))
+        throughput_qps=thr.value if thr is not None else None, notes=tuple(notes),
+        per_user_day_g=per_query.scaled(queries_per_user, "gCO2e"), tokens_per_query=tokens_q,
+        per_1k_tokens_g=per_1k)

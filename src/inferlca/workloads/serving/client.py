@@ -10,8 +10,9 @@ error, when the last chunk said why it finished). A request fails, and says how
 between chunks longer than the read timeout), an HTTP status other than 200, a stream closed before
 any ``finish_reason``, or a body that is not SSE JSON.
 
-``httpx`` is imported when the first client starts (it is an optional dependency: the
-``serving`` extra).
+The HTTP part is :mod:`.http11` (``h11`` on asyncio protocols, kept-alive connections): every
+chunk is timed when its bytes reach the loop, before any parsing. ``h11`` is imported when the
+first client starts (an optional dependency: the ``serving`` extra).
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferlca.errors import require
+from inferlca.workloads.serving.http11 import Pool, ServerClosedError
 
 #: error kinds a request can end with (``None`` = answered)
 ERROR_KINDS = ("refused", "timeout", "http", "closed", "protocol")
+
+#: longest wait for the end of the HTTP body after ``data: [DONE]`` (s)
+DRAIN_S = 1.0
 
 
 @dataclass
@@ -137,7 +141,8 @@ class StreamClient:
         self.request_timeout_s = request_timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._client: Any = None
+        self._pool: Pool | None = None
+        self._path = "/chat/completions" if api == "chat" else "/completions"
         self._sem: asyncio.Semaphore | None = None
         self._ready = threading.Event()
         self._tasks: set[Any] = set()
@@ -149,21 +154,17 @@ class StreamClient:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the loop thread and the connection pool (imports ``httpx``)."""
+        """Start the loop thread and the connection pool (imports ``h11``)."""
         if self._thread is not None:
             return
-        httpx = require("httpx", "serving", "the openai-endpoint workload")
+        self._pool = Pool(self.url, connect_timeout_s=self.connect_timeout_s,
+                          read_timeout_s=self.read_timeout_s, headers=self.headers)
         self._ready.clear()
 
         def main() -> None:
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             self._loop = loop
-            limits = httpx.Limits(max_connections=self.max_concurrency,
-                                  max_keepalive_connections=self.max_concurrency)
-            timeout = httpx.Timeout(connect=self.connect_timeout_s, read=self.read_timeout_s,
-                                    write=self.connect_timeout_s, pool=None)
-            self._client = httpx.AsyncClient(limits=limits, timeout=timeout, headers=self.headers)
             self._sem = asyncio.Semaphore(self.max_concurrency)
             self._ready.set()
             try:
@@ -188,8 +189,8 @@ class StreamClient:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await self._client.aclose()
+            if self._pool is not None:
+                self._pool.close()
 
         def stop_soon() -> None:
             fut = asyncio.ensure_future(shutdown())
@@ -270,44 +271,77 @@ class StreamClient:
 
     async def _stream(self, body: dict[str, Any], reply: Reply,
                       on_first_token: Callable[[Reply], None] | None) -> None:
-        reply.sent_s = time.monotonic()
-        async with self._client.stream("POST", self.endpoint, json=body) as resp:
-            reply.status = resp.status_code
-            if resp.status_code != 200:
-                raw = await resp.aread()
-                _fail(reply, "http", f"HTTP {resp.status_code}: {_short(raw)}")
+        pool = self._pool
+        assert pool is not None
+        raw = json.dumps(body).encode()
+
+        def sent() -> None:
+            reply.sent_s = time.monotonic()
+
+        conn, reply.status, _t = await pool.post(self._path, raw, on_sent=sent)
+        try:
+            if reply.status != 200:
+                err = await pool.read_error_body(conn)
+                _fail(reply, "http", f"HTTP {reply.status}: {_short(err)}")
                 return
-            async for line in resp.aiter_lines():
-                now = time.monotonic()
-                if not line.startswith("data:"):
-                    continue  # comments (": ping"), event names, blank separators
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    reply.done_marker = True
+            buf = b""
+            while True:
+                piece, now = await pool.read(conn)
+                if piece is None:
                     break
-                try:
-                    event = json.loads(data)
-                except ValueError:
-                    _fail(reply, "protocol", f"not JSON in the event stream: {_short(data)}")
-                    return
-                if not isinstance(event, dict):
-                    continue
-                if "error" in event and not event.get("choices"):
-                    _fail(reply, "http", f"error event: {_short(json.dumps(event['error']))}")
-                    return
-                reply.chunks += 1
-                if isinstance(event.get("usage"), dict):
-                    reply.usage = event["usage"]
-                text = chunk_text(event)
-                if text:
-                    reply.token_times_s.append(now)
-                    reply.text += text
-                    if len(reply.token_times_s) == 1 and on_first_token is not None:
-                        on_first_token(reply)
-                reply.finish_reason = _finish_reason(event) or reply.finish_reason
-        reply.end_s = time.monotonic()
-        if not reply.done_marker and reply.finish_reason is None:
-            _fail(reply, "closed", "the server closed the stream before the answer ended")
+                buf += piece
+                while True:
+                    cut = buf.find(b"\n")
+                    if cut < 0:
+                        break
+                    line, buf = buf[:cut], buf[cut + 1:]
+                    if self._line(line, now, reply, on_first_token):
+                        if reply.done_marker:
+                            # read the end of the HTTP body too: a connection left mid-answer
+                            # is closed, and the next request would pay for a new one
+                            await pool.finish(conn, DRAIN_S)
+                        return
+            if buf.strip():
+                self._line(buf, time.monotonic(), reply, on_first_token)
+            reply.end_s = time.monotonic()
+            if not reply.done_marker and reply.finish_reason is None:
+                _fail(reply, "closed", "the server closed the stream before the answer ended")
+        finally:
+            pool.release(conn)
+
+    @staticmethod
+    def _line(line: bytes, now: float, reply: Reply,
+              on_first_token: Callable[[Reply], None] | None) -> bool:
+        """Take one line of the event stream; True when the stream ends here (``[DONE]``, an
+        error event, or a body that is not SSE JSON)."""
+        if not line.startswith(b"data:"):
+            return False  # comments (": ping"), event names, blank separators
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            reply.done_marker = True
+            reply.end_s = now
+            return True
+        try:
+            event = json.loads(data)
+        except ValueError:
+            _fail(reply, "protocol", f"not JSON in the event stream: {_short(data)}")
+            return True
+        if not isinstance(event, dict):
+            return False
+        if "error" in event and not event.get("choices"):
+            _fail(reply, "http", f"error event: {_short(json.dumps(event['error']))}")
+            return True
+        reply.chunks += 1
+        if isinstance(event.get("usage"), dict):
+            reply.usage = event["usage"]
+        text = chunk_text(event)
+        if text:
+            reply.token_times_s.append(now)
+            reply.text += text
+            if len(reply.token_times_s) == 1 and on_first_token is not None:
+                on_first_token(reply)
+        reply.finish_reason = _finish_reason(event) or reply.finish_reason
+        return False
 
 
 def _short(raw: bytes | str, n: int = 160) -> str:
@@ -323,13 +357,14 @@ def _fail(reply: Reply, kind: str, text: str) -> None:
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
-    """``(kind, one line)`` for an exception raised while streaming (httpx's or asyncio's)."""
+    """``(kind, one line)`` for an exception raised while streaming."""
     name = type(exc).__name__
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or "Timeout" in name:
-        return "timeout", f"timed out ({name})"
-    if name in ("ConnectError",) or isinstance(exc, ConnectionRefusedError):
+        return "timeout", f"timed out ({exc or name})"
+    if isinstance(exc, (ServerClosedError, ConnectionResetError, BrokenPipeError,
+                        ConnectionAbortedError)) or name in ("RemoteProtocolError", "ReadError",
+                                                             "IncompleteRead"):
+        return "closed", f"the server closed the connection mid-answer ({exc or name})"
+    if isinstance(exc, OSError):  # refused, unreachable, unknown host
         return "refused", f"connection refused or unreachable ({exc or name})"
-    if name in ("RemoteProtocolError", "ReadError", "IncompleteRead") or isinstance(
-            exc, (ConnectionResetError, BrokenPipeError)):
-        return "closed", f"the server closed the connection mid-answer ({name})"
     return "protocol", f"{name}: {exc}"
