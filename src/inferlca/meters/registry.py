@@ -167,7 +167,11 @@ def open_meter(
     if name == "auto":
         return _open_auto(device, gpus, cpu_tdp_w, period_s, options)
     url = remote_url(name)
-    if url is not None:  # the URL is the meter's option (it may hold any character but '+')
+    if url is not None:  # the URL is the meter's option
+        if "+" in url:
+            from inferlca.meters.composite import check_distinct
+
+            check_distinct([meter_class("remote"), meter_class("remote")])  # says why not
         name, options = "remote", {**options, "url": url}
     if "+" in name:
         return open_combination(
