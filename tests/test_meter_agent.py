@@ -176,7 +176,7 @@ def test_metrics_are_prometheus_text(agent):
 
 def test_a_non_agent_url_and_an_unreachable_one_are_one_line_errors():
     class NotAgent(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(404)
             self.end_headers()
 

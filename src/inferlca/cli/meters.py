@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -82,7 +83,7 @@ def serve_cmd(
         raise UsageError("--replay FILE goes with --meter replay (and --meter replay needs "
                          "--replay FILE)")
     token = _token(token_env, TOKEN_ENV)
-    options = {"path": replay} if replay is not None else {}
+    options: dict[str, Any] = {"path": replay} if replay is not None else {}
     pm = open_meter(meter, gpus=gpus, period_s=interval_ms / 1000.0, **options)
     try:
         agent = MeterAgent(pm, host=host, port=port, interval_s=interval_ms / 1000.0,

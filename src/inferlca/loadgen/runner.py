@@ -397,7 +397,8 @@ def run_benchmark(spec: RunSpec, store: RunStore | None = None, progress: Progre
 def _scope_facts(meter: PowerMeter) -> dict[str, Any]:
     """The run's measurement scope and the devices measured (issue 17), from the meter."""
     facts = meter.scope_meta() if hasattr(meter, "scope_meta") else {}
-    out = {k: facts[k] for k in ("measurement_scope", "devices_measured") if k in facts}
+    out: dict[str, Any] = {k: facts[k] for k in ("measurement_scope", "devices_measured")
+                           if k in facts}
     if hasattr(meter, "run_facts"):  # a remote meter: the agent and the clock offsets
         out["remote_agent"] = meter.run_facts()
     return out

@@ -140,9 +140,8 @@ class MeterAgent:
 
     @property
     def url(self) -> str:
-        host = self.server.server_address[0]
-        host = f"[{host}]" if ":" in str(host) else host
-        return f"http://{host}:{self.port}"
+        host = str(self.server.server_address[0])
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     def start(self) -> MeterAgent:
         """Start sampling and serving (both in daemon threads); returns self."""
@@ -171,7 +170,7 @@ class MeterAgent:
         if self.close_meter:
             self.meter.close()
 
-    def __enter__(self) -> MeterAgent:
+    def __enter__(self) -> MeterAgent:  # noqa: PYI034 - start() returns this very agent
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -274,14 +273,14 @@ class MeterAgent:
             r, integral, n, errors = self._latest, dict(self._integral), self._seq, self._errors
         meter = _label(self.meter.name)
         scopes = self._info.get("channel_scopes") or {}
-        out = ["# HELP inferlca_power_watts Power of each channel at the latest reading (NaN: "
-               "the read failed).", "# TYPE inferlca_power_watts gauge"]
+        out = [("# HELP inferlca_power_watts Power of each channel at the latest reading (NaN: "
+                "the read failed)."), "# TYPE inferlca_power_watts gauge"]
         for c in self.channels:
             v = r.power_w.get(c, math.nan) if r is not None else math.nan
             out.append(f'inferlca_power_watts{{meter="{meter}",channel="{_label(c)}",'
                        f'scope="{_label(str(scopes.get(c, "")))}"}} {_value(v)}')
-        out += ["# HELP inferlca_energy_joules_total Energy of each channel: the meter's counter "
-                "where it has one, else the agent's integral of the power since it started.",
+        out += [("# HELP inferlca_energy_joules_total Energy of each channel: the meter's counter "
+                 "where it has one, else the agent's integral of the power since it started."),
                 "# TYPE inferlca_energy_joules_total counter"]
         for c in self.channels:
             if c in self.counters and r is not None and math.isfinite(r.energy_j.get(c, math.nan)):
@@ -336,10 +335,10 @@ class _Handler(BaseHTTPRequestHandler):
         # small lines must leave at once: no Nagle delay on the stream
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # no line per request on the agent's terminal
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         agent = self.server.agent
         now = agent.clock()  # as early as possible: the /time answer
         if not agent.authorized(self.headers.get("Authorization")):

@@ -509,7 +509,9 @@ def _edge(rows: list[tuple[float, Reading]], t: np.ndarray, x: float, chans: lis
         return rows[0][1]
     (ta, a), (tb, b) = rows[k - 1], rows[k]
     f = 0.0 if tb == ta else (x - ta) / (tb - ta)
-    power, energy, errors = {}, {}, {}
+    power: dict[str, float] = {}
+    energy: dict[str, float] = {}
+    errors: dict[str | None, str] = {}
     for c in chans:
         va, vb = a.power_w.get(c, math.nan), b.power_w.get(c, math.nan)
         power[c] = va + f * (vb - va)
