@@ -175,7 +175,7 @@ class RemoteMeter(PowerMeter):
         except socket.gaierror as exc:
             raise MeterUnavailableError(f"meter agent at {self.url}: cannot resolve "
                                         f"{self.host!r} ({exc.strerror})") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise MeterUnavailableError(f"meter agent at {self.url} did not answer within "
                                         f"{self.timeout_s:g} s") from None
         except (OSError, http.client.HTTPException) as exc:
