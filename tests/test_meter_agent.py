@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from inferlca.errors import InvalidValueError, MeterUnavailableError
 from inferlca.meters.agent import MeterAgent
 from inferlca.meters.clock import ClockEstimate, drift_ppm, estimate_offset, to_runner_time
-from inferlca.meters.remote import RemoteMeter
+from inferlca.meters.remote import RETRY_S, RemoteMeter
 from inferlca.meters.replay import ReplayMeter
 from inferlca.meters.sampler_process import open_sampler
 from inferlca.traces.energy import energy
@@ -349,3 +349,46 @@ def test_the_remote_meter_is_not_combined_with_local_ones(cli):
     assert r.code == 2 and "cannot be combined" in r.err
     r = cli("measure", "--meter", "nvml", "--meter-url", "http://127.0.0.1:9", "--", "true")
     assert r.code == 2 and "either --meter" in r.err
+
+
+def test_a_short_loss_of_the_stream_is_bridged_from_the_agents_ring(agent):
+    """The stream connection drops (as a network blip would) while the agent keeps sampling: the
+    runner reconnects with since= and takes the readings the agent kept, so no gap is left."""
+    import socket
+
+    m = RemoteMeter(agent.url)
+    try:
+        s = open_sampler(m, period_s=0.01)
+        with s:
+            time.sleep(0.3)
+            with agent._cond:
+                subs = list(agent._subscribers)
+            for sub in subs:
+                sub.sock.shutdown(socket.SHUT_RDWR)
+            time.sleep(RETRY_S + 0.7)  # the runner retries after a second
+        facts = m.run_facts()
+    finally:
+        m.close()
+    trace = s.trace
+    assert len(subs) == 1 and facts["outages"] == 1
+    assert "agent_lost" not in trace.meta
+    assert not np.isnan(trace.channels["module"]).any()
+    steps = np.diff(trace.t_s)
+    assert steps.max() < 0.1  # the readings of the blip are there, on their own times
+
+
+def test_an_estimated_meter_on_the_agent_stays_estimated_through_the_runner():
+    from inferlca.meters.registry import open_meter
+
+    with MeterAgent(open_meter("modelled", cpu_tdp_w=100.0), port=0, interval_s=0.01) as a:
+        m = RemoteMeter(a.url)
+        try:
+            s = open_sampler(m)
+            with s:
+                time.sleep(0.2)
+        finally:
+            m.close()
+    trace = s.trace
+    assert trace.estimated and m.estimated and trace.meter == "remote:modelled"
+    assert trace.meta["max_power_w"] == pytest.approx(100.0)  # the agent meter's own facts
+    assert trace.meta["measurement_scope"] == "host"

@@ -145,7 +145,9 @@ class MeterAgent:
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     def start(self) -> MeterAgent:
-        """Start sampling and serving (both in daemon threads); returns self."""
+        """Start sampling and serving (both in daemon threads); returns self (idempotent)."""
+        if self._sampler is not None:
+            return self
         self._take()  # the first reading exists before any client can ask
         self._sampler = threading.Thread(target=self._loop, name="inferlca-agent-sampler",
                                          daemon=True)

@@ -125,6 +125,7 @@ class RemoteMeter(PowerMeter):
         self._closing = threading.Event()
         self._first = threading.Event()
         self._time_conn: http.client.HTTPConnection | None = None
+        self._time_lock = threading.Lock()
         self._window_meta: dict[str, Any] = {}
         self.info = self._get_info(opening=True)
         self._apply_info(self.info)
@@ -218,6 +219,10 @@ class RemoteMeter(PowerMeter):
     def estimate_clock(self, rounds: int = ROUNDS) -> ClockEstimate | None:
         """Time ``rounds`` ``/time`` round trips on one kept-alive connection; the estimate, or
         None when the agent does not answer."""
+        with self._time_lock:  # the receiver (reconnecting) and the sampler may both ask
+            return self._estimate(rounds)
+
+    def _estimate(self, rounds: int) -> ClockEstimate | None:
         trips, walls = [], []
         for _ in range(rounds):
             if self._time_conn is None:
@@ -362,15 +367,12 @@ class RemoteMeter(PowerMeter):
         return {**self.agent_facts(), **summary(estimates), "outages": outages}
 
     def meta(self) -> dict[str, Any]:
-        agent_meta = dict(self.info.get("meta") or {})
+        """The agent's meter's own facts (device name, rails, model...: as if it were local), the
+        agent, and the clock facts of the last window."""
+        out = dict(self.info.get("meta") or {})
         for k in ("channel_scopes", "scope_totals", "measurement_scope", "devices_measured"):
-            agent_meta.pop(k, None)
-        out: dict[str, Any] = {"remote_agent": self.agent_facts(), "agent_meta": agent_meta}
-        if agent_meta.get("device_name"):
-            out["device_name"] = agent_meta["device_name"]
-        for k in ("sensor_update_s", "resolution_w"):
-            if k in agent_meta:
-                out[k] = agent_meta[k]
+            out.pop(k, None)  # this meter's own (the agent's, with the agent's host) are added
+        out["remote_agent"] = self.agent_facts()
         out.update(self._window_meta)
         return out
 
