@@ -392,3 +392,35 @@ def test_an_estimated_meter_on_the_agent_stays_estimated_through_the_runner():
     assert trace.estimated and m.estimated and trace.meter == "remote:modelled"
     assert trace.meta["max_power_w"] == pytest.approx(100.0)  # the agent meter's own facts
     assert trace.meta["measurement_scope"] == "host"
+
+
+def test_an_agent_that_restarts_is_taken_back_after_a_flagged_gap():
+    first = _agent()
+    port = first.port
+    m = RemoteMeter(first.url)
+    try:
+        s = open_sampler(m, period_s=0.01)
+        with s:
+            time.sleep(0.3)
+            closing = s.now()
+            first.close()
+            stopped = s.now()
+            time.sleep(0.3)
+            second = MeterAgent(ReplayMeter(ORIN, speed=10.0), port=port, interval_s=0.01)
+            second.start()
+            restarted = s.now()
+            time.sleep(RETRY_S + 0.8)
+        second.close()
+    finally:
+        m.close()
+    trace = s.trace
+    watts = trace.channels["module"]
+    bad = np.isnan(watts)
+    assert not bad[0] and not bad[-1]  # readings before the stop and after the restart
+    assert bad.any() and not (watts[~bad] == 0).any()
+    hole = trace.t_s[bad]
+    # the hole runs from just after the last reading of the first agent to the first of the second
+    assert closing - 0.05 <= hole.min() <= stopped + 0.05
+    assert restarted - 0.3 <= hole.max() <= restarted + 0.05  # its first readings are taken
+    assert any("lost" in g.reason for g in trace.gaps)
+    assert m.instance == second.instance != first.instance

@@ -254,8 +254,8 @@ class RemoteMeter(PowerMeter):
                     if [str(c) for c in info["channels"]] != self.channels:
                         raise ConnectionError("the agent came back with other channels (another "
                                               "meter): its readings are not taken")
-                    if info.get("instance") != self.instance:
-                        self.instance, next_seq = str(info.get("instance")), None
+                    if info.get("instance") != self.instance:  # restarted: all it kept
+                        self.instance, next_seq = str(info.get("instance")), 0
                     est = self.estimate_clock()
                     if est is not None:
                         with self._lock:
@@ -455,20 +455,21 @@ class RemoteMeter(PowerMeter):
             np.empty(0))
         rows: list[tuple[float, Reading]] = [(float(m), _reading(s, chans, ctrs))
                                              for m, s in zip(mapped, samples)]
-        for k in range(1, len(samples)):  # readings lost between the agent and here
+        step = self.interval_s
+        for k in range(1, len(samples)):  # a hole between two readings: lost ones, an outage
             a, b = samples[k - 1], samples[k]
-            if a.instance == b.instance and b.seq - a.seq > 1:
-                rows.append((0.5 * (mapped[k - 1] + mapped[k]), Reading.failed(
-                    chans, f"{b.seq - a.seq - 1} readings of the agent lost on the way", ctrs)))
-        for o in outages:
-            if not _unbridged(o):
+            if a.instance == b.instance and b.seq - a.seq <= 1:
                 continue
-            before = [m for m, s in zip(mapped, samples) if s.arrival < o["start"]]
-            start = max(before[-1] + self.interval_s, t0) if before else o["start"]
-            start = min(start, o["start"])
-            end = t_stop if o["end"] is None else min(o["end"], t_stop)
-            for at in dict.fromkeys((start, end)):
-                rows.append((at, Reading.failed(chans, o["reason"], ctrs)))
+            why = next((o["reason"] for o in outages if a.arrival <= o["start"] <= b.arrival),
+                       None) or (f"{b.seq - a.seq - 1} readings of the agent lost on the way"
+                                 if a.instance == b.instance else "the agent restarted")
+            rows += _failed_span(mapped[k - 1] + step, mapped[k] - step, why, chans, ctrs)
+        last_out = outages[-1] if outages else None
+        if last_out is not None and (last_out["end"] is None
+                                     or not samples or samples[-1].arrival < last_out["start"]):
+            # lost, and nothing came since: a hole from the last reading to the stop
+            begin = mapped[-1] + step if samples else min(t0, last_out["start"])
+            rows += _failed_span(begin, max(t_stop, begin), last_out["reason"], chans, ctrs)
         rows.sort(key=lambda r: r[0])
         t = np.array([r[0] for r in rows])
         inside = [(tt, r) for tt, r in rows if t0 <= tt <= t_stop]
@@ -482,6 +483,15 @@ class RemoteMeter(PowerMeter):
         win = (mapped >= t0) & (mapped <= t_stop) if samples else np.zeros(0, bool)
         latency = arrivals[win] - mapped[win] if samples else np.empty(0)
         return [r[0] for r in out], [r[1] for r in out], latency
+
+
+def _failed_span(a: float, b: float, reason: str, chans: list[str], ctrs: list[str]
+                 ) -> list[tuple[float, Reading]]:
+    """Failed readings marking the hole ``[a, b]`` (one in the middle when it is shorter than
+    that): the trace shows a gap with the reason there, never zeros."""
+    if b <= a:
+        return [(0.5 * (a + b), Reading.failed(chans, reason, ctrs))]
+    return [(a, Reading.failed(chans, reason, ctrs)), (b, Reading.failed(chans, reason, ctrs))]
 
 
 def _unbridged(o: dict[str, Any]) -> bool:
