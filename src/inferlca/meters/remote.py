@@ -224,7 +224,10 @@ class RemoteMeter(PowerMeter):
 
     def _estimate(self, rounds: int) -> ClockEstimate | None:
         trips, walls = [], []
+        failures = 0
         for _ in range(rounds):
+            if failures >= 2:  # not answering: give up rather than wait out every round
+                break
             if self._time_conn is None:
                 self._time_conn = self._connection(min(self.timeout_s, 2.0))
             try:
@@ -239,6 +242,7 @@ class RemoteMeter(PowerMeter):
                 trips.append((t0, float(doc["t"]), t3))
                 walls.append((w0, float(doc["wall"]), w3))
             except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError):
+                failures += 1
                 self._time_conn.close()
                 self._time_conn = None
         return estimate_offset(trips, walls) if trips else None
@@ -262,7 +266,8 @@ class RemoteMeter(PowerMeter):
                             self._estimates.append(est)
                 self._stream_once(next_seq)
                 reason = "the agent closed the stream"
-            except (OSError, http.client.HTTPException, ValueError, MeterUnavailableError) as exc:
+            except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError,
+                    MeterUnavailableError) as exc:
                 reason = str(exc) or type(exc).__name__
                 if isinstance(exc, (TimeoutError, socket.timeout)):
                     reason = f"no reading from the agent for {self._stream_timeout():g} s"
