@@ -424,3 +424,32 @@ def test_an_agent_that_restarts_is_taken_back_after_a_flagged_gap():
     assert restarted - 0.3 <= hole.max() <= restarted + 0.05  # its first readings are taken
     assert any("lost" in g.reason for g in trace.gaps)
     assert m.instance == second.instance != first.instance
+
+
+def test_energy_counters_cross_to_the_runner_and_to_prometheus():
+    """A meter with an energy counter (as NVML and RAPL have): the counter reaches the runner's
+    trace (energy from the counter, not the trapezoid) and /metrics (source="counter")."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from inferlca.traces.trace import PowerTrace
+
+    t = np.linspace(0.0, 60.0, 6001)
+    recorded = PowerTrace(t_s=t, channels={"gpu0": np.full(t.size, 50.0)}, primary="gpu0",
+                          meter="nvml", counters={"gpu0": 1000.0 + 50.0 * t})
+    with MeterAgent(ReplayMeter(trace=recorded), port=0, interval_s=0.01) as a:
+        m = RemoteMeter(a.url)
+        try:
+            s = open_sampler(m)
+            with s:
+                time.sleep(0.5)
+        finally:
+            m.close()
+        with urllib.request.urlopen(a.url + "/metrics", timeout=5) as r:
+            fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+    trace = s.trace
+    assert list(trace.counters) == ["gpu0"]
+    e = energy(trace, 0.0, float(trace.t_s[-1]))
+    assert e.source == "counter"
+    assert e.energy_j == pytest.approx(50.0 * float(trace.t_s[-1]), rel=0.01)
+    (sample,) = fams["inferlca_energy_joules"].samples
+    assert sample.labels["source"] == "counter" and sample.value > 1000.0
