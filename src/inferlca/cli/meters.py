@@ -45,8 +45,6 @@ def meters_cmd(
             mark += " (auto)"
         t.add_row(i.name, mark, "estimated" if i.estimated else "measured", i.reason)
     console.print(t)
-    console.print("[dim]a meter of another machine: `inferlca meters serve` there, "
-                  "`--meter-url http://HOST:PORT` on run and measure here[/]")
 
 
 @meters_app.command("serve")
