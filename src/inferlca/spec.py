@@ -360,6 +360,8 @@ class RunSpec:
         if not (self.is_estimate and self.meter == "roofline"):
             for part in self.meter.split("+") if "+" in self.meter else [self.meter]:  # nvml+rapl
                 part = part.strip()
+                if part.startswith("remote:"):  # remote:http://HOST:PORT (--meter-url)
+                    part = "remote"
                 if part != "auto" and part not in METERS and part not in ALIASES:
                     known = ("auto", *METERS)
                     raise UnknownNameError("meter", part, known,

@@ -133,3 +133,17 @@ def flag_names(command: Any, argv: list[str] | tuple[str, ...] = ()) -> dict[str
         elif b in names and a not in names:
             names[a] = names[b]
     return names
+
+
+def remote_meter_name(meter: str, meter_url: str) -> str:
+    """The meter name of ``--meter-url URL`` (``remote:URL``); refused beside another ``--meter``
+    (the run measures one machine's meter: the agent's)."""
+    from inferlca.errors import UsageError
+
+    if meter not in ("auto", "remote") and not meter.startswith("remote:"):
+        raise UsageError(f"give either --meter {meter} (this machine) or --meter-url (the agent's "
+                         "machine), not both; combine meters on the agent: inferlca meters serve "
+                         "--meter nvml+rapl")
+    if not meter_url.strip() or "+" in meter_url:
+        raise UsageError(f"--meter-url must be http://HOST:PORT, got {meter_url!r}")
+    return f"remote:{meter_url.strip()}"

@@ -68,6 +68,9 @@ def _add_energy_rows(t: Table, s: dict[str, Any]) -> None:
             ", ".join(f"{d.get('meter', '')} {d.get('index', '')} {d.get('name', '')}".strip()
                       for d in s["devices_measured"]),
         )
+    meta = s.get("meta") or {}
+    if meta.get("remote_agent"):
+        t.add_row("meter agent", agent_line({**meta["remote_agent"], **meta}))
     if "baseline" in s:
         b = s["baseline"]
         t.add_row(
@@ -135,3 +138,21 @@ def _channels_table(s: dict[str, Any]) -> Table:
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:+.1%}"
+
+
+def agent_line(facts: dict[str, Any]) -> str:
+    """One line on a remote meter: the agent (host, meter, URL), the clock offset with its
+    uncertainty, the drift, the delivery latency, an outage."""
+    off, unc = facts.get("clock_offset_s"), facts.get("clock_offset_uncertainty_s")
+    text = f"{facts.get('meter')} on {facts.get('host')} ({facts.get('url')})"
+    if off is not None and unc is not None:
+        text += f"; clock offset {off:+.6f} s ± {unc * 1000:.3g} ms"
+    if facts.get("clock_drift_ppm") is not None:
+        text += f", drift {facts['clock_drift_ppm']:+.3g} ppm"
+    if facts.get("delivery_latency_p99_s") is not None:
+        text += f"; readings delivered in {facts['delivery_latency_p99_s'] * 1000:.3g} ms (p99)"
+    if facts.get("agent_lost"):
+        text += "; LOST during the window (a gap, never zeros)"
+    elif facts.get("outages"):
+        text += f"; {facts['outages']} outage(s)"
+    return text

@@ -22,6 +22,10 @@ def measure_cmd(
         help="auto|nvml|tegrastats|ina3221|amdgpu|intel-gpu|powermetrics|rapl|ipmi|redfish|"
         "modelled|replay, or several joined by + (nvml+rapl); see `inferlca meters`.",
     ),
+    meter_url: str | None = typer.Option(
+        None, "--meter-url", help="Read the meter agent of another machine (`inferlca meters "
+        "serve` there), e.g. http://HOST:9642; token from $INFERLCA_METER_TOKEN."
+    ),
     period_ms: float = typer.Option(
         10.0, "--period-ms", help="Sampling period in ms (>= 1; default 10)."
     ),
@@ -79,6 +83,10 @@ def measure_cmd(
         from inferlca.inputs import output_file
 
         output_file(out, "out")
+    if meter_url is not None:
+        from inferlca.cli._common import remote_meter_name
+
+        meter = remote_meter_name(meter, meter_url)
     if (replay is None) != (meter != "replay"):
         raise UsageError(
             "--replay FILE goes with --meter replay (and --meter replay needs --replay FILE)"

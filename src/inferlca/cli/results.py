@@ -309,6 +309,12 @@ def results_show(
     for name, value in lines:
         if value is not None and value != "":
             console.print(f"  {name:<12} {value}", highlight=False, markup=False)
+    agent = (run.summary or {}).get("remote_agent")
+    if agent:
+        from inferlca.cli._power import agent_line
+
+        console.print(f"  {'meter agent':<12} {agent_line(agent)}", highlight=False,
+                      markup=False)
     if run.error:
         console.print(f"  [red]{'error':<12} {escape(run.error)}[/]", highlight=False)
     console.print(_metrics_table(run))

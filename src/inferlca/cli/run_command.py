@@ -289,6 +289,9 @@ def register(app: typer.Typer) -> None:
         device: str | None = typer.Option(None, help="Catalog device; default: auto-detect."),
         meter: str = typer.Option(d.meter, help="auto, nvml, tegrastats, rapl, modelled..., or "
                                   "several joined by + (nvml+rapl)."),
+        meter_url: str | None = typer.Option(
+            None, "--meter-url", help="Read the meter agent of the machine that serves "
+            "(`inferlca meters serve` there), e.g. http://HOST:9642."),
         gpus: str | None = typer.Option(None, "--gpus",
                                         help="NVML GPU indices the run uses, e.g. 0,2 (default: "
                                              "those CUDA_VISIBLE_DEVICES names, else all)."),
@@ -386,6 +389,10 @@ def register(app: typer.Typer) -> None:
         from inferlca.store.sqlite import Store
 
         lifetime_years = use_old_spelling("lifetime_years", lifetime_years, lifetime_old)
+        if meter_url is not None:
+            from inferlca.cli._common import remote_meter_name
+
+            meter = remote_meter_name(meter, meter_url)
         llm = llm_options(sampling, temperature, top_k, prompt_len, prompt_overflow, max_batch,
                           batching)
         extra: dict[str, Any] = {"recalibrate": True} if recalibrate else {}

@@ -175,10 +175,15 @@ def environment(spec: RunSpec) -> dict[str, Any]:
     return env
 
 
-def resolve_device(spec: RunSpec) -> ResolvedDevice:
+def resolve_device(spec: RunSpec, meter: PowerMeter | None = None) -> ResolvedDevice:
     """The device of the run (:func:`inferlca.hardware.resolve.resolve_device`): the declared
     catalog device (unknown -> UnknownNameError), cross-checked against this machine so the run
-    records the hardware it really ran on; else the detected one."""
+    records the hardware it really ran on; else the detected one. With a remote meter (an agent
+    on the machine that serves) that machine is measured: the declared device stands unchecked,
+    else the device the agent's meter names, never this machine's."""
+    if meter is not None and hasattr(meter, "agent_facts"):
+        return resolve_hardware(spec.device or None, meter.meta().get("device_name"),
+                                detect_local=False)
     return resolve_hardware(spec.device or None, cross_check=True)
 
 
@@ -221,6 +226,10 @@ def _run(state: _Run, workload: Workload, dev: ResolvedDevice, ctx: ImpactContex
     spec, store = state.spec, state.store
     measured = not meter.estimated
     _opening_notes(state, dev, meter.name, measured, ctx.notes)
+    if hasattr(meter, "agent_facts"):  # a remote meter
+        a = meter.agent_facts()
+        state.notes.append(f"power measured on {a['host']} by its meter agent ({a['url']}, meter "
+                           f"{a['meter']}), the readings mapped onto this machine's clock")
     _prepare(state, workload)
     if store is not None:
         state.run_id = _create_run(store, spec, dev, meter.name, measured)
@@ -362,12 +371,19 @@ def run_benchmark(spec: RunSpec, store: RunStore | None = None, progress: Progre
     """
     spec.validate()
     workload = make_workload(spec)  # bad options fail here, before anything is measured
-    dev = resolve_device(spec)
-    ctx = impact_context(spec, dev.device)
-    own_meter = meter is None
-    if meter is None:
-        from inferlca.meters.registry import open_meter
+    from inferlca.meters.registry import open_meter, remote_url
 
+    own_meter = meter is None
+    if meter is None and remote_url(spec.meter) is not None:
+        meter = open_meter(spec.meter)  # the agent's machine is measured: its device, not ours
+    try:
+        dev = resolve_device(spec, meter)
+        ctx = impact_context(spec, dev.device)
+    except BaseException:
+        if own_meter and meter is not None:
+            meter.close()
+        raise
+    if meter is None:
         meter = open_meter(spec.meter, device=dev.device, gpus=spec.gpus)
     state = _Run(spec, store, progress, Path(logs_dir) if logs_dir else None)
     try:
@@ -381,7 +397,11 @@ def run_benchmark(spec: RunSpec, store: RunStore | None = None, progress: Progre
 def _scope_facts(meter: PowerMeter) -> dict[str, Any]:
     """The run's measurement scope and the devices measured (issue 17), from the meter."""
     facts = meter.scope_meta() if hasattr(meter, "scope_meta") else {}
-    return {k: facts[k] for k in ("measurement_scope", "devices_measured") if k in facts}
+    out: dict[str, Any] = {k: facts[k] for k in ("measurement_scope", "devices_measured")
+                           if k in facts}
+    if hasattr(meter, "run_facts"):  # a remote meter: the agent and the clock offsets
+        out["remote_agent"] = meter.run_facts()
+    return out
 
 
 def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> dict[str, Any]:

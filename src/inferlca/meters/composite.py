@@ -47,6 +47,11 @@ def check_distinct(classes: Sequence[type[PowerMeter]]) -> None:
         seen[fam] = cls.name
         if cls.name in ("replay",):
             raise InvalidValueError("the replay meter cannot be combined with other meters")
+        if cls.name == "remote":
+            raise InvalidValueError(
+                "the remote meter cannot be combined with meters of this machine (its readings "
+                "are on the agent's clock); combine on the agent: inferlca meters serve --meter "
+                "nvml+rapl")
 
 
 class CompositeMeter(PowerMeter):

@@ -173,7 +173,9 @@ def measure_command(
     summary = summarize(trace, start_s, end_s, idle_phase="idle" if idle_baseline_s > 0 else None)
     if out_path is not None:
         write_trace(trace, out_path)
-    resolved = resolve_device(device)
+    remote = hasattr(pm, "agent_facts")  # an agent measured another machine: not this one's
+    resolved = resolve_device(device, trace.meta.get("device_name") if remote else None,
+                              detect_local=not remote)
     impact, notes = measured_impact(summary, resolved, region)
     if trace.estimated:
         notes.insert(0, _estimated_note(trace.meta))

@@ -33,7 +33,10 @@ METERS: dict[str, str] = {
     "ipmi": "inferlca.meters.ipmi:IpmiMeter",
     "redfish": "inferlca.meters.redfish:RedfishMeter",
     "replay": "inferlca.meters.replay:ReplayMeter",
+    "remote": "inferlca.meters.remote:RemoteMeter",
 }
+#: ``remote:http://HOST:PORT`` names the remote meter with its agent's URL (``--meter-url``)
+REMOTE_PREFIX = "remote:"
 #: measured meters ``auto`` combines (one per sensor family), in order of preference
 AUTO_ORDER = (
     "nvml",
@@ -67,7 +70,14 @@ ALIASES = {
 }
 
 
+def remote_url(name: str) -> str | None:
+    """The agent URL of ``remote:http://HOST:PORT``; None for any other meter name."""
+    return name[len(REMOTE_PREFIX):] if name.startswith(REMOTE_PREFIX) else None
+
+
 def meter_class(name: str) -> type[PowerMeter]:
+    if remote_url(name) is not None:
+        name = "remote"
     key = ALIASES.get(name, name)
     if key not in METERS:
         raise UnknownNameError(
@@ -156,6 +166,13 @@ def open_meter(
     """
     if name == "auto":
         return _open_auto(device, gpus, cpu_tdp_w, period_s, options)
+    url = remote_url(name)
+    if url is not None:  # the URL is the meter's option
+        if "+" in url:
+            from inferlca.meters.composite import check_distinct
+
+            check_distinct([meter_class("remote"), meter_class("remote")])  # says why not
+        name, options = "remote", {**options, "url": url}
     if "+" in name:
         return open_combination(
             name.split("+"), device=device, gpus=gpus, cpu_tdp_w=cpu_tdp_w, period_s=period_s,

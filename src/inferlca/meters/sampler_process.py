@@ -456,12 +456,17 @@ def open_sampler(
     **process_options: Any,
 ) -> Sampler:
     """The sampler for ``--sampler kind``: ``process`` (default; falls back to a thread, flagged,
-    where a process cannot be used) or ``thread``.
+    where a process cannot be used) or ``thread``. A meter that brings its own sampler
+    (``meter.make_sampler``: the remote meter, whose readings carry the agent's times) gets that
+    one, whatever the kind.
 
     Raises:
         UnknownNameError: ``kind`` is neither (a usage error: exit code 2).
     """
     check_sampler_kind(kind)
+    make = getattr(meter, "make_sampler", None)
+    if make is not None:  # a meter with its own clock (the remote agent) brings its sampler
+        return make(period_s=period_s, close_meter=close_meter)  # type: ignore[no-any-return]
     if kind == "thread":
         return Sampler(meter, period_s=period_s, close_meter=close_meter)
     return ProcessSampler(meter, period_s=period_s, close_meter=close_meter, **process_options)

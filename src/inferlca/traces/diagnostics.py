@@ -171,6 +171,7 @@ def sampling_report(trace: PowerTrace) -> dict[str, Any]:
         "dropped_readings": meta.get("dropped_readings", 0),
         "sampler_fallback": meta.get("sampler_fallback"),
         "sampler_died": meta.get("sampler_died"),
+        "agent_lost": meta.get("agent_lost"),  # a remote meter whose agent went away
         "slow": over is not None and over > PERIOD_OVER_WARN,
     }
 
@@ -192,6 +193,9 @@ def sampling_warnings(trace: PowerTrace) -> list[str]:
         out.append(f"sampled from a thread of the measured process: {r['sampler_fallback']}")
     if r["sampler_died"]:
         out.append(f"{r['sampler_died']}: the trace has a gap from then to the end")
+    if r["agent_lost"]:
+        out.append(f"{r['agent_lost']}: the trace has a gap (no readings, never zeros) until the "
+                   "agent came back or the end")
     if r["dropped_readings"]:
         out.append(f"{r['dropped_readings']} power readings dropped (the sampler's ring buffer "
                    "overflowed): gaps in the trace")

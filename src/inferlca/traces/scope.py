@@ -51,8 +51,9 @@ METER_SCOPES: dict[str, str] = {
 
 
 def scope_of_meter(meter: str) -> str | None:
-    """Scope of a meter name (``replay:tegrastats`` -> ``accelerator``); None when unknown."""
-    key = meter.split(":", 1)[1] if meter.startswith("replay:") else meter
+    """Scope of a meter name (``replay:tegrastats``, ``remote:nvml`` -> ``accelerator``); None
+    when unknown."""
+    key = meter.split(":", 1)[1] if meter.startswith(("replay:", "remote:")) else meter
     return METER_SCOPES.get(key)
 
 
