@@ -115,6 +115,10 @@ def print_outcome(outcome: Any) -> None:
     for label, cells in rows:
         t.add_row(label, *cells)
     console.print(t)
+    if s.get("classes"):  # mixed traffic: one row per request class
+        from inferlca.report.classes import class_table
+
+        console.print(class_table(s["classes"]))
     _print_after_table(outcome, imp)
 
 

@@ -1,6 +1,6 @@
 """Export the results store as tables: CSV, JSON or Parquet.
 
-Five tables, the same in every format (units in the column names):
+Six tables, the same in every format (units in the column names):
 
 * ``runs``: one row per run with its figures: identity, device, status, then for every metric
   ``<key>_mean``, ``<key>_std``, ``<key>_ci95_low``, ``<key>_ci95_high``, ``<key>_n`` and for every
@@ -11,6 +11,9 @@ Five tables, the same in every format (units in the column names):
   ``run_id, repetition, channel, t_s, power_w, phase`` (``phase``: the mark in force).
 * ``latencies``: ``run_id, repetition, query, latency_s``.
 * ``series``: ``run_id, repetition, name, query, value`` (extra per-query series).
+* ``classes``: mixed-traffic runs, one row per repetition, request class and figure:
+  ``run_id, repetition, class, kind, metric, value`` (the repetition's
+  ``loadgen["traffic"]["classes"]``: requests, tokens, latency percentiles, attributed energy).
 
 Missing values are empty (CSV) or null (JSON, Parquet), never 0: the embodied columns of a
 device without a manufacturing footprint are empty, with the reason in ``embodied_na_reason``; a
@@ -36,7 +39,7 @@ from inferlca.errors import UnknownNameError, UsageError, named
 from inferlca.store.records import RunRecord
 
 FORMATS = ("csv", "json", "parquet")
-TABLES = ("runs", "repetitions", "traces", "latencies", "series")
+TABLES = ("runs", "repetitions", "traces", "latencies", "series", "classes")
 
 #: metric keys of the contract, in the order exports show them; others follow alphabetically
 METRIC_ORDER = (
@@ -271,6 +274,22 @@ def series_table(store: Any, runs: Sequence[RunRecord]) -> Table:
                   "value": "float64"})
 
 
+def classes_table(runs: Sequence[RunRecord]) -> Table:
+    """Long format: one row per repetition, request class and figure (mixed traffic)."""
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for run in runs:
+            for rep in run.repetitions:
+                traffic = (rep.loadgen or {}).get("traffic") or {}
+                for name, c in (traffic.get("classes") or {}).items():
+                    for key, value in (c.get("metrics") or {}).items():
+                        yield (run.run_id, rep.index, name, c.get("kind"), key, value)
+
+    return Table("classes", ["run_id", "repetition", "class", "kind", "metric", "value"], rows(),
+                 {"run_id": "string", "repetition": "int64", "class": "string",
+                  "kind": "string", "metric": "string", "value": "float64"})
+
+
 def build_tables(store: Any, runs: Sequence[RunRecord],
                  tables: Sequence[str] = TABLES) -> dict[str, Table]:
     """The export tables for ``runs`` (records from ``store``), in the order asked."""
@@ -283,6 +302,7 @@ def build_tables(store: Any, runs: Sequence[RunRecord],
         "traces": lambda: traces_table(store, runs),
         "latencies": lambda: latencies_table(store, runs),
         "series": lambda: series_table(store, runs),
+        "classes": lambda: classes_table(runs),
     }
     return {name: makers[name]() for name in tables}
 
