@@ -105,7 +105,7 @@ class _Lines:
 
     def __init__(self, path: str | None, lines: dict[tuple[Any, ...], int] | None = None) -> None:
         self.path = path
-        self.lines = lines or {}
+        self.lines = lines if lines is not None else {}
 
     def fail(self, where: tuple[Any, ...], message: str) -> InvalidValueError:
         key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in where)
