@@ -69,13 +69,13 @@ BAD = [
     ("duration_s: 10\nclasses:\n  a:\n    kind: offline\n", 3, ["classes.a", "needs 'requests'"]),
     ("classes:\n  a:\n    kind: poisson\n    rate_qps: 1\n", 2,
      ["classes.a", "'requests' or 'duration_s'"]),
-    ("classes:\n  a:\n    kind: poisson\n    rate_qps: 1\n    duration_s: 5\n"
-     "    daily_profile: [1, 2, 3]\n", 6, ["daily_profile", "24 hourly multipliers", "3 values"]),
+    (("classes:\n  a:\n    kind: poisson\n    rate_qps: 1\n    duration_s: 5\n"
+     "    daily_profile: [1, 2, 3]\n"), 6, ["daily_profile", "24 hourly multipliers", "3 values"]),
     ("duration_s: 5\nclasses:\n  a:\n    kind: poisson\n    rate_qps: 1\n    daily_profile:\n"
      + "".join("      - 1\n" for _ in range(5)) + "      - -2\n"
      + "".join("      - 1\n" for _ in range(18)), 12, ["daily_profile[5]", "hour 5", ">= 0"]),
-    ("classes:\n  a:\n    kind: offline\n    requests: 2\n  a:\n    kind: offline\n"
-     "    requests: 3\n", 5, ["classes.a", "given twice"]),
+    (("classes:\n  a:\n    kind: offline\n    requests: 2\n  a:\n    kind: offline\n"
+     "    requests: 3\n"), 5, ["classes.a", "given twice"]),
     ("durration_s: 4\nclasses:\n  a: {kind: offline, requests: 1}\n", 1,
      ["durration_s", "unknown key in the traffic file", "duration_s"]),
     ("classes: []\n", 1, ["classes", "non-empty mapping"]),

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from inferlca.loadgen.thinktime import draw_think_times_s
-from inferlca.loadgen.traffic_file import HOURS, TrafficClass, TrafficPlan
+from inferlca.loadgen.traffic_file import HOURS, TrafficPlan
 from inferlca.workloads.base import TrafficPrompt, Workload
 
 #: at most this many distinct synthetic prompts per class (requests reuse them in turn)
@@ -255,11 +255,10 @@ def class_prompts(workload: Workload, plan: TrafficPlan, seed: int,
                   default_max_new_tokens: int) -> list[list[TrafficPrompt]]:
     """Each class's prompts from the workload (its file, or seeded synthetic ones)."""
     out = []
+    w: Any = workload  # BaseWorkload.traffic_prompts: refuses unless the workload has a token engine
     for k, c in enumerate(plan.classes):
         n = min(MAX_PROMPTS, c.requests or MAX_PROMPTS)
-        if c.kind == "interactive":
-            n = min(n, MAX_PROMPTS)
-        out.append(workload.traffic_prompts(n, c.prompt_len, c.prompts, seed * 1009 + k,
+        out.append(w.traffic_prompts(n, c.prompt_len, c.prompts, seed * 1009 + k,
                                             c.max_new_tokens or default_max_new_tokens))
     return out
 

@@ -133,13 +133,13 @@ def _to_python(node: Any, where: tuple[Any, ...], lines: dict[tuple[Any, ...], i
             key = yaml.safe_load(yaml.serialize(k_node)) if not isinstance(
                 k_node, yaml.ScalarNode) else _scalar(k_node)
             if not isinstance(key, str):
-                lines[(*where, str(key))] = k_node.start_mark.line + 1
+                lines[where + (str(key),)] = k_node.start_mark.line + 1
                 raise check.fail((*where, str(key)), f"keys must be text, got {key!r}")
             if key in out:
-                lines[(*where, key)] = k_node.start_mark.line + 1
+                lines[where + (key,)] = k_node.start_mark.line + 1
                 raise check.fail((*where, key), "given twice")
             out[key] = _to_python(v_node, (*where, key), lines, check)
-            lines[(*where, key)] = k_node.start_mark.line + 1
+            lines[where + (key,)] = k_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(v, (*where, i), lines, check) for i, v in enumerate(node.value)]

@@ -5,7 +5,7 @@ joule and latency percentiles (means over repetitions)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: (header, metric key, scale, digits) of the columns after ``class`` and ``kind``
@@ -25,17 +25,17 @@ COLUMNS: tuple[tuple[str, str, float, int], ...] = (
 )
 
 
-def run_classes(summary: dict[str, Any] | None,
-                loadgens: Sequence[dict[str, Any] | None] = ()) -> dict[str, Any]:
+def run_classes(summary: Mapping[str, Any] | None,
+                loadgens: Sequence[Mapping[str, Any] | None] = ()) -> dict[str, Any]:
     """The run's per-class summary: ``summary["classes"]``, else summarized from the stored
     repetitions' ``loadgen["traffic"]`` (a run closed without the runner's summary)."""
     found = (summary or {}).get("classes")
     if isinstance(found, dict) and found:
-        return found
+        return dict(found)
     if any(isinstance(lg, dict) and "traffic" in lg for lg in loadgens):
         from inferlca.loadgen.traffic_results import summarize_classes
 
-        return summarize_classes(list(loadgens))
+        return summarize_classes([dict(lg) if lg is not None else None for lg in loadgens])
     return {}
 
 
