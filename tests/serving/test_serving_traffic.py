@@ -105,3 +105,42 @@ def test_duration_keeps_the_window_open(cli, tmp_path):
     assert res.code == 0, res.err
     m = res.json()["repetitions"][0]["metrics"]
     assert m["compute_duration_s"] >= 1.0  # idle until the file's duration: part of the traffic
+
+
+def test_server_gone_mid_traffic_keeps_the_classes_measured(cli, tmp_path):
+    """The server stops after its 4th answer: the repetition and the run end incomplete (exit 2,
+    one line), the answered requests of each class are stored with their figures."""
+    from inferlca.store.sqlite import Store
+
+    srv = SSEServer("usage", tokens=3)
+    srv.__enter__()
+    original = srv._httpd.RequestHandlerClass.do_POST
+    count = {"n": 0}
+
+    def post_then_die(handler):
+        original(handler)
+        count["n"] += 1
+        if count["n"] == 4:
+            import threading
+
+            threading.Thread(target=srv.stop, daemon=True).start()
+
+    srv._httpd.RequestHandlerClass.do_POST = post_then_die
+    traffic = ("classes:\n  a:\n    kind: interactive\n    users: 1\n    requests: 20\n"
+               "  b:\n    kind: poisson\n    rate_qps: 20\n    requests: 20\n")
+    try:
+        res = _run(cli, tmp_path, srv.url, traffic)
+    finally:
+        srv._httpd.RequestHandlerClass.do_POST = original
+        srv.stop()
+    assert res.code == 2, res.err
+    assert "stopped accepting connections" in res.err and "Traceback" not in res.err
+    with Store.open_readonly(tmp_path / "r.db") as st:
+        run = st.get_run(st.list_runs()[0].run_id)
+    rep = run.repetitions[0]
+    assert run.status == "incomplete" and rep.status == "incomplete"
+    classes = rep.loadgen["traffic"]["classes"]
+    ok = sum(c["metrics"]["requests_ok"] for c in classes.values())
+    assert 4 <= ok <= 6 and ok == rep.metrics["requests_ok"]
+    assert sum(c["metrics"]["energy_j"] for c in classes.values()) == \
+        pytest.approx(rep.metrics["energy_total_j"], rel=1e-9)
