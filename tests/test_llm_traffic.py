@@ -154,3 +154,34 @@ def test_results_show_export_and_report(stored, cli, tmp_path):
     assert res.code == 0, res.err
     res = cli("recommend", "--latency-p99-ms", "100000", "--store", db, "--json")
     assert res.code == 0, res.err
+
+
+def test_stop_ends_the_traffic_with_every_record_finished():
+    """Ctrl-C (the stop event): nothing new is sent, queued requests are dropped and counted,
+    the requests in flight finish; every kept record has its tokens."""
+    import threading
+    import time
+
+    from inferlca.loadgen.traffic import class_prompts, run_traffic
+    from inferlca.loadgen.traffic_file import traffic_plan
+    from inferlca.workloads.llm.workload import LLMGenerate
+
+    plan = traffic_plan({"duration_s": 60, "classes": {
+        "u": {"kind": "interactive", "users": 3, "max_new_tokens": 4},
+        "p": {"kind": "poisson", "rate_qps": 200, "max_new_tokens": 4}}})
+    w = LLMGenerate(preset="tiny", max_new_tokens=4, n_samples=4)
+    w.prepare()
+    prompts = class_prompts(w, plan, 0, 4)
+    w.load()
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    t0 = time.monotonic()
+    try:
+        result = run_traffic(w, plan, prompts, seed=0, stop=stop)
+    finally:
+        w.unload()
+    assert time.monotonic() - t0 < 30  # not the file's 60 s
+    assert result.interrupted
+    assert result.records and all(r.tokens_out == 4 and len(r.token_times_s) == 4
+                                  for r in result.records)
+    assert {r.cls for r in result.records} == {0, 1}
