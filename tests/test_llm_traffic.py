@@ -42,10 +42,25 @@ classes:
 """
 
 
+class _Stored:
+    """The run as reported (``out``) and as the store gives it back (``record``)."""
+
+    def __init__(self, out, db) -> None:
+        from inferlca.store.sqlite import Store
+
+        self.out, self.store = out, db
+        with Store.open_readonly(db) as st:
+            self.record = st.get_run(out.run_id)
+
+    def series(self, index: int):
+        from inferlca.store.sqlite import Store
+
+        with Store.open_readonly(self.store) as st:
+            return st.load_series(self.record.run_id, index)
+
+
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
-    from conftest import _read_back
-
     from inferlca.loadgen.runner import run_benchmark
     from inferlca.store.sqlite import Store
 
@@ -61,7 +76,7 @@ def stored(tmp_path_factory):
         # a second mixed run (static batching) beside it, for ``compare``
         other = RunSpec(**{**spec.to_dict(), "repetitions": 1, "llm": {"max_batch": 4}})
         run_benchmark(other, st, meter=ConstantMeter(), logs_dir=tmp / "logs")
-    return _read_back(out, out.run_id, tmp / "r.db")
+    return _Stored(out, tmp / "r.db")
 
 
 def test_every_class_ran_with_its_own_lengths(stored):
@@ -129,9 +144,9 @@ def test_results_show_export_and_report(stored, cli, tmp_path):
     doc = res.json()
     assert set(doc["classes"]) == {"chat", "api", "batch"}
     assert doc["classes"]["chat"]["metrics"]["tokens_out"]["mean"] == 18.0
-    res = cli("export", "--format", "csv", "--store", db, "--out", tmp_path / "x",
-              "--tables", "classes")
+    res = cli("export", "--format", "csv", "--store", db, "--out", tmp_path / "x")
     assert res.code == 0, res.err
+    assert (tmp_path / "x" / "runs.csv").exists()  # the five tables, and classes beside them
     from inferlca.store.export import iter_csv
 
     rows = list(iter_csv(tmp_path / "x" / "classes.csv"))

@@ -170,8 +170,7 @@ class _Scheduler:
             if result is not None:
                 rec.start_s = float(getattr(result, "start_s", rec.arrival_s))
                 rec.token_times_s = [float(t) for t in result.token_times_s]
-                rec.end_s = float(result.end_s) if rec.token_times_s or result.end_s else \
-                    rec.start_s
+                rec.end_s = float(result.end_s)
                 rec.error_kind = result.error_kind
                 if rec.error_kind is None:
                     rec.tokens_out = int(result.tokens_out)
@@ -181,8 +180,7 @@ class _Scheduler:
             else:
                 rec.error_kind = "error"
                 rec.end_s = self.w.clock()
-                if getattr(error, "ends_incomplete", False) or self.error is None:
-                    self.error = self.error or error
+                self.error = self.error or error  # the first one ends the traffic
             c = self.plan.classes[rec.cls]
             if c.kind == "interactive" and self.error is None and not self.stop.is_set():
                 done = (rec.end_s if rec.end_s == rec.end_s else self.w.clock()) - self.t0
