@@ -161,3 +161,27 @@ def test_daily_profile_follows_the_hours():
     t = poisson_arrivals(np.random.default_rng(1), 10.0, 0.0, 48.0, None, profile)
     assert t.min() >= 24.0
     assert len(t) / 24.0 == pytest.approx(40.0, rel=0.1)  # 960 expected, sd 31
+
+
+def test_a_campaign_gives_the_traffic_inline(tmp_path):
+    from inferlca.campaign.spec import load_campaign
+
+    path = tmp_path / "c.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: mix
+        defaults:
+          workload: llm-generate
+          preset: tiny
+          extra:
+            traffic:
+              classes:
+                a: {kind: offline, requests: 3}
+                b: {kind: poisson, rate_qps: 20, requests: 3}
+        grid:
+          scenarios: [mixed]
+          devices: [local]
+        """))
+    camp = load_campaign(path)
+    (cell,) = camp.cells
+    assert cell.spec.scenario == "mixed"
+    assert traffic_plan(cell.spec.extra["traffic"]).names == ["a", "b"]
