@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from inferlca.meters.remote import RemoteMeter  # noqa: E402
+from inferlca.meters.remote import RemoteMeter
 
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -126,7 +126,7 @@ def test_table_output(cli, tmp_path):
     (["-w", "bert-huge"], "unknown workload 'bert-huge'"),
     (["--backend", "tensorrt"], "unknown backend 'tensorrt' (known: auto, torch, onnxruntime)"),
     (["-s", "burst"], ("unknown scenario 'burst' (known: single-stream, multi-stream, server, "
-                       "offline, interactive)")),
+                       "offline, interactive, mixed)")),
     (["-n", "0"], "queries must be an integer >= 1"),
     (["--precision", "fp8"], "(known: fp32, fp16, bf16, int8)"),
     (["--target-qps", "-1"], "target-qps"),

@@ -14,7 +14,9 @@ from typing import Any
 from inferlca.errors import InvalidValueError, UnknownNameError, named
 from inferlca.uncertainty import parse_bounded
 
-SCENARIOS = ("single-stream", "multi-stream", "server", "offline", "interactive")
+#: ``mixed``: several request classes at once from a traffic file (``extra["traffic"]``, checked
+#: by ``inferlca.loadgen.traffic_file``), on our own scheduler like ``interactive``
+SCENARIOS = ("single-stream", "multi-stream", "server", "offline", "interactive", "mixed")
 BACKENDS = ("auto", "torch", "onnxruntime")
 #: the precisions a measured run can take (what the backends can run; a backend may still refuse
 #: one it lacks, e.g. int8 on torch)
@@ -305,6 +307,7 @@ class RunSpec:
             if v is not None:
                 check_plausible(name, parse_bounded(name, v, bounds), v)  # within bounds
         self._check_grid_file()
+        self._check_traffic()
         self._check_names()
         self.llm.validate()
         from inferlca.lca.embodied import check_scope
@@ -351,6 +354,19 @@ class RunSpec:
                                     param="grid_file")
         read_grid_file(self.grid_file, unit=self.grid_unit, tz=self.grid_tz,
                        signal=self.grid_signal)
+
+    def _check_traffic(self) -> None:
+        """Scenario ``mixed`` goes with a traffic mapping in ``extra["traffic"]`` and the reverse
+        (its keys are checked by ``inferlca.loadgen.traffic_file.traffic_plan`` when the run
+        starts, a layer above)."""
+        traffic = self.extra.get("traffic")
+        if self.scenario == "mixed" and not isinstance(traffic, dict):
+            raise InvalidValueError("scenario mixed runs a traffic file: give one (inferlca run "
+                                    "--traffic FILE; extra['traffic'] in Python)",
+                                    param="scenario")
+        if traffic is not None and self.scenario != "mixed":
+            raise InvalidValueError(f"a traffic file sets the scenario to mixed, not "
+                                    f"{self.scenario!r}", param="scenario")
 
     def _check_names(self) -> None:
         """The meter and the region (without a custom grid) are known names; an estimate's meter

@@ -4,7 +4,9 @@ loopback port, threads from ``http.server``).
 ``SSEServer(mode=...)``: ``mode`` picks how ``POST /v1/chat/completions`` and ``/v1/completions``
 answer (see :data:`MODES`); ``tokens`` chunks of one word each, ``gap_s`` between chunks.
 ``GET /v1/models`` lists ``models``; ``key`` makes every request need ``Bearer key``;
-``models_mode="html"`` answers the model list with a web page (a server that is not OpenAI's).
+``models_mode="html"`` answers the model list with a web page (a server that is not OpenAI's);
+``fail_max_tokens=N`` answers 500 to the requests asking for ``max_tokens == N`` (one class of
+a traffic file failing while the others are served).
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"detail": "Not Found"})
             return
         mode = owner.mode
+        if owner.fail_max_tokens is not None and body.get("max_tokens") == owner.fail_max_tokens:
+            mode = "500"
         if mode in ("429", "500"):
             self._json(int(mode), {"error": {"message": "busy" if mode == "429" else "boom"}})
             return
@@ -128,11 +132,13 @@ class SSEServer:
 
     def __init__(self, mode: str = "usage", *, tokens: int = 8, gap_s: float = 0.0,
                  models: tuple[str, ...] = ("tiny",), key: str | None = None,
-                 models_mode: str = "json", stall_s: float = 2.0, prompt_tokens: int = 5) -> None:
+                 models_mode: str = "json", stall_s: float = 2.0, prompt_tokens: int = 5,
+                 fail_max_tokens: int | None = None) -> None:
         assert mode in MODES, mode
         self.mode, self.tokens, self.gap_s, self.models = mode, tokens, gap_s, models
         self.key, self.models_mode, self.stall_s = key, models_mode, stall_s
         self.prompt_tokens = prompt_tokens
+        self.fail_max_tokens = fail_max_tokens
         self.lock = threading.Lock()
         self.bodies: list[dict[str, Any]] = []
         self._httpd = _Server(("127.0.0.1", 0), _Handler)

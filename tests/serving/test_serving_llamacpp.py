@@ -117,3 +117,43 @@ def test_run_with_launch(cli, tmp_path, model_path, scenario):
     # stopped at the end: nothing answers on the port any more
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+
+
+def test_mixed_traffic_with_launch(cli, tmp_path, model_path):
+    """Three classes at once on the launched llama.cpp server: per-class counts, latencies and
+    energies that add up to the measured energy."""
+    port = _free_port()
+    (tmp_path / "t.yaml").write_text(
+        "classes:\n"
+        "  chat:\n    kind: interactive\n    users: 2\n    think_time_s: 0.05\n"
+        "    requests: 4\n    prompt_len: 4\n    max_new_tokens: 4\n"
+        "  api:\n    kind: poisson\n    rate_qps: 8\n    requests: 3\n    max_new_tokens: 6\n"
+        "  batch:\n    kind: offline\n    requests: 3\n    prompt_len: 12\n    max_new_tokens: 2\n")
+    res = cli("run", "-w", "openai-endpoint", "--url", f"http://127.0.0.1:{port}/v1",
+              "--model", "tiny", "--api", "completions", "--launch", _launch_cmd(model_path, port),
+              "--traffic", tmp_path / "t.yaml", "--max-concurrency", "2", "-r", "1",
+              "--period-ms", "5", "--store", tmp_path / "r.db", "--logs-dir", tmp_path / "logs",
+              "--json")
+    assert res.code == 0, res.err
+    out = res.json()
+    rep = out["repetitions"][0]
+    m = rep["metrics"]
+    classes = rep["loadgen"]["traffic"]["classes"]
+    want = {"chat": (4, 4), "api": (3, 6), "batch": (3, 2)}
+    for name, (n, max_new) in want.items():
+        c = classes[name]["metrics"]
+        assert c["requests_ok"] == n and c["requests_failed"] == 0, (name, c)
+        # no usage in llama.cpp's stream: chunks counted, at most max_tokens per request
+        assert n <= c["tokens_out"] <= n * max_new
+        assert 0 < c["ttft_p50_s"] <= c["e2e_p50_s"] and c["ttft_p99_s"] <= c["e2e_p99_s"]
+        assert c["energy_per_token_j"] * c["tokens_out"] == pytest.approx(c["energy_compute_j"])
+        assert classes[name]["tokens_in_source"] == "words"
+    assert m["requests_ok"] == 10 and m["tokens_from_chunks"] == 10
+    total = sum(c["metrics"]["energy_j"] for c in classes.values())
+    assert total == pytest.approx(m["energy_total_j"], rel=1e-9)
+    # energy per token x tokens = compute energy, whole run
+    assert m["energy_per_token_j"] * m["tokens_out"] * m["requests_ok"] == \
+        pytest.approx(m["energy_compute_j"])
+    assert m["load_duration_s"] > 0.2  # the launched server's start-up
+    res = cli("results", "show", out["run_id"], "--store", tmp_path / "r.db")
+    assert res.code == 0 and "request classes" in res.out

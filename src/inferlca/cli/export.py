@@ -28,24 +28,26 @@ def export(
     status: str | None = typer.Option(None, "--status", help="complete, incomplete, failed or running."),
     tables: str | None = typer.Option(None, "--tables", show_default=False,
                                       help="Comma-separated tables to write (default: all of "
-                                      "runs, repetitions, traces, latencies, series)."),
+                                      "runs, repetitions, traces, latencies, series, and classes "
+                                      "when a run has request classes)."),
     no_traces: bool = typer.Option(False, "--no-traces", help="Leave the (large) traces table out."),
     json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
     """Export runs (one row each) and their repetitions, traces, latencies and series."""
     # the store (numpy, sqlite) is imported here, not when the command line starts
-    from inferlca.store.export import FORMATS, TABLES, default_out, export_store
+    from inferlca.store.export import FORMATS, default_out, default_tables, export_store
     from inferlca.store.sqlite import Store
 
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise UnknownNameError("export format", fmt, FORMATS, hint=f"(accepted: {', '.join(FORMATS)})")
-    wanted = [t.strip() for t in (tables or ",".join(TABLES)).split(",") if t.strip()]
-    if no_traces:
-        wanted = [t for t in wanted if t != "traces"]
     with Store.open_readonly(store) as s:
         runs = s.list_runs(workload=workload, device=device, scenario=scenario, kind=kind,
                            status=status, run_ids=run or None)
+        wanted = ([t.strip() for t in tables.split(",") if t.strip()] if tables
+                  else list(default_tables(runs)))
+        if no_traces:
+            wanted = [t for t in wanted if t != "traces"]
         with console.status(f"exporting {len(runs)} run(s) as {fmt}..."):
             written = export_store(s, fmt, out, runs=runs, tables=wanted)
     if fmt == "json" and out == "-":

@@ -289,8 +289,13 @@ def results_show(
         view = run_view(run)
         crit = run_criteria(view, wanted) if wanted else None
         mc = monte_carlo(view, samples, seed) if samples is not None else None
+    from inferlca.report.classes import class_table, run_classes
+
+    classes = run_classes(run.summary, [r.loadgen for r in run.repetitions])
     if json_out:
         d = run.to_dict()
+        if classes:
+            d["classes"] = classes  # mixed traffic: per-class figures over repetitions
         if crit is not None:
             d["criteria"] = crit
         if mc is not None:
@@ -331,6 +336,8 @@ def results_show(
         for label, text in context_rows(run.spec or {}, impact,
                                         device_category(run.device_id, run.device_name)):
             console.print(f"  {label + ':':<10} {escape(text)}", highlight=False)
+    if classes:
+        console.print(class_table(classes))
     if run.repetitions:
         console.print(_repetitions_table(run))
         from inferlca.report.summary import outlier_repetitions

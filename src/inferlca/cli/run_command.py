@@ -120,6 +120,10 @@ def print_outcome(outcome: Any) -> None:
     console.print(t)
     if failed := failure_line(s):
         console.print(f"[red]failed requests:[/red] {escape(failed)}", highlight=False)
+    if s.get("classes"):  # mixed traffic: one row per request class
+        from inferlca.report.classes import class_table
+
+        console.print(class_table(s["classes"]))
     _print_after_table(outcome, imp)
 
 
@@ -372,6 +376,10 @@ def register(app: typer.Typer) -> None:
             None, help="openai-endpoint: longest whole request in seconds (default: no limit)."),
         tokenizer: str | None = typer.Option(
             None, help="openai-endpoint: Hugging Face tokenizer to count tokens without usage."),
+        traffic: str | None = typer.Option(
+            None, "--traffic", help="Mixed traffic: a YAML file of request classes run at once "
+            "(interactive users, Poisson, offline batches; see docs/serving.md); sets the "
+            "scenario to mixed."),
         label: str | None = typer.Option(None, help="Free-text label stored with the run."),
         store: str | None = typer.Option(None, "--store",
                                          help="Results store (SQLite file). Default: $INFERLCA_STORE, else ./inferlca.db."),
@@ -403,6 +411,16 @@ def register(app: typer.Typer) -> None:
             ("tokenizer", tokenizer)) if v is not None}
         if endpoint:
             extra["endpoint"] = endpoint
+        if traffic is not None:  # scenario mixed; the file's errors name its line (exit 2)
+            from inferlca.loadgen.traffic_file import load_traffic_file
+
+            if scenario not in (RunSpec.scenario, "mixed"):
+                from inferlca.errors import InvalidValueError
+
+                raise InvalidValueError(f"a traffic file runs the scenario mixed, not {scenario}: "
+                                        "leave the scenario out", param="scenario")
+            extra["traffic"] = load_traffic_file(traffic).to_dict()
+            scenario = "mixed"
         # every field rule is RunSpec.validate's (the same checks as a campaign file's cells)
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,

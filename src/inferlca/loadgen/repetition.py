@@ -30,6 +30,7 @@ from inferlca.loadgen import logs
 from inferlca.loadgen.harness import LoadgenRun, run_loadgen_test
 from inferlca.loadgen.scenarios import ScenarioPlan, plan_scenario
 from inferlca.loadgen.thinktime import InteractiveResult
+from inferlca.loadgen.traffic import TrafficResult
 from inferlca.spec import RunSpec
 from inferlca.traces.scope import scope_metrics
 from inferlca.traces.trace import PowerTrace
@@ -75,6 +76,7 @@ class Measured:
     interrupted: bool
     lg_run: LoadgenRun | None = None
     interactive: InteractiveResult | None = None
+    traffic: TrafficResult | None = None
 
 
 @dataclass
@@ -107,12 +109,20 @@ def expected_samples(spec: RunSpec) -> int:
 
 
 def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: ImpactContext,
-                   k: int, log_dir: Path, stop: threading.Event, emit: Emit) -> RepetitionResult:
-    """Repetition ``k`` (0-based) of ``spec``: measured, counted, with metrics and impact."""
-    measured = measure(spec, workload, meter, k, log_dir, stop, emit)
-    failure = _failure(measured.lg_run, k)
+                   k: int, log_dir: Path, stop: threading.Event, emit: Emit,
+                   traffic: Any = None) -> RepetitionResult:
+    """Repetition ``k`` (0-based) of ``spec``: measured, counted, with metrics and impact.
+    ``traffic``: the mixed-traffic plan and class prompts (scenario ``mixed``)."""
+    measured = measure(spec, workload, meter, k, log_dir, stop, emit, traffic)
+    failure = _failure(measured.lg_run, k) or (measured.traffic.error
+                                               if measured.traffic is not None else None)
     c = counts(spec, measured)
     metrics = repetition_metrics(spec, workload, measured, c)
+    if measured.traffic is not None:  # per-class figures and energy (loadgen["traffic"])
+        from inferlca.loadgen.traffic_results import class_results, traffic_loadgen
+
+        c.loadgen = traffic_loadgen(measured.traffic,
+                                    class_results(measured.traffic, measured.trace, metrics))
     grid_time = None
     if spec.grid_file is not None:  # the grid of the repetition's own hours (--grid-file)
         ctx, grid_time = _grid_in_time(spec, ctx, measured.trace)
@@ -133,13 +143,14 @@ def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: Im
 
 # ---- 1. the measured window -------------------------------------------------------------------
 def measure(spec: RunSpec, workload: Workload, meter: PowerMeter, k: int, log_dir: Path,
-            stop: threading.Event, emit: Emit) -> Measured:
+            stop: threading.Event, emit: Emit, traffic: Any = None) -> Measured:
     """Sample power through the idle baseline, load and compute phases (module docstring)."""
     from inferlca.meters.sampler_process import open_sampler
 
     sampler = open_sampler(meter, period_s=spec.period_ms / 1000.0, kind=spec.sampler)
     lg_run: LoadgenRun | None = None
     inter: InteractiveResult | None = None
+    mixed: TrafficResult | None = None
     interrupted = False
     try:
         with sampler:
@@ -153,7 +164,11 @@ def measure(spec: RunSpec, workload: Workload, meter: PowerMeter, k: int, log_di
             expected_latency_s = _latency_probe(spec, workload)
             sampler.mark("compute")
             emit("phase", name="compute")
-            lg_run, inter = _compute(spec, workload, k, log_dir, stop, emit, expected_latency_s)
+            if spec.scenario == "mixed":
+                mixed = _mixed(spec, workload, k, stop, emit, traffic)
+            else:
+                lg_run, inter = _compute(spec, workload, k, log_dir, stop, emit,
+                                         expected_latency_s)
             sampler.mark("end")
             interrupted = stop.is_set()
     except KeyboardInterrupt:
@@ -165,13 +180,30 @@ def measure(spec: RunSpec, workload: Workload, meter: PowerMeter, k: int, log_di
     trace = sampler.trace
     if interrupted:
         trace.meta["incomplete"] = True
-    return Measured(trace, interrupted, lg_run, inter)
+    return Measured(trace, interrupted, lg_run, inter, mixed)
+
+
+def _mixed(spec: RunSpec, workload: Workload, k: int, stop: threading.Event, emit: Emit,
+           traffic: Any) -> TrafficResult:
+    """The compute phase of a mixed-traffic run: every class at once (:mod:`.traffic`)."""
+    from inferlca.loadgen.traffic import run_traffic
+
+    plan, prompts = traffic
+    total = sum(c.requests or 0 for c in plan.classes)
+    done = [0]
+
+    def on_done(n: int) -> None:
+        done[0] += n
+        emit("samples", n=n, total=max(total, done[0]))
+
+    seed = plan.seed if plan.seed is not None else spec.seed
+    return run_traffic(workload, plan, prompts, seed=seed + k, stop=stop, on_done=on_done)
 
 
 def _latency_probe(spec: RunSpec, workload: Workload) -> float | None:
     """With ``--mlperf-compliant``, the time of one query, which sets LoadGen's expected
     latency (inside the load phase: it is part of getting ready)."""
-    if not spec.mlperf_compliant or spec.scenario == "interactive":
+    if not spec.mlperf_compliant or spec.scenario in ("interactive", "mixed"):
         return None
     t = time.perf_counter()
     workload.run([0] * (spec.samples_per_query if spec.scenario == "multi-stream" else 1))
@@ -228,6 +260,10 @@ def counts(spec: RunSpec, measured: Measured) -> Counts:
                                 "not a LoadGen scenario (no MLPerf validity)"}}
         return Counts(inter.latency_s, inter.queries, inter.queries, loadgen,
                       {"wait_s": inter.wait_s, "user": inter.user.astype(float)})
+    if measured.traffic is not None:
+        ok = [r for r in measured.traffic.records if r.ok]
+        return Counts(np.asarray([r.end_s - r.arrival_s for r in ok]), len(ok), len(ok), {},
+                      {"traffic_class": np.asarray([r.cls for r in ok], dtype=float)})
     return Counts(np.zeros(0), 0, 0)  # interrupted before the test started
 
 

@@ -209,6 +209,7 @@ class _Run:
         self.run_id: str | None = None
         self.reps: list[RepetitionResult] = []
         self.notes: list[str] = []
+        self.traffic: Any = None  # (plan, class prompts) of a mixed-traffic run
 
     def emit(self, event: str, **info: Any) -> None:
         self.progress(event, info)
@@ -231,6 +232,21 @@ def _run(state: _Run, workload: Workload, dev: ResolvedDevice, ctx: ImpactContex
         state.notes.append(f"power measured on {a['host']} by its meter agent ({a['url']}, meter "
                            f"{a['meter']}), the readings mapped onto this machine's clock")
     _prepare(state, workload)
+    if spec.scenario == "mixed":  # each class's prompts, once, outside the measured windows
+        from inferlca.loadgen.traffic import class_prompts
+        from inferlca.loadgen.traffic_file import traffic_plan
+
+        t0 = time.perf_counter()
+        plan = traffic_plan(spec.extra["traffic"])
+        state.traffic = (plan, class_prompts(workload, plan, plan.seed if plan.seed is not None
+                                             else spec.seed, spec.max_new_tokens))
+        state.notes.append(
+            f"mixed traffic: {len(plan.classes)} classes at once ("
+            + ", ".join(f"{c.name}: {c.kind}" for c in plan.classes)
+            + f"), our own scheduler on one clock; class prompts made in "
+            f"{time.perf_counter() - t0:.1f} s, not measured; energy attributed to classes by "
+            "token share per power-trace step (docs/method.md)")
+        state.notes.extend(n for n in workload.notes if n not in state.notes)
     if store is not None:
         state.run_id = _create_run(store, spec, dev, meter.name, measured)
     logs_root = state.logs_root or _default_logs_root(store)
@@ -270,7 +286,7 @@ def _opening_notes(state: _Run, dev: ResolvedDevice, meter_name: str, measured: 
         notes.append(f"--device {spec.device!r} declares {dev.name}, but this machine detects "
                      f"{dev.detected_name!r}: energy and latency are this machine's, the impact "
                      "uses the declared device's footprint and PUE; calibration skips this run")
-    if spec.scenario != "interactive" and not spec.mlperf_compliant:
+    if spec.scenario not in ("interactive", "mixed") and not spec.mlperf_compliant:
         notes.append("short run: exact query counts with LoadGen's minimum duration and query "
                      "count lifted (use --mlperf-compliant for a MLPerf-valid run)")
 
@@ -318,7 +334,7 @@ def _repetitions(state: _Run, workload: Workload, meter: PowerMeter, ctx: Impact
                         break
                 state.emit("repetition", index=k, total=spec.repetitions)
                 rep = run_repetition(spec, workload, meter, ctx, k, run_logs / f"rep{k}", stop,
-                                     state.emit)
+                                     state.emit, state.traffic)
                 _keep(state, rep, run_logs / f"rep{k}")
                 if rep.error is not None:
                     raise rep.error  # stored first: what was measured is kept
@@ -371,6 +387,13 @@ def run_benchmark(spec: RunSpec, store: RunStore | None = None, progress: Progre
     """
     spec.validate()
     workload = make_workload(spec)  # bad options fail here, before anything is measured
+    if spec.scenario == "mixed":  # a bad traffic mapping fails here too
+        from inferlca.loadgen.traffic_file import traffic_plan
+
+        traffic_plan(spec.extra.get("traffic"))
+        if not getattr(workload, "streams_tokens", False):
+            plain: Any = workload  # BaseWorkload.traffic_prompts refuses, saying why
+            plain.traffic_prompts(1, None, None, spec.seed, 1)
     from inferlca.meters.registry import open_meter, remote_url
 
     own_meter = meter is None
@@ -418,6 +441,10 @@ def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> di
     summary = summarize([r.metrics for r in reps], [r.impact for r in reps], measured=measured,
                         notes=notes)
     summary["validity"] = [r.loadgen.get("validity") for r in reps]
+    if any("traffic" in r.loadgen for r in reps):  # mixed traffic: per-class summary
+        from inferlca.loadgen.traffic_results import summarize_classes
+
+        summary["classes"] = summarize_classes([r.loadgen for r in reps])
     if accuracy is not None:
         summary["accuracy"] = accuracy
     return summary

@@ -341,6 +341,11 @@ def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title
             "Tokens per joule against p99 time per output token and time to first token.", llm, "")
 
     step("page")
+    from inferlca.report.classes import class_rows, headers, run_classes
+
+    class_tables = [{"run_id": v.run_id, "title": f"{v.workload} on {v.device_name}",
+                     "headers": headers(), "rows": class_rows(run_classes(v.summary))}
+                    for v in runs if run_classes(v.summary)]
     sources: dict[str, None] = {}
     for v in runs:
         for s in v.impact_sources():
@@ -373,7 +378,7 @@ def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title
         title=title, generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         version=version, store_path=store_path, runs=runs, devices=order,
         n_estimated=sum(1 for v in runs if v.estimated), replay_notes=replay_notes,
-        results_tables=tables, run_rows=rows, figures=figures,
+        results_tables=tables, run_rows=rows, figures=figures, class_tables=class_tables,
         assumptions=assumptions(runs), notes=notes, sources=list(sources))
     html_path = out / REPORT_FILE
     html_path.write_text(html, encoding="utf-8")

@@ -1,6 +1,6 @@
 """Export the results store as tables: CSV, JSON or Parquet.
 
-Five tables, the same in every format (units in the column names):
+Five tables, the same in every format (units in the column names), and a sixth for mixed traffic:
 
 * ``runs``: one row per run with its figures: identity, device, status, then for every metric
   ``<key>_mean``, ``<key>_std``, ``<key>_ci95_low``, ``<key>_ci95_high``, ``<key>_n`` and for every
@@ -11,6 +11,10 @@ Five tables, the same in every format (units in the column names):
   ``run_id, repetition, channel, t_s, power_w, phase`` (``phase``: the mark in force).
 * ``latencies``: ``run_id, repetition, query, latency_s``.
 * ``series``: ``run_id, repetition, name, query, value`` (extra per-query series).
+* ``classes`` (written by default when a run exported has request classes, or when asked):
+  one row per repetition, request class and figure: ``run_id, repetition, class, kind, metric,
+  value`` (the repetition's ``loadgen["traffic"]["classes"]``: requests, tokens, latency
+  percentiles, attributed energy).
 
 Missing values are empty (CSV) or null (JSON, Parquet), never 0: the embodied columns of a
 device without a manufacturing footprint are empty, with the reason in ``embodied_na_reason``; a
@@ -37,6 +41,8 @@ from inferlca.store.records import RunRecord
 
 FORMATS = ("csv", "json", "parquet")
 TABLES = ("runs", "repetitions", "traces", "latencies", "series")
+#: every table :func:`build_tables` makes: ``classes`` only for mixed-traffic runs
+KNOWN_TABLES = (*TABLES, "classes")
 
 #: metric keys of the contract, in the order exports show them; others follow alphabetically
 METRIC_ORDER = (
@@ -271,18 +277,48 @@ def series_table(store: Any, runs: Sequence[RunRecord]) -> Table:
                   "value": "float64"})
 
 
+def classes_table(runs: Sequence[RunRecord]) -> Table:
+    """Long format: one row per repetition, request class and figure (mixed traffic)."""
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for run in runs:
+            for rep in run.repetitions:
+                traffic = (rep.loadgen or {}).get("traffic") or {}
+                for name, c in (traffic.get("classes") or {}).items():
+                    for key, value in (c.get("metrics") or {}).items():
+                        yield (run.run_id, rep.index, name, c.get("kind"), key, value)
+
+    return Table("classes", ["run_id", "repetition", "class", "kind", "metric", "value"], rows(),
+                 {"run_id": "string", "repetition": "int64", "class": "string",
+                  "kind": "string", "metric": "string", "value": "float64"})
+
+
+def has_classes(runs: Sequence[RunRecord]) -> bool:
+    """True when a repetition of ``runs`` holds request classes (mixed traffic)."""
+    return any(((rep.loadgen or {}).get("traffic") or {}).get("classes")
+               for run in runs for rep in run.repetitions)
+
+
+def default_tables(runs: Sequence[RunRecord]) -> tuple[str, ...]:
+    """The tables an export writes when none are named: :data:`TABLES`, plus ``classes`` when
+    a run has request classes."""
+    return (*TABLES, "classes") if has_classes(runs) else TABLES
+
+
 def build_tables(store: Any, runs: Sequence[RunRecord],
                  tables: Sequence[str] = TABLES) -> dict[str, Table]:
     """The export tables for ``runs`` (records from ``store``), in the order asked."""
-    unknown = [t for t in tables if t not in TABLES]
+    unknown = [t for t in tables if t not in KNOWN_TABLES]
     if unknown:
-        raise UnknownNameError("export table", unknown[0], TABLES, hint=f"(accepted: {', '.join(TABLES)})")
+        raise UnknownNameError("export table", unknown[0], KNOWN_TABLES,
+                               hint=f"(accepted: {', '.join(KNOWN_TABLES)})")
     makers = {
         "runs": lambda: runs_table(runs),
         "repetitions": lambda: repetitions_table(runs),
         "traces": lambda: traces_table(store, runs),
         "latencies": lambda: latencies_table(store, runs),
         "series": lambda: series_table(store, runs),
+        "classes": lambda: classes_table(runs),
     }
     return {name: makers[name]() for name in tables}
 
@@ -433,14 +469,17 @@ def write_tables(tables: Mapping[str, Table], fmt: str, out: str | os.PathLike[s
 
 def export_store(store: Any, fmt: str, out: str | os.PathLike[str] | None = None, *,
                  runs: Sequence[RunRecord] | None = None,
-                 tables: Sequence[str] = TABLES) -> list[Path]:
-    """Export ``runs`` (default: every run) of ``store``; see :func:`write_tables`."""
+                 tables: Sequence[str] | None = None) -> list[Path]:
+    """Export ``runs`` (default: every run) of ``store``; see :func:`write_tables`. ``tables``
+    default: :func:`default_tables`."""
     if fmt not in FORMATS:
         raise UnknownNameError("export format", fmt, FORMATS, hint=f"(accepted: {', '.join(FORMATS)})")
     selected = store.list_runs() if runs is None else list(runs)
     if not selected:
         raise UsageError(f"nothing to export: no runs in {store.path} match (run `inferlca results` "
                          f"to list what it holds)")
+    if tables is None:
+        tables = default_tables(selected)
     return write_tables(build_tables(store, selected, tables), fmt, out,
                         source=str(store.path) if store.path else None)
 

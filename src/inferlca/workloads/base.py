@@ -176,6 +176,18 @@ class Workload(Protocol):
                           metrics: dict[str, float]) -> dict[str, Any]: ...
 
 
+@dataclass
+class TrafficPrompt:
+    """A prompt of a traffic class: the workload's own prompt (text or token ids), the tokens
+    to generate, and its prompt tokens (``tokens_in_source``: ``exact``, or ``words`` when only
+    a word count is known before the server answers)."""
+
+    prompt: Any
+    max_new_tokens: int
+    tokens_in: int
+    tokens_in_source: str = "exact"
+
+
 @runtime_checkable
 class TokenEngine(Workload, Protocol):
     """What a workload that declares ``streams_tokens`` offers LoadGen's token SUT.
@@ -275,6 +287,22 @@ class BaseWorkload:
         """Entries the workload adds to a repetition's impact dict (``Impact.to_dict()`` plus
         ``impact_compute``); none by default."""
         return {}
+
+    def traffic_prompts(self, n: int, prompt_len: str | None, prompts: str | None,
+                        seed: int, max_new_tokens: int) -> list[TrafficPrompt]:
+        """Prompts of one request class of a traffic file (``inferlca run --traffic``): from
+        ``prompts`` (a file) or ``n`` seeded synthetic ones of ``prompt_len``. Only workloads
+        that run their own token engine take a traffic file."""
+        from inferlca.errors import UsageError
+
+        raise UsageError(f"the {self.name} workload does not take a traffic file (mixed traffic "
+                         "runs on token-streaming workloads: llm-generate, openai-endpoint)")
+
+    def traffic_request(self, prompt: TrafficPrompt, index: int, arrival_s: float, tag: Any = None,
+                        **callbacks: Any) -> Any:
+        """The engine request of one traffic-class prompt, the run's ``index``-th request
+        (callbacks as for ``request``)."""
+        raise NotImplementedError
 
     def facts(self) -> WorkloadFacts:
         return WorkloadFacts(name=self.name)

@@ -34,6 +34,8 @@ class GenResult:
     start_s: float
     token_times_s: list[float]
     tag: Any = None
+    #: a finished request never failed (a failed batch calls ``on_error`` instead)
+    error_kind = None
 
     @property
     def tokens_out(self) -> int:

@@ -17,7 +17,7 @@ from inferlca.errors import InvalidValueError, UsageError, named, require
 from inferlca.lca.tokens import token_impacts
 from inferlca.spec import LLMOptions, RunSpec, parse_prompt_len
 from inferlca.traces.trace import PowerTrace
-from inferlca.workloads.base import BaseWorkload, StreamResult, WorkloadFacts
+from inferlca.workloads.base import BaseWorkload, StreamResult, TrafficPrompt, WorkloadFacts
 from inferlca.workloads.llm.engine import DecodeEngine, DecodeSettings
 from inferlca.workloads.llm.metrics import generation_metrics
 from inferlca.workloads.llm.models import (
@@ -282,6 +282,37 @@ class LLMGenerate(BaseWorkload):
         pr = self.samples[sample_index]
         return GenRequest(sample_index, pr.input_ids, pr.max_new_tokens or self.max_new_tokens,
                           self.clock() if arrival_s is None else arrival_s, tag, **callbacks)
+
+    def traffic_prompts(self, n: int, prompt_len: str | None, prompts: str | None,
+                        seed: int, max_new_tokens: int) -> list[TrafficPrompt]:
+        """A traffic class's prompts: from its file (text lines or JSONL, encoded as the run's
+        prompts are) or ``n`` seeded synthetic token-id prompts of ``prompt_len`` tokens
+        (default: the run's ``prompt_len``); the context policy applies with the class's
+        ``max_new_tokens``."""
+        self.prepare()
+        vocab, n_pos, eos = self._model_shape()
+        if prompts is not None:
+            found = encode_prompts(read_prompt_file(prompts), prompts, self.tokenizer, vocab)
+        else:
+            lo, hi = parse_prompt_len(prompt_len) if prompt_len else self._prompt_len
+            hi = min(hi, n_pos - max_new_tokens)
+            if hi < lo:
+                raise InvalidValueError(
+                    f"traffic: synthetic prompts of {lo}+ tokens plus max_new_tokens "
+                    f"{max_new_tokens} exceed the model's context of {n_pos} tokens")
+            found = synthetic_prompts(max(1, n), seed, vocab, (lo, hi), eos)
+        fitted, warnings = fit_to_context(found, max_new_tokens, n_pos,
+                                          self.options.prompt_overflow)
+        for w in warnings:
+            self.add_note(w)
+        return [TrafficPrompt(list(p.input_ids), p.max_new_tokens or max_new_tokens,
+                              len(p.input_ids)) for p in fitted]
+
+    def traffic_request(self, prompt: TrafficPrompt, index: int, arrival_s: float, tag: Any = None,
+                        **callbacks: Any) -> GenRequest:
+        """The engine request of a traffic-class prompt."""
+        return GenRequest(index, list(prompt.prompt), prompt.max_new_tokens, arrival_s, tag,
+                          **callbacks)
 
     def submit(self, requests: Sequence[GenRequest]) -> None:
         """Queue requests for the batching worker (returns at once)."""

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from inferlca.errors import InferlcaError, InputFileError, InvalidValueError, named
-from inferlca.workloads.base import BaseWorkload, StreamResult, WorkloadFacts
+from inferlca.workloads.base import BaseWorkload, StreamResult, TrafficPrompt, WorkloadFacts
 from inferlca.workloads.serving.client import Reply, StreamClient, request_body
 from inferlca.workloads.serving.endpoint import (
     EndpointError,
@@ -211,6 +211,9 @@ class EndpointRequest:
     on_done: Callable[[EndpointResult], None] | None = None
     on_error: Callable[[EndpointRequest, BaseException], None] | None = None
     skipped: bool = False
+    #: a traffic class's own prompt and output length (None: the run's prompt and max tokens)
+    prompt: str | None = None
+    max_tokens: int | None = None
 
 
 @dataclass
@@ -223,6 +226,27 @@ class EndpointResult:
     tokens_out: int
     tokens_in: int | None
     token_source: str
+
+    # the common view of a finished request (mixed traffic: ``inferlca.loadgen.traffic``)
+    @property
+    def arrival_s(self) -> float:
+        return self.reply.arrival_s
+
+    @property
+    def start_s(self) -> float:
+        return self.reply.sent_s or self.reply.arrival_s
+
+    @property
+    def token_times_s(self) -> list[float]:
+        return self.reply.token_times_s
+
+    @property
+    def end_s(self) -> float:
+        return self.reply.end_s
+
+    @property
+    def error_kind(self) -> str | None:
+        return self.reply.error_kind
 
     @property
     def output_ids(self) -> list[int]:
@@ -353,8 +377,10 @@ class OpenAIEndpoint(BaseWorkload):
             if self.gone is not None:
                 self._gone_error(req)
                 continue
-            prompt = self.prompts[req.index % len(self.prompts)]
-            body = request_body(self.options.api, self.options.model, prompt, self.max_new_tokens)
+            prompt = req.prompt if req.prompt is not None else \
+                self.prompts[req.index % len(self.prompts)]
+            body = request_body(self.options.api, self.options.model, prompt,
+                                req.max_tokens or self.max_new_tokens)
             with self._lock:
                 self._queued[id(req)] = req
             self._send(body, req)
@@ -387,6 +413,28 @@ class OpenAIEndpoint(BaseWorkload):
         with self._lock:
             res, self._results = self._results, []
         return res, []
+
+    def traffic_prompts(self, n: int, prompt_len: str | None, prompts: str | None,
+                        seed: int, max_new_tokens: int) -> list[TrafficPrompt]:
+        """A traffic class's prompts: its file, or ``n`` seeded synthetic prompts of
+        ``prompt_len`` words. Prompt tokens: the tokenizer's count when one is named, else the
+        word count (``tokens_in_source`` ``words``; a server's ``usage`` replaces it)."""
+        texts = read_prompts(prompts) if prompts is not None else synthetic_prompts(
+            max(1, n), seed, _parse_lengths(prompt_len) if prompt_len else self._lengths)
+        out = []
+        for text in texts:
+            if self._tokenizer is not None:
+                k, src = len(self._tokenizer.encode(text, add_special_tokens=False)), "tokenizer"
+            else:
+                k, src = len(text.split()), "words"
+            out.append(TrafficPrompt(text, max_new_tokens, k, src))
+        return out
+
+    def traffic_request(self, prompt: TrafficPrompt, index: int, arrival_s: float,
+                        tag: Any = None, **callbacks: Any) -> EndpointRequest:
+        """The request of a traffic-class prompt (its own text and ``max_tokens``)."""
+        return EndpointRequest(index, arrival_s, tag, prompt=str(prompt.prompt),
+                               max_tokens=prompt.max_new_tokens, **callbacks)
 
     # ---- client callbacks --------------------------------------------------------------------
     def _start(self, req: EndpointRequest) -> bool:
