@@ -6,7 +6,9 @@ answer (see :data:`MODES`); ``tokens`` chunks of one word each, ``gap_s`` betwee
 ``GET /v1/models`` lists ``models``; ``key`` makes every request need ``Bearer key``;
 ``models_mode="html"`` answers the model list with a web page (a server that is not OpenAI's);
 ``fail_max_tokens=N`` answers 500 to the requests asking for ``max_tokens == N`` (one class of
-a traffic file failing while the others are served).
+a traffic file failing while the others are served); ``cut_max_tokens=N`` answers those
+requests with one chunk and ``[DONE]`` without any ``finish_reason`` (a server cutting an answer
+short, as llama-cpp-python's does to a streaming request when another one waits).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         k = min(int(body.get("max_tokens", owner.tokens)), owner.tokens)
+        cut = owner.cut_max_tokens is not None and body.get("max_tokens") == owner.cut_max_tokens
 
         def chunk(text: str, finish: str | None = None) -> dict[str, Any]:
             choice: dict[str, Any] = ({"index": 0, "delta": {"content": text}} if chat
@@ -110,10 +113,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return  # the connection closes without a finish_reason
             if mode == "empty-chunks":
                 self._event(chunk(""))
+            if cut:  # one chunk, then [DONE] without a finish_reason
+                self._event(chunk(f"w{i} "))
+                break
             self._event(chunk(f"w{i} ", "length" if i == k - 1 else None))
             if owner.gap_s:
                 time.sleep(owner.gap_s)
-        if mode == "usage":
+        if mode == "usage" and not cut:
             self._event({"id": "x", "choices": [], "usage": {
                 "prompt_tokens": owner.prompt_tokens, "completion_tokens": k,
                 "total_tokens": owner.prompt_tokens + k}})
@@ -133,12 +139,13 @@ class SSEServer:
     def __init__(self, mode: str = "usage", *, tokens: int = 8, gap_s: float = 0.0,
                  models: tuple[str, ...] = ("tiny",), key: str | None = None,
                  models_mode: str = "json", stall_s: float = 2.0, prompt_tokens: int = 5,
-                 fail_max_tokens: int | None = None) -> None:
+                 fail_max_tokens: int | None = None, cut_max_tokens: int | None = None) -> None:
         assert mode in MODES, mode
         self.mode, self.tokens, self.gap_s, self.models = mode, tokens, gap_s, models
         self.key, self.models_mode, self.stall_s = key, models_mode, stall_s
         self.prompt_tokens = prompt_tokens
         self.fail_max_tokens = fail_max_tokens
+        self.cut_max_tokens = cut_max_tokens
         self.lock = threading.Lock()
         self.bodies: list[dict[str, Any]] = []
         self._httpd = _Server(("127.0.0.1", 0), _Handler)

@@ -157,3 +157,32 @@ def test_mixed_traffic_with_launch(cli, tmp_path, model_path):
     assert m["load_duration_s"] > 0.2  # the launched server's start-up
     res = cli("results", "show", out["run_id"], "--store", tmp_path / "r.db")
     assert res.code == 0 and "request classes" in res.out
+
+
+@pytest.mark.parametrize("interrupt", [True, False])
+def test_offline_class_cut_short_by_the_server(cli, tmp_path, model_path, interrupt):
+    """An offline class (4 requests at once, 8 tokens each): llama-cpp-python's server, by
+    default, ends a streaming answer with [DONE] and no finish_reason as soon as another request
+    waits, so most answers stop after one chunk. The run counts them as truncated, per class and
+    in a note; with ``--interrupt_requests False`` the server serves them in turn and every answer
+    finishes by length."""
+    port = _free_port()
+    (tmp_path / "t.yaml").write_text(
+        "classes:\n  batch:\n    kind: offline\n    requests: 4\n    prompt_len: 6\n"
+        "    max_new_tokens: 8\n")
+    launch = _launch_cmd(model_path, port) + ("" if interrupt else " --interrupt_requests False")
+    res = cli("run", "-w", "openai-endpoint", "--url", f"http://127.0.0.1:{port}/v1",
+              "--model", "tiny", "--launch", launch, "--traffic", tmp_path / "t.yaml",
+              "--max-concurrency", "4", "-r", "1", "--period-ms", "5",
+              "--store", tmp_path / "r.db", "--logs-dir", tmp_path / "logs", "--json")
+    assert res.code == 0, res.err
+    out = res.json()
+    c = out["repetitions"][0]["loadgen"]["traffic"]["classes"]["batch"]["metrics"]
+    assert c["requests_ok"] == 4
+    assert c["requests_truncated"] + c["finish_length"] == 4
+    if interrupt:
+        assert c["requests_truncated"] >= 1
+        assert any("cut short by the server" in n for n in out["notes"])
+    else:
+        assert c["requests_truncated"] == 0 and c["finish_length"] == 4
+        assert not any("cut short by the server" in n for n in out["notes"])

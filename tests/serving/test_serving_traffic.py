@@ -144,3 +144,23 @@ def test_server_gone_mid_traffic_keeps_the_classes_measured(cli, tmp_path):
     assert 4 <= ok <= 6 and ok == rep.metrics["requests_ok"]
     assert sum(c["metrics"]["energy_j"] for c in classes.values()) == \
         pytest.approx(rep.metrics["energy_total_j"], rel=1e-9)
+
+
+def test_answers_cut_short_by_the_server_are_counted_per_class(cli, tmp_path):
+    """The offline class (max_tokens 2) gets one chunk and [DONE] without a finish_reason (what
+    llama-cpp-python's server sends when another request waits): answered, but counted as
+    truncated in its class, in the whole run and in a note; the others finish by length."""
+    with SSEServer("no-usage", tokens=8, gap_s=0.002, cut_max_tokens=2) as srv:
+        res = _run(cli, tmp_path, srv.url)
+    assert res.code == 0, res.err
+    out = res.json()
+    rep = out["repetitions"][0]
+    classes = rep["loadgen"]["traffic"]["classes"]
+    users, stream, batch = (classes[n]["metrics"] for n in ("users", "stream", "batch"))
+    assert batch["requests_ok"] == 5 and batch["requests_truncated"] == 5
+    assert batch["finish_length"] == 0 and batch["tokens_out"] == 5  # one chunk each
+    assert users["requests_truncated"] == stream["requests_truncated"] == 0
+    assert users["finish_length"] == 6 and stream["finish_length"] == 8
+    m = rep["metrics"]
+    assert m["requests_truncated"] == 5 and m["finish_length"] == 14
+    assert any("5 of 19 answers were cut short by the server" in n for n in out["notes"])

@@ -438,6 +438,7 @@ def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> di
     if invalid:
         notes.append(invalid[0] if invalid[0] == LIFTED_NOT_VALID
                      else f"not MLPerf-valid: {invalid[0]}")
+    notes += _truncated_note(reps)
     summary = summarize([r.metrics for r in reps], [r.impact for r in reps], measured=measured,
                         notes=notes)
     summary["validity"] = [r.loadgen.get("validity") for r in reps]
@@ -448,6 +449,19 @@ def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> di
     if accuracy is not None:
         summary["accuracy"] = accuracy
     return summary
+
+
+def _truncated_note(reps: list[RepetitionResult]) -> list[str]:
+    """A note when a model server cut answers short (streams ended without a finish_reason)."""
+    cut = sum(int(r.metrics.get("requests_truncated", 0) or 0) for r in reps)
+    if not cut:
+        return []
+    ok = sum(int(r.metrics.get("requests_ok", 0) or 0) for r in reps)
+    return [f"{cut} of {ok} answers were cut short by the server (the stream ended without a "
+            "finish_reason; counted in requests_truncated, per class too): their token counts "
+            "and latencies are those of the shortened answers. llama-cpp-python's server does "
+            "this to a streaming request whenever another one waits (start it with "
+            "--interrupt_requests False to serve them in turn)"]
 
 
 def _accuracy_pass(state: _Run, workload: Workload, log_dir: Path,

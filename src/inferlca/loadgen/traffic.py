@@ -57,6 +57,10 @@ class RequestRecord:
     tokens_out: int = 0
     error_kind: str | None = None
     user: int = -1
+    #: the server's ``finish_reason`` (a model server's answers; None for our own engines)
+    finish_reason: str | None = None
+    #: answered, but the stream ended without a ``finish_reason`` (cut short by the server)
+    truncated: bool = False
 
     @property
     def ok(self) -> bool:
@@ -174,6 +178,8 @@ class _Scheduler:
                 rec.error_kind = result.error_kind
                 if rec.error_kind is None:
                     rec.tokens_out = int(result.tokens_out)
+                    rec.finish_reason = getattr(result, "finish_reason", None)
+                    rec.truncated = bool(getattr(result, "truncated", False))
                     tin = getattr(result, "tokens_in", None)
                     if isinstance(tin, int) and tin > 0 and rec.tokens_in_source != "exact":
                         rec.tokens_in, rec.tokens_in_source = tin, "usage"

@@ -6,6 +6,9 @@ Per class (flat floats, units in the names, stored in the repetition's
 
 * ``requests``, ``requests_ok``, ``requests_failed``, ``errors_<kind>`` (``timeout``, ``http``,
   ``refused``, ``closed``, ``protocol``: the endpoint's kinds; ``error``: an engine failure);
+* ``requests_truncated``: answered requests whose stream ended without a ``finish_reason`` (the
+  server cut them short); ``finish_stop``, ``finish_length``: answers by ``finish_reason``
+  (model servers; 0 for our own engines);
 * ``tokens_in``, ``tokens_out``: totals over the answered requests; ``tokens_in_mean``,
   ``tokens_out_mean`` per request;
 * ``ttft_*``, ``tpot_*``, ``itl_*``, ``e2e_*`` (``p50``, ``p90``, ``p99``, ``mean``; seconds):
@@ -34,7 +37,8 @@ from inferlca.traces.trace import PowerTrace
 
 ERROR_KINDS = ("timeout", "http", "refused", "closed", "protocol", "error")
 #: the keys the report and ``results show`` put in their per-class tables
-TABLE_KEYS = ("requests_ok", "requests_failed", "tokens_in", "tokens_out", "energy_j",
+TABLE_KEYS = ("requests_ok", "requests_failed", "requests_truncated", "tokens_in", "tokens_out",
+              "energy_j",
               "energy_share", "tokens_per_j", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s",
               "tpot_p99_s", "e2e_p99_s")
 
@@ -77,6 +81,9 @@ def latency_metrics(records: Sequence[RequestRecord]) -> dict[str, float]:
                            "requests_failed": float(len(records) - len(ok))}
     for kind in ERROR_KINDS:
         m[f"errors_{kind}"] = float(kinds.get(kind, 0))
+    m["requests_truncated"] = float(sum(r.truncated for r in ok))
+    reasons = Counter(r.finish_reason for r in ok)
+    m["finish_stop"], m["finish_length"] = float(reasons["stop"]), float(reasons["length"])
     m["tokens_in"] = float(sum(r.tokens_in for r in ok))
     m["tokens_out"] = float(sum(r.tokens_out for r in ok))
     if not ok:

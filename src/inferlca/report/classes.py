@@ -12,6 +12,7 @@ from typing import Any
 COLUMNS: tuple[tuple[str, str, float, int], ...] = (
     ("requests ok", "requests_ok", 1.0, 6),
     ("failed", "requests_failed", 1.0, 6),
+    ("truncated", "requests_truncated", 1.0, 6),
     ("tokens in", "tokens_in", 1.0, 7),
     ("tokens out", "tokens_out", 1.0, 7),
     ("energy J", "energy_j", 1.0, 3),

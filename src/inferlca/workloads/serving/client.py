@@ -71,6 +71,13 @@ class Reply:
         return self.error_kind is None
 
     @property
+    def truncated(self) -> bool:
+        """Answered, but the stream ended (``[DONE]``) without any ``finish_reason``: the server
+        cut the answer short (llama-cpp-python's server does so to a streaming request when
+        another one waits, its ``interrupt_requests``, on by default)."""
+        return self.error_kind is None and self.done_marker and self.finish_reason is None
+
+    @property
     def ttft_s(self) -> float | None:
         """Arrival to the first text chunk (client queueing included)."""
         return self.token_times_s[0] - self.arrival_s if self.token_times_s else None

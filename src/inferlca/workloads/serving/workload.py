@@ -249,9 +249,27 @@ class EndpointResult:
         return self.reply.error_kind
 
     @property
+    def finish_reason(self) -> str | None:
+        return self.reply.finish_reason
+
+    @property
+    def truncated(self) -> bool:
+        return self.reply.truncated
+
+    @property
     def output_ids(self) -> list[int]:
         """The text's UTF-8 bytes (what LoadGen keeps as the response data)."""
         return list(self.reply.text.encode("utf-8")[:4096]) or [0]
+
+
+def finish_counts(replies: Sequence[Any]) -> dict[str, float]:
+    """How the answered requests ended: ``finish_stop``, ``finish_length`` (the server's
+    ``finish_reason``) and ``requests_truncated`` (the stream ended without one: cut short)."""
+    reasons = Counter(getattr(r, "finish_reason", None) for r in replies)
+    return {"finish_stop": float(reasons.get("stop", 0)),
+            "finish_length": float(reasons.get("length", 0)),
+            "requests_truncated": float(sum(bool(getattr(r, "truncated", False))
+                                            for r in replies))}
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -587,6 +605,7 @@ class OpenAIEndpoint(BaseWorkload):
         for src in ("usage", "tokenizer", "chunks"):
             m[f"tokens_from_{src}"] = float(sources.get(src, 0))
         m["server_gone"] = 1.0 if self.gone else 0.0
+        m.update(finish_counts([r.reply for r in results]))
         if not results:
             return m
         tokens = np.array([r.tokens_out for r in results], float)
