@@ -164,3 +164,42 @@ def test_answers_cut_short_by_the_server_are_counted_per_class(cli, tmp_path):
     m = rep["metrics"]
     assert m["requests_truncated"] == 5 and m["finish_length"] == 14
     assert any("5 of 19 answers were cut short by the server" in n for n in out["notes"])
+
+
+def test_a_mixed_run_stores_its_request_count_as_queries(cli, tmp_path):
+    """Not the unused -n (16 by default): the requests a repetition sent (6 + 8 + 5, failed ones
+    included), in the store, the report's view of the run and the Monte Carlo inputs."""
+    from inferlca.report.data import load_runs
+    from inferlca.store.sqlite import Store
+
+    with SSEServer("usage", tokens=4, fail_max_tokens=2) as srv:
+        res = _run(cli, tmp_path, srv.url, TRAFFIC, "-r", "2")
+    assert res.code == 0, res.err
+    with Store.open_readonly(tmp_path / "r.db") as st:
+        run = st.get_run(st.list_runs()[0].run_id)
+        inputs = st.impact_inputs()
+        views = load_runs(st)
+    assert run.queries == 19 and run.spec["queries"] == 16
+    assert inputs[0][1] == 19
+    assert views[0].queries == 19
+    # each repetition's own `queries` metric stays the answered requests (as every run's)
+    assert [r.metrics["queries"] for r in run.repetitions] == [14.0, 14.0]
+
+
+def test_a_mixed_run_without_its_count_is_not_filed_under_the_default(tmp_path):
+    """A mixed run closed before any repetition: no count (not -n's 16)."""
+    from inferlca.report.data import load_runs
+    from inferlca.store.sqlite import Store
+
+    with Store.open(tmp_path / "r.db") as st:
+        rid = st.create_run({"workload": "openai-endpoint", "scenario": "mixed", "queries": 16})
+        st.finish_run(rid, "incomplete", {})
+        other = st.create_run({"workload": "bert", "scenario": "offline", "queries": 16})
+        st.finish_run(other, "complete", {})
+        assert st.get_run(rid).queries is None and st.get_run(other).queries == 16
+        views = {v.run_id: v.queries for v in load_runs(st, statuses=())}
+        assert views == {rid: None, other: 16}
+        assert {q for _, q, *_ in st.impact_inputs()} == {16}  # only the complete run
+        st.finish_run(rid, "complete", {}, queries=7)
+        assert st.get_run(rid).queries == 7
+        assert {v.run_id: v.queries for v in load_runs(st)} == {rid: 7, other: 16}

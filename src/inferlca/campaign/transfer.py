@@ -85,6 +85,9 @@ def import_run(store: Any, payload: dict[str, Any], *, environment: dict[str, An
     status = payload.get("status") or "complete"
     if status == "running":  # the worker died mid-run: what it measured is kept, as incomplete
         status = "incomplete"
+    queries = payload.get("queries")
     store.finish_run(run_id, status=status, summary=payload.get("summary") or {},
-                     error=payload.get("error"))
+                     error=payload.get("error"),
+                     queries=queries if (payload.get("spec") or {}).get("scenario") == "mixed"
+                     and isinstance(queries, int) else None)
     return str(run_id)

@@ -94,7 +94,7 @@ class RunStore(Protocol):
                        extra_series: Mapping[str, Any] | None, status: str | None) -> None: ...
 
     def finish_run(self, run_id: str, status: str, summary: Mapping[str, Any] | None,
-                   error: str | None = None) -> None: ...
+                   error: str | None = None, queries: int | None = None) -> None: ...
 
 
 @dataclass
@@ -256,7 +256,8 @@ def _run(state: _Run, workload: Workload, dev: ResolvedDevice, ctx: ImpactContex
     summary.update(_scope_facts(meter))
     if store is not None and state.run_id is not None:
         store.finish_run(state.run_id, status, summary,
-                         error="interrupted by the user (Ctrl-C)" if status != "complete" else None)
+                         error="interrupted by the user (Ctrl-C)" if status != "complete" else None,
+                         queries=_requests_sent(state))
     outcome = RunOutcome(state.run_id, summary, state.reps, spec, dev.name,
                          getattr(dev.device, "id", None), meter.name, measured, summary["notes"],
                          str(Path(store.path).resolve()) if store is not None and store.path
@@ -351,7 +352,7 @@ def _repetitions(state: _Run, workload: Workload, meter: PowerMeter, ctx: Impact
             with contextlib.suppress(Exception):
                 store.finish_run(state.run_id, "incomplete" if getattr(
                     exc, "ends_incomplete", False) else "failed", _summary(state, measured, None),
-                                 error=f"{type(exc).__name__}: {exc}")
+                                 error=f"{type(exc).__name__}: {exc}", queries=_requests_sent(state))
         raise
     return status, accuracy
 
@@ -449,6 +450,17 @@ def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> di
     if accuracy is not None:
         summary["accuracy"] = accuracy
     return summary
+
+
+def _requests_sent(state: _Run) -> int | None:
+    """A mixed-traffic run's query count: the requests a repetition sent (answered or failed;
+    the mean over its repetitions, rounded), stored as the run's ``queries`` in place of the
+    unused ``-n``; None for other runs (their count is the spec's)."""
+    if state.spec.scenario != "mixed":
+        return None
+    sent = [(r.loadgen.get("traffic") or {}).get("requests") for r in state.reps]
+    counts = [int(n) for n in sent if isinstance(n, (int, float))]
+    return round(sum(counts) / len(counts)) if counts else None
 
 
 def _truncated_note(reps: list[RepetitionResult]) -> list[str]:

@@ -293,7 +293,9 @@ def run_view(record: Any) -> RunView:
     category = env.get("category") or device_category(device_id, device_name)
     kind = str(_get(record, "kind", default="measured") or "measured")
     estimated = bool(_get(record, "estimated", default=False)) or kind == "estimated"
-    queries = _get(record, "queries") or spec.get("queries")
+    queries = _get(record, "queries")
+    if queries is None and spec.get("scenario") != "mixed":  # a mixed run's -n is not its count
+        queries = spec.get("queries")
     return RunView(
         run_id=str(_get(record, "run_id", "id")),
         device_id=device_id,

@@ -175,7 +175,8 @@ def impact_inputs(conn: sqlite3.Connection) -> list[tuple[str, Any, list[float],
         if rid != last:  # a new run (damaged JSON: a StoreError via @reading)
             if queries is None and spec_json:
                 spec = json.loads(spec_json)
-                queries = spec.get("queries") if isinstance(spec, dict) else None
+                queries = spec.get("queries") if isinstance(spec, dict) and \
+                    spec.get("scenario") != "mixed" else None  # a mixed run's -n: not its count
             out.append((rid, queries, [], [], None))
             last = rid
         _, _, energies, durations, _ = out[-1]

@@ -281,7 +281,9 @@ class Store:
         rid = run_id or uuid.uuid4().hex
         if label is None and spec_d.get("label") is not None:
             label = str(spec_d["label"])
-        queries = spec_d.get("queries")
+        # a mixed-traffic run's request count is known at its end (finish_run(queries=)): its
+        # spec's ``queries`` is the unused -n default, never its count
+        queries = spec_d.get("queries") if spec_d.get("scenario") != "mixed" else None
         with self._write("record a new run") as c:
             try:
                 c.execute(
@@ -413,7 +415,7 @@ class Store:
         return done
 
     def finish_run(self, run_id: str, status: str = "complete", summary: Mapping[str, Any] | None = None,
-                   error: str | None = None) -> None:
+                   error: str | None = None, queries: int | None = None) -> None:
         """Close a run: final status, summary and error text.
 
         Args:
@@ -422,6 +424,8 @@ class Store:
             summary: the run summary (``inferlca.stats.summarize``); ``None`` computes it from
                 the stored repetitions.
             error: what went wrong, for ``failed`` and ``incomplete`` runs.
+            queries: the run's query count, when only its end knows it (mixed traffic: the
+                requests a repetition sent); None keeps the one stored at creation.
         """
         if status not in RUN_STATUSES or status == "running":
             raise UnknownNameError("final run status", status, ("complete", "incomplete", "failed"), hint="(accepted: complete, incomplete, failed)")
@@ -432,6 +436,8 @@ class Store:
                             "WHERE run_id = ?", (status, dumps(summary), error, now(), run_id))
             if cur.rowcount == 0:
                 raise UnknownNameError("run", run_id)
+            if queries is not None:
+                c.execute("UPDATE runs SET queries = ? WHERE run_id = ?", (int(queries), run_id))
 
     @reading
     def summarize_run(self, run_id: str) -> dict[str, Any]:
