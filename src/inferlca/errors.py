@@ -15,6 +15,8 @@ working), never a traceback::
     ├── DependencyMissingError         an optional extra is not installed; exit 2
     ├── StoreError                     the results store cannot be opened or written; exit 2
     ├── UnitError                      uncertain values of different units added or compared
+    ├── RequestsFailedError            every request of a repetition failed; the run is stored
+    │                                  as failed with what was measured; exit_code 1
     └── RunInterrupted                 Ctrl-C during a run; what was measured is kept; exit 130
 
 Vendor errors (NVML, file system, LoadGen) are translated into these at the edge, once.
@@ -166,6 +168,12 @@ class StoreError(InferlcaError):
 class UnitError(InferlcaError):
     """Two uncertain values whose units differ were added or subtracted (``1 gCO2e + 1 kgCO2e``):
     a defect of the computation, not of the input; convert one with ``UValue.scaled`` first."""
+
+
+class RequestsFailedError(InferlcaError):
+    """Every request a repetition sent to a model server failed (refused, timed out, HTTP
+    errors...): nothing was answered, so no figure describes the server. The repetition and the
+    run are stored as ``failed`` with what was measured (the failure counts, the energy)."""
 
 
 class RunInterrupted(InferlcaError):

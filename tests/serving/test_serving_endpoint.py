@@ -206,7 +206,8 @@ def test_interactive_users(cli, tmp_path):
 def test_http_errors_are_counted_not_dropped(cli, tmp_path):
     with SSEServer("429") as srv:
         res = _run(cli, tmp_path, srv.url, "-s", "single-stream", "-n", "4")
-    assert res.code == 0, res.err
+    # every request failed: exit 1 (issue 12 follow-up), what was measured printed and stored
+    assert res.code == 1, res.err
     m = res.json()["repetitions"][0]["metrics"]
     assert m["requests_failed"] == 4 and m["errors_http"] == 4 and m["requests_ok"] == 0
     assert "ttft_p50_s" not in m

@@ -21,7 +21,7 @@ def _text_run(cli, tmp_path, url, *args):
 def test_run_and_results_show_say_how_many_requests_failed(cli, tmp_path):
     with SSEServer("500") as srv:
         res = _text_run(cli, tmp_path, srv.url, "-s", "single-stream", "-n", "3", "-r", "2")
-    assert res.code == 0, res.err
+    assert res.code == 1, res.err  # every request failed: the run failed (tables still printed)
     out = " ".join(res.out.split())  # rich wraps long lines
     # 2 repetitions x 3 requests, every one answered 500
     assert "failed requests: 6 of 6 requests failed (HTTP error 6)" in out
@@ -57,3 +57,39 @@ def test_failure_line_counts_over_repetitions():
                       "  failed: closed mid-answer / repetition"]
     assert failure_line({"metrics": {"requests_ok": m(4.0), "requests_failed": m(0.0)}}) is None
     assert request_rows({"metrics": {"queries": m(4.0)}}, lambda _s, key: key) == []
+
+
+def test_every_request_failed_exits_1_with_the_run_stored_as_failed(cli, tmp_path):
+    """Both repetitions answered nothing: exit 1, one error line, the run and its repetitions
+    stored as failed with their counts and the error saying why."""
+    from inferlca.store.sqlite import Store
+
+    with SSEServer("429") as srv:
+        res = _text_run(cli, tmp_path, srv.url, "-s", "single-stream", "-n", "2", "-r", "2")
+    assert res.code == 1
+    err = " ".join(res.err.split())
+    assert "every request of repetitions 1, 2 (of 2) failed (4 requests: http 4)" in err
+    assert "Traceback" not in res.err
+    assert "failed requests: 4 of 4 requests failed (HTTP error 4)" in " ".join(res.out.split())
+    with Store.open_readonly(tmp_path / "r.db") as st:
+        run = st.get_run(st.list_runs()[0].run_id)
+    assert run.status == "failed" and "every request of repetitions 1, 2" in run.error
+    assert [r.status for r in run.repetitions] == ["failed", "failed"]
+    assert [r.metrics["errors_http"] for r in run.repetitions] == [2.0, 2.0]
+
+
+def test_some_requests_failed_is_still_exit_0(cli, tmp_path):
+    """A repetition with answers and failures: exit 0, the failure line, the run complete."""
+    from inferlca.store.sqlite import Store
+
+    with SSEServer("usage", tokens=3, fail_max_tokens=2) as srv:
+        traffic = tmp_path / "t.yaml"
+        traffic.write_text("classes:\n  a:\n    kind: offline\n    requests: 2\n"
+                           "    max_new_tokens: 2\n  b:\n    kind: offline\n    requests: 3\n"
+                           "    max_new_tokens: 3\n")
+        res = _text_run(cli, tmp_path, srv.url, "--traffic", traffic, "-r", "1")
+    assert res.code == 0, res.err
+    assert "failed requests: 2 of 5 requests failed (HTTP error 2)" in " ".join(res.out.split())
+    with Store.open_readonly(tmp_path / "r.db") as st:
+        run = st.get_run(st.list_runs()[0].run_id)
+    assert run.status == "complete" and run.repetitions[0].status == "complete"

@@ -439,13 +439,13 @@ def register(app: typer.Typer) -> None:
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
         _check_paths(spec, logs_dir)  # before measuring: nothing measured lost to a bad path
-        from inferlca.errors import RunInterrupted
+        from inferlca.errors import RequestsFailedError, RunInterrupted
 
         with Store.open(store) as st:
             try:
                 with _ProgressBar(enabled=err_console.is_terminal) as bar:
                     outcome = run_benchmark(spec, st, progress=bar, logs_dir=logs_dir)
-            except RunInterrupted as exc:  # show what was measured, then exit 130
+            except (RunInterrupted, RequestsFailedError) as exc:  # what was measured; exit 130/1
                 partial = getattr(exc, "outcome", None)
                 if partial is not None and partial.repetitions:
                     if as_json:

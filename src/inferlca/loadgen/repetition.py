@@ -99,6 +99,11 @@ def per_query_count(spec: RunSpec, plan: ScenarioPlan | None, completed_samples:
     return completed_queries
 
 
+def every_request_failed(metrics: dict[str, float]) -> bool:
+    """A repetition that sent requests (to a model server) and had none answered."""
+    return metrics.get("requests_failed", 0.0) > 0 and not metrics.get("requests_ok", 0.0)
+
+
 def expected_samples(spec: RunSpec) -> int:
     """Samples a repetition's test should answer (the progress bar's total)."""
     expected = spec.queries if spec.scenario != "offline" else (spec.offline_samples
@@ -136,7 +141,8 @@ def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: Im
     # an error that ends the test early without a fault of the run (the model server went away:
     # ``ends_incomplete``) leaves the repetition incomplete, its measurements kept
     status = (("incomplete" if getattr(failure, "ends_incomplete", False) else "failed")
-              if failure else "incomplete" if measured.interrupted else "complete")
+              if failure else "incomplete" if measured.interrupted
+              else "failed" if every_request_failed(metrics) else "complete")
     return RepetitionResult(k, metrics, impact, c.loadgen, np.asarray(c.latencies_s),
                             measured.trace, status, c.series, failure)
 

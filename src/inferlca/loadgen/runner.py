@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from inferlca.errors import RunInterrupted
+from inferlca.errors import RequestsFailedError, RunInterrupted
 from inferlca.hardware.resolve import ResolvedDevice
 from inferlca.hardware.resolve import resolve_device as resolve_hardware
 from inferlca.loadgen.harness import LoadgenRun, run_loadgen_test
@@ -210,6 +210,7 @@ class _Run:
         self.reps: list[RepetitionResult] = []
         self.notes: list[str] = []
         self.traffic: Any = None  # (plan, class prompts) of a mixed-traffic run
+        self.failed: str | None = None  # why the run failed (every request of a repetition)
 
     def emit(self, event: str, **info: Any) -> None:
         self.progress(event, info)
@@ -255,14 +256,21 @@ def _run(state: _Run, workload: Workload, dev: ResolvedDevice, ctx: ImpactContex
     summary = _summary(state, measured, accuracy)
     summary.update(_scope_facts(meter))
     if store is not None and state.run_id is not None:
-        store.finish_run(state.run_id, status, summary,
-                         error="interrupted by the user (Ctrl-C)" if status != "complete" else None,
+        error = (None if status == "complete" else state.failed if status == "failed"
+                 else "interrupted by the user (Ctrl-C)")
+        store.finish_run(state.run_id, status, summary, error=error,
                          queries=_requests_sent(state))
     outcome = RunOutcome(state.run_id, summary, state.reps, spec, dev.name,
                          getattr(dev.device, "id", None), meter.name, measured, summary["notes"],
                          str(Path(store.path).resolve()) if store is not None and store.path
                          else None, str(run_logs), workload.facts().to_dict(), status)
     state.emit("done", outcome=outcome)
+    if status == "failed":
+        failed = RequestsFailedError(
+            f"{state.failed}" + (f"; run {state.run_id} stored as failed" if state.run_id
+                                 else ""))
+        failed.outcome = outcome  # type: ignore[attr-defined]  # what was measured, for the CLI
+        raise failed
     if status != "complete":
         interrupted = RunInterrupted(
             f"interrupted: {len(state.reps)} of {spec.repetitions} repetition(s) kept"
@@ -345,6 +353,9 @@ def _repetitions(state: _Run, workload: Workload, meter: PowerMeter, ctx: Impact
                 accuracy = _accuracy_pass(state, workload, run_logs / "accuracy", stop)
             if stop.is_set():
                 status = "incomplete"
+            dead = [r for r in state.reps if r.status == "failed"]  # every request failed
+            if dead and status == "complete":
+                state.failed, status = all_failed_text(dead, spec.repetitions), "failed"
     except KeyboardInterrupt:
         status = "incomplete"
     except BaseException as exc:
@@ -452,6 +463,23 @@ def _summary(state: _Run, measured: bool, accuracy: dict[str, Any] | None) -> di
     return summary
 
 
+def all_failed_text(dead: list[RepetitionResult], planned: int) -> str:
+    """The run's error when every request of the repetitions ``dead`` failed: how many, by
+    kind."""
+    n, kinds = 0, dict[str, int]()
+    for r in dead:
+        n += int(r.metrics.get("requests_failed", 0))
+        for k, v in r.metrics.items():
+            if k.startswith("errors_") and v:
+                kinds[k.removeprefix("errors_")] = kinds.get(k.removeprefix("errors_"), 0) + int(v)
+    which = ", ".join(str(r.index + 1) for r in dead)
+    return (f"every request of repetition{'s' if len(dead) > 1 else ''} {which} (of {planned}) "
+            f"failed ({n} request{'s' if n != 1 else ''}"
+            + (": " + ", ".join(f"{k} {v}" for k, v in kinds.items()) if kinds else "")
+            + "): nothing was answered there, so no latency, token or per-request figure "
+            "describes the server")
+
+
 def _requests_sent(state: _Run) -> int | None:
     """A mixed-traffic run's query count: the requests a repetition sent (answered or failed;
     the mean over its repetitions, rounded), stored as the run's ``queries`` in place of the
@@ -469,11 +497,11 @@ def _truncated_note(reps: list[RepetitionResult]) -> list[str]:
     if not cut:
         return []
     ok = sum(int(r.metrics.get("requests_ok", 0) or 0) for r in reps)
-    return [f"{cut} of {ok} answers were cut short by the server (the stream ended without a "
-            "finish_reason; counted in requests_truncated, per class too): their token counts "
-            "and latencies are those of the shortened answers. llama-cpp-python's server does "
-            "this to a streaming request whenever another one waits (start it with "
-            "--interrupt_requests False to serve them in turn)"]
+    return [(f"{cut} of {ok} answers were cut short by the server (the stream ended without a "
+             "finish_reason; counted in requests_truncated, per class too): their token counts "
+             "and latencies are those of the shortened answers. llama-cpp-python's server does "
+             "this to a streaming request whenever another one waits (start it with "
+             "--interrupt_requests False to serve them in turn)")]
 
 
 def _accuracy_pass(state: _Run, workload: Workload, log_dir: Path,
