@@ -200,3 +200,89 @@ def test_stop_ends_the_traffic_with_every_record_finished():
     assert result.records and all(r.tokens_out == 4 and len(r.token_times_s) == 4
                                   for r in result.records)
     assert {r.cls for r in result.records} == {0, 1}
+
+
+def test_class_impacts_add_up_to_the_run(stored):
+    """GWP per class: the repetition's impact split by energy share; the classes' use, embodied
+    and total (value and interval ends) add up to the run's."""
+    for rep in stored.out.repetitions:
+        classes = rep.loadgen["traffic"]["classes"]
+        for key in ("use_gco2e", "embodied_gco2e", "total_gco2e"):
+            for end in ("value", "low", "high"):
+                parts = [c["impact"][key][end] for c in classes.values()]
+                assert math.isclose(sum(parts), rep.impact[key][end], rel_tol=1e-9)
+        assert rep.impact["embodied_gco2e"]["value"] > 0  # a100: a catalog footprint
+        for c in classes.values():
+            m = c["metrics"]
+            share = m["energy_j"] / rep.metrics["energy_total_j"]
+            assert math.isclose(c["impact"]["share"], share, rel_tol=1e-9)
+            assert math.isclose(m["gwp_total_gco2e"], share * rep.impact["total_gco2e"]["value"],
+                                rel_tol=1e-9)
+            assert math.isclose(m["gwp_per_1k_tokens_gco2e"] * m["tokens_out"] / 1000,
+                                m["gwp_total_gco2e"], rel_tol=1e-12)
+    summary = stored.record.summary["classes"]
+    assert set(summary["batch"]["impact"]) >= {"use_gco2e", "embodied_gco2e", "total_gco2e"}
+    assert summary["batch"]["metrics"]["gwp_total_gco2e"]["n"] == 2
+
+
+def test_results_show_gives_the_class_impacts(stored, cli):
+    db, run_id = stored.store, stored.record.run_id
+    doc = cli("results", "show", run_id, "--store", db, "--json").json()
+    chat = doc["classes"]["chat"]
+    assert chat["impact"]["total_gco2e"]["value"] == pytest.approx(
+        chat["metrics"]["gwp_total_gco2e"]["mean"])
+    res = cli("results", "show", run_id, "--store", db)
+    assert "GWP mgCO2e" in " ".join(res.out.split()) or "GWP" in res.out
+
+
+def test_compare_two_mixed_runs_class_by_class(stored, cli):
+    from inferlca.store.sqlite import Store
+
+    db, run_id = stored.store, stored.record.run_id
+    with Store.open_readonly(db) as st:
+        other = next(r for r in st.list_runs() if r.run_id != run_id)
+        other = st.get_run(other.run_id)
+    res = cli("compare", run_id, other.run_id, "--store", db, "--json")
+    assert res.code == 0, res.err
+    doc = res.json()["classes"]
+    assert doc["note"] is None and list(doc["classes"]) == ["chat", "api", "batch"]
+    a_cls, b_cls = stored.record.summary["classes"], other.summary["classes"]
+    for name in ("chat", "api", "batch"):
+        c = doc["classes"][name]
+        assert set(c) == {"kind", "energy_per_token", "ttft_p99", "tokens_per_j",
+                          "gwp_per_1k_tokens"}
+        a = a_cls[name]["metrics"]["energy_per_token_j"]["mean"]
+        b = b_cls[name]["metrics"]["energy_per_token_j"]["mean"]
+        assert c["energy_per_token"]["ratio"]["value"] == pytest.approx(a / b)
+        ta = a_cls[name]["metrics"]["ttft_p99_s"]["mean"]
+        tb = b_cls[name]["metrics"]["ttft_p99_s"]["mean"]
+        assert c["ttft_p99"]["ratio"]["value"] == pytest.approx(ta / tb)
+    assert doc["classes"]["batch"]["kind"] == "offline"
+    res = cli("compare", run_id, other.run_id, "--store", db)
+    assert res.code == 0, res.err
+    text = " ".join(res.out.split())
+    assert "class chat (interactive)" in text and "class batch (offline)" in text
+    assert "per class" in text and "p99 time to first token" in text
+
+
+def test_compare_says_when_the_classes_differ(stored):
+    import dataclasses
+
+    from inferlca.report.compare import compare_runs
+    from inferlca.report.data import run_view
+
+    a = run_view(stored.record)
+    summary = dict(a.summary)
+    classes = dict(summary["classes"])
+    classes["bulk"] = classes.pop("batch")
+    b = dataclasses.replace(a, run_id="b" * 32, summary={**summary, "classes": classes})
+    c = compare_runs(a, b)
+    assert c.classes is not None and list(c.classes.ratios) == ["chat", "api"]
+    assert c.classes.note == ("the runs' request classes differ (A: chat, api, batch; B: chat, "
+                              "api, bulk): per-class figures compared for chat, api only; only "
+                              "in A: batch; only in B: bulk")
+    assert c.classes.note in c.notes
+    # the same class of the same run on both sides: the same figures
+    for r in c.classes.ratios["chat"]:
+        assert r.a is not None and (r.a.value, r.a.low, r.a.high) == (r.b.value, r.b.low,
+                                                                       r.b.high)

@@ -78,6 +78,8 @@ def register(app: typer.Typer) -> None:
                           (r.b * k).format(u) if r.b else "n/a",
                           r.ratio.format("x") if r.ratio else "n/a")
         console.print(table)
+        if c.classes is not None:  # two mixed-traffic runs: one table per shared class
+            _class_tables(c.classes)
         if crit is not None:
             ct = Table(title="Criteria per query (use + manufacturing where sourced)")
             for col in ("criterion", "A", "B", "A / B"):
@@ -104,6 +106,26 @@ def register(app: typer.Typer) -> None:
                 soft_wrap=True)
         for n in c.notes:
             console.print(f"[yellow]note:[/] {escape(n)}")
+
+
+def _class_tables(classes: Any) -> None:
+    """One table per request class both runs have: A, B and A / B per figure."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    units = {"energy_per_token": (1e3, "mJ"), "ttft_p99": (1e3, "ms"),
+             "tokens_per_j": (1.0, "tokens/J"), "gwp_per_1k_tokens": (1e3, "mgCO2e")}
+    for name, ratios in classes.ratios.items():
+        t = Table(title=f"class {escape(name)} ({escape(classes.kinds.get(name) or '-')}): "
+                        "means over repetitions, 95 % intervals", title_justify="left")
+        for col in ("per class", "A", "B", "A / B"):
+            t.add_column(col, justify="left" if col == "per class" else "right")
+        for r in ratios:
+            k, u = units[r.key]
+            t.add_row(r.label, (r.a * k).format(u) if r.a else "n/a",
+                      (r.b * k).format(u) if r.b else "n/a",
+                      r.ratio.format("x") if r.ratio else "n/a")
+        console.print(t)
 
 
 def _monte_carlo(a: Any, b: Any, samples: int, seed: int) -> dict[str, Any]:

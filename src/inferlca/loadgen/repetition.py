@@ -132,6 +132,10 @@ def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: Im
     if spec.grid_file is not None:  # the grid of the repetition's own hours (--grid-file)
         ctx, grid_time = _grid_in_time(spec, ctx, measured.trace)
     impact = repetition_impact(workload, metrics, ctx, c.queries)
+    if measured.traffic is not None:  # the impact split among the classes (energy share)
+        from inferlca.loadgen.traffic_results import add_class_impacts
+
+        add_class_impacts(c.loadgen["traffic"]["classes"], impact)
     if impact is not None and grid_time is not None:
         from inferlca.lca.grid_time import score_hours
 

@@ -18,7 +18,11 @@ Per class (flat floats, units in the names, stored in the repetition's
 * ``energy_j`` (= ``energy_compute_j + energy_load_j``), ``energy_share``,
   ``energy_per_token_j`` = ``energy_compute_j / tokens_out`` (as the whole run's, so the classes'
   ``energy_per_token_j x tokens_out`` add up to the run's compute energy), ``tokens_per_j`` (its
-  inverse), ``energy_per_request_j`` = ``energy_j / requests_ok``.
+  inverse), ``energy_per_request_j`` = ``energy_j / requests_ok``;
+* ``gwp_use_gco2e``, ``gwp_embodied_gco2e``, ``gwp_total_gco2e`` (with ``gwp_total_low_gco2e``,
+  ``gwp_total_high_gco2e``), ``gwp_per_request_gco2e``, ``gwp_per_1k_tokens_gco2e``: the
+  repetition's impact split by the class's energy share (:func:`add_class_impacts`), which also
+  stores the intervals as the class's ``impact``.
 """
 
 from __future__ import annotations
@@ -31,14 +35,14 @@ from typing import Any
 import numpy as np
 
 from inferlca.loadgen.traffic import RequestRecord, TrafficResult
-from inferlca.stats import describe, loadgen_percentile
+from inferlca.stats import combine_impacts, describe, loadgen_percentile
 from inferlca.traces.attribution import Work, class_energies
 from inferlca.traces.trace import PowerTrace
 
 ERROR_KINDS = ("timeout", "http", "refused", "closed", "protocol", "error")
 #: the keys the report and ``results show`` put in their per-class tables
 TABLE_KEYS = ("requests_ok", "requests_failed", "requests_truncated", "tokens_in", "tokens_out",
-              "energy_j",
+              "energy_j", "gwp_total_gco2e", "gwp_per_1k_tokens_gco2e",
               "energy_share", "tokens_per_j", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s",
               "tpot_p99_s", "e2e_p99_s")
 
@@ -150,6 +154,52 @@ def _energies(result: TrafficResult, trace: PowerTrace | None, metrics: dict[str
                           load_j=float(metrics.get("energy_load_j", 0.0)))
 
 
+#: the run's impact entries split among the classes (``{"value", "low", "high"}`` in gCO2e)
+IMPACT_PARTS = ("use_gco2e", "embodied_gco2e", "total_gco2e")
+
+
+def add_class_impacts(classes: dict[str, Any], impact: dict[str, Any] | None) -> None:
+    """Split the repetition's impact among the classes by their share of its energy
+    (docs/method.md, "Impact by request class"), in place.
+
+    Each class gets ``impact`` = ``{"share", "use_gco2e", "embodied_gco2e", "total_gco2e"}``
+    (the run's ``value``, ``low`` and ``high`` times its share: the factors are the same for every
+    class, so its interval is the run's scaled) and the flat metrics ``gwp_use_gco2e``,
+    ``gwp_embodied_gco2e``, ``gwp_total_gco2e``, ``gwp_total_low_gco2e``,
+    ``gwp_total_high_gco2e``, ``gwp_per_request_gco2e`` (per answered request) and
+    ``gwp_per_1k_tokens_gco2e`` (per 1,000 output tokens). The classes' figures add up to the
+    run's. Nothing is added without an impact or without attributed energies."""
+    if not impact or not classes:
+        return
+    energies = [(c.get("metrics") or {}).get("energy_j") for c in classes.values()]
+    if any(not isinstance(e, (int, float)) or not math.isfinite(e) for e in energies):
+        return
+    total = math.fsum(float(e) for e in energies)  # type: ignore[arg-type]
+    n = len(classes)
+    for c, e in zip(classes.values(), energies):
+        share = float(e) / total if total > 0 else 1.0 / n  # type: ignore[arg-type]
+        part: dict[str, Any] = {"share": share}
+        for key in IMPACT_PARTS:
+            d = impact.get(key)
+            if isinstance(d, dict) and all(isinstance(d.get(x), (int, float))
+                                           for x in ("value", "low", "high")):
+                part[key] = {x: float(d[x]) * share for x in ("value", "low", "high")}
+                part[key]["unit"] = "gCO2e"
+        c["impact"] = part
+        m = c.setdefault("metrics", {})
+        for key in IMPACT_PARTS:
+            if key in part:
+                m[f"gwp_{key}"] = part[key]["value"]
+        if "total_gco2e" in part:
+            m["gwp_total_low_gco2e"] = part["total_gco2e"]["low"]
+            m["gwp_total_high_gco2e"] = part["total_gco2e"]["high"]
+            if m.get("requests_ok", 0) > 0:
+                m["gwp_per_request_gco2e"] = part["total_gco2e"]["value"] / m["requests_ok"]
+            if m.get("tokens_out", 0) > 0:
+                m["gwp_per_1k_tokens_gco2e"] = (part["total_gco2e"]["value"] * 1000.0
+                                                / m["tokens_out"])
+
+
 def traffic_loadgen(result: TrafficResult, classes: dict[str, Any]) -> dict[str, Any]:
     """The repetition's ``loadgen`` dict of a mixed-traffic run (the store keeps it as JSON)."""
     return {"traffic": {**result.to_dict(), "plan": result.plan.to_dict(), "classes": classes,
@@ -159,14 +209,16 @@ def traffic_loadgen(result: TrafficResult, classes: dict[str, Any]) -> dict[str,
 
 
 def summarize_classes(loadgens: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
-    """Per-class summary across repetitions: ``{name: {"kind", "metrics": {key: describe}}}``
-    (mean, std, 95 % interval, n, as the run summary's metrics)."""
+    """Per-class summary across repetitions: ``{name: {"kind", "metrics": {key: describe},
+    "impact"}}`` (mean, std, 95 % interval, n, as the run summary's metrics; ``impact``: the
+    class's impact intervals combined as the run's, when the repetitions have one)."""
     per: dict[str, dict[str, Any]] = {}
     for lg in loadgens:
         classes = ((lg or {}).get("traffic") or {}).get("classes") or {}
         for name, c in classes.items():
-            slot = per.setdefault(name, {"kind": c.get("kind"), "reps": []})
+            slot = per.setdefault(name, {"kind": c.get("kind"), "reps": [], "impacts": []})
             slot["reps"].append(c.get("metrics") or {})
+            slot["impacts"].append(c.get("impact"))
     out: dict[str, Any] = {}
     for name, slot in per.items():
         keys: dict[str, None] = {}
@@ -175,4 +227,7 @@ def summarize_classes(loadgens: Sequence[dict[str, Any] | None]) -> dict[str, An
         out[name] = {"kind": slot["kind"],
                      "metrics": {k: describe(m[k] for m in slot["reps"] if k in m)
                                  for k in keys}}
+        impact = combine_impacts(slot["impacts"])  # the run interval rule, as the run's
+        if impact is not None:
+            out[name]["impact"] = impact
     return out

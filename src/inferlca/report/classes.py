@@ -18,6 +18,8 @@ COLUMNS: tuple[tuple[str, str, float, int], ...] = (
     ("energy J", "energy_j", 1.0, 3),
     ("share %", "energy_share", 100.0, 3),
     ("tokens/J", "tokens_per_j", 1.0, 3),
+    ("GWP mgCO2e", "gwp_total_gco2e", 1e3, 3),
+    ("mgCO2e / 1k tokens", "gwp_per_1k_tokens_gco2e", 1e3, 3),
     ("TTFT p50 ms", "ttft_p50_s", 1e3, 3),
     ("TTFT p99 ms", "ttft_p99_s", 1e3, 3),
     ("TPOT p50 ms", "tpot_p50_s", 1e3, 3),
@@ -65,16 +67,20 @@ def headers() -> list[str]:
 
 
 def class_table(classes: dict[str, Any]) -> Any:
-    """A rich table of :func:`class_rows` (None when the run has no classes)."""
+    """A rich table of :func:`class_rows`, transposed: one column per class, one row per figure
+    (a run has a few classes and many figures, so it fits a terminal). None without classes."""
     if not classes:
         return None
     from rich.markup import escape
     from rich.table import Table
 
     t = Table(title="request classes (mixed traffic; energy attributed by token share per "
-                    "trace step, means over repetitions)", title_justify="left")
-    for i, h in enumerate(headers()):
-        t.add_column(h, justify="left" if i < 2 else "right")
-    for row in class_rows(classes):
-        t.add_row(*(escape(x) for x in row))
+                    "trace step, GWP by energy share; means over repetitions)",
+              title_justify="left")
+    rows = class_rows(classes)
+    t.add_column("figure")
+    for row in rows:
+        t.add_column(escape(row[0]), justify="right")
+    for i, h in enumerate(headers()[1:], start=1):
+        t.add_row(escape(h), *(escape(row[i]) for row in rows))
     return t

@@ -78,12 +78,96 @@ class Ratio:
                 "ratio": self.ratio.to_dict() if self.ratio else None}
 
 
+#: Per-class figures of two mixed-traffic runs: (key, label, class metric key, unit).
+CLASS_FIGURES = (
+    ("energy_per_token", "energy per output token", "energy_per_token_j", "J"),
+    ("ttft_p99", "p99 time to first token", "ttft_p99_s", "s"),
+    ("tokens_per_j", "output tokens per joule", "tokens_per_j", "tokens/J"),
+    ("gwp_per_1k_tokens", "CO2e per 1,000 output tokens", "gwp_per_1k_tokens_gco2e", "gCO2e"),
+)
+
+
+@dataclass(frozen=True)
+class ClassRatios:
+    """Two mixed-traffic runs, class by class: the ratios of the classes both have (by name, in
+    A's order) and a note when their classes differ."""
+
+    ratios: dict[str, tuple[Ratio, ...]]
+    kinds: dict[str, str]
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"classes": {name: {"kind": self.kinds.get(name),
+                                   **{r.key: r.to_dict() for r in rs}}
+                            for name, rs in self.ratios.items()},
+                "note": self.note}
+
+
+def _class_value(c: Any, key: str, unit: str) -> UValue | None:
+    """A class's metric summary (mean, 95 % interval over repetitions) as a UValue."""
+    d = ((c or {}).get("metrics") or {}).get(key)
+    if not isinstance(d, dict) or not isinstance(d.get("mean"), (int, float)):
+        return None
+    mean = float(d["mean"])
+    lo_d, hi_d = d.get("ci95_low"), d.get("ci95_high")
+    lo = float(lo_d) if isinstance(lo_d, (int, float)) else mean
+    hi = float(hi_d) if isinstance(hi_d, (int, float)) else mean
+    return UValue(mean, min(lo, mean), max(hi, mean), unit)
+
+
+def _class_gwp_per_1k(c: Any, key: str, unit: str) -> UValue | None:
+    """A class's CO2e per 1,000 output tokens: its impact interval (grid, PUE, lifetime and
+    footprint intervals, as the run's) over its mean output tokens; else its metric."""
+    total = _as_uvalue(((c or {}).get("impact") or {}).get("total_gco2e"), unit)
+    tokens = ((c or {}).get("metrics") or {}).get("tokens_out") or {}
+    mean = tokens.get("mean") if isinstance(tokens, dict) else None
+    if total is None or not isinstance(mean, (int, float)) or mean <= 0:
+        return _class_value(c, key, unit)
+    return (total * (1000.0 / float(mean))).with_unit(unit)
+
+
+def compare_classes(a: RunView, b: RunView) -> ClassRatios | None:
+    """Per-class ratios A / B of two mixed-traffic runs (:data:`CLASS_FIGURES`); None unless
+    both are. Classes are matched by name; with differing names, the shared ones are compared
+    and the note says which are not."""
+    from inferlca.report.classes import run_classes
+
+    if a.scenario != "mixed" or b.scenario != "mixed":
+        return None
+    ca, cb = run_classes(a.summary), run_classes(b.summary)
+    shared = [n for n in ca if n in cb]
+    note = None
+    if list(ca) != list(cb) or not ca:
+        only_a, only_b = [n for n in ca if n not in cb], [n for n in cb if n not in ca]
+        note = ("the runs' request classes differ (A: " + (", ".join(ca) or "none") + "; B: "
+                + (", ".join(cb) or "none") + "): "
+                + ("per-class figures compared for " + ", ".join(shared) + " only"
+                   if shared else "no per-class figure is compared")
+                + (f"; only in A: {', '.join(only_a)}" if only_a else "")
+                + (f"; only in B: {', '.join(only_b)}" if only_b else ""))
+        if shared and not only_a and not only_b:
+            note = "the runs list their request classes in different orders (matched by name)"
+    ratios: dict[str, tuple[Ratio, ...]] = {}
+    kinds: dict[str, str] = {}
+    for name in shared:
+        rs = []
+        for key, label, metric, unit in CLASS_FIGURES:
+            get = _class_gwp_per_1k if key == "gwp_per_1k_tokens" else _class_value
+            x, y = get(ca[name], metric, unit), get(cb[name], metric, unit)
+            rs.append(Ratio(key, label, x, y, ratio(x, y)))
+        ratios[name] = tuple(rs)
+        kind_a, kind_b = ca[name].get("kind"), cb[name].get("kind")
+        kinds[name] = str(kind_a) if kind_a == kind_b else f"{kind_a} / {kind_b}"
+    return ClassRatios(ratios, kinds, note)
+
+
 @dataclass(frozen=True)
 class Comparison:
     a: RunView
     b: RunView
     ratios: tuple[Ratio, ...]
     notes: tuple[str, ...]
+    classes: ClassRatios | None = None
 
     def sentences(self) -> list[str]:
         """Plain sentences: "A emits X times [low - high] the CO2e of B per query"..."""
@@ -103,9 +187,12 @@ class Comparison:
                     "scenario": v.scenario, "queries": v.queries, "estimated": v.estimated,
                     "label": v.label, "scope": run_scope(v),
                     "measurement_scope": measurement_scope_of(v)}
-        return {"a": run(self.a), "b": run(self.b),
-                "ratios": {r.key: r.to_dict() for r in self.ratios},
-                "sentences": self.sentences(), "notes": list(self.notes)}
+        out = {"a": run(self.a), "b": run(self.b),
+               "ratios": {r.key: r.to_dict() for r in self.ratios},
+               "sentences": self.sentences(), "notes": list(self.notes)}
+        if self.classes is not None:  # two mixed-traffic runs: class by class
+            out["classes"] = self.classes.to_dict()
+        return out
 
 
 def ratio(a: UValue | None, b: UValue | None) -> UValue | None:
@@ -199,7 +286,10 @@ def compare_runs(a: RunView, b: RunView, *, allow_mixed_scope: bool = False) -> 
     figures = FIGURES + (LLM_FIGURES if a.is_llm and b.is_llm else ())
     ratios = tuple(Ratio(k, label, get(a), get(b), ratio(get(a), get(b)))
                    for k, label, get in figures)
-    return Comparison(a, b, ratios, tuple(notes))
+    classes = compare_classes(a, b)
+    if classes is not None and classes.note:
+        notes.append(classes.note)
+    return Comparison(a, b, ratios, tuple(notes), classes)
 
 
 def compare(runs: Sequence[RunView], ref_a: str, ref_b: str, *, workload: str | None = None,
