@@ -35,12 +35,16 @@ class KeepAliveServer:
     ``split``: write the body in pieces of this many bytes (lines cut anywhere); ``late_end_s``:
     send the body's end (``0\\r\\n\\r\\n``) this long after ``[DONE]``; ``close_idle``: close
     every connection right after its first answer (the next request meets a closed socket);
-    ``status``: answer with this status and a JSON error body of known length instead.
+    ``status``: answer with this status and a JSON error body of known length instead;
+    ``drop_second``: read a connection's second request, then close it without an answer (the
+    close reaches the client after its request went out).
     """
 
     def __init__(self, tokens: int = 4, split: int = 0, late_end_s: float = 0.0,
-                 close_idle: bool = False, status: int = 200, tls: Any = None) -> None:
+                 close_idle: bool = False, status: int = 200, tls: Any = None,
+                 drop_second: bool = False) -> None:
         self.tls = tls
+        self.drop_second = drop_second
         self.tokens, self.split, self.late_end_s = tokens, split, late_end_s
         self.close_idle, self.status = close_idle, status
         self.connections = 0
@@ -53,12 +57,16 @@ class KeepAliveServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self._writers.append(writer)
+        served = 0
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n")
                               if h.lower().startswith(b"content-length"))
                 await reader.readexactly(length)
+                served += 1
+                if self.drop_second and served == 2:
+                    break
                 self.requests += 1
                 if self.status != 200:
                     raw = json.dumps({"error": {"message": "busy"}}).encode()
@@ -166,6 +174,16 @@ def test_closed_keepalive_connection_is_retried_once():
         replies = _replies(srv, 4)
     assert all(r.ok for r in replies), [r.error for r in replies]
     assert srv.requests == 4 and srv.connections == 4
+
+
+def test_connection_closed_after_the_request_went_out_is_retried():
+    """The server reads the request on a kept-alive connection, then closes it unanswered: the
+    end of the stream is a closed connection (not a protocol error) and the request goes out
+    again on a new connection, without a failure."""
+    with KeepAliveServer(tokens=2, drop_second=True) as srv:
+        replies = _replies(srv, 3)
+    assert all(r.ok for r in replies), [r.error for r in replies]
+    assert srv.requests == 3 and srv.connections == 3  # every second request meets a close
 
 
 def test_error_answers_keep_the_connection():

@@ -85,7 +85,9 @@ class Connection(asyncio.Protocol):
                 if isinstance(ev, h11.ConnectionClosed):
                     break
         except h11.RemoteProtocolError as exc:
-            self.error = exc
+            # the end of the stream where an answer was due is a closed connection (a kept-alive
+            # one the server closed while the request went out is then retried), not bad HTTP
+            self.error = ServerClosedError("the server closed the connection") if not data else exc
         self._wake()
 
     def _wake(self) -> None:
