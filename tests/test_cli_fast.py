@@ -102,3 +102,43 @@ def test_unknown_command_is_exit_2():
     from inferlca.cli import run
 
     assert run(["hardwre"]) == 2
+
+
+def _out(args: list[str], via_typer: bool, **env: str) -> subprocess.CompletedProcess[str]:
+    """``inferlca ARGS`` as a process (the fast path allowed) or through :func:`cli.run` with an
+    explicit argument list (always the typer command)."""
+    full = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **env}
+    full.pop("FORCE_COLOR", None)
+    cmd = ([sys.executable, "-c", "import sys; from inferlca.cli import run; "
+            "sys.exit(run(sys.argv[1:]))"] if via_typer else [sys.executable, "-m", "inferlca"])
+    return subprocess.run([*cmd, *args], check=False, capture_output=True, text=True, env=full,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("args", [
+    ["hardware", "list"],
+    ["hardware", "list", "--json"],
+    ["hardware", "list", "--category", "edge"],
+    ["hardware", "list", "--kind=cpu", "--json"],
+    ["hardware", "list", "--category", "toaster"],  # an error: typer's own words
+    ["hardware", "list", "--nope"],
+    ["hardware", "list", "--help"],
+])
+@pytest.mark.parametrize("columns", ["80", "160"])
+def test_fast_hardware_list_writes_what_the_typer_command_writes(args, columns):
+    fast, slow = _out(args, False, COLUMNS=columns), _out(args, True, COLUMNS=columns)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout,
+                                                           slow.stderr)
+    if args[-1] in ("toaster", "--nope"):
+        assert fast.returncode == 2 and fast.stderr
+    else:
+        assert fast.returncode == 0 and fast.stdout
+
+
+def test_hardware_list_to_a_pipe_imports_neither_typer_nor_rich():
+    for args in (("hardware", "list"), ("hardware", "list", "--json")):
+        names = imported_modules(*args)
+        light = {"typer", "rich", "click", "pydantic"}
+        assert not {n.split(".")[0] for n in names} & light, args
+    # the check can fail: help is typer's
+    assert "typer" in imported_modules("hardware", "list", "--help")

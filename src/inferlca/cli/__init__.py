@@ -5,8 +5,10 @@ Each module of this package (not starting with ``_``) adds its commands through 
 line and returns the exit code; bad input (any :class:`~inferlca.errors.InferlcaError`) prints one
 line on stderr and exits with the error's code (2 for bad input), never a traceback.
 
-Start-up is kept short: ``--version`` imports neither typer nor any command module, and a command
-imports only its own module (see :data:`COMMAND_MODULES`); ``--help`` loads every module to list
+Start-up is kept short: ``--version`` imports neither typer nor any command module,
+``hardware list`` written to a file or pipe imports neither typer nor rich (the same text, laid
+out by :mod:`inferlca.cli._plain_table`), and a command imports only its own module (see
+:data:`COMMAND_MODULES`); ``--help`` loads every module to list
 them, and the modules keep their heavy imports (store, numpy, torch, matplotlib) inside the
 commands. ``tests/test_cli_fast.py`` checks this with ``python -X importtime``.
 
@@ -131,12 +133,29 @@ def run(argv: list[str] | None = None) -> int:
     debug = _errors.debug_wanted(args)
     with _errors.sigterm_as_interrupt() as terminated:
         try:
-            code = _run(args)
+            text = _fast_path(args) if argv is None else None
+            if text is not None:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                code = 0
+            else:
+                code = _run(args)
         except BaseException as exc:
             if isinstance(exc, SystemExit):
                 raise
             code = _errors.report(exc, args, debug=debug)
     return _errors.TERMINATED_EXIT if terminated() and code in (0, 130) else code
+
+
+def _fast_path(args: list[str]) -> str | None:
+    """The output of a command line answered without typer (``hardware list``, see
+    :mod:`inferlca.cli._hardware_list`), or None. Only for the process's own command line
+    (:func:`main`): a caller of :func:`run` in-process may have redirected rich's console."""
+    if args[:2] != ["hardware", "list"]:
+        return None
+    from inferlca.cli._hardware_list import fast_list
+
+    return fast_list(args)
 
 
 def _run(args: list[str]) -> int:
