@@ -38,6 +38,7 @@ from inferlca.workloads.base import Workload
 if TYPE_CHECKING:
     from inferlca.lca.impact import ImpactContext
     from inferlca.meters.base import PowerMeter
+    from inferlca.meters.sampler_host import SamplerProcess
 
 #: Appended when LoadGen judged a run VALID under lifted minimums (e.g. a short Offline run).
 LIFTED_NOT_VALID = ("LoadGen: VALID under the settings used, but not an MLPerf-valid result: "
@@ -107,9 +108,11 @@ def expected_samples(spec: RunSpec) -> int:
 
 
 def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: ImpactContext,
-                   k: int, log_dir: Path, stop: threading.Event, emit: Emit) -> RepetitionResult:
-    """Repetition ``k`` (0-based) of ``spec``: measured, counted, with metrics and impact."""
-    measured = measure(spec, workload, meter, k, log_dir, stop, emit)
+                   k: int, log_dir: Path, stop: threading.Event, emit: Emit,
+                   sampler_host: SamplerProcess | None = None) -> RepetitionResult:
+    """Repetition ``k`` (0-based) of ``spec``: measured, counted, with metrics and impact;
+    ``sampler_host``: the run's sampler process (:func:`measure`)."""
+    measured = measure(spec, workload, meter, k, log_dir, stop, emit, sampler_host)
     failure = _failure(measured.lg_run, k)
     c = counts(spec, measured)
     metrics = repetition_metrics(spec, workload, measured, c)
@@ -133,11 +136,18 @@ def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: Im
 
 # ---- 1. the measured window -------------------------------------------------------------------
 def measure(spec: RunSpec, workload: Workload, meter: PowerMeter, k: int, log_dir: Path,
-            stop: threading.Event, emit: Emit) -> Measured:
-    """Sample power through the idle baseline, load and compute phases (module docstring)."""
+            stop: threading.Event, emit: Emit,
+            sampler_host: SamplerProcess | None = None) -> Measured:
+    """Sample power through the idle baseline, load and compute phases (module docstring).
+
+    ``sampler_host``: the sampler process the run started once
+    (:func:`~inferlca.meters.sampler_process.run_sampler_process`); this repetition is a window
+    of its readings. None: a sampler of its own (``--sampler thread``, or a caller without one).
+    """
     from inferlca.meters.sampler_process import open_sampler
 
-    sampler = open_sampler(meter, period_s=spec.period_ms / 1000.0, kind=spec.sampler)
+    host = {"host": sampler_host} if sampler_host is not None else {}
+    sampler = open_sampler(meter, period_s=spec.period_ms / 1000.0, kind=spec.sampler, **host)
     lg_run: LoadgenRun | None = None
     inter: InteractiveResult | None = None
     interrupted = False

@@ -16,6 +16,11 @@ Why a failed read failed is not in the ring: the child appends a JSON line
 (``"*"`` stands for the whole read), so row ``k`` of a failed read takes the reasons of the last
 message at or before it.
 
+Windows: the parent may ask for one sample at once by raising :data:`H_REQ` by one; the process
+takes it at its next wake-up (at most one period, or :data:`MAX_SLEEP_S`) off the grid, which goes
+on unchanged, and writes the row's number plus one to :data:`H_ACK` after the row. A run's
+repetitions start and end on such samples while one process samples the whole run.
+
 The process ignores Ctrl-C (the terminal sends it to the whole process group: the parent decides
 when sampling stops and asks for a last sample), lowers its own priority first, and exits when
 its parent is gone.
@@ -44,6 +49,8 @@ H_MISSED = 2  # grid ticks skipped because a read overran
 H_PID = 3  # the sampler process id
 H_MSGS_DROPPED = 4  # error messages not written (cap reached)
 H_CPU_US = 5  # the sampler process's own CPU time (user + system), microseconds, after each row
+H_REQ = 6  # samples asked for at once by the parent (a count it raises by one per request)
+H_ACK = 7  # 1 + the row number of the sample that answered the last request (after the row)
 #: states
 STARTING, RUNNING, STOP, DONE, FAILED = 0, 1, 2, 3, 4
 #: columns before the channels: the middle of the read (monotonic s) and its duration
@@ -167,7 +174,7 @@ def run(job: dict[str, Any], messages: Any) -> int:
     state: dict[str, Any] = {"count": 0, "errors": {}, "messages": 0}
     parent = os.getppid()
 
-    def take() -> None:
+    def take() -> int:
         before = time.monotonic()
         try:
             r = meter.read()
@@ -191,6 +198,7 @@ def run(job: dict[str, Any], messages: Any) -> int:
         state["count"] = k + 1
         put(H_COUNT, k + 1)  # after the row: the parent reads only counted rows
         put(H_CPU_US, int(time.process_time() * 1e6))
+        return k
 
     try:
         start = time.monotonic()
@@ -198,18 +206,25 @@ def run(job: dict[str, Any], messages: Any) -> int:
         put(H_STATE, RUNNING)
         k = 1
         missed = 0
+        served = 0  # requests answered
         while True:
             target = start + k * period
             delay = target - time.monotonic()
-            while delay > 0 and get(H_STATE) != STOP:
+            while delay > 0 and get(H_STATE) != STOP and get(H_REQ) == served:
                 time.sleep(min(delay, MAX_SLEEP_S))
                 delay = target - time.monotonic()
             stopping = get(H_STATE) == STOP
             if os.getppid() != parent:  # the measured process is gone: nobody will read this
                 return 4
-            take()  # after a stop request: the last sample, closing the window
+            asked = get(H_REQ)
+            row = take()  # after a stop request: the last sample, closing the window
+            if asked != served:  # this sample answers the parent's request (a window's edge)
+                put(H_ACK, row + 1)
+                served = asked
             if stopping:
                 break
+            if delay > 0:  # woken before the tick by a request: the grid goes on as it was
+                continue
             k += 1
             late = time.monotonic() - (start + k * period)
             if late > 0:  # overran one or more ticks: skip them rather than bunch reads
