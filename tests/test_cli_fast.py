@@ -109,8 +109,8 @@ def _out(args: list[str], via_typer: bool, **env: str) -> subprocess.CompletedPr
     explicit argument list (always the typer command)."""
     full = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **env}
     full.pop("FORCE_COLOR", None)
-    cmd = ([sys.executable, "-c", "import sys; from inferlca.cli import run; "
-            "sys.exit(run(sys.argv[1:]))"] if via_typer else [sys.executable, "-m", "inferlca"])
+    code = "import sys; from inferlca.cli import run; sys.exit(run(sys.argv[1:]))"
+    cmd = [sys.executable, "-c", code] if via_typer else [sys.executable, "-m", "inferlca"]
     return subprocess.run([*cmd, *args], check=False, capture_output=True, text=True, env=full,
                           timeout=120)
 

@@ -23,8 +23,10 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background shell may have ignored it
-    os.setsid()  # our own process group, as a terminal's foreground job
+    # runs in the child before exec (no other thread there): default Ctrl-C (a background shell
+    # may have ignored it) and a process group of its own, as a terminal's foreground job
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setsid()
 
 
 def interrupt_after(marker: str, *extra: str, sleep_s: float = 20.0
@@ -37,7 +39,7 @@ def interrupt_after(marker: str, *extra: str, sleep_s: float = 20.0
     cmd = [sys.executable, "-X", "importtime", "-m", "inferlca", "measure", "--meter",
            "modelled", *extra, "--", sys.executable, "-c", child]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=env, preexec_fn=_default_sigint)
+                         env=env, preexec_fn=_default_sigint)  # noqa: PLW1509
     err: list[str] = []
     sent = threading.Event()
 

@@ -41,8 +41,8 @@ def sampler_children() -> list[int]:
 
 
 def spec(**kw) -> RunSpec:
-    base = dict(workload="null", meter="modelled", queries=64, repetitions=3, period_ms=5.0,
-                sampler="process")
+    base = {"workload": "null", "meter": "modelled", "queries": 64, "repetitions": 3,
+            "period_ms": 5.0, "sampler": "process"}
     base.update(kw)
     return RunSpec(**base)
 

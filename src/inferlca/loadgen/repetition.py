@@ -146,7 +146,7 @@ def measure(spec: RunSpec, workload: Workload, meter: PowerMeter, k: int, log_di
     """
     from inferlca.meters.sampler_process import open_sampler
 
-    host = {"host": sampler_host} if sampler_host is not None else {}
+    host: dict[str, Any] = {"host": sampler_host} if sampler_host is not None else {}
     sampler = open_sampler(meter, period_s=spec.period_ms / 1000.0, kind=spec.sampler, **host)
     lg_run: LoadgenRun | None = None
     inter: InteractiveResult | None = None
