@@ -84,12 +84,21 @@ def ring_views(buf: Any, capacity: int, n_channels: int, n_counters: int
 
 
 def lower_priority(priority: str) -> str:
-    """Lower this process's CPU priority; return what was achieved (e.g. ``nice 19, SCHED_IDLE``).
+    """Set this process's CPU priority; return what was achieved (e.g. ``nice 19, SCHED_IDLE``).
 
     ``idle``: nice 19 and the SCHED_IDLE policy where the system allows it; ``nice``: nice 19;
-    ``normal``: unchanged.
+    ``normal``: unchanged; ``realtime``: SCHED_FIFO at its lowest priority (1) where allowed
+    (root or CAP_SYS_NICE), so that a tick's wake-up runs at once whatever the workload does
+    (the process sleeps between reads; the kernel's real-time throttling caps it in any case),
+    else unchanged and said so.
     """
     done: list[str] = []
+    if priority == "realtime":
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))  # type: ignore[attr-defined]
+            done.append("SCHED_FIFO 1")
+        except (AttributeError, OSError) as exc:
+            done.append(f"no SCHED_FIFO ({getattr(exc, 'strerror', None) or exc}): normal")
     if priority in ("idle", "nice"):
         try:
             os.nice(19 - os.nice(0))
