@@ -2,8 +2,8 @@
 
 Median wall time of fresh processes, interleaved round by round so that other load on the
 machine hits every command alike: ``python3 -c pass`` (the floor), ``inferlca --version``,
-``inferlca hardware list`` (to a pipe, as the fast path answers it), ``hardware list --json``,
-``hardware list`` at a forced terminal (rich and typer) and ``inferlca --help`` (typer).
+``inferlca hardware list`` (to a pipe), ``hardware list --json``, ``hardware list`` as to a
+terminal (``FORCE_COLOR=1``: bold and italic escapes) and ``inferlca --help`` (typer and rich).
 
 Run: PYTHONPATH=src python benchmarks/bench_cli.py [--rounds N]
 Goal (issue 16): ``--version`` and ``hardware list`` under 0.15 s, or at most 10x

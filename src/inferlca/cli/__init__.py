@@ -6,8 +6,8 @@ line and returns the exit code; bad input (any :class:`~inferlca.errors.Inferlca
 line on stderr and exits with the error's code (2 for bad input), never a traceback.
 
 Start-up is kept short: ``--version`` imports neither typer nor any command module,
-``hardware list`` written to a file or pipe imports neither typer nor rich (the same text, laid
-out by :mod:`inferlca.cli._plain_table`), and a command imports only its own module (see
+``hardware list`` imports neither typer nor rich (the same text, laid out by
+:mod:`inferlca.cli._plain_table`), and a command imports only its own module (see
 :data:`COMMAND_MODULES`); ``--help`` loads every module to list
 them, and the modules keep their heavy imports (store, numpy, torch, matplotlib) inside the
 commands. ``tests/test_cli_fast.py`` checks this with ``python -X importtime``.

@@ -2,9 +2,10 @@
 
 :func:`device_table` is the one layout; ``cli/hardware.py`` prints it with rich, and
 :func:`fast_list` answers the plain command line (``hardware list [--json] [--category C]
-[--kind K]``, output not to a terminal) before typer and rich are imported, with exactly the
+[--kind K]``) before typer and rich are imported, with exactly the
 text the typer command writes (``tests/test_cli_fast.py`` compares them byte for byte). Anything
-else (help, an unknown option, a bad value, a terminal) is left to the typer command.
+else (help, an unknown option, a bad value, a table rich would wrap) is left to the typer
+command.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def fast_list(args: list[str]) -> str | None:
     category, kind, as_json = parsed
     try:
         from inferlca import settings
-        from inferlca.cli._plain_table import console_width, plain_stream, render
+        from inferlca.cli._plain_table import console_width, render, stream_kind
         from inferlca.hardware.catalog import get_catalog
 
         settings.resolve(config=None)  # a bad config file or variable: typer says so
@@ -128,9 +129,10 @@ def fast_list(args: list[str]) -> str | None:
             from inferlca.cli._json import dumps
 
             return dumps([d.to_dict() for d in devices]) + "\n"
-        if not plain_stream():
+        kind = stream_kind()
+        if kind is None:
             return None
         width = console_width()
-        return render(device_table(devices, width >= WIDE), width)
+        return render(device_table(devices, width >= WIDE), width, styled=kind == "styled")
     except Exception:  # noqa: BLE001 - typer gives the same error its own way
         return None

@@ -2,11 +2,12 @@
 
 Rich takes about 30 ms to import and 75 ms to lay out the device catalog (101 rows); a table
 whose cells all fit is simple to lay out by hand. :func:`render` gives the very text rich's
-``Console.print(Table(...))`` writes to a file that is not a terminal, for the two table styles
-the catalog commands use, or ``None`` whenever rich would do something this module does not
-(wrap or crop a cell, fold a long word of the title, parse markup, an emoji code or a control
-character, colour for a terminal, ASCII boxes for a non-UTF-8 stream): the caller then prints
-with rich. ``tests/test_plain_table.py`` checks the text against rich's byte for byte.
+``Console.print(Table(...))`` writes, to a file or pipe or (``styled``: italic title, bold
+header) to a terminal, for the two table styles the catalog commands use, or ``None`` whenever
+rich would do something this module does not (wrap or crop a cell, fold a long word of the
+title, parse markup, an emoji code or a control character); :func:`stream_kind` says None where
+rich's output would differ otherwise (ASCII boxes for a stream not in UTF-8, a dumb terminal,
+Windows, a notebook). The caller then prints with rich. ``tests/test_plain_table.py`` checks the text against rich's byte for byte.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from dataclasses import dataclass, field
 
 #: a word of a line and the spaces after it (as rich wraps text)
 _WORD = re.compile(r"\s*\S+\s*")
-#: console environment variables that make rich write for a terminal (colours, styles)
-_TERMINAL_ENV = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+#: rich's styles of a table on a terminal: the title italic, the header bold
+_ITALIC, _BOLD, _RESET = "\x1b[3m", "\x1b[1m", "\x1b[0m"
 #: what rich could read as an emoji code (``:smile:``)
 _EMOJI = re.compile(r":\S*:")
 
@@ -56,22 +57,32 @@ def console_width(environ: Mapping[str, str] | None = None) -> int:
     return width or 80
 
 
-def plain_stream(stream: object = None, environ: Mapping[str, str] | None = None) -> bool:
-    """True when rich would write no styles and UTF-8 boxes to ``stream`` (default stdout): not a
-    terminal, no variable forcing one, a UTF-8 encoding, not Windows, not a notebook."""
+def stream_kind(stream: object = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """How rich writes to ``stream`` (default stdout): ``"plain"`` (a file or pipe: no styles),
+    ``"styled"`` (a terminal: bold and italic escapes), or None where this module does not
+    follow rich (Windows, a notebook, a dumb terminal, a stream not in UTF-8)."""
     env = os.environ if environ is None else environ
     out = sys.stdout if stream is None else stream
     if sys.platform.startswith("win") or "ipykernel" in sys.modules:
-        return False
-    if any(name in env for name in _TERMINAL_ENV):
-        return False
+        return None
     if not (getattr(out, "encoding", None) or "utf-8").lower().startswith("utf"):
-        return False
-    isatty = getattr(out, "isatty", None)
-    try:
-        return isatty is not None and not isatty()
-    except ValueError:
-        return True  # a closed file: rich takes it as no terminal too
+        return None  # rich would draw an ASCII box
+    compatible = env.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        terminal = compatible == "1"
+    elif env.get("FORCE_COLOR") is not None:
+        terminal = env.get("FORCE_COLOR") != ""
+    else:
+        isatty = getattr(out, "isatty", None)
+        try:
+            terminal = isatty is not None and bool(isatty())
+        except ValueError:
+            terminal = False  # a closed file: no terminal for rich either
+    if not terminal:
+        return "plain"
+    if env.get("TERM", "").lower() in ("dumb", "unknown"):
+        return None  # rich fixes the width at 80 there
+    return "styled"
 
 
 def _plain_cell(text: str) -> bool:
@@ -105,14 +116,17 @@ def _title_lines(title: str, width: int) -> list[str] | None:
     return lines
 
 
-def render(table: PlainTable, width: int) -> str | None:
-    """The text rich writes for ``table`` at console ``width``, or None (see the module)."""
+def render(table: PlainTable, width: int, styled: bool = False) -> str | None:
+    """The text rich writes for ``table`` at console ``width``, or None (see the module);
+    ``styled``: as rich writes it to a terminal (:func:`stream_kind`)."""
     n = len(table.headers)
     if n == 0 or width < 1 or any(len(r) != n for r in table.rows):
         return None
     cells = [list(table.headers), *[list(r) for r in table.rows]]
     if not all(_plain_cell(c) for row in cells for c in row):
         return None
+    if styled and not all(table.headers):
+        return None  # rich leaves an empty header cell unstyled: not followed here
     pads = []
     for i in range(n):
         left, right = 1, 1
@@ -132,19 +146,21 @@ def render(table: PlainTable, width: int) -> str | None:
     title = _title_lines(table.title, table_width) if table.title else []
     if title is None:
         return None
-    out = list(title)
+    out = [_ITALIC + t + _RESET for t in title] if styled else list(title)
 
-    def line(row: Sequence[str]) -> str:
+    def line(row: Sequence[str], bold: bool = False) -> str:
         parts = []
         for text, w, (left, right), just in zip(row, widths, pads, table.justify, strict=True):
             inner = w - left - right
             body = text.rjust(inner) if just == "right" else text.ljust(inner)
-            parts.append(" " * left + body + " " * right)
+            # rich styles the padding and the text of a cell as separate pieces
+            pieces = (" " * left, body, " " * right)
+            parts.append("".join(_BOLD + x + _RESET if bold and x else x for x in pieces))
         return (" " + " ".join(parts) + " ") if table.boxed else "".join(parts)
 
     if table.boxed:
         out.append(" " * table_width)
-    out.append(line(cells[0]))
+    out.append(line(cells[0], bold=styled))
     if table.boxed:
         out.append(" " + "─".join("─" * w for w in widths) + " ")
     out.extend(line(r) for r in cells[1:])
