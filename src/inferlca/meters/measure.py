@@ -343,9 +343,11 @@ def _sample(pm: PowerMeter, *, close_meter: bool, command: list[str], period_s: 
     returncode: int | None = None
     interrupted = baseline_cut = False
     captured: bytes | None = None
-    with warnings.catch_warnings(), sampler:
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # failed reads are reported in the summary
+        sampler.start()  # a Ctrl-C while it starts: nothing measured (it leaves nothing behind)
         ran: list[bool] = []  # the command started
+        failed = True
         try:
             if idle_baseline_s > 0:
                 sampler.mark("idle")
@@ -353,10 +355,15 @@ def _sample(pm: PowerMeter, *, close_meter: bool, command: list[str], period_s: 
             sampler.mark("run")
             returncode, interrupted, captured = _run_child(command, capture_output, ran)
             sampler.mark("end")
+            failed = False
         except KeyboardInterrupt:  # between the steps: the child (if any) has ended
             interrupted = True
             baseline_cut = not ran
-    trace = sampler.trace
+            failed = False
+        finally:  # the last sample and the trace: a Ctrl-C now must not lose them
+            with defer_interrupt() as late:
+                trace = sampler.stop(incomplete=failed or interrupted)
+            interrupted = interrupted or late()
     if baseline_cut:  # Ctrl-C before the command started: keep the trace and say so
         trace.meta["incomplete"] = True
         trace.meta["command"] = list(command)
