@@ -2,7 +2,7 @@
 
 Prints, for the in-process thread (``--sampler thread``) and the sampler process
 (``--sampler process``, at its default nice 19 and, for comparison, SCHED_IDLE, normal and
-SCHED_FIFO 1 ("realtime", where allowed)
+SCHED_FIFO 1 ("fifo", where allowed)
 priority):
 1. achieved period and p99 jitter at 1, 10 and 50 ms requested while the main thread sleeps
    (modelled meter: a real /proc/stat read per sample);
@@ -45,10 +45,10 @@ SAMPLERS = (
     ("process nice19", "process", "nice"),
     ("process idle", "process", "idle"),
     ("process normal", "process", "normal"),
-    ("process realtime", "process", "realtime"),
+    ("process fifo", "process", "fifo"),
 )
 #: the samplers whose slowdown of the workload is measured (4.)
-SLOWDOWN = ("thread", "process nice19", "process realtime")
+SLOWDOWN = ("thread", "process nice19", "process fifo")
 
 
 def make(kind: str, priority: str | None, period_s: float) -> Sampler:

@@ -126,3 +126,16 @@ def test_windows_of_one_process_share_its_clock_and_counters():
         assert 0.09 < tr.t_s[-1] < 1.0 and tr.t_s.size > 10
         assert tr.meta["sampler_cpu_s"] >= 0
     assert host.proc.returncode == 0  # asked to stop at the end, it left cleanly
+
+
+def test_fifo_priority_is_had_or_said():
+    meter = open_meter("modelled", cpu_tdp_w=65.0)
+    with open_sampler(meter, period_s=0.01, priority="fifo", close_meter=True) as s:
+        time.sleep(0.05)
+        policy = os.sched_getscheduler(s._proc.pid)
+    said = s.trace.meta["sampler_priority"]
+    if said == "SCHED_FIFO 1":  # allowed here (root or CAP_SYS_NICE): the process really runs so
+        assert policy == os.SCHED_FIFO
+    else:  # not allowed: it says why and runs at normal priority
+        assert said.startswith("no SCHED_FIFO (") and said.endswith("): normal")
+        assert policy == os.SCHED_OTHER

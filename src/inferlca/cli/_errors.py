@@ -29,7 +29,6 @@ import json
 import os
 import signal
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -172,10 +171,9 @@ def report(exc: BaseException, args: list[str], *, debug: bool) -> int:
 def sigterm_as_interrupt() -> Iterator[Callable[[], bool]]:
     """While the block runs, SIGTERM does what Ctrl-C does (a run keeps the repetition in
     progress, marked incomplete); yields a function telling whether SIGTERM arrived."""
+    from inferlca.signals import handled
+
     got: list[bool] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
 
     def handler(signum: int, frame: Any) -> None:
         got.append(True)
@@ -185,12 +183,5 @@ def sigterm_as_interrupt() -> Iterator[Callable[[], bool]]:
         else:
             raise KeyboardInterrupt
 
-    try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except (ValueError, OSError):  # pragma: no cover - signals unavailable
-        yield lambda: False
-        return
-    try:
+    with handled(signal.SIGTERM, handler):
         yield lambda: bool(got)
-    finally:
-        signal.signal(signal.SIGTERM, old)

@@ -10,14 +10,9 @@ from typing import Any
 def _default(o: Any) -> Any:
     if hasattr(o, "to_dict"):  # UValue and the library's records
         return o.to_dict()
-    if type(o).__module__ == "numpy":
-        import numpy as np  # a dependency; imported here so that the CLI starts without it
-
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    if isinstance(o, (set, tuple)):
+    if hasattr(o, "tolist"):  # numpy arrays and scalars, without importing numpy here
+        return o.tolist()
+    if isinstance(o, (set, frozenset)):
         return list(o)
     return str(o)
 

@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,27 +171,13 @@ def measure_command(
     return result
 
 
-@contextlib.contextmanager
-def defer_interrupt() -> Iterator[Callable[[], bool]]:
+def defer_interrupt() -> contextlib.AbstractContextManager[Callable[[], bool]]:
     """While the block runs, Ctrl-C (SIGINT) raises nothing: it is noted, and the yielded
-    function tells whether it came (so that summing up what was measured is not lost to it).
-    Only in the main thread; elsewhere the block runs as it is."""
-    import signal
-    import threading
+    function tells whether it came (so that putting together what was measured is not lost to
+    it). Only in the main thread; elsewhere the block runs as it is."""
+    from inferlca.signals import deferred
 
-    got: list[bool] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    try:
-        old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(True))
-    except (ValueError, OSError):  # pragma: no cover - signals unavailable
-        yield lambda: False
-        return
-    try:
-        yield lambda: bool(got)
-    finally:
-        signal.signal(signal.SIGINT, old)
+    return deferred()
 
 
 def _result(trace: PowerTrace, command: list[str], returncode: int | None, interrupted: bool,

@@ -87,30 +87,27 @@ def lower_priority(priority: str) -> str:
     """Set this process's CPU priority; return what was achieved (e.g. ``nice 19, SCHED_IDLE``).
 
     ``idle``: nice 19 and the SCHED_IDLE policy where the system allows it; ``nice``: nice 19;
-    ``normal``: unchanged; ``realtime``: SCHED_FIFO at its lowest priority (1) where allowed
+    ``normal``: unchanged; ``fifo``: SCHED_FIFO at its lowest priority (1) where allowed
     (root or CAP_SYS_NICE), so that a tick's wake-up runs at once whatever the workload does
     (the process sleeps between reads; the kernel's real-time throttling caps it in any case),
     else unchanged and said so.
     """
     done: list[str] = []
-    if priority == "realtime":
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))  # type: ignore[attr-defined]
-            done.append("SCHED_FIFO 1")
-        except (AttributeError, OSError) as exc:
-            done.append(f"no SCHED_FIFO ({getattr(exc, 'strerror', None) or exc}): normal")
     if priority in ("idle", "nice"):
         try:
             os.nice(19 - os.nice(0))
             done.append(f"nice {os.nice(0)}")
         except OSError as exc:
             done.append(f"nice unchanged ({exc.strerror})")
-    if priority == "idle":
+    # the scheduling policy: (name, its priority, what is said when it cannot be had)
+    policy = {"idle": ("SCHED_IDLE", 0, ""), "fifo": ("SCHED_FIFO", 1, ": normal")}
+    if priority in policy:
+        name, level, otherwise = policy[priority]
         try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
-            done.append("SCHED_IDLE")
+            os.sched_setscheduler(0, getattr(os, name), os.sched_param(level))  # type: ignore[attr-defined]
+            done.append(name + (f" {level}" if level else ""))
         except (AttributeError, OSError) as exc:
-            done.append(f"no SCHED_IDLE ({getattr(exc, 'strerror', None) or exc})")
+            done.append(f"no {name} ({getattr(exc, 'strerror', None) or exc}){otherwise}")
     return ", ".join(done) or "normal"
 
 

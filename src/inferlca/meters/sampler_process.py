@@ -23,7 +23,7 @@ from inferlca.traces.trace import Gap, PowerTrace
 #: ``--sampler`` values: a separate low-priority process (default) or a thread of this process
 SAMPLER_KINDS = ("process", "thread")
 #: ``priority`` values of :class:`ProcessSampler`
-PRIORITIES = ("idle", "nice", "normal", "realtime")
+PRIORITIES = ("idle", "nice", "normal", "fifo")
 
 
 class ProcessSampler(Sampler):
@@ -54,7 +54,7 @@ class ProcessSampler(Sampler):
         close_meter: close ``meter`` when the sampler stops.
         priority: ``nice`` (nice 19, the lowest ordinary priority; default), ``idle`` (nice 19
             and SCHED_IDLE where allowed: runs only when a CPU is otherwise free, so a workload
-            on every core starves it), ``normal`` or ``realtime`` (SCHED_FIFO 1 where allowed:
+            on every core starves it), ``normal`` or ``fifo`` (SCHED_FIFO 1 where allowed:
             wakes on time whatever the load; else normal, said in ``meta["sampler_priority"]``).
         cpu: pin the sampler process to this CPU (None: any).
         capacity: ring rows (default: 120 s of samples, at least 4096).
