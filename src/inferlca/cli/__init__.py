@@ -126,17 +126,22 @@ def run(argv: list[str] | None = None) -> int:
     """Run one command line; return its exit code (used by tests and by :func:`main`)."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        if args == ["--version"]:  # the common case answers without building the command line
-            print(_version_line())
-            return 0
-        from inferlca.cli import _errors
-    except KeyboardInterrupt:  # Ctrl-C while starting: nothing ran yet
+        return _run_line(args, fast=argv is None)
+    except KeyboardInterrupt:  # a Ctrl-C outside a command's own handling (e.g. while starting)
         print(interrupted_line(args), file=sys.stderr)
         return 130
+
+
+def _run_line(args: list[str], fast: bool) -> int:
+    if args == ["--version"]:  # the common case answers without building the command line
+        print(_version_line())
+        return 0
+    from inferlca.cli import _errors
+
     debug = _errors.debug_wanted(args)
     with _errors.sigterm_as_interrupt() as terminated:
         try:
-            text = _fast_path(args) if argv is None else None
+            text = _fast_path(args) if fast else None
             if text is not None:
                 sys.stdout.write(text)
                 sys.stdout.flush()

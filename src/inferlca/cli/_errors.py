@@ -33,6 +33,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from inferlca.signals import handled
+
 #: Exit code of a run stopped by SIGTERM (128 + 15, the shell's convention).
 TERMINATED_EXIT = 143
 BAD_INPUT = 2
@@ -171,8 +173,6 @@ def report(exc: BaseException, args: list[str], *, debug: bool) -> int:
 def sigterm_as_interrupt() -> Iterator[Callable[[], bool]]:
     """While the block runs, SIGTERM does what Ctrl-C does (a run keeps the repetition in
     progress, marked incomplete); yields a function telling whether SIGTERM arrived."""
-    from inferlca.signals import handled
-
     got: list[bool] = []
 
     def handler(signum: int, frame: Any) -> None:
