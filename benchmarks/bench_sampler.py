@@ -1,7 +1,8 @@
 """Sampler performance, the thread and the process sampler side by side in one run (issue 16).
 
 Prints, for the in-process thread (``--sampler thread``) and the sampler process
-(``--sampler process``, at its default nice 19 and, for comparison, SCHED_IDLE and normal
+(``--sampler process``, at its default nice 19 and, for comparison, SCHED_IDLE, normal and
+SCHED_FIFO 1 ("fifo", where allowed)
 priority):
 1. achieved period and p99 jitter at 1, 10 and 50 ms requested while the main thread sleeps
    (modelled meter: a real /proc/stat read per sample);
@@ -44,7 +45,10 @@ SAMPLERS = (
     ("process nice19", "process", "nice"),
     ("process idle", "process", "idle"),
     ("process normal", "process", "normal"),
+    ("process fifo", "process", "fifo"),
 )
+#: the samplers whose slowdown of the workload is measured (4.)
+SLOWDOWN = ("thread", "process nice19", "process fifo")
 
 
 def make(kind: str, priority: str | None, period_s: float) -> Sampler:
@@ -144,9 +148,9 @@ def cpu_cost(seconds: float, rounds: int) -> dict[str, float]:
 def slowdown(fn, pairs: int) -> dict[str, float]:
     """Wall-time ratio on/off per sampler (samplers started before the timed work), interleaved."""
     wall: dict[str, list[float]] = {"off": []}
-    for label, _, _ in SAMPLERS[:2]:
+    for label in SLOWDOWN:
         wall[label] = []
-    sides = ["off", *[label for label, _, _ in SAMPLERS[:2]]]
+    sides = ["off", *SLOWDOWN]
     for i in range(pairs):
         for side in sides if i % 2 == 0 else list(reversed(sides)):
             spec = next(((k, p) for lab, k, p in SAMPLERS if lab == side), None)

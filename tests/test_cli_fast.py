@@ -22,8 +22,9 @@ HEAVY = ("matplotlib", "pyarrow", "torch", "numpy", "mlperf_loadgen", "jinja2", 
          "pandas", "scipy", "transformers", "inferlca.store", "sqlite3")
 
 
-def imported_modules(*args: str) -> set[str]:
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+def imported_modules(*args: str, **extra_env: str) -> set[str]:
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           **extra_env}
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "inferlca", *args],
                           check=False, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -102,3 +103,46 @@ def test_unknown_command_is_exit_2():
     from inferlca.cli import run
 
     assert run(["hardwre"]) == 2
+
+
+def _out(args: list[str], via_typer: bool, **env: str) -> subprocess.CompletedProcess[str]:
+    """``inferlca ARGS`` as a process (the fast path allowed) or through :func:`cli.run` with an
+    explicit argument list (always the typer command)."""
+    full = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **env}
+    if "FORCE_COLOR" not in env:
+        full.pop("FORCE_COLOR", None)
+    code = "import sys; from inferlca.cli import run; sys.exit(run(sys.argv[1:]))"
+    cmd = [sys.executable, "-c", code] if via_typer else [sys.executable, "-m", "inferlca"]
+    return subprocess.run([*cmd, *args], check=False, capture_output=True, text=True, env=full,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("args", [
+    ["hardware", "list"],
+    ["hardware", "list", "--json"],
+    ["hardware", "list", "--category", "edge"],
+    ["hardware", "list", "--kind=cpu", "--json"],
+    ["hardware", "list", "--category", "toaster"],  # an error: typer's own words
+    ["hardware", "list", "--nope"],
+    ["hardware", "list", "--help"],
+])
+@pytest.mark.parametrize("env", [{"COLUMNS": "80"}, {"COLUMNS": "160"},
+                                 {"COLUMNS": "100", "FORCE_COLOR": "1"}])  # as to a terminal
+def test_fast_hardware_list_writes_what_the_typer_command_writes(args, env):
+    fast, slow = _out(args, False, **env), _out(args, True, **env)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout,
+                                                           slow.stderr)
+    if args[-1] in ("toaster", "--nope"):
+        assert fast.returncode == 2 and fast.stderr
+    else:
+        assert fast.returncode == 0 and fast.stdout
+
+
+def test_hardware_list_imports_neither_typer_nor_rich():
+    for args, env in ((("hardware", "list"), {}), (("hardware", "list", "--json"), {}),
+                      (("hardware", "list"), {"FORCE_COLOR": "1"})):
+        names = imported_modules(*args, **env)
+        light = {"typer", "rich", "click", "pydantic"}
+        assert not {n.split(".")[0] for n in names} & light, args
+    # the check can fail: help is typer's
+    assert "typer" in imported_modules("hardware", "list", "--help")

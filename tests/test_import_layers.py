@@ -39,7 +39,7 @@ LAYERS: dict[str, int] = {
     # the foundation: the package root (``__version__`` and the lazy public API, whose names
     # are strings imported on first use), statistics, units
     "": 10, "settings": 10, "stats": 10, "uncertainty": 10, "units": 10, "errors": 10, "inputs": 10,
-    "text": 10,
+    "text": 10, "signals": 10,
 }
 
 def _modules() -> dict[str, tuple[Path, bool]]:

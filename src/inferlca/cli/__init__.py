@@ -5,8 +5,10 @@ Each module of this package (not starting with ``_``) adds its commands through 
 line and returns the exit code; bad input (any :class:`~inferlca.errors.InferlcaError`) prints one
 line on stderr and exits with the error's code (2 for bad input), never a traceback.
 
-Start-up is kept short: ``--version`` imports neither typer nor any command module, and a command
-imports only its own module (see :data:`COMMAND_MODULES`); ``--help`` loads every module to list
+Start-up is kept short: ``--version`` imports neither typer nor any command module,
+``hardware list`` imports neither typer nor rich (the same text, laid out by
+:mod:`inferlca.cli._plain_table`), and a command imports only its own module (see
+:data:`COMMAND_MODULES`); ``--help`` loads every module to list
 them, and the modules keep their heavy imports (store, numpy, torch, matplotlib) inside the
 commands. ``tests/test_cli_fast.py`` checks this with ``python -X importtime``.
 
@@ -123,6 +125,14 @@ def _modules_for(args: list[str] | None) -> list[str] | None:
 def run(argv: list[str] | None = None) -> int:
     """Run one command line; return its exit code (used by tests and by :func:`main`)."""
     args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _run_line(args, fast=argv is None)
+    except KeyboardInterrupt:  # a Ctrl-C outside a command's own handling (e.g. while starting)
+        print(interrupted_line(args), file=sys.stderr)
+        return 130
+
+
+def _run_line(args: list[str], fast: bool) -> int:
     if args == ["--version"]:  # the common case answers without building the command line
         print(_version_line())
         return 0
@@ -131,12 +141,46 @@ def run(argv: list[str] | None = None) -> int:
     debug = _errors.debug_wanted(args)
     with _errors.sigterm_as_interrupt() as terminated:
         try:
-            code = _run(args)
+            text = _fast_path(args) if fast else None
+            if text is not None:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                code = 0
+            else:
+                code = _run(args)
         except BaseException as exc:
             if isinstance(exc, SystemExit):
                 raise
-            code = _errors.report(exc, args, debug=debug)
+            if isinstance(exc, KeyboardInterrupt):
+                print(interrupted_line(args), file=sys.stderr)
+                code = 130
+            else:
+                code = _errors.report(exc, args, debug=debug)
     return _errors.TERMINATED_EXIT if terminated() and code in (0, 130) else code
+
+
+#: commands whose Ctrl-C keeps what was measured themselves: a Ctrl-C that reaches the top
+#: came before their measurement started
+MEASURING = frozenset({"measure", "run"})
+
+
+def interrupted_line(args: list[str]) -> str:
+    """What Ctrl-C that reached the top says: ``interrupted``, and for a measuring command that
+    nothing was measured (a Ctrl-C during its measurement is answered by the command)."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    return ("interrupted before anything was measured" if command in MEASURING
+            else "interrupted")
+
+
+def _fast_path(args: list[str]) -> str | None:
+    """The output of a command line answered without typer (``hardware list``, see
+    :mod:`inferlca.cli._hardware_list`), or None. Only for the process's own command line
+    (:func:`main`): a caller of :func:`run` in-process may have redirected rich's console."""
+    if args[:2] != ["hardware", "list"]:
+        return None
+    from inferlca.cli._hardware_list import fast_list
+
+    return fast_list(args)
 
 
 def _run(args: list[str]) -> int:
@@ -153,7 +197,7 @@ def _run(args: list[str]) -> int:
     _load_commands(args)
     command = typer.main.get_command(get_app())
     try:
-        result = command.main(args=args, prog_name="inferlca", standalone_mode=False)
+        result = _invoke(command, args)
     except InferlcaError as exc:
         # the library names parameters (lifetime_years); say them as this command's flags
         from inferlca.cli._common import flag_names
@@ -176,13 +220,24 @@ def _run(args: list[str]) -> int:
     except ClickException as exc:
         exc.show(file=sys.stderr)
         return exc.exit_code
-    except typer.Abort:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except (typer.Abort, KeyboardInterrupt):
+        print(interrupted_line(args), file=sys.stderr)
         return 130
     return result if isinstance(result, int) else 0
+
+
+def _invoke(command: Any, args: list[str]) -> Any:
+    """``command.main(args, standalone_mode=False)`` less one thing: typer turns a Ctrl-C
+    (``KeyboardInterrupt``) into a bare exit code 130, so a Ctrl-C during a command's lazy
+    imports or set-up went unsaid; here it reaches :func:`_run`, which says so."""
+    import typer
+
+    command._main_shell_completion({}, "inferlca")  # a completion request answers and exits
+    try:
+        with command.make_context("inferlca", list(args)) as ctx:
+            return command.invoke(ctx)
+    except EOFError as exc:  # as click: end of input at a prompt
+        raise typer.Abort() from exc
 
 
 def invoked_command(args: list[str]) -> Any:
@@ -207,4 +262,18 @@ def invoked_command(args: list[str]) -> Any:
 
 
 def main() -> None:
-    sys.exit(run())
+    code = run()
+    if code == 130:  # Ctrl-C, answered: exit 130 as documented
+        # CPython re-raises SIGINT at exit when the KeyboardInterrupt came inside an exec'd
+        # string (a dataclass or namedtuple being built during an import), even though it was
+        # handled; finish by hand instead: exit handlers, streams, then the exit code itself
+        import atexit
+        import contextlib
+        import os
+
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(130)
+    sys.exit(code)

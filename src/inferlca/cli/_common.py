@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from typing import Any
 
 from rich.console import Console
 
+from inferlca.cli._json import _default, dumps, print_json  # noqa: F401 - re-exported
 from inferlca.errors import InvalidValueError
 from inferlca.uncertainty import Bounds, UValue, parse_bounded
 
@@ -25,32 +24,6 @@ class _SafeConsole(Console):
 
 console = _SafeConsole()
 err_console = _SafeConsole(stderr=True)
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, UValue):
-        return o.to_dict()
-    if hasattr(o, "to_dict"):
-        return o.to_dict()
-    import numpy as np  # a dependency; imported here so that the CLI starts without it
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    return str(o)
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=_default, allow_nan=False)
-
-
-def print_json(obj: Any) -> None:
-    """Write JSON for scripts: plain stdout, no rich markup or wrapping."""
-    sys.stdout.write(dumps(obj) + "\n")
-    sys.stdout.flush()
 
 
 def positive_float(name: str, value: float | None, allow_zero: bool = False,

@@ -29,10 +29,11 @@ import json
 import os
 import signal
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from inferlca.signals import handled
 
 #: Exit code of a run stopped by SIGTERM (128 + 15, the shell's convention).
 TERMINATED_EXIT = 143
@@ -173,9 +174,6 @@ def sigterm_as_interrupt() -> Iterator[Callable[[], bool]]:
     """While the block runs, SIGTERM does what Ctrl-C does (a run keeps the repetition in
     progress, marked incomplete); yields a function telling whether SIGTERM arrived."""
     got: list[bool] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
 
     def handler(signum: int, frame: Any) -> None:
         got.append(True)
@@ -185,12 +183,5 @@ def sigterm_as_interrupt() -> Iterator[Callable[[], bool]]:
         else:
             raise KeyboardInterrupt
 
-    try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except (ValueError, OSError):  # pragma: no cover - signals unavailable
-        yield lambda: False
-        return
-    try:
+    with handled(signal.SIGTERM, handler):
         yield lambda: bool(got)
-    finally:
-        signal.signal(signal.SIGTERM, old)

@@ -6,6 +6,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from inferlca.cli import _lca_options as lca
 from inferlca.cli._common import console, err_console, print_json
 from inferlca.errors import InvalidValueError
 from inferlca.hardware.catalog import Device, get_catalog
@@ -52,8 +53,7 @@ def embodied_cmd(
     all_devices: bool = typer.Option(False, "--all",
                                      help="Every device of the catalog, both memory methods."),
     category: str | None = typer.Option(None, "--category", help="With --all: one category."),
-    memory_method: str = typer.Option("per-gb", "--memory-method",
-                                      help="Memory term: per-gb (default) or area."),
+    memory_method: str = lca.memory_method_option("Memory term: per-gb (default) or area."),
     node_source: str | None = typer.Option(
         None, "--node-source",
         help="Use one per-node factor source only: low, high, or a source id "
@@ -62,8 +62,7 @@ def embodied_cmd(
              "et al. dataset: node, foundry and year). Default: the spread of all but pirson."),
     packaging: bool = typer.Option(False, "--packaging",
                                    help="Add ACT's packaging overhead (0.15 kgCO2e per die)."),
-    scope: str = typer.Option(
-        "chip", "--scope",
+    scope: str = lca.scope_option(
         help="What the footprint covers: chip (default: dies + memory, the study's method), "
              "card (adds packaging and board; a vendor PCF where published) or server-share "
              "(adds the device's share of its host)."),

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from inferlca.cli import _lca_options as lca
 from inferlca.cli._common import (
     console,
     old_spelling,
@@ -205,15 +206,12 @@ def estimate_cmd(
                                        "(default 384); thesis: the l of l^2 d."),
     queries: int = typer.Option(1, "--queries", help="Queries in the workload (per-workload "
                                 "totals)."),
-    region: str = typer.Option("FR", "--region", help="Grid region (ISO code) for the use "
-                               "phase."),
-    grid: str | None = typer.Option(None, "--grid", help="Grid intensity gCO2e/kWh, number or "
-                                    "interval low..high (overrides --region)."),
-    pue: str | None = typer.Option(None, "--pue", help="PUE, number or interval (default by "
-                                   "device class)."),
-    lifetime_years: str | None = typer.Option(None, "--lifetime-years",
-                                              help="Device lifetime in years, number or "
-                                              "interval (default 7), as in `inferlca impact`."),
+    region: str = lca.region_option("FR", "Grid region (ISO code) for the use phase."),
+    grid: str | None = lca.grid_option("Grid intensity gCO2e/kWh, number or interval low..high "
+                                   "(overrides --region)."),
+    pue: str | None = lca.pue_option("PUE, number or interval (default by device class)."),
+    lifetime_years: str | None = lca.lifetime_option("Device lifetime in years, number or interval "
+                                                 "(default 7), as in `inferlca impact`."),
     lifetime_old: str | None = old_spelling("--lifetime"),
     efficiency: str | None = typer.Option(None, "--efficiency", help="Fraction of the roof "
                                           "reached, in (0, 1], number or interval; default: "
@@ -232,10 +230,9 @@ def estimate_cmd(
                                           "measured runs; with --save, write the estimates. "
                                           "--save alone uses $INFERLCA_STORE, else "
                                           "./inferlca.db."),
-    memory_method: str = typer.Option("per-gb", "--memory-method", help="Embodied memory "
-                                      "method: per-gb (default) or area."),
-    scope: str = typer.Option("chip", "--scope", help="Manufacturing scope: chip (default: dies "
-                              "+ memory, the study's method), card or server-share."),
+    memory_method: str = lca.memory_method_option("Embodied memory method: per-gb (default) or "
+                                              "area."),
+    scope: str = lca.scope_option(),
     save: bool = typer.Option(False, "--save", help="Store each device's estimate as a run of "
                               "kind 'estimated'."),
     workload: str | None = typer.Option(None, "--workload", help="Workload name for stored "

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import typer
-from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from inferlca.cli._common import console, print_json
+from inferlca.cli._hardware_list import WIDE, _num, device_table, rich_table
 from inferlca.hardware.catalog import CATEGORIES, Device, get_catalog
 
 hardware_app = typer.Typer(help="The device catalog: specs and embodied inputs, with sources.",
                            no_args_is_help=True)
-
-
-def _num(v: float | None, unit: str = "", digits: int = 4) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.{digits}g}{(' ' + unit) if unit else ''}"
-
-
-def _tflops(dev: Device, precision: str) -> str:
-    v = dev.peak_flops.get(precision)
-    return "-" if not v else f"{v / 1e12:.4g}"
 
 
 def _peak(dev: Device) -> str:
@@ -42,34 +31,7 @@ def list_cmd(
     if as_json:
         print_json([d.to_dict() for d in devices])
         return
-    # narrow terminals: the id names the device well enough, name and year columns go
-    wide = console.width >= 120
-    table = Table(title=f"{len(devices)} devices (peak: dense TFLOP/s; die: nominal, see "
-                        "`inferlca hardware show ID` for intervals and sources)",
-                  box=box.SIMPLE_HEAD if wide else None, pad_edge=False,
-                  collapse_padding=not wide, show_edge=wide)
-    table.add_column("id", no_wrap=True)
-    if wide:
-        table.add_column("name", overflow="fold", ratio=1)
-    # memory size and type in two columns: sizes right-aligned, types left-aligned
-    cols = ["category", "nm", "die mm2", "GB", "memory", "TDP W", "fp32", "fp16"]
-    if wide:
-        cols.append("year")
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("category", "memory") else "right",
-                         no_wrap=True)
-    for d in devices:
-        cells = [d.id]
-        if wide:
-            cells.append(d.name if d.kind == "gpu" else f"{d.name} ({d.kind})")
-        cells += [d.category, _num(d.process_node_nm), _num(d.die_area_mm2, digits=5),
-                  f"{d.memory_gb:g}" if d.memory_gb else "-",
-                  str(d.memory_type) if d.memory_gb else "-",
-                  _num(d.tdp_w), _tflops(d, "fp32"), _tflops(d, "fp16")]
-        if wide:
-            cells.append(str(d.release_year or "-"))
-        table.add_row(*cells)
-    console.print(table)
+    console.print(rich_table(device_table(devices, console.width >= WIDE)))
 
 
 @hardware_app.command("show")

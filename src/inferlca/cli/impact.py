@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from inferlca.cli import _lca_options as lca
 from inferlca.cli._common import console, err_console, parse_uncertain, print_json
 from inferlca.errors import InvalidValueError
 from inferlca.units import J_PER_WH
@@ -20,35 +21,28 @@ def impact_cmd(
                                   help="Energy of the workload in Wh (> 0; or an interval 10..12)."),
     duration_s: float = typer.Option(..., "--duration-s", help="Duration of the workload, s (> 0)."),
     queries: int | None = typer.Option(None, "--queries", help="Number of queries (> 0)."),
-    region: str | None = typer.Option(None, "--region",
-                                         help="Grid region: ISO code or name (default FR)."),
-    grid: str | None = typer.Option(None, "--grid",
-                                       help="Custom grid intensity in gCO2e/kWh (or lo..hi)."),
-    pue: str | None = typer.Option(None, "--pue",
-                                      help="PUE >= 1, or an interval 1.1..1.6 (default by category)."),
-    lifetime_years: str | None = typer.Option(
-        None, "--lifetime-years", help="Device lifetime in years, or an interval 4..7 (default 7)."),
-    memory_method: str = typer.Option("per-gb", "--memory-method", help="per-gb (default) or area."),
-    scope: str = typer.Option("chip", "--scope", help="Manufacturing scope: chip (default: dies + "
-                              "memory, the study's method), card or server-share."),
+    region: str | None = lca.region_option(None, "Grid region: ISO code or name (default FR)."),
+    grid: str | None = lca.grid_option("Custom grid intensity in gCO2e/kWh (or lo..hi)."),
+    pue: str | None = lca.pue_option("PUE >= 1, or an interval 1.1..1.6 (default by category)."),
+    lifetime_years: str | None = lca.lifetime_option(
+        "Device lifetime in years, or an interval 4..7 (default 7)."),
+    memory_method: str = lca.memory_method_option("per-gb (default) or area."),
+    scope: str = lca.scope_option(),
     criteria: str | None = typer.Option(
         None, "--criteria", help="Criteria to give, comma-separated: gwp,water,pe,adpe "
         "(default: gwp only, as before)."),
     grid_year: str | None = typer.Option(
         None, "--grid-year", help="Grid intensity of this year (the region's rows of that year; "
         "see `inferlca grid show REGION`)."),
-    grid_file: str | None = typer.Option(
-        None, "--grid-file", help="Time-varying grid intensity: a timestamped CSV, hourly or "
-        "finer (see docs/lca.md); needs --start."),
+    grid_file: str | None = lca.grid_file_option(
+        "Time-varying grid intensity: a timestamped CSV, hourly or finer (see docs/lca.md); "
+        "needs --start."),
     start: str | None = typer.Option(
         None, "--start", help="Wall-clock start of the workload, ISO 8601 with offset "
         "(e.g. 2026-03-01T10:59:50Z), for --grid-file."),
-    grid_unit: str | None = typer.Option(None, "--grid-unit",
-                                         help="Unit of the grid file when it does not say it."),
-    grid_tz: str | None = typer.Option(None, "--grid-tz",
-                                       help="Time zone of the grid file's naive timestamps."),
-    grid_signal: str = typer.Option("average", "--grid-signal",
-                                    help="average (default) or marginal intensity of the file."),
+    grid_unit: str | None = lca.grid_unit_option(),
+    grid_tz: str | None = lca.grid_tz_option(),
+    grid_signal: str = lca.grid_signal_option("average (default) or marginal intensity of the file."),
     samples: int | None = typer.Option(
         None, "--samples", help="Monte Carlo draws: median and percentiles of the total "
         "(and per query) beside the interval."),

@@ -64,7 +64,7 @@ def measure_cmd(
     """Run CMD, sample power the whole time, print energy (J, Wh), power per channel, diagnostics
     and GWP; the command's exit code is passed through."""
     from inferlca.cli._power import render_summary
-    from inferlca.meters.measure import measure_command
+    from inferlca.meters.measure import defer_interrupt, measure_command
     from inferlca.meters.sampler_process import check_sampler_kind
 
     if not command:
@@ -99,14 +99,15 @@ def measure_cmd(
             device=device, region=region, gpus=gpus, cpu_tdp_w=cpu_tdp, replay=replay, out=out,
             sampler=sampler_kind, dram_gb=dram_gb,
         )
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        render_summary(f"inferlca measure: {' '.join(command)} ({result.status})",
-                       result.summary, result.impact, result.notes)
-        if out is not None:
-            console.print(f"trace written to {out}", highlight=False)
-    if result.interrupted:
+    with defer_interrupt() as late:  # what was measured is shown whatever comes now
+        if as_json:
+            print_json(result.to_dict())
+        else:
+            render_summary(f"inferlca measure: {' '.join(command)} ({result.status})",
+                           result.summary, result.impact, result.notes)
+            if out is not None:
+                console.print(f"trace written to {out}", highlight=False)
+    if result.interrupted or late():
         raise RunInterrupted(
             "interrupted; what was measured is shown above" + (f" and kept in {out}" if out else "")
         )

@@ -15,6 +15,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from inferlca.cli import _lca_options as lca
 from inferlca.cli._common import old_spelling
 from inferlca.spec import RunSpec
 
@@ -306,25 +307,20 @@ def register(app: typer.Typer) -> None:
         idle_baseline_s: float = typer.Option(d.idle_baseline_s,
                                               help="Idle phase measured before loading (s)."),
         cooldown_s: float = typer.Option(d.cooldown_s, help="Pause between repetitions (s)."),
-        region: str = typer.Option(d.region, help="Grid region (country code)."),
-        grid_gco2e_per_kwh: str | None = typer.Option(
-            None, "--grid", help="Grid intensity gCO2e/kWh (>= 0), e.g. 56 or 50..80."),
-        grid_file: str | None = typer.Option(
-            None, "--grid-file", help="Time-varying grid intensity (timestamped CSV, hourly or "
-            "finer; see docs/lca.md): each repetition is scored at the hours it ran."),
-        grid_unit: str | None = typer.Option(None, "--grid-unit",
-                                             help="Unit of the grid file when it does not say it."),
-        grid_tz: str | None = typer.Option(None, "--grid-tz",
-                                           help="Time zone of the grid file's naive timestamps."),
-        grid_signal: str = typer.Option("average", "--grid-signal",
-                                        help="Column of the grid file: average or marginal."),
-        pue: str | None = typer.Option(None, help="PUE (>= 1), e.g. 1.5 or 1.1..1.6."),
-        lifetime_years: str | None = typer.Option(
-            None, "--lifetime-years", help="Device lifetime in years (> 0), e.g. 5..7."),
+        region: str = lca.region_option(d.region, "Grid region (country code)."),
+        grid_gco2e_per_kwh: str | None = lca.grid_option(
+            "Grid intensity gCO2e/kWh (>= 0), e.g. 56 or 50..80."),
+        grid_file: str | None = lca.grid_file_option(
+            "Time-varying grid intensity (timestamped CSV, hourly or finer; see docs/lca.md): "
+            "each repetition is scored at the hours it ran."),
+        grid_unit: str | None = lca.grid_unit_option(),
+        grid_tz: str | None = lca.grid_tz_option(),
+        grid_signal: str = lca.grid_signal_option("Column of the grid file: average or marginal."),
+        pue: str | None = lca.pue_option("PUE (>= 1), e.g. 1.5 or 1.1..1.6."),
+        lifetime_years: str | None = lca.lifetime_option("Device lifetime in years (> 0), e.g. 5..7."),
         lifetime_old: str | None = old_spelling("--lifetime"),
-        memory_method: str = typer.Option(d.memory_method, help="per-gb or area."),
-        scope: str = typer.Option(d.scope, "--scope", help="Manufacturing scope: chip (default: "
-                                  "dies + memory, the study's method), card or server-share."),
+        memory_method: str = lca.memory_method_option("per-gb or area.", d.memory_method),
+        scope: str = lca.scope_option(d.scope),
         weights: str | None = typer.Option(None, help="Hugging Face model folder."),
         dataset: str | None = typer.Option(None, help="SQuAD v1.1 JSON file."),
         accuracy: bool = typer.Option(False, "--accuracy",

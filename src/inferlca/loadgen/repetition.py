@@ -39,6 +39,7 @@ from inferlca.workloads.base import Workload
 if TYPE_CHECKING:
     from inferlca.lca.impact import ImpactContext
     from inferlca.meters.base import PowerMeter
+    from inferlca.meters.sampler_host import SamplerProcess
 
 #: Appended when LoadGen judged a run VALID under lifted minimums (e.g. a short Offline run).
 LIFTED_NOT_VALID = ("LoadGen: VALID under the settings used, but not an MLPerf-valid result: "
@@ -115,10 +116,12 @@ def expected_samples(spec: RunSpec) -> int:
 
 def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: ImpactContext,
                    k: int, log_dir: Path, stop: threading.Event, emit: Emit,
-                   traffic: Any = None) -> RepetitionResult:
+                   traffic: Any = None,
+                   sampler_host: SamplerProcess | None = None) -> RepetitionResult:
     """Repetition ``k`` (0-based) of ``spec``: measured, counted, with metrics and impact.
-    ``traffic``: the mixed-traffic plan and class prompts (scenario ``mixed``)."""
-    measured = measure(spec, workload, meter, k, log_dir, stop, emit, traffic)
+    ``traffic``: the mixed-traffic plan and class prompts (scenario ``mixed``);
+    ``sampler_host``: the run's sampler process (:func:`measure`)."""
+    measured = measure(spec, workload, meter, k, log_dir, stop, emit, traffic, sampler_host)
     failure = _failure(measured.lg_run, k) or (measured.traffic.error
                                                if measured.traffic is not None else None)
     c = counts(spec, measured)
@@ -153,11 +156,19 @@ def run_repetition(spec: RunSpec, workload: Workload, meter: PowerMeter, ctx: Im
 
 # ---- 1. the measured window -------------------------------------------------------------------
 def measure(spec: RunSpec, workload: Workload, meter: PowerMeter, k: int, log_dir: Path,
-            stop: threading.Event, emit: Emit, traffic: Any = None) -> Measured:
-    """Sample power through the idle baseline, load and compute phases (module docstring)."""
+            stop: threading.Event, emit: Emit, traffic: Any = None,
+            sampler_host: SamplerProcess | None = None) -> Measured:
+    """Sample power through the idle baseline, load and compute phases (module docstring).
+
+    ``traffic``: the mixed-traffic plan and class prompts (scenario ``mixed``).
+    ``sampler_host``: the sampler process the run started once
+    (:func:`~inferlca.meters.sampler_process.run_sampler_process`); this repetition is a window
+    of its readings. None: a sampler of its own (``--sampler thread``, or a caller without one).
+    """
     from inferlca.meters.sampler_process import open_sampler
 
-    sampler = open_sampler(meter, period_s=spec.period_ms / 1000.0, kind=spec.sampler)
+    host: dict[str, Any] = {"host": sampler_host} if sampler_host is not None else {}
+    sampler = open_sampler(meter, period_s=spec.period_ms / 1000.0, kind=spec.sampler, **host)
     lg_run: LoadgenRun | None = None
     inter: InteractiveResult | None = None
     mixed: TrafficResult | None = None

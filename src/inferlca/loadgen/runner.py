@@ -1,12 +1,18 @@
 """``run_benchmark``: the run protocol of the study, per repetition, with everything stored.
 
+Once per run, before the first repetition's workload: the sampler process (``--sampler
+process``; :func:`inferlca.meters.sampler_process.run_sampler_process`), kept to the end of the
+run; each repetition is a window of its readings (a sample of its own at each edge, phase marks on
+the same ``CLOCK_MONOTONIC``). A sampler process that died in one repetition (flagged gap there)
+is started again for the next, or that repetition samples from a thread (flagged).
+
 Per repetition (the study's protocol; docs/method.md, "Measuring a run")::
 
-    start the meter's sampler
+    open the window on the sampler (a thread of its own with ``--sampler thread``)
     [mark "idle"; wait idle_baseline_s]          optional idle baseline
     mark "load"      workload.load(): weights from disk onto the backend, one warm-up batch
     mark "compute"   the LoadGen test (or our interactive scheduler)
-    mark "end"       stop the sampler; workload.unload()
+    mark "end"       close the window; workload.unload()
     [cool-down]      optional, unmeasured
 
 One repetition is :func:`inferlca.loadgen.repetition.run_repetition`; one LoadGen test is
@@ -334,6 +340,11 @@ def _repetitions(state: _Run, workload: Workload, meter: PowerMeter, ctx: Impact
     spec, store = state.spec, state.store
     status = "complete"
     accuracy: dict[str, Any] | None = None
+    from inferlca.meters.sampler_process import run_sampler_process
+
+    # one sampler process for the whole run (started with the first repetition, before the
+    # workload); each repetition is a window of its readings
+    host = run_sampler_process(meter, spec.period_ms / 1000.0, spec.sampler)
     try:
         with _StopOnSigint().installed() as stop:
             for k in range(spec.repetitions):
@@ -343,7 +354,7 @@ def _repetitions(state: _Run, workload: Workload, meter: PowerMeter, ctx: Impact
                         break
                 state.emit("repetition", index=k, total=spec.repetitions)
                 rep = run_repetition(spec, workload, meter, ctx, k, run_logs / f"rep{k}", stop,
-                                     state.emit, state.traffic)
+                                     state.emit, state.traffic, host)
                 _keep(state, rep, run_logs / f"rep{k}")
                 if rep.error is not None:
                     raise rep.error  # stored first: what was measured is kept
@@ -365,6 +376,9 @@ def _repetitions(state: _Run, workload: Workload, meter: PowerMeter, ctx: Impact
                     exc, "ends_incomplete", False) else "failed", _summary(state, measured, None),
                                  error=f"{type(exc).__name__}: {exc}", queries=_requests_sent(state))
         raise
+    finally:
+        if host is not None:
+            host.close()
     return status, accuracy
 
 

@@ -20,13 +20,14 @@ measured with ``interrupted=True``; a Ctrl-C during the idle baseline raises
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import subprocess
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,29 @@ def measure_command(
         pm, close_meter=not isinstance(meter, PowerMeter), command=command, period_s=period_s,
         idle_baseline_s=idle_baseline_s, capture_output=capture_output, out=out_path,
         sampler_kind=sampler)
+    # what was measured is kept: a Ctrl-C from here on only marks the result interrupted
+    with defer_interrupt() as late:
+        result = _result(trace, command, returncode, interrupted, stdout, idle_baseline_s,
+                         out_path, device, region, remote=hasattr(pm, "agent_facts"))
+    if late():  # after the command ended: the measurement is whole, the user asked to stop
+        result.interrupted = True
+    return result
+
+
+def defer_interrupt() -> contextlib.AbstractContextManager[Callable[[], bool]]:
+    """While the block runs, Ctrl-C (SIGINT) raises nothing: it is noted, and the yielded
+    function tells whether it came (so that putting together what was measured is not lost to
+    it). Only in the main thread; elsewhere the block runs as it is."""
+    from inferlca.signals import deferred
+
+    return deferred()
+
+
+def _result(trace: PowerTrace, command: list[str], returncode: int | None, interrupted: bool,
+            stdout: bytes | None, idle_baseline_s: float, out_path: Path | None,
+            device: str | None, region: str | None, *, remote: bool = False) -> MeasureResult:
+    """Summary, trace file and GWP of a measured command; ``remote``: a meter agent measured
+    another machine (its device, not this one's)."""
     from inferlca.meters.summary import summarize
     from inferlca.traces.energy import window_of
     from inferlca.traces.io import write_trace
@@ -173,7 +197,6 @@ def measure_command(
     summary = summarize(trace, start_s, end_s, idle_phase="idle" if idle_baseline_s > 0 else None)
     if out_path is not None:
         write_trace(trace, out_path)
-    remote = hasattr(pm, "agent_facts")  # an agent measured another machine: not this one's
     resolved = resolve_device(device, trace.meta.get("device_name") if remote else None,
                               detect_local=not remote)
     impact, notes = measured_impact(summary, resolved, region)
@@ -308,48 +331,64 @@ def _sample(pm: PowerMeter, *, close_meter: bool, command: list[str], period_s: 
     returncode: int | None = None
     interrupted = baseline_cut = False
     captured: bytes | None = None
-    with warnings.catch_warnings(), sampler:
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # failed reads are reported in the summary
-        if idle_baseline_s > 0:
-            sampler.mark("idle")
-            try:
+        sampler.start()  # a Ctrl-C while it starts: nothing measured (it leaves nothing behind)
+        ran: list[bool] = []  # the command started
+        failed = True
+        try:
+            if idle_baseline_s > 0:
+                sampler.mark("idle")
                 time.sleep(idle_baseline_s)
-            except KeyboardInterrupt:
-                baseline_cut = True
-        if not baseline_cut:
             sampler.mark("run")
-            returncode, interrupted, captured = _run_child(command, capture_output)
+            returncode, interrupted, captured = _run_child(command, capture_output, ran)
             sampler.mark("end")
-    trace = sampler.trace
-    if baseline_cut:  # Ctrl-C before the command started: keep the idle trace and say so
+            failed = False
+        except KeyboardInterrupt:  # between the steps: the child (if any) has ended
+            interrupted = True
+            baseline_cut = not ran
+            failed = False
+        finally:  # the last sample and the trace: a Ctrl-C now must not lose them
+            with defer_interrupt() as late:
+                trace = sampler.stop(incomplete=failed or interrupted)
+            interrupted = interrupted or late()
+    if baseline_cut:  # Ctrl-C before the command started: keep the trace and say so
         trace.meta["incomplete"] = True
         trace.meta["command"] = list(command)
         if out is not None:
             from inferlca.traces.io import write_trace
 
             write_trace(trace, out)
-        exc = RunInterrupted("interrupted during the idle baseline: the command did not run"
-                             + (f"; the idle trace is kept in {out}" if out else ""))
+        when = "during the idle baseline" if idle_baseline_s > 0 else "before it started"
+        exc = RunInterrupted(f"interrupted {when}: the command did not run"
+                             + (f"; the trace so far is kept in {out}" if out else ""))
         exc.trace = trace  # type: ignore[attr-defined]  # what was measured, for the caller
         raise exc
     return trace, returncode, interrupted, captured if capture_output else None
 
 
-def _run_child(command: list[str], capture_output: bool) -> tuple[int | None, bool, bytes]:
-    """Run the command to its end; Ctrl-C terminates it (kill after 5 s)."""
-    try:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE if capture_output else None)
-    except FileNotFoundError:
-        raise UsageError(f"command not found: {command[0]!r}") from None
-    except PermissionError:
-        raise UsageError(f"command not executable: {command[0]!r}") from None
+def _run_child(command: list[str], capture_output: bool, ran: list[bool]
+               ) -> tuple[int | None, bool, bytes]:
+    """Run the command to its end (``ran`` gets True once it started); Ctrl-C terminates it
+    (kill after 5 s)."""
     interrupted = False
     captured = b""
+    proc: subprocess.Popen[bytes] | None = None
     try:
+        try:
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE if capture_output else None)
+        except FileNotFoundError:
+            raise UsageError(f"command not found: {command[0]!r}") from None
+        except PermissionError:
+            raise UsageError(f"command not executable: {command[0]!r}") from None
+        ran.append(True)
         captured = proc.communicate()[0] or b""
     except KeyboardInterrupt:
+        if proc is None:
+            raise  # the command did not start
         interrupted = True
         stop_process(proc, timeout_s=5)
+    assert proc is not None
     return proc.returncode, interrupted, captured
 
 

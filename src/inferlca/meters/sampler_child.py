@@ -16,6 +16,11 @@ Why a failed read failed is not in the ring: the child appends a JSON line
 (``"*"`` stands for the whole read), so row ``k`` of a failed read takes the reasons of the last
 message at or before it.
 
+Windows: the parent may ask for one sample at once by raising :data:`H_REQ` by one; the process
+takes it at its next wake-up (at most one period, or :data:`MAX_SLEEP_S`) off the grid, which goes
+on unchanged, and writes the row's number plus one to :data:`H_ACK` after the row. A run's
+repetitions start and end on such samples while one process samples the whole run.
+
 The process ignores Ctrl-C (the terminal sends it to the whole process group: the parent decides
 when sampling stops and asks for a last sample), lowers its own priority first, and exits when
 its parent is gone.
@@ -44,6 +49,8 @@ H_MISSED = 2  # grid ticks skipped because a read overran
 H_PID = 3  # the sampler process id
 H_MSGS_DROPPED = 4  # error messages not written (cap reached)
 H_CPU_US = 5  # the sampler process's own CPU time (user + system), microseconds, after each row
+H_REQ = 6  # samples asked for at once by the parent (a count it raises by one per request)
+H_ACK = 7  # 1 + the row number of the sample that answered the last request (after the row)
 #: states
 STARTING, RUNNING, STOP, DONE, FAILED = 0, 1, 2, 3, 4
 #: columns before the channels: the middle of the read (monotonic s) and its duration
@@ -77,10 +84,13 @@ def ring_views(buf: Any, capacity: int, n_channels: int, n_counters: int
 
 
 def lower_priority(priority: str) -> str:
-    """Lower this process's CPU priority; return what was achieved (e.g. ``nice 19, SCHED_IDLE``).
+    """Set this process's CPU priority; return what was achieved (e.g. ``nice 19, SCHED_IDLE``).
 
     ``idle``: nice 19 and the SCHED_IDLE policy where the system allows it; ``nice``: nice 19;
-    ``normal``: unchanged.
+    ``normal``: unchanged; ``fifo``: SCHED_FIFO at its lowest priority (1) where allowed
+    (root or CAP_SYS_NICE), so that a tick's wake-up runs at once whatever the workload does
+    (the process sleeps between reads; the kernel's real-time throttling caps it in any case),
+    else unchanged and said so.
     """
     done: list[str] = []
     if priority in ("idle", "nice"):
@@ -89,12 +99,15 @@ def lower_priority(priority: str) -> str:
             done.append(f"nice {os.nice(0)}")
         except OSError as exc:
             done.append(f"nice unchanged ({exc.strerror})")
-    if priority == "idle":
+    # the scheduling policy: (name, its priority, what is said when it cannot be had)
+    policy = {"idle": ("SCHED_IDLE", 0, ""), "fifo": ("SCHED_FIFO", 1, ": normal")}
+    if priority in policy:
+        name, level, otherwise = policy[priority]
         try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
-            done.append("SCHED_IDLE")
+            os.sched_setscheduler(0, getattr(os, name), os.sched_param(level))  # type: ignore[attr-defined]
+            done.append(name + (f" {level}" if level else ""))
         except (AttributeError, OSError) as exc:
-            done.append(f"no SCHED_IDLE ({getattr(exc, 'strerror', None) or exc})")
+            done.append(f"no {name} ({getattr(exc, 'strerror', None) or exc}){otherwise}")
     return ", ".join(done) or "normal"
 
 
@@ -167,7 +180,7 @@ def run(job: dict[str, Any], messages: Any) -> int:
     state: dict[str, Any] = {"count": 0, "errors": {}, "messages": 0}
     parent = os.getppid()
 
-    def take() -> None:
+    def take() -> int:
         before = time.monotonic()
         try:
             r = meter.read()
@@ -191,6 +204,7 @@ def run(job: dict[str, Any], messages: Any) -> int:
         state["count"] = k + 1
         put(H_COUNT, k + 1)  # after the row: the parent reads only counted rows
         put(H_CPU_US, int(time.process_time() * 1e6))
+        return k
 
     try:
         start = time.monotonic()
@@ -198,18 +212,25 @@ def run(job: dict[str, Any], messages: Any) -> int:
         put(H_STATE, RUNNING)
         k = 1
         missed = 0
+        served = 0  # requests answered
         while True:
             target = start + k * period
             delay = target - time.monotonic()
-            while delay > 0 and get(H_STATE) != STOP:
+            while delay > 0 and get(H_STATE) != STOP and get(H_REQ) == served:
                 time.sleep(min(delay, MAX_SLEEP_S))
                 delay = target - time.monotonic()
             stopping = get(H_STATE) == STOP
             if os.getppid() != parent:  # the measured process is gone: nobody will read this
                 return 4
-            take()  # after a stop request: the last sample, closing the window
+            asked = get(H_REQ)
+            row = take()  # after a stop request: the last sample, closing the window
+            if asked != served:  # this sample answers the parent's request (a window's edge)
+                put(H_ACK, row + 1)
+                served = asked
             if stopping:
                 break
+            if delay > 0:  # woken before the tick by a request: the grid goes on as it was
+                continue
             k += 1
             late = time.monotonic() - (start + k * period)
             if late > 0:  # overran one or more ticks: skip them rather than bunch reads
