@@ -15,7 +15,12 @@ import pytest
 from inferlca.errors import UnknownNameError
 from inferlca.meters.registry import open_meter
 from inferlca.meters.sampler import Sampler
-from inferlca.meters.sampler_process import SAMPLER_KINDS, ProcessSampler, open_sampler
+from inferlca.meters.sampler_process import (
+    SAMPLER_KINDS,
+    ProcessSampler,
+    open_sampler,
+    run_sampler_process,
+)
 from inferlca.spec import SAMPLERS, RunSpec
 from inferlca.traces.energy import energy, window_of
 from inferlca.traces.trace import PowerTrace
@@ -180,6 +185,23 @@ def test_thread_kind_is_the_thread_sampler():
 def test_spec_and_sampler_agree_on_the_kinds():
     assert SAMPLERS == SAMPLER_KINDS
     assert RunSpec().sampler == "process"
+
+
+@pytest.mark.parametrize(("kind", "achieved"), [("process", "nice 19"),
+                                                ("process:normal", "normal")])
+def test_process_priority_chosen_by_the_sampler_kind(kind, achieved):
+    """``--sampler process:PRIORITY`` reaches the sampler process (alone and shared by a run's
+    windows), and the trace says what the process got."""
+    s = open_sampler(replay_meter(), period_s=0.01, kind=kind)
+    assert type(s) is ProcessSampler
+    with s:
+        time.sleep(0.05)
+    assert s.trace.meta["sampler"] == "process"
+    assert s.trace.meta["sampler_priority"].startswith(achieved)
+    meter = replay_meter()
+    host = run_sampler_process(meter, 0.01, kind)
+    assert host is not None and host.priority == (kind.partition(":")[2] or "nice")
+    host.close()
 
 
 def test_bad_process_options():

@@ -26,7 +26,7 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 ESTIMATE_ONLY_PRECISIONS = ("tf32", "fp8", "int4")
 ESTIMATE_PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4")
 #: where the power sampler runs (inferlca.meters.sampler_process.SAMPLER_KINDS)
-SAMPLERS = ("process", "thread")
+SAMPLERS = ("process", "process:idle", "process:normal", "process:fifo", "thread")
 
 
 #: ``llm-generate``: how tokens are chosen, how concurrent requests are batched, what a prompt

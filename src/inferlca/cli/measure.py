@@ -30,8 +30,9 @@ def measure_cmd(
         10.0, "--period-ms", help="Sampling period in ms (>= 1; default 10)."
     ),
     sampler_kind: str = typer.Option(
-        "process", "--sampler", help="process (a separate low-priority process; falls back to "
-        "a thread, flagged) or thread."
+        "process", "--sampler", help="process (a separate nice-19 process; falls back to "
+        "a thread, flagged), process:fifo (real-time priority where allowed: on time under "
+        "load), process:normal, process:idle or thread."
     ),
     idle_baseline_s: float = typer.Option(
         0.0,

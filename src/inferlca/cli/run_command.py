@@ -302,8 +302,10 @@ def register(app: typer.Typer) -> None:
                                              "those CUDA_VISIBLE_DEVICES names, else all)."),
         period_ms: float = typer.Option(d.period_ms, help="Power sampling period (ms)."),
         sampler: str = typer.Option(d.sampler, "--sampler",
-                                    help="process (a separate low-priority process; falls back "
-                                         "to a thread, flagged) or thread."),
+                                    help="process (a separate nice-19 process; falls back "
+                                         "to a thread, flagged), process:fifo (real-time "
+                                         "priority where allowed: on time under load), "
+                                         "process:normal, process:idle or thread."),
         idle_baseline_s: float = typer.Option(d.idle_baseline_s,
                                               help="Idle phase measured before loading (s)."),
         cooldown_s: float = typer.Option(d.cooldown_s, help="Pause between repetitions (s)."),

@@ -21,9 +21,11 @@ from inferlca.traces.energy import duration_s
 from inferlca.traces.trace import Gap, PowerTrace
 
 #: ``--sampler`` values: a separate low-priority process (default) or a thread of this process
-SAMPLER_KINDS = ("process", "thread")
 #: ``priority`` values of :class:`ProcessSampler`
 PRIORITIES = ("idle", "nice", "normal", "fifo")
+#: ``--sampler`` values: ``process`` (nice 19), ``process:PRIORITY`` (another priority of the
+#: sampler process, e.g. ``process:fifo``: real-time where allowed) or ``thread``
+SAMPLER_KINDS = ("process", *(f"process:{p}" for p in PRIORITIES if p != "nice"), "thread")
 
 
 class ProcessSampler(Sampler):
@@ -285,13 +287,23 @@ def check_sampler_kind(kind: str) -> None:
                                hint=f"(accepted: {', '.join(SAMPLER_KINDS)})")
 
 
+def split_sampler_kind(kind: str, options: dict[str, Any]) -> str:
+    """``process`` or ``thread`` for a :data:`SAMPLER_KINDS` value; a ``process:PRIORITY`` kind
+    puts its priority into ``options`` (unless they name one already)."""
+    check_sampler_kind(kind)
+    base, _, priority = kind.partition(":")
+    if priority:
+        options.setdefault("priority", priority)
+    return base
+
+
 def run_sampler_process(meter: PowerMeter, period_s: float = 0.01, kind: str = "process",
                         **process_options: Any) -> SamplerProcess | None:
     """The sampler process a whole run shares (``kind == "process"``; None for ``thread``):
     give it as ``host`` to each window's :func:`open_sampler`, close it at the end of the run.
     It starts with the first window; a window that finds it dead starts it again (flagged in
     ``trace.meta["sampler_restarted"]``) or falls back to the thread (``sampler_fallback``)."""
-    check_sampler_kind(kind)
+    kind = split_sampler_kind(kind, process_options)
     if kind == "thread" or getattr(meter, "make_sampler", None) is not None:
         return None  # a thread each window, or a meter that brings its own (the remote agent)
     capacity = process_options.pop("capacity", None) or max(4096, int(120.0 / period_s))
@@ -306,14 +318,14 @@ def open_sampler(
     **process_options: Any,
 ) -> Sampler:
     """The sampler for ``--sampler kind``: ``process`` (default; falls back to a thread, flagged,
-    where a process cannot be used) or ``thread``. A meter that brings its own sampler
+    where a process cannot be used), ``process:PRIORITY`` (:data:`PRIORITIES`) or ``thread``. A meter that brings its own sampler
     (``meter.make_sampler``: the remote meter, whose readings carry the agent's times) gets that
     one, whatever the kind.
 
     Raises:
         UnknownNameError: ``kind`` is neither (a usage error: exit code 2).
     """
-    check_sampler_kind(kind)
+    kind = split_sampler_kind(kind, process_options)
     make = getattr(meter, "make_sampler", None)
     if make is not None:  # a meter with its own clock (the remote agent) brings its sampler
         return make(period_s=period_s, close_meter=close_meter)  # type: ignore[no-any-return]
