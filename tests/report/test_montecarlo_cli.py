@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+
+from inferlca.report.style import gwp_unit
 
 
 def test_compare_cli_monte_carlo(cli, sample_store):
@@ -86,3 +90,31 @@ def test_results_listing_monte_carlo(cli, sample_store):
     assert text.code == 0 and "MC: Monte Carlo median [p2.5 - p97.5]" in text.out
     bad = cli("results", "--store", path, "--samples", "0")
     assert bad.code == 2 and "--samples" in bad.err and "Traceback" not in bad.err
+
+
+@pytest.mark.parametrize("width", [80, 100, 130, 160, 200])
+def test_results_listing_monte_carlo_readable(sample_store, width):
+    """`results --samples N` at any width: no number is cut to an ellipsis and the device and
+    workload columns stay (found at 80 columns: `0.6…` for J/query, the MC column shared with a
+    4-letter device column; at 130: `µgCO2e…`)."""
+    from rich.console import Console
+
+    from inferlca.cli.results import _mc_cell, _per_query_g, runs_table
+    from inferlca.report.mc_table import monte_carlo_table
+    from inferlca.store.sqlite import Store
+
+    path, _ = sample_store
+    with Store.open_readonly(path) as st:
+        runs = st.list_runs()
+        mc = {r["run_id"]: r for r in monte_carlo_table(st, 200, 1)}
+    con = Console(width=width, record=True, file=io.StringIO())
+    con.print(runs_table(runs, "t", width=width, mc=mc))
+    text = con.export_text()
+    assert "…" not in text
+    header = text.splitlines()[1]
+    for col in ("device", "workload", "status", "MC "):
+        assert col in header, (col, header)
+    unit = gwp_unit([v["value"] for r in runs if isinstance(v := _per_query_g(r), dict)
+                     and isinstance(v.get("value"), (int, float))])
+    cells = [_mc_cell(row, unit.scale) for row in mc.values() if row.get("median") is not None]
+    assert cells and all(c in text for c in cells)

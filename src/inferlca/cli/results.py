@@ -55,9 +55,11 @@ def _ms(x: float | None) -> str:
 
 def runs_table(runs: list[RunRecord], title: str, width: int | None = None,
                mc: dict[str, dict[str, Any]] | None = None) -> Table:
-    """The run listing; on a narrow terminal (< 120 columns) the secondary columns are left out;
-    ``mc``: Monte Carlo rows by run id (:mod:`inferlca.report.mc_table`), one more column."""
-    wide = (console.width if width is None else width) >= 120
+    """The run listing; on a narrow terminal (< 120 columns, < 150 with ``mc``) the secondary
+    columns are left out; ``mc``: Monte Carlo rows by run id (:mod:`inferlca.report.mc_table`),
+    one more column (then J/query and p99 are left out too on a narrow terminal)."""
+    # the MC column takes about 22 more columns: the wide layout needs 150 with it
+    wide = (console.width if width is None else width) >= (120 if mc is None else 150)
     show_labels = wide and any(r.label for r in runs)
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
                   collapse_padding=True, show_edge=False)
@@ -66,16 +68,23 @@ def runs_table(runs: list[RunRecord], title: str, width: int | None = None,
         columns.append(("created UTC", {"no_wrap": True}))
     columns += [("device", {"overflow": "fold"}), ("workload", {"overflow": "fold"})]
     if wide:
-        columns.append(("scenario", {}))
-    columns += [("q", {"justify": "right"})]
+        columns.append(("scenario", {"overflow": "fold"}))
+    # numbers and the status are never cut (no_wrap with their own width): the device and workload
+    # names fold instead, so a narrow terminal (e.g. 80 columns with the MC column) stays readable
+    num: dict[str, Any] = {"justify": "right", "no_wrap": True}
+    columns += [("q", dict(num))]
     if wide:
         columns.append(("reps", {"justify": "right"}))
     from inferlca.report.style import gwp_unit
 
     unit = gwp_unit([v["value"] for r in runs if isinstance(v := _per_query_g(r), dict)
                      and isinstance(v.get("value"), (int, float))])
-    columns += [("status", {}), ("J/query", {"justify": "right"}), ("p99 ms", {"justify": "right"}),
-                (f"{unit.name}/q", {"justify": "right", "no_wrap": not wide})]
+    # with the MC column on a narrow terminal, J/query and p99 make room (in --json and >= 120 cols)
+    lean = mc is not None and not wide
+    columns += [("status", {})]
+    if not lean:
+        columns += [("J/query", dict(num)), ("p99 ms", dict(num))]
+    columns += [(f"{unit.name}/q", {"justify": "right", "no_wrap": not wide})]
     if mc is not None:
         columns.append((f"MC {unit.name}/q", {"justify": "right", "no_wrap": True}))
     if show_labels:
@@ -93,8 +102,10 @@ def runs_table(runs: list[RunRecord], title: str, width: int | None = None,
         row.append("-" if r.queries is None else str(r.queries))
         if wide:
             row.append(_reps(r))
-        row += [status, fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s")),
-                _per_query(r, unit.scale, wide)]
+        row.append(status)
+        if not lean:
+            row += [fmt_number(r.metric("energy_per_query_j")), _ms(r.metric("latency_p99_s"))]
+        row.append(_per_query(r, unit.scale, wide))
         if mc is not None:
             row.append(_mc_cell(mc.get(r.run_id), unit.scale))
         if show_labels:
