@@ -160,3 +160,24 @@ def test_run_cli_criteria(cli, tmp_path):
     r = cli("run", "-w", "null", "-n", "8", "-r", "1", "--store", tmp_path / "c.db",
             "--criteria", "co2")
     assert r.code == 2 and "unknown criterion" in r.err
+
+
+def test_stored_run_of_an_archetype_gets_its_category():
+    """A run charged an archetype footprint (device id ``archetype-amd-server``, not in the
+    catalog) keeps the archetype's category for on-site water (was: 'unknown device category',
+    off-site water only, in `results show --criteria water`)."""
+    from types import SimpleNamespace
+
+    from inferlca.hardware.archetypes import archetype_device
+    from inferlca.lca.criteria import run_criteria
+
+    dev = archetype_device("amd-server")
+    ctx = ImpactContext.resolve(dev, region="FR")
+    imp = compute_impact(3600.0, 10.0, ctx, 4)
+    run = SimpleNamespace(device_id="archetype-amd-server", spec={"region": "FR"}, queries=4,
+                          repetitions=[SimpleNamespace(impact=imp.to_dict())])
+    got = run_criteria(run, ("water",))["water"]
+    want = compute_criteria(imp, ctx, ("water",))["water"]
+    assert want.use is not None and want.use.value > 0.001 * 1.5 * 3.6737  # on-site included
+    assert got["value"] == pytest.approx(want.use.value / 4)
+    assert not any("unknown device category" in n for n in got["notes"])

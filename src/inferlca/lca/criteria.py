@@ -231,9 +231,17 @@ def run_criteria(run: Any, criteria: tuple[str, ...] = CRITERIA) -> dict[str, di
     from inferlca.stats import combine_intervals
 
     device = None
-    if getattr(run, "device_id", None):
+    device_id = getattr(run, "device_id", None)
+    if device_id and device_id.startswith("archetype-"):  # a machine charged an archetype
+        from inferlca.hardware.archetypes import archetype_device
+
         try:
-            device = get_catalog().get(run.device_id)
+            device = archetype_device(device_id.removeprefix("archetype-"))
+        except UnknownNameError:
+            device = None
+    elif device_id:
+        try:
+            device = get_catalog().get(device_id)
         except UnknownNameError:  # a device no longer in the catalog: no category or manufacturing
             device = None
     spec = getattr(run, "spec", {}) or {}
