@@ -160,3 +160,25 @@ def test_grid_year_picks_that_years_rows(cli):
     assert r.code == 2 and "years in the table: 2025, 2024, 2023, 2012" in r.err
     r = cli("grid", "show", "DE", "--year", "2023", "--json")
     assert r.code == 0 and r.json()["year"] == "2023"
+
+
+@pytest.mark.parametrize("args, flags", [
+    (["--grid-unit", "kgCO2e/kWh"], "--grid-unit only goes"),
+    (["--grid-tz", "UTC"], "--grid-tz only goes"),
+    (["--start", "2026-03-01T10:59:50Z", "--grid-signal", "marginal"], "--start, --grid-signal"),
+])
+def test_impact_file_options_without_a_file_exit_2(cli, args, flags):
+    """--start, --grid-unit, --grid-tz, --grid-signal without --grid-file: refused (were silently
+    ignored, the yearly intensity used)."""
+    r = cli("impact", "--device", "t4", "--energy-wh", "1", "--duration-s", "20", *args)
+    assert r.code == 2 and flags in r.err and "--grid-file PATH" in r.err
+    assert "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_impact_table_names_the_grid_file(cli, tmp_path):
+    f = _file(tmp_path, TWO_HOURS)
+    r = cli("impact", "--device", "t4", "--energy-wh", "1", "--duration-s", "20",
+            "--grid-file", str(f), "--start", "2026-03-01T10:59:50Z")
+    assert r.code == 0, r.err
+    row = next(line for line in r.out.splitlines() if "grid EGM" in line)
+    assert "--grid-file" in row and "200" in row and "region" not in row

@@ -56,6 +56,7 @@ def impact_cmd(
     from inferlca.lca.impact import ImpactContext, compute_impact
 
     _check_grid_options(region, grid, grid_file, start)
+    _check_file_options(grid_file, start, grid_unit, grid_tz, grid_signal)
     wanted = parse_criteria(criteria) if criteria is not None else None
     if samples is not None:
         from inferlca.lca.montecarlo import check_samples_seed
@@ -87,7 +88,10 @@ def impact_cmd(
     if as_json:
         _print_json(imp, crit, timed, mc, notes)
         return
-    _print_tables(imp, ctx, dev, energy, duration_s, queries, memory_method, crit, notes)
+    how = ("--grid-file" if grid_file is not None else
+           f"region, {grid_year}" if grid_year is not None else
+           "region" if ctx.region != "custom" else "--grid")
+    _print_tables(imp, ctx, dev, energy, duration_s, queries, memory_method, crit, notes, how)
     if mc is not None:
         m = mc["total"]
         console.print(f"Monte Carlo ({samples:,} draws, seed {seed}): total median "
@@ -108,6 +112,22 @@ def _check_grid_options(region: str | None, grid: str | None, grid_file: str | N
     if grid_file is not None and start is None:
         raise InvalidValueError("--grid-file needs --start (the wall-clock start of the "
                                 "workload, ISO 8601 with offset, e.g. 2026-03-01T10:59:50Z)")
+
+
+def _check_file_options(grid_file: str | None, start: str | None, grid_unit: str | None,
+                        grid_tz: str | None, grid_signal: str) -> None:
+    """Options of --grid-file given without it: refused, never silently ignored."""
+    if grid_file is not None:
+        return
+    given = [flag for flag, v in (("--start", start), ("--grid-unit", grid_unit),
+                                  ("--grid-tz", grid_tz)) if v is not None]
+    if grid_signal != "average":
+        given.append("--grid-signal")
+    if given:
+        verb, them = ("goes", "it") if len(given) == 1 else ("go", "them")
+        raise InvalidValueError(f"{', '.join(given)} only {verb} with --grid-file (the "
+                                f"time-varying grid intensity); give --grid-file PATH or leave "
+                                f"{them} out")
 
 
 def _grid_of_year(ctx: Any, grid_year: str, region: str | None, grid: str | None,
@@ -161,16 +181,19 @@ def _print_json(imp: Any, crit: dict[str, Any] | None, timed: Any, mc: dict[str,
 
 def _print_tables(imp: Any, ctx: Any, dev: Any, energy: Any, duration_s: float,
                   queries: int | None, memory_method: str, crit: dict[str, Any] | None,
-                  notes: list[str]) -> None:
-    """The impact table and, when asked, the criteria table (their notes go to ``notes``)."""
+                  notes: list[str], how: str = "region") -> None:
+    """The impact table and, when asked, the criteria table (their notes go to ``notes``);
+    ``how``: where the grid intensity comes from (the formula of the grid row)."""
     where = ctx.region_name if ctx.region == "custom" else f"{ctx.region_name} ({ctx.region})"
+    if how == "--grid-file":
+        where = f"{where}, intensity from --grid-file"
     table = Table(title=f"Impact on {dev.name if dev else 'an unknown device'}, grid: {where}, "
                         f"manufacturing scope: {ctx.scope}")
     for col in ("quantity", "formula", "value [low - high]", "kind"):
         table.add_column(col, overflow="fold")
     rows = [
         ("energy C", f"{energy.format('Wh')} / 1000", imp.energy_kwh, "kWh", imp.energy_j.kind),
-        ("grid EGM", "region" if ctx.region != "custom" else "--grid", imp.grid_gco2e_per_kwh,
+        ("grid EGM", how, imp.grid_gco2e_per_kwh,
          "gCO2e/kWh", imp.grid_gco2e_per_kwh.kind),
         ("PUE", "by category" if imp.pue.kind == "default" else "--pue", imp.pue, "",
          imp.pue.kind),
