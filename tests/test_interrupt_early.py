@@ -96,3 +96,31 @@ def test_ctrl_c_while_summing_up_keeps_the_whole_measurement(tmp_path):
     d = json.loads(r.stdout)
     assert d["interrupted"] is True and d["exit_code"] == 0  # the command itself ran to its end
     assert out.exists()
+
+
+def _class_with_interrupted_set_name() -> None:
+    """What a Ctrl-C during an import's class creation looks like (Python 3.11 wraps an
+    exception of ``__set_name__`` in a RuntimeError; the interrupt is its cause)."""
+    class Attr:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise KeyboardInterrupt
+
+    type("Owner", (), {"attr": Attr()})
+
+
+def test_ctrl_c_wrapped_by_python_is_an_interrupt(monkeypatch, capsys):
+    """Found by a Ctrl-C 50 ms into `measure`: exit 1 'internal error (RuntimeError: Error
+    calling __set_name__ ...)'; it is an interrupt: exit 130, one line."""
+    import inferlca.cli as cli
+    from inferlca.cli._errors import from_interrupt
+
+    try:
+        _class_with_interrupted_set_name()
+    except BaseException as exc:  # noqa: BLE001 - what Python raises here depends on its version
+        if not isinstance(exc, KeyboardInterrupt):
+            assert from_interrupt(exc)
+    assert not from_interrupt(RuntimeError("x"))
+    monkeypatch.setattr(cli, "_run", lambda args: _class_with_interrupted_set_name())
+    assert cli.run(["measure", "--", "true"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "interrupted before anything was measured"

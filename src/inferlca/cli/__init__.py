@@ -151,7 +151,7 @@ def _run_line(args: list[str], fast: bool) -> int:
         except BaseException as exc:
             if isinstance(exc, SystemExit):
                 raise
-            if isinstance(exc, KeyboardInterrupt):
+            if isinstance(exc, KeyboardInterrupt) or _errors.from_interrupt(exc):
                 print(interrupted_line(args), file=sys.stderr)
                 code = 130
             else:

@@ -157,6 +157,19 @@ def classify(exc: BaseException) -> tuple[int, str]:
                          "report it with the output of --debug")
 
 
+def from_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is Python's wrapping of a Ctrl-C: a ``KeyboardInterrupt`` raised inside
+    class creation during an import comes out as ``RuntimeError("Error calling __set_name__
+    ...")`` with the interrupt as its cause (seen with a Ctrl-C early in ``measure``)."""
+    seen = 0
+    cause = exc.__cause__
+    while cause is not None and seen < 20:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        cause, seen = cause.__cause__, seen + 1
+    return False
+
+
 def report(exc: BaseException, args: list[str], *, debug: bool) -> int:
     """Print the one-line message (and the traceback with ``debug``); return the exit code."""
     if isinstance(exc, KeyboardInterrupt):
