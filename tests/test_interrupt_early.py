@@ -111,7 +111,7 @@ def _class_with_interrupted_set_name() -> None:
 def test_ctrl_c_wrapped_by_python_is_an_interrupt(monkeypatch, capsys):
     """Found by a Ctrl-C 50 ms into `measure`: exit 1 'internal error (RuntimeError: Error
     calling __set_name__ ...)'; it is an interrupt: exit 130, one line."""
-    import inferlca.cli as cli
+    from inferlca import cli
     from inferlca.cli._errors import from_interrupt
 
     try:
