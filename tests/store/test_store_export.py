@@ -119,6 +119,14 @@ def test_json_round_trip_is_strict(store, tmp_path):
     assert len(gaps) == 5  # the NaN gap of each of the 5 repetitions is null, not 0
 
 
+def test_json_out_with_a_trailing_slash_is_a_folder(store, tmp_path):
+    """`export --format json --out results/` as the csv/parquet examples: a folder (made when
+    missing) holding inferlca-export.json (was: a file named `results`)."""
+    written = export_store(store, "json", f"{tmp_path / 'results'}/", tables=["runs"])
+    assert written == [tmp_path / "results" / "inferlca-export.json"]
+    assert json.loads(written[0].read_text())["tables"] == ["runs"]
+
+
 def test_export_errors(store, tmp_path):
     with pytest.raises(UnknownNameError, match="accepted: csv, json, parquet"):
         export_store(store, "xlsx", tmp_path)

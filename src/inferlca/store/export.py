@@ -438,7 +438,7 @@ def write_tables(tables: Mapping[str, Table], fmt: str, out: str | os.PathLike[s
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
             return []
-        if target.exists() and target.is_dir():
+        if target.is_dir() or str(out).endswith(("/", os.sep)):  # a folder, maybe still to make
             target = target / "inferlca-export.json"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
