@@ -182,3 +182,10 @@ def test_impact_table_names_the_grid_file(cli, tmp_path):
     assert r.code == 0, r.err
     row = next(line for line in r.out.splitlines() if "grid EGM" in line)
     assert "--grid-file" in row and "200" in row and "region" not in row
+
+
+def test_grid_show_unknown_year_names_its_flag(cli):
+    """`grid show FR --year 1990` named the library's parameter (`grid_year 1990`)."""
+    r = cli("grid", "show", "FR", "--year", "1990")
+    assert r.code == 2 and r.err.startswith("error: --year 1990: no intensity of France")
+    assert "2024" in r.err and "grid_year" not in r.err

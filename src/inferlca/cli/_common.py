@@ -100,7 +100,8 @@ def flag_names(command: Any, argv: list[str] | tuple[str, ...] = ()) -> dict[str
         elif not p.hidden:
             names.setdefault(param, longs[0])
     # one quantity, two parameter names (a run specification's field and a library argument)
-    for a, b in (("grid_gco2e_per_kwh", "grid"), ("devices", "device"), ("store_path", "store")):
+    for a, b in (("grid_gco2e_per_kwh", "grid"), ("devices", "device"), ("store_path", "store"),
+                 ("grid_year", "year")):
         if a in names and b not in names:
             names[b] = names[a]
         elif b in names and a not in names:
