@@ -189,3 +189,13 @@ def test_grid_show_unknown_year_names_its_flag(cli):
     r = cli("grid", "show", "FR", "--year", "1990")
     assert r.code == 2 and r.err.startswith("error: --year 1990: no intensity of France")
     assert "2024" in r.err and "grid_year" not in r.err
+
+
+def test_grid_show_year_statement_is_not_the_default(cli):
+    """`grid show FR --year 2023` said 'default 56 gCO2e/kWh': 56 is the 2023 row, the default
+    stays 79.1."""
+    r = cli("grid", "show", "FR", "--year", "2023", "--json")
+    assert r.code == 0, r.err
+    st = r.json()["statement"]
+    assert st.startswith("France (FR), year 2023: 56 gCO2e/kWh (not the default")
+    assert "default 79.1" in cli("grid", "show", "FR", "--json").json()["statement"]

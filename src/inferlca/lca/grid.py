@@ -49,6 +49,8 @@ class GridRegion:
     iso3: str
     name: str
     rows: tuple[GridRow, ...]
+    #: the year these rows were chosen for (:meth:`for_year`), "" for every year
+    year: str = ""
 
     @property
     def nominal_row(self) -> GridRow:
@@ -80,7 +82,7 @@ class GridRegion:
                 f"in the table: {', '.join(self.years) or 'none stated'})", param="grid_year")
         if not any(r.nominal for r in rows):
             rows = [replace(rows[0], nominal=True)] + [replace(r, nominal=False) for r in rows[1:]]
-        return replace(self, rows=tuple(rows))
+        return replace(self, rows=tuple(rows), year=y)
 
     @property
     def yearly_row(self) -> GridRow | None:
@@ -94,6 +96,10 @@ class GridRegion:
         yearly series when the default is not it (France: the seed study's value, whose year
         the study does not state)."""
         nom, latest = self.nominal_row, self.yearly_row
+        if self.year:  # the rows of one year (--grid-year): not the default
+            return (f"{self.name} ({self.iso2}), year {self.year}: {nom.value_gco2e_per_kwh:g} "
+                    f"{G_PER_KWH} (not the default: the rows of that year only); source: "
+                    f"{nom.source}")
         year = f"year {nom.year}" if nom.year else "year not stated by its source"
         text = (f"{self.name} ({self.iso2}): default {nom.value_gco2e_per_kwh:g} {G_PER_KWH}, "
                 f"{year}; source: {nom.source}")
