@@ -278,3 +278,18 @@ def test_a_run_charged_an_archetype_names_its_pue_class():
                     device_category("archetype-amd-server", "AMD EPYC"))
     assert "default for datacenter devices" in text
     assert device_category("archetype-nope", "nothing") is None
+
+
+def test_cli_archetypes_table_keeps_ids_whole(cli):
+    """At 80 columns the ids were cut (`intel-serve` / `r`) and the note was 6 letters wide."""
+    from inferlca.cli._common import console
+
+    r = cli("hardware", "archetypes")
+    assert r.code == 0, r.err
+    ids = [a["id"] for a in cli("hardware", "archetypes", "--json").json()]
+    if console.width < 120:
+        for i in ids:
+            assert any(line.startswith(f"{i}: ") for line in r.out.splitlines()), i
+    for i in ids:
+        assert any(f" {i} " in line for line in r.out.splitlines()), i
+    assert "xeon-platinum-8480plus" in r.out

@@ -98,12 +98,18 @@ def archetypes_cmd(
         return
     table = Table(title=f"{len(rows)} archetypes for CPUs not in the catalog (a VM is charged "
                         "its share of the hardware threads of a server archetype)")
-    for col in ("id", "class", "category", "based on", "die area x", "note"):
-        table.add_column(col, overflow="fold")
+    # ids are typed back (`embodied --archetype ID`): never cut; below 120 columns the notes
+    # go under the table, one line each, rather than into a column a few letters wide
+    wide = console.width >= 120
+    for col in ("id", "class", "category", "based on", "die area x", *(("note",) if wide else ())):
+        table.add_column(col, overflow="fold", no_wrap=col != "note")
     for a in rows:
         table.add_row(a.id, a.cls, a.category, a.base_device,
-                      f"{1 - a.widen:g} - {1 + a.widen:g}", a.note)
+                      f"{1 - a.widen:g} - {1 + a.widen:g}", *((a.note,) if wide else ()))
     console.print(table)
+    if not wide:
+        for a in rows:
+            console.print(f"[bold]{escape(a.id)}[/]: {escape(a.note)}", highlight=False)
 
 
 @hardware_app.command("detect")
