@@ -71,6 +71,21 @@ def test_save_estimate_at_estimate_only_precision_round_trips(tmp_path: Path, pr
     assert RunSpec.from_dict(spec).validate().is_estimate
 
 
+def test_saved_estimate_keeps_its_scope_and_memory_method(tmp_path: Path) -> None:
+    """`estimate --scope card --memory-method area --save` stored spec scope chip / per-gb while
+    the impact was card / area, so `compare` labelled it chip and compared it with chip runs."""
+    from inferlca.store.sqlite import Store
+
+    res = estimate("bert-large", [CAT.get("a100-sxm4-40gb")], scope="card",
+                   memory_method="area")
+    with Store.open(tmp_path / "s.db") as store:
+        (rid,) = save_estimates(store, res)
+        run = store.get_run(rid)
+    spec = run.spec if isinstance(run.spec, dict) else run.spec.to_dict()
+    assert (spec["scope"], spec["memory_method"]) == ("card", "area")
+    assert run.repetitions[0].impact["scope"] == "card"
+
+
 def test_cli_run_fp8_is_one_line_exit_2() -> None:
     proc = subprocess.run([sys.executable, "-m", "inferlca", "run", "--precision", "fp8",
                            "--queries", "1"], check=False, capture_output=True, text=True, timeout=120)

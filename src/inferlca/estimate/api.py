@@ -195,6 +195,10 @@ def save_estimates(store: Any, result: EstimateResult, *, workload: str | None =
                        queries=est.queries, repetitions=1, meter="roofline",
                        region=region or "FR", precision=cost.precision,
                        max_new_tokens=cost.tokens_out or 1, preset=preset, label=label,
+                       # the impact's own scope and memory method (compare reads them here)
+                       scope=est.impact.scope if est.impact is not None else "chip",
+                       memory_method=(est.impact.memory_method if est.impact is not None
+                                      else "per-gb"),
                        extra={"estimate": estimate_facts}).validate()
         notes = [(f"estimated ({cost.method} roofline, {est.power_model} power model, efficiency "
                   f"{est.efficiency.format()}): no device was measured"), *est.notes]
