@@ -58,6 +58,10 @@ def test_401_without_key_and_ok_with_it(cli, tmp_path, monkeypatch):
         _one_line_error(_run(cli, tmp_path, srv.url), "401", "--api-key-env")
         _one_line_error(_run(cli, tmp_path, srv.url, "--api-key-env", "NO_SUCH_VAR_X"),
                         "NO_SUCH_VAR_X", "not set")
+        # a key that is sent and refused says so (not "pass a key"), naming the variable
+        monkeypatch.setenv("MY_KEY", "wrong")
+        _one_line_error(_run(cli, tmp_path, srv.url, "--api-key-env", "MY_KEY"),
+                        "401", "refused the API key", "MY_KEY")
         monkeypatch.setenv("MY_KEY", "s3cret")
         res = _run(cli, tmp_path, srv.url, "--api-key-env", "MY_KEY", "-s", "single-stream",
                    "-n", "2")

@@ -336,7 +336,8 @@ class OpenAIEndpoint(BaseWorkload):
                 raise InvalidValueError(f"{named('tokenizer')} {o.tokenizer!r} cannot be loaded: "
                                         f"{type(exc).__name__}", param="tokenizer") from None
         if o.launch is None:
-            self.served_models = probe(o.url, o.model, headers=self.headers).models
+            self.served_models = probe(o.url, o.model, headers=self.headers,
+                                       key_env=o.api_key_env).models
             self.add_note(NO_LOAD_NOTE)
         else:
             self.add_note("load phase: start-up of the launched server until it answered "
@@ -363,7 +364,8 @@ class OpenAIEndpoint(BaseWorkload):
             try:
                 self.load_s = self.server.wait_ready(health_url(o.url, o.health_path),
                                                      o.launch_timeout_s, self.headers)
-                self.served_models = probe(o.url, o.model, headers=self.headers).models
+                self.served_models = probe(o.url, o.model, headers=self.headers,
+                                           key_env=o.api_key_env).models
             except BaseException:
                 self.server.stop()
                 self.server = None
