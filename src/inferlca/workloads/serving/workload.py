@@ -347,8 +347,14 @@ class OpenAIEndpoint(BaseWorkload):
                       "stream's usage, else "
                       + ("the tokenizer " + repr(o.tokenizer) if o.tokenizer else "")
                       + (", else " if o.tokenizer else "") + "text chunks (see tokens_from_*)")
-        self.add_note("energy is that of the meters on this machine: the server's power only "
-                      "when it runs here (the client's own work is included)")
+        meter = str(getattr(self.spec, "meter", "") or "")
+        if meter.startswith("remote:"):  # --meter-url: the agent's machine was measured
+            self.add_note(f"energy is that of the machine of the meter agent at "
+                          f"{meter.removeprefix('remote:')}: the server's power when the agent "
+                          "runs on the server's host (this client's own work is not included)")
+        else:
+            self.add_note("energy is that of the meters on this machine: the server's power "
+                          "only when it runs here (the client's own work is included)")
 
     def load(self) -> None:
         """Start the launched server and wait until it answers (the measured load phase);
