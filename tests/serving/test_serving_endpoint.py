@@ -246,6 +246,9 @@ def test_server_gone_mid_run_keeps_what_was_measured(cli, tmp_path):
         run = st.list_runs()[0]
         rep = st.get_run(run.run_id).repetitions[0]
     assert run.status == "incomplete" and rep.status == "incomplete"
+    # the one line says where what was measured went (regression: it did not)
+    assert len(res.err.strip().splitlines()) == 1
+    assert f"run {run.run_id} stored as incomplete" in res.err
     # the stop races with the next accept: 3 answers, or 4 when one more got in first
     assert 3 <= rep.metrics["requests_ok"] <= 4 and rep.metrics["server_gone"] == 1
     assert rep.metrics["tokens_out"] == 3

@@ -375,6 +375,9 @@ def _repetitions(state: _Run, workload: Workload, meter: PowerMeter, ctx: Impact
                 store.finish_run(state.run_id, "incomplete" if getattr(
                     exc, "ends_incomplete", False) else "failed", _summary(state, measured, None),
                                  error=f"{type(exc).__name__}: {exc}", queries=_requests_sent(state))
+            if getattr(exc, "ends_incomplete", False) and exc.args:  # say where it went
+                exc.args = (f"{exc.args[0]}; run {state.run_id} stored as incomplete",
+                            *exc.args[1:])
         raise
     finally:
         if host is not None:
