@@ -246,7 +246,8 @@ def _run(state: _Run, workload: Workload, dev: ResolvedDevice, ctx: ImpactContex
         t0 = time.perf_counter()
         plan = traffic_plan(spec.extra["traffic"])
         state.traffic = (plan, class_prompts(workload, plan, plan.seed if plan.seed is not None
-                                             else spec.seed, spec.max_new_tokens))
+                                             else spec.seed, spec.max_new_tokens,
+                                             spec.prompts))
         state.notes.append(
             f"mixed traffic: {len(plan.classes)} classes at once ("
             + ", ".join(f"{c.name}: {c.kind}" for c in plan.classes)
