@@ -453,3 +453,12 @@ def test_energy_counters_cross_to_the_runner_and_to_prometheus():
     assert e.energy_j == pytest.approx(50.0 * float(trace.t_s[-1]), rel=0.01)
     (sample,) = fams["inferlca_energy_joules"].samples
     assert sample.labels["source"] == "counter" and sample.value > 1000.0
+
+
+def test_a_port_in_use_says_to_choose_another(agent):
+    """Regression: the line said only "cannot listen on 127.0.0.1:P: Address already in use"."""
+    port = agent.server.server_address[1]
+    with pytest.raises(InvalidValueError) as info:
+        MeterAgent(ReplayMeter(ORIN), port=port, interval_s=0.01)
+    assert f"cannot listen on 127.0.0.1:{port}" in str(info.value)
+    assert "choose another with --port" in str(info.value)

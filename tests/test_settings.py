@@ -126,3 +126,23 @@ def test_period_setting_is_seconds_and_device_only_where_it_means_the_device(hom
     assert "device" not in dm.get("results", {})  # there --device filters the stored runs
     assert dm["results"]["store"] == "s.db"
     assert "store_path" not in dm.get("estimate", {})  # there a store means "calibrate on it"
+
+
+def test_warnings_of_our_code_are_one_line_on_the_command_line(monkeypatch):
+    """Regression: a run whose meter agent went away printed Python's warning form, the source
+    path and line of ``sampler.py`` and then the code line, before the run's table."""
+    import warnings
+    from pathlib import Path
+
+    import inferlca
+    from inferlca.cli._settings import setup_logging
+
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)
+    setup_logging(0, False)
+    setup_logging(0, False)  # once per command: not wrapped twice
+    ours = str(Path(inferlca.__file__).parent / "meters" / "sampler.py")
+    msg = "meter 'remote:modelled': 2 of 551 reads failed; recorded as 1 gap(s), not zeros"
+    assert warnings.formatwarning(msg, RuntimeWarning, ours, 116, "self.stop()") == \
+        f"warning: {msg}\n"
+    theirs = warnings.formatwarning("x", UserWarning, "/elsewhere/mod.py", 3, "y()")
+    assert theirs.startswith("/elsewhere/mod.py:3: UserWarning: x")

@@ -88,6 +88,8 @@ BAD = [
     ("classes:\n  a b:\n    kind: offline\n    requests: 2\n", 2, ["class name"]),
     ("classes:\n  a:\n    kind: offline\n    requests: [2\n", 5, ["not valid YAML"]),
     ("classes:\n  a:\n    kind: interactive\n    requests: 3\n", 2, ["needs 'users'"]),
+    # regression: a class without kind said "..., got None"
+    ("classes:\n  a:\n    rate_qps: 2\n", 2, ["classes.a: 'kind' is missing", "interactive"]),
 ]
 
 

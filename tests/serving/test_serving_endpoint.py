@@ -58,6 +58,10 @@ def test_401_without_key_and_ok_with_it(cli, tmp_path, monkeypatch):
         _one_line_error(_run(cli, tmp_path, srv.url), "401", "--api-key-env")
         _one_line_error(_run(cli, tmp_path, srv.url, "--api-key-env", "NO_SUCH_VAR_X"),
                         "NO_SUCH_VAR_X", "not set")
+        # a key that is sent and refused says so (not "pass a key"), naming the variable
+        monkeypatch.setenv("MY_KEY", "wrong")
+        _one_line_error(_run(cli, tmp_path, srv.url, "--api-key-env", "MY_KEY"),
+                        "401", "refused the API key", "MY_KEY")
         monkeypatch.setenv("MY_KEY", "s3cret")
         res = _run(cli, tmp_path, srv.url, "--api-key-env", "MY_KEY", "-s", "single-stream",
                    "-n", "2")
@@ -242,6 +246,9 @@ def test_server_gone_mid_run_keeps_what_was_measured(cli, tmp_path):
         run = st.list_runs()[0]
         rep = st.get_run(run.run_id).repetitions[0]
     assert run.status == "incomplete" and rep.status == "incomplete"
+    # the one line says where what was measured went (regression: it did not)
+    assert len(res.err.strip().splitlines()) == 1
+    assert f"run {run.run_id} stored as incomplete" in res.err
     # the stop races with the next accept: 3 answers, or 4 when one more got in first
     assert 3 <= rep.metrics["requests_ok"] <= 4 and rep.metrics["server_gone"] == 1
     assert rep.metrics["tokens_out"] == 3

@@ -99,3 +99,20 @@ def test_prompts_synthetic_and_from_file(tmp_path):
     f = tmp_path / "p.txt"
     f.write_text("one\n\n  two words  \n")
     assert read_prompts(str(f)) == ["one", "two words"]
+
+
+@pytest.mark.parametrize("meter", ["auto", "remote:http://10.0.0.7:9642"])
+def test_the_energy_note_names_the_machine_that_was_measured(meter):
+    """Regression: a run with --meter-url said "energy is that of the meters on this machine"
+    beside the note that the agent of another machine measured it."""
+    spec = RunSpec(workload="openai-endpoint", meter=meter, extra={"endpoint": {
+        "url": "http://127.0.0.1:9/v1", "model": "m", "launch": "true"}})
+    w = OpenAIEndpoint(spec)
+    w.prepare()  # with a launch command nothing is probed before the load phase
+    energy = [n for n in w.notes if n.startswith("energy is that of")]
+    assert len(energy) == 1, w.notes
+    if meter == "auto":
+        assert "meters on this machine" in energy[0]
+    else:
+        assert "meter agent at http://10.0.0.7:9642" in energy[0]
+        assert "this machine" not in energy[0]

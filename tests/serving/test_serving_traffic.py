@@ -98,6 +98,24 @@ def test_a_class_with_a_prompt_file(cli, tmp_path):
     assert prompts.count("alpha beta") == 2 and prompts.count("gamma delta epsilon") == 2
 
 
+def test_the_runs_prompt_file_serves_the_classes_without_their_own(cli, tmp_path):
+    """Regression: ``--prompts FILE`` beside ``--traffic`` was ignored (the classes sent 32-word
+    synthetic prompts) while the run's notes said the prompts came from FILE."""
+    (tmp_path / "p.txt").write_text("alpha beta\ngamma delta epsilon\n")
+    traffic = ("classes:\n  plain:\n    kind: offline\n    requests: 4\n    max_new_tokens: 2\n"
+               "  own:\n    kind: offline\n    requests: 2\n    prompt_len: 5\n"
+               "    max_new_tokens: 3\n")
+    with SSEServer("usage", tokens=4) as srv:
+        res = _run(cli, tmp_path, srv.url, traffic, "--prompts", tmp_path / "p.txt")
+        sent = [(b["max_tokens"], b["messages"][-1]["content"]) for b in srv.bodies]
+    assert res.code == 0, res.err
+    plain = [p for k, p in sent if k == 2]
+    own = [p for k, p in sent if k == 3]
+    assert sorted(plain) == ["alpha beta", "alpha beta", "gamma delta epsilon",
+                             "gamma delta epsilon"]
+    assert len(own) == 2 and all(len(p.split()) == 5 for p in own)  # its prompt_len wins
+
+
 def test_duration_keeps_the_window_open(cli, tmp_path):
     traffic = "duration_s: 1.0\nclasses:\n  a:\n    kind: offline\n    requests: 2\n"
     with SSEServer("usage", tokens=2) as srv:

@@ -191,3 +191,19 @@ def test_store_merge_missing_other_names_it(cli, db, tmp_path):
     r = cli("store", "merge", str(tmp_path / "nope.db"), "--store", db["path"])
     assert r.code == 2 and "Traceback" not in r.err
     assert r.err.strip() == f"error: no results store to merge at {tmp_path / 'nope.db'}: give the path of another inferlca results store (.db)"
+
+
+def test_results_list_keeps_workload_names_whole_at_80_columns(cli, tmp_path, monkeypatch):
+    """Regression: at 80 columns an estimated openai-endpoint run was listed as "openai-endpoi"
+    over "nt" (the workload column folded while the device column had room to wrap)."""
+    from inferlca.cli._common import console
+
+    path = tmp_path / "r.db"
+    with Store.open(path) as s:
+        add_complete_run(s, reps=1, device_id="archetype-amd-server", device_name="AMD EPYC",
+                         spec={**SPEC, "workload": "openai-endpoint"}, kind="estimated")
+    monkeypatch.setattr(console, "_width", 80)
+    r = cli("results", "--store", path)
+    assert r.code == 0, r.err
+    assert "openai-endpoint" in r.out, r.out
+    assert max(len(ln.rstrip()) for ln in r.out.splitlines()) <= 80

@@ -92,8 +92,25 @@ def setup_logging(verbose: int, quiet: bool) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
         handler._inferlca = True  # type: ignore[attr-defined]
         log.addHandler(handler)
-    if quiet:
-        import warnings
+    import warnings
 
+    if quiet:
         warnings.simplefilter("ignore")
+    if not getattr(warnings.formatwarning, "_inferlca", False):
+        warnings.formatwarning = _one_line_warning(warnings.formatwarning)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error" if quiet else "warning")
+
+
+def _one_line_warning(default: Any) -> Any:
+    """``warnings.formatwarning`` for the command line: a warning of inferlca's own code is one
+    line, ``warning: MESSAGE`` (not its source file, line number and code line); others as
+    Python shows them."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def fmt(message: Any, category: Any, filename: str, lineno: int, line: str | None = None) -> str:
+        if os.path.abspath(filename).startswith(package + os.sep):
+            return f"warning: {message}\n"
+        return str(default(message, category, filename, lineno, line))
+
+    fmt._inferlca = True  # type: ignore[attr-defined]
+    return fmt

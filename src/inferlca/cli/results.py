@@ -92,7 +92,9 @@ def runs_table(runs: list[RunRecord], title: str, width: int | None = None,
     for name, kw in columns:
         table.add_column(name, **kw)
     for r in runs:
-        status = _status(r) + ("" if r.measured else " [magenta]est.[/]")
+        # narrow: "est." under the status, so the column is no wider than "complete" and the
+        # workload (openai-endpoint) is not folded mid-word
+        status = _status(r) + ("" if r.measured else ("  " if wide else "\n") + "[magenta]est.[/]")
         row = [r.short_id]
         if wide:
             row.append(r.created_at[:16].replace("T", " "))

@@ -246,7 +246,8 @@ def _run(state: _Run, workload: Workload, dev: ResolvedDevice, ctx: ImpactContex
         t0 = time.perf_counter()
         plan = traffic_plan(spec.extra["traffic"])
         state.traffic = (plan, class_prompts(workload, plan, plan.seed if plan.seed is not None
-                                             else spec.seed, spec.max_new_tokens))
+                                             else spec.seed, spec.max_new_tokens,
+                                             spec.prompts))
         state.notes.append(
             f"mixed traffic: {len(plan.classes)} classes at once ("
             + ", ".join(f"{c.name}: {c.kind}" for c in plan.classes)
@@ -375,6 +376,9 @@ def _repetitions(state: _Run, workload: Workload, meter: PowerMeter, ctx: Impact
                 store.finish_run(state.run_id, "incomplete" if getattr(
                     exc, "ends_incomplete", False) else "failed", _summary(state, measured, None),
                                  error=f"{type(exc).__name__}: {exc}", queries=_requests_sent(state))
+            if getattr(exc, "ends_incomplete", False) and exc.args:  # say where it went
+                exc.args = (f"{exc.args[0]}; run {state.run_id} stored as incomplete",
+                            *exc.args[1:])
         raise
     finally:
         if host is not None:

@@ -256,14 +256,18 @@ class _Scheduler:
 
 
 def class_prompts(workload: Workload, plan: TrafficPlan, seed: int,
-                  default_max_new_tokens: int) -> list[list[TrafficPrompt]]:
-    """Each class's prompts from the workload (its file, or seeded synthetic ones)."""
+                  default_max_new_tokens: int,
+                  default_prompts: str | None = None) -> list[list[TrafficPrompt]]:
+    """Each class's prompts from the workload (its file, or seeded synthetic ones); a class
+    that names neither ``prompts`` nor ``prompt_len`` takes ``default_prompts`` (the run's
+    ``--prompts`` file) when given."""
     out = []
     w: Any = workload  # BaseWorkload.traffic_prompts: refuses unless the workload has a token engine
     for k, c in enumerate(plan.classes):
         n = min(MAX_PROMPTS, c.requests or MAX_PROMPTS)
-        out.append(w.traffic_prompts(n, c.prompt_len, c.prompts, seed * 1009 + k,
-                                            c.max_new_tokens or default_max_new_tokens))
+        prompts = c.prompts if c.prompts is not None or c.prompt_len else default_prompts
+        out.append(w.traffic_prompts(n, c.prompt_len, prompts, seed * 1009 + k,
+                                     c.max_new_tokens or default_max_new_tokens))
     return out
 
 

@@ -251,9 +251,10 @@ def _class(name: str, raw: Any, top_duration: float | None, check: _Lines,
         raise check.fail(w, f"a class is a mapping with a 'kind' ({', '.join(KINDS)}), got "
                             f"{raw!r}")
     kind = raw.get("kind")
+    if "kind" not in raw:
+        raise check.fail(w, f"'kind' is missing: give one of {', '.join(KINDS)}")
     if kind not in KINDS:
-        raise check.fail((*w, "kind") if "kind" in raw else w,
-                         f"'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise check.fail((*w, "kind"), f"'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
     _unknown(raw, (*_COMMON, *_BY_KIND[kind]), w, check, f"a {kind} class")
     c = TrafficClass(name=name, kind=kind)
     if "prompt_len" in raw:

@@ -131,6 +131,7 @@ class MeterAgent:
             self.server = _Server((host, port), _Handler)
         except OSError as exc:
             raise InvalidValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                                    "; choose another with --port (or stop what uses it)"
                                     ) from None
         self.server.agent = self
 

@@ -79,8 +79,8 @@ def class_table(classes: dict[str, Any]) -> Any:
               title_justify="left")
     rows = class_rows(classes)
     t.add_column("figure")
-    for row in rows:
-        t.add_column(escape(row[0]), justify="right")
+    for row in rows:  # a long class name folds over lines, never cut ("batch-night…")
+        t.add_column(escape(row[0]), justify="right", overflow="fold")
     for i, h in enumerate(headers()[1:], start=1):
         t.add_row(escape(h), *(escape(row[i]) for row in rows))
     return t

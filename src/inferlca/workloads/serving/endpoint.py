@@ -48,8 +48,9 @@ def _get(url: str, headers: dict[str, str], timeout_s: float) -> tuple[int, byte
 
 
 def probe(url: str, model: str | None, *, headers: dict[str, str] | None = None,
-          timeout_s: float = 10.0) -> ProbeResult:
-    """Check that ``url`` is an OpenAI API that serves ``model``.
+          timeout_s: float = 10.0, key_env: str | None = None) -> ProbeResult:
+    """Check that ``url`` is an OpenAI API that serves ``model``; ``key_env`` names the
+    environment variable the API key in ``headers`` came from (for the 401/403 line).
 
     Raises:
         EndpointError: unreachable, wrong path, not OpenAI-compatible, 401/403, unknown model.
@@ -66,9 +67,13 @@ def probe(url: str, model: str | None, *, headers: dict[str, str] | None = None,
             "check the host and port") from None
     seconds = time.monotonic() - t0
     if status in (401, 403):
+        what = f"{target} answered {status} ({'unauthorized' if status == 401 else 'forbidden'})"
+        if key_env is not None and "Authorization" in (headers or {}):
+            raise EndpointError(f"{what}: it refused the API key in ${key_env}; check that "
+                                "variable's value")
         raise EndpointError(
-            f"{target} answered {status} ({'unauthorized' if status == 401 else 'forbidden'}): "
-            f"pass the API key in an environment variable named with {named('api_key_env')}")
+            f"{what}: pass the API key in an environment variable named with "
+            f"{named('api_key_env')}")
     if status == 404:
         raise EndpointError(
             f"{target} answered 404: no OpenAI API at {base} (the URL usually ends in /v1, "

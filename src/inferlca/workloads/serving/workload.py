@@ -336,7 +336,8 @@ class OpenAIEndpoint(BaseWorkload):
                 raise InvalidValueError(f"{named('tokenizer')} {o.tokenizer!r} cannot be loaded: "
                                         f"{type(exc).__name__}", param="tokenizer") from None
         if o.launch is None:
-            self.served_models = probe(o.url, o.model, headers=self.headers).models
+            self.served_models = probe(o.url, o.model, headers=self.headers,
+                                       key_env=o.api_key_env).models
             self.add_note(NO_LOAD_NOTE)
         else:
             self.add_note("load phase: start-up of the launched server until it answered "
@@ -346,8 +347,14 @@ class OpenAIEndpoint(BaseWorkload):
                       "stream's usage, else "
                       + ("the tokenizer " + repr(o.tokenizer) if o.tokenizer else "")
                       + (", else " if o.tokenizer else "") + "text chunks (see tokens_from_*)")
-        self.add_note("energy is that of the meters on this machine: the server's power only "
-                      "when it runs here (the client's own work is included)")
+        meter = str(getattr(self.spec, "meter", "") or "")
+        if meter.startswith("remote:"):  # --meter-url: the agent's machine was measured
+            self.add_note(f"energy is that of the machine of the meter agent at "
+                          f"{meter.removeprefix('remote:')}: the server's power when the agent "
+                          "runs on the server's host (this client's own work is not included)")
+        else:
+            self.add_note("energy is that of the meters on this machine: the server's power "
+                          "only when it runs here (the client's own work is included)")
 
     def load(self) -> None:
         """Start the launched server and wait until it answers (the measured load phase);
@@ -363,7 +370,8 @@ class OpenAIEndpoint(BaseWorkload):
             try:
                 self.load_s = self.server.wait_ready(health_url(o.url, o.health_path),
                                                      o.launch_timeout_s, self.headers)
-                self.served_models = probe(o.url, o.model, headers=self.headers).models
+                self.served_models = probe(o.url, o.model, headers=self.headers,
+                                           key_env=o.api_key_env).models
             except BaseException:
                 self.server.stop()
                 self.server = None
