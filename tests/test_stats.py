@@ -197,3 +197,54 @@ def test_run_gwp_interval_contains_every_repetition_at_nominal_grid(energies):
             nominal = imp[key]["value"]  # this repetition at nominal grid, PUE and lifetime
             assert s[key]["low"] <= nominal * (1 + 1e-12) and nominal <= s[key]["high"] * (1 + 1e-12)
         assert s[key]["low"] <= s[key]["value"] <= s[key]["high"]
+
+
+def _iv(v: float, lo: float, hi: float) -> dict[str, float]:
+    return {"value": v, "low": lo, "high": hi}
+
+
+def test_total_holds_its_parts_hand_case():
+    """Two repetitions whose use and embodied move in opposite directions: per field, the
+    Student term of the totals (which barely move) is far narrower than the use phase's, so the
+    total's high end would sit below the use phase's; the combined total holds use + embodied."""
+    from inferlca.stats import combine_impacts
+
+    reps = [{"use_gco2e": _iv(1.0, 0.8, 1.2), "embodied_gco2e": _iv(1.0, 0.9, 1.1),
+             "total_gco2e": _iv(2.0, 1.7, 2.3), "per_query_gco2e": _iv(0.5, 0.425, 0.575)},
+            {"use_gco2e": _iv(1.5, 1.2, 1.8), "embodied_gco2e": _iv(0.5, 0.45, 0.55),
+             "total_gco2e": _iv(2.0, 1.65, 2.35), "per_query_gco2e": _iv(0.5, 0.4125, 0.5875)}]
+    out = combine_impacts(reps)
+    assert out is not None
+    use, emb, tot, pq = (out[k] for k in ("use_gco2e", "embodied_gco2e", "total_gco2e",
+                                          "per_query_gco2e"))
+    # use highs 1.2, 1.8: mean 1.5 + t(1) 12.706 x sd 0.4243 / sqrt 2 = 5.312; embodied highs
+    # 1.1, 0.55: 0.825 + 12.706 x 0.3889 / sqrt 2 = 4.319; total highs 2.3, 2.35: 4.002 alone
+    assert use["high"] == pytest.approx(1.5 + 12.7062047 * 0.6 / math.sqrt(2) / math.sqrt(2), rel=1e-6)
+    assert tot["high"] == pytest.approx(use["high"] + emb["high"])
+    assert tot["low"] <= use["low"] + emb["low"]
+    assert pq["high"] == pytest.approx(tot["high"] / 4) and pq["low"] <= tot["low"] / 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 10.0), st.floats(0.0, 1.0), st.floats(0.0, 10.0),
+                          st.floats(0.0, 1.0)), min_size=1, max_size=6),
+       st.integers(1, 1000))
+def test_combined_totals_hold_their_parts_and_every_repetition(reps, queries):
+    from inferlca.stats import combine_impacts
+
+    impacts = []
+    for u, du, e, de in reps:
+        use, emb = _iv(u, u * (1 - du), u * (1 + du)), _iv(e, e * (1 - de), e * (1 + de))
+        tot = _iv(u + e, use["low"] + emb["low"], use["high"] + emb["high"])
+        impacts.append({"use_gco2e": use, "embodied_gco2e": emb, "total_gco2e": tot,
+                        "per_query_gco2e": {k: x / queries for k, x in tot.items()}})
+    out = combine_impacts(impacts)
+    assert out is not None
+    use, emb, tot, pq = (out[k] for k in ("use_gco2e", "embodied_gco2e", "total_gco2e",
+                                          "per_query_gco2e"))
+    tol = 1e-9 * (1 + abs(tot["high"]))
+    assert tot["high"] >= use["high"] + emb["high"] - tol
+    assert tot["low"] <= use["low"] + emb["low"] + tol
+    assert pq["high"] * queries >= tot["high"] - tol and pq["low"] * queries <= tot["low"] + tol
+    for i in impacts:  # still holds every repetition
+        assert tot["low"] - tol <= i["total_gco2e"]["value"] <= tot["high"] + tol

@@ -27,7 +27,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["combine_impacts", "combine_intervals", "describe", "loadgen_percentile", "student_t_two_sided", "summarize", "t_quantile"]
+__all__ = ["combine_impacts", "combine_intervals", "consistent_totals", "describe", "loadgen_percentile", "student_t_two_sided", "summarize", "t_quantile"]
 
 
 def loadgen_percentile(values: Sequence[float] | Any, p: float) -> float:
@@ -204,12 +204,47 @@ def _mean_of(values: Sequence[Any]) -> Any:
 
 def combine_impacts(impacts_per_rep: Sequence[Mapping[str, Any] | None]) -> dict[str, Any] | None:
     """The run's impact from the repetitions' impact dicts (``summary["impact"]``): interval
-    fields by :func:`combine_intervals`, numbers averaged, sources united; ``None`` if none."""
+    fields by :func:`combine_intervals`, numbers averaged, sources united, the totals kept
+    consistent with their parts (:func:`consistent_totals`); ``None`` if none."""
     impacts = [i for i in impacts_per_rep if i]
     if not impacts:
         return None
     out = _mean_of(impacts)
-    return dict(out) if isinstance(out, Mapping) else None
+    return consistent_totals(dict(out)) if isinstance(out, Mapping) else None
+
+
+def consistent_totals(impact: dict[str, Any]) -> dict[str, Any]:
+    """Widen a combined impact's ``total_gco2e`` to hold ``use_gco2e + embodied_gco2e`` (interval
+    sum) and ``per_query_gco2e`` to hold the total divided by the queries (the ratio of the
+    nominals), in place; returns ``impact``.
+
+    Each field is combined over the repetitions on its own (:func:`combine_intervals`), and the
+    Student term of one field can come out narrower than its parts' (two repetitions whose use
+    and embodied move in opposite directions): a total whose high end sits below the use phase's
+    would read as a contradiction. Only ever widens, so every repetition stays inside.
+    """
+    use, emb = _ends(impact.get("use_gco2e")), _ends(impact.get("embodied_gco2e"))
+    total = _ends(impact.get("total_gco2e"))
+    if use is not None and emb is not None and total is not None:
+        impact["total_gco2e"] = {**impact["total_gco2e"],
+                                 "low": min(total[1], use[1] + emb[1]),
+                                 "high": max(total[2], use[2] + emb[2])}
+        total = _ends(impact["total_gco2e"])
+    per_q = _ends(impact.get("per_query_gco2e"))
+    if total is not None and per_q is not None and total[0] != 0:
+        r = per_q[0] / total[0]
+        impact["per_query_gco2e"] = {**impact["per_query_gco2e"],
+                                     "low": min(per_q[1], total[1] * r),
+                                     "high": max(per_q[2], total[2] * r)}
+    return impact
+
+
+def _ends(d: Any) -> tuple[float, float, float] | None:
+    """``(value, low, high)`` of an interval dict with finite numbers, else None."""
+    if not _is_interval(d):
+        return None
+    v, lo, hi = _finite(d.get("value")), _finite(d.get("low")), _finite(d.get("high"))
+    return None if v is None or lo is None or hi is None else (v, lo, hi)
 
 
 def summarize(metrics_per_rep: Sequence[Mapping[str, Any]],

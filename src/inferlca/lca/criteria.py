@@ -228,7 +228,7 @@ def run_criteria(run: Any, criteria: tuple[str, ...] = CRITERIA) -> dict[str, di
     query when the run has a query count. A criterion without data is ``value: None`` with the
     notes of its repetitions."""
     from inferlca.hardware.catalog import get_catalog
-    from inferlca.stats import combine_intervals
+    from inferlca.stats import combine_intervals, consistent_totals
 
     device = None
     device_id = getattr(run, "device_id", None)
@@ -255,6 +255,14 @@ def run_criteria(run: Any, criteria: tuple[str, ...] = CRITERIA) -> dict[str, di
         crits = [c[name] for c in per_rep_ok]
         totals = [c.total.to_dict() for c in crits if c.total is not None]
         comb = combine_intervals(totals) if totals and len(totals) == len(crits) else None
+        if comb is not None and all(c.use is not None and c.manufacturing is not None
+                                    for c in crits):
+            # the total holds its parts, as the GWP's (stats.consistent_totals)
+            parts = {"use_gco2e": combine_intervals([c.use.to_dict() for c in crits if c.use]),
+                     "embodied_gco2e": combine_intervals([c.manufacturing.to_dict()
+                                                          for c in crits if c.manufacturing]),
+                     "total_gco2e": comb}
+            comb = consistent_totals(parts)["total_gco2e"]
         notes = list(dict.fromkeys(n for c in crits for n in c.notes))
         if not per_rep_ok:
             notes.append("no repetition with a stored impact")

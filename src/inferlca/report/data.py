@@ -142,12 +142,17 @@ class RunView:
         repetition's interval and the 95 % interval of the mean); without repetitions,
         ``summary["impact"][key]``. ``None`` when the run has no impact.
         """
-        from inferlca.stats import combine_intervals
+        from inferlca.stats import combine_intervals, consistent_totals
 
         # the run interval rule (stats.combine_intervals) on the repetitions, so that runs
-        # stored before the rule read the same as new ones; else the stored summary
-        combined = combine_intervals([r.impact[key] for r in self.repetitions
-                                      if r.impact and isinstance(r.impact.get(key), Mapping)])
+        # stored before the rule read the same as new ones; else the stored summary. A total
+        # holds its parts (stats.consistent_totals)
+        keys = (key,) if key not in ("total_gco2e", "per_query_gco2e") else (
+            "use_gco2e", "embodied_gco2e", "total_gco2e", "per_query_gco2e")
+        both = {k: combine_intervals([r.impact[k] for r in self.repetitions
+                                      if r.impact and isinstance(r.impact.get(k), Mapping)])
+                for k in keys}
+        combined = consistent_totals({k: v for k, v in both.items() if v is not None}).get(key)
         if combined is not None:
             return UValue(combined["value"], combined["low"], combined["high"], unit)
         return _as_uvalue((self.summary.get("impact") or {}).get(key), unit)
