@@ -33,6 +33,15 @@ overrides:
 """
 
 
+#: GRID's cell ids as computed at main 7bc87af, before the nested endpoint axes: they must not move
+GRID_IDS = ["025a725e782d", "0ae7db056906", "116b1fae1b32", "1cd5aa5f19db", "228f1ec8eb2d",
+            "84c7aa6fe9ef", "a1c1d0259461", "c614ab09b165"]
+
+
+def test_grid_cell_ids_do_not_move() -> None:
+    assert sorted(c.cell_id for c in parse(GRID).cells) == GRID_IDS
+
+
 def test_grid_expands_to_the_product_of_its_axes() -> None:
     c = parse(GRID)
     # 2 workloads x 2 query counts x 2 devices = 8 cells
