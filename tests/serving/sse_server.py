@@ -164,6 +164,22 @@ class SSEServer:
         self._thread.start()
         return self
 
+    def stop_after(self, answers: int) -> None:
+        """Stop serving (from another thread, as a crash would) once ``answers`` POSTs were
+        answered: a server that dies mid-run. Only this server's handler class changes."""
+        base = self._httpd.RequestHandlerClass
+        count = {"n": 0}
+        owner = self
+
+        class Dying(base):  # type: ignore[misc,valid-type]
+            def do_POST(self) -> None:
+                super().do_POST()
+                count["n"] += 1
+                if count["n"] == answers:
+                    threading.Thread(target=owner.stop, daemon=True).start()
+
+        self._httpd.RequestHandlerClass = Dying
+
     def stop(self) -> None:
         if self._thread.is_alive():
             self._httpd.shutdown()

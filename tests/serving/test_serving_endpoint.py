@@ -222,23 +222,11 @@ def test_server_gone_mid_run_keeps_what_was_measured(cli, tmp_path):
     from inferlca.store.sqlite import Store
 
     srv = SSEServer("usage", tokens=3)
+    srv.stop_after(3)
     srv.__enter__()
-    original = srv._httpd.RequestHandlerClass.do_POST
-    count = {"n": 0}
-
-    def post_then_die(handler):
-        original(handler)
-        count["n"] += 1
-        if count["n"] == 3:
-            import threading
-
-            threading.Thread(target=srv.stop, daemon=True).start()
-
-    srv._httpd.RequestHandlerClass.do_POST = post_then_die
     try:
         res = _run(cli, tmp_path, srv.url, "-s", "single-stream", "-n", "8")
     finally:
-        srv._httpd.RequestHandlerClass.do_POST = original
         srv.stop()
     assert res.code == 2, res.err
     assert "stopped accepting connections" in res.err and "Traceback" not in res.err

@@ -131,25 +131,13 @@ def test_server_gone_mid_traffic_keeps_the_classes_measured(cli, tmp_path):
     from inferlca.store.sqlite import Store
 
     srv = SSEServer("usage", tokens=3)
+    srv.stop_after(4)
     srv.__enter__()
-    original = srv._httpd.RequestHandlerClass.do_POST
-    count = {"n": 0}
-
-    def post_then_die(handler):
-        original(handler)
-        count["n"] += 1
-        if count["n"] == 4:
-            import threading
-
-            threading.Thread(target=srv.stop, daemon=True).start()
-
-    srv._httpd.RequestHandlerClass.do_POST = post_then_die
     traffic = ("classes:\n  a:\n    kind: interactive\n    users: 1\n    requests: 20\n"
                "  b:\n    kind: poisson\n    rate_qps: 20\n    requests: 20\n")
     try:
         res = _run(cli, tmp_path, srv.url, traffic)
     finally:
-        srv._httpd.RequestHandlerClass.do_POST = original
         srv.stop()
     assert res.code == 2, res.err
     assert "stopped accepting connections" in res.err and "Traceback" not in res.err
