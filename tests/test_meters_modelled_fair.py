@@ -4,6 +4,7 @@ Intel Xeon VM and an AMD EPYC VM, never the live CPU), the measured process tree
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from inferlca.meters.cpumodel import microarch_of, parse_cpuinfo
-from inferlca.meters.modelled import ModelledCpuMeter, tree_cpu_seconds
+from inferlca.meters.modelled import ModelledCpuMeter
+from inferlca.meters.proctree import tree_cpu_seconds
 from inferlca.meters.sampler import Sampler
 from inferlca.meters.summary import summarize
 
@@ -119,8 +121,6 @@ def test_the_measured_busy_process_is_charged_its_own_cpu(tmp_path):
 
 
 def test_tree_cpu_seconds_counts_children(tmp_path):
-    import os
-
     own = tree_cpu_seconds(os.getpid())
     assert own is not None and own > 0
     assert tree_cpu_seconds(2**22 + 12345) is None  # no such process
@@ -135,3 +135,35 @@ def test_dram_term(tmp_path):
     assert r.power_w["dram"] == pytest.approx(16 * 0.392)
     assert r.power_w["host"] == pytest.approx(r.power_w["cpu"] + 16 * 0.392)
     assert m.primary == "host" and "Cloud Carbon Footprint" in m.meta()["dram_source"]
+
+
+def test_the_sampler_process_charges_the_measured_process_not_itself(tmp_path):
+    """The copy of the meter opened in the sampler process follows the measuring process's tree
+    (its open_spec names it); before, it charged the sampler process's own CPU (~1 J here)."""
+    from inferlca.meters.registry import open_meter
+    from inferlca.meters.sampler_process import open_sampler
+
+    p = tmp_path / "stat"
+    stat(p, n=2)
+    m = open_meter("modelled", cpu_tdp_w=100.0, idle_share=0.2, proc_stat=str(p))
+    assert m.open_spec[1]["root_pid"] == os.getpid()
+    c0 = time.process_time()
+    with open_sampler(m, period_s=0.01, close_meter=True, kind="process") as s:
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:  # the measured process: busy, holding the GIL
+            pass
+    cpu_s = time.process_time() - c0
+    assert s.trace.meta["sampler"] == "process"
+    expected = 100.0 * 0.8 * cpu_s / 2  # 100 W x (1 - 0.2) x CPU seconds / 2 CPUs
+    # the tree is re-read every 0.2 s: up to ~0.3 s of the 1.5 s may be charged late or not at all
+    assert expected * 0.7 <= summarize(s.trace)["dynamic_energy_j"] <= expected * 1.05
+
+
+def test_a_meter_that_tracks_no_process_reopens_without_one(tmp_path):
+    from inferlca.meters.registry import open_meter, reopen
+
+    p = tmp_path / "stat"
+    stat(p, n=2)
+    m = open_meter("modelled", cpu_tdp_w=100.0, proc_stat=str(p), track_process=False)
+    again = reopen(*m.open_spec)
+    assert again.channels == m.channels == ["cpu"]

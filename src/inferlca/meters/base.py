@@ -145,6 +145,12 @@ class PowerMeter:
             out["devices_measured"] = devs
         return out
 
+    def reopen_options(self) -> dict[str, Any]:
+        """Options added to :attr:`open_spec` so that a copy opened in another process measures
+        what this one does (the modelled meter's measured process is this process, not the
+        sampler process that reopens it)."""
+        return {}
+
     def close(self) -> None:
         """Release the vendor handle or subprocess."""
 

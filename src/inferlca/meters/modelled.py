@@ -46,49 +46,16 @@ from typing import Any
 from inferlca.errors import InvalidValueError, MeterUnavailableError
 from inferlca.meters.base import PowerMeter, Reading
 from inferlca.meters.cpumodel import CPUINFO, dram_w_per_gb, microarch_of, read_cpuinfo
+from inferlca.meters.proctree import ProcessTree
 
 PROC_STAT = Path("/proc/stat")
-#: the process tree's CPU time is re-read at most this often (a /proc scan per refresh)
+#: the process tree's CPU time is re-read at most this often
 TREE_REFRESH_S = 0.2
-_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def _microarch(cpuinfo: str | os.PathLike[str]) -> dict[str, Any] | None:
     info = read_cpuinfo(cpuinfo)
     return microarch_of(info) if info is not None else None
-
-
-def tree_cpu_seconds(root_pid: int, proc: Path = Path("/proc")) -> float | None:
-    """CPU seconds (user + system, and those of reaped children) of a process and all its
-    descendants, from ``/proc/<pid>/stat`` (what psutil reads on Linux); None if it is gone."""
-    parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
-    try:
-        entries = [e for e in os.listdir(proc) if e.isdigit()]
-    except OSError:
-        return None
-    for e in entries:
-        try:
-            raw = (proc / e / "stat").read_bytes()
-        except OSError:
-            continue
-        rest = raw[raw.rfind(b")") + 2:].split()
-        if len(rest) < 15:
-            continue
-        # after "pid (comm)": state ppid ... utime(12) stime(13) cutime(14) cstime(15) (1-based)
-        parents[int(e)] = int(rest[1])
-        ticks[int(e)] = int(rest[11]) + int(rest[12]) + int(rest[13]) + int(rest[14])
-    if root_pid not in ticks:
-        return None
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
-    total, stack = 0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        total += ticks.get(pid, 0)
-        stack.extend(children.get(pid, ()))
-    return total / float(_CLK_TCK)
 
 
 @lru_cache(maxsize=1)
@@ -240,8 +207,10 @@ class ModelledCpuMeter(PowerMeter):
         self.root_pid = root_pid if root_pid is not None else os.getpid()
         self._tree: tuple[float, float] | None = None
         self._tree_power = 0.0
+        self._proc_tree: ProcessTree | None = None
         if track_process:
-            cpu_s = tree_cpu_seconds(self.root_pid, self._proc_root)
+            self._proc_tree = ProcessTree(self.root_pid, self._proc_root)
+            cpu_s = self._proc_tree.cpu_seconds()
             if cpu_s is not None:
                 self._tree = (time.monotonic(), cpu_s)
                 self.channels.append("process_dynamic")
@@ -254,6 +223,12 @@ class ModelledCpuMeter(PowerMeter):
             self.dram_w = dram_gb * w_per_gb
             self.channels += ["dram", "host"]
             self.primary = "host"
+
+    def reopen_options(self) -> dict[str, Any]:
+        # the copy in the sampler process charges this process's tree, not its own
+        if self._tree is None:
+            return {"track_process": False}
+        return {"root_pid": self.root_pid, "track_process": True}
 
     def close(self) -> None:
         if self._fd is not None:
@@ -309,14 +284,15 @@ class ModelledCpuMeter(PowerMeter):
 
     def _process_dynamic_w(self) -> float:
         """Dynamic watts of the measured process tree: ``P_max (1 - s) u_tree`` with ``u_tree``
-        its CPU seconds per second over the machine's CPUs (refreshed every 0.2 s at most: each
-        refresh scans /proc)."""
-        assert self._tree is not None
+        its CPU seconds per second over the machine's CPUs (refreshed every 0.2 s at most from
+        the tree's own /proc/<pid>/stat files; /proc is scanned again only when a process may
+        have been created: :mod:`inferlca.meters.proctree`)."""
+        assert self._tree is not None and self._proc_tree is not None
         now = time.monotonic()
         t0, c0 = self._tree
         if now - t0 < TREE_REFRESH_S:
             return self._tree_power
-        c1 = tree_cpu_seconds(self.root_pid, self._proc_root)
+        c1 = self._proc_tree.cpu_seconds()
         if c1 is None:  # the measured process ended: nothing more to charge
             self._tree_power = 0.0
             self._tree = (now, c0)

@@ -188,7 +188,8 @@ def open_meter(
 
 def _opened(cls: type[PowerMeter], opts: dict[str, Any]) -> PowerMeter:
     meter = cls(**opts)
-    meter.open_spec = (cls.name, dict(opts))  # how the process sampler opens its own copy
+    # how the process sampler opens its own copy
+    meter.open_spec = (cls.name, {**opts, **meter.reopen_options()})
     return meter
 
 
