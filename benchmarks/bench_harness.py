@@ -10,7 +10,8 @@
    trace afterwards is printed too (``ours_null_wall_qps``).
 3. sampler cost: model p50 latency with the 10 ms power sampler running / without, alternating
    forward by forward, for the sampler thread and the sampler process (issue 16) side by side;
-   at least 7 rounds. Goal <= 1.01.
+   one sampler process per kind and round, each forward a window of it (as a run's repetitions
+   are), stopped between its windows; at least 7 rounds. Goal <= 1.01.
 4. auto backend: p50 latency of the backend ``auto`` picks / p50 of the fastest backend measured
    here. Goal <= 1.05.
 
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -156,13 +158,20 @@ def main() -> None:
               f"{lg_p50 / fw_p50:.5f}", flush=True)
 
     # 3: forwards with the 10 ms sampler (thread, process) on and off, alternating forward by
-    # forward; one sampler of each kind runs through a round and is paused off the "on" forwards
-    # by starting it anew (thread) or keeping it (process: its start costs a Python start-up)
+    # forward. The thread sampler is started for each "on" forward (a thread starts at once).
+    # Each process side has one sampler process for the whole round, as a run has one for all
+    # its repetitions: each forward is a window of it (as a repetition is), and between its own
+    # forwards the process is stopped (SIGSTOP), so it takes nothing from the other sides.
+    import signal
     import warnings
 
     from inferlca.meters.registry import open_meter
     from inferlca.meters.sampler import Sampler
-    from inferlca.meters.sampler_process import open_sampler
+    from inferlca.meters.sampler_process import open_sampler, run_sampler_process
+
+    def pause(host: Any, sig: int) -> None:
+        if host is not None and host.proc is not None and host.proc.poll() is None:
+            os.kill(host.proc.pid, sig)
 
     meter = open_meter("auto")
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -171,18 +180,27 @@ def main() -> None:
                                          "process_normal": [], "process_fifo": []}
         kinds_used = set()
         sides = list(times) if r % 2 == 0 else list(reversed(times))
+        kind_of = {side: side.replace("_", ":") for side in times if side != "off"}
+        hosts = {side: run_sampler_process(meter, 0.01, kind=kind)
+                 for side, kind in kind_of.items()}
         for k in range(n_model):
             for side in sides:
                 if side == "off":
                     time.sleep(0.03)  # same pause on every side
                     times["off"].append(forward_s(w, k % 16))
                     continue
-                opts = {"priority": side.split("_")[1]} if "_" in side else {}
-                s: Sampler = open_sampler(meter, period_s=0.01, kind=side.split("_")[0], **opts)
+                host = hosts[side]
+                pause(host, signal.SIGCONT)
+                s: Sampler = open_sampler(meter, period_s=0.01, kind=kind_of[side], host=host)
                 with s:
                     time.sleep(0.03)  # sampling before the forward starts
                     times[side].append(forward_s(w, k % 16))
+                pause(host, signal.SIGSTOP)
                 kinds_used.add(s.trace.meta["sampler"])
+        for host in hosts.values():
+            pause(host, signal.SIGCONT)
+            if host is not None:
+                host.close()
         p50 = {side: keep(f"sampler_{side}_p50_s", float(np.median(v)))
                for side, v in times.items()}
         results["sampler"].append(p50["thread"] / p50["off"])
