@@ -124,11 +124,11 @@ def test_table_output(cli, tmp_path):
 
 @pytest.mark.parametrize("args,expected", [
     (["-w", "bert-huge"], "unknown workload 'bert-huge'"),
-    (["--backend", "tensorrt"], "unknown backend 'tensorrt' (known: auto, torch, onnxruntime)"),
-    (["-s", "burst"], ("unknown scenario 'burst' (known: single-stream, multi-stream, server, "
+    (["--backend", "tensorrt"], "unknown backend 'tensorrt' (accepted: auto, torch, onnxruntime)"),
+    (["-s", "burst"], ("unknown scenario 'burst' (accepted: single-stream, multi-stream, server, "
                        "offline, interactive, mixed)")),
     (["-n", "0"], "queries must be an integer >= 1"),
-    (["--precision", "fp8"], "(known: fp32, fp16, bf16, int8)"),
+    (["--precision", "fp8"], "(accepted: fp32, fp16, bf16, int8)"),
     (["--target-qps", "-1"], "target-qps"),
     (["--device", "NoSuchGPU 9000"], "unknown device"),
     (["--region", "Atlantis"], "Atlantis"),
@@ -503,7 +503,7 @@ def test_run_table_unknown_device_shows_embodied_as_not_available(cli, tmp_path,
 def test_minilm_preset_error_says_what_is_accepted(cli, tmp_path):
     res = cli("run", "-w", "minilm-embed", "--preset", "tiny", "--store", tmp_path / "b.db")
     assert res.code == 2
-    assert "omit --preset" in res.err and "known: minilm" in res.err
+    assert "omit --preset" in res.err and "accepted: minilm" in res.err
 
 
 # ---- LoadGen validity wording --------------------------------------------------------------

@@ -38,7 +38,7 @@ OVERFLOW_POLICIES = ("refuse", "truncate")
 
 def _known(names: tuple[str, ...]) -> str:
     """The accepted names, for an error message."""
-    return f"(known: {', '.join(names)})"
+    return f"(accepted: {', '.join(names)})"
 
 
 MEMORY_METHODS = ("per-gb", "area")

@@ -28,7 +28,7 @@ def test_measured_run_refuses_estimate_only_precision(precision: str) -> None:
     msg = str(info.value)
     assert "\n" not in msg
     assert f"unknown precision '{precision}'" in msg
-    assert "(known: fp32, fp16, bf16, int8)" in msg
+    assert "(accepted: fp32, fp16, bf16, int8)" in msg
     assert f"{precision} can only be estimated" in msg
     assert f"inferlca estimate --precision {precision}" in msg
     assert "precision" in info.value.params

@@ -97,10 +97,9 @@ class ClassRatios:
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"classes": {name: {"kind": self.kinds.get(name),
-                                   **{r.key: r.to_dict() for r in rs}}
-                            for name, rs in self.ratios.items()},
-                "note": self.note}
+        """Class name -> its kind and ratios (the note is among the comparison's notes)."""
+        return {name: {"kind": self.kinds.get(name), **{r.key: r.to_dict() for r in rs}}
+                for name, rs in self.ratios.items()}
 
 
 def _class_value(c: Any, key: str, unit: str) -> UValue | None:
@@ -190,7 +189,7 @@ class Comparison:
         out = {"a": run(self.a), "b": run(self.b),
                "ratios": {r.key: r.to_dict() for r in self.ratios},
                "sentences": self.sentences(), "notes": list(self.notes)}
-        if self.classes is not None:  # two mixed-traffic runs: class by class
+        if self.classes is not None:  # two mixed-traffic runs: class by class, by name
             out["classes"] = self.classes.to_dict()
         return out
 

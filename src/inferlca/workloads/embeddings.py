@@ -107,7 +107,7 @@ class MiniLMEmbed(BaseWorkload):
             raise UnknownNameError(
                 "preset", spec.preset, ("minilm",),
                 hint="for minilm-embed: it has one size, the real all-MiniLM-L6-v2 weights "
-                     f"(6 layers, hidden 384, already small); omit {named('preset')} (known: minilm)")
+                     f"(6 layers, hidden 384, already small); omit {named('preset')} (accepted: minilm)")
         if spec.accuracy:
             raise InvalidValueError(f"{named('accuracy')} is not available for minilm-embed "
                                     "(no labels)")

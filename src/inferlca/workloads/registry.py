@@ -36,7 +36,7 @@ def workload_class(name: str) -> type:
         ref = WORKLOADS[name]
     except KeyError:
         raise UnknownNameError("workload", name, list_workloads(),
-                               hint=f"(known: {', '.join(list_workloads())})") from None
+                               hint=f"(accepted: {', '.join(list_workloads())})") from None
     module_name, _, class_name = ref.partition(":")
     return getattr(importlib.import_module(module_name), class_name)
 

@@ -109,7 +109,7 @@ class EndpointOptions:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise InvalidValueError(f"{named('endpoint')}: unknown option(s) {', '.join(unknown)} "
-                                    f"(known: {', '.join(sorted(known))})")
+                                    f"(accepted: {', '.join(sorted(known))})")
         opts = cls(**raw)
         opts.check()
         return opts
