@@ -203,6 +203,21 @@ def test_token_counts_exact_and_timestamps_ordered(tiny):
     assert [s.batch for s in steps if s.phase == "prefill"] == [4, 2]
 
 
+def test_decoding_uses_the_cache_keyword_of_the_installed_transformers(tiny):
+    """transformers 5.x renamed ``past_key_values`` to ``cache`` and warns at each call with the
+    old name: a run must not print that warning (4.x has only the old name)."""
+    import inspect
+    import warnings
+
+    params = inspect.signature(tiny.model.forward).parameters
+    assert tiny.engine._cache_kw == ("cache" if "cache" in params else "past_key_values")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        tiny.take_results()
+        assert [len(o) for o in tiny.run([0, 1])] == [5, 5]
+    tiny.take_results()
+
+
 def test_eos_is_masked_for_synthetic_weights(tiny):
     eos = gen.eos_ids(tiny.model)
     assert eos == [511]

@@ -3,6 +3,7 @@ token, every token timestamped (see :mod:`inferlca.workloads.llm`)."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 import time
@@ -69,6 +70,11 @@ class DecodeEngine:
         self.n_positions = context_length(model)
         self.steps: list[Step] = []
         self._lock = threading.Lock()
+        # the KV cache's keyword and output field: ``cache`` from transformers 5.x (where
+        # ``past_key_values`` is deprecated, with a warning at each run), before that
+        # ``past_key_values``
+        self._cache_kw = ("cache" if "cache" in inspect.signature(model.forward).parameters
+                          else "past_key_values")
 
     def reset_steps(self) -> list[Step]:
         """Return the recorded steps and start a new list."""
@@ -148,7 +154,8 @@ class DecodeEngine:
             t1 = self.clock()
         with self._lock:
             self.steps.append(Step(t0, t1, "prefill", n))
-        batch.past, batch.mask, batch.pos, batch.nxt = out.past_key_values, mask, position[:, -1:], nxt
+        past = getattr(out, self._cache_kw)
+        batch.past, batch.mask, batch.pos, batch.nxt = past, mask, position[:, -1:], nxt
         for i, tok in enumerate(tokens):
             if on_first_token is not None:
                 on_first_token(requests[i], int(tok), t1)
@@ -167,8 +174,9 @@ class DecodeEngine:
             batch.mask = torch.cat([batch.mask, torch.ones((n, 1), dtype=torch.long)], dim=1)
             batch.pos = batch.pos + 1
             out = self.model(input_ids=batch.nxt.view(n, 1), attention_mask=batch.mask,
-                             position_ids=batch.pos, past_key_values=batch.past, use_cache=True)
-            batch.past = out.past_key_values
+                             position_ids=batch.pos, use_cache=True,
+                             **{self._cache_kw: batch.past})
+            batch.past = getattr(out, self._cache_kw)
             batch.nxt = self._choose(out.logits[:, -1, :].float(), batch.generators)
             tokens = batch.nxt.tolist()
             t1 = self.clock()
