@@ -132,6 +132,11 @@ def test_stored_and_summarized_per_class(stored):
     series = stored.series(0)
     assert sorted(series["traffic_class"].tolist()) == [0.0] * 6 + [1.0] * 8 + [2.0] * 4
     assert any("mixed traffic: 3 classes" in n for n in rec.notes)
+    # each class's own prompts and the seed that makes them again (the run's seed 1 x 1009 + k);
+    # the whole-run prompts made by the workload are not sent, so not described
+    assert ("class prompts: chat: 6 synthetic (prompt_len 4..8, seed 1009); api: 8 synthetic "
+            "(prompt_len 10, seed 1010); batch: 4 synthetic (prompt_len 20, seed 1011)"
+            in rec.notes)
 
 
 def test_results_show_export_and_report(stored, cli, tmp_path):

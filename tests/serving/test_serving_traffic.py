@@ -114,6 +114,12 @@ def test_the_runs_prompt_file_serves_the_classes_without_their_own(cli, tmp_path
     assert sorted(plain) == ["alpha beta", "alpha beta", "gamma delta epsilon",
                              "gamma delta epsilon"]
     assert len(own) == 2 and all(len(p.split()) == 5 for p in own)  # its prompt_len wins
+    # the notes say where each class's prompts came from (the run's seed 0: class k's is k),
+    # and no longer describe the whole-run prompts, which were not sent
+    notes = res.json()["notes"]
+    assert (f"class prompts: plain: 2 from {tmp_path / 'p.txt'}; own: 2 synthetic "
+            "(prompt_len 5, seed 1)") in notes
+    assert not any(n.startswith(("synthetic prompts of", "2 prompts from")) for n in notes)
 
 
 def test_duration_keeps_the_window_open(cli, tmp_path):

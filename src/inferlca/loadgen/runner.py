@@ -240,20 +240,21 @@ def _run(state: _Run, workload: Workload, dev: ResolvedDevice, ctx: ImpactContex
                            f"{a['meter']}), the readings mapped onto this machine's clock")
     _prepare(state, workload)
     if spec.scenario == "mixed":  # each class's prompts, once, outside the measured windows
-        from inferlca.loadgen.traffic import class_prompts
+        from inferlca.loadgen.traffic import class_prompts, prompts_note
         from inferlca.loadgen.traffic_file import traffic_plan
 
         t0 = time.perf_counter()
         plan = traffic_plan(spec.extra["traffic"])
-        state.traffic = (plan, class_prompts(workload, plan, plan.seed if plan.seed is not None
-                                             else spec.seed, spec.max_new_tokens,
-                                             spec.prompts))
+        seed = plan.seed if plan.seed is not None else spec.seed
+        made = class_prompts(workload, plan, seed, spec.max_new_tokens, spec.prompts)
+        state.traffic = (plan, made)
         state.notes.append(
             f"mixed traffic: {len(plan.classes)} classes at once ("
             + ", ".join(f"{c.name}: {c.kind}" for c in plan.classes)
             + f"), our own scheduler on one clock; class prompts made in "
             f"{time.perf_counter() - t0:.1f} s, not measured; energy attributed to classes by "
             "token share per power-trace step (docs/method.md)")
+        state.notes.append(prompts_note(plan, made, seed, spec.prompts))
         state.notes.extend(n for n in workload.notes if n not in state.notes)
     if store is not None:
         state.run_id = _create_run(store, spec, dev, meter.name, measured)

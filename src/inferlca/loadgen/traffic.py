@@ -265,10 +265,34 @@ def class_prompts(workload: Workload, plan: TrafficPlan, seed: int,
     w: Any = workload  # BaseWorkload.traffic_prompts: refuses unless the workload has a token engine
     for k, c in enumerate(plan.classes):
         n = min(MAX_PROMPTS, c.requests or MAX_PROMPTS)
-        prompts = c.prompts if c.prompts is not None or c.prompt_len else default_prompts
-        out.append(w.traffic_prompts(n, c.prompt_len, prompts, seed * 1009 + k,
+        out.append(w.traffic_prompts(n, c.prompt_len, _prompt_file(c, default_prompts),
+                                     class_seed(seed, k),
                                      c.max_new_tokens or default_max_new_tokens))
     return out
+
+
+def class_seed(seed: int, k: int) -> int:
+    """The seed of the ``k``-th class's synthetic prompts (each class its own)."""
+    return seed * 1009 + k
+
+
+def _prompt_file(c: Any, default_prompts: str | None) -> str | None:
+    return c.prompts if c.prompts is not None or c.prompt_len else default_prompts
+
+
+def prompts_note(plan: TrafficPlan, prompts: list[list[TrafficPrompt]], seed: int,
+                 default_prompts: str | None = None) -> str:
+    """Where each class's prompts came from, for the run's notes: its file, or synthetic
+    prompts of its length with the seed that makes them again."""
+    parts = []
+    for k, (c, made) in enumerate(zip(plan.classes, prompts)):
+        path = _prompt_file(c, default_prompts)
+        if path is not None:
+            parts.append(f"{c.name}: {len(made)} from {path}")
+        else:
+            length = f"prompt_len {c.prompt_len}" if c.prompt_len else "the run's prompt length"
+            parts.append(f"{c.name}: {len(made)} synthetic ({length}, seed {class_seed(seed, k)})")
+    return "class prompts: " + "; ".join(parts)
 
 
 def run_traffic(workload: Workload, plan: TrafficPlan, prompts: list[list[TrafficPrompt]], *,

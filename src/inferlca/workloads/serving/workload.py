@@ -316,16 +316,21 @@ class OpenAIEndpoint(BaseWorkload):
 
     def prepare(self) -> None:
         o = self.options
+        # a mixed run's classes make their own prompts (the run's notes say which): these are
+        # not sent, so not described
+        mixed = self.spec.scenario == "mixed"
         if self.spec.prompts is not None:
             self.prompts = read_prompts(self.spec.prompts)
-            self.add_note(f"{len(self.prompts)} prompts from {self.spec.prompts}")
+            if not mixed:
+                self.add_note(f"{len(self.prompts)} prompts from {self.spec.prompts}")
         else:
             n = max(self.spec.queries * max(1, self.spec.samples_per_query),
                     self.spec.offline_samples or 0, 64)
             self.prompts = synthetic_prompts(min(n, 4096), self.spec.seed, self._lengths)
             lo, hi = self._lengths
-            self.add_note(f"synthetic prompts of {lo if lo == hi else f'{lo} to {hi}'} words "
-                          f"(seed {self.spec.seed})")
+            if not mixed:
+                self.add_note(f"synthetic prompts of {lo if lo == hi else f'{lo} to {hi}'} "
+                              f"words (seed {self.spec.seed})")
         if o.tokenizer:
             from inferlca.errors import require
 
