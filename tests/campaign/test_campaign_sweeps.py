@@ -85,6 +85,25 @@ grid:
 """)
     assert {(x.spec.users, x.spec.think_time_s) for x in c.cells} == {
         (1, 0.5), (1, 2.0), (4, 0.5), (4, 2.0)}
+    # the labels say the users, not the query count an interactive run does not use
+    labels = [x.describe() for x in c.cells]
+    assert sum("1 user " in x for x in labels) == 2 and sum("4 users" in x for x in labels) == 2
+    assert not any(" q16 " in x for x in labels)
+
+
+def test_a_mixed_cell_is_labelled_by_its_traffic_classes():
+    c = parse(f"""
+name: mixed
+defaults: {{workload: openai-endpoint, scenario: mixed, extra: {{endpoint: {ENDPOINT},
+            traffic: {{classes: {{chat: {{kind: interactive, users: 2}},
+                                 api: {{kind: poisson, rate_qps: 3}}}}, duration_s: 5}}}}}}
+grid:
+  max_concurrency: [1, 4]
+""")
+    labels = [x.describe() for x in c.cells]
+    assert labels == [
+        "openai-endpoint mixed traffic chat+api x3 local FR max_concurrency=1",
+        "openai-endpoint mixed traffic chat+api x3 local FR max_concurrency=4"]
 
 
 def test_overrides_match_and_set_the_nested_setting():

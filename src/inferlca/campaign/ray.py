@@ -43,7 +43,7 @@ from inferlca.campaign.local import (
     failure_reason,
     record_failure,
 )
-from inferlca.campaign.spec import Campaign, Cell
+from inferlca.campaign.spec import Campaign, Cell, load_label
 from inferlca.campaign.state import DONE, CampaignLock, cell_states, run_id_of, runs_by_cell
 from inferlca.campaign.transfer import export_run, import_run
 from inferlca.errors import RunInterrupted, UsageError
@@ -368,7 +368,7 @@ def _drive(ray: Any, campaign: Campaign, store: Any, runner: CellRunner | None,
             cell.spec.to_dict(), runner, campaign.cooldown_s, tracker, cell.cell_id)
         pending[ref] = (cell, resource, time.monotonic())
 
-    labels = {c.cell_id: f"{c.device} q{c.spec.queries}" for c, _ in todo}
+    labels = {c.cell_id: f"{c.device} {load_label(c.spec)}" for c, _ in todo}
     stopping = False
     try:
         while pending:

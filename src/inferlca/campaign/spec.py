@@ -107,8 +107,8 @@ class Cell:
     def describe(self) -> str:
         """A short human label: workload, scenario, queries, device, region."""
         s = self.spec
-        parts = [s.workload, s.scenario, f"q{s.queries}", f"x{s.repetitions}", s.device or "local",
-                 s.region]
+        parts = [s.workload, s.scenario, load_label(s), f"x{s.repetitions}",
+                 s.device or "local", s.region]
         if s.backend != "auto":
             parts.insert(1, s.backend)
         # Settings a grid often varies besides the axes above, so that two cells never read alike.
@@ -320,6 +320,18 @@ def _check_gpus_meter(settings: dict[str, Any]) -> None:
         raise InvalidValueError(
             f"gpus {settings['gpus']!r} selects NVIDIA GPUs and goes with the nvml meter, but the "
             f"cell's meter is {meter!r}; use meter: nvml (or nvml+rapl, auto) or drop gpus")
+
+
+def load_label(spec: RunSpec) -> str:
+    """What a cell asks of the system under test, in a few characters: ``q16`` (queries), ``2
+    users`` (interactive), ``traffic chat+api`` (mixed: the classes of its traffic file)."""
+    if spec.scenario == "mixed":
+        classes = (spec.extra.get("traffic") or {}).get("classes") or {}
+        names = list(classes) if isinstance(classes, dict) else []
+        return "traffic " + ("+".join(names) if names else "file")
+    if spec.scenario == "interactive":
+        return f"{spec.users} user" + ("s" if spec.users != 1 else "")
+    return f"q{spec.queries}"
 
 
 def _unknown(kind: str, name: str, known: Sequence[str]) -> UnknownNameError:
