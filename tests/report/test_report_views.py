@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -242,3 +244,26 @@ def test_tradeoff_front_leaves_out_use_phase_only_points(make_run):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(t.startswith("gtx-1650") and "use phase only" in t for t in labels)
     assert "use phase only" in ax.get_title()
+
+
+def test_manufacturing_rows_for_a_machine_charged_an_archetype(make_run):
+    """Regression: a store whose runs were charged an archetype footprint (a CPU not in the
+    catalog) had no manufacturing figure ("no device ... in the hardware catalog")."""
+    from inferlca.hardware.archetypes import archetype_device
+    from inferlca.lca.embodied import embodied_footprint
+    from inferlca.report.html import footprints
+
+    run = make_run("archetype-amd-server", 16, category="datacenter")
+    run = dataclasses.replace(run, device_name="AMD EPYC")
+    rows, sources = footprints([run, run, make_run("jetson-agx-orin-64gb", 16)])
+    arch = [r for r in rows if "archetype" in r.device]
+    assert {r.device for r in arch} == {"AMD EPYC [archetype amd-server]"}
+    dev = archetype_device("amd-server")
+    for r in arch:  # both memory methods, each the archetype's whole-package footprint
+        want = embodied_footprint(dev, memory_method=r.method).total_kg
+        assert (r.total_kg.value, r.total_kg.low, r.total_kg.high) == (want.value, want.low,
+                                                                       want.high)
+        assert r.category == dev.category
+    assert {r.method for r in arch} == {"per-gb", "area"}
+    assert any(r.device == "jetson-agx-orin-64gb" for r in rows)
+    assert sources

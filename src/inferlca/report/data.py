@@ -257,23 +257,32 @@ def _get(obj: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
-def device_category(device_id: str | None, device_name: str | None) -> str | None:
-    """The device's category from the hardware catalog (or, for a machine charged an archetype
-    footprint, ``archetype-<id>``, the archetype's), or ``None`` when it is not listed."""
-    from inferlca.hardware.archetypes import archetypes
+def run_device(device_id: str | None, device_name: str | None) -> Any:
+    """The catalog device a run was charged (by id, else by name), or for a machine charged an
+    archetype footprint (``archetype-<id>``) the archetype as a device; None when neither."""
     from inferlca.hardware.catalog import get_catalog
 
     if device_id and device_id.startswith("archetype-"):
-        arch = archetypes().get(device_id.removeprefix("archetype-"))
-        if arch is not None:
-            return str(arch.category)
+        from inferlca.hardware.archetypes import archetype_device
+
+        try:
+            return archetype_device(device_id.removeprefix("archetype-"))
+        except UsageError:  # an archetype this version does not have
+            return None
     cat = get_catalog()
     for name in (device_id, device_name):
         if name:
             dev = cat.find(name)
             if dev is not None:
-                return str(dev.category)
+                return dev
     return None
+
+
+def device_category(device_id: str | None, device_name: str | None) -> str | None:
+    """The device's category from the hardware catalog (or, for a machine charged an archetype
+    footprint, ``archetype-<id>``, the archetype's), or ``None`` when it is not listed."""
+    dev = run_device(device_id, device_name)
+    return None if dev is None else str(dev.category)
 
 
 def run_view(record: Any) -> RunView:

@@ -76,27 +76,29 @@ def ensure_writable_dir(out_dir: Path) -> Path:
 
 
 def footprints(runs: Sequence[RunView]) -> tuple[list[plots.Footprint], list[str]]:
-    """Manufacturing footprint of every catalogued device in ``runs``, by both memory methods."""
-    try:
-        from inferlca.hardware.catalog import get_catalog
-        from inferlca.lca.embodied import embodied_footprint
-    except ImportError:
-        return [], []
-    cat = get_catalog()
+    """Manufacturing footprint of every catalogued device in ``runs``, or of the archetype a
+    machine not in the catalog was charged (the whole package: a run charged a share of it says
+    so in its notes), by both memory methods."""
+    from inferlca.lca.embodied import embodied_footprint
+    from inferlca.report.data import run_device
+
     rows, sources = [], []
     seen = set()
     for v in runs:
-        dev = cat.find(v.device_id or "") or cat.find(v.device_name)
+        dev = run_device(v.device_id, v.device_name)
         if dev is None or dev.id in seen:
             continue
         seen.add(dev.id)
+        label = v.device_name
+        if dev.archetype is not None and "archetype" not in label:
+            label = f"{label} [archetype {dev.archetype}]"
         for method in ("per-gb", "area"):
             try:
                 e = embodied_footprint(dev, memory_method=method)
             except UsageError:
                 continue  # the catalog lacks an input this method needs
             srcs = _source_list(getattr(e, "sources", ()))
-            rows.append(plots.Footprint(v.device_name, dev.category, method, e.processor_kg,
+            rows.append(plots.Footprint(label, dev.category, method, e.processor_kg,
                                         e.memory_kg, e.total_kg, tuple(srcs)))
             sources += srcs
     return rows, sources
@@ -276,7 +278,8 @@ def _build(store: Any, runs: list[RunView], out: Path, *, store_path: str, title
         "Embodied footprint F = processor + memory per device, grouped by category, with both "
         "memory methods (per-GB and area); error bars: the interval over the per-node sources.",
         plots.manufacturing_figure(fp_rows),
-        "no device of these runs is in the hardware catalog with embodied inputs")
+        "no device of these runs is in the hardware catalog (or charged an archetype) with "
+        "embodied inputs")
 
     step("sensitivity")
     main_condition = max(conditions.values(), key=len) if conditions else []
