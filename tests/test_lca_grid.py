@@ -138,3 +138,54 @@ def test_grid_list_one_line_per_region_in_80_columns(cli_subprocess):
     assert len(rows) >= 60
     fr = next(r for r in rows if r[0] == "FR")
     assert fr[1:7] == ["FRA", "France", "79.1", "[44.2", "-", "80.1]"]
+
+
+def test_a_run_takes_a_grid_year_and_keeps_it(cli, tmp_path):
+    """`run --region DE --grid-year 2023`: the stored repetitions' grid is the 2023 row, the
+    stored spec keeps the year, `results show` says it, and the use phase is the trace's energy x
+    380.9 x PUE (by hand from the stored figures). Without the year: the 2024 default."""
+    from inferlca.store.sqlite import Store
+
+    db = tmp_path / "r.db"
+    args = ("run", "-w", "null", "-n", "4", "-r", "1", "--region", "DE", "--store", db,
+            "--logs-dir", tmp_path / "logs", "--json")
+    res = cli(*args, "--grid-year", "2023")
+    assert res.code == 0, res.err
+    run_id = res.json()["run_id"]
+    with Store.open_readonly(db) as st:
+        rec = st.get_run(run_id)
+    assert rec.spec["grid_year"] == 2023
+    imp = rec.repetitions[0].impact
+    assert imp["grid_gco2e_per_kwh"]["value"] == 380.9
+    kwh, pue = imp["energy_kwh"]["value"], imp["pue"]["value"]
+    assert imp["use_gco2e"]["value"] == pytest.approx(kwh * 380.9 * pue)
+    shown = " ".join(cli("results", "show", run_id, "--store", db).out.split())
+    assert "grid: Germany (DE), 2023: 380.9 gCO2e/kWh" in shown
+    res = cli(*args)
+    with Store.open_readonly(db) as st:
+        rec = st.get_run(res.json()["run_id"])
+    assert rec.spec["grid_year"] is None
+    assert rec.repetitions[0].impact["grid_gco2e_per_kwh"]["value"] == 342.06
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--grid-year", "abc"), "--grid-year must be a year such as 2023, got 'abc'"),
+    (("--grid-year", "1999"), ("--grid-year 1999: no intensity of Germany for that year "
+                              "(years in the table: 2024, 2023)")),
+    (("--grid-year", "2023", "--grid", "50"), ("--grid-year picks a year of the region's "
+                                               "intensity; not with --grid")),
+])
+def test_a_run_refuses_a_grid_year_it_cannot_use(cli, tmp_path, extra, message):
+    res = cli("run", "-w", "null", "-n", "4", "-r", "1", "--region", "DE", *extra,
+              "--store", tmp_path / "r.db")
+    assert res.code == 2 and message in " ".join(res.err.split())
+    assert "Traceback" not in res.err and not (tmp_path / "r.db").exists()
+
+
+def test_grid_year_leaves_cell_ids_of_earlier_campaigns_alone():
+    from inferlca.campaign.spec import cell_id_of
+    from inferlca.spec import RunSpec
+
+    plain = RunSpec(workload="null", region="DE")
+    assert cell_id_of(plain) == cell_id_of(RunSpec(workload="null", region="DE", grid_year=None))
+    assert cell_id_of(plain) != cell_id_of(RunSpec(workload="null", region="DE", grid_year=2023))

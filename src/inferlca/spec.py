@@ -45,7 +45,7 @@ MEMORY_METHODS = ("per-gb", "area")
 #: The rules of the plain fields, by kind (the names, uncertain values and the rest are in
 #: :meth:`RunSpec.validate`). Each error names the field (``errors.named``) and what is accepted.
 _INT_AT_LEAST_1 = ("queries", "repetitions", "samples_per_query", "users", "max_new_tokens")
-_OPTIONAL_INT_AT_LEAST_1 = ("threads", "offline_samples")
+_OPTIONAL_INT_AT_LEAST_1 = ("threads", "offline_samples", "grid_year")
 _POSITIVE = ("period_ms", "target_qps", "duration_s")
 _NON_NEGATIVE = ("idle_baseline_s", "cooldown_s", "think_time_s")
 _TEXT = ("workload", "backend", "scenario", "meter", "region", "memory_method", "precision",
@@ -236,6 +236,7 @@ class RunSpec:
     grid_unit: str | None = None            # its unit when the file does not say it
     grid_tz: str | None = None              # its naive timestamps' time zone
     grid_signal: str = "average"            # average or marginal column of the file
+    grid_year: int | None = None            # the region's intensity of that year; None = default
     pue: str | None = None                  # number or interval text; None = default by category
     lifetime_years: str | None = None       # number or interval text; None = default (7)
     memory_method: str = "per-gb"
@@ -385,7 +386,17 @@ class RunSpec:
         if self.grid_gco2e_per_kwh is None:
             from inferlca.lca.grid import get_region
 
-            get_region(self.region)
+            region = get_region(self.region)
+            if self.grid_year is not None:
+                if self.grid_file is not None:
+                    raise InvalidValueError(f"{named('grid_year')} picks a year of the region's "
+                                            f"intensity; not with {named('grid_file')}",
+                                            param="grid_year")
+                region.for_year(self.grid_year)  # says which years the region has
+        elif self.grid_year is not None:
+            raise InvalidValueError(f"{named('grid_year')} picks a year of the region's "
+                                    f"intensity; not with {named('grid_gco2e_per_kwh')}",
+                                    param="grid_year")
 
     def check_applicable(self) -> RunSpec:
         """Options of a model refused with the ``null`` workload (it has none), rather than

@@ -161,6 +161,7 @@ _LATER_FIELD_DEFAULTS: dict[str, Any] = {
     "grid_unit": None,
     "grid_tz": None,
     "grid_signal": "average",
+    "grid_year": None,      # run --grid-year
 }
 
 

@@ -21,6 +21,8 @@ SCOPE_HELP = ("Manufacturing scope: chip (default: dies + memory, the study's me
               "server-share.")
 GRID_UNIT_HELP = "Unit of the grid file when it does not say it."
 GRID_TZ_HELP = "Time zone of the grid file's naive timestamps."
+GRID_YEAR_HELP = ("Grid intensity of this year (the region's rows of that year; see `inferlca "
+                  "grid show REGION`).")
 
 
 def region_option(default: str | None, help: str) -> Any:
@@ -42,6 +44,11 @@ def grid_unit_option() -> Any:
 
 def grid_tz_option() -> Any:
     return typer.Option(None, "--grid-tz", help=GRID_TZ_HELP)
+
+
+def grid_year_option(help: str = GRID_YEAR_HELP) -> Any:
+    """``--grid-year``: the region's intensity of one year rather than its default."""
+    return typer.Option(None, "--grid-year", help=help)
 
 
 def grid_signal_option(help: str) -> Any:

@@ -31,9 +31,7 @@ def impact_cmd(
     criteria: str | None = typer.Option(
         None, "--criteria", help="Criteria to give, comma-separated: gwp,water,pe,adpe "
         "(default: gwp only, as before)."),
-    grid_year: str | None = typer.Option(
-        None, "--grid-year", help="Grid intensity of this year (the region's rows of that year; "
-        "see `inferlca grid show REGION`)."),
+    grid_year: str | None = lca.grid_year_option(),
     grid_file: str | None = lca.grid_file_option(
         "Time-varying grid intensity: a timestamped CSV, hourly or finer (see docs/lca.md); "
         "needs --start."),

@@ -318,6 +318,7 @@ def register(app: typer.Typer) -> None:
         grid_unit: str | None = lca.grid_unit_option(),
         grid_tz: str | None = lca.grid_tz_option(),
         grid_signal: str = lca.grid_signal_option("Column of the grid file: average or marginal."),
+        grid_year: str | None = lca.grid_year_option(),
         pue: str | None = lca.pue_option("PUE (>= 1), e.g. 1.5 or 1.1..1.6."),
         lifetime_years: str | None = lca.lifetime_option("Device lifetime in years (> 0), e.g. 5..7."),
         lifetime_old: str | None = old_spelling("--lifetime"),
@@ -419,6 +420,8 @@ def register(app: typer.Typer) -> None:
                                         "leave the scenario out", param="scenario")
             extra["traffic"] = load_traffic_file(traffic).to_dict()
             scenario = "mixed"
+        from inferlca.lca.grid import parse_year
+
         # every field rule is RunSpec.validate's (the same checks as a campaign file's cells)
         spec = RunSpec(
             workload=workload, backend=backend, scenario=scenario, queries=queries,
@@ -427,6 +430,7 @@ def register(app: typer.Typer) -> None:
             idle_baseline_s=idle_baseline_s, cooldown_s=cooldown_s, region=region,
             grid_gco2e_per_kwh=grid_gco2e_per_kwh, grid_file=grid_file, grid_unit=grid_unit,
             grid_tz=grid_tz, grid_signal=grid_signal, pue=pue, lifetime_years=lifetime_years,
+            grid_year=None if grid_year is None else parse_year(grid_year),
             memory_method=memory_method, scope=scope, weights=weights, dataset=dataset, accuracy=accuracy,
             precision=precision, threads=threads, seed=seed, samples_per_query=samples_per_query,
             target_qps=target_qps, offline_samples=offline_samples,
@@ -485,6 +489,6 @@ def _outcome_criteria(outcome: Any, wanted: tuple[str, ...]) -> dict[str, Any]:
             queries = max(1, round(tot["value"] / per["value"]))
             break
     view = SimpleNamespace(device_id=outcome.device_id, repetitions=reps, queries=queries,
-                           spec={"region": spec.region,
+                           spec={"region": spec.region, "grid_year": spec.grid_year,
                                  "grid_gco2e_per_kwh": spec.grid_gco2e_per_kwh})
     return run_criteria(view, wanted)

@@ -174,6 +174,16 @@ def get_region(region: str) -> GridRegion:
     return reg
 
 
+def parse_year(text: str | int) -> int:
+    """A ``--grid-year`` given as text: a four-digit year, else :class:`InvalidValueError`."""
+    t = str(text).strip()
+    if not (t.isdigit() and len(t) == 4):
+        raise InvalidValueError(f"{named('grid_year')} must be a year such as 2023, got {t!r} "
+                                "(`inferlca grid show REGION` lists the years of a region)",
+                                param="grid_year")
+    return int(t)
+
+
 def grid_intensity(region: str = DEFAULT_REGION) -> UValue:
     """Carbon intensity of the grid of ``region`` in gCO2e/kWh (interval = spread of sources)."""
     return get_region(region).intensity

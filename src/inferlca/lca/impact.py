@@ -78,7 +78,8 @@ class ImpactContext:
                 grid: Numeric | None = None, pue: Numeric | None = None,
                 lifetime_years: Numeric | None = None, memory_method: str = "per-gb", *,
                 node_source: str | None = None, packaging: bool = False,
-                scope: str = DEFAULT_SCOPE, node_basis: str = "as-published") -> ImpactContext:
+                scope: str = DEFAULT_SCOPE, node_basis: str = "as-published",
+                grid_year: int | str | None = None) -> ImpactContext:
         """Fill in the defaults.
 
         Args:
@@ -93,6 +94,8 @@ class ImpactContext:
             scope: what the manufacturing footprint covers: ``chip`` (default), ``card`` or
                 ``server-share`` (see :mod:`inferlca.lca.embodied`).
             node_basis: ``as-published`` (default) or ``good-die`` per-node factors.
+            grid_year: the region's intensity of that year (its rows of that year), not its
+                default; not with ``grid``.
         """
         notes: list[str] = []
         check_scope(scope)
@@ -102,10 +105,16 @@ class ImpactContext:
             raise UnknownNameError("memory method", memory_method, MEMORY_METHODS,
                                    f"(accepted: {', '.join(MEMORY_METHODS)})")
         if grid is not None:
+            if grid_year is not None:
+                raise InvalidValueError(f"{named('grid_year')} picks a year of the region's "
+                                        f"intensity; not with {named('grid')}",
+                                        param="grid_year")
             grid_v = custom_grid(grid)
             region_code, region_name = "custom", "custom grid intensity"
         else:
             reg = get_region(region or DEFAULT_REGION)
+            if grid_year is not None:
+                reg = reg.for_year(grid_year)
             grid_v, region_code, region_name = reg.intensity, reg.iso2, reg.name
         if pue is None:
             pue_v = default_pue(device.category if device else None)

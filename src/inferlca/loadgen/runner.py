@@ -200,7 +200,7 @@ def impact_context(spec: RunSpec, device: Device | None) -> ImpactContext:
     return ImpactContext.resolve(
         device, region=spec.region,
         grid=spec.grid_gco2e_per_kwh, pue=spec.pue, lifetime_years=spec.lifetime_years,
-        memory_method=spec.memory_method, scope=spec.scope)
+        memory_method=spec.memory_method, scope=spec.scope, grid_year=spec.grid_year)
 
 
 class _Run:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferlca.errors import InvalidValueError, UsageError
-from inferlca.report.data import RunView
+from inferlca.report.data import RunView, run_device
 
 DEFAULT_PUE = (1.0, 1.6)
 DEFAULT_LIFETIME_Y = (3.0, 7.0)
@@ -84,6 +84,7 @@ class Tornado:
 def _settings(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The run's own impact settings, as :meth:`ImpactContext.resolve` takes them."""
     return {"region": spec.get("region") or "FR", "grid": spec.get("grid_gco2e_per_kwh"),
+            "grid_year": spec.get("grid_year"),
             "pue": spec.get("pue"), "lifetime_years": spec.get("lifetime_years"),
             "memory_method": spec.get("memory_method") or "per-gb",
             "scope": spec.get("scope") or "chip"}
@@ -111,7 +112,6 @@ def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
             criterion at its own settings (e.g. PE under a custom grid intensity).
         UnknownNameError: an unknown criterion or scope.
     """
-    from inferlca.hardware.catalog import get_catalog
     from inferlca.lca.criteria import UNITS, compute_criteria, parse_criteria
     from inferlca.lca.embodied import check_scope
     from inferlca.lca.grid import get_region
@@ -127,8 +127,7 @@ def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
     if energy is None or duration is None or not q or energy.value <= 0 or duration.value <= 0:
         raise InvalidValueError(f"run {run.short_id} lacks the energy, duration or query count a "
                                 "sensitivity needs")
-    cat = get_catalog()
-    device = cat.find(run.device_id or "") or cat.find(run.device_name)
+    device = run_device(run.device_id, run.device_name)  # a catalog device or an archetype
     base_settings = _settings(run.spec)
 
     def per_query_g(**override: Any) -> float:
@@ -154,8 +153,8 @@ def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
     bars.append(Bar(f"grid intensity ({lo_r.name} -> {hi_r.name})",
                     f"{lo_r.iso2} {lo_r.intensity.value:.4g}",
                     f"{hi_r.iso2} {hi_r.intensity.value:.4g} g/kWh",
-                    per_query_g(region=lo_r.iso2, grid=None),
-                    per_query_g(region=hi_r.iso2, grid=None)))
+                    per_query_g(region=lo_r.iso2, grid=None, grid_year=None),
+                    per_query_g(region=hi_r.iso2, grid=None, grid_year=None)))
     bars.append(Bar(f"PUE ({pue[0]:g} -> {pue[1]:g})", f"PUE {pue[0]:g}", f"PUE {pue[1]:g}",
                     per_query_g(pue=pue[0]), per_query_g(pue=pue[1])))
     bars.append(Bar(f"lifetime ({lifetime_years[0]:g} -> {lifetime_years[1]:g} y)",

@@ -55,6 +55,8 @@ def grid_text(spec: Mapping[str, Any], impact: Mapping[str, Any] | None = None) 
         from inferlca.lca.grid import get_region
 
         r = get_region(region)
+        if spec.get("grid_year") is not None:  # run --grid-year: that year's rows
+            r = r.for_year(spec["grid_year"])
         year = r.nominal_row.year
         where = f"{r.name} ({r.iso2}), " + (year if year else "year not given by the source")
     except Exception:  # noqa: BLE001 - an old store's unknown region: name it as stored
