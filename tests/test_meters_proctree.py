@@ -4,6 +4,7 @@ PID handed out), then the live ``/proc`` with real child processes."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +21,7 @@ from inferlca.meters.proctree import (
     ProcessTree,
     parse_stat,
     scan,
+    spread_cpu,
     tree_cpu_seconds,
 )
 
@@ -98,7 +101,7 @@ def test_tree_is_the_root_and_its_descendants_only(tmp_path):
 
 def test_between_scans_only_the_members_are_read(tmp_path):
     f = machine(tmp_path)
-    tree = ProcessTree(10, tmp_path)
+    tree = ProcessTree(10, tmp_path, rescan_s=0)
     assert tree.cpu_seconds() == 147 / TCK and tree.scans == 1
     f.run(11, 13)
     f.run(20, 500)  # the neighbour: not charged
@@ -114,7 +117,7 @@ def test_between_scans_only_the_members_are_read(tmp_path):
 
 def test_a_reaped_child_moves_into_its_parent_without_a_jump(tmp_path):
     f = machine(tmp_path)
-    tree = ProcessTree(10, tmp_path)
+    tree = ProcessTree(10, tmp_path, rescan_s=0)
     f.run(12, 30)
     before = tree.cpu_seconds()
     f.reap(12)
@@ -125,7 +128,7 @@ def test_a_reaped_child_moves_into_its_parent_without_a_jump(tmp_path):
 
 def test_the_root_gone_is_none_from_then_on(tmp_path):
     f = machine(tmp_path)
-    tree = ProcessTree(10, tmp_path)
+    tree = ProcessTree(10, tmp_path, rescan_s=0)
     assert tree.cpu_seconds() is not None
     f.reap(10)
     assert tree.cpu_seconds() is None
@@ -168,7 +171,7 @@ def test_incremental_figure_equals_the_tree_by_its_history_after_any_events(even
     is no longer the tree's). Without orphans it is what one full scan finds."""
     with tempfile.TemporaryDirectory() as d:
         f = machine(Path(d))
-        tree = ProcessTree(10, d)
+        tree = ProcessTree(10, d, rescan_s=0)
         tree.cpu_seconds()  # the measurement starts
         ours = {10, 11, 12}
         next_pid = 400
@@ -194,7 +197,7 @@ def test_incremental_figure_equals_the_tree_by_its_history_after_any_events(even
 
 def test_an_orphaned_member_stays_counted_until_it_ends(tmp_path):
     f = machine(tmp_path)
-    tree = ProcessTree(10, tmp_path)
+    tree = ProcessTree(10, tmp_path, rescan_s=0)
     tree.cpu_seconds()
     f.run(12, 20)
     f.reap(11)  # 12's parent ends: 12 is handed to init
@@ -214,7 +217,7 @@ def test_live_tree_counts_a_busy_grandchild_like_a_full_scan():
             "g.stdout.readline()\nprint(g.pid, flush=True)\ng.wait()\n")
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
-        tree = ProcessTree(p.pid)
+        tree = ProcessTree(p.pid)  # finds the grandchild at the next read
         start = tree.cpu_seconds()
         assert start is not None
         grandchild = int(p.stdout.readline())  # busy part done
@@ -228,3 +231,32 @@ def test_live_tree_counts_a_busy_grandchild_like_a_full_scan():
     finally:
         p.kill()
         p.wait()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-2.0, 5.0), st.floats(0.0, 1.0)), min_size=1, max_size=30),
+       st.integers(1, 8))
+def test_cpu_found_late_is_spread_never_lost(steps, n_cpus):
+    """Whatever the figure's increments (a late find, a drop), the utilisation charged over the
+    intervals plus what is still carried equals the growth, clipped at zero only where the
+    figure fell below what was already charged; no interval is charged over its CPUs."""
+    carry = 0.0
+    charged = 0.0
+    for delta, dt in steps:
+        due = max(delta + carry, 0.0)
+        u, carry = spread_cpu(delta, dt, n_cpus, carry)
+        assert 0.0 <= u <= 1.0 and carry >= 0.0
+        assert math.isclose(u * dt * n_cpus + carry, due, rel_tol=1e-9, abs_tol=1e-12)
+        charged += u * dt * n_cpus
+    assert charged >= 0.0
+
+
+def test_cpu_found_late_hand_case():
+    # 2 CPUs, 0.2 s refreshes: 1.0 CPU-s found at once fills 0.4 CPU-s per interval
+    u, carry = spread_cpu(1.0, 0.2, 2)
+    assert (u, carry) == (1.0, pytest.approx(0.6))
+    u, carry = spread_cpu(0.1, 0.2, 2, carry)  # 0.1 new + 0.6 carried: 0.4 charged
+    assert (u, carry) == (1.0, pytest.approx(0.3))
+    u, carry = spread_cpu(0.0, 0.2, 2, carry)
+    assert u == pytest.approx(0.75) and carry == 0.0
+    assert spread_cpu(-0.5, 0.2, 2, 0.1) == (0.0, 0.0)  # the figure fell: an idle interval

@@ -46,7 +46,7 @@ from typing import Any
 from inferlca.errors import InvalidValueError, MeterUnavailableError
 from inferlca.meters.base import PowerMeter, Reading
 from inferlca.meters.cpumodel import CPUINFO, dram_w_per_gb, microarch_of, read_cpuinfo
-from inferlca.meters.proctree import ProcessTree
+from inferlca.meters.proctree import ProcessTree, spread_cpu
 
 PROC_STAT = Path("/proc/stat")
 #: the process tree's CPU time is re-read at most this often
@@ -207,6 +207,7 @@ class ModelledCpuMeter(PowerMeter):
         self.root_pid = root_pid if root_pid is not None else os.getpid()
         self._tree: tuple[float, float] | None = None
         self._tree_power = 0.0
+        self._tree_carry_s = 0.0  # CPU seconds found late, charged over the next refreshes
         self._proc_tree: ProcessTree | None = None
         if track_process:
             self._proc_tree = ProcessTree(self.root_pid, self._proc_root)
@@ -297,7 +298,7 @@ class ModelledCpuMeter(PowerMeter):
             self._tree_power = 0.0
             self._tree = (now, c0)
             return 0.0
-        u = min(max((c1 - c0) / ((now - t0) * self.n_cpus), 0.0), 1.0)
+        u, self._tree_carry_s = spread_cpu(c1 - c0, now - t0, self.n_cpus, self._tree_carry_s)
         self._tree = (now, c1)
         self._tree_power = self.max_power_w * (1.0 - self.idle_share) * u
         return self._tree_power

@@ -9,12 +9,16 @@ scan and re-reads only the members' own ``stat`` files in between.
 
 A new process is noticed from the last PID the kernel handed out (the fifth field of
 ``/proc/loadavg``): when it has not moved, no process (nor thread) was created anywhere, so the
-members found are still the whole tree. When it has moved, ``/proc`` is scanned again (at most
-once per :attr:`ProcessTree.rescan_s`, none by default: a machine that creates processes at every
-refresh costs what a scan per refresh cost before, one that does not costs a few small reads).
+members found are still the whole tree. When it has moved, ``/proc`` is scanned again at the
+next refresh (:attr:`ProcessTree.rescan_s` can space scans out, at the price of finding new
+members later): a machine that creates processes all the time costs what a scan per refresh
+costs (~20 us per process on the machine), one that does not costs a few small reads. (Linux's
+``/proc/<pid>/task/<tid>/children`` would find children without a scan, but needs
+CONFIG_PROC_CHILDREN, which the kernels we test on lack.)
 The figure is cumulative (each process's user + system time, plus those of the children it has
 reaped), so a descendant born between two scans is counted in full, since its birth, at the next
-one, and one that ends and is reaped moves into its parent's reaped-children time. A member whose
+one (:func:`spread_cpu` carries what exceeds the machine's CPUs into the next intervals, so
+none is lost), and one that ends and is reaped moves into its parent's reaped-children time. A member whose
 parent ended stays a member until it ends (it was handed to init or a subreaper, not to another
 workload). Members are read parents first, so a child reaped between two reads is at worst
 missing from one figure (the next one has it through its parent), never counted twice.
@@ -114,6 +118,22 @@ def tree_cpu_seconds(root_pid: int, proc: str | os.PathLike[str] = "/proc") -> f
     descendants, from one full scan of ``/proc`` (what psutil reads on Linux); None if it is gone."""
     found = scan(root_pid, os.fspath(proc))
     return None if found is None else found[1] / float(_CLK_TCK)
+
+
+def spread_cpu(delta_cpu_s: float, dt_s: float, n_cpus: int, carry_s: float = 0.0
+               ) -> tuple[float, float]:
+    """``(utilisation, carry)`` of an interval in which the tree's figure grew ``delta_cpu_s``:
+    the utilisation over the machine's CPUs, at most 1; CPU time beyond that (a descendant found
+    late, counted since its birth) is carried into the next intervals rather than lost. A figure
+    that fell (a member's time left the tree) is an idle interval, never a negative one."""
+    due = delta_cpu_s + carry_s
+    if due <= 0:
+        return 0.0, 0.0
+    if dt_s <= 0:
+        return 0.0, due
+    room = dt_s * n_cpus
+    used = min(due, room)
+    return used / room, due - used
 
 
 class ProcessTree:
