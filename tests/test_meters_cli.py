@@ -99,6 +99,11 @@ def test_measure_with_idle_baseline_table(cli):
         ([], "no command to measure"),
         (["--", "definitely-not-a-command-xyz"], "command not found"),
         (["--out", "x.txt", "--", "true"], "--out must end in .csv or .parquet"),
+        (["--region", "DE", "--grid-year", "1999", "--", "true"],
+         "--grid-year 1999: no intensity of Germany for that year"),
+        (["--pue", "0.9", "--", "true"], "--pue must be >= 1"),
+        (["--grid", "50", "--grid-year", "2023", "--", "true"], "not with --grid"),
+        (["--scope", "rack", "--", "true"], "unknown scope 'rack'"),
     ],
 )
 def test_measure_bad_input_exit_2(cli, args, msg):
@@ -553,3 +558,31 @@ def test_interval_ms_on_a_timestamped_log_is_said_to_be_ignored(cli):
     d = r.json()
     assert d["duration_s"] == pytest.approx(0.606)
     assert any(n.startswith("--interval-ms ignored") for n in d["notes"])
+
+
+def test_trace_import_takes_the_impact_settings(cli):
+    """`trace import` (and `measure`) take --grid-year, --grid, --pue, --lifetime-years and
+    --scope as `impact` does; by hand: use = energy (J) / 3.6e6 x 380.9 (Germany 2023) x 1.2."""
+    log = LOGS / "nvidia_smi_a100_2.csv"
+    base = ("trace", "import", log, "--device", "a100-pcie-40gb", "--json")
+    d = cli(*base, "--region", "DE", "--grid-year", "2023", "--pue", "1.2",
+            "--lifetime-years", "4").json()
+    imp, e_j = d["impact"], d["energy"]["energy_j"]
+    assert imp["grid_gco2e_per_kwh"]["value"] == 380.9 and imp["pue"]["value"] == 1.2
+    assert imp["lifetime_years"]["value"] == 4.0
+    assert imp["use_gco2e"]["value"] == pytest.approx(e_j / 3.6e6 * 380.9 * 1.2, rel=1e-9)
+    custom = cli(*base, "--grid", "100").json()["impact"]
+    assert custom["grid_gco2e_per_kwh"]["value"] == 100.0
+    chip = cli(*base).json()["impact"]["embodied_gco2e"]["value"]
+    card = cli(*base, "--scope", "card").json()["impact"]["embodied_gco2e"]["value"]
+    assert card > chip > 0
+    r = cli(*base, "--grid-year", "abc")
+    assert r.code == 2 and "--grid-year must be a year such as 2023" in r.err
+
+
+def test_measure_takes_the_impact_settings(cli):
+    r = cli("measure", "--region", "DE", "--grid-year", "2023", "--pue", "1.3", "--json", "--",
+            sys.executable, "-c", "pass")
+    assert r.code == 0, r.err
+    imp = r.json()["impact"]
+    assert imp["grid_gco2e_per_kwh"]["value"] == 380.9 and imp["pue"]["value"] == 1.3

@@ -72,3 +72,17 @@ def memory_method_option(help: str, default: str = "per-gb") -> Any:
 
 def scope_option(default: str = "chip", help: str = SCOPE_HELP) -> Any:
     return typer.Option(default, "--scope", help=help)
+
+
+def impact_settings(grid: str | None = None, grid_year: str | None = None,
+                    pue: str | None = None, lifetime_years: str | None = None,
+                    scope: str | None = None) -> dict[str, Any]:
+    """The impact settings given on a command line, as ``ImpactContext.resolve`` takes them
+    (those left out are not passed: the defaults apply)."""
+    out: dict[str, Any] = {"grid": grid, "pue": pue, "lifetime_years": lifetime_years,
+                           "scope": scope}
+    if grid_year is not None:
+        from inferlca.lca.grid import parse_year
+
+        out["grid_year"] = parse_year(grid_year)
+    return {k: v for k, v in out.items() if v is not None}

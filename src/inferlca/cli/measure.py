@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from inferlca.cli import _lca_options as lca
 from inferlca.cli._common import console, positive_float, print_json
 from inferlca.errors import InvalidValueError, RunInterrupted, UsageError
 
@@ -43,6 +44,12 @@ def measure_cmd(
         None, "--device", help="Catalog device for GWP (default: detect)."
     ),
     region: str | None = typer.Option(None, "--region", help="Grid region for GWP (default FR)."),
+    grid_year: str | None = lca.grid_year_option(),
+    grid: str | None = lca.grid_option("Custom grid intensity in gCO2e/kWh (or lo..hi)."),
+    pue: str | None = lca.pue_option("PUE >= 1, or an interval 1.1..1.6 (default by category)."),
+    lifetime_years: str | None = lca.lifetime_option(
+        "Device lifetime in years, or an interval 4..7 (default 7)."),
+    scope: str = lca.scope_option(),
     gpus: str | None = typer.Option(
         None,
         "--gpus",
@@ -76,6 +83,7 @@ def measure_cmd(
     positive_float("--idle-baseline-s", idle_baseline_s, allow_zero=True, maximum=86_400)
     positive_float("--cpu-tdp", cpu_tdp, maximum=10_000)  # W: no CPU package draws 10 kW
     check_sampler_kind(sampler_kind)
+    settings = lca.impact_settings(grid, grid_year, pue, lifetime_years, scope)
     if dram_gb is not None:
         positive_float("--dram-gb", dram_gb, maximum=100_000)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -98,7 +106,7 @@ def measure_cmd(
         result = measure_command(
             command, meter=meter, period_s=period_ms / 1000.0, idle_baseline_s=idle_baseline_s,
             device=device, region=region, gpus=gpus, cpu_tdp_w=cpu_tdp, replay=replay, out=out,
-            sampler=sampler_kind, dram_gb=dram_gb,
+            sampler=sampler_kind, dram_gb=dram_gb, impact_options=settings,
         )
     with defer_interrupt() as late:  # what was measured is shown whatever comes now
         if as_json:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from inferlca.cli import _lca_options as lca
 from inferlca.cli._common import console, print_json
 
 app = typer.Typer(
@@ -49,6 +50,12 @@ def import_cmd(
     ),
     device: str | None = typer.Option(None, "--device", help="Catalog device for GWP."),
     region: str | None = typer.Option(None, "--region", help="Grid region for GWP (default FR)."),
+    grid_year: str | None = lca.grid_year_option(),
+    grid: str | None = lca.grid_option("Custom grid intensity in gCO2e/kWh (or lo..hi)."),
+    pue: str | None = lca.pue_option("PUE >= 1, or an interval 1.1..1.6 (default by category)."),
+    lifetime_years: str | None = lca.lifetime_option(
+        "Device lifetime in years, or an interval 4..7 (default 7)."),
+    scope: str = lca.scope_option(),
     out: Path | None = typer.Option(
         None, "--out", help="Save as an inferlca trace (.csv or .parquet)."
     ),
@@ -59,13 +66,15 @@ def import_cmd(
     from inferlca.cli._power import render_summary
     from inferlca.errors import InvalidValueError
     from inferlca.hardware.resolve import resolve_device
-    from inferlca.meters.measure import measured_impact
+    from inferlca.meters.measure import check_impact_options, measured_impact
     from inferlca.meters.replay import import_trace
     from inferlca.meters.summary import summarize
     from inferlca.traces.energy import window_of
     from inferlca.traces.io import write_trace
 
     positive_float("--interval-ms", interval_ms)
+    settings = lca.impact_settings(grid, grid_year, pue, lifetime_years, scope)
+    check_impact_options(region, settings)  # before reading a large log
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidValueError(f"--out must end in .csv or .parquet, got {out.name!r}")
     from inferlca.inputs import input_file, output_file
@@ -90,7 +99,7 @@ def import_cmd(
     # a log recorded elsewhere: the declared device, else the one the log names, never this
     # machine's
     resolved = resolve_device(device, trace.meta.get("device_name"), detect_local=False)
-    impact, notes = measured_impact(summary, resolved, region)
+    impact, notes = measured_impact(summary, resolved, region, settings)
     if interval_ms is not None and (
         trace.meta.get("format") == "inferlca"
         or (trace.meta.get("format") == "nvidia-smi" and not trace.meta.get("times_assumed"))

@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,7 @@ def measure_command(
     capture_output: bool = False,
     sampler: str = "process",
     dram_gb: float | None = None,
+    impact_options: Mapping[str, Any] | None = None,
 ) -> MeasureResult:
     """Run ``argv`` while sampling power; energy, power per channel, diagnostics and GWP.
 
@@ -140,6 +141,10 @@ def measure_command(
         capture_output: keep the command's stdout in :attr:`MeasureResult.stdout` instead of
             letting it through.
         dram_gb: with the modelled meter, add a DRAM term for this many GB.
+        impact_options: more impact settings, as :meth:`ImpactContext.resolve
+            <inferlca.lca.impact.ImpactContext.resolve>` takes them (``grid``, ``grid_year``,
+            ``pue``, ``lifetime_years``, ``scope``, ``memory_method``); checked before the
+            command runs.
         sampler: ``process`` (a low-priority sampler process, the default; falls back to the
             thread, flagged, where it cannot start) or ``thread``
             (:func:`inferlca.meters.sampler_process.open_sampler`).
@@ -157,6 +162,7 @@ def measure_command(
     check_sampler_kind(sampler)
     _check_inputs(command, meter, period_s, idle_baseline_s, device, region, gpus, cpu_tdp_w,
                   replay, out_path)
+    check_impact_options(region, impact_options)
     pm = _open(meter, device, gpus, cpu_tdp_w, period_s, replay, dram_gb)
     trace, returncode, interrupted, stdout = _sample(
         pm, close_meter=not isinstance(meter, PowerMeter), command=command, period_s=period_s,
@@ -165,7 +171,8 @@ def measure_command(
     # what was measured is kept: a Ctrl-C from here on only marks the result interrupted
     with defer_interrupt() as late:
         result = _result(trace, command, returncode, interrupted, stdout, idle_baseline_s,
-                         out_path, device, region, remote=hasattr(pm, "agent_facts"))
+                         out_path, device, region, remote=hasattr(pm, "agent_facts"),
+                         impact_options=impact_options)
     if late():  # after the command ended: the measurement is whole, the user asked to stop
         result.interrupted = True
     return result
@@ -182,7 +189,8 @@ def defer_interrupt() -> contextlib.AbstractContextManager[Callable[[], bool]]:
 
 def _result(trace: PowerTrace, command: list[str], returncode: int | None, interrupted: bool,
             stdout: bytes | None, idle_baseline_s: float, out_path: Path | None,
-            device: str | None, region: str | None, *, remote: bool = False) -> MeasureResult:
+            device: str | None, region: str | None, *, remote: bool = False,
+            impact_options: Mapping[str, Any] | None = None) -> MeasureResult:
     """Summary, trace file and GWP of a measured command; ``remote``: a meter agent measured
     another machine (its device, not this one's)."""
     from inferlca.meters.summary import summarize
@@ -199,17 +207,28 @@ def _result(trace: PowerTrace, command: list[str], returncode: int | None, inter
         write_trace(trace, out_path)
     resolved = resolve_device(device, trace.meta.get("device_name") if remote else None,
                               detect_local=not remote)
-    impact, notes = measured_impact(summary, resolved, region)
+    impact, notes = measured_impact(summary, resolved, region, impact_options)
     if trace.estimated:
         notes.insert(0, _estimated_note(trace.meta))
     return MeasureResult(command, returncode, interrupted, trace, summary, resolved, impact,
                          notes, stdout, out_path)
 
 
-def measured_impact(summary: dict[str, Any], device: ResolvedDevice, region: str | None
+def check_impact_options(region: str | None, options: Mapping[str, Any] | None) -> None:
+    """The impact settings of a measurement, checked before anything is measured (an unknown
+    year, a PUE below 1...): the same errors as when the impact is computed."""
+    if options:
+        from inferlca.lca.impact import ImpactContext
+
+        ImpactContext.resolve(None, region=region, **options)
+
+
+def measured_impact(summary: dict[str, Any], device: ResolvedDevice, region: str | None,
+                    options: Mapping[str, Any] | None = None
                     ) -> tuple[dict[str, Any] | None, list[str]]:
     """GWP of a measured energy (a :func:`~inferlca.meters.summary.summarize` dict) through the
-    impact core, for ``device``; ``(impact dict or None, notes)``.
+    impact core, for ``device``; ``(impact dict or None, notes)``. ``options``: more impact
+    settings (grid, grid_year, pue, lifetime_years, scope, memory_method).
 
     A modelled trace's energy interval (``summary["energy_interval_j"]``) is carried into the
     impact as an uncertain energy. The impact dict is :meth:`Impact.to_dict` with ``device``
@@ -222,7 +241,7 @@ def measured_impact(summary: dict[str, Any], device: ResolvedDevice, region: str
     duration_s = summary["duration_s"]
     if not (energy_j > 0 and duration_s and duration_s > 0):
         return None, ["GWP not computed: the energy or the duration is zero or unknown"]
-    ctx = ImpactContext.resolve(device.device, region=region)
+    ctx = ImpactContext.resolve(device.device, region=region, **dict(options or {}))
     iv = summary.get("energy_interval_j")
     if iv and iv["low"] > 0 and iv["high"] > iv["low"]:
         e = UValue(energy_j, iv["low"], iv["high"], "J",
