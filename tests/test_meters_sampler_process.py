@@ -242,10 +242,10 @@ def test_campaign_cell_ids_do_not_move_for_the_default_sampler():
     import json
 
     d = default.to_dict()
-    # fields added later (sampler, scope, gpus, grid file) at their defaults; LLM options
+    # fields added later (sampler, scope, gpus, grid file, grid year) at their defaults; LLM options
     # inside extra
     d.pop("label"), d.pop("sampler"), d.pop("scope"), d.pop("gpus")
-    for k in ("grid_file", "grid_unit", "grid_tz", "grid_signal"):
+    for k in ("grid_file", "grid_unit", "grid_tz", "grid_signal", "grid_year"):
         d.pop(k)
     d["extra"] = {**d["extra"], **d.pop("llm")}
     before = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)

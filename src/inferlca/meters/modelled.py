@@ -260,7 +260,8 @@ class ModelledCpuMeter(PowerMeter):
         if self._fd is None:
             self._fd = os.open(self._path, os.O_RDONLY)
         head = os.pread(self._fd, 512, 0)
-        first = head.split(b"\n", 1)[0].split()
+        nl = head.find(b"\n")
+        first = (head if nl < 0 else head[:nl]).split()
         if not first or first[0] != b"cpu" or len(first) < 5:
             raise ValueError("first line is not the aggregate 'cpu' line")
         return _busy_total_of(first)
