@@ -130,7 +130,7 @@ def cpu_cost(seconds: float, rounds: int) -> dict[str, float]:
         if s is not None:
             s.stop()
             # the sampler process's CPU while sampling (its start-up imports excluded), as it
-            # reports it in the ring's header after each reading
+            # reports it in the ring's header with the window's last sample
             child = getattr(s, "sampler_cpu_s", None) or 0.0
         return (own + child) / wall * 100.0
 

@@ -48,7 +48,8 @@ H_STATE = 1  # one of the states below
 H_MISSED = 2  # grid ticks skipped because a read overran
 H_PID = 3  # the sampler process id
 H_MSGS_DROPPED = 4  # error messages not written (cap reached)
-H_CPU_US = 5  # the sampler process's own CPU time (user + system), microseconds, after each row
+H_CPU_US = 5  # the sampler process's own CPU time (user + system), us: with the rows the parent
+#              reads it after (first, a window's edges, the last) and every 100th row
 H_REQ = 6  # samples asked for at once by the parent (a count it raises by one per request)
 H_ACK = 7  # 1 + the row number of the sample that answered the last request (after the row)
 #: states
