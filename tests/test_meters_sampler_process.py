@@ -287,3 +287,44 @@ def test_the_sampler_process_starts_without_numpy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": src}).stdout.strip()
     assert out == "False"
+
+
+def test_the_sampler_process_exits_when_the_measured_process_is_killed(tmp_path):
+    """A measured process killed outright (SIGKILL: no clean-up runs) must not leave its sampler
+    process sampling for nobody: it notices within a few ticks and exits."""
+    import subprocess
+    import sys
+
+    from conftest import subprocess_env
+
+    code = ("import sys, time\n"
+            "from inferlca.meters.registry import open_meter\n"
+            "from inferlca.meters.sampler_process import open_sampler\n"
+            "s = open_sampler(open_meter('modelled', cpu_tdp_w=50.0, track_process=False),"
+            " period_s=0.01).start()\n"
+            "print(s._proc.pid, flush=True)\n"
+            "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              env=subprocess_env())
+    try:
+        child = int(parent.stdout.readline())
+        assert _alive(child)
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 5.0
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _alive(child)
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for init)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return False
+    return raw[raw.rfind(b")") + 2:][:1] != b"Z"
