@@ -267,3 +267,33 @@ def test_manufacturing_rows_for_a_machine_charged_an_archetype(make_run):
     assert {r.method for r in arch} == {"per-gb", "area"}
     assert any(r.device == "jetson-agx-orin-64gb" for r in rows)
     assert sources
+
+
+def test_an_archetype_is_drawn_and_reevaluated_at_the_share_the_run_was_charged(make_run):
+    """A VM sees a few of the archetype's hardware threads and is charged that share of the
+    package: the manufacturing figure draws that share (from the run's environment, or worked
+    back from the footprint an older run stored), not the whole package."""
+    from inferlca.hardware.archetypes import archetype_device
+    from inferlca.lca.embodied import embodied_footprint
+    from inferlca.report.data import charged_device
+    from inferlca.report.html import footprints
+
+    whole = embodied_footprint(archetype_device("amd-server")).total_kg
+    share = 2 / 192
+    stored = (whole.value * share, whole.low * share, whole.high * share)
+    run = dataclasses.replace(make_run("archetype-amd-server", 16, category="datacenter",
+                                       footprint_kg=stored),
+                              device_name="AMD EPYC", environment={"device_share": share})
+    old = dataclasses.replace(run, run_id="0" * 32, environment={})  # stored before the share
+    for v in (run, old):
+        assert charged_device(v).share == pytest.approx(share)
+        rows, _ = footprints([v])
+        assert {r.device for r in rows} == {("AMD EPYC [archetype amd-server], 0.0104 of the "
+                                            "package")}
+        for r in rows:
+            assert r.total_kg.value == pytest.approx(stored[0])
+            assert (r.total_kg.low, r.total_kg.high) == pytest.approx(stored[1:])
+    # a footprint that is not a share of the package (another scope, or nonsense): left whole
+    odd = dataclasses.replace(old, repetitions=make_run(footprint_kg=(500.0, 400.0, 600.0))
+                              .repetitions)
+    assert charged_device(odd).share is None

@@ -93,3 +93,24 @@ def test_criterion_tornado_figure(make_run):
     style.finish(fig)
     assert style.overflowing_texts(fig) == []
     assert fig.axes[0].get_xlabel() == "primary energy per query (MJ)"
+
+
+def test_the_tornado_starts_from_what_the_run_stored(tmp_path):
+    """A real run on this machine (whatever its CPU: a catalog device or an archetype charged
+    its share of the package, with --grid-year): the tornado re-evaluates the impact model at
+    the run's own settings, so its base is the GWP per query the run stored."""
+    from inferlca.loadgen.runner import run_benchmark
+    from inferlca.report.data import run_view
+    from inferlca.spec import RunSpec
+    from inferlca.store.sqlite import Store
+
+    spec = RunSpec(workload="null", queries=8, repetitions=1, region="DE", grid_year=2023,
+                   period_ms=5.0)
+    with Store.open(tmp_path / "r.db") as st:
+        out = run_benchmark(spec, st, logs_dir=tmp_path / "logs")
+        view = run_view(st.get_run(out.run_id))
+    stored = view.summary["impact"]["per_query_gco2e"]["value"]
+    assert tornado(view).base_g == pytest.approx(stored, rel=1e-6)
+    share = view.environment.get("device_share")
+    if share is not None:  # a VM charged a share of a package: the run's notes say it
+        assert any(f"charged {share:.3g} of the package" in n for n in out.notes)

@@ -298,7 +298,9 @@ def _opening_notes(state: _Run, dev: ResolvedDevice, meter_name: str, measured: 
                      "use-phase GWP are reported, embodied impact needs --device NAME "
                      "(see 'inferlca hardware list')")
     # an archetype footprint or an assumed PUE is flagged in the run's notes (issue 14)
-    notes.extend(n for n in ctx_notes if ("ARCHETYPE" in n or "ASSUMED" in n) and n not in notes)
+    # (and the share of the package a VM is charged)
+    notes.extend(n for n in ctx_notes if ("ARCHETYPE" in n or "ASSUMED" in n
+                                          or "of the package" in n) and n not in notes)
     if dev.declared_elsewhere:
         notes.append(f"--device {spec.device!r} declares {dev.name}, but this machine detects "
                      f"{dev.detected_name!r}: energy and latency are this machine's, the impact "
@@ -329,6 +331,9 @@ def _create_run(store: RunStore, spec: RunSpec, dev: ResolvedDevice, meter_name:
     if dev.detected_name:
         env = {**env, "hardware_detected": {"name": dev.detected_name, "id": dev.detected_id,
                                             "declared_elsewhere": dev.declared_elsewhere}}
+    share = getattr(dev.device, "share", None)
+    if share is not None:  # the part of the package charged (a VM's hardware threads)
+        env = {**env, "device_share": share}
     return store.create_run(
         spec.to_dict(), kind="measured", device_id=getattr(dev.device, "id", None),
         device_name=dev.name, meter=meter_name, estimated=not measured, environment=env,

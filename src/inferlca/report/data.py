@@ -257,25 +257,59 @@ def _get(obj: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
-def run_device(device_id: str | None, device_name: str | None) -> Any:
+def run_device(device_id: str | None, device_name: str | None,
+               environment: Mapping[str, Any] | None = None) -> Any:
     """The catalog device a run was charged (by id, else by name), or for a machine charged an
-    archetype footprint (``archetype-<id>``) the archetype as a device; None when neither."""
+    archetype footprint (``archetype-<id>``) the archetype as a device, with the share of its
+    package the run was charged (``environment["device_share"]``: a VM sees a few of its hardware
+    threads); None when neither."""
     from inferlca.hardware.catalog import get_catalog
 
     if device_id and device_id.startswith("archetype-"):
+        import dataclasses
+
         from inferlca.hardware.archetypes import archetype_device
 
         try:
-            return archetype_device(device_id.removeprefix("archetype-"))
+            dev = archetype_device(device_id.removeprefix("archetype-"))
         except UsageError:  # an archetype this version does not have
             return None
+        share = (environment or {}).get("device_share")
+        if isinstance(share, (int, float)) and 0 < share <= 1:
+            dev = dataclasses.replace(dev, share=float(share))
+        return dev
     cat = get_catalog()
     for name in (device_id, device_name):
-        if name:
-            dev = cat.find(name)
-            if dev is not None:
-                return dev
+        found = cat.find(name) if name else None
+        if found is not None:
+            return found
     return None
+
+
+def charged_device(run: RunView) -> Any:
+    """The device as ``run`` was charged: :func:`run_device`, and for an archetype stored before
+    runs recorded their share (``environment["device_share"]``), the share worked back from the
+    footprint its repetitions stored (that footprint over the whole package's, at the run's
+    memory method and scope)."""
+    dev = run_device(run.device_id, run.device_name, run.environment)
+    if dev is None or getattr(dev, "archetype", None) is None or dev.share is not None:
+        return dev
+    stored = next((r.impact.get("device_embodied_kgco2e") for r in run.repetitions
+                   if isinstance(r.impact, Mapping)), None)
+    value = stored.get("value") if isinstance(stored, Mapping) else None
+    if not isinstance(value, (int, float)) or value <= 0:
+        return dev
+    import dataclasses
+
+    from inferlca.lca.embodied import embodied_footprint
+
+    try:
+        whole = embodied_footprint(dev, str(run.spec.get("memory_method") or "per-gb"),
+                                   scope=str(run.spec.get("scope") or "chip")).total_kg.value
+    except UsageError:
+        return dev
+    share = value / whole if whole > 0 else 0.0
+    return dataclasses.replace(dev, share=share) if 0 < share < 1 - 1e-9 else dev
 
 
 def device_category(device_id: str | None, device_name: str | None) -> str | None:

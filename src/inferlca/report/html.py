@@ -77,21 +77,24 @@ def ensure_writable_dir(out_dir: Path) -> Path:
 
 def footprints(runs: Sequence[RunView]) -> tuple[list[plots.Footprint], list[str]]:
     """Manufacturing footprint of every catalogued device in ``runs``, or of the archetype a
-    machine not in the catalog was charged (the whole package: a run charged a share of it says
-    so in its notes), by both memory methods."""
+    machine not in the catalog was charged (the share of its package the runs were charged: a
+    VM's hardware threads; the label gives it), by both memory methods."""
     from inferlca.lca.embodied import embodied_footprint
-    from inferlca.report.data import run_device
+    from inferlca.report.data import charged_device
 
     rows, sources = [], []
     seen = set()
     for v in runs:
-        dev = run_device(v.device_id, v.device_name)
-        if dev is None or dev.id in seen:
+        dev = charged_device(v)
+        key = (dev.id, dev.share) if dev is not None else None
+        if dev is None or key in seen:
             continue
-        seen.add(dev.id)
+        seen.add(key)
         label = v.device_name
         if dev.archetype is not None and "archetype" not in label:
             label = f"{label} [archetype {dev.archetype}]"
+        if dev.share is not None:
+            label = f"{label}, {dev.share:.3g} of the package"
         for method in ("per-gb", "area"):
             try:
                 e = embodied_footprint(dev, memory_method=method)

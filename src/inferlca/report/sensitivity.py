@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferlca.errors import InvalidValueError, UsageError
-from inferlca.report.data import RunView, run_device
+from inferlca.report.data import RunView, charged_device
 
 DEFAULT_PUE = (1.0, 1.6)
 DEFAULT_LIFETIME_Y = (3.0, 7.0)
@@ -127,7 +127,7 @@ def tornado(run: RunView, *, pue: tuple[float, float] = DEFAULT_PUE,
     if energy is None or duration is None or not q or energy.value <= 0 or duration.value <= 0:
         raise InvalidValueError(f"run {run.short_id} lacks the energy, duration or query count a "
                                 "sensitivity needs")
-    device = run_device(run.device_id, run.device_name)  # a catalog device or an archetype
+    device = charged_device(run)  # a catalog device, or the archetype's share the run was charged
     base_settings = _settings(run.spec)
 
     def per_query_g(**override: Any) -> float:
