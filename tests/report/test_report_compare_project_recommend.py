@@ -188,3 +188,19 @@ def test_compare_refuses_runs_of_different_measurement_scope_unless_allowed(make
         compare_runs(b, old)
     same = dataclasses.replace(make_run("a40", 16), meter="nvml")
     assert compare_runs(b, same).ratios  # accelerator vs accelerator: compared
+
+
+def test_compare_says_when_the_grids_differ(make_run):
+    """Two runs charged different grids: the CO2e ratio is partly the grid's; a note says so with
+    the intensities' ratio (380.9 / 342.06 = 1.11 for Germany 2023 vs 2024)."""
+    import dataclasses
+
+    a = make_run("a100", 16, run_id="a" * 32, grid=380.9)
+    a = dataclasses.replace(a, spec={**a.spec, "region": "DE", "grid_year": 2023})
+    b = make_run("t4", 16, run_id="b" * 32, grid=342.06)
+    b = dataclasses.replace(b, spec={**b.spec, "region": "DE"})
+    c = compare_runs(a, b)
+    assert ("grids differ (A: DE 2023, B: DE) (intensities 380.9 vs 342.1 gCO2e/kWh: x1.11 of "
+            "the use phase): part of the CO2e ratio is the grid's, not the devices'") in c.notes
+    same = dataclasses.replace(b, spec={**b.spec, "grid_year": 2023})
+    assert not any("grids differ" in n for n in compare_runs(a, same).notes)

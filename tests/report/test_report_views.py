@@ -297,3 +297,26 @@ def test_an_archetype_is_drawn_and_reevaluated_at_the_share_the_run_was_charged(
     odd = dataclasses.replace(old, repetitions=make_run(footprint_kg=(500.0, 400.0, 600.0))
                               .repetitions)
     assert charged_device(odd).share is None
+
+
+def test_runs_of_different_grids_never_share_a_results_cell(make_run):
+    """Regression: three runs of one device at DE 2023, DE (2024) and FR were averaged into one
+    cell (a mean over grids, said nowhere); each grid gets its own table, named in its title."""
+    from inferlca.report.tables import grid_of
+
+    de23 = make_run("a100", 16, run_id="1" * 32, use_g=(3.0,))
+    de23 = dataclasses.replace(de23, spec={**de23.spec, "region": "DE", "grid_year": 2023})
+    de = make_run("a100", 16, run_id="2" * 32, use_g=(2.0,))
+    de = dataclasses.replace(de, spec={**de.spec, "region": "DE"})
+    fr = make_run("a100", 16, run_id="3" * 32, use_g=(0.5,))
+    custom = make_run("a100", 16, run_id="4" * 32, use_g=(1.0,))
+    custom = dataclasses.replace(custom, spec={**custom.spec, "grid_gco2e_per_kwh": "50"})
+    tables = results_tables([de23, de, fr, custom])
+    by_grid = {t.grid: t for t in tables}
+    assert set(by_grid) == {"DE 2023", "DE", "FR", "custom 50"}
+    for grid, run in (("DE 2023", de23), ("DE", de), ("FR", fr), ("custom 50", custom)):
+        cell = by_grid[grid].cells[("a100", 16)]
+        assert cell.runs == (run.run_id,)
+        assert cell.gwp_g.value == pytest.approx(run.impact("total_gco2e").value)
+        assert f"grid {grid}" in by_grid[grid].title and by_grid[grid].to_dict()["grid"] == grid
+    assert grid_of({"grid_file": "/x/hourly.csv"}) == "file hourly.csv"

@@ -18,6 +18,7 @@ from inferlca.report.data import (
     _as_uvalue,
     _matches_device,
     find_run,
+    grid_of,
 )
 from inferlca.uncertainty import UValue
 
@@ -276,6 +277,13 @@ def compare_runs(a: RunView, b: RunView, *, allow_mixed_scope: bool = False) -> 
             notes.append(f"{name} ({v.device_name}) has no manufacturing footprint (device not in "
                          "the catalog): its CO2e is the use phase only, so the CO2e ratio is "
                          f"{'too low' if name == 'A' else 'too high'}")
+    ga, gb = grid_of(a.spec), grid_of(b.spec)
+    if ga != gb:
+        ia, ib = a.impact("grid_gco2e_per_kwh"), b.impact("grid_gco2e_per_kwh")
+        by = (f" (intensities {ia.value:.4g} vs {ib.value:.4g} gCO2e/kWh: x{ia.value / ib.value:.3g}"
+              " of the use phase)" if ia is not None and ib is not None and ib.value > 0 else "")
+        notes.append(f"grids differ (A: {ga}, B: {gb}){by}: part of the CO2e ratio is the grid's, "
+                     "not the devices'")
     if a.queries != b.queries:
         notes.append(f"query counts differ ({a.queries} vs {b.queries}); per-query figures still "
                      "compare, but the load phase weighs more in the shorter run")

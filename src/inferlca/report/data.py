@@ -257,6 +257,20 @@ def _get(obj: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
+def grid_of(spec: Any) -> str:
+    """The grid a run's use phase was charged, in a few characters: ``FR``, ``DE 2023`` (a grid
+    year), ``custom 50`` (a custom intensity) or ``file NAME`` (a grid file). Runs of different
+    grids never share a results cell: their totals differ by the grid, not by the device."""
+    if spec.get("grid_gco2e_per_kwh") is not None:
+        return f"custom {spec['grid_gco2e_per_kwh']}"
+    if spec.get("grid_file"):
+        from pathlib import PurePath
+
+        return f"file {PurePath(str(spec['grid_file'])).name}"
+    region = str(spec.get("region") or "FR")
+    return region if spec.get("grid_year") is None else f"{region} {spec['grid_year']}"
+
+
 def run_device(device_id: str | None, device_name: str | None,
                environment: Mapping[str, Any] | None = None) -> Any:
     """The catalog device a run was charged (by id, else by name), or for a machine charged an

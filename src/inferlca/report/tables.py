@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inferlca.report.data import RunView, device_order
+from inferlca.report.data import RunView, device_order, grid_of
 from inferlca.uncertainty import UValue
 
 
@@ -39,12 +39,13 @@ class ResultsTable:
     unit: str = "gCO2e"
     scale: float = 1.0  # display value = gCO2e * scale
     scope: str = "chip"  # manufacturing scope of every run in the table
+    grid: str = "FR"  # grid of every run in the table (grid_of)
 
     @property
     def title(self) -> str:
         b = f", backend {self.backend}" if self.backend else ""
         return (f"GWP per workload ({self.unit}): {self.workload}, {self.scenario}{b}, "
-                f"manufacturing scope {self.scope}")
+                f"manufacturing scope {self.scope}, grid {self.grid}")
 
     def text(self, device: str, queries: int) -> str:
         """The cell as displayed: value [low - high] in :attr:`unit`, or ``-``."""
@@ -53,7 +54,7 @@ class ResultsTable:
 
     def to_dict(self) -> dict[str, Any]:
         return {"workload": self.workload, "scenario": self.scenario, "backend": self.backend,
-                "scope": self.scope, "query_counts": list(self.query_counts),
+                "scope": self.scope, "grid": self.grid, "query_counts": list(self.query_counts),
                 "rows": [{"device": d, "category": self.categories.get(d),
                           "cells": {str(q): {**c.gwp_g.to_dict(), "estimated": c.estimated,
                                              "lowest": c.lowest, "runs": list(c.runs),
@@ -87,7 +88,7 @@ def results_tables(runs: Sequence[RunView], unit: Any = None) -> list[ResultsTab
     """
     from inferlca.report.style import gwp_unit
 
-    groups: dict[tuple[str, str, str | None, str], list[RunView]] = defaultdict(list)
+    groups: dict[tuple[str, str, str | None, str, str], list[RunView]] = defaultdict(list)
     usable = [v for v in runs if v.impact("total_gco2e") is not None and v.queries]
 
     def scope_of(v: RunView) -> str:  # runs of different manufacturing scopes never share a table
@@ -95,16 +96,17 @@ def results_tables(runs: Sequence[RunView], unit: Any = None) -> list[ResultsTab
 
     for v in usable:
         if not v.estimated:
-            groups[(v.workload, v.scenario, v.backend, scope_of(v))].append(v)
+            groups[(v.workload, v.scenario, v.backend, scope_of(v), grid_of(v.spec))].append(v)
     # an estimate has no backend of its own: it joins every table of its workload and scenario
     for v in usable:
         if v.estimated:
-            keys = [k for k in groups if (k[0], k[1], k[3]) == (v.workload, v.scenario,
-                                                               scope_of(v))]
-            for k in keys or [(v.workload, v.scenario, None, scope_of(v))]:
+            keys = [k for k in groups if (k[0], k[1], k[3], k[4]) == (
+                v.workload, v.scenario, scope_of(v), grid_of(v.spec))]
+            for k in keys or [(v.workload, v.scenario, None, scope_of(v), grid_of(v.spec))]:
                 groups[k].append(v)
     tables = []
-    for (wl, sc, be, scope), vs in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+    for (wl, sc, be, scope, grid), vs in sorted(groups.items(),
+                                                key=lambda kv: tuple(str(x) for x in kv[0])):
         per: dict[tuple[str, int], list[RunView]] = defaultdict(list)
         for v in vs:
             per[(v.device_name, int(v.queries or 0))].append(v)
@@ -126,10 +128,12 @@ def results_tables(runs: Sequence[RunView], unit: Any = None) -> list[ResultsTab
                 cells[k_min] = Cell(c.gwp_g, c.estimated, c.runs, True, c.embodied_missing)
         devices = tuple(device_order(vs))
         cats = {v.device_name: v.category for v in vs}
-        tables.append(ResultsTable(wl, sc, be, qcounts, devices, cats, cells, scope=scope))
+        tables.append(ResultsTable(wl, sc, be, qcounts, devices, cats, cells, scope=scope,
+                                   grid=grid))
     u = unit or gwp_unit([c.gwp_g.value for t in tables for c in t.cells.values()])
     return [ResultsTable(t.workload, t.scenario, t.backend, t.query_counts, t.devices,
-                         t.categories, t.cells, u.name, u.scale, t.scope) for t in tables]
+                         t.categories, t.cells, u.name, u.scale, t.scope, t.grid)
+            for t in tables]
 
 
 def runs_rows(runs: Sequence[RunView], unit: Any = None) -> list[dict[str, Any]]:
