@@ -105,6 +105,28 @@ def test_interactive_tiny_bert(run_and_read, cli, tmp_path):
     assert series["wait_s"].size == m["queries"]
 
 
+def test_an_interactive_run_stores_the_queries_its_users_sent(run_and_read, cli, tmp_path):
+    """Regression: an interactive run was filed under the unused -n (4 here) while its users sent
+    more; its count is the queries they sent (mean over repetitions), in the store, `results`
+    and the report's view, and its GWP per query is per query they sent."""
+    from inferlca.report.data import run_view
+
+    stored = run_and_read("-w", "null", "-s", "interactive", "--users", "2", "--think-time-s",
+                          "0.01", "--duration-s", "0.4", "-r", "2", "-n", "4")
+    rec = stored.record
+    sent = [int(r.loadgen["interactive"]["queries"]) for r in rec.repetitions]
+    assert min(sent) > 4
+    assert rec.queries == round(sum(sent) / len(sent)) and rec.spec["queries"] == 4
+    assert run_view(rec).queries == rec.queries
+    for r in rec.repetitions:  # per query the users sent
+        imp = r.impact
+        assert imp["per_query_gco2e"]["value"] == pytest.approx(
+            imp["total_gco2e"]["value"] / r.loadgen["interactive"]["queries"])
+    listed = cli("results", "--store", stored.store, "--json").json()
+    runs = listed["runs"] if isinstance(listed, dict) else listed
+    assert [x.get("queries") for x in runs if x["run_id"] == rec.run_id] == [rec.queries]
+
+
 def test_null_workload_default_scenario_and_device_note(run_and_read, cli, tmp_path):
     out = run_and_read("-w", "null", "-n", "32", "-r", "1").out
     m = out["repetitions"][0]["metrics"]

@@ -505,12 +505,15 @@ def all_failed_text(dead: list[RepetitionResult], planned: int) -> str:
 
 
 def _requests_sent(state: _Run) -> int | None:
-    """A mixed-traffic run's query count: the requests a repetition sent (answered or failed;
-    the mean over its repetitions, rounded), stored as the run's ``queries`` in place of the
-    unused ``-n``; None for other runs (their count is the spec's)."""
-    if state.spec.scenario != "mixed":
+    """The query count of a run whose users or traffic decide it: the requests a mixed-traffic
+    repetition sent (answered or failed), the queries an interactive one's users sent; the mean
+    over its repetitions, rounded, stored as the run's ``queries`` in place of the unused
+    ``-n``. None for other runs (their count is the spec's)."""
+    if state.spec.scenario not in ("mixed", "interactive"):
         return None
-    sent = [(r.loadgen.get("traffic") or {}).get("requests") for r in state.reps]
+    key, field = (("traffic", "requests") if state.spec.scenario == "mixed"
+                  else ("interactive", "queries"))
+    sent = [(r.loadgen.get(key) or {}).get(field) for r in state.reps]
     counts = [int(n) for n in sent if isinstance(n, (int, float))]
     return round(sum(counts) / len(counts)) if counts else None
 

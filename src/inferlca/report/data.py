@@ -356,7 +356,8 @@ def run_view(record: Any) -> RunView:
     kind = str(_get(record, "kind", default="measured") or "measured")
     estimated = bool(_get(record, "estimated", default=False)) or kind == "estimated"
     queries = _get(record, "queries")
-    if queries is None and spec.get("scenario") != "mixed":  # a mixed run's -n is not its count
+    # a mixed or interactive run's -n is not its count (its users or traffic decide it)
+    if queries is None and spec.get("scenario") not in ("mixed", "interactive"):
         queries = spec.get("queries")
     return RunView(
         run_id=str(_get(record, "run_id", "id")),

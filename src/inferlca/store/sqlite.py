@@ -281,9 +281,10 @@ class Store:
         rid = run_id or uuid.uuid4().hex
         if label is None and spec_d.get("label") is not None:
             label = str(spec_d["label"])
-        # a mixed-traffic run's request count is known at its end (finish_run(queries=)): its
-        # spec's ``queries`` is the unused -n default, never its count
-        queries = spec_d.get("queries") if spec_d.get("scenario") != "mixed" else None
+        # a mixed-traffic or interactive run's count is known at its end (finish_run(queries=)):
+        # its spec's ``queries`` is the unused -n default, never its count
+        queries = (spec_d.get("queries") if spec_d.get("scenario") not in ("mixed", "interactive")
+                   else None)
         with self._write("record a new run") as c:
             try:
                 c.execute(
@@ -425,7 +426,8 @@ class Store:
                 the stored repetitions.
             error: what went wrong, for ``failed`` and ``incomplete`` runs.
             queries: the run's query count, when only its end knows it (mixed traffic: the
-                requests a repetition sent); None keeps the one stored at creation.
+                requests a repetition sent; interactive users: the queries they sent); None
+                keeps the one stored at creation.
         """
         if status not in RUN_STATUSES or status == "running":
             raise UnknownNameError("final run status", status, ("complete", "incomplete", "failed"), hint="(accepted: complete, incomplete, failed)")
