@@ -89,6 +89,7 @@ grid:
     labels = [x.describe() for x in c.cells]
     assert sum("1 user " in x for x in labels) == 2 and sum("4 users" in x for x in labels) == 2
     assert not any(" q16 " in x for x in labels)
+    assert not any("users=" in x for x in labels)  # not said twice
 
 
 def test_a_mixed_cell_is_labelled_by_its_traffic_classes():
@@ -179,3 +180,20 @@ grid:
     # 2 repetitions x (0.5 + 16 / 1) = 33 s; x (0.5 + 0.1 x 16) = 4.2 s
     assert slow.duration_s == pytest.approx(33.0) and "paced by 1 queries/s" in slow.note
     assert fast.duration_s == pytest.approx(4.2) and "paced" not in fast.note
+
+
+def test_campaign_status_names_every_swept_setting():
+    """Regression: with the scenario an axis, `campaign status` listed only the other swept
+    settings, so an interactive and a single-stream cell both read `users=2`."""
+    from inferlca.cli.campaign import _swept
+
+    c = parse("""
+name: s
+defaults: {workload: "null", duration_s: 1}
+grid:
+  scenarios: [interactive, single-stream]
+  users: [2, 3]
+""")
+    swept = [_swept(x) for x in c.cells]
+    assert len(set(swept)) == 4
+    assert "scenario=interactive\nusers=2" in swept and "scenario=single-stream\nusers=2" in swept

@@ -98,6 +98,8 @@ class Cell:
     index: int
     #: Other run settings the grid varies (e.g. ``max_new_tokens``), shown in the label.
     shown: tuple[str, ...] = ()
+    #: Every setting the grid varies, those of the label included (``campaign status``).
+    varied: tuple[str, ...] = ()
 
     @property
     def device(self) -> str | None:
@@ -116,7 +118,8 @@ class Cell:
             parts.insert(1, f"preset={s.preset}")
         if s.precision != "fp32":
             parts.append(s.precision)
-        parts += [f"{name}={setting_value(s, name)}" for name in self.shown]
+        parts += [f"{name}={setting_value(s, name)}" for name in self.shown
+                  if not (name == "users" and s.scenario == "interactive")]  # "N users" above
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -577,8 +580,10 @@ def _build(doc: dict[str, Any], source: str | Path, resolve_device: DeviceResolv
         random.Random(seed).shuffle(specs)
     labelled = ("workload", "backend", "scenario", "queries", "repetitions", "device", "region",
                 "preset", "precision")
-    shown = tuple(n for n in names if n not in labelled and len(axes[n]) > 1)
-    cells = [Cell(cell_id=str(s.extra[_EXTRA_CELL_KEY]), spec=s, index=i, shown=shown)
+    varied = tuple(n for n in names if len(axes[n]) > 1)
+    shown = tuple(n for n in varied if n not in labelled)
+    cells = [Cell(cell_id=str(s.extra[_EXTRA_CELL_KEY]), spec=s, index=i, shown=shown,
+                  varied=varied)
              for i, s in enumerate(specs)]
     return Campaign(name=name, cells=cells, description=str(doc.get("description") or ""),
                     order=order, seed=seed, cooldown_s=cooldown_s,

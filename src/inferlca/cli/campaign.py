@@ -88,13 +88,14 @@ def _figure_columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def _swept(cell: Any) -> str:
-    """The settings the grid varies besides the labelled axes (``max_concurrency=2``, one a
-    line), or the cell's whole label when it varies only those."""
+    """The settings the grid varies (``scenario=interactive``, ``max_concurrency=2``, one a
+    line), or the cell's whole label when it varies none."""
     from inferlca.campaign.axes import setting_value
 
-    if not cell.shown:
+    names = cell.varied or cell.shown
+    if not names:
         return str(cell.describe())
-    return "\n".join(f"{n}={setting_value(cell.spec, n)}" for n in cell.shown)
+    return "\n".join(f"{n}={setting_value(cell.spec, n)}" for n in names)
 
 
 def register(app: typer.Typer) -> None:
