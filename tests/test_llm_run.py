@@ -147,10 +147,10 @@ def bert_folder(tmp_path):
     (["--prompts", "LONG", "--max-new-tokens", "8"], "allows at most 248"),
     (["--prompts", "LONG", "--max-new-tokens", "8"], "--prompt-overflow truncate"),  # the CLI option
     (["--weights", "BERT"], "is not a causal language model"),
-    (["--prompt-overflow", "drop"], "--prompt-overflow must be one of refuse, truncate"),
-    (["--sampling", "beam"], "--sampling must be one of greedy, sample"),
+    (["--prompt-overflow", "drop"], "unknown --prompt-overflow 'drop' (accepted: refuse, truncate)"),
+    (["--sampling", "beam"], "unknown --sampling 'beam' (accepted: greedy, sample)"),
     (["--max-batch", "0"], "--max-batch must be an integer >= 1"),
-    (["--batching", "dynamic"], "--batching must be one of static, continuous"),
+    (["--batching", "dynamic"], "unknown --batching 'dynamic' (accepted: static, continuous)"),
     (["--preset", "huge"], "unknown llm-generate preset 'huge'"),
     (["--backend", "onnxruntime"], "torch backend only"),
     (["--precision", "int8"], "llm-generate runs in fp32, fp16, bf16"),

@@ -155,6 +155,14 @@ def test_table_output(cli, tmp_path):
     (["--device", "NoSuchGPU 9000"], "unknown device"),
     (["--region", "Atlantis"], "Atlantis"),
     (["--meter", "wattmeter"], "unknown meter"),
+    (["--sampling", "x"], "unknown --sampling 'x' (accepted: greedy, sample)"),
+    (["--batching", "x"], "unknown --batching 'x' (accepted: static, continuous)"),
+    (["--prompt-overflow", "x"], "unknown --prompt-overflow 'x' (accepted: refuse, truncate)"),
+    (["--api", "x"], "--api is an option of the openai-endpoint workload, not of null"),
+    (["--url", "http://h/v1", "--max-concurrency", "2"],
+     "--url, --max-concurrency are options of the openai-endpoint workload, not of null"),
+    (["--grid-year", "2023", "--grid-file", "/no/such.csv"],
+     "--grid-year picks a year of the region's intensity; not with --grid-file"),
 ])
 def test_bad_input_exit_2(cli, tmp_path, args, expected):
     res = cli("run", "-w", "null", "--store", tmp_path / "b.db", *args)

@@ -344,6 +344,10 @@ class RunSpec:
         if self.grid_signal not in SIGNALS:
             raise UnknownNameError("grid signal", str(self.grid_signal), SIGNALS,
                                    hint=_known(SIGNALS), param="grid_signal")
+        if self.grid_file is not None and self.grid_year is not None:  # before reading it
+            raise InvalidValueError(f"{named('grid_year')} picks a year of the region's "
+                                    f"intensity; not with {named('grid_file')}",
+                                    param="grid_year")
         if self.grid_file is None:
             for name in ("grid_unit", "grid_tz"):
                 if getattr(self, name) is not None:
@@ -388,10 +392,6 @@ class RunSpec:
 
             region = get_region(self.region)
             if self.grid_year is not None:
-                if self.grid_file is not None:
-                    raise InvalidValueError(f"{named('grid_year')} picks a year of the region's "
-                                            f"intensity; not with {named('grid_file')}",
-                                            param="grid_year")
                 region.for_year(self.grid_year)  # says which years the region has
         elif self.grid_year is not None:
             raise InvalidValueError(f"{named('grid_year')} picks a year of the region's "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from inferlca.errors import InvalidValueError
+from inferlca.errors import InvalidValueError, UnknownNameError
 from inferlca.spec import (
     BATCHING_MODES,
     OVERFLOW_POLICIES,
@@ -80,7 +80,9 @@ def llm_options(sampling: str | None, temperature: float | None, top_k: int | No
     given: dict[str, Any] = {}
     if sampling is not None:
         if sampling not in SAMPLING_MODES:
-            raise InvalidValueError(f"--sampling must be one of {', '.join(SAMPLING_MODES)}, got {sampling!r}")
+            raise UnknownNameError("sampling", sampling, SAMPLING_MODES,
+                                   hint=f"(accepted: {', '.join(SAMPLING_MODES)})",
+                                   param="sampling")
         given["sampling"] = sampling
     if temperature is not None:
         if not (temperature > 0 and temperature < float("inf")):
@@ -95,8 +97,9 @@ def llm_options(sampling: str | None, temperature: float | None, top_k: int | No
         given["prompt_len"] = prompt_len
     if prompt_overflow is not None:
         if prompt_overflow not in OVERFLOW_POLICIES:
-            raise InvalidValueError(
-                f"--prompt-overflow must be one of {', '.join(OVERFLOW_POLICIES)}, got {prompt_overflow!r}")
+            raise UnknownNameError("prompt_overflow", prompt_overflow, OVERFLOW_POLICIES,
+                                   hint=f"(accepted: {', '.join(OVERFLOW_POLICIES)})",
+                                   param="prompt_overflow")
         given["prompt_overflow"] = prompt_overflow
     if max_batch is not None:
         if max_batch < 1:
@@ -104,6 +107,8 @@ def llm_options(sampling: str | None, temperature: float | None, top_k: int | No
         given["max_batch"] = int(max_batch)
     if batching is not None:
         if batching not in BATCHING_MODES:
-            raise InvalidValueError(f"--batching must be one of {', '.join(BATCHING_MODES)}, got {batching!r}")
+            raise UnknownNameError("batching", batching, BATCHING_MODES,
+                                   hint=f"(accepted: {', '.join(BATCHING_MODES)})",
+                                   param="batching")
         given["batching"] = batching
     return LLMOptions(**given)

@@ -131,14 +131,15 @@ def _check_file_options(grid_file: str | None, start: str | None, grid_unit: str
 def _grid_of_year(ctx: Any, grid_year: str, region: str | None, grid: str | None,
                   grid_file: str | None) -> Any:
     """``ctx`` with the grid intensity of ``--region`` in ``--grid-year``."""
+    from inferlca.lca.grid import G_PER_KWH, get_region, parse_year
+
+    year = parse_year(grid_year)
     if grid is not None or grid_file is not None:
-        raise InvalidValueError("--grid-year picks a year of --region; not with --grid or "
-                                "--grid-file")
+        raise InvalidValueError("--grid-year picks a year of the region's intensity; not with "
+                                + ("--grid" if grid is not None else "--grid-file"))
     import dataclasses
 
-    from inferlca.lca.grid import G_PER_KWH, get_region
-
-    reg_y = get_region(region or "FR").for_year(grid_year)
+    reg_y = get_region(region or "FR").for_year(year)
     return dataclasses.replace(ctx, grid_gco2e_per_kwh=reg_y.intensity.with_unit(G_PER_KWH))
 
 

@@ -440,6 +440,13 @@ def register(app: typer.Typer) -> None:
         from inferlca.workloads.registry import workload_class
 
         workload_class(spec.workload)  # unknown workload: exit 2 before opening anything
+        if endpoint and spec.workload != "openai-endpoint":  # not silently ignored
+            from inferlca.errors import UsageError
+
+            flags = [f"--{k.replace('_', '-')}" for k in endpoint]
+            raise UsageError(f"{', '.join(flags)} {'is an option' if len(flags) == 1 else 'are options'}"
+                             f" of the openai-endpoint workload, not of {spec.workload}: leave "
+                             f"{'it' if len(flags) == 1 else 'them'} out or run -w openai-endpoint")
         _check_paths(spec, logs_dir)  # before measuring: nothing measured lost to a bad path
         from inferlca.errors import RequestsFailedError, RunInterrupted
 

@@ -67,7 +67,7 @@ def get_preset(name: str | None) -> GenerationPreset:
     key = DEFAULT_PRESET if name is None else PRESET_ALIASES.get(name, name)
     if key not in PRESETS:
         raise UnknownNameError("llm-generate preset", name or "", list(PRESETS) + list(PRESET_ALIASES),
-                               hint=f"accepted: {', '.join(PRESETS)}")
+                               hint=f"(accepted: {', '.join(PRESETS)})")
     return PRESETS[key]
 
 

@@ -42,7 +42,13 @@ from typing import Any
 
 import numpy as np
 
-from inferlca.errors import InferlcaError, InputFileError, InvalidValueError, named
+from inferlca.errors import (
+    InferlcaError,
+    InputFileError,
+    InvalidValueError,
+    UnknownNameError,
+    named,
+)
 from inferlca.workloads.base import BaseWorkload, StreamResult, TrafficPrompt, WorkloadFacts
 from inferlca.workloads.serving.client import Reply, StreamClient, request_body
 from inferlca.workloads.serving.endpoint import (
@@ -122,8 +128,8 @@ class EndpointOptions:
             raise InvalidValueError(f"{named('model')} is required: the model name the server "
                                     "serves (its GET /models lists them)", param="model")
         if self.api not in APIS:
-            raise InvalidValueError(f"{named('api')} must be chat or completions, got "
-                                    f"{self.api!r}", param="api")
+            raise UnknownNameError("api", str(self.api), APIS,
+                                   hint=f"(accepted: {', '.join(APIS)})", param="api")
         if not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
             raise InvalidValueError(f"{named('max_concurrency')} must be an integer >= 1, got "
                                     f"{self.max_concurrency!r}", param="max_concurrency")
