@@ -118,3 +118,21 @@ def test_store_backup_is_a_consistent_copy(tmp_path: Path, capsys) -> None:
     d = json.loads(capsys.readouterr().out)
     runs = d["runs"] if isinstance(d, dict) else d
     assert len(runs) == 1 and runs[0]["status"] == "complete"
+
+
+@pytest.mark.parametrize("args", [["hardware", "list"], ["grid", "list"]])
+def test_a_reader_that_closes_the_pipe_is_not_an_error(args) -> None:
+    """`inferlca hardware list | head -1`: the reader leaving early is not reported as "Broken
+    pipe; check the file system"; the exit code is the shell's for a closed pipe (141) on our own
+    paths, click's 1 on its own; nothing on stderr either way."""
+    import os
+    import subprocess
+
+    from conftest import subprocess_env
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    proc = subprocess.run([sys.executable, "-m", "inferlca", *args], check=False, stdout=write,
+                          stderr=subprocess.PIPE, env=subprocess_env(), timeout=120)
+    os.close(write)
+    assert proc.returncode in (141, 1) and proc.stderr == b""

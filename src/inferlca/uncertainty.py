@@ -358,7 +358,7 @@ def _parse_number(s: str, whole: str) -> float:
         v = float(s.strip())
     except ValueError:
         raise InvalidValueError(
-            f"cannot read {whole!r} as a number or an interval like 1.1..1.6") from None
+            f"cannot read {whole!r} as a number or an interval LOW..HIGH") from None
     if math.isnan(v) or math.isinf(v):
         raise InvalidValueError(f"{whole!r} is not a finite number")
     return v

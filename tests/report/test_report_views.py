@@ -320,3 +320,14 @@ def test_runs_of_different_grids_never_share_a_results_cell(make_run):
         assert cell.gwp_g.value == pytest.approx(run.impact("total_gco2e").value)
         assert f"grid {grid}" in by_grid[grid].title and by_grid[grid].to_dict()["grid"] == grid
     assert grid_of({"grid_file": "/x/hourly.csv"}) == "file hourly.csv"
+
+
+def test_results_table_legend_names_only_the_marks_it_uses(make_run):
+    one = results_tables([make_run("a100", 16)])[0]
+    assert rich_results_table(one).caption is None  # one device: no lowest, nothing estimated
+    two = results_tables([make_run("a100", 16), make_run("t4", 16, use_g=(3.0,), estimated=True,
+                                                         embodied_g=(0.0,),
+                                                         footprint_kg=(0.0, 0.0, 0.0))])[0]
+    assert rich_results_table(two).caption == (
+        "* lowest per query count   ~ estimated, not measured   + no manufacturing footprint "
+        "(device not in the catalog)")

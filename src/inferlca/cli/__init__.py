@@ -151,6 +151,8 @@ def _run_line(args: list[str], fast: bool) -> int:
         except BaseException as exc:
             if isinstance(exc, SystemExit):
                 raise
+            if _errors.reader_gone(exc):  # `inferlca ... | head`: the reader has what it wanted
+                return _errors.PIPE_CLOSED_EXIT
             if isinstance(exc, KeyboardInterrupt) or _errors.from_interrupt(exc):
                 print(interrupted_line(args), file=sys.stderr)
                 code = 130

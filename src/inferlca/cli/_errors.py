@@ -100,6 +100,26 @@ _ENV_ERRNOS = {
 }
 
 
+#: the exit code of a command whose reader closed the pipe (as the shell reports a process killed
+#: by SIGPIPE: 128 + 13)
+PIPE_CLOSED_EXIT = 141
+
+
+def reader_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` is our standard output's reader having closed the pipe (``| head``): not
+    an error to report. Standard output is then pointed at /dev/null so that the interpreter's
+    last flush at exit does not fail again."""
+    if not isinstance(exc, BrokenPipeError):
+        return False
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (an embedding host)
+        pass
+    return True
+
+
 def classify(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message for an exception that reached the CLI."""
     name = type(exc).__name__

@@ -18,6 +18,7 @@ from rich.markup import escape
 from inferlca.cli import _lca_options as lca
 from inferlca.cli._common import old_spelling
 from inferlca.spec import RunSpec
+from inferlca.workloads.registry import WORKLOADS
 
 HELP = ("Run an inference workload under an MLPerf LoadGen scenario on this device, measure its "
         "power, and report energy, latency and GWP per query (stored in the results store).")
@@ -277,15 +278,15 @@ def register(app: typer.Typer) -> None:
     @app.command("run", help=HELP)
     def run_cmd(
         workload: str = typer.Option(d.workload, "--workload", "-w",
-                                     help="bert-large-squad, bert-base-squad, minilm-embed, null, llm-generate."),
+                                     help=", ".join(WORKLOADS) + "."),
         backend: str = typer.Option(d.backend, help="torch, onnxruntime or auto (calibrates)."),
         recalibrate: bool = typer.Option(
             False, "--recalibrate",
             help="auto backend: time both backends again now instead of reusing the cached "
                  "decision (cached decisions expire after 7 days)."),
         scenario: str = typer.Option(d.scenario, "--scenario", "-s",
-                                     help="single-stream, multi-stream, server, offline, "
-                                          "interactive (our scheduler)."),
+                                     help="single-stream, multi-stream, server, offline (LoadGen); "
+                                          "interactive (our scheduler); mixed (set by --traffic)."),
         queries: int = typer.Option(d.queries, "--queries", "-n",
                                     help="Exact LoadGen queries per repetition."),
         repetitions: int = typer.Option(d.repetitions, "--repetitions", "-r",

@@ -169,7 +169,7 @@ def get_region(region: str) -> GridRegion:
         known = [r.iso2 for r in regions] + [r.name for r in regions]
         raise UnknownNameError("region", region, known,
                                "(use an ISO code such as FR or FRA, a country name, WORLD, "
-                               f"or a custom intensity with {named('grid')}, in gCO2e/kWh; see "
+                               "or a custom intensity in gCO2e/kWh (--grid of run and impact); see "
                                "`inferlca grid list`)")
     return reg
 

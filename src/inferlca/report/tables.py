@@ -166,8 +166,12 @@ def rich_results_table(t: ResultsTable):  # type: ignore[no-untyped-def]
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(t.title), caption="* lowest per query count   ~ estimated, not "
-                  "measured   + no manufacturing footprint (device not in the catalog)")
+    cells = t.cells.values()
+    keys = [k for k, used in (("* lowest per query count", any(c.lowest for c in cells)),
+                              ("~ estimated, not measured", any(c.estimated for c in cells)),
+                              ("+ no manufacturing footprint (device not in the catalog)",
+                               any(c.embodied_missing for c in cells))) if used]
+    table = Table(title=escape(t.title), caption="   ".join(keys) or None)
     table.add_column("device")
     table.add_column("category")
     for q in t.query_counts:
