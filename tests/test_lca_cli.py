@@ -60,7 +60,9 @@ def test_impact_json_contract_and_values(cli):
     d = r.json()
     assert list(d) == ["scope", "use_gco2e", "embodied_gco2e", "total_gco2e", "per_query_gco2e",
                        "allocation", "device_embodied_kgco2e", "energy_kwh",
-                       "grid_gco2e_per_kwh", "pue", "lifetime_years", "sources"]
+                       "grid_gco2e_per_kwh", "pue", "lifetime_years", "sources", "region",
+                       "grid_year"]
+    assert (d["region"], d["grid_year"]) == ("FR", None)
     # 10 Wh = 0.01 kWh; use = 0.01 x 79.1 x 1.5 = 1.1865 g
     assert d["use_gco2e"]["value"] == pytest.approx(1.1865)
     assert d["allocation"]["value"] == pytest.approx(100 / (7 * YEAR_S))

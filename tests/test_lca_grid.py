@@ -107,6 +107,7 @@ def test_grid_year_selects_an_older_year(cli):
     old = cli(*args, "--grid-year", "2023").json()
     assert old["use_gco2e"]["value"] == pytest.approx(0.57135)
     assert old["grid_gco2e_per_kwh"]["value"] == 380.9
+    assert (old["region"], old["grid_year"]) == ("DE", 2023)
     new = cli(*args).json()
     assert new["use_gco2e"]["value"] == pytest.approx(0.51309)
 

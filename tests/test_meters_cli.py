@@ -570,6 +570,7 @@ def test_trace_import_takes_the_impact_settings(cli):
     imp, e_j = d["impact"], d["energy"]["energy_j"]
     assert imp["grid_gco2e_per_kwh"]["value"] == 380.9 and imp["pue"]["value"] == 1.2
     assert imp["lifetime_years"]["value"] == 4.0
+    assert (imp["region"], imp["grid_year"]) == ("DE", 2023)
     assert imp["use_gco2e"]["value"] == pytest.approx(e_j / 3.6e6 * 380.9 * 1.2, rel=1e-9)
     custom = cli(*base, "--grid", "100").json()["impact"]
     assert custom["grid_gco2e_per_kwh"]["value"] == 100.0
@@ -586,3 +587,6 @@ def test_measure_takes_the_impact_settings(cli):
     assert r.code == 0, r.err
     imp = r.json()["impact"]
     assert imp["grid_gco2e_per_kwh"]["value"] == 380.9 and imp["pue"]["value"] == 1.3
+    text = cli("measure", "--region", "DE", "--grid-year", "2023", "--", sys.executable, "-c",
+               "pass")
+    assert "grid DE 2023 380.9 gCO2e/kWh" in " ".join(text.out.replace("│", " ").split())

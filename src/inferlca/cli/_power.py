@@ -114,7 +114,8 @@ def _add_impact_row(t: Table, impact: dict[str, Any]) -> None:
         "GWP total",
         f"{_fmt(tot['value'])} [{_fmt(tot['low'])} - {_fmt(tot['high'])}] gCO2e "
         f"(use {_fmt(impact['use_gco2e']['value'])}, embodied "
-        f"{_fmt(impact['embodied_gco2e']['value'])}; grid {impact['region']} "
+        f"{_fmt(impact['embodied_gco2e']['value'])}; grid {impact['region']}"
+        + (f" {impact['grid_year']}" if impact.get("grid_year") else "") + " "
         f"{_fmt(impact['grid_gco2e_per_kwh']['value'])} gCO2e/kWh, PUE "
         f"{_fmt(impact['pue']['value'])})",
     )

@@ -67,11 +67,10 @@ def impact_cmd(
         raise InvalidValueError(f"--queries must be a whole number > 0, got {queries}")
     resolved = resolve_device(device)  # the declared device, else this machine's
     dev, notes = resolved.device, list(resolved.notes)
+    year = _grid_year(grid_year, grid_file)
     ctx = ImpactContext.resolve(dev, region=region, grid=grid, pue=pue,
                                 lifetime_years=lifetime_years, memory_method=memory_method,
-                                scope=scope)
-    if grid_year is not None:
-        ctx = _grid_of_year(ctx, grid_year, region, grid, grid_file)
+                                scope=scope, grid_year=year)
     timed = None
     if grid_file is not None and start is not None:
         ctx, timed = _grid_in_time(ctx, grid_file, start, duration_s, grid_unit, grid_tz,
@@ -84,7 +83,7 @@ def impact_cmd(
     crit = compute_criteria(imp, ctx, wanted) if wanted else None
     mc = _monte_carlo(imp, ctx, duration_s, queries, samples, seed) if samples else None
     if as_json:
-        _print_json(imp, crit, timed, mc, notes)
+        _print_json(imp, crit, timed, mc, notes, {"region": ctx.region, "grid_year": year})
         return
     how = ("--grid-file" if grid_file is not None else
            f"region, {grid_year}" if grid_year is not None else
@@ -128,19 +127,17 @@ def _check_file_options(grid_file: str | None, start: str | None, grid_unit: str
                                 f"{them} out")
 
 
-def _grid_of_year(ctx: Any, grid_year: str, region: str | None, grid: str | None,
-                  grid_file: str | None) -> Any:
-    """``ctx`` with the grid intensity of ``--region`` in ``--grid-year``."""
-    from inferlca.lca.grid import G_PER_KWH, get_region, parse_year
+def _grid_year(grid_year: str | None, grid_file: str | None) -> int | None:
+    """``--grid-year`` as a year (checked), refused beside ``--grid-file``."""
+    if grid_year is None:
+        return None
+    from inferlca.lca.grid import parse_year
 
     year = parse_year(grid_year)
-    if grid is not None or grid_file is not None:
+    if grid_file is not None:
         raise InvalidValueError("--grid-year picks a year of the region's intensity; not with "
-                                + ("--grid" if grid is not None else "--grid-file"))
-    import dataclasses
-
-    reg_y = get_region(region or "FR").for_year(year)
-    return dataclasses.replace(ctx, grid_gco2e_per_kwh=reg_y.intensity.with_unit(G_PER_KWH))
+                                "--grid-file")
+    return year
 
 
 def _grid_in_time(ctx: Any, grid_file: str, start: str, duration_s: float, grid_unit: str | None,
@@ -165,8 +162,8 @@ def _grid_in_time(ctx: Any, grid_file: str, start: str, duration_s: float, grid_
 
 
 def _print_json(imp: Any, crit: dict[str, Any] | None, timed: Any, mc: dict[str, Any] | None,
-                notes: list[str]) -> None:
-    out = imp.to_dict()
+                notes: list[str], grid: dict[str, Any]) -> None:
+    out = {**imp.to_dict(), **grid}  # the region (or custom) and the grid year asked for
     if crit is not None:
         out["criteria"] = {k: c.to_dict() for k, c in crit.items()}
     if timed is not None:

@@ -252,6 +252,7 @@ def measured_impact(summary: dict[str, Any], device: ResolvedDevice, region: str
     d = imp.to_dict()
     d["device"] = device.id
     d["region"] = ctx.region
+    d["grid_year"] = (options or {}).get("grid_year")
     return d, [*device.notes, *imp.notes]
 
 
