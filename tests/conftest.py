@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from subproc import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -35,15 +36,6 @@ def cli(capsys):
         return CliResult(code, cap.out, cap.err)
 
     return _run
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """Environment for ``python -m inferlca`` in a child process, finding this checkout's src."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(SRC) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.setdefault("COLUMNS", "200")
-    env.update(extra)
-    return env
 
 
 @pytest.fixture

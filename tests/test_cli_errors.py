@@ -128,7 +128,7 @@ def test_a_reader_that_closes_the_pipe_is_not_an_error(args) -> None:
     import os
     import subprocess
 
-    from conftest import subprocess_env
+    from subproc import subprocess_env
 
     read, write = os.pipe()
     os.close(read)  # the reader is gone before anything is written

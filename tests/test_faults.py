@@ -19,17 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
+from subproc import subprocess_env
 
 from inferlca.meters.base import PowerMeter, Reading
 from inferlca.store import Store
-
-SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-def subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(SRC) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
 
 FULL = os.environ.get("INFERLCA_FAULTS_FULL") == "1"
 KILLS = 20 if FULL else 3

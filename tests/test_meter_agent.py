@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from subproc import subprocess_env
 
 from inferlca.errors import InvalidValueError, MeterUnavailableError
 from inferlca.meters.agent import MeterAgent
@@ -27,7 +28,6 @@ from inferlca.meters.replay import ReplayMeter
 from inferlca.meters.sampler_process import open_sampler
 from inferlca.traces.energy import energy
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 LOGS = Path(__file__).parent / "fixtures" / "power-logs"
 ORIN = LOGS / "tegrastats_orin_agx64_r36_1.log"  # 25.5 s, module 8.3 - 14.0 W
 
@@ -201,14 +201,6 @@ def test_a_non_agent_url_and_an_unreachable_one_are_one_line_errors():
 
 
 # ---- an agent that disappears -----------------------------------------------------------------
-def subprocess_env(**extra: str) -> dict[str, str]:
-    import os
-
-    env = {**os.environ, "COLUMNS": "200", **extra}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH", "")]))
-    return env
-
-
 def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
     """`python -m inferlca meters serve --port 0 ...` in a child; its URL from the first line."""
     proc = subprocess.Popen(

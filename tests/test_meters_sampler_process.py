@@ -295,7 +295,7 @@ def test_the_sampler_process_exits_when_the_measured_process_is_killed(tmp_path)
     import subprocess
     import sys
 
-    from conftest import subprocess_env
+    from subproc import subprocess_env
 
     code = ("import sys, time\n"
             "from inferlca.meters.registry import open_meter\n"
