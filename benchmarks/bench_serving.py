@@ -229,25 +229,21 @@ def bench_llama(rounds: int, per_round: int) -> dict:
     by one request of a minimal kept-alive httpx client (:func:`run_interleaved`); then
     ``per_round`` requests each from inferlca's client alone, the minimal client and a raw
     socket, interleaved. Ratios of the round's medians, then the median over rounds."""
-    import socket
     import tempfile
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serving"))
+    from llama_server import free_port, launch_cmd
     from tiny_gguf import write_tiny_llama
 
     from inferlca.workloads.serving.endpoint import LaunchedServer, health_url
 
-    with tempfile.TemporaryDirectory() as tmp, socket.socket() as s:
+    with tempfile.TemporaryDirectory() as tmp:
         model = write_tiny_llama(Path(tmp) / "tiny.gguf")
         prompts = Path(tmp) / "prompts.txt"
         prompts.write_text((PROMPT + "\n") * 64)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_port()
         url = f"http://127.0.0.1:{port}/v1"
-        srv = LaunchedServer(f"{sys.executable} -m llama_cpp.server --model {model} --host "
-                             f"127.0.0.1 --port {port} --model_alias tiny --n_ctx 512 "
-                             "--n_threads 1 --verbose False")
+        srv = LaunchedServer(launch_cmd(model, port))
         srv.start()
         try:
             srv.wait_ready(health_url(url, None), 120)

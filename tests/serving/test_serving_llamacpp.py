@@ -8,31 +8,18 @@ from source by ``.ci/run``) or ``gguf`` is not installed.
 from __future__ import annotations
 
 import json
-import socket
-import sys
 import urllib.request
 
+import llama_server
 import pytest
 
-pytest.importorskip("httpx")
-pytest.importorskip("mlperf_loadgen")
-pytest.importorskip("gguf", reason="gguf is not installed (the dev extra): cannot write the model")
-pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: .ci/run builds it "
-                    "(pip install 'llama-cpp-python[server]')")
-pytest.importorskip("llama_cpp.server", reason="llama-cpp-python lacks its [server] extra")
+llama_server.require()
 
 from tiny_gguf import write_tiny_llama
 
 from inferlca.workloads.serving.client import StreamClient, request_body
-from inferlca.workloads.serving.endpoint import LaunchedServer, health_url
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -40,20 +27,10 @@ def model_path(tmp_path_factory):
     return write_tiny_llama(tmp_path_factory.mktemp("gguf") / "tiny.gguf", seed=0)
 
 
-def _launch_cmd(model_path, port: int) -> str:
-    return (f"{sys.executable} -m llama_cpp.server --model {model_path} --host 127.0.0.1 "
-            f"--port {port} --model_alias tiny --n_ctx 512 --n_threads 1 --verbose False")
-
-
 @pytest.fixture(scope="module")
 def server(model_path):
-    port = _free_port()
-    srv = LaunchedServer(_launch_cmd(model_path, port))
-    srv.start()
-    url = f"http://127.0.0.1:{port}/v1"
-    srv.wait_ready(health_url(url, None), 120)
-    yield url
-    srv.stop()
+    with llama_server.running(model_path) as url:
+        yield url
 
 
 def _post(url: str, body: dict) -> dict:
@@ -93,9 +70,9 @@ def test_stream_vs_non_streamed_usage(server):
 
 @pytest.mark.parametrize("scenario", ["single-stream", "server"])
 def test_run_with_launch(cli, tmp_path, model_path, scenario):
-    port = _free_port()
+    port = llama_server.free_port()
     res = cli("run", "-w", "openai-endpoint", "--url", f"http://127.0.0.1:{port}/v1",
-              "--model", "tiny", "--api", "completions", "--launch", _launch_cmd(model_path, port),
+              "--model", "tiny", "--api", "completions", "--launch", llama_server.launch_cmd(model_path, port),
               "-s", scenario, "-n", "4", "--target-qps", "4", "--max-new-tokens", "8",
               "--max-concurrency", "2", "-r", "1", "--period-ms", "5",
               "--store", tmp_path / "r.db", "--logs-dir", tmp_path / "logs", "--json")
@@ -122,7 +99,7 @@ def test_run_with_launch(cli, tmp_path, model_path, scenario):
 def test_mixed_traffic_with_launch(cli, tmp_path, model_path):
     """Three classes at once on the launched llama.cpp server: per-class counts, latencies and
     energies that add up to the measured energy."""
-    port = _free_port()
+    port = llama_server.free_port()
     (tmp_path / "t.yaml").write_text(
         "classes:\n"
         "  chat:\n    kind: interactive\n    users: 2\n    think_time_s: 0.05\n"
@@ -134,7 +111,7 @@ def test_mixed_traffic_with_launch(cli, tmp_path, model_path):
               # served in turn: with llama.cpp's default interrupt_requests, a request waiting
               # under load cut another to one chunk, at times an empty one (no text, no TTFT),
               # so the class's TTFT and e2e percentiles were over different requests (flaky)
-              "--launch", _launch_cmd(model_path, port) + " --interrupt_requests False",
+              "--launch", llama_server.launch_cmd(model_path, port) + " --interrupt_requests False",
               "--traffic", tmp_path / "t.yaml", "--max-concurrency", "2", "-r", "1",
               "--period-ms", "5", "--store", tmp_path / "r.db", "--logs-dir", tmp_path / "logs",
               "--json")
@@ -170,11 +147,11 @@ def test_offline_class_cut_short_by_the_server(cli, tmp_path, model_path, interr
     waits, so most answers stop after one chunk. The run counts them as truncated, per class and
     in a note; with ``--interrupt_requests False`` the server serves them in turn and every answer
     finishes by length."""
-    port = _free_port()
+    port = llama_server.free_port()
     (tmp_path / "t.yaml").write_text(
         "classes:\n  batch:\n    kind: offline\n    requests: 4\n    prompt_len: 6\n"
         "    max_new_tokens: 8\n")
-    launch = _launch_cmd(model_path, port) + ("" if interrupt else " --interrupt_requests False")
+    launch = llama_server.launch_cmd(model_path, port) + ("" if interrupt else " --interrupt_requests False")
     res = cli("run", "-w", "openai-endpoint", "--url", f"http://127.0.0.1:{port}/v1",
               "--model", "tiny", "--launch", launch, "--traffic", tmp_path / "t.yaml",
               "--max-concurrency", "4", "-r", "1", "--period-ms", "5",

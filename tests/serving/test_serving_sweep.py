@@ -4,40 +4,21 @@ model, a few requests each; ``campaign status`` then shows tokens/J and TTFT p99
 
 from __future__ import annotations
 
-import socket
-import sys
-
+import llama_server
 import pytest
 
-pytest.importorskip("httpx")
-pytest.importorskip("h11")
-pytest.importorskip("mlperf_loadgen")
-pytest.importorskip("gguf", reason="gguf is not installed (the dev extra): cannot write the model")
-pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: .ci/run builds it "
-                    "(pip install 'llama-cpp-python[server]')")
-pytest.importorskip("llama_cpp.server", reason="llama-cpp-python lacks its [server] extra")
+llama_server.require()
 
 from tiny_gguf import write_tiny_llama
-
-from inferlca.workloads.serving.endpoint import LaunchedServer, health_url
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    model = write_tiny_llama(tmp_path_factory.mktemp("gguf") / "tiny.gguf", seed=0)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    srv = LaunchedServer(f"{sys.executable} -m llama_cpp.server --model {model} --host 127.0.0.1 "
-                         f"--port {port} --model_alias tiny --n_ctx 512 --n_threads 1 "
-                         "--verbose False")
-    srv.start()
-    url = f"http://127.0.0.1:{port}/v1"
-    srv.wait_ready(health_url(url, None), 120)
-    yield url
-    srv.stop()
+    with llama_server.running(write_tiny_llama(tmp_path_factory.mktemp("gguf") / "tiny.gguf",
+                                               seed=0)) as url:
+        yield url
 
 
 def test_sweep_over_concurrency_and_rate(cli, tmp_path, server):
