@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -88,17 +89,22 @@ def test_the_true_offset_is_always_within_the_stated_uncertainty(offset, sends):
 
 
 # ---- over loopback ----------------------------------------------------------------------------
+def sample_through(url: str, seconds: float) -> tuple[Any, RemoteMeter]:
+    """Sample the agent at ``url`` from a runner for ``seconds``: ``(trace, the closed meter)``."""
+    m = RemoteMeter(url)
+    try:
+        s = open_sampler(m, period_s=0.01)
+        with s:
+            time.sleep(seconds)
+    finally:
+        m.close()
+    return s.trace, m
+
+
 @pytest.mark.parametrize("injected", [0.0, 1234.5, -86_400.25])
 def test_the_estimated_offset_is_within_its_uncertainty_of_the_injected_one(injected):
     with _agent(injected) as a:
-        m = RemoteMeter(a.url)
-        try:
-            s = open_sampler(m, period_s=0.01)
-            with s:
-                time.sleep(0.3)
-            meta = s.trace.meta
-        finally:
-            m.close()
+        meta = sample_through(a.url, 0.3)[0].meta
     assert abs(meta["clock_offset_s"] - injected) <= meta["clock_offset_uncertainty_s"]
     assert meta["clock_offset_uncertainty_s"] < 0.05  # loopback: well under 50 ms
     ests = meta["clock_estimates"]
@@ -373,14 +379,7 @@ def test_an_estimated_meter_on_the_agent_stays_estimated_through_the_runner():
     from inferlca.meters.registry import open_meter
 
     with MeterAgent(open_meter("modelled", cpu_tdp_w=100.0), port=0, interval_s=0.01) as a:
-        m = RemoteMeter(a.url)
-        try:
-            s = open_sampler(m)
-            with s:
-                time.sleep(0.2)
-        finally:
-            m.close()
-    trace = s.trace
+        trace, m = sample_through(a.url, 0.2)
     assert trace.estimated and m.estimated and trace.meter == "remote:modelled"
     assert trace.meta["max_power_w"] == pytest.approx(100.0)  # the agent meter's own facts
     assert trace.meta["measurement_scope"] == "host"
@@ -429,16 +428,9 @@ def test_energy_counters_cross_to_the_runner_and_to_prometheus():
     recorded = PowerTrace(t_s=t, channels={"gpu0": np.full(t.size, 50.0)}, primary="gpu0",
                           meter="nvml", counters={"gpu0": 1000.0 + 50.0 * t})
     with MeterAgent(ReplayMeter(trace=recorded), port=0, interval_s=0.01) as a:
-        m = RemoteMeter(a.url)
-        try:
-            s = open_sampler(m)
-            with s:
-                time.sleep(0.5)
-        finally:
-            m.close()
+        trace = sample_through(a.url, 0.5)[0]
         with urllib.request.urlopen(a.url + "/metrics", timeout=5) as r:
             fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
-    trace = s.trace
     assert list(trace.counters) == ["gpu0"]
     e = energy(trace, 0.0, float(trace.t_s[-1]))
     assert e.source == "counter"
