@@ -101,7 +101,7 @@ def test_tree_is_the_root_and_its_descendants_only(tmp_path):
 
 def test_between_scans_only_the_members_are_read(tmp_path):
     f = machine(tmp_path)
-    tree = ProcessTree(10, tmp_path, rescan_s=0)
+    tree = ProcessTree(10, tmp_path)
     assert tree.cpu_seconds() == 147 / TCK and tree.scans == 1
     f.run(11, 13)
     f.run(20, 500)  # the neighbour: not charged
@@ -117,7 +117,7 @@ def test_between_scans_only_the_members_are_read(tmp_path):
 
 def test_a_reaped_child_moves_into_its_parent_without_a_jump(tmp_path):
     f = machine(tmp_path)
-    tree = ProcessTree(10, tmp_path, rescan_s=0)
+    tree = ProcessTree(10, tmp_path)
     f.run(12, 30)
     before = tree.cpu_seconds()
     f.reap(12)
@@ -128,7 +128,7 @@ def test_a_reaped_child_moves_into_its_parent_without_a_jump(tmp_path):
 
 def test_the_root_gone_is_none_from_then_on(tmp_path):
     f = machine(tmp_path)
-    tree = ProcessTree(10, tmp_path, rescan_s=0)
+    tree = ProcessTree(10, tmp_path)
     assert tree.cpu_seconds() is not None
     f.reap(10)
     assert tree.cpu_seconds() is None
@@ -137,23 +137,17 @@ def test_the_root_gone_is_none_from_then_on(tmp_path):
     assert ProcessTree(77, tmp_path).cpu_seconds() is None
 
 
-def test_rescans_are_rate_limited_and_blind_without_loadavg(tmp_path):
+def test_without_loadavg_proc_is_scanned_now_and_then(tmp_path):
     f = machine(tmp_path)
     now = [0.0]
-    tree = ProcessTree(10, tmp_path, rescan_s=1.0, clock=lambda: now[0])
+    tree = ProcessTree(10, tmp_path, clock=lambda: now[0])
     tree.cpu_seconds()
-    f.spawn(15, 10, 8)
-    now[0] = 0.5
-    assert tree.cpu_seconds() == 147 / TCK and tree.scans == 1  # too soon after the last scan
-    now[0] = 1.0
-    assert tree.cpu_seconds() == 155 / TCK and tree.scans == 2
     (tmp_path / "loadavg").unlink()  # cannot tell whether a process was created
-    now[0] = 1.0 + BLIND_RESCAN_S - 0.1
-    tree.cpu_seconds()
-    assert tree.scans == 2
-    now[0] = 1.0 + BLIND_RESCAN_S
-    tree.cpu_seconds()
-    assert tree.scans == 3
+    f.spawn(15, 10, 8, announce=False)
+    now[0] = BLIND_RESCAN_S - 0.1
+    assert tree.cpu_seconds() == 147 / TCK and tree.scans == 1
+    now[0] = BLIND_RESCAN_S
+    assert tree.cpu_seconds() == 155 / TCK and tree.scans == 2
 
 
 EVENTS = st.lists(
@@ -171,7 +165,7 @@ def test_incremental_figure_equals_the_tree_by_its_history_after_any_events(even
     is no longer the tree's). Without orphans it is what one full scan finds."""
     with tempfile.TemporaryDirectory() as d:
         f = machine(Path(d))
-        tree = ProcessTree(10, d, rescan_s=0)
+        tree = ProcessTree(10, d)
         tree.cpu_seconds()  # the measurement starts
         ours = {10, 11, 12}
         next_pid = 400
@@ -197,7 +191,7 @@ def test_incremental_figure_equals_the_tree_by_its_history_after_any_events(even
 
 def test_an_orphaned_member_stays_counted_until_it_ends(tmp_path):
     f = machine(tmp_path)
-    tree = ProcessTree(10, tmp_path, rescan_s=0)
+    tree = ProcessTree(10, tmp_path)
     tree.cpu_seconds()
     f.run(12, 20)
     f.reap(11)  # 12's parent ends: 12 is handed to init

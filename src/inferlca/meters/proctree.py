@@ -9,19 +9,19 @@ scan and re-reads only the members' own ``stat`` files in between.
 
 A new process is noticed from the last PID the kernel handed out (the fifth field of
 ``/proc/loadavg``): when it has not moved, no process (nor thread) was created anywhere, so the
-members found are still the whole tree. When it has moved, ``/proc`` is scanned again at the
-next refresh (:attr:`ProcessTree.rescan_s` can space scans out, at the price of finding new
-members later): a machine that creates processes all the time costs what a scan per refresh
-costs (~20 us per process on the machine), one that does not costs a few small reads. (Linux's
-``/proc/<pid>/task/<tid>/children`` would find children without a scan, but needs
-CONFIG_PROC_CHILDREN, which the kernels we test on lack.)
+members found are still the whole tree; when it has moved, ``/proc`` is scanned again. A machine
+that creates processes all the time costs what a scan per refresh costs (~20 us per process on
+the machine), one that does not costs a few small reads. Without a readable ``/proc/loadavg``,
+``/proc`` is scanned every :data:`BLIND_RESCAN_S`. (``/proc/<pid>/task/<tid>/children`` would
+find children without a scan, but needs CONFIG_PROC_CHILDREN, which the kernels we test on lack.)
+
 The figure is cumulative (each process's user + system time, plus those of the children it has
 reaped), so a descendant born between two scans is counted in full, since its birth, at the next
-one (:func:`spread_cpu` carries what exceeds the machine's CPUs into the next intervals, so
-none is lost), and one that ends and is reaped moves into its parent's reaped-children time. A member whose
-parent ended stays a member until it ends (it was handed to init or a subreaper, not to another
-workload). Members are read parents first, so a child reaped between two reads is at worst
-missing from one figure (the next one has it through its parent), never counted twice.
+one (:func:`spread_cpu` carries what exceeds the machine's CPUs into the next intervals, so none
+is lost), and one that ends and is reaped moves into its parent's reaped-children time. A member
+whose parent ended stays a member until it ends (it was handed to init or a subreaper, not to
+another workload). Members are read parents first, so a child reaped between two reads is at
+worst missing from one figure (the next one has it through its parent), never counted twice.
 """
 
 from __future__ import annotations
@@ -142,15 +142,13 @@ class ProcessTree:
     Args:
         root_pid: the tree's root (the measured process).
         proc: the procfs root (a fake tree in tests).
-        rescan_s: shortest time between two full scans of ``proc``.
         clock: monotonic seconds (injected in tests).
     """
 
     def __init__(self, root_pid: int, proc: str | os.PathLike[str] = "/proc",
-                 rescan_s: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.root_pid = root_pid
         self.proc = os.fspath(proc)
-        self.rescan_s = rescan_s
         self._clock = clock
         self._members: list[int] = []
         self._scanned_at = -float("inf")
@@ -166,10 +164,11 @@ class ProcessTree:
             return None
         now = self._clock()
         newest = last_pid(self.proc)
-        since = now - self._scanned_at
-        moved = newest is None or newest != self._last_pid
-        if not self._members or (moved and since >= (self.rescan_s if newest is not None
-                                                     else BLIND_RESCAN_S)):
+        if newest is None:  # cannot tell whether a process was created: scan now and then
+            stale = now - self._scanned_at >= BLIND_RESCAN_S
+        else:
+            stale = newest != self._last_pid
+        if not self._members or stale:
             return self._rescan(now, newest)
         total = 0
         kept: list[int] = []
