@@ -62,6 +62,7 @@ from inferlca.loadgen.repetition import (
 )
 from inferlca.loadgen.scenarios import plan_scenario
 from inferlca.spec import RunSpec
+from inferlca.store.records import COUNTED_AT_END
 from inferlca.traces.trace import PowerTrace
 from inferlca.workloads.base import Workload
 from inferlca.workloads.registry import make_workload
@@ -509,7 +510,7 @@ def _requests_sent(state: _Run) -> int | None:
     repetition sent (answered or failed), the queries an interactive one's users sent; the mean
     over its repetitions, rounded, stored as the run's ``queries`` in place of the unused
     ``-n``. None for other runs (their count is the spec's)."""
-    if state.spec.scenario not in ("mixed", "interactive"):
+    if state.spec.scenario not in COUNTED_AT_END:
         return None
     key, field = (("traffic", "requests") if state.spec.scenario == "mixed"
                   else ("interactive", "queries"))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from inferlca.errors import UsageError
+from inferlca.store.records import COUNTED_AT_END
 from inferlca.uncertainty import UValue
 
 #: Device categories in the study's order (edge first, datacenter last).
@@ -357,7 +358,7 @@ def run_view(record: Any) -> RunView:
     estimated = bool(_get(record, "estimated", default=False)) or kind == "estimated"
     queries = _get(record, "queries")
     # a mixed or interactive run's -n is not its count (its users or traffic decide it)
-    if queries is None and spec.get("scenario") not in ("mixed", "interactive"):
+    if queries is None and spec.get("scenario") not in COUNTED_AT_END:
         queries = spec.get("queries")
     return RunView(
         run_id=str(_get(record, "run_id", "id")),

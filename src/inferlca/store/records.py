@@ -15,6 +15,9 @@ from typing import Any
 RUN_STATUSES = ("running", "complete", "incomplete", "failed")
 REPETITION_STATUSES = ("complete", "incomplete", "failed")
 KINDS = ("measured", "estimated")
+#: scenarios whose users or traffic decide the query count (known at the run's end), so a run's
+#: spec ``queries`` (the unused ``-n``) is never its count
+COUNTED_AT_END = ("interactive", "mixed")
 
 
 @dataclass

@@ -75,6 +75,7 @@ from inferlca.store.reading import (
     store_info,
 )
 from inferlca.store.records import (
+    COUNTED_AT_END,
     KINDS,
     REPETITION_STATUSES,
     RUN_STATUSES,
@@ -283,7 +284,7 @@ class Store:
             label = str(spec_d["label"])
         # a mixed-traffic or interactive run's count is known at its end (finish_run(queries=)):
         # its spec's ``queries`` is the unused -n default, never its count
-        queries = (spec_d.get("queries") if spec_d.get("scenario") not in ("mixed", "interactive")
+        queries = (spec_d.get("queries") if spec_d.get("scenario") not in COUNTED_AT_END
                    else None)
         with self._write("record a new run") as c:
             try:
