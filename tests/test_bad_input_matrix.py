@@ -115,6 +115,7 @@ def world(tmp_path_factory) -> Iterator[dict[str, Path]]:
     w["binary"] = d / "binary.bin"
     w["binary"].write_bytes(bytes(range(256)) * 64)
     w["missing"] = d / "no" / "such" / "file.db"
+    w["log"] = Path(__file__).parent / "fixtures" / "power-logs" / "nvidia_smi_a100_2.csv"
     w["deep_yaml"] = d / "deep.yaml"
     w["deep_yaml"].write_text("grid: " + "[" * 5000 + "]" * 5000 + "\n")
     w["huge_grid"] = d / "huge.yaml"
@@ -275,6 +276,22 @@ for _flag, _v in (("--period-ms", "0"), ("--period-ms", "nan"), ("--period-ms", 
     ROWS.append(("measure", ["--meter", "modelled", _flag, _v, "--", "true"]
                  if _flag != "--meter" else [_flag, _v, "--", "true"], (*_c, _v)))
 ROWS.append(("measure", ["--meter", "modelled"], ("command",)))
+# the impact settings (--grid-year, --grid, --pue, --lifetime-years, --scope) of run, measure,
+# trace import and impact: checked before anything runs or is read
+_IMPACT_BAD = ((["--grid-year", "abc"], ("--grid-year", "abc")),
+               (["--grid-year", "1999"], ("--grid-year", "1999")),
+               (["--grid-year", "2023", "--grid", "50"], ("--grid-year", "--grid")),
+               (["--pue", "0.5"], ("--pue",)), (["--lifetime-years", "abc"], ("--lifetime-years",)),
+               (["--scope", "galaxy"], ("galaxy",)))
+for _args, _c in _IMPACT_BAD:
+    ROWS.append(("measure", ["--meter", "modelled", *_args, "--", "true"], _c))
+    ROWS.append(("trace import", ["{log}", *_args], _c))
+    if "--grid-year" in _args:
+        ROWS.append(("run", ["-w", "null", *_args, "--store", "{good}"], _c))
+        ROWS.append(("impact", ["--device", "H100", "--energy-wh", "1", "--duration-s", "1",
+                                *_args], _c))
+ROWS.append(("run", ["-w", "null", "--grid-year", "2023", "--grid-file", "{missing}",
+                     "--store", "{good}"], ("--grid-year", "--grid-file")))
 
 # impact, project, embodied, estimate, calibrate
 for _flag, _v in (("--energy-wh", "-1"), ("--energy-wh", "nan"), ("--energy-wh", "inf"),
