@@ -288,8 +288,7 @@ def test_an_archetype_is_drawn_and_reevaluated_at_the_share_the_run_was_charged(
     for v in (run, old):
         assert charged_device(v).share == pytest.approx(share)
         rows, _ = footprints([v])
-        assert {r.device for r in rows} == {("AMD EPYC [archetype amd-server], 0.0104 of the "
-                                            "package")}
+        assert {r.device for r in rows} == {"AMD EPYC [archetype amd-server, share 0.0104]"}
         for r in rows:
             assert r.total_kg.value == pytest.approx(stored[0])
             assert (r.total_kg.low, r.total_kg.high) == pytest.approx(stored[1:])

@@ -92,9 +92,8 @@ def footprints(runs: Sequence[RunView]) -> tuple[list[plots.Footprint], list[str
         seen.add(key)
         label = v.device_name
         if dev.archetype is not None and "archetype" not in label:
-            label = f"{label} [archetype {dev.archetype}]"
-        if dev.share is not None:
-            label = f"{label}, {dev.share:.3g} of the package"
+            label = (f"{label} [archetype {dev.archetype}"
+                     + (f", share {dev.share:.3g}]" if dev.share is not None else "]"))
         for method in ("per-gb", "area"):
             try:
                 e = embodied_footprint(dev, memory_method=method)
